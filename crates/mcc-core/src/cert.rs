@@ -1,0 +1,579 @@
+//! Certificates: CA → network → node and tunnel certificates.
+//!
+//! Encoding: `postcard(CertBody) ‖ signature(64)`, base64 in text. The signature covers
+//! `"mcc-cert-v1" ‖ postcard(CertBody)` as sent, so decoding never has to re-encode.
+//! Validity is checked against a `unix_secs` the caller passes (the core reads no clock).
+
+use crate::crypto::{self, Identity};
+use crate::id::NodeId;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+const CERT_CONTEXT: &[u8] = b"mcc-cert-v1";
+const REVOCATION_CONTEXT: &[u8] = b"mcc-revocation-v1";
+/// Upper bound of an encoded certificate; anything longer is rejected before parsing.
+pub const MAX_CERT_LEN: usize = 1024;
+pub const MAX_TARGETS: usize = 16;
+pub const MAX_NAMES: usize = 8;
+pub const MAX_NAME_LEN: usize = 63;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CertKind {
+    /// Self-signed root of trust.
+    Ca,
+    /// A network's public key, signed by a CA.
+    Network,
+    /// A node, signed by its network.
+    Node,
+    /// A tunnel between two endpoints, signed by the network; the subject is the server endpoint.
+    Tunnel,
+}
+
+/// Transport protocol of a tunnel target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    /// ICMP/ICMPv6 echo; the port is ignored (written `icmp`).
+    Icmp,
+}
+
+/// One `proto:port` entry of a tunnel's whitelist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Target {
+    pub proto: Proto,
+    pub port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.proto {
+            Proto::Tcp => write!(f, "tcp:{}", self.port),
+            Proto::Udp => write!(f, "udp:{}", self.port),
+            Proto::Icmp => f.write_str("icmp"),
+        }
+    }
+}
+
+/// Why a target list such as `tcp:80,udp:2222` was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetError {
+    /// Not `tcp:PORT`, `udp:PORT` or `icmp`; holds the offending entry.
+    Syntax(String),
+    /// More than [`MAX_TARGETS`] entries.
+    TooMany,
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Syntax(s) => write!(f, "invalid target `{s}` (expected tcp:PORT, udp:PORT or icmp)"),
+            TargetError::TooMany => write!(f, "at most {MAX_TARGETS} targets per tunnel"),
+        }
+    }
+}
+
+impl core::error::Error for TargetError {}
+
+impl Target {
+    /// Parses a comma-separated list such as `tcp:80,udp:2222,icmp`.
+    pub fn parse_list(s: &str) -> Result<Vec<Target>, TargetError> {
+        let mut out = Vec::new();
+        for item in s.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let bad = || TargetError::Syntax(item.into());
+            let (proto, port) = match item.split_once(':') {
+                Some((p, port)) => (p, Some(port)),
+                None => (item, None),
+            };
+            let t = match (proto.to_ascii_lowercase().as_str(), port) {
+                ("icmp", None | Some("0")) => Target { proto: Proto::Icmp, port: 0 },
+                ("tcp", Some(p)) => Target { proto: Proto::Tcp, port: p.parse().map_err(|_| bad())? },
+                ("udp", Some(p)) => Target { proto: Proto::Udp, port: p.parse().map_err(|_| bad())? },
+                _ => return Err(bad()),
+            };
+            if t.proto != Proto::Icmp && t.port == 0 {
+                return Err(bad());
+            }
+            out.push(t);
+        }
+        if out.is_empty() {
+            return Err(TargetError::Syntax(s.into()));
+        }
+        if out.len() > MAX_TARGETS {
+            return Err(TargetError::TooMany);
+        }
+        Ok(out)
+    }
+}
+
+/// What a tunnel certificate says about its two endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelInfo {
+    pub client_endpoint: NodeId,
+    pub client_node: NodeId,
+    pub server_node: NodeId,
+    pub targets: Vec<Target>,
+    pub dns_names: Vec<String>,
+    /// Static overlay address of the server endpoint (10.115.0.0/16), if any.
+    pub static_addr: Option<[u8; 4]>,
+    /// LAN device (RFC 1918) behind the server node that receives the traffic, if any.
+    pub external_addr: Option<[u8; 4]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Extension {
+    None,
+    Tunnel(TunnelInfo),
+}
+
+/// The signed part of a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertBody {
+    pub kind: CertKind,
+    /// The certified public key (for a tunnel: the server endpoint).
+    pub subject: NodeId,
+    pub issuer: NodeId,
+    pub name: String,
+    pub not_before: u64,
+    pub not_after: u64,
+    pub ext: Extension,
+}
+
+/// A decoded certificate with its signature and the exact bytes it was decoded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub body: CertBody,
+    pub signature: [u8; 64],
+    encoded: Vec<u8>,
+}
+
+/// Why a certificate was not accepted. Each variant says what to fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertError {
+    /// Not a certificate encoding (truncated, garbage, or too long): re-copy the base64 text.
+    Malformed,
+    /// A field is out of bounds (too many targets or names, name too long).
+    Limits,
+    /// The signature does not verify with the issuer's key.
+    BadSignature,
+    /// `now` is before `not_before`: check the clock of this device.
+    NotYetValid,
+    /// `now` is after `not_after`: issue a new certificate.
+    Expired,
+    /// The issuer is not a network (or CA) this node knows: add its network certificate.
+    UnknownIssuer,
+    /// The certificate is of the wrong kind for where it was used.
+    WrongKind,
+    /// Valid, but from a network this node does not trust: see `trusted-networks`.
+    Untrusted,
+    /// Revoked by its network.
+    Revoked,
+}
+
+impl fmt::Display for CertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CertError::Malformed => "malformed certificate",
+            CertError::Limits => "certificate field out of bounds",
+            CertError::BadSignature => "certificate signature does not verify",
+            CertError::NotYetValid => "certificate is not valid yet",
+            CertError::Expired => "certificate has expired",
+            CertError::UnknownIssuer => "certificate issuer is unknown",
+            CertError::WrongKind => "wrong kind of certificate",
+            CertError::Untrusted => "certificate is from an untrusted network",
+            CertError::Revoked => "certificate has been revoked",
+        })
+    }
+}
+
+impl core::error::Error for CertError {}
+
+fn signed_message(context: &[u8], body: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(context);
+    out.extend_from_slice(body);
+}
+
+impl Certificate {
+    /// Signs `body` with `issuer` (whose ID must be `body.issuer`).
+    pub fn sign(body: CertBody, issuer: &Identity) -> Result<Certificate, CertError> {
+        if issuer.id() != body.issuer {
+            return Err(CertError::UnknownIssuer);
+        }
+        check_limits(&body)?;
+        let mut encoded = postcard::to_allocvec(&body).map_err(|_| CertError::Malformed)?;
+        let mut msg = Vec::new();
+        signed_message(CERT_CONTEXT, &encoded, &mut msg);
+        let signature = issuer.sign(&msg);
+        encoded.extend_from_slice(&signature);
+        if encoded.len() > MAX_CERT_LEN {
+            return Err(CertError::Limits);
+        }
+        Ok(Certificate { body, signature, encoded })
+    }
+
+    /// Decodes without verifying anything but the format and the bounds.
+    pub fn decode(bytes: &[u8]) -> Result<Certificate, CertError> {
+        if bytes.len() > MAX_CERT_LEN || bytes.len() < 64 {
+            return Err(CertError::Malformed);
+        }
+        let (body_bytes, sig) = bytes.split_at(bytes.len() - 64);
+        let (body, rest): (CertBody, _) = postcard::take_from_bytes(body_bytes).map_err(|_| CertError::Malformed)?;
+        if !rest.is_empty() {
+            return Err(CertError::Malformed);
+        }
+        check_limits(&body)?;
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(sig);
+        Ok(Certificate { body, signature, encoded: bytes.into() })
+    }
+
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    pub fn subject(&self) -> NodeId {
+        self.body.subject
+    }
+
+    /// SHA-256 of the encoding: the identity of a tunnel (what a revocation names).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        crypto::sha256(&[&self.encoded])
+    }
+
+    pub fn tunnel(&self) -> Option<&TunnelInfo> {
+        match &self.body.ext {
+            Extension::Tunnel(t) => Some(t),
+            Extension::None => None,
+        }
+    }
+
+    /// Checks the signature with the issuer's key and the validity period at `unix_secs`.
+    pub fn verify_signed_by(&self, issuer: &NodeId, unix_secs: u64) -> Result<(), CertError> {
+        if &self.body.issuer != issuer {
+            return Err(CertError::UnknownIssuer);
+        }
+        let mut msg = Vec::with_capacity(self.encoded.len());
+        signed_message(CERT_CONTEXT, &self.encoded[..self.encoded.len() - 64], &mut msg);
+        if !crypto::verify(issuer, &msg, &self.signature) {
+            return Err(CertError::BadSignature);
+        }
+        if unix_secs < self.body.not_before {
+            return Err(CertError::NotYetValid);
+        }
+        if unix_secs > self.body.not_after {
+            return Err(CertError::Expired);
+        }
+        Ok(())
+    }
+}
+
+fn check_limits(body: &CertBody) -> Result<(), CertError> {
+    let name_ok = |n: &String| n.len() <= MAX_NAME_LEN;
+    if !name_ok(&body.name) || body.not_after < body.not_before {
+        return Err(CertError::Limits);
+    }
+    if let Extension::Tunnel(t) = &body.ext {
+        if t.targets.is_empty() || t.targets.len() > MAX_TARGETS || t.dns_names.len() > MAX_NAMES {
+            return Err(CertError::Limits);
+        }
+        if !t.dns_names.iter().all(name_ok) {
+            return Err(CertError::Limits);
+        }
+    }
+    Ok(())
+}
+
+/// A network's signed statement that a node or tunnel certificate is no longer valid.
+/// `subject` is a node ID or a tunnel certificate's [`Certificate::fingerprint`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub network: NodeId,
+    pub subject: [u8; 32],
+    pub issued_at: u64,
+    pub signature: [u8; 64],
+}
+
+/// Encoded size of a [`Revocation`].
+pub const REVOCATION_LEN: usize = 32 + 32 + 8 + 64;
+
+impl Revocation {
+    fn message(network: &NodeId, subject: &[u8; 32], issued_at: u64) -> [u8; 17 + 72] {
+        let mut m = [0u8; 17 + 72];
+        m[..17].copy_from_slice(REVOCATION_CONTEXT);
+        m[17..49].copy_from_slice(&network.0);
+        m[49..81].copy_from_slice(subject);
+        m[81..].copy_from_slice(&issued_at.to_le_bytes());
+        m
+    }
+    pub fn sign(network: &Identity, subject: [u8; 32], issued_at: u64) -> Revocation {
+        let id = network.id();
+        let signature = network.sign(&Self::message(&id, &subject, issued_at));
+        Revocation { network: id, subject, issued_at, signature }
+    }
+    pub fn verify(&self) -> bool {
+        crypto::verify(&self.network, &Self::message(&self.network, &self.subject, self.issued_at), &self.signature)
+    }
+    pub fn encode(&self) -> [u8; REVOCATION_LEN] {
+        let mut out = [0u8; REVOCATION_LEN];
+        out[..32].copy_from_slice(&self.network.0);
+        out[32..64].copy_from_slice(&self.subject);
+        out[64..72].copy_from_slice(&self.issued_at.to_le_bytes());
+        out[72..].copy_from_slice(&self.signature);
+        out
+    }
+    pub fn decode(b: &[u8]) -> Option<Revocation> {
+        if b.len() != REVOCATION_LEN {
+            return None;
+        }
+        let arr = |r: core::ops::Range<usize>| -> [u8; 32] { b[r].try_into().unwrap_or([0; 32]) };
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&b[72..]);
+        Some(Revocation {
+            network: NodeId(arr(0..32)),
+            subject: arr(32..64),
+            issued_at: u64::from_le_bytes(b[64..72].try_into().unwrap_or([0; 8])),
+            signature,
+        })
+    }
+}
+
+/// What this node trusts: the network certificates it was given (each checked against its
+/// CA), the networks and nodes it accepts, and the revocations it has seen.
+#[derive(Clone, Debug, Default)]
+pub struct TrustStore {
+    /// CA public keys whose network certificates are accepted.
+    pub cas: Vec<NodeId>,
+    /// Verified network certificates.
+    networks: Vec<Certificate>,
+    /// The network this node belongs to.
+    pub own_network: Option<NodeId>,
+    /// Other networks whose nodes may talk to this one (`trusted-networks`).
+    pub trusted_networks: Vec<NodeId>,
+    /// Individual nodes of other networks (`trusted-nodes`).
+    pub trusted_nodes: Vec<NodeId>,
+    revoked: Vec<[u8; 32]>,
+    /// Upper bound of the revocation list.
+    pub max_revocations: usize,
+}
+
+impl TrustStore {
+    pub fn new(cas: Vec<NodeId>, own_network: NodeId) -> Self {
+        TrustStore { cas, own_network: Some(own_network), max_revocations: 1024, ..Default::default() }
+    }
+
+    /// Adds a network certificate after checking it against a known CA.
+    pub fn add_network(&mut self, cert: Certificate, unix_secs: u64) -> Result<(), CertError> {
+        if cert.body.kind != CertKind::Network {
+            return Err(CertError::WrongKind);
+        }
+        if !self.cas.contains(&cert.body.issuer) {
+            return Err(CertError::UnknownIssuer);
+        }
+        cert.verify_signed_by(&cert.body.issuer, unix_secs)?;
+        self.networks.retain(|n| n.body.subject != cert.body.subject);
+        self.networks.push(cert);
+        Ok(())
+    }
+
+    pub fn networks(&self) -> &[Certificate] {
+        &self.networks
+    }
+
+    fn network_is_known(&self, id: &NodeId) -> bool {
+        self.networks.iter().any(|n| &n.body.subject == id)
+    }
+
+    pub fn is_revoked(&self, subject: &[u8; 32]) -> bool {
+        self.revoked.contains(subject)
+    }
+
+    /// Records a revocation. Returns `true` if it was new and verified (so it should be
+    /// passed on to neighbours).
+    pub fn revoke(&mut self, r: &Revocation) -> bool {
+        if self.is_revoked(&r.subject) || !self.network_is_known(&r.network) || !r.verify() {
+            return false;
+        }
+        if self.revoked.len() >= self.max_revocations {
+            // Bounded: the oldest entry goes. Certificates should expire well before this.
+            self.revoked.remove(0);
+        }
+        self.revoked.push(r.subject);
+        true
+    }
+
+    /// Verifies a node certificate presented by a peer: chain, validity, revocation, policy.
+    pub fn verify_node(&self, cert: &Certificate, unix_secs: u64) -> Result<NodeId, CertError> {
+        if cert.body.kind != CertKind::Node {
+            return Err(CertError::WrongKind);
+        }
+        self.verify_issued(cert, unix_secs)?;
+        let net = cert.body.issuer;
+        let subject = cert.body.subject;
+        if Some(net) != self.own_network && !self.trusted_networks.contains(&net) && !self.trusted_nodes.contains(&subject) {
+            return Err(CertError::Untrusted);
+        }
+        if self.is_revoked(&subject.0) {
+            return Err(CertError::Revoked);
+        }
+        Ok(subject)
+    }
+
+    /// Verifies a tunnel certificate: chain, validity, revocation.
+    pub fn verify_tunnel(&self, cert: &Certificate, unix_secs: u64) -> Result<(), CertError> {
+        if cert.body.kind != CertKind::Tunnel || cert.tunnel().is_none() {
+            return Err(CertError::WrongKind);
+        }
+        self.verify_issued(cert, unix_secs)?;
+        let net = cert.body.issuer;
+        if Some(net) != self.own_network && !self.trusted_networks.contains(&net) {
+            return Err(CertError::Untrusted);
+        }
+        if self.is_revoked(&cert.fingerprint()) {
+            return Err(CertError::Revoked);
+        }
+        Ok(())
+    }
+
+    fn verify_issued(&self, cert: &Certificate, unix_secs: u64) -> Result<(), CertError> {
+        if !self.network_is_known(&cert.body.issuer) {
+            return Err(CertError::UnknownIssuer);
+        }
+        cert.verify_signed_by(&cert.body.issuer, unix_secs)
+    }
+}
+
+/// Helpers to issue the chain: what `mcc generate-*-certificate` and tests use.
+pub mod issue {
+    use super::*;
+
+    pub fn ca(ca: &Identity, name: &str, not_before: u64, not_after: u64) -> Certificate {
+        let body = CertBody {
+            kind: CertKind::Ca,
+            subject: ca.id(),
+            issuer: ca.id(),
+            name: name.into(),
+            not_before,
+            not_after,
+            ext: Extension::None,
+        };
+        Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
+    }
+
+    pub fn network(ca: &Identity, network: &NodeId, name: &str, not_before: u64, not_after: u64) -> Certificate {
+        let body = CertBody {
+            kind: CertKind::Network,
+            subject: *network,
+            issuer: ca.id(),
+            name: name.into(),
+            not_before,
+            not_after,
+            ext: Extension::None,
+        };
+        Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
+    }
+
+    pub fn node(network: &Identity, node: &NodeId, not_before: u64, not_after: u64) -> Certificate {
+        let body = CertBody {
+            kind: CertKind::Node,
+            subject: *node,
+            issuer: network.id(),
+            name: String::new(),
+            not_before,
+            not_after,
+            ext: Extension::None,
+        };
+        Certificate::sign(body, network).expect("issuer matches and fields are in bounds")
+    }
+
+    pub fn tunnel(
+        network: &Identity,
+        server_endpoint: &NodeId,
+        info: TunnelInfo,
+        not_before: u64,
+        not_after: u64,
+    ) -> Result<Certificate, CertError> {
+        let body = CertBody {
+            kind: CertKind::Tunnel,
+            subject: *server_endpoint,
+            issuer: network.id(),
+            name: String::new(),
+            not_before,
+            not_after,
+            ext: Extension::Tunnel(info),
+        };
+        Certificate::sign(body, network)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain() -> (Identity, Identity, Identity, TrustStore) {
+        let ca = Identity::from_secret([1; 32]);
+        let net = Identity::from_secret([2; 32]);
+        let node = Identity::from_secret([3; 32]);
+        let mut ts = TrustStore::new(alloc::vec![ca.id()], net.id());
+        ts.add_network(issue::network(&ca, &net.id(), "net", 0, 1000), 10).unwrap();
+        (ca, net, node, ts)
+    }
+
+    #[test]
+    fn chain_verifies_and_sizes_are_small() {
+        let (ca, net, node, ts) = chain();
+        let c = issue::node(&net, &node.id(), 0, 1000);
+        let c2 = Certificate::decode(c.encoded()).unwrap();
+        assert_eq!(c, c2);
+        assert_eq!(ts.verify_node(&c2, 10), Ok(node.id()));
+        assert_eq!(ts.verify_node(&c2, 1001), Err(CertError::Expired));
+        // Sizes reported in docs/PROTOCOL.md.
+        assert!(c.encoded().len() <= 150, "node cert is {} bytes", c.encoded().len());
+        assert!(issue::ca(&ca, "ca", 0, 1000).encoded().len() <= 150);
+    }
+
+    #[test]
+    fn forged_and_foreign_certs_fail() {
+        let (ca, net, node, ts) = chain();
+        let mut bytes = issue::node(&net, &node.id(), 0, 1000).encoded().to_vec();
+        bytes[5] ^= 1;
+        assert!(matches!(
+            Certificate::decode(&bytes).and_then(|c| ts.verify_node(&c, 10)),
+            Err(CertError::BadSignature | CertError::Malformed | CertError::UnknownIssuer | CertError::WrongKind)
+        ));
+        let other = Identity::from_secret([4; 32]);
+        let foreign = issue::node(&other, &node.id(), 0, 1000);
+        assert_eq!(ts.verify_node(&foreign, 10), Err(CertError::UnknownIssuer));
+        // A second network under the same CA is known but not trusted until configured.
+        let mut ts = ts;
+        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10).unwrap();
+        assert_eq!(ts.verify_node(&foreign, 10), Err(CertError::Untrusted));
+        ts.trusted_networks.push(other.id());
+        assert_eq!(ts.verify_node(&foreign, 10), Ok(node.id()));
+    }
+
+    #[test]
+    fn revocation_is_signed_by_the_network() {
+        let (_ca, net, node, mut ts) = chain();
+        let c = issue::node(&net, &node.id(), 0, 1000);
+        let fake = Revocation::sign(&node, node.id().0, 5);
+        assert!(!ts.revoke(&fake));
+        let r = Revocation::sign(&net, node.id().0, 5);
+        assert_eq!(Revocation::decode(&r.encode()), Some(r.clone()));
+        assert!(ts.revoke(&r));
+        assert!(!ts.revoke(&r), "second time is not new");
+        assert_eq!(ts.verify_node(&c, 10), Err(CertError::Revoked));
+    }
+
+    #[test]
+    fn targets_parse() {
+        let t = Target::parse_list("tcp:80, udp:2222,icmp").unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(alloc::format!("{}", t[1]), "udp:2222");
+        assert!(Target::parse_list("tcp:0").is_err());
+        assert!(Target::parse_list("sctp:5").is_err());
+        assert!(Target::parse_list("tcp:99999").is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! Key material: the Ed25519 identity (and the X25519 key derived from it), HKDF, and the
+//! AEAD seam.
+
+mod aead;
+
+pub use aead::{Cipher, OpenError, RustCryptoChaCha, TAG_LEN};
+#[cfg(feature = "ring")]
+pub use aead::RingChaCha;
+
+use crate::id::NodeId;
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+/// A node's (or tunnel endpoint's) long-term key pair. One Ed25519 key pair is the whole
+/// identity: the X25519 key used for key agreement is derived from it (Edwards → Montgomery).
+#[derive(Clone)]
+pub struct Identity {
+    key: SigningKey,
+}
+
+impl Identity {
+    /// Builds the identity from its 32-byte Ed25519 seed.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        Identity { key: SigningKey::from_bytes(&secret) }
+    }
+    /// A fresh identity drawn from the caller's CSPRNG.
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut s = [0u8; 32];
+        rng.fill_bytes(&mut s);
+        Self::from_secret(s)
+    }
+    pub fn secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+    pub fn id(&self) -> NodeId {
+        NodeId(self.key.verifying_key().to_bytes())
+    }
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+    /// The X25519 secret matching [`x25519_public`] of this identity's ID.
+    pub fn x25519_secret(&self) -> x25519_dalek::StaticSecret {
+        x25519_dalek::StaticSecret::from(self.key.to_scalar_bytes())
+    }
+}
+
+/// Verifies an Ed25519 signature by `id` (strict: rejects small-order keys and malleable
+/// signatures).
+pub fn verify(id: &NodeId, msg: &[u8], sig: &[u8; 64]) -> bool {
+    let Ok(vk) = VerifyingKey::from_bytes(&id.0) else { return false };
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).is_ok()
+}
+
+/// The X25519 public key of an identity (Edwards → Montgomery), or `None` for a key that is
+/// not a valid curve point.
+pub fn x25519_public(id: &NodeId) -> Option<x25519_dalek::PublicKey> {
+    let vk = VerifyingKey::from_bytes(&id.0).ok()?;
+    Some(x25519_dalek::PublicKey::from(vk.to_montgomery().to_bytes()))
+}
+
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// HKDF-SHA256: two 32-byte keys, one per direction, from a shared secret and a transcript.
+pub fn derive_pair(ikm: &[u8], transcript: &[u8; 32], label_a: &[u8], label_b: &[u8]) -> ([u8; 32], [u8; 32]) {
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(transcript), ikm);
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    // Expanding 32 bytes from SHA-256 HKDF cannot exceed the 255-block limit.
+    hk.expand(label_a, &mut a).expect("32 bytes is a valid HKDF length");
+    hk.expand(label_b, &mut b).expect("32 bytes is a valid HKDF length");
+    (a, b)
+}
+
+/// An ephemeral X25519 key pair drawn from the caller's CSPRNG. Kept as a static secret so a
+/// pending handshake can be stored and retried; it is dropped (and zeroized) once used.
+pub struct Ephemeral {
+    secret: x25519_dalek::StaticSecret,
+    pub public: [u8; 32],
+}
+
+impl Ephemeral {
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut s = [0u8; 32];
+        rng.fill_bytes(&mut s);
+        let secret = x25519_dalek::StaticSecret::from(s);
+        let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        Ephemeral { secret, public }
+    }
+    /// Diffie-Hellman with the peer's ephemeral; `None` if the result is all-zero
+    /// (a small-order point was sent to force a known key).
+    pub fn agree(&self, their: &[u8; 32]) -> Option<[u8; 32]> {
+        let shared = self.secret.diffie_hellman(&x25519_dalek::PublicKey::from(*their));
+        shared.was_contributory().then(|| shared.to_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x25519_is_derived_from_the_ed25519_identity() {
+        let a = Identity::from_secret([7; 32]);
+        let b = Identity::from_secret([9; 32]);
+        let ab = a.x25519_secret().diffie_hellman(&x25519_public(&b.id()).unwrap());
+        let ba = b.x25519_secret().diffie_hellman(&x25519_public(&a.id()).unwrap());
+        assert_eq!(ab.to_bytes(), ba.to_bytes());
+    }
+
+    #[test]
+    fn signatures_verify_and_forgeries_fail() {
+        let a = Identity::from_secret([1; 32]);
+        let sig = a.sign(b"hello");
+        assert!(verify(&a.id(), b"hello", &sig));
+        assert!(!verify(&a.id(), b"hellO", &sig));
+        let mut bad = sig;
+        bad[5] ^= 1;
+        assert!(!verify(&a.id(), b"hello", &bad));
+    }
+}

@@ -1,0 +1,7 @@
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![deny(unsafe_code)]
+extern crate alloc;
+pub mod cert;
+pub mod crypto;
+pub mod id;
+pub mod time;

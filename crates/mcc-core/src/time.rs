@@ -1,0 +1,90 @@
+//! Time as a value. The core never reads a clock: the driver passes an [`Instant`]
+//! (monotonic, microseconds since an origin the driver picks) into every `handle_*` call.
+
+use core::ops::{Add, AddAssign, Sub};
+
+/// A point on the driver's monotonic clock, in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+/// A span of time, in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(u64);
+
+impl Instant {
+    pub const ZERO: Instant = Instant(0);
+    pub const fn from_micros(us: u64) -> Self {
+        Instant(us)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        Instant(ms * 1000)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        Instant(s * 1_000_000)
+    }
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+    /// Time since `earlier`, or zero if `earlier` is later (input time went backwards).
+    pub fn saturating_since(self, earlier: Instant) -> Duration {
+        Duration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Duration {
+    pub const ZERO: Duration = Duration(0);
+    pub const fn from_micros(us: u64) -> Self {
+        Duration(us)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        Duration(ms * 1000)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        Duration(s * 1_000_000)
+    }
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+    pub const fn as_secs(self) -> u64 {
+        self.0 / 1_000_000
+    }
+    pub const fn mul(self, k: u64) -> Duration {
+        Duration(self.0.saturating_mul(k))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_add(d.0))
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        self.0 = self.0.saturating_add(d.0);
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_since(rhs)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<core::time::Duration> for Duration {
+    fn from(d: core::time::Duration) -> Self {
+        Duration(d.as_micros() as u64)
+    }
+}
+
+/// Earliest of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
