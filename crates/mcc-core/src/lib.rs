@@ -4,4 +4,6 @@ extern crate alloc;
 pub mod cert;
 pub mod crypto;
 pub mod id;
+pub mod replay;
 pub mod time;
+pub mod wire;

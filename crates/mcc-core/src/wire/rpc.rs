@@ -1,0 +1,232 @@
+//! The plaintext inside a link `Data` frame. First byte = message kind; an empty plaintext
+//! is a keepalive (29 B on the wire, the smallest authenticated frame possible).
+//!
+//! ```text
+//! (empty)                                             keepalive (child → parent)
+//! | 0x01 |                                            pong (parent → child)
+//! | 0x02 | postcard(TopologyUpdate)                   child → parent, differential
+//! | 0x03 | upto u64                                   parent → child, acknowledges updates
+//! | 0x04 | tunnel frame                               tunnel data for this very neighbour
+//! | 0x05 | ttl | dst short id 6 | tunnel frame        tunnel data routed further
+//! | 0x06 | ttl | dst id 32 | src id 32 | control      routed control (tunnel handshakes)
+//! | 0x07 | revocation 136                             flooded to every neighbour
+//! ```
+
+use super::{Error, Result, arr_at, u64_at};
+use crate::id::{NodeId, SHORT_ID_LEN, ShortId};
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+pub const KIND_PONG: u8 = 1;
+pub const KIND_TOPOLOGY: u8 = 2;
+pub const KIND_TOPOLOGY_ACK: u8 = 3;
+pub const KIND_TUNNEL_DIRECT: u8 = 4;
+pub const KIND_TUNNEL_ROUTED: u8 = 5;
+pub const KIND_CONTROL: u8 = 6;
+pub const KIND_REVOCATION: u8 = 7;
+
+/// Bytes between the link header and a directly delivered tunnel frame.
+pub const DIRECT_HEADER_LEN: usize = 1;
+/// Bytes between the link header and a routed tunnel frame.
+pub const ROUTED_HEADER_LEN: usize = 1 + 1 + SHORT_ID_LEN;
+/// Bytes between the link header and a routed control message.
+pub const CONTROL_HEADER_LEN: usize = 1 + 1 + 32 + 32;
+/// Upper bound of entries in one topology update.
+pub const MAX_UPDATE_ENTRIES: usize = 64;
+
+/// What a node says about itself (or a tunnel endpoint it hosts) to its parent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: NodeId,
+    /// The active parent (for an endpoint: the node hosting it).
+    pub parent: Option<NodeId>,
+    /// Bumped by the node whenever the record changes; newer wins across paths.
+    pub seq: u32,
+    pub kind: RecordKind,
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordKind {
+    Node,
+    ServerEndpoint,
+    ClientEndpoint,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    Upsert(Record),
+    Remove { id: NodeId, seq: u32 },
+}
+
+/// A batch of changes, child → parent. `upto` is the child's change counter of the last
+/// entry; the parent acknowledges it and the child never sends those entries again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopologyUpdate {
+    pub upto: u64,
+    pub entries: Vec<Entry>,
+}
+
+impl TopologyUpdate {
+    pub fn parse(b: &[u8]) -> Result<TopologyUpdate> {
+        let (u, rest): (TopologyUpdate, _) = postcard::take_from_bytes(b).map_err(|_| Error)?;
+        let names_ok = |r: &Record| {
+            r.names.len() <= crate::cert::MAX_NAMES && r.names.iter().all(|n| n.len() <= crate::cert::MAX_NAME_LEN)
+        };
+        let ok = rest.is_empty()
+            && u.entries.len() <= MAX_UPDATE_ENTRIES
+            && u.entries.iter().all(|e| match e {
+                Entry::Upsert(r) => names_ok(r),
+                Entry::Remove { .. } => true,
+            });
+        if ok { Ok(u) } else { Err(Error) }
+    }
+}
+
+/// Header of a routed tunnel frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoutedHeader {
+    pub ttl: u8,
+    pub dst: ShortId,
+}
+
+impl RoutedHeader {
+    /// Parses `| 0x05 | ttl | dst |` at the start of `b`.
+    pub fn parse(b: &[u8]) -> Result<RoutedHeader> {
+        if b.first() != Some(&KIND_TUNNEL_ROUTED) || b.len() < ROUTED_HEADER_LEN {
+            return Err(Error);
+        }
+        Ok(RoutedHeader { ttl: b[1], dst: arr_at(b, 2)? })
+    }
+    pub fn emit(&self, b: &mut [u8]) {
+        b[0] = KIND_TUNNEL_ROUTED;
+        b[1] = self.ttl;
+        b[2..ROUTED_HEADER_LEN].copy_from_slice(&self.dst);
+    }
+}
+
+/// Header of a routed control message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlHeader {
+    pub ttl: u8,
+    pub dst: NodeId,
+    pub src: NodeId,
+}
+
+impl ControlHeader {
+    pub fn parse(b: &[u8]) -> Result<ControlHeader> {
+        if b.first() != Some(&KIND_CONTROL) || b.len() < CONTROL_HEADER_LEN {
+            return Err(Error);
+        }
+        Ok(ControlHeader { ttl: b[1], dst: NodeId(arr_at(b, 2)?), src: NodeId(arr_at(b, 34)?) })
+    }
+    pub fn emit(&self, b: &mut [u8]) {
+        b[0] = KIND_CONTROL;
+        b[1] = self.ttl;
+        b[2..34].copy_from_slice(&self.dst.0);
+        b[34..66].copy_from_slice(&self.src.0);
+    }
+}
+
+/// Control messages carried end to end between nodes (inside [`ControlHeader`]).
+///
+/// ```text
+/// TunnelInit    | 0x01 | fingerprint 32 | sender idx u16 | ephemeral 32 | signature 64 |     131 B
+/// TunnelInitAck | 0x02 | fingerprint 32 | sender u16 | receiver u16 | ephemeral 32 | sig 64 | 133 B
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    TunnelInit { tunnel: [u8; 32], sender: u16, ephemeral: [u8; 32], signature: [u8; 64] },
+    TunnelInitAck { tunnel: [u8; 32], sender: u16, receiver: u16, ephemeral: [u8; 32], signature: [u8; 64] },
+}
+
+pub const TUNNEL_INIT_LEN: usize = 1 + 32 + 2 + 32 + 64;
+pub const TUNNEL_INIT_ACK_LEN: usize = 1 + 32 + 2 + 2 + 32 + 64;
+
+impl Control {
+    pub fn parse(b: &[u8]) -> Result<Control> {
+        match (b.first(), b.len()) {
+            (Some(1), TUNNEL_INIT_LEN) => Ok(Control::TunnelInit {
+                tunnel: arr_at(b, 1)?,
+                sender: super::u16_at(b, 33)?,
+                ephemeral: arr_at(b, 35)?,
+                signature: arr_at(b, 67)?,
+            }),
+            (Some(2), TUNNEL_INIT_ACK_LEN) => Ok(Control::TunnelInitAck {
+                tunnel: arr_at(b, 1)?,
+                sender: super::u16_at(b, 33)?,
+                receiver: super::u16_at(b, 35)?,
+                ephemeral: arr_at(b, 37)?,
+                signature: arr_at(b, 69)?,
+            }),
+            _ => Err(Error),
+        }
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            Control::TunnelInit { .. } => TUNNEL_INIT_LEN,
+            Control::TunnelInitAck { .. } => TUNNEL_INIT_ACK_LEN,
+        }
+    }
+
+    /// The bytes the signature covers (everything before it).
+    pub fn signed_part<'a>(&self, encoded: &'a [u8]) -> &'a [u8] {
+        &encoded[..self.buffer_len() - 64]
+    }
+
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        let n = self.buffer_len();
+        let out = out.get_mut(..n).ok_or(Error)?;
+        match self {
+            Control::TunnelInit { tunnel, sender, ephemeral, signature } => {
+                out[0] = 1;
+                out[1..33].copy_from_slice(tunnel);
+                out[33..35].copy_from_slice(&sender.to_le_bytes());
+                out[35..67].copy_from_slice(ephemeral);
+                out[67..].copy_from_slice(signature);
+            }
+            Control::TunnelInitAck { tunnel, sender, receiver, ephemeral, signature } => {
+                out[0] = 2;
+                out[1..33].copy_from_slice(tunnel);
+                out[33..35].copy_from_slice(&sender.to_le_bytes());
+                out[35..37].copy_from_slice(&receiver.to_le_bytes());
+                out[37..69].copy_from_slice(ephemeral);
+                out[69..].copy_from_slice(signature);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// `| 0x03 | upto |`
+pub fn parse_topology_ack(b: &[u8]) -> Result<u64> {
+    if b.len() != 9 || b[0] != KIND_TOPOLOGY_ACK {
+        return Err(Error);
+    }
+    u64_at(b, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_roundtrip() {
+        let c = Control::TunnelInitAck { tunnel: [1; 32], sender: 7, receiver: 9, ephemeral: [2; 32], signature: [3; 64] };
+        let mut b = [0u8; 200];
+        let n = c.emit(&mut b).unwrap();
+        assert_eq!(Control::parse(&b[..n]), Ok(c));
+        assert!(Control::parse(&b[..n - 1]).is_err());
+    }
+
+    #[test]
+    fn topology_roundtrip_and_bounds() {
+        let r = Record { id: NodeId([1; 32]), parent: Some(NodeId([2; 32])), seq: 3, kind: RecordKind::Node, names: alloc::vec!["a".into()] };
+        let u = TopologyUpdate { upto: 5, entries: alloc::vec![Entry::Upsert(r), Entry::Remove { id: NodeId([4; 32]), seq: 1 }] };
+        let b = postcard::to_allocvec(&u).unwrap();
+        assert_eq!(TopologyUpdate::parse(&b), Ok(u));
+        assert!(TopologyUpdate::parse(&b[..b.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! The end-to-end tunnel frame, sealed by one endpoint and opened only by the other.
+//! Relays see it as opaque bytes.
+//!
+//! ```text
+//!  0                2                               10
+//! +----------------+-------------------------------+------------------------+--------+
+//! | receiver index |  counter (u64 LE, = nonce)    | IP packet, encrypted   | tag 16 |
+//! +----------------+-------------------------------+------------------------+--------+
+//!  AAD = bytes 0..10. The receiver index is chosen by the receiving endpoint's node.
+//! ```
+
+use super::{Error, Result, u16_at, u64_at};
+use crate::crypto::TAG_LEN;
+
+pub const HEADER_LEN: usize = 10;
+pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelHeader {
+    pub receiver: u16,
+    pub counter: u64,
+}
+
+impl TunnelHeader {
+    /// Parses the header of a frame that must also hold a tag.
+    pub fn parse(b: &[u8]) -> Result<TunnelHeader> {
+        if b.len() < OVERHEAD {
+            return Err(Error);
+        }
+        Ok(TunnelHeader { receiver: u16_at(b, 0)?, counter: u64_at(b, 2)? })
+    }
+    pub fn emit(&self, b: &mut [u8]) {
+        b[0..2].copy_from_slice(&self.receiver.to_le_bytes());
+        b[2..10].copy_from_slice(&self.counter.to_le_bytes());
+    }
+}
