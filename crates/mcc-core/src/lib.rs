@@ -7,3 +7,7 @@ pub mod id;
 pub mod replay;
 pub mod time;
 pub mod wire;
+pub mod event;
+pub mod filter;
+pub mod queue;
+pub mod resolver;

@@ -1,0 +1,132 @@
+//! What the node reports: events (polled), drop reasons, and counters.
+
+use crate::id::NodeId;
+use core::fmt;
+use core::net::SocketAddr;
+
+/// Why a packet or frame was dropped. Each drop also bumps a [`Stats`] counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Too short, bad type, or a field out of range.
+    Malformed,
+    /// A protocol the filter has no rule for (IP fragments, non-echo ICMP, ...).
+    Unsupported,
+    /// The authentication tag did not verify (forged, corrupted, or an old key).
+    Forged,
+    /// A counter seen before or too old for the replay window.
+    Replay,
+    /// No session under this receiver index.
+    UnknownSession,
+    /// The destination address belongs to no tunnel of this node.
+    NoTunnel,
+    /// The tunnel exists but its whitelist does not allow this packet (default deny).
+    Filtered,
+    /// The tunnel has no established session yet (a handshake was started).
+    NoSession,
+    /// No route to the destination node (and no parent to defer to).
+    NoRoute,
+    /// The TTL ran out.
+    TtlExpired,
+    /// A certificate did not verify.
+    BadCertificate,
+    /// A handshake signature or key agreement failed.
+    BadHandshake,
+    /// Unauthenticated `Init`s over the rate limit without a valid cookie.
+    RateLimited,
+    /// A bounded table or queue is full.
+    Full,
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// An event for the driver. Polled with `Node::poll_event`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A link with a neighbour is up (authenticated).
+    PeerUp { id: NodeId, addr: SocketAddr },
+    /// A link went down (timeout or revocation).
+    PeerDown { id: NodeId },
+    /// The peer's source address changed and the session followed it (roaming).
+    PeerRoamed { id: NodeId, addr: SocketAddr },
+    /// The active parent changed (failover, rejoin, or first join).
+    ParentChanged { from: Option<NodeId>, to: Option<NodeId> },
+    /// A tunnel session is established with the remote endpoint.
+    TunnelUp { remote_endpoint: NodeId },
+    /// A tunnel was removed or revoked.
+    TunnelDown { remote_endpoint: NodeId },
+    /// A packet or frame was dropped.
+    Dropped { reason: DropReason },
+}
+
+/// Counters, by name. Cheap to copy; read with `Node::stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub tun_in: u64,
+    pub tun_out: u64,
+    pub forwarded: u64,
+    pub handshakes_completed: u64,
+    pub rekeys: u64,
+    pub drop_malformed: u64,
+    pub drop_unsupported: u64,
+    pub drop_forged: u64,
+    pub drop_replay: u64,
+    pub drop_unknown_session: u64,
+    pub drop_no_tunnel: u64,
+    pub drop_filtered: u64,
+    pub drop_no_session: u64,
+    pub drop_no_route: u64,
+    pub drop_ttl: u64,
+    pub drop_bad_certificate: u64,
+    pub drop_bad_handshake: u64,
+    pub drop_rate_limited: u64,
+    pub drop_full: u64,
+    pub events_lost: u64,
+}
+
+impl Stats {
+    pub(crate) fn count_drop(&mut self, r: DropReason) {
+        let c = match r {
+            DropReason::Malformed => &mut self.drop_malformed,
+            DropReason::Unsupported => &mut self.drop_unsupported,
+            DropReason::Forged => &mut self.drop_forged,
+            DropReason::Replay => &mut self.drop_replay,
+            DropReason::UnknownSession => &mut self.drop_unknown_session,
+            DropReason::NoTunnel => &mut self.drop_no_tunnel,
+            DropReason::Filtered => &mut self.drop_filtered,
+            DropReason::NoSession => &mut self.drop_no_session,
+            DropReason::NoRoute => &mut self.drop_no_route,
+            DropReason::TtlExpired => &mut self.drop_ttl,
+            DropReason::BadCertificate => &mut self.drop_bad_certificate,
+            DropReason::BadHandshake => &mut self.drop_bad_handshake,
+            DropReason::RateLimited => &mut self.drop_rate_limited,
+            DropReason::Full => &mut self.drop_full,
+        };
+        *c += 1;
+    }
+
+    /// Total of all drop counters.
+    pub fn drops(&self) -> u64 {
+        self.drop_malformed
+            + self.drop_unsupported
+            + self.drop_forged
+            + self.drop_replay
+            + self.drop_unknown_session
+            + self.drop_no_tunnel
+            + self.drop_filtered
+            + self.drop_no_session
+            + self.drop_no_route
+            + self.drop_ttl
+            + self.drop_bad_certificate
+            + self.drop_bad_handshake
+            + self.drop_rate_limited
+            + self.drop_full
+    }
+}

@@ -1,0 +1,191 @@
+//! Local address resolver: node and endpoint IDs ↔ dynamic IPv4 (10.83.0.0/16), IPv6
+//! (200::/7) and MAC (AE:…) addresses. The mapping is local to this node: the same ID may
+//! have another address elsewhere. The pool is bounded; index 0 is the network address.
+
+use crate::id::NodeId;
+use alloc::collections::BTreeMap;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolverConfig {
+    pub ipv4_network: Ipv4Addr,
+    pub ipv4_prefix: u8,
+    pub ipv6_network: Ipv6Addr,
+    pub mac_mask: [u8; 6],
+    /// Upper bound of IDs held at once.
+    pub capacity: u32,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        ResolverConfig {
+            ipv4_network: Ipv4Addr::new(10, 83, 0, 0),
+            ipv4_prefix: 16,
+            ipv6_network: Ipv6Addr::new(0x200, 0, 0, 0, 0, 0, 0, 0),
+            mac_mask: [0xae, 0, 0, 0, 0, 0],
+            capacity: 4096,
+        }
+    }
+}
+
+/// The pool is full: raise `capacity` or use a larger network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolFull;
+
+impl core::fmt::Display for PoolFull {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("resolver address pool is full")
+    }
+}
+
+pub struct Resolver {
+    cfg: ResolverConfig,
+    by_id: BTreeMap<NodeId, u32>,
+    by_index: BTreeMap<u32, NodeId>,
+    next: u32,
+}
+
+impl Resolver {
+    pub fn new(cfg: ResolverConfig) -> Self {
+        Resolver { cfg, by_id: BTreeMap::new(), by_index: BTreeMap::new(), next: 1 }
+    }
+
+    pub fn config(&self) -> &ResolverConfig {
+        &self.cfg
+    }
+
+    fn limit(&self) -> u32 {
+        let host_bits = 32 - self.cfg.ipv4_prefix.min(30) as u32;
+        ((1u64 << host_bits) - 2).min(self.cfg.capacity as u64) as u32
+    }
+
+    /// The ID's index, assigning the next free one if it has none.
+    pub fn assign(&mut self, id: NodeId) -> Result<u32, PoolFull> {
+        if let Some(&i) = self.by_id.get(&id) {
+            return Ok(i);
+        }
+        if self.by_id.len() as u32 >= self.limit() {
+            return Err(PoolFull);
+        }
+        let host_max = self.limit().max(1);
+        // Next free index, wrapping; terminates because the pool is not full.
+        while self.by_index.contains_key(&self.next) || self.next == 0 || self.next > host_max {
+            self.next = if self.next >= host_max { 1 } else { self.next + 1 };
+        }
+        let i = self.next;
+        self.by_id.insert(id, i);
+        self.by_index.insert(i, id);
+        Ok(i)
+    }
+
+    /// Forgets an ID (its addresses become free).
+    pub fn release(&mut self, id: &NodeId) {
+        if let Some(i) = self.by_id.remove(id) {
+            self.by_index.remove(&i);
+        }
+    }
+
+    pub fn index_of(&self, id: &NodeId) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn ipv4(&self, index: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.cfg.ipv4_network) | index)
+    }
+
+    pub fn ipv6(&self, index: u32) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.cfg.ipv6_network) | index as u128)
+    }
+
+    pub fn mac(&self, index: u32) -> [u8; 6] {
+        let mut m = self.cfg.mac_mask;
+        for (i, b) in index.to_be_bytes().iter().enumerate() {
+            m[2 + i] |= b;
+        }
+        m
+    }
+
+    pub fn addr_of(&self, id: &NodeId, v6: bool) -> Option<IpAddr> {
+        let i = self.index_of(id)?;
+        Some(if v6 { IpAddr::V6(self.ipv6(i)) } else { IpAddr::V4(self.ipv4(i)) })
+    }
+
+    /// Which ID has this address? Does not allocate (it is on the data path).
+    pub fn lookup(&self, addr: IpAddr) -> Option<NodeId> {
+        let index = match addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - self.cfg.ipv4_prefix as u32).unwrap_or(0);
+                let a = u32::from(a);
+                if a & mask != u32::from(self.cfg.ipv4_network) & mask {
+                    return None;
+                }
+                a & !mask
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                if a >> 32 != u128::from(self.cfg.ipv6_network) >> 32 {
+                    return None;
+                }
+                a as u32
+            }
+        };
+        self.by_index.get(&index).copied()
+    }
+
+    /// Which ID has this MAC address?
+    pub fn lookup_mac(&self, mac: [u8; 6]) -> Option<NodeId> {
+        let index = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) & !u32::from_be_bytes([
+            self.cfg.mac_mask[2],
+            self.cfg.mac_mask[3],
+            self.cfg.mac_mask[4],
+            self.cfg.mac_mask[5],
+        ]);
+        if mac[..2] != self.cfg.mac_mask[..2] {
+            return None;
+        }
+        self.by_index.get(&index).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &u32)> {
+        self.by_id.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assigns_and_resolves_every_family() {
+        let mut r = Resolver::new(ResolverConfig::default());
+        let a = NodeId([1; 32]);
+        let b = NodeId([2; 32]);
+        assert_eq!(r.assign(a), Ok(1));
+        assert_eq!(r.assign(b), Ok(2));
+        assert_eq!(r.assign(a), Ok(1));
+        assert_eq!(r.ipv4(2), Ipv4Addr::new(10, 83, 0, 2));
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 0, 2))), Some(b));
+        assert_eq!(r.lookup(IpAddr::V6(r.ipv6(1))), Some(a));
+        assert_eq!(r.lookup_mac(r.mac(2)), Some(b));
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 84, 0, 2))), None);
+    }
+
+    #[test]
+    fn pool_is_bounded() {
+        let mut r = Resolver::new(ResolverConfig { capacity: 3, ..Default::default() });
+        for i in 0..3 {
+            r.assign(NodeId([i; 32])).unwrap();
+        }
+        assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull));
+        r.release(&NodeId([1; 32]));
+        assert!(r.assign(NodeId([9; 32])).is_ok());
+    }
+}
