@@ -11,3 +11,4 @@ pub mod event;
 pub mod filter;
 pub mod queue;
 pub mod resolver;
+pub mod routing;

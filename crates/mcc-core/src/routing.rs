@@ -1,0 +1,386 @@
+//! Pancake routing: the node table learned from the subtree, differential upward updates,
+//! and shortest-path next hops.
+//!
+//! Every node keeps the records of its own subtree (what its children reported) plus its own.
+//! Changes are stamped with a local counter; the active parent has acknowledged everything
+//! up to `acked`, so an update carries exactly the entries stamped later — nothing when
+//! nothing changed. A new parent starts from `acked = 0` (a full sync). Removals travel as
+//! tombstones and only cancel a record that came the same way with an older or equal `seq`,
+//! which is what makes failover races harmless: the node's own `seq` grows with every parent
+//! change, so the newer path wins at every ancestor.
+
+use crate::id::{NodeId, ShortId};
+use crate::wire::rpc::{Entry, MAX_UPDATE_ENTRIES, Record, RecordKind, TopologyUpdate};
+use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+#[derive(Clone, Debug)]
+struct Slot {
+    /// `None` is a tombstone waiting to be sent upward.
+    record: Option<Record>,
+    /// Tombstone's sequence number (valid when `record` is `None`).
+    removed_seq: u32,
+    /// The child it came through; `None` for records this node owns (itself, its endpoints).
+    via: Option<NodeId>,
+    changed: u64,
+}
+
+/// What the topology learned from applying an update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub changed: usize,
+    /// Entries refused because the table is full.
+    pub refused: usize,
+}
+
+pub struct Topology {
+    me: NodeId,
+    slots: BTreeMap<NodeId, Slot>,
+    journal: BTreeMap<u64, NodeId>,
+    clock: u64,
+    live: usize,
+    max_records: usize,
+    shorts: BTreeMap<ShortId, Option<NodeId>>,
+    version: u64,
+    cache: BTreeMap<NodeId, NodeId>,
+    cache_version: u64,
+}
+
+/// Rough encoded size of an entry, to keep an update within one datagram.
+fn entry_cost(e: &Entry) -> usize {
+    match e {
+        Entry::Upsert(r) => 76 + r.names.iter().map(|n| n.len() + 1).sum::<usize>(),
+        Entry::Remove { .. } => 40,
+    }
+}
+
+impl Topology {
+    pub fn new(me: NodeId, names: Vec<alloc::string::String>, max_records: usize) -> Self {
+        let mut t = Topology {
+            me,
+            slots: BTreeMap::new(),
+            journal: BTreeMap::new(),
+            clock: 0,
+            live: 0,
+            max_records: max_records.max(1),
+            shorts: BTreeMap::new(),
+            version: 1,
+            cache: BTreeMap::new(),
+            cache_version: 0,
+        };
+        let own = Record { id: me, parent: None, seq: 1, kind: RecordKind::Node, names };
+        t.put(me, Some(own), 0, None);
+        t
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    /// Number of live records (this node included).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Bumped on every change; drivers and caches compare it.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn get(&self, id: &NodeId) -> Option<&Record> {
+        self.slots.get(id).and_then(|s| s.record.as_ref())
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.slots.values().filter_map(|s| s.record.as_ref())
+    }
+
+    /// The node a short ID stands for, if exactly one known node has it.
+    pub fn by_short(&self, s: &ShortId) -> Option<NodeId> {
+        self.shorts.get(s).copied().flatten()
+    }
+
+    fn put(&mut self, id: NodeId, record: Option<Record>, removed_seq: u32, via: Option<NodeId>) {
+        self.clock += 1;
+        let changed = self.clock;
+        let was_live = self.slots.get(&id).is_some_and(|s| s.record.is_some());
+        if let Some(old) = self.slots.get(&id) {
+            self.journal.remove(&old.changed);
+        }
+        let live = record.is_some();
+        self.slots.insert(id, Slot { record, removed_seq, via, changed });
+        self.journal.insert(changed, id);
+        match (was_live, live) {
+            (false, true) => {
+                self.live += 1;
+                let short = id.short();
+                let e = self.shorts.entry(short).or_insert(Some(id));
+                if *e != Some(id) {
+                    // Two known nodes share a short ID: routed frames to it are ambiguous.
+                    *e = None;
+                }
+            }
+            (true, false) => {
+                self.live -= 1;
+                if self.shorts.get(&id.short()) == Some(&Some(id)) {
+                    self.shorts.remove(&id.short());
+                }
+            }
+            _ => {}
+        }
+        self.version += 1;
+    }
+
+    /// Changes this node's own record: its active parent.
+    pub fn set_parent(&mut self, parent: Option<NodeId>) {
+        let me = self.me;
+        let Some(mut own) = self.get(&me).cloned() else { return };
+        if own.parent == parent {
+            return;
+        }
+        own.parent = parent;
+        own.seq += 1;
+        self.put(me, Some(own), 0, None);
+    }
+
+    /// Adds or updates a record this node owns (a tunnel endpoint it hosts).
+    pub fn set_local(&mut self, record: Record) {
+        let id = record.id;
+        let seq = self.get(&id).map_or(1, |r| r.seq + 1);
+        self.put(id, Some(Record { seq, ..record }), 0, None);
+    }
+
+    /// Removes a record this node owns.
+    pub fn remove_local(&mut self, id: &NodeId) {
+        if let Some(r) = self.get(id).cloned() {
+            self.put(*id, None, r.seq, None);
+        }
+    }
+
+    /// Applies a child's update. Entries are trusted only to describe the child's subtree:
+    /// nothing can overwrite this node's own records.
+    pub fn apply(&mut self, child: NodeId, update: &TopologyUpdate) -> Applied {
+        let mut a = Applied::default();
+        for e in &update.entries {
+            match e {
+                Entry::Upsert(r) => {
+                    let existing = self.slots.get(&r.id);
+                    if r.id == self.me || existing.is_some_and(|s| s.via.is_none() && s.record.is_some()) {
+                        continue;
+                    }
+                    let live = existing.and_then(|s| s.record.as_ref());
+                    if live.is_some_and(|old| old.seq > r.seq) || live == Some(r) && existing.unwrap().via == Some(child) {
+                        continue;
+                    }
+                    if live.is_none() && self.live >= self.max_records {
+                        a.refused += 1;
+                        continue;
+                    }
+                    self.put(r.id, Some(r.clone()), 0, Some(child));
+                    a.changed += 1;
+                }
+                Entry::Remove { id, seq } => {
+                    let Some(s) = self.slots.get(id) else { continue };
+                    if s.via == Some(child) && s.record.as_ref().is_some_and(|r| r.seq <= *seq) {
+                        self.put(*id, None, *seq, Some(child));
+                        a.changed += 1;
+                    }
+                }
+            }
+        }
+        a
+    }
+
+    /// A child link is gone: everything learned through it is removed.
+    pub fn drop_child(&mut self, child: &NodeId) -> usize {
+        let gone: Vec<(NodeId, u32)> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.via.as_ref() == Some(child))
+            .filter_map(|(id, s)| s.record.as_ref().map(|r| (*id, r.seq)))
+            .collect();
+        for (id, seq) in &gone {
+            self.put(*id, None, *seq, Some(*child));
+        }
+        gone.len()
+    }
+
+    /// The next update for a parent that acknowledged everything up to `acked`, or `None`
+    /// when there is nothing new (zero bytes on the wire).
+    pub fn update_since(&self, acked: u64, budget: usize) -> Option<TopologyUpdate> {
+        let mut entries = Vec::new();
+        let mut used = 0;
+        let mut upto = acked;
+        for (&changed, id) in self.journal.range(acked + 1..) {
+            let s = &self.slots[id];
+            let e = match &s.record {
+                Some(r) => Entry::Upsert(r.clone()),
+                None => Entry::Remove { id: *id, seq: s.removed_seq },
+            };
+            used += entry_cost(&e);
+            if !entries.is_empty() && (used > budget || entries.len() == MAX_UPDATE_ENTRIES) {
+                break;
+            }
+            entries.push(e);
+            upto = changed;
+        }
+        (!entries.is_empty()).then_some(TopologyUpdate { upto, entries })
+    }
+
+    /// Tombstones acknowledged by the active parent (or with no parent to tell) are dropped.
+    pub fn collect_tombstones(&mut self, acked: u64) {
+        let dead: Vec<(u64, NodeId)> = self
+            .journal
+            .range(..=acked)
+            .filter(|(_, id)| self.slots[*id].record.is_none())
+            .map(|(c, id)| (*c, *id))
+            .collect();
+        for (c, id) in dead {
+            self.journal.remove(&c);
+            self.slots.remove(&id);
+        }
+    }
+
+    /// Latest change stamp.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// Next hop toward `dst` over the known graph (shortest path, Dijkstra), from a cache
+    /// rebuilt only when the topology changed. `neighbours` are the nodes this node has a
+    /// live link with; `None` means "not known here" (the caller defers to the parent).
+    pub fn next_hop(&mut self, dst: &NodeId, neighbours: &[NodeId]) -> Option<NodeId> {
+        if self.cache_version != self.version {
+            self.rebuild_cache(neighbours);
+        }
+        self.cache.get(dst).copied()
+    }
+
+    /// Forces the next-hop cache to be rebuilt (a link came or went).
+    pub fn invalidate(&mut self) {
+        self.version += 1;
+    }
+
+    fn rebuild_cache(&mut self, neighbours: &[NodeId]) {
+        self.cache = self.shortest_paths(neighbours);
+        self.cache_version = self.version;
+    }
+
+    /// Dijkstra from this node over edges record ↔ parent (unit weights) plus direct links.
+    /// Returns the first hop for every reachable node.
+    pub fn shortest_paths(&self, neighbours: &[NodeId]) -> BTreeMap<NodeId, NodeId> {
+        // Index the graph: nodes in the table plus direct neighbours.
+        let mut ids: Vec<NodeId> = self.records().map(|r| r.id).collect();
+        for n in neighbours {
+            if self.get(n).is_none() {
+                ids.push(*n);
+            }
+        }
+        let index: BTreeMap<NodeId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut adj: Vec<Vec<u32>> = vec![Vec::new(); ids.len()];
+        let mut link = |a: usize, b: usize| {
+            adj[a].push(b as u32);
+            adj[b].push(a as u32);
+        };
+        for r in self.records() {
+            if let Some(p) = r.parent.and_then(|p| index.get(&p)) {
+                link(index[&r.id], *p);
+            }
+        }
+        let me = index[&self.me];
+        for n in neighbours {
+            link(me, index[n]);
+        }
+        let mut dist = vec![u32::MAX; ids.len()];
+        let mut first = vec![u32::MAX; ids.len()];
+        let mut heap = BinaryHeap::new();
+        dist[me] = 0;
+        heap.push(Reverse((0u32, me as u32)));
+        while let Some(Reverse((d, u))) = heap.pop() {
+            let u = u as usize;
+            if d > dist[u] {
+                continue;
+            }
+            for &v in &adj[u] {
+                let v = v as usize;
+                if d + 1 < dist[v] {
+                    dist[v] = d + 1;
+                    first[v] = if u == me { v as u32 } else { first[u] };
+                    heap.push(Reverse((d + 1, v as u32)));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            if i != me && first[i] != u32::MAX {
+                out.insert(*id, ids[first[i] as usize]);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> NodeId {
+        NodeId([n; 32])
+    }
+
+    fn rec(n: u8, parent: u8, seq: u32) -> Record {
+        Record { id: id(n), parent: Some(id(parent)), seq, kind: RecordKind::Node, names: Vec::new() }
+    }
+
+    #[test]
+    fn differential_updates_send_nothing_when_nothing_changed() {
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)));
+        let u = t.update_since(0, 1200).unwrap();
+        assert_eq!(u.entries.len(), 1);
+        assert!(t.update_since(u.upto, 1200).is_none(), "nothing new after the ack");
+        t.apply(id(2), &TopologyUpdate { upto: 1, entries: vec![Entry::Upsert(rec(2, 1, 1))] });
+        let u2 = t.update_since(u.upto, 1200).unwrap();
+        assert_eq!(u2.entries, vec![Entry::Upsert(rec(2, 1, 1))]);
+    }
+
+    #[test]
+    fn stale_removal_from_the_old_path_loses() {
+        let mut root = Topology::new(id(0), Vec::new(), 100);
+        // Node 5 first reached root through child 1, then moved (seq 2) under child 2.
+        root.apply(id(1), &TopologyUpdate { upto: 1, entries: vec![Entry::Upsert(rec(5, 1, 1))] });
+        root.apply(id(2), &TopologyUpdate { upto: 1, entries: vec![Entry::Upsert(rec(5, 2, 2))] });
+        root.apply(id(1), &TopologyUpdate { upto: 2, entries: vec![Entry::Remove { id: id(5), seq: 1 }] });
+        assert_eq!(root.get(&id(5)).unwrap().parent, Some(id(2)));
+        root.drop_child(&id(1));
+        assert!(root.get(&id(5)).is_some());
+        root.drop_child(&id(2));
+        assert!(root.get(&id(5)).is_none());
+    }
+
+    #[test]
+    fn table_is_bounded() {
+        let mut t = Topology::new(id(0), Vec::new(), 3);
+        let entries = (1..10).map(|n| Entry::Upsert(rec(n, 0, 1))).collect();
+        let a = t.apply(id(1), &TopologyUpdate { upto: 9, entries });
+        assert_eq!((t.len(), a.refused), (3, 7));
+    }
+
+    #[test]
+    fn next_hops_follow_the_tree() {
+        // 0 ← 1 ← 2 ← 3, seen from 1 (which knows 2 and 3 from its subtree).
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)));
+        t.apply(id(2), &TopologyUpdate { upto: 2, entries: vec![Entry::Upsert(rec(2, 1, 1)), Entry::Upsert(rec(3, 2, 1))] });
+        let n = [id(0), id(2)];
+        assert_eq!(t.next_hop(&id(3), &n), Some(id(2)));
+        assert_eq!(t.next_hop(&id(0), &n), Some(id(0)));
+        assert_eq!(t.next_hop(&id(9), &n), None);
+    }
+}
