@@ -34,11 +34,13 @@ unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let base = self.heap.get() as usize;
         let mut start = 0;
-        let claimed = self.next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
-            start = (base + next).next_multiple_of(layout.align()) - base;
-            let end = start.checked_add(layout.size())?;
-            (end <= HEAP_SIZE).then_some(end)
-        });
+        let claimed = self
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
+                start = (base + next).next_multiple_of(layout.align()) - base;
+                let end = start.checked_add(layout.size())?;
+                (end <= HEAP_SIZE).then_some(end)
+            });
         match claimed {
             Ok(_) => (base + start) as *mut u8,
             Err(_) => core::ptr::null_mut(),
@@ -48,7 +50,10 @@ unsafe impl GlobalAlloc for Bump {
 }
 
 #[global_allocator]
-static ALLOC: Bump = Bump { heap: UnsafeCell::new([0; HEAP_SIZE]), next: AtomicUsize::new(0) };
+static ALLOC: Bump = Bump {
+    heap: UnsafeCell::new([0; HEAP_SIZE]),
+    next: AtomicUsize::new(0),
+};
 
 /// Returns 0 when every step worked, else the number of the step that failed.
 #[unsafe(no_mangle)]
