@@ -69,7 +69,10 @@ pub enum TargetError {
 impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TargetError::Syntax(s) => write!(f, "invalid target `{s}` (expected tcp:PORT, udp:PORT or icmp)"),
+            TargetError::Syntax(s) => write!(
+                f,
+                "invalid target `{s}` (expected tcp:PORT, udp:PORT or icmp)"
+            ),
             TargetError::TooMany => write!(f, "at most {MAX_TARGETS} targets per tunnel"),
         }
     }
@@ -88,9 +91,18 @@ impl Target {
                 None => (item, None),
             };
             let t = match (proto.to_ascii_lowercase().as_str(), port) {
-                ("icmp", None | Some("0")) => Target { proto: Proto::Icmp, port: 0 },
-                ("tcp", Some(p)) => Target { proto: Proto::Tcp, port: p.parse().map_err(|_| bad())? },
-                ("udp", Some(p)) => Target { proto: Proto::Udp, port: p.parse().map_err(|_| bad())? },
+                ("icmp", None | Some("0")) => Target {
+                    proto: Proto::Icmp,
+                    port: 0,
+                },
+                ("tcp", Some(p)) => Target {
+                    proto: Proto::Tcp,
+                    port: p.parse().map_err(|_| bad())?,
+                },
+                ("udp", Some(p)) => Target {
+                    proto: Proto::Udp,
+                    port: p.parse().map_err(|_| bad())?,
+                },
                 _ => return Err(bad()),
             };
             if t.proto != Proto::Icmp && t.port == 0 {
@@ -211,7 +223,11 @@ impl Certificate {
         if encoded.len() > MAX_CERT_LEN {
             return Err(CertError::Limits);
         }
-        Ok(Certificate { body, signature, encoded })
+        Ok(Certificate {
+            body,
+            signature,
+            encoded,
+        })
     }
 
     /// Decodes without verifying anything but the format and the bounds.
@@ -220,14 +236,19 @@ impl Certificate {
             return Err(CertError::Malformed);
         }
         let (body_bytes, sig) = bytes.split_at(bytes.len() - 64);
-        let (body, rest): (CertBody, _) = postcard::take_from_bytes(body_bytes).map_err(|_| CertError::Malformed)?;
+        let (body, rest): (CertBody, _) =
+            postcard::take_from_bytes(body_bytes).map_err(|_| CertError::Malformed)?;
         if !rest.is_empty() {
             return Err(CertError::Malformed);
         }
         check_limits(&body)?;
         let mut signature = [0u8; 64];
         signature.copy_from_slice(sig);
-        Ok(Certificate { body, signature, encoded: bytes.into() })
+        Ok(Certificate {
+            body,
+            signature,
+            encoded: bytes.into(),
+        })
     }
 
     pub fn encoded(&self) -> &[u8] {
@@ -256,7 +277,11 @@ impl Certificate {
             return Err(CertError::UnknownIssuer);
         }
         let mut msg = Vec::with_capacity(self.encoded.len());
-        signed_message(CERT_CONTEXT, &self.encoded[..self.encoded.len() - 64], &mut msg);
+        signed_message(
+            CERT_CONTEXT,
+            &self.encoded[..self.encoded.len() - 64],
+            &mut msg,
+        );
         if !crypto::verify(issuer, &msg, &self.signature) {
             return Err(CertError::BadSignature);
         }
@@ -311,10 +336,19 @@ impl Revocation {
     pub fn sign(network: &Identity, subject: [u8; 32], issued_at: u64) -> Revocation {
         let id = network.id();
         let signature = network.sign(&Self::message(&id, &subject, issued_at));
-        Revocation { network: id, subject, issued_at, signature }
+        Revocation {
+            network: id,
+            subject,
+            issued_at,
+            signature,
+        }
     }
     pub fn verify(&self) -> bool {
-        crypto::verify(&self.network, &Self::message(&self.network, &self.subject, self.issued_at), &self.signature)
+        crypto::verify(
+            &self.network,
+            &Self::message(&self.network, &self.subject, self.issued_at),
+            &self.signature,
+        )
     }
     pub fn encode(&self) -> [u8; REVOCATION_LEN] {
         let mut out = [0u8; REVOCATION_LEN];
@@ -361,7 +395,12 @@ pub struct TrustStore {
 
 impl TrustStore {
     pub fn new(cas: Vec<NodeId>, own_network: NodeId) -> Self {
-        TrustStore { cas, own_network: Some(own_network), max_revocations: 1024, ..Default::default() }
+        TrustStore {
+            cas,
+            own_network: Some(own_network),
+            max_revocations: 1024,
+            ..Default::default()
+        }
     }
 
     /// Adds a network certificate after checking it against a known CA.
@@ -373,7 +412,8 @@ impl TrustStore {
             return Err(CertError::UnknownIssuer);
         }
         cert.verify_signed_by(&cert.body.issuer, unix_secs)?;
-        self.networks.retain(|n| n.body.subject != cert.body.subject);
+        self.networks
+            .retain(|n| n.body.subject != cert.body.subject);
         self.networks.push(cert);
         Ok(())
     }
@@ -412,7 +452,10 @@ impl TrustStore {
         self.verify_issued(cert, unix_secs)?;
         let net = cert.body.issuer;
         let subject = cert.body.subject;
-        if Some(net) != self.own_network && !self.trusted_networks.contains(&net) && !self.trusted_nodes.contains(&subject) {
+        if Some(net) != self.own_network
+            && !self.trusted_networks.contains(&net)
+            && !self.trusted_nodes.contains(&subject)
+        {
             return Err(CertError::Untrusted);
         }
         if self.is_revoked(&subject.0) {
@@ -462,7 +505,13 @@ pub mod issue {
         Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
     }
 
-    pub fn network(ca: &Identity, network: &NodeId, name: &str, not_before: u64, not_after: u64) -> Certificate {
+    pub fn network(
+        ca: &Identity,
+        network: &NodeId,
+        name: &str,
+        not_before: u64,
+        not_after: u64,
+    ) -> Certificate {
         let body = CertBody {
             kind: CertKind::Network,
             subject: *network,
@@ -517,7 +566,8 @@ mod tests {
         let net = Identity::from_secret([2; 32]);
         let node = Identity::from_secret([3; 32]);
         let mut ts = TrustStore::new(alloc::vec![ca.id()], net.id());
-        ts.add_network(issue::network(&ca, &net.id(), "net", 0, 1000), 10).unwrap();
+        ts.add_network(issue::network(&ca, &net.id(), "net", 0, 1000), 10)
+            .unwrap();
         (ca, net, node, ts)
     }
 
@@ -530,7 +580,11 @@ mod tests {
         assert_eq!(ts.verify_node(&c2, 10), Ok(node.id()));
         assert_eq!(ts.verify_node(&c2, 1001), Err(CertError::Expired));
         // Sizes reported in docs/PROTOCOL.md.
-        assert!(c.encoded().len() <= 150, "node cert is {} bytes", c.encoded().len());
+        assert!(
+            c.encoded().len() <= 150,
+            "node cert is {} bytes",
+            c.encoded().len()
+        );
         assert!(issue::ca(&ca, "ca", 0, 1000).encoded().len() <= 150);
     }
 
@@ -541,14 +595,18 @@ mod tests {
         bytes[5] ^= 1;
         assert!(matches!(
             Certificate::decode(&bytes).and_then(|c| ts.verify_node(&c, 10)),
-            Err(CertError::BadSignature | CertError::Malformed | CertError::UnknownIssuer | CertError::WrongKind)
+            Err(CertError::BadSignature
+                | CertError::Malformed
+                | CertError::UnknownIssuer
+                | CertError::WrongKind)
         ));
         let other = Identity::from_secret([4; 32]);
         let foreign = issue::node(&other, &node.id(), 0, 1000);
         assert_eq!(ts.verify_node(&foreign, 10), Err(CertError::UnknownIssuer));
         // A second network under the same CA is known but not trusted until configured.
         let mut ts = ts;
-        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10).unwrap();
+        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10)
+            .unwrap();
         assert_eq!(ts.verify_node(&foreign, 10), Err(CertError::Untrusted));
         ts.trusted_networks.push(other.id());
         assert_eq!(ts.verify_node(&foreign, 10), Ok(node.id()));

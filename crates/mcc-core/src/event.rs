@@ -53,7 +53,10 @@ pub enum Event {
     /// The peer's source address changed and the session followed it (roaming).
     PeerRoamed { id: NodeId, addr: SocketAddr },
     /// The active parent changed (failover, rejoin, or first join).
-    ParentChanged { from: Option<NodeId>, to: Option<NodeId> },
+    ParentChanged {
+        from: Option<NodeId>,
+        to: Option<NodeId>,
+    },
     /// A tunnel session is established with the remote endpoint.
     TunnelUp { remote_endpoint: NodeId },
     /// A tunnel was removed or revoked.

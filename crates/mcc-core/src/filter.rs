@@ -11,8 +11,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::IpAddr;
 use smoltcp::wire::{
-    Icmpv4Message, Icmpv4Packet, Icmpv6Message, Icmpv6Packet, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket,
-    UdpPacket,
+    Icmpv4Message, Icmpv4Packet, Icmpv6Message, Icmpv6Packet, IpAddress, IpProtocol, Ipv4Packet,
+    Ipv6Packet, TcpPacket, UdpPacket,
 };
 
 /// What the filter needs to know of an IP packet.
@@ -59,8 +59,20 @@ pub fn parse(packet: &[u8]) -> Result<PacketInfo, DropReason> {
     }
 }
 
-fn transport(proto: IpProtocol, p: &[u8], src: IpAddr, dst: IpAddr) -> Result<PacketInfo, DropReason> {
-    let info = |proto, src_port, dst_port, echo_request| PacketInfo { src, dst, proto, src_port, dst_port, echo_request };
+fn transport(
+    proto: IpProtocol,
+    p: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<PacketInfo, DropReason> {
+    let info = |proto, src_port, dst_port, echo_request| PacketInfo {
+        src,
+        dst,
+        proto,
+        src_port,
+        dst_port,
+        echo_request,
+    };
     match proto {
         IpProtocol::Tcp => {
             let t = TcpPacket::new_checked(p).map_err(|_| DropReason::Malformed)?;
@@ -73,16 +85,24 @@ fn transport(proto: IpProtocol, p: &[u8], src: IpAddr, dst: IpAddr) -> Result<Pa
         IpProtocol::Icmp => {
             let i = Icmpv4Packet::new_checked(p).map_err(|_| DropReason::Malformed)?;
             match i.msg_type() {
-                Icmpv4Message::EchoRequest => Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), true)),
-                Icmpv4Message::EchoReply => Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), false)),
+                Icmpv4Message::EchoRequest => {
+                    Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), true))
+                }
+                Icmpv4Message::EchoReply => {
+                    Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), false))
+                }
                 _ => Err(DropReason::Unsupported),
             }
         }
         IpProtocol::Icmpv6 => {
             let i = Icmpv6Packet::new_checked(p).map_err(|_| DropReason::Malformed)?;
             match i.msg_type() {
-                Icmpv6Message::EchoRequest => Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), true)),
-                Icmpv6Message::EchoReply => Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), false)),
+                Icmpv6Message::EchoRequest => {
+                    Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), true))
+                }
+                Icmpv6Message::EchoReply => {
+                    Ok(info(Proto::Icmp, i.echo_ident(), i.echo_ident(), false))
+                }
                 _ => Err(DropReason::Unsupported),
             }
         }
@@ -126,7 +146,10 @@ pub struct Conntrack {
 impl Conntrack {
     pub fn new(capacity: usize, timeout: Duration) -> Self {
         let cap = capacity.max(PROBE).next_power_of_two();
-        Conntrack { slots: vec![(0, Instant::ZERO); cap], timeout }
+        Conntrack {
+            slots: vec![(0, Instant::ZERO); cap],
+            timeout,
+        }
     }
 
     fn start(&self, key: u64) -> usize {
@@ -186,34 +209,57 @@ impl Conntrack {
 pub fn rewrite(packet: &mut [u8], src: IpAddr, dst: IpAddr) -> Result<(), DropReason> {
     match (packet.first().map(|b| b >> 4), src, dst) {
         (Some(4), IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut ip = Ipv4Packet::new_checked(&mut *packet).map_err(|_| DropReason::Malformed)?;
+            let mut ip =
+                Ipv4Packet::new_checked(&mut *packet).map_err(|_| DropReason::Malformed)?;
             ip.set_src_addr(s);
             ip.set_dst_addr(d);
             ip.fill_checksum();
             let proto = ip.next_header();
             let hl = ip.header_len() as usize;
             let tl = ip.total_len() as usize;
-            fix_transport(proto, &mut packet[hl..tl], IpAddress::Ipv4(s), IpAddress::Ipv4(d))
+            fix_transport(
+                proto,
+                &mut packet[hl..tl],
+                IpAddress::Ipv4(s),
+                IpAddress::Ipv4(d),
+            )
         }
         (Some(6), IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut ip = Ipv6Packet::new_checked(&mut *packet).map_err(|_| DropReason::Malformed)?;
+            let mut ip =
+                Ipv6Packet::new_checked(&mut *packet).map_err(|_| DropReason::Malformed)?;
             ip.set_src_addr(s);
             ip.set_dst_addr(d);
             let proto = ip.next_header();
             let tl = ip.total_len();
-            fix_transport(proto, &mut packet[40..tl], IpAddress::Ipv6(s), IpAddress::Ipv6(d))
+            fix_transport(
+                proto,
+                &mut packet[40..tl],
+                IpAddress::Ipv6(s),
+                IpAddress::Ipv6(d),
+            )
         }
         _ => Err(DropReason::Malformed),
     }
 }
 
-fn fix_transport(proto: IpProtocol, p: &mut [u8], s: IpAddress, d: IpAddress) -> Result<(), DropReason> {
+fn fix_transport(
+    proto: IpProtocol,
+    p: &mut [u8],
+    s: IpAddress,
+    d: IpAddress,
+) -> Result<(), DropReason> {
     match proto {
-        IpProtocol::Tcp => TcpPacket::new_checked(p).map_err(|_| DropReason::Malformed)?.fill_checksum(&s, &d),
-        IpProtocol::Udp => UdpPacket::new_checked(p).map_err(|_| DropReason::Malformed)?.fill_checksum(&s, &d),
+        IpProtocol::Tcp => TcpPacket::new_checked(p)
+            .map_err(|_| DropReason::Malformed)?
+            .fill_checksum(&s, &d),
+        IpProtocol::Udp => UdpPacket::new_checked(p)
+            .map_err(|_| DropReason::Malformed)?
+            .fill_checksum(&s, &d),
         IpProtocol::Icmpv6 => {
             if let (IpAddress::Ipv6(s), IpAddress::Ipv6(d)) = (s, d) {
-                Icmpv6Packet::new_checked(p).map_err(|_| DropReason::Malformed)?.fill_checksum(&s, &d)
+                Icmpv6Packet::new_checked(p)
+                    .map_err(|_| DropReason::Malformed)?
+                    .fill_checksum(&s, &d)
             }
         }
         // ICMPv4's checksum does not cover the addresses.
@@ -228,7 +274,13 @@ mod tests {
     use core::net::Ipv4Addr;
 
     /// A minimal IPv4/UDP packet, checksums filled.
-    pub(crate) fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn udp4(
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut b = vec![0u8; 28 + payload.len()];
         b[0] = 0x45;
         b[2..4].copy_from_slice(&((28 + payload.len()) as u16).to_be_bytes());
@@ -249,7 +301,10 @@ mod tests {
         let t = Target::parse_list("tcp:80,udp:53,icmp").unwrap();
         let p = parse(&udp4([10, 83, 0, 1], [10, 83, 0, 2], 4000, 53, b"q")).unwrap();
         assert!(rule_allows(&t, Direction::ToServer, &p));
-        assert!(!rule_allows(&t, Direction::ToClient, &p), "a reply must come from port 53");
+        assert!(
+            !rule_allows(&t, Direction::ToClient, &p),
+            "a reply must come from port 53"
+        );
         let p = parse(&udp4([10, 83, 0, 1], [10, 83, 0, 2], 4000, 54, b"q")).unwrap();
         assert!(!rule_allows(&t, Direction::ToServer, &p));
     }
@@ -257,7 +312,12 @@ mod tests {
     #[test]
     fn rewrite_keeps_checksums_valid() {
         let mut b = udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, b"hello");
-        rewrite(&mut b, IpAddr::V4(Ipv4Addr::new(10, 83, 0, 9)), IpAddr::V4(Ipv4Addr::new(10, 83, 0, 1))).unwrap();
+        rewrite(
+            &mut b,
+            IpAddr::V4(Ipv4Addr::new(10, 83, 0, 9)),
+            IpAddr::V4(Ipv4Addr::new(10, 83, 0, 1)),
+        )
+        .unwrap();
         let ip = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert!(ip.verify_checksum());
         let u = UdpPacket::new_checked(ip.payload()).unwrap();
@@ -282,7 +342,11 @@ mod tests {
         for len in 0..64 {
             let mut b = vec![0x45u8; len];
             let _ = parse(&b);
-            let _ = rewrite(&mut b, IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V4(Ipv4Addr::LOCALHOST));
+            let _ = rewrite(
+                &mut b,
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+            );
             b.fill(0x60);
             let _ = parse(&b);
         }

@@ -129,7 +129,11 @@ impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; ID_TEXT_LEN];
         self.encode(&mut buf);
-        write!(f, "NodeId({})", core::str::from_utf8(&buf[..8]).unwrap_or("?"))
+        write!(
+            f,
+            "NodeId({})",
+            core::str::from_utf8(&buf[..8]).unwrap_or("?")
+        )
     }
 }
 
@@ -156,9 +160,15 @@ mod tests {
         assert_eq!("abc".parse::<NodeId>(), Err(ParseIdError::Length));
         let mut s = [b'0'; 52];
         s[3] = b'u';
-        assert_eq!(core::str::from_utf8(&s).unwrap().parse::<NodeId>(), Err(ParseIdError::Character(3)));
+        assert_eq!(
+            core::str::from_utf8(&s).unwrap().parse::<NodeId>(),
+            Err(ParseIdError::Character(3))
+        );
         s[3] = b'0';
         s[51] = b'1';
-        assert_eq!(core::str::from_utf8(&s).unwrap().parse::<NodeId>(), Err(ParseIdError::Padding));
+        assert_eq!(
+            core::str::from_utf8(&s).unwrap().parse::<NodeId>(),
+            Err(ParseIdError::Padding)
+        );
     }
 }

@@ -14,7 +14,12 @@ pub struct PacketQueue<M: Copy> {
 impl<M: Copy + Default> PacketQueue<M> {
     pub fn new(slots: usize, slot_size: usize) -> Self {
         let slots = slots.max(1);
-        PacketQueue { bufs: vec![vec![0u8; slot_size]; slots], meta: vec![(0, M::default()); slots], head: 0, len: 0 }
+        PacketQueue {
+            bufs: vec![vec![0u8; slot_size]; slots],
+            meta: vec![(0, M::default()); slots],
+            head: 0,
+            len: 0,
+        }
     }
 
     pub fn is_full(&self) -> bool {

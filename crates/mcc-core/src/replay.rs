@@ -17,7 +17,11 @@ pub struct ReplayWindow {
 
 impl Default for ReplayWindow {
     fn default() -> Self {
-        ReplayWindow { last: 0, seen_any: false, bits: [0; WORDS] }
+        ReplayWindow {
+            last: 0,
+            seen_any: false,
+            bits: [0; WORDS],
+        }
     }
 }
 

@@ -47,7 +47,12 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(cfg: ResolverConfig) -> Self {
-        Resolver { cfg, by_id: BTreeMap::new(), by_index: BTreeMap::new(), next: 1 }
+        Resolver {
+            cfg,
+            by_id: BTreeMap::new(),
+            by_index: BTreeMap::new(),
+            next: 1,
+        }
     }
 
     pub fn config(&self) -> &ResolverConfig {
@@ -70,7 +75,11 @@ impl Resolver {
         let host_max = self.limit().max(1);
         // Next free index, wrapping; terminates because the pool is not full.
         while self.by_index.contains_key(&self.next) || self.next == 0 || self.next > host_max {
-            self.next = if self.next >= host_max { 1 } else { self.next + 1 };
+            self.next = if self.next >= host_max {
+                1
+            } else {
+                self.next + 1
+            };
         }
         let i = self.next;
         self.by_id.insert(id, i);
@@ -107,14 +116,20 @@ impl Resolver {
 
     pub fn addr_of(&self, id: &NodeId, v6: bool) -> Option<IpAddr> {
         let i = self.index_of(id)?;
-        Some(if v6 { IpAddr::V6(self.ipv6(i)) } else { IpAddr::V4(self.ipv4(i)) })
+        Some(if v6 {
+            IpAddr::V6(self.ipv6(i))
+        } else {
+            IpAddr::V4(self.ipv4(i))
+        })
     }
 
     /// Which ID has this address? Does not allocate (it is on the data path).
     pub fn lookup(&self, addr: IpAddr) -> Option<NodeId> {
         let index = match addr {
             IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shl(32 - self.cfg.ipv4_prefix as u32).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - self.cfg.ipv4_prefix as u32)
+                    .unwrap_or(0);
                 let a = u32::from(a);
                 if a & mask != u32::from(self.cfg.ipv4_network) & mask {
                     return None;
@@ -134,12 +149,13 @@ impl Resolver {
 
     /// Which ID has this MAC address?
     pub fn lookup_mac(&self, mac: [u8; 6]) -> Option<NodeId> {
-        let index = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) & !u32::from_be_bytes([
-            self.cfg.mac_mask[2],
-            self.cfg.mac_mask[3],
-            self.cfg.mac_mask[4],
-            self.cfg.mac_mask[5],
-        ]);
+        let index = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]])
+            & !u32::from_be_bytes([
+                self.cfg.mac_mask[2],
+                self.cfg.mac_mask[3],
+                self.cfg.mac_mask[4],
+                self.cfg.mac_mask[5],
+            ]);
         if mac[..2] != self.cfg.mac_mask[..2] {
             return None;
         }
@@ -180,7 +196,10 @@ mod tests {
 
     #[test]
     fn pool_is_bounded() {
-        let mut r = Resolver::new(ResolverConfig { capacity: 3, ..Default::default() });
+        let mut r = Resolver::new(ResolverConfig {
+            capacity: 3,
+            ..Default::default()
+        });
         for i in 0..3 {
             r.assign(NodeId([i; 32])).unwrap();
         }

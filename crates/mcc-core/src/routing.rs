@@ -70,7 +70,13 @@ impl Topology {
             cache: BTreeMap::new(),
             cache_version: 0,
         };
-        let own = Record { id: me, parent: None, seq: 1, kind: RecordKind::Node, names };
+        let own = Record {
+            id: me,
+            parent: None,
+            seq: 1,
+            kind: RecordKind::Node,
+            names,
+        };
         t.put(me, Some(own), 0, None);
         t
     }
@@ -114,7 +120,15 @@ impl Topology {
             self.journal.remove(&old.changed);
         }
         let live = record.is_some();
-        self.slots.insert(id, Slot { record, removed_seq, via, changed });
+        self.slots.insert(
+            id,
+            Slot {
+                record,
+                removed_seq,
+                via,
+                changed,
+            },
+        );
         self.journal.insert(changed, id);
         match (was_live, live) {
             (false, true) => {
@@ -140,7 +154,9 @@ impl Topology {
     /// Changes this node's own record: its active parent.
     pub fn set_parent(&mut self, parent: Option<NodeId>) {
         let me = self.me;
-        let Some(mut own) = self.get(&me).cloned() else { return };
+        let Some(mut own) = self.get(&me).cloned() else {
+            return;
+        };
         if own.parent == parent {
             return;
         }
@@ -171,11 +187,15 @@ impl Topology {
             match e {
                 Entry::Upsert(r) => {
                     let existing = self.slots.get(&r.id);
-                    if r.id == self.me || existing.is_some_and(|s| s.via.is_none() && s.record.is_some()) {
+                    if r.id == self.me
+                        || existing.is_some_and(|s| s.via.is_none() && s.record.is_some())
+                    {
                         continue;
                     }
                     let live = existing.and_then(|s| s.record.as_ref());
-                    if live.is_some_and(|old| old.seq > r.seq) || live == Some(r) && existing.unwrap().via == Some(child) {
+                    if live.is_some_and(|old| old.seq > r.seq)
+                        || live == Some(r) && existing.unwrap().via == Some(child)
+                    {
                         continue;
                     }
                     if live.is_none() && self.live >= self.max_records {
@@ -186,7 +206,9 @@ impl Topology {
                     a.changed += 1;
                 }
                 Entry::Remove { id, seq } => {
-                    let Some(s) = self.slots.get(id) else { continue };
+                    let Some(s) = self.slots.get(id) else {
+                        continue;
+                    };
                     if s.via == Some(child) && s.record.as_ref().is_some_and(|r| r.seq <= *seq) {
                         self.put(*id, None, *seq, Some(child));
                         a.changed += 1;
@@ -221,7 +243,10 @@ impl Topology {
             let s = &self.slots[id];
             let e = match &s.record {
                 Some(r) => Entry::Upsert(r.clone()),
-                None => Entry::Remove { id: *id, seq: s.removed_seq },
+                None => Entry::Remove {
+                    id: *id,
+                    seq: s.removed_seq,
+                },
             };
             used += entry_cost(&e);
             if !entries.is_empty() && (used > budget || entries.len() == MAX_UPDATE_ENTRIES) {
@@ -282,7 +307,8 @@ impl Topology {
                 ids.push(*n);
             }
         }
-        let index: BTreeMap<NodeId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let index: BTreeMap<NodeId, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut adj: Vec<Vec<u32>> = vec![Vec::new(); ids.len()];
         let mut link = |a: usize, b: usize| {
             adj[a].push(b as u32);
@@ -335,7 +361,13 @@ mod tests {
     }
 
     fn rec(n: u8, parent: u8, seq: u32) -> Record {
-        Record { id: id(n), parent: Some(id(parent)), seq, kind: RecordKind::Node, names: Vec::new() }
+        Record {
+            id: id(n),
+            parent: Some(id(parent)),
+            seq,
+            kind: RecordKind::Node,
+            names: Vec::new(),
+        }
     }
 
     #[test]
@@ -344,8 +376,17 @@ mod tests {
         t.set_parent(Some(id(0)));
         let u = t.update_since(0, 1200).unwrap();
         assert_eq!(u.entries.len(), 1);
-        assert!(t.update_since(u.upto, 1200).is_none(), "nothing new after the ack");
-        t.apply(id(2), &TopologyUpdate { upto: 1, entries: vec![Entry::Upsert(rec(2, 1, 1))] });
+        assert!(
+            t.update_since(u.upto, 1200).is_none(),
+            "nothing new after the ack"
+        );
+        t.apply(
+            id(2),
+            &TopologyUpdate {
+                upto: 1,
+                entries: vec![Entry::Upsert(rec(2, 1, 1))],
+            },
+        );
         let u2 = t.update_since(u.upto, 1200).unwrap();
         assert_eq!(u2.entries, vec![Entry::Upsert(rec(2, 1, 1))]);
     }
@@ -354,9 +395,27 @@ mod tests {
     fn stale_removal_from_the_old_path_loses() {
         let mut root = Topology::new(id(0), Vec::new(), 100);
         // Node 5 first reached root through child 1, then moved (seq 2) under child 2.
-        root.apply(id(1), &TopologyUpdate { upto: 1, entries: vec![Entry::Upsert(rec(5, 1, 1))] });
-        root.apply(id(2), &TopologyUpdate { upto: 1, entries: vec![Entry::Upsert(rec(5, 2, 2))] });
-        root.apply(id(1), &TopologyUpdate { upto: 2, entries: vec![Entry::Remove { id: id(5), seq: 1 }] });
+        root.apply(
+            id(1),
+            &TopologyUpdate {
+                upto: 1,
+                entries: vec![Entry::Upsert(rec(5, 1, 1))],
+            },
+        );
+        root.apply(
+            id(2),
+            &TopologyUpdate {
+                upto: 1,
+                entries: vec![Entry::Upsert(rec(5, 2, 2))],
+            },
+        );
+        root.apply(
+            id(1),
+            &TopologyUpdate {
+                upto: 2,
+                entries: vec![Entry::Remove { id: id(5), seq: 1 }],
+            },
+        );
         assert_eq!(root.get(&id(5)).unwrap().parent, Some(id(2)));
         root.drop_child(&id(1));
         assert!(root.get(&id(5)).is_some());
@@ -377,7 +436,13 @@ mod tests {
         // 0 ← 1 ← 2 ← 3, seen from 1 (which knows 2 and 3 from its subtree).
         let mut t = Topology::new(id(1), Vec::new(), 100);
         t.set_parent(Some(id(0)));
-        t.apply(id(2), &TopologyUpdate { upto: 2, entries: vec![Entry::Upsert(rec(2, 1, 1)), Entry::Upsert(rec(3, 2, 1))] });
+        t.apply(
+            id(2),
+            &TopologyUpdate {
+                upto: 2,
+                entries: vec![Entry::Upsert(rec(2, 1, 1)), Entry::Upsert(rec(3, 2, 1))],
+            },
+        );
         let n = [id(0), id(2)];
         assert_eq!(t.next_hop(&id(3), &n), Some(id(2)));
         assert_eq!(t.next_hop(&id(0), &n), Some(id(0)));

@@ -22,7 +22,13 @@ pub trait Cipher: Sized {
     /// Encrypts `buf` in place and returns the tag.
     fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN];
     /// Decrypts `buf` in place if `tag` verifies; on failure `buf` is unspecified.
-    fn open(&self, counter: u64, aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> Result<(), OpenError>;
+    fn open(
+        &self,
+        counter: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), OpenError>;
 }
 
 fn nonce(counter: u64) -> [u8; 12] {
@@ -48,7 +54,13 @@ impl Cipher for RustCryptoChaCha {
             .expect("datagram-sized plaintext");
         tag.into()
     }
-    fn open(&self, counter: u64, aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> Result<(), OpenError> {
+    fn open(
+        &self,
+        counter: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), OpenError> {
         use chacha20poly1305::AeadInOut;
         self.0
             .decrypt_inout_detached(&nonce(counter).into(), aad, buf.into(), &(*tag).into())
@@ -64,7 +76,8 @@ pub struct RingChaCha(ring::aead::LessSafeKey);
 impl Cipher for RingChaCha {
     fn new(key: &[u8; 32]) -> Self {
         // A 32-byte key is always valid for CHACHA20_POLY1305.
-        let k = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key).expect("32-byte key");
+        let k =
+            ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key).expect("32-byte key");
         RingChaCha(ring::aead::LessSafeKey::new(k))
     }
     fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
@@ -77,7 +90,13 @@ impl Cipher for RingChaCha {
         t.copy_from_slice(tag.as_ref());
         t
     }
-    fn open(&self, counter: u64, aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> Result<(), OpenError> {
+    fn open(
+        &self,
+        counter: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), OpenError> {
         let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
         let tag = ring::aead::Tag::from(*tag);
         self.0

@@ -3,9 +3,9 @@
 
 mod aead;
 
-pub use aead::{Cipher, OpenError, RustCryptoChaCha, TAG_LEN};
 #[cfg(feature = "ring")]
 pub use aead::RingChaCha;
+pub use aead::{Cipher, OpenError, RustCryptoChaCha, TAG_LEN};
 
 use crate::id::NodeId;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
@@ -21,7 +21,9 @@ pub struct Identity {
 impl Identity {
     /// Builds the identity from its 32-byte Ed25519 seed.
     pub fn from_secret(secret: [u8; 32]) -> Self {
-        Identity { key: SigningKey::from_bytes(&secret) }
+        Identity {
+            key: SigningKey::from_bytes(&secret),
+        }
     }
     /// A fresh identity drawn from the caller's CSPRNG.
     pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
@@ -47,8 +49,11 @@ impl Identity {
 /// Verifies an Ed25519 signature by `id` (strict: rejects small-order keys and malleable
 /// signatures).
 pub fn verify(id: &NodeId, msg: &[u8], sig: &[u8; 64]) -> bool {
-    let Ok(vk) = VerifyingKey::from_bytes(&id.0) else { return false };
-    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).is_ok()
+    let Ok(vk) = VerifyingKey::from_bytes(&id.0) else {
+        return false;
+    };
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+        .is_ok()
 }
 
 /// The X25519 public key of an identity (Edwards → Montgomery), or `None` for a key that is
@@ -67,13 +72,20 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// HKDF-SHA256: two 32-byte keys, one per direction, from a shared secret and a transcript.
-pub fn derive_pair(ikm: &[u8], transcript: &[u8; 32], label_a: &[u8], label_b: &[u8]) -> ([u8; 32], [u8; 32]) {
+pub fn derive_pair(
+    ikm: &[u8],
+    transcript: &[u8; 32],
+    label_a: &[u8],
+    label_b: &[u8],
+) -> ([u8; 32], [u8; 32]) {
     let hk = hkdf::Hkdf::<Sha256>::new(Some(transcript), ikm);
     let mut a = [0u8; 32];
     let mut b = [0u8; 32];
     // Expanding 32 bytes from SHA-256 HKDF cannot exceed the 255-block limit.
-    hk.expand(label_a, &mut a).expect("32 bytes is a valid HKDF length");
-    hk.expand(label_b, &mut b).expect("32 bytes is a valid HKDF length");
+    hk.expand(label_a, &mut a)
+        .expect("32 bytes is a valid HKDF length");
+    hk.expand(label_b, &mut b)
+        .expect("32 bytes is a valid HKDF length");
     (a, b)
 }
 
@@ -95,7 +107,9 @@ impl Ephemeral {
     /// Diffie-Hellman with the peer's ephemeral; `None` if the result is all-zero
     /// (a small-order point was sent to force a known key).
     pub fn agree(&self, their: &[u8; 32]) -> Option<[u8; 32]> {
-        let shared = self.secret.diffie_hellman(&x25519_dalek::PublicKey::from(*their));
+        let shared = self
+            .secret
+            .diffie_hellman(&x25519_dalek::PublicKey::from(*their));
         shared.was_contributory().then(|| shared.to_bytes())
     }
 }
@@ -108,8 +122,12 @@ mod tests {
     fn x25519_is_derived_from_the_ed25519_identity() {
         let a = Identity::from_secret([7; 32]);
         let b = Identity::from_secret([9; 32]);
-        let ab = a.x25519_secret().diffie_hellman(&x25519_public(&b.id()).unwrap());
-        let ba = b.x25519_secret().diffie_hellman(&x25519_public(&a.id()).unwrap());
+        let ab = a
+            .x25519_secret()
+            .diffie_hellman(&x25519_public(&b.id()).unwrap());
+        let ba = b
+            .x25519_secret()
+            .diffie_hellman(&x25519_public(&a.id()).unwrap());
         assert_eq!(ab.to_bytes(), ba.to_bytes());
     }
 

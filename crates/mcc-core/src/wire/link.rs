@@ -53,7 +53,10 @@ impl DataHeader {
         if b.len() < DATA_OVERHEAD || b[0] != TYPE_DATA {
             return Err(Error);
         }
-        Ok(DataHeader { receiver: u32_at(b, 1)?, counter: u64_at(b, 5)? })
+        Ok(DataHeader {
+            receiver: u32_at(b, 1)?,
+            counter: u64_at(b, 5)?,
+        })
     }
     pub fn emit(&self, b: &mut [u8; DATA_HEADER_LEN]) {
         b[0] = TYPE_DATA;
@@ -102,7 +105,12 @@ impl<'a> Init<'a> {
     }
 
     /// Writes the frame up to the signature; returns where the signature goes.
-    pub fn emit_unsigned(out: &mut [u8], sender: u32, ephemeral: &[u8; 32], cert: &[u8]) -> Result<usize> {
+    pub fn emit_unsigned(
+        out: &mut [u8],
+        sender: u32,
+        ephemeral: &[u8; 32],
+        cert: &[u8],
+    ) -> Result<usize> {
         let sig_at = INIT_FIXED + cert.len();
         if out.len() < Self::buffer_len(cert.len()) || cert.len() > u16::MAX as usize {
             return Err(Error);
@@ -151,7 +159,13 @@ impl<'a> InitAck<'a> {
         ACK_FIXED + cert_len + 64
     }
 
-    pub fn emit_unsigned(out: &mut [u8], sender: u32, receiver: u32, ephemeral: &[u8; 32], cert: &[u8]) -> Result<usize> {
+    pub fn emit_unsigned(
+        out: &mut [u8],
+        sender: u32,
+        receiver: u32,
+        ephemeral: &[u8; 32],
+        cert: &[u8],
+    ) -> Result<usize> {
         let sig_at = ACK_FIXED + cert.len();
         if out.len() < Self::buffer_len(cert.len()) || cert.len() > u16::MAX as usize {
             return Err(Error);
@@ -178,7 +192,10 @@ impl Cookie {
         if b.len() != COOKIE_FRAME_LEN || b[0] != TYPE_COOKIE {
             return Err(Error);
         }
-        Ok(Cookie { receiver: u32_at(b, 1)?, cookie: arr_at(b, 5)? })
+        Ok(Cookie {
+            receiver: u32_at(b, 1)?,
+            cookie: arr_at(b, 5)?,
+        })
     }
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let out = out.get_mut(..COOKIE_FRAME_LEN).ok_or(Error)?;
@@ -210,10 +227,20 @@ mod tests {
     #[test]
     fn data_header_rejects_short_frames() {
         let mut h = [0u8; DATA_HEADER_LEN];
-        DataHeader { receiver: 5, counter: 9 }.emit(&mut h);
+        DataHeader {
+            receiver: 5,
+            counter: 9,
+        }
+        .emit(&mut h);
         let mut f = [0u8; DATA_OVERHEAD];
         f[..13].copy_from_slice(&h);
-        assert_eq!(DataHeader::parse(&f), Ok(DataHeader { receiver: 5, counter: 9 }));
+        assert_eq!(
+            DataHeader::parse(&f),
+            Ok(DataHeader {
+                receiver: 5,
+                counter: 9
+            })
+        );
         assert!(DataHeader::parse(&f[..DATA_OVERHEAD - 1]).is_err());
     }
 }

@@ -30,11 +30,15 @@ impl core::error::Error for Error {}
 pub type Result<T> = core::result::Result<T, Error>;
 
 pub(crate) fn u16_at(b: &[u8], at: usize) -> Result<u16> {
-    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or(Error)
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or(Error)
 }
 
 pub(crate) fn u32_at(b: &[u8], at: usize) -> Result<u32> {
-    b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok_or(Error)
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or(Error)
 }
 
 pub(crate) fn u64_at(b: &[u8], at: usize) -> Result<u64> {

@@ -72,7 +72,8 @@ impl TopologyUpdate {
     pub fn parse(b: &[u8]) -> Result<TopologyUpdate> {
         let (u, rest): (TopologyUpdate, _) = postcard::take_from_bytes(b).map_err(|_| Error)?;
         let names_ok = |r: &Record| {
-            r.names.len() <= crate::cert::MAX_NAMES && r.names.iter().all(|n| n.len() <= crate::cert::MAX_NAME_LEN)
+            r.names.len() <= crate::cert::MAX_NAMES
+                && r.names.iter().all(|n| n.len() <= crate::cert::MAX_NAME_LEN)
         };
         let ok = rest.is_empty()
             && u.entries.len() <= MAX_UPDATE_ENTRIES
@@ -97,7 +98,10 @@ impl RoutedHeader {
         if b.first() != Some(&KIND_TUNNEL_ROUTED) || b.len() < ROUTED_HEADER_LEN {
             return Err(Error);
         }
-        Ok(RoutedHeader { ttl: b[1], dst: arr_at(b, 2)? })
+        Ok(RoutedHeader {
+            ttl: b[1],
+            dst: arr_at(b, 2)?,
+        })
     }
     pub fn emit(&self, b: &mut [u8]) {
         b[0] = KIND_TUNNEL_ROUTED;
@@ -119,7 +123,11 @@ impl ControlHeader {
         if b.first() != Some(&KIND_CONTROL) || b.len() < CONTROL_HEADER_LEN {
             return Err(Error);
         }
-        Ok(ControlHeader { ttl: b[1], dst: NodeId(arr_at(b, 2)?), src: NodeId(arr_at(b, 34)?) })
+        Ok(ControlHeader {
+            ttl: b[1],
+            dst: NodeId(arr_at(b, 2)?),
+            src: NodeId(arr_at(b, 34)?),
+        })
     }
     pub fn emit(&self, b: &mut [u8]) {
         b[0] = KIND_CONTROL;
@@ -137,8 +145,19 @@ impl ControlHeader {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
-    TunnelInit { tunnel: [u8; 32], sender: u16, ephemeral: [u8; 32], signature: [u8; 64] },
-    TunnelInitAck { tunnel: [u8; 32], sender: u16, receiver: u16, ephemeral: [u8; 32], signature: [u8; 64] },
+    TunnelInit {
+        tunnel: [u8; 32],
+        sender: u16,
+        ephemeral: [u8; 32],
+        signature: [u8; 64],
+    },
+    TunnelInitAck {
+        tunnel: [u8; 32],
+        sender: u16,
+        receiver: u16,
+        ephemeral: [u8; 32],
+        signature: [u8; 64],
+    },
 }
 
 pub const TUNNEL_INIT_LEN: usize = 1 + 32 + 2 + 32 + 64;
@@ -180,14 +199,25 @@ impl Control {
         let n = self.buffer_len();
         let out = out.get_mut(..n).ok_or(Error)?;
         match self {
-            Control::TunnelInit { tunnel, sender, ephemeral, signature } => {
+            Control::TunnelInit {
+                tunnel,
+                sender,
+                ephemeral,
+                signature,
+            } => {
                 out[0] = 1;
                 out[1..33].copy_from_slice(tunnel);
                 out[33..35].copy_from_slice(&sender.to_le_bytes());
                 out[35..67].copy_from_slice(ephemeral);
                 out[67..].copy_from_slice(signature);
             }
-            Control::TunnelInitAck { tunnel, sender, receiver, ephemeral, signature } => {
+            Control::TunnelInitAck {
+                tunnel,
+                sender,
+                receiver,
+                ephemeral,
+                signature,
+            } => {
                 out[0] = 2;
                 out[1..33].copy_from_slice(tunnel);
                 out[33..35].copy_from_slice(&sender.to_le_bytes());
@@ -214,7 +244,13 @@ mod tests {
 
     #[test]
     fn control_roundtrip() {
-        let c = Control::TunnelInitAck { tunnel: [1; 32], sender: 7, receiver: 9, ephemeral: [2; 32], signature: [3; 64] };
+        let c = Control::TunnelInitAck {
+            tunnel: [1; 32],
+            sender: 7,
+            receiver: 9,
+            ephemeral: [2; 32],
+            signature: [3; 64],
+        };
         let mut b = [0u8; 200];
         let n = c.emit(&mut b).unwrap();
         assert_eq!(Control::parse(&b[..n]), Ok(c));
@@ -223,8 +259,23 @@ mod tests {
 
     #[test]
     fn topology_roundtrip_and_bounds() {
-        let r = Record { id: NodeId([1; 32]), parent: Some(NodeId([2; 32])), seq: 3, kind: RecordKind::Node, names: alloc::vec!["a".into()] };
-        let u = TopologyUpdate { upto: 5, entries: alloc::vec![Entry::Upsert(r), Entry::Remove { id: NodeId([4; 32]), seq: 1 }] };
+        let r = Record {
+            id: NodeId([1; 32]),
+            parent: Some(NodeId([2; 32])),
+            seq: 3,
+            kind: RecordKind::Node,
+            names: alloc::vec!["a".into()],
+        };
+        let u = TopologyUpdate {
+            upto: 5,
+            entries: alloc::vec![
+                Entry::Upsert(r),
+                Entry::Remove {
+                    id: NodeId([4; 32]),
+                    seq: 1
+                }
+            ],
+        };
         let b = postcard::to_allocvec(&u).unwrap();
         assert_eq!(TopologyUpdate::parse(&b), Ok(u));
         assert!(TopologyUpdate::parse(&b[..b.len() - 1]).is_err());

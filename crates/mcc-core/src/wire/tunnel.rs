@@ -27,7 +27,10 @@ impl TunnelHeader {
         if b.len() < OVERHEAD {
             return Err(Error);
         }
-        Ok(TunnelHeader { receiver: u16_at(b, 0)?, counter: u64_at(b, 2)? })
+        Ok(TunnelHeader {
+            receiver: u16_at(b, 0)?,
+            counter: u64_at(b, 2)?,
+        })
     }
     pub fn emit(&self, b: &mut [u8]) {
         b[0..2].copy_from_slice(&self.receiver.to_le_bytes());

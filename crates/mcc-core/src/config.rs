@@ -1,0 +1,140 @@
+//! Node configuration: identity, trust, parents, timers and the bounds of every table.
+
+use crate::cert::{Certificate, TrustStore};
+use crate::crypto::Identity;
+use crate::resolver::ResolverConfig;
+use crate::time::Duration;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+/// Timers. Defaults follow the user documentation where it gives one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timers {
+    /// A child pokes its parent after this long without traffic (`keep-alive-period`).
+    pub keepalive: Duration,
+    /// A parent heard nothing from for this long is dead: fail over.
+    pub parent_timeout: Duration,
+    /// A child heard nothing from for this long is dropped with its subtree.
+    pub child_timeout: Duration,
+    /// How often a child retries higher-priority parents (`rejoin-period`).
+    pub rejoin: Duration,
+    /// First handshake retry; doubles on each attempt.
+    pub handshake_retry: Duration,
+    /// Attempts per handshake before trying the next parent.
+    pub handshake_attempts: u32,
+    /// A session older than this is replaced by a new handshake (forward secrecy).
+    pub rekey_after: Duration,
+    /// Delay before an unacknowledged topology update is sent again.
+    pub topology_retransmit: Duration,
+    /// Idle time after which a conntrack flow is forgotten.
+    pub flow_timeout: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            keepalive: Duration::from_secs(20),
+            parent_timeout: Duration::from_secs(60),
+            child_timeout: Duration::from_secs(90),
+            rejoin: Duration::from_secs(60),
+            handshake_retry: Duration::from_secs(1),
+            handshake_attempts: 4,
+            rekey_after: Duration::from_secs(120),
+            topology_retransmit: Duration::from_secs(2),
+            flow_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+/// Upper bounds of every table and queue: a hostile peer cannot grow memory past them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_peers: usize,
+    pub max_records: usize,
+    pub max_tunnels: usize,
+    pub max_flows: usize,
+    pub max_revocations: usize,
+    /// Datagrams waiting for `poll_transmit`.
+    pub tx_queue: usize,
+    /// Packets waiting for `poll_tun`.
+    pub tun_queue: usize,
+    pub events: usize,
+    /// Largest IP packet accepted from or written to the TUN device (its MTU).
+    pub mtu: usize,
+    /// Unauthenticated `Init`s handled per second before cookies are required.
+    pub init_rate: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_peers: 256,
+            max_records: 16_384,
+            max_tunnels: 256,
+            max_flows: 4096,
+            max_revocations: 1024,
+            tx_queue: 256,
+            tun_queue: 128,
+            events: 256,
+            mtu: 1280,
+            init_rate: 50,
+        }
+    }
+}
+
+impl Limits {
+    /// A leaf on a microcontroller: one parent, a few tunnels, small queues.
+    pub fn leaf() -> Self {
+        Limits {
+            max_peers: 4,
+            max_records: 8,
+            max_tunnels: 4,
+            max_flows: 32,
+            max_revocations: 16,
+            tx_queue: 4,
+            tun_queue: 4,
+            events: 8,
+            mtu: 576,
+            init_rate: 4,
+        }
+    }
+}
+
+pub struct Config {
+    pub identity: Identity,
+    pub certificate: Certificate,
+    pub trust: TrustStore,
+    /// Parent addresses in priority order; empty for a root.
+    pub parents: Vec<SocketAddr>,
+    /// DNS names of this node (`dns-names`).
+    pub names: Vec<String>,
+    pub timers: Timers,
+    pub limits: Limits,
+    pub resolver: ResolverConfig,
+}
+
+/// Why a [`Config`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The node certificate is not for this identity.
+    CertificateMismatch,
+    /// The node certificate does not verify against the trust store.
+    Certificate(crate::cert::CertError),
+    /// A limit is zero or the MTU is outside 576..=9000.
+    Limits,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::CertificateMismatch => {
+                f.write_str("node certificate is not for this node's key")
+            }
+            ConfigError::Certificate(e) => write!(f, "node certificate: {e}"),
+            ConfigError::Limits => f.write_str("a limit is zero or the MTU is out of range"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}

@@ -1,0 +1,1455 @@
+//! The sans-IO node: one state machine per device, driven by the caller.
+//!
+//! Inputs (`handle_*`) take the current [`Instant`]; outputs are polled (`poll_*`). After
+//! every input, drain the outputs: `poll_transmit` until `None`, `poll_tun` until `None`,
+//! `poll_event` until `None`, then sleep until `poll_timeout`. Calling `handle_timeout`
+//! early or spuriously is a harmless no-op.
+//!
+//! Module map: `outside` handles datagrams from the underlay (UDP → TUN), `inside` handles
+//! packets from the TUN device (TUN → UDP); this file holds the state, the timers and the
+//! control paths (handshakes, topology, tunnels, revocations).
+
+use crate::cert::{CertError, Certificate, Revocation, TrustStore};
+use crate::config::{Config, ConfigError, Limits, Timers};
+use crate::crypto::{self, Cipher, Ephemeral, Identity, RustCryptoChaCha};
+use crate::event::{DropReason, Event, Stats};
+use crate::filter::Conntrack;
+use crate::id::NodeId;
+use crate::link::LinkSession;
+use crate::queue::PacketQueue;
+use crate::resolver::Resolver;
+use crate::routing::Topology;
+use crate::time::{Duration, Instant, earliest};
+use crate::tunnel::TunnelSession;
+use crate::wire::link::{
+    ACK_CONTEXT, COOKIE_LEN, Cookie, DATA_HEADER_LEN, DATA_OVERHEAD, INIT_CONTEXT, Init, InitAck,
+};
+use crate::wire::rpc::{self, Control, ControlHeader, Record, RecordKind};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+/// Default TTL of routed frames: deeper than any sane tree.
+pub const DEFAULT_TTL: u8 = 32;
+/// Budget of a topology update's plaintext.
+const UPDATE_BUDGET: usize = 1100;
+const TUNNEL_INIT_CONTEXT: &[u8] = b"mcc-tunnel-init";
+const TUNNEL_ACK_CONTEXT: &[u8] = b"mcc-tunnel-ack";
+
+/// Where a datagram goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub dst: SocketAddr,
+    pub len: usize,
+}
+
+/// Inputs that come from the operator or the platform rather than the network.
+pub enum Command {
+    /// Installs a tunnel; `key` is this node's endpoint key (client or server side is
+    /// read from the certificate). Takes effect at once.
+    AddTunnel { cert: Certificate, key: Identity },
+    /// Removes a tunnel by its certificate fingerprint.
+    RemoveTunnel { fingerprint: [u8; 32] },
+    /// Applies a network-signed revocation and floods it to every neighbour.
+    Revoke(Revocation),
+    /// Corrects the wall clock used for certificate validity.
+    SetUnixTime(u64),
+}
+
+/// Why a [`Command`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// The tunnel certificate did not verify.
+    Certificate(CertError),
+    /// The certificate names neither this node nor the endpoint key given.
+    NotOurTunnel,
+    /// The tunnel table or address pool is full (see `Limits`).
+    Full,
+    /// No tunnel with that fingerprint.
+    UnknownTunnel,
+    /// The revocation is not signed by a known network, or was already applied.
+    Revocation,
+}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CommandError::Certificate(e) => write!(f, "tunnel certificate: {e}"),
+            CommandError::NotOurTunnel => {
+                f.write_str("the tunnel certificate is not for this node and key")
+            }
+            CommandError::Full => f.write_str("tunnel table or address pool is full"),
+            CommandError::UnknownTunnel => f.write_str("no such tunnel"),
+            CommandError::Revocation => {
+                f.write_str("revocation not signed by a known network, or already applied")
+            }
+        }
+    }
+}
+
+impl core::error::Error for CommandError {}
+
+pub(crate) struct Initiating {
+    pub eph: Ephemeral,
+    pub sender: u32,
+    pub init_hash: [u8; 32],
+    pub sent_at: Instant,
+    pub tries: u32,
+    pub cookie: [u8; COOKIE_LEN],
+}
+
+pub(crate) struct ParentSlot {
+    pub addr: SocketAddr,
+    pub peer: Option<NodeId>,
+    pub hs: Option<Initiating>,
+    pub next_attempt: Instant,
+}
+
+pub(crate) struct Peer<C> {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+    pub cur: Option<LinkSession<C>>,
+    pub prev: Option<LinkSession<C>>,
+    /// Responder side of a handshake, promoted when the initiator first uses it.
+    pub next: Option<LinkSession<C>>,
+    pub last_rx: Instant,
+    pub last_tx: Instant,
+    pub last_keepalive: Instant,
+    /// Index into `parents` when this peer is (or was dialled as) a parent.
+    pub parent_slot: Option<usize>,
+    /// Topology acknowledged by this peer (only meaningful for the active parent).
+    pub acked: u64,
+    pub inflight: Option<(u64, Instant)>,
+}
+
+pub(crate) struct TunnelInitiating {
+    pub eph: Ephemeral,
+    pub sender: u16,
+    pub sent_at: Instant,
+    pub tries: u32,
+}
+
+pub(crate) struct Tunnel<C> {
+    pub cert: Certificate,
+    pub fingerprint: [u8; 32],
+    pub server_side: bool,
+    pub key: Identity,
+    pub local_endpoint: NodeId,
+    pub remote_endpoint: NodeId,
+    pub remote_node: NodeId,
+    pub cur: Option<TunnelSession<C>>,
+    pub prev: Option<TunnelSession<C>>,
+    pub next: Option<TunnelSession<C>>,
+    pub hs: Option<TunnelInitiating>,
+    /// Last `TunnelInit` accepted (server side): a replay of it is ignored.
+    pub last_init: [u8; 32],
+}
+
+/// Public view of a link peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+    pub last_rx: Instant,
+    pub is_parent: bool,
+}
+
+/// Public view of a tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelInfo {
+    pub fingerprint: [u8; 32],
+    pub server_side: bool,
+    pub local_endpoint: NodeId,
+    pub remote_endpoint: NodeId,
+    pub remote_node: NodeId,
+    pub established: bool,
+    pub packets_sent: u64,
+}
+
+/// The node. `C` is the AEAD backend ([`RustCryptoChaCha`] by default).
+pub struct Node<C: Cipher = RustCryptoChaCha> {
+    pub(crate) me: NodeId,
+    pub(crate) identity: Identity,
+    pub(crate) cert: Certificate,
+    pub(crate) trust: TrustStore,
+    pub(crate) timers: Timers,
+    pub(crate) limits: Limits,
+    pub(crate) rng: ChaCha20Rng,
+    pub(crate) unix_base: (Instant, u64),
+    pub(crate) now: Instant,
+
+    pub(crate) parents: Vec<ParentSlot>,
+    pub(crate) active: Option<usize>,
+    pub(crate) trying: usize,
+    pub(crate) next_rejoin: Instant,
+
+    pub(crate) peers: Vec<Option<Peer<C>>>,
+    pub(crate) peer_by_id: BTreeMap<NodeId, usize>,
+    pub(crate) peer_by_index: BTreeMap<u32, usize>,
+    pub(crate) neighbours: Vec<NodeId>,
+
+    pub(crate) topology: Topology,
+    pub(crate) resolver: Resolver,
+    pub(crate) own_v4: Ipv4Addr,
+
+    pub(crate) tunnels: Vec<Option<Tunnel<C>>>,
+    pub(crate) tunnel_by_endpoint: BTreeMap<NodeId, usize>,
+    pub(crate) tunnel_by_index: BTreeMap<u16, usize>,
+    pub(crate) conntrack: Conntrack,
+    pub(crate) revocations: Vec<Revocation>,
+
+    pub(crate) init_tokens: u32,
+    pub(crate) init_refill: Instant,
+    pub(crate) cookie_secret: [u8; 32],
+    pub(crate) cookie_rotated: Instant,
+
+    pub(crate) tx: PacketQueue<Option<SocketAddr>>,
+    pub(crate) tun: PacketQueue<()>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+}
+
+impl<C: Cipher> Node<C> {
+    /// Builds a node. `seed` seeds its CSPRNG (draw it from the OS in production, fix it in
+    /// tests); `unix_secs` is the wall clock at `now`, for certificate validity.
+    pub fn new(
+        config: Config,
+        seed: [u8; 32],
+        now: Instant,
+        unix_secs: u64,
+    ) -> Result<Self, ConfigError> {
+        let me = config.identity.id();
+        if config.certificate.body.subject != me {
+            return Err(ConfigError::CertificateMismatch);
+        }
+        config
+            .trust
+            .verify_node(&config.certificate, unix_secs)
+            .map_err(ConfigError::Certificate)?;
+        let l = config.limits;
+        if l.max_peers == 0
+            || l.max_records == 0
+            || l.tx_queue == 0
+            || l.tun_queue == 0
+            || !(576..=9000).contains(&l.mtu)
+        {
+            return Err(ConfigError::Limits);
+        }
+        let mut trust = config.trust;
+        trust.max_revocations = l.max_revocations;
+        let mut resolver = Resolver::new(config.resolver);
+        // Index 1 is this node's own address (10.83.0.1 by default).
+        let own = resolver.assign(me).map_err(|_| ConfigError::Limits)?;
+        let own_v4 = resolver.ipv4(own);
+        let slot = l.mtu + 128;
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let mut cookie_secret = [0u8; 32];
+        rng.fill_bytes(&mut cookie_secret);
+        let parents = config
+            .parents
+            .iter()
+            .map(|&addr| ParentSlot {
+                addr,
+                peer: None,
+                hs: None,
+                next_attempt: now,
+            })
+            .collect();
+        Ok(Node {
+            me,
+            identity: config.identity,
+            cert: config.certificate,
+            trust,
+            timers: config.timers,
+            limits: l,
+            rng,
+            unix_base: (now, unix_secs),
+            now,
+            parents,
+            active: None,
+            trying: 0,
+            next_rejoin: now + config.timers.rejoin,
+            peers: (0..l.max_peers).map(|_| None).collect(),
+            peer_by_id: BTreeMap::new(),
+            peer_by_index: BTreeMap::new(),
+            neighbours: Vec::new(),
+            topology: Topology::new(me, config.names, l.max_records),
+            resolver,
+            own_v4,
+            tunnels: (0..l.max_tunnels).map(|_| None).collect(),
+            tunnel_by_endpoint: BTreeMap::new(),
+            tunnel_by_index: BTreeMap::new(),
+            conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout),
+            revocations: Vec::new(),
+            init_tokens: l.init_rate,
+            init_refill: now,
+            cookie_secret,
+            cookie_rotated: now,
+            tx: PacketQueue::new(l.tx_queue, slot),
+            tun: PacketQueue::new(l.tun_queue, slot),
+            events: VecDeque::with_capacity(l.events),
+            stats: Stats::default(),
+        })
+    }
+
+    // ----- getters -----
+
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+    /// This node's own overlay address.
+    pub fn address(&self) -> Ipv4Addr {
+        self.own_v4
+    }
+    pub fn trust(&self) -> &TrustStore {
+        &self.trust
+    }
+    /// The active parent, if linked.
+    pub fn parent(&self) -> Option<NodeId> {
+        self.active.and_then(|i| self.parents[i].peer)
+    }
+    /// Index of the active parent in the configured list.
+    pub fn parent_index(&self) -> Option<usize> {
+        self.active
+    }
+    pub fn is_root(&self) -> bool {
+        self.parents.is_empty()
+    }
+    pub fn unix_time(&self) -> u64 {
+        self.unix_base.1 + self.now.saturating_since(self.unix_base.0).as_secs()
+    }
+    pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
+        self.peers
+            .iter()
+            .flatten()
+            .filter(|p| p.cur.is_some() || p.next.is_some())
+            .map(|p| PeerInfo {
+                id: p.id,
+                addr: p.addr,
+                last_rx: p.last_rx,
+                is_parent: self.parent() == Some(p.id),
+            })
+    }
+    pub fn tunnels(&self) -> impl Iterator<Item = TunnelInfo> + '_ {
+        self.tunnels.iter().flatten().map(|t| TunnelInfo {
+            fingerprint: t.fingerprint,
+            server_side: t.server_side,
+            local_endpoint: t.local_endpoint,
+            remote_endpoint: t.remote_endpoint,
+            remote_node: t.remote_node,
+            established: t.cur.is_some(),
+            packets_sent: t.cur.as_ref().map_or(0, |s| s.sent()),
+        })
+    }
+    /// Number of tunnel sessions (with keys) this node holds: a relay holds none.
+    pub fn tunnel_key_count(&self) -> usize {
+        self.tunnels
+            .iter()
+            .flatten()
+            .map(|t| {
+                t.cur.is_some() as usize + t.prev.is_some() as usize + t.next.is_some() as usize
+            })
+            .sum()
+    }
+
+    // ----- outputs -----
+
+    /// Next datagram to send, copied into `buf` (size it `Limits::mtu + 128`).
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            match self.tx.pop_into(buf)? {
+                Ok((len, Some(dst))) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += len as u64;
+                    return Some(Transmit { dst, len });
+                }
+                // A slot without destination or a too-small buffer: counted, skipped.
+                _ => self.stats.drop_full += 1,
+            }
+        }
+    }
+
+    /// Next IP packet for the TUN device, copied into `buf`; returns its length.
+    #[must_use]
+    pub fn poll_tun(&mut self, buf: &mut [u8]) -> Option<usize> {
+        loop {
+            match self.tun.pop_into(buf)? {
+                Ok((len, ())) => {
+                    self.stats.tun_out += 1;
+                    return Some(len);
+                }
+                Err(_) => self.stats.drop_full += 1,
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next instant at which `handle_timeout` has work, if any.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = &self.timers;
+        let mut next = None;
+        for p in &self.parents {
+            if let Some(hs) = &p.hs {
+                next = earliest(next, Some(hs.sent_at + self.retry_delay(hs.tries)));
+            }
+        }
+        if self.active.is_none() && !self.parents.is_empty() {
+            let p = &self.parents[self.trying % self.parents.len()];
+            if p.hs.is_none() {
+                next = earliest(next, Some(p.next_attempt));
+            }
+        }
+        if matches!(self.active, Some(a) if a > 0) {
+            next = earliest(next, Some(self.next_rejoin));
+        }
+        let parent = self.parent();
+        for p in self.peers.iter().flatten() {
+            if Some(p.id) == parent {
+                next = earliest(next, Some(p.last_rx + t.parent_timeout));
+                next = earliest(next, Some(self.keepalive_due(p)));
+                if let Some((_, at)) = p.inflight {
+                    next = earliest(next, Some(at + t.topology_retransmit));
+                }
+                if let Some(s) = &p.cur {
+                    next = earliest(next, Some(s.created + t.rekey_after));
+                }
+            } else {
+                next = earliest(next, Some(p.last_rx + t.child_timeout));
+            }
+        }
+        for tn in self.tunnels.iter().flatten() {
+            if let Some(hs) = &tn.hs {
+                next = earliest(next, Some(hs.sent_at + self.retry_delay(hs.tries)));
+            }
+        }
+        next
+    }
+
+    pub(crate) fn retry_delay(&self, tries: u32) -> Duration {
+        self.timers.handshake_retry.mul(1 << tries.min(4))
+    }
+
+    fn keepalive_due(&self, p: &Peer<C>) -> Instant {
+        let k = self.timers.keepalive;
+        if self.now.saturating_since(p.last_rx) >= k {
+            // Not heard from the parent: poke it a few times before the timeout.
+            p.last_keepalive + Duration::from_micros(k.as_micros() / 3)
+        } else {
+            p.last_tx.max(p.last_keepalive) + k
+        }
+    }
+
+    // ----- inputs -----
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.parent_timers(now);
+        self.peer_timers(now);
+        self.tunnel_timers(now);
+        self.flush_topology(now);
+        if self.parents.is_empty() {
+            let c = self.topology.clock();
+            self.topology.collect_tombstones(c);
+        }
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<(), CommandError> {
+        self.now = now;
+        match cmd {
+            Command::AddTunnel { cert, key } => self.add_tunnel(now, cert, key),
+            Command::RemoveTunnel { fingerprint } => {
+                let slot = self
+                    .tunnels
+                    .iter()
+                    .position(|t| t.as_ref().is_some_and(|t| t.fingerprint == fingerprint))
+                    .ok_or(CommandError::UnknownTunnel)?;
+                self.remove_tunnel(slot);
+                Ok(())
+            }
+            Command::Revoke(r) => {
+                if self.apply_revocation(&r, None) {
+                    Ok(())
+                } else {
+                    Err(CommandError::Revocation)
+                }
+            }
+            Command::SetUnixTime(s) => {
+                self.unix_base = (now, s);
+                Ok(())
+            }
+        }
+    }
+
+    // ----- shared helpers -----
+
+    pub(crate) fn emit(&mut self, e: Event) {
+        if self.events.len() < self.limits.events {
+            self.events.push_back(e);
+        } else {
+            self.stats.events_lost += 1;
+        }
+    }
+
+    pub(crate) fn drop_packet(&mut self, r: DropReason) {
+        self.stats.count_drop(r);
+        self.emit(Event::Dropped { reason: r });
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        loop {
+            let v = self.rng.next_u32();
+            if v != 0 && !self.peer_by_index.contains_key(&v) {
+                return v;
+            }
+        }
+    }
+
+    fn random_u16(&mut self) -> u16 {
+        loop {
+            let v = self.rng.next_u32() as u16;
+            if v != 0 && !self.tunnel_by_index.contains_key(&v) {
+                return v;
+            }
+        }
+    }
+
+    /// Queues an unencrypted handshake frame built by `f`.
+    fn queue_plain(&mut self, dst: SocketAddr, f: impl FnOnce(&mut [u8]) -> Option<usize>) {
+        let Some(slot) = self.tx.next_slot() else {
+            self.drop_packet(DropReason::Full);
+            return;
+        };
+        match f(slot) {
+            Some(n) => self.tx.commit(n, Some(dst)),
+            None => self.stats.drop_malformed += 1,
+        }
+    }
+
+    /// Seals and queues an RPC message to a peer; `f` writes the plaintext (starting at the
+    /// message kind) and returns its length.
+    pub(crate) fn send_rpc(&mut self, peer: usize, f: impl FnOnce(&mut [u8]) -> usize) -> bool {
+        let Some(p) = self.peers[peer].as_mut() else {
+            return false;
+        };
+        let Some(s) = p.cur.as_mut() else {
+            return false;
+        };
+        let Some(slot) = self.tx.next_slot() else {
+            self.stats.count_drop(DropReason::Full);
+            return false;
+        };
+        let end = slot.len() - 16;
+        let n = f(&mut slot[DATA_HEADER_LEN..end]);
+        match s.seal(slot, n) {
+            Some(len) => {
+                p.last_tx = self.now;
+                let addr = p.addr;
+                self.tx.commit(len, Some(addr));
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn rebuild_neighbours(&mut self) {
+        self.neighbours = self
+            .peers
+            .iter()
+            .flatten()
+            .filter(|p| p.cur.is_some())
+            .map(|p| p.id)
+            .collect();
+        self.topology.invalidate();
+    }
+
+    /// Peer slot of the next hop toward `dst`: a direct link, else the shortest known path,
+    /// else the active parent. `None` at a root that does not know `dst`.
+    pub(crate) fn route(&mut self, dst: &NodeId) -> Option<usize> {
+        if let Some(&s) = self.peer_by_id.get(dst)
+            && self.peers[s].as_ref().is_some_and(|p| p.cur.is_some())
+        {
+            return Some(s);
+        }
+        if let Some(hop) = self.topology.next_hop(dst, &self.neighbours)
+            && let Some(&s) = self.peer_by_id.get(&hop)
+        {
+            return Some(s);
+        }
+        let parent = self.parent()?;
+        self.peer_by_id.get(&parent).copied()
+    }
+
+    // ----- links: handshakes -----
+
+    fn start_handshake(&mut self, slot: usize, now: Instant) {
+        let eph = Ephemeral::generate(&mut self.rng);
+        let sender = self.random_u32();
+        let tries = self.parents[slot].hs.as_ref().map_or(0, |h| h.tries + 1);
+        let cookie = self.parents[slot]
+            .hs
+            .as_ref()
+            .map_or([0; COOKIE_LEN], |h| h.cookie);
+        self.parents[slot].hs = Some(Initiating {
+            eph,
+            sender,
+            init_hash: [0; 32],
+            sent_at: now,
+            tries,
+            cookie,
+        });
+        self.send_init(slot);
+    }
+
+    fn send_init(&mut self, slot: usize) {
+        let addr = self.parents[slot].addr;
+        let Some(hs) = self.parents[slot].hs.as_ref() else {
+            return;
+        };
+        let (eph, sender, cookie) = (hs.eph.public, hs.sender, hs.cookie);
+        let cert = self.cert.encoded().to_vec();
+        let identity = self.identity.clone();
+        let mut hash = [0u8; 32];
+        self.queue_plain(addr, |out| {
+            let sig_at = Init::emit_unsigned(out, sender, &eph, &cert).ok()?;
+            let mut msg = Vec::with_capacity(INIT_CONTEXT.len() + sig_at);
+            msg.extend_from_slice(INIT_CONTEXT);
+            msg.extend_from_slice(&out[..sig_at]);
+            out[sig_at..sig_at + 64].copy_from_slice(&identity.sign(&msg));
+            out[sig_at + 64..sig_at + 64 + COOKIE_LEN].copy_from_slice(&cookie);
+            hash = crypto::sha256(&[&out[..sig_at + 64]]);
+            Some(Init::buffer_len(cert.len()))
+        });
+        if let Some(hs) = self.parents[slot].hs.as_mut() {
+            hs.init_hash = hash;
+        }
+    }
+
+    fn cookie_for(&self, from: &SocketAddr) -> [u8; COOKIE_LEN] {
+        let mut a = [0u8; 18];
+        match from.ip() {
+            IpAddr::V4(ip) => a[..4].copy_from_slice(&ip.octets()),
+            IpAddr::V6(ip) => a[..16].copy_from_slice(&ip.octets()),
+        }
+        a[16..].copy_from_slice(&from.port().to_le_bytes());
+        let h = crypto::sha256(&[&self.cookie_secret, &a]);
+        let mut c = [0u8; COOKIE_LEN];
+        c.copy_from_slice(&h[..COOKIE_LEN]);
+        c
+    }
+
+    /// Responder: an `Init` arrived. Cost is bounded before any signature is checked:
+    /// a token bucket admits `init_rate` per second; past it, only `Init`s that echo a
+    /// cookie bound to their source address are processed.
+    pub(crate) fn handle_init(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
+        let Ok(init) = Init::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let refill = now.saturating_since(self.init_refill).as_micros()
+            * self.limits.init_rate as u64
+            / 1_000_000;
+        if refill > 0 {
+            self.init_tokens =
+                (self.init_tokens as u64 + refill).min(self.limits.init_rate as u64) as u32;
+            self.init_refill = now;
+        }
+        if now.saturating_since(self.cookie_rotated) > Duration::from_secs(120) {
+            self.rng.fill_bytes(&mut self.cookie_secret);
+            self.cookie_rotated = now;
+        }
+        if self.init_tokens > 0 {
+            self.init_tokens -= 1;
+        } else if init.cookie != self.cookie_for(&from) {
+            let cookie = Cookie {
+                receiver: init.sender,
+                cookie: self.cookie_for(&from),
+            };
+            self.queue_plain(from, |out| cookie.emit(out).ok());
+            return self.drop_packet(DropReason::RateLimited);
+        }
+        let unix = self.unix_time();
+        let Ok(cert) = Certificate::decode(init.cert) else {
+            return self.drop_packet(DropReason::BadCertificate);
+        };
+        let Ok(id) = self.trust.verify_node(&cert, unix) else {
+            return self.drop_packet(DropReason::BadCertificate);
+        };
+        if id == self.me {
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        let mut msg = Vec::with_capacity(INIT_CONTEXT.len() + init.signed.len());
+        msg.extend_from_slice(INIT_CONTEXT);
+        msg.extend_from_slice(init.signed);
+        if !crypto::verify(&id, &msg, &init.signature) {
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        let eph = Ephemeral::generate(&mut self.rng);
+        let Some(shared) = eph.agree(&init.ephemeral) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let init_hash = crypto::sha256(&[init.without_cookie]);
+        let Some(slot) = self.peer_slot_for(id, from, now) else {
+            return self.drop_packet(DropReason::Full);
+        };
+        let local = self.random_u32();
+        let cert_bytes = self.cert.encoded().to_vec();
+        let identity = self.identity.clone();
+        let mut transcript = [0u8; 32];
+        let sender = init.sender;
+        self.queue_plain(from, |out| {
+            let sig_at =
+                InitAck::emit_unsigned(out, local, sender, &eph.public, &cert_bytes).ok()?;
+            let mut msg = Vec::with_capacity(ACK_CONTEXT.len() + 32 + sig_at);
+            msg.extend_from_slice(ACK_CONTEXT);
+            msg.extend_from_slice(&init_hash);
+            msg.extend_from_slice(&out[..sig_at]);
+            out[sig_at..sig_at + 64].copy_from_slice(&identity.sign(&msg));
+            transcript = crypto::sha256(&[&init_hash, &out[..sig_at + 64]]);
+            Some(InitAck::buffer_len(cert_bytes.len()))
+        });
+        let (i2r, r2i) =
+            crypto::derive_pair(&shared, &transcript, b"mcc link i2r", b"mcc link r2i");
+        let session = LinkSession::new(local, sender, &r2i, &i2r, now);
+        let p = self.peers[slot].as_mut().expect("slot just allocated");
+        if let Some(old) = p.next.replace(session) {
+            self.peer_by_index.remove(&old.local);
+        }
+        p.addr = from;
+        self.peer_by_index.insert(local, slot);
+    }
+
+    /// Finds or allocates the peer slot for `id`.
+    fn peer_slot_for(&mut self, id: NodeId, addr: SocketAddr, now: Instant) -> Option<usize> {
+        if let Some(&s) = self.peer_by_id.get(&id) {
+            return Some(s);
+        }
+        let s = self.peers.iter().position(Option::is_none)?;
+        self.peers[s] = Some(Peer {
+            id,
+            addr,
+            cur: None,
+            prev: None,
+            next: None,
+            last_rx: now,
+            last_tx: now,
+            last_keepalive: now,
+            parent_slot: None,
+            acked: 0,
+            inflight: None,
+        });
+        self.peer_by_id.insert(id, s);
+        Some(s)
+    }
+
+    /// Initiator: an `InitAck` for one of our pending handshakes.
+    pub(crate) fn handle_init_ack(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
+        let Ok(ack) = InitAck::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(slot) = self
+            .parents
+            .iter()
+            .position(|p| p.hs.as_ref().is_some_and(|h| h.sender == ack.receiver))
+        else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let unix = self.unix_time();
+        let Ok(cert) = Certificate::decode(ack.cert) else {
+            return self.drop_packet(DropReason::BadCertificate);
+        };
+        let Ok(id) = self.trust.verify_node(&cert, unix) else {
+            return self.drop_packet(DropReason::BadCertificate);
+        };
+        let hs = self.parents[slot].hs.as_ref().expect("found above");
+        let mut msg = Vec::with_capacity(ACK_CONTEXT.len() + 32 + ack.signed.len());
+        msg.extend_from_slice(ACK_CONTEXT);
+        msg.extend_from_slice(&hs.init_hash);
+        msg.extend_from_slice(ack.signed);
+        if id == self.me || !crypto::verify(&id, &msg, &ack.signature) {
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        let Some(shared) = hs.eph.agree(&ack.ephemeral) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let transcript = crypto::sha256(&[&hs.init_hash, buf]);
+        let (i2r, r2i) =
+            crypto::derive_pair(&shared, &transcript, b"mcc link i2r", b"mcc link r2i");
+        let local = hs.sender;
+        self.parents[slot].hs = None;
+        // If this slot used to reach another node, that link is replaced.
+        if let Some(old) = self.parents[slot].peer
+            && old != id
+            && let Some(&ps) = self.peer_by_id.get(&old)
+        {
+            self.remove_peer(ps);
+        }
+        let Some(ps) = self.peer_slot_for(id, from, now) else {
+            return self.drop_packet(DropReason::Full);
+        };
+        let p = self.peers[ps].as_mut().expect("slot just allocated");
+        let is_new = p.cur.is_none();
+        let rekey = !is_new;
+        if let Some(old) = p.prev.take() {
+            self.peer_by_index.remove(&old.local);
+        }
+        p.prev = p.cur.take();
+        p.cur = Some(LinkSession::new(local, ack.sender, &i2r, &r2i, now));
+        p.addr = from;
+        p.last_rx = now;
+        p.parent_slot = Some(slot);
+        self.peer_by_index.insert(local, ps);
+        self.parents[slot].peer = Some(id);
+        self.stats.handshakes_completed += 1;
+        if rekey {
+            self.stats.rekeys += 1;
+        } else {
+            self.emit(crate::event::Event::PeerUp { id, addr: from });
+            self.rebuild_neighbours();
+        }
+        match self.active {
+            Some(a) if a <= slot && self.parents[a].peer.is_some() && a != slot => {
+                // A lower-priority parent answered while we have a better one: not needed.
+                self.remove_peer(ps);
+                self.parents[slot].peer = None;
+                return;
+            }
+            Some(a) if a == slot => {}
+            _ => self.switch_parent(slot),
+        }
+        // Confirm the session: the responder promotes it when this frame arrives.
+        if !self.flush_topology(now) {
+            self.send_keepalive(ps);
+        }
+        if is_new {
+            self.send_revocations(ps);
+        }
+    }
+
+    pub(crate) fn handle_cookie(&mut self, buf: &[u8]) {
+        let Ok(c) = Cookie::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(slot) = self
+            .parents
+            .iter()
+            .position(|p| p.hs.as_ref().is_some_and(|h| h.sender == c.receiver))
+        else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        if let Some(hs) = self.parents[slot].hs.as_mut() {
+            hs.cookie = c.cookie;
+        }
+        self.send_init(slot);
+    }
+
+    fn switch_parent(&mut self, slot: usize) {
+        let from = self.parent();
+        let old = self.active.replace(slot);
+        if let Some(o) = old
+            && o != slot
+            && let Some(id) = self.parents[o].peer.take()
+            && let Some(&ps) = self.peer_by_id.get(&id)
+        {
+            self.remove_peer(ps);
+        }
+        let to = self.parents[slot].peer;
+        if let Some(id) = to
+            && let Some(&ps) = self.peer_by_id.get(&id)
+            && let Some(p) = self.peers[ps].as_mut()
+        {
+            p.acked = 0;
+            p.inflight = None;
+            p.last_keepalive = self.now;
+        }
+        self.topology.set_parent(to);
+        self.next_rejoin = self.now + self.timers.rejoin;
+        if from != to {
+            self.emit(Event::ParentChanged { from, to });
+        }
+    }
+
+    pub(crate) fn remove_peer(&mut self, slot: usize) {
+        let Some(p) = self.peers[slot].take() else {
+            return;
+        };
+        for s in [&p.cur, &p.prev, &p.next].into_iter().flatten() {
+            self.peer_by_index.remove(&s.local);
+        }
+        self.peer_by_id.remove(&p.id);
+        self.topology.drop_child(&p.id);
+        if p.cur.is_some() {
+            self.emit(Event::PeerDown { id: p.id });
+        }
+        self.rebuild_neighbours();
+    }
+
+    fn send_keepalive(&mut self, peer: usize) {
+        if self.send_rpc(peer, |_| 0)
+            && let Some(p) = self.peers[peer].as_mut()
+        {
+            p.last_keepalive = self.now;
+        }
+    }
+
+    fn send_revocations(&mut self, peer: usize) {
+        for i in 0..self.revocations.len() {
+            let r = self.revocations[i].encode();
+            self.send_rpc(peer, |b| {
+                b[0] = rpc::KIND_REVOCATION;
+                b[1..1 + r.len()].copy_from_slice(&r);
+                1 + r.len()
+            });
+        }
+    }
+
+    // ----- timers -----
+
+    fn parent_timers(&mut self, now: Instant) {
+        if self.parents.is_empty() {
+            return;
+        }
+        // Retries and give-ups of handshakes in flight.
+        for i in 0..self.parents.len() {
+            let Some(hs) = &self.parents[i].hs else {
+                continue;
+            };
+            if now < hs.sent_at + self.retry_delay(hs.tries) {
+                continue;
+            }
+            if hs.tries + 1 < self.timers.handshake_attempts {
+                self.start_handshake(i, now);
+            } else {
+                self.parents[i].hs = None;
+                self.parents[i].next_attempt = now + self.timers.rejoin;
+                if self.active.is_none() && self.trying == i {
+                    self.trying = (i + 1) % self.parents.len();
+                    let next = self.trying;
+                    self.parents[next].next_attempt = self.parents[next].next_attempt.min(now);
+                }
+            }
+        }
+        // The active parent died: fail over to the next one in priority order.
+        if let Some(a) = self.active
+            && let Some(id) = self.parents[a].peer
+            && let Some(&ps) = self.peer_by_id.get(&id)
+            && self.peers[ps]
+                .as_ref()
+                .is_some_and(|p| now.saturating_since(p.last_rx) >= self.timers.parent_timeout)
+        {
+            self.remove_peer(ps);
+            self.parents[a].peer = None;
+            self.parents[a].next_attempt = now + self.timers.rejoin;
+            self.active = None;
+            self.topology.set_parent(None);
+            self.emit(Event::ParentChanged {
+                from: Some(id),
+                to: None,
+            });
+            self.trying = (a + 1) % self.parents.len();
+            let t = self.trying;
+            self.parents[t].next_attempt = now;
+        }
+        // Looking for a parent: dial the current candidate.
+        if self.active.is_none() {
+            let t = self.trying % self.parents.len();
+            if self.parents[t].hs.is_none() && now >= self.parents[t].next_attempt {
+                self.start_handshake(t, now);
+            }
+        }
+        // Rejoin: periodically try every parent preferred to the active one.
+        if let Some(a) = self.active
+            && a > 0
+            && now >= self.next_rejoin
+        {
+            self.next_rejoin = now + self.timers.rejoin;
+            for i in 0..a {
+                if self.parents[i].hs.is_none() {
+                    self.start_handshake(i, now);
+                }
+            }
+        }
+        // Keepalive and rekey toward the active parent.
+        if let Some(id) = self.parent()
+            && let Some(&ps) = self.peer_by_id.get(&id)
+            && let Some(p) = self.peers[ps].as_ref()
+        {
+            let rekey = p
+                .cur
+                .as_ref()
+                .is_some_and(|s| now >= s.created + self.timers.rekey_after);
+            let ka = now >= self.keepalive_due(p);
+            let slot = self.active.expect("parent implies active");
+            if rekey && self.parents[slot].hs.is_none() {
+                self.start_handshake(slot, now);
+            } else if ka {
+                self.send_keepalive(ps);
+            }
+        }
+    }
+
+    fn peer_timers(&mut self, now: Instant) {
+        let parent = self.parent();
+        for s in 0..self.peers.len() {
+            let Some(p) = &self.peers[s] else { continue };
+            if Some(p.id) != parent && now.saturating_since(p.last_rx) >= self.timers.child_timeout
+            {
+                let dialled = p.parent_slot;
+                self.remove_peer(s);
+                if let Some(d) = dialled {
+                    self.parents[d].peer = None;
+                }
+            }
+        }
+    }
+
+    /// Sends the next topology update to the active parent if there is anything new and
+    /// nothing unacknowledged in flight. Returns whether a frame was sent.
+    pub(crate) fn flush_topology(&mut self, now: Instant) -> bool {
+        let Some(id) = self.parent() else {
+            return false;
+        };
+        let Some(&ps) = self.peer_by_id.get(&id) else {
+            return false;
+        };
+        let Some(p) = self.peers[ps].as_ref() else {
+            return false;
+        };
+        if p.cur.is_none() {
+            return false;
+        }
+        if let Some((_, at)) = p.inflight
+            && now < at + self.timers.topology_retransmit
+        {
+            return false;
+        }
+        let Some(update) = self.topology.update_since(p.acked, UPDATE_BUDGET) else {
+            return false;
+        };
+        let upto = update.upto;
+        let sent = self.send_rpc(ps, |b| {
+            b[0] = rpc::KIND_TOPOLOGY;
+            match postcard::to_slice(&update, &mut b[1..]) {
+                Ok(s) => 1 + s.len(),
+                Err(_) => 0,
+            }
+        });
+        if sent && let Some(p) = self.peers[ps].as_mut() {
+            p.inflight = Some((upto, now));
+        }
+        sent
+    }
+
+    pub(crate) fn handle_topology_ack(&mut self, now: Instant, peer: usize, upto: u64) {
+        let parent = self.parent();
+        let clock = self.topology.clock();
+        let Some(p) = self.peers[peer].as_mut() else {
+            return;
+        };
+        if Some(p.id) != parent || upto < p.acked || upto > clock {
+            return;
+        }
+        p.acked = upto;
+        p.inflight = None;
+        self.topology.collect_tombstones(upto);
+        self.flush_topology(now);
+    }
+
+    // ----- tunnels -----
+
+    fn add_tunnel(
+        &mut self,
+        now: Instant,
+        cert: Certificate,
+        key: Identity,
+    ) -> Result<(), CommandError> {
+        let unix = self.unix_time();
+        self.trust
+            .verify_tunnel(&cert, unix)
+            .map_err(CommandError::Certificate)?;
+        let info = cert.tunnel().expect("verified tunnel").clone();
+        let (server_side, remote_endpoint, remote_node) =
+            if info.server_node == self.me && key.id() == cert.body.subject {
+                (true, info.client_endpoint, info.client_node)
+            } else if info.client_node == self.me && key.id() == info.client_endpoint {
+                (false, cert.body.subject, info.server_node)
+            } else {
+                return Err(CommandError::NotOurTunnel);
+            };
+        let fingerprint = cert.fingerprint();
+        if let Some(s) = self
+            .tunnels
+            .iter()
+            .position(|t| t.as_ref().is_some_and(|t| t.fingerprint == fingerprint))
+        {
+            self.remove_tunnel(s);
+        }
+        if self.tunnel_by_endpoint.contains_key(&remote_endpoint) {
+            return Err(CommandError::Full);
+        }
+        let slot = self
+            .tunnels
+            .iter()
+            .position(Option::is_none)
+            .ok_or(CommandError::Full)?;
+        self.resolver
+            .assign(remote_endpoint)
+            .map_err(|_| CommandError::Full)?;
+        let local_endpoint = key.id();
+        let (kind, names) = if server_side {
+            (RecordKind::ServerEndpoint, info.dns_names.clone())
+        } else {
+            (RecordKind::ClientEndpoint, Vec::new())
+        };
+        self.topology.set_local(Record {
+            id: local_endpoint,
+            parent: Some(self.me),
+            seq: 0,
+            kind,
+            names,
+        });
+        self.tunnels[slot] = Some(Tunnel {
+            cert,
+            fingerprint,
+            server_side,
+            key,
+            local_endpoint,
+            remote_endpoint,
+            remote_node,
+            cur: None,
+            prev: None,
+            next: None,
+            hs: None,
+            last_init: [0; 32],
+        });
+        self.tunnel_by_endpoint.insert(remote_endpoint, slot);
+        if !server_side {
+            self.start_tunnel_handshake(slot, now);
+        }
+        self.flush_topology(now);
+        Ok(())
+    }
+
+    pub(crate) fn remove_tunnel(&mut self, slot: usize) {
+        let Some(t) = self.tunnels[slot].take() else {
+            return;
+        };
+        for s in [&t.cur, &t.prev, &t.next].into_iter().flatten() {
+            self.tunnel_by_index.remove(&s.local);
+        }
+        if let Some(hs) = &t.hs {
+            self.tunnel_by_index.remove(&hs.sender);
+        }
+        self.tunnel_by_endpoint.remove(&t.remote_endpoint);
+        self.conntrack.forget_tunnel(slot as u16);
+        self.topology.remove_local(&t.local_endpoint);
+        self.emit(Event::TunnelDown {
+            remote_endpoint: t.remote_endpoint,
+        });
+    }
+
+    pub(crate) fn start_tunnel_handshake(&mut self, slot: usize, now: Instant) {
+        let sender = self.random_u16();
+        let eph = Ephemeral::generate(&mut self.rng);
+        let Some(t) = self.tunnels[slot].as_mut() else {
+            return;
+        };
+        if let Some(old) = t.hs.take() {
+            self.tunnel_by_index.remove(&old.sender);
+        }
+        let tries = 0;
+        let msg_unsigned = Control::TunnelInit {
+            tunnel: t.fingerprint,
+            sender,
+            ephemeral: eph.public,
+            signature: [0; 64],
+        };
+        let mut enc = [0u8; rpc::TUNNEL_INIT_LEN];
+        let _ = msg_unsigned.emit(&mut enc);
+        let remote_node = t.remote_node;
+        let mut m = Vec::with_capacity(15 + 64 + enc.len());
+        m.extend_from_slice(TUNNEL_INIT_CONTEXT);
+        m.extend_from_slice(&self.me.0);
+        m.extend_from_slice(&remote_node.0);
+        m.extend_from_slice(msg_unsigned.signed_part(&enc));
+        let signature = t.key.sign(&m);
+        t.hs = Some(TunnelInitiating {
+            eph,
+            sender,
+            sent_at: now,
+            tries,
+        });
+        self.tunnel_by_index.insert(sender, slot);
+        let msg = Control::TunnelInit {
+            tunnel: t.fingerprint,
+            sender,
+            ephemeral: msg_unsigned_eph(&msg_unsigned),
+            signature,
+        };
+        self.send_control(remote_node, &msg);
+    }
+
+    fn tunnel_timers(&mut self, now: Instant) {
+        for s in 0..self.tunnels.len() {
+            let Some(t) = &self.tunnels[s] else { continue };
+            let Some(hs) = &t.hs else { continue };
+            if now < hs.sent_at + self.retry_delay(hs.tries) {
+                continue;
+            }
+            let tries = hs.tries + 1;
+            if tries >= self.timers.handshake_attempts * 2 {
+                // Give up until traffic asks again.
+                let sender = hs.sender;
+                self.tunnel_by_index.remove(&sender);
+                if let Some(t) = self.tunnels[s].as_mut() {
+                    t.hs = None;
+                }
+                continue;
+            }
+            self.start_tunnel_handshake(s, now);
+            if let Some(hs) = self.tunnels[s].as_mut().and_then(|t| t.hs.as_mut()) {
+                hs.tries = tries;
+            }
+        }
+    }
+
+    /// Sends a control message to `dst` through the tree.
+    pub(crate) fn send_control(&mut self, dst: NodeId, msg: &Control) {
+        let Some(peer) = self.route(&dst) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        let me = self.me;
+        self.send_rpc(peer, |b| {
+            ControlHeader {
+                ttl: DEFAULT_TTL,
+                dst,
+                src: me,
+            }
+            .emit(b);
+            rpc::CONTROL_HEADER_LEN + msg.emit(&mut b[rpc::CONTROL_HEADER_LEN..]).unwrap_or(0)
+        });
+    }
+
+    /// A control message addressed to this node.
+    pub(crate) fn handle_control(&mut self, now: Instant, src: NodeId, body: &[u8]) {
+        let Ok(msg) = Control::parse(body) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        match msg {
+            Control::TunnelInit {
+                tunnel,
+                sender,
+                ephemeral,
+                signature,
+            } => {
+                let Some(slot) = self.tunnels.iter().position(|t| {
+                    t.as_ref()
+                        .is_some_and(|t| t.fingerprint == tunnel && t.server_side)
+                }) else {
+                    return self.drop_packet(DropReason::NoTunnel);
+                };
+                let t = self.tunnels[slot].as_ref().expect("found");
+                if src != t.remote_node {
+                    return self.drop_packet(DropReason::BadHandshake);
+                }
+                let mut m = Vec::with_capacity(15 + 64 + body.len());
+                m.extend_from_slice(TUNNEL_INIT_CONTEXT);
+                m.extend_from_slice(&src.0);
+                m.extend_from_slice(&self.me.0);
+                m.extend_from_slice(msg.signed_part(body));
+                let init_hash = crypto::sha256(&[body]);
+                if !crypto::verify(&t.remote_endpoint, &m, &signature) || init_hash == t.last_init {
+                    return self.drop_packet(DropReason::BadHandshake);
+                }
+                let eph = Ephemeral::generate(&mut self.rng);
+                let Some(shared) = eph.agree(&ephemeral) else {
+                    return self.drop_packet(DropReason::BadHandshake);
+                };
+                let local = self.random_u16();
+                let unsigned = Control::TunnelInitAck {
+                    tunnel,
+                    sender: local,
+                    receiver: sender,
+                    ephemeral: eph.public,
+                    signature: [0; 64],
+                };
+                let mut enc = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
+                let _ = unsigned.emit(&mut enc);
+                let signed_len = rpc::TUNNEL_INIT_ACK_LEN - 64;
+                let mut m = Vec::with_capacity(14 + 32 + signed_len);
+                m.extend_from_slice(TUNNEL_ACK_CONTEXT);
+                m.extend_from_slice(&init_hash);
+                m.extend_from_slice(&enc[..signed_len]);
+                let t = self.tunnels[slot].as_mut().expect("found");
+                let sig = t.key.sign(&m);
+                enc[signed_len..].copy_from_slice(&sig);
+                let transcript = crypto::sha256(&[&init_hash, &enc]);
+                let (c2s, s2c) =
+                    crypto::derive_pair(&shared, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
+                if let Some(old) = t
+                    .next
+                    .replace(TunnelSession::new(local, sender, &s2c, &c2s, now))
+                {
+                    self.tunnel_by_index.remove(&old.local);
+                }
+                t.last_init = init_hash;
+                self.tunnel_by_index.insert(local, slot);
+                let ack = Control::TunnelInitAck {
+                    tunnel,
+                    sender: local,
+                    receiver: sender,
+                    ephemeral: eph.public,
+                    signature: sig,
+                };
+                self.send_control(src, &ack);
+            }
+            Control::TunnelInitAck {
+                tunnel,
+                sender,
+                receiver,
+                ephemeral,
+                signature,
+            } => {
+                let Some(&slot) = self.tunnel_by_index.get(&receiver) else {
+                    return self.drop_packet(DropReason::UnknownSession);
+                };
+                let Some(t) = self.tunnels[slot].as_mut() else {
+                    return;
+                };
+                let Some(hs) = t.hs.as_ref().filter(|h| h.sender == receiver) else {
+                    return self.drop_packet(DropReason::UnknownSession);
+                };
+                if t.fingerprint != tunnel || src != t.remote_node {
+                    return self.drop_packet(DropReason::BadHandshake);
+                }
+                // Rebuild the Init we sent to hash it (deterministic from the stored state).
+                let mut init = [0u8; rpc::TUNNEL_INIT_LEN];
+                let unsigned = Control::TunnelInit {
+                    tunnel,
+                    sender: hs.sender,
+                    ephemeral: hs.eph.public,
+                    signature: [0; 64],
+                };
+                let _ = unsigned.emit(&mut init);
+                let mut m = Vec::with_capacity(15 + 64 + init.len());
+                m.extend_from_slice(TUNNEL_INIT_CONTEXT);
+                m.extend_from_slice(&self.me.0);
+                m.extend_from_slice(&src.0);
+                m.extend_from_slice(unsigned.signed_part(&init));
+                // Ed25519 signatures are deterministic, so re-signing gives the bytes we sent.
+                init[rpc::TUNNEL_INIT_LEN - 64..].copy_from_slice(&t.key.sign(&m));
+                let init_hash = crypto::sha256(&[&init]);
+                let signed_len = rpc::TUNNEL_INIT_ACK_LEN - 64;
+                let mut m = Vec::with_capacity(14 + 32 + signed_len);
+                m.extend_from_slice(TUNNEL_ACK_CONTEXT);
+                m.extend_from_slice(&init_hash);
+                m.extend_from_slice(msg.signed_part(body));
+                if !crypto::verify(&t.remote_endpoint, &m, &signature) {
+                    return self.drop_packet(DropReason::BadHandshake);
+                }
+                let Some(shared) = hs.eph.agree(&ephemeral) else {
+                    return self.drop_packet(DropReason::BadHandshake);
+                };
+                let transcript = crypto::sha256(&[&init_hash, body]);
+                let (c2s, s2c) =
+                    crypto::derive_pair(&shared, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
+                let session = TunnelSession::new(receiver, sender, &c2s, &s2c, now);
+                t.hs = None;
+                if let Some(old) = t.prev.take() {
+                    self.tunnel_by_index.remove(&old.local);
+                }
+                t.prev = t.cur.replace(session);
+                let remote = t.remote_endpoint;
+                let first = t.prev.is_none();
+                if first {
+                    self.emit(Event::TunnelUp {
+                        remote_endpoint: remote,
+                    });
+                }
+                // An empty frame confirms the session to the server.
+                self.send_tunnel_frame(slot, &[], now);
+            }
+        }
+    }
+
+    // ----- revocations -----
+
+    pub(crate) fn apply_revocation(&mut self, r: &Revocation, from: Option<usize>) -> bool {
+        if !self.trust.revoke(r) {
+            return false;
+        }
+        if self.revocations.len() >= self.limits.max_revocations {
+            self.revocations.remove(0);
+        }
+        self.revocations.push(r.clone());
+        let subject = NodeId(r.subject);
+        if let Some(&ps) = self.peer_by_id.get(&subject) {
+            self.remove_peer(ps);
+            for p in self.parents.iter_mut().filter(|p| p.peer == Some(subject)) {
+                p.peer = None;
+            }
+            if self.parents.iter().all(|p| p.peer.is_none()) {
+                self.active = None;
+            }
+        }
+        if let Some(s) = self
+            .tunnels
+            .iter()
+            .position(|t| t.as_ref().is_some_and(|t| t.fingerprint == r.subject))
+        {
+            self.remove_tunnel(s);
+        }
+        let enc = r.encode();
+        for ps in 0..self.peers.len() {
+            if Some(ps) == from || self.peers[ps].as_ref().is_none_or(|p| p.cur.is_none()) {
+                continue;
+            }
+            self.send_rpc(ps, |b| {
+                b[0] = rpc::KIND_REVOCATION;
+                b[1..1 + enc.len()].copy_from_slice(&enc);
+                1 + enc.len()
+            });
+        }
+        true
+    }
+
+    /// The address a remote endpoint (or node) has on this node.
+    pub fn address_of(&self, id: &NodeId) -> Option<Ipv4Addr> {
+        self.resolver.index_of(id).map(|i| self.resolver.ipv4(i))
+    }
+
+    /// The underlay address of a parent slot (for diagnostics).
+    pub fn parent_addr(&self, i: usize) -> Option<SocketAddr> {
+        self.parents.get(i).map(|p| p.addr)
+    }
+}
+
+fn msg_unsigned_eph(m: &Control) -> [u8; 32] {
+    match m {
+        Control::TunnelInit { ephemeral, .. } | Control::TunnelInitAck { ephemeral, .. } => {
+            *ephemeral
+        }
+    }
+}
+
+/// An unspecified address, for drivers that need a placeholder.
+pub const UNSPECIFIED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+
+#[allow(dead_code)]
+const _: usize = DATA_OVERHEAD;

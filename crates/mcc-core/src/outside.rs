@@ -1,0 +1,332 @@
+//! Datagrams from the underlay (UDP → node → TUN or onward), checked cheapest first:
+//! frame type → length → session lookup by receiver index → replay window → decrypt in place
+//! → replay window update → roaming → dispatch on the message kind.
+
+use crate::cert::Revocation;
+use crate::crypto::{Cipher, TAG_LEN};
+use crate::event::{DropReason, Event};
+use crate::filter::{self, Direction};
+use crate::id::NodeId;
+use crate::node::Node;
+use crate::time::Instant;
+use crate::wire::link::{
+    DATA_HEADER_LEN, DataHeader, TYPE_COOKIE, TYPE_DATA, TYPE_INIT, TYPE_INIT_ACK,
+};
+use crate::wire::rpc::{self, ControlHeader, RoutedHeader, TopologyUpdate};
+use crate::wire::tunnel::{HEADER_LEN as TUNNEL_HEADER_LEN, TunnelHeader};
+use core::net::{IpAddr, SocketAddr};
+
+impl<C: Cipher> Node<C> {
+    /// A datagram arrived from `from`. `buf` is decrypted in place (it is the caller's).
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+        self.now = now;
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += buf.len() as u64;
+        match buf.first() {
+            Some(&TYPE_DATA) => self.handle_data(now, from, buf),
+            Some(&TYPE_INIT) => self.handle_init(now, from, buf),
+            Some(&TYPE_INIT_ACK) => self.handle_init_ack(now, from, buf),
+            Some(&TYPE_COOKIE) => self.handle_cookie(buf),
+            _ => self.drop_packet(DropReason::Malformed),
+        }
+    }
+
+    fn handle_data(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+        let Ok(h) = DataHeader::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(&ps) = self.peer_by_index.get(&h.receiver) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let Some(p) = self.peers[ps].as_mut() else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let is = |s: &Option<crate::link::LinkSession<C>>| {
+            s.as_ref().is_some_and(|s| s.local == h.receiver)
+        };
+        let which = if is(&p.cur) {
+            0
+        } else if is(&p.prev) {
+            1
+        } else if is(&p.next) {
+            2
+        } else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let session = [&mut p.cur, &mut p.prev, &mut p.next][which]
+            .as_mut()
+            .expect("matched above");
+        let counter = match session.open(buf) {
+            Ok(c) => c,
+            Err(e) => return self.drop_packet(e),
+        };
+        let newest = session.is_newest(counter);
+        p.last_rx = now;
+        let id = p.id;
+        if which == 2 {
+            // The initiator used the session it just agreed: promote it.
+            let first = p.cur.is_none();
+            if let Some(old) = p.prev.take() {
+                self.peer_by_index.remove(&old.local);
+            }
+            p.prev = p.cur.take();
+            p.cur = p.next.take();
+            self.stats.handshakes_completed += 1;
+            if first {
+                let addr = p.addr;
+                self.emit(Event::PeerUp { id, addr });
+                self.rebuild_neighbours();
+                self.send_revocations_to(ps);
+            } else {
+                self.stats.rekeys += 1;
+            }
+        }
+        if let Some(p) = self.peers[ps].as_mut()
+            && from != p.addr
+            && newest
+        {
+            p.addr = from;
+            self.emit(Event::PeerRoamed { id, addr: from });
+        }
+        let end = buf.len() - TAG_LEN;
+        self.dispatch(now, ps, &mut buf[DATA_HEADER_LEN..end]);
+    }
+
+    fn send_revocations_to(&mut self, ps: usize) {
+        for i in 0..self.revocations.len() {
+            let r = self.revocations[i].encode();
+            self.send_rpc(ps, |b| {
+                b[0] = rpc::KIND_REVOCATION;
+                b[1..1 + r.len()].copy_from_slice(&r);
+                1 + r.len()
+            });
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, ps: usize, plain: &mut [u8]) {
+        match plain.first().copied() {
+            None => {
+                // Keepalive: answer so the child can tell its parent is alive.
+                self.send_rpc(ps, |b| {
+                    b[0] = rpc::KIND_PONG;
+                    1
+                });
+            }
+            Some(rpc::KIND_PONG) => {}
+            Some(rpc::KIND_TOPOLOGY) => {
+                let Ok(update) = TopologyUpdate::parse(&plain[1..]) else {
+                    return self.drop_packet(DropReason::Malformed);
+                };
+                let Some(child) = self.peers[ps].as_ref().map(|p| p.id) else {
+                    return;
+                };
+                if Some(child) == self.parent() {
+                    // Updates only flow upward.
+                    return self.drop_packet(DropReason::Malformed);
+                }
+                let applied = self.topology.apply(child, &update);
+                for _ in 0..applied.refused {
+                    self.stats.count_drop(DropReason::Full);
+                }
+                let upto = update.upto;
+                self.send_rpc(ps, |b| {
+                    b[0] = rpc::KIND_TOPOLOGY_ACK;
+                    b[1..9].copy_from_slice(&upto.to_le_bytes());
+                    9
+                });
+                if applied.changed > 0 {
+                    self.flush_topology(now);
+                }
+            }
+            Some(rpc::KIND_TOPOLOGY_ACK) => match rpc::parse_topology_ack(plain) {
+                Ok(upto) => self.handle_topology_ack(now, ps, upto),
+                Err(_) => self.drop_packet(DropReason::Malformed),
+            },
+            Some(rpc::KIND_TUNNEL_DIRECT) => self.receive_tunnel(now, &mut plain[1..]),
+            Some(rpc::KIND_TUNNEL_ROUTED) => {
+                let Ok(h) = RoutedHeader::parse(plain) else {
+                    return self.drop_packet(DropReason::Malformed);
+                };
+                if h.dst == self.me.short() {
+                    self.receive_tunnel(now, &mut plain[rpc::ROUTED_HEADER_LEN..]);
+                } else {
+                    self.forward_tunnel(ps, h, &plain[rpc::ROUTED_HEADER_LEN..]);
+                }
+            }
+            Some(rpc::KIND_CONTROL) => {
+                let Ok(h) = ControlHeader::parse(plain) else {
+                    return self.drop_packet(DropReason::Malformed);
+                };
+                if h.dst == self.me {
+                    self.handle_control(now, h.src, &plain[rpc::CONTROL_HEADER_LEN..]);
+                } else {
+                    self.forward_control(ps, h, &plain[rpc::CONTROL_HEADER_LEN..]);
+                }
+            }
+            Some(rpc::KIND_REVOCATION) => match Revocation::decode(&plain[1..]) {
+                Some(r) => {
+                    self.apply_revocation(&r, Some(ps));
+                }
+                None => self.drop_packet(DropReason::Malformed),
+            },
+            Some(_) => self.drop_packet(DropReason::Malformed),
+        }
+    }
+
+    /// Which node a short ID names: a direct neighbour first, then the topology table.
+    fn resolve_short(&self, s: &crate::id::ShortId) -> Option<NodeId> {
+        self.neighbours
+            .iter()
+            .find(|n| &n.short() == s)
+            .copied()
+            .or_else(|| self.topology.by_short(s))
+    }
+
+    /// Relays a tunnel frame it cannot read: only the routed header is looked at.
+    fn forward_tunnel(&mut self, from: usize, h: RoutedHeader, frame: &[u8]) {
+        if h.ttl <= 1 {
+            return self.drop_packet(DropReason::TtlExpired);
+        }
+        let next = match self.resolve_short(&h.dst) {
+            Some(dst) => self.route(&dst).map(|n| (n, Some(dst))),
+            None => self
+                .parent()
+                .and_then(|p| self.peer_by_id.get(&p).copied())
+                .map(|n| (n, None)),
+        };
+        let Some((next, dst)) = next.filter(|(n, _)| *n != from) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        let last_hop = dst.is_some() && self.peers[next].as_ref().map(|p| p.id) == dst;
+        let sent = self.send_rpc(next, |b| {
+            if last_hop {
+                // The next hop is the destination: the short ID and TTL are not needed.
+                b[0] = rpc::KIND_TUNNEL_DIRECT;
+                b[1..1 + frame.len()].copy_from_slice(frame);
+                1 + frame.len()
+            } else {
+                RoutedHeader {
+                    ttl: h.ttl - 1,
+                    dst: h.dst,
+                }
+                .emit(b);
+                b[rpc::ROUTED_HEADER_LEN..rpc::ROUTED_HEADER_LEN + frame.len()]
+                    .copy_from_slice(frame);
+                rpc::ROUTED_HEADER_LEN + frame.len()
+            }
+        });
+        if sent {
+            self.stats.forwarded += 1;
+        }
+    }
+
+    fn forward_control(&mut self, from: usize, h: ControlHeader, body: &[u8]) {
+        if h.ttl <= 1 {
+            return self.drop_packet(DropReason::TtlExpired);
+        }
+        let Some(next) = self.route(&h.dst).filter(|n| *n != from) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        self.send_rpc(next, |b| {
+            ControlHeader {
+                ttl: h.ttl - 1,
+                ..h
+            }
+            .emit(b);
+            b[rpc::CONTROL_HEADER_LEN..rpc::CONTROL_HEADER_LEN + body.len()].copy_from_slice(body);
+            rpc::CONTROL_HEADER_LEN + body.len()
+        });
+        self.stats.forwarded += 1;
+    }
+
+    /// A tunnel frame for an endpoint on this node: open, filter, rewrite, deliver.
+    fn receive_tunnel(&mut self, now: Instant, frame: &mut [u8]) {
+        let Ok(h) = TunnelHeader::parse(frame) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(&slot) = self.tunnel_by_index.get(&h.receiver) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let Some(t) = self.tunnels[slot].as_mut() else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let is = |s: &Option<crate::tunnel::TunnelSession<C>>| {
+            s.as_ref().is_some_and(|s| s.local == h.receiver)
+        };
+        let which = if is(&t.cur) {
+            0
+        } else if is(&t.prev) {
+            1
+        } else if is(&t.next) {
+            2
+        } else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let session = [&mut t.cur, &mut t.prev, &mut t.next][which]
+            .as_mut()
+            .expect("matched above");
+        if let Err(e) = session.open(frame) {
+            return self.drop_packet(e);
+        }
+        let remote = t.remote_endpoint;
+        if which == 2 {
+            let first = t.cur.is_none();
+            if let Some(old) = t.prev.take() {
+                self.tunnel_by_index.remove(&old.local);
+            }
+            t.prev = t.cur.take();
+            t.cur = t.next.take();
+            if first {
+                self.emit(Event::TunnelUp {
+                    remote_endpoint: remote,
+                });
+            }
+        }
+        let end = frame.len() - TAG_LEN;
+        let packet = &mut frame[TUNNEL_HEADER_LEN..end];
+        if packet.is_empty() {
+            // Session confirmation or tunnel keepalive.
+            return;
+        }
+        let Some(t) = self.tunnels[slot].as_ref() else {
+            return;
+        };
+        let info = match filter::parse(packet) {
+            Ok(i) => i,
+            Err(e) => return self.drop_packet(e),
+        };
+        let dir = if t.server_side {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let targets = &t.cert.tunnel().expect("tunnel certificate").targets;
+        if !filter::rule_allows(targets, dir, &info) {
+            return self.drop_packet(DropReason::Filtered);
+        }
+        let key = filter::flow_key(slot as u16, dir, &info);
+        if t.server_side {
+            self.conntrack.insert(key, now);
+        } else if !self.conntrack.check(key, now) {
+            return self.drop_packet(DropReason::Filtered);
+        }
+        let v6 = matches!(info.src, IpAddr::V6(_));
+        let (Some(src), Some(dst)) = (
+            self.resolver.addr_of(&remote, v6),
+            self.resolver.addr_of(&self.me, v6),
+        ) else {
+            return self.drop_packet(DropReason::NoTunnel);
+        };
+        if let Err(e) = filter::rewrite(packet, src, dst) {
+            return self.drop_packet(e);
+        }
+        let Some(out) = self.tun.next_slot() else {
+            return self.drop_packet(DropReason::Full);
+        };
+        let Some(out) = out.get_mut(..packet.len()) else {
+            return self.drop_packet(DropReason::Full);
+        };
+        out.copy_from_slice(packet);
+        self.tun.commit(packet.len(), ());
+    }
+}
