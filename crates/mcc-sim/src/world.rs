@@ -1,0 +1,441 @@
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use mcc_core::cert::{Certificate, Revocation, Target, TrustStore, TunnelInfo, issue};
+use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::crypto::Identity;
+use mcc_core::event::Event;
+use mcc_core::id::NodeId;
+use mcc_core::resolver::ResolverConfig;
+use mcc_core::time::{Duration, Instant};
+use mcc_core::{Command, Node};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+/// Wall clock the simulated nodes start at (certificates are valid around it).
+const UNIX_START: u64 = 1_800_000_000;
+
+/// Properties of the path between two nodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkParams {
+    pub latency: Duration,
+    /// Uniform extra delay in [0, jitter): reorders datagrams.
+    pub jitter: Duration,
+    /// Probability in [0, 1] that a datagram is lost.
+    pub loss: f64,
+    /// Probability that a datagram is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        LinkParams { latency: Duration::from_millis(10), jitter: Duration::ZERO, loss: 0.0, duplicate: 0.0 }
+    }
+}
+
+/// A datagram seen on the simulated wire.
+#[derive(Clone, Debug)]
+pub struct Datagram {
+    pub at: Instant,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub src_node: usize,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Flight {
+    at: Instant,
+    seq: u64,
+    to: usize,
+    from: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// The simulated network's certificate authority and network key.
+pub struct Pki {
+    pub ca: Identity,
+    pub network: Identity,
+    pub network_cert: Certificate,
+}
+
+struct SimNode {
+    node: Option<Node>,
+    identity: Identity,
+    parents: Vec<usize>,
+    addr: SocketAddr,
+    /// Public address while behind a NAT (what peers see).
+    nat: Option<SocketAddr>,
+    tunnels: Vec<(Certificate, Identity)>,
+    tun: Vec<Vec<u8>>,
+    events: Vec<Event>,
+    timers: Timers,
+    limits: Limits,
+}
+
+/// A tunnel created by [`World::add_tunnel`].
+#[derive(Clone, Debug)]
+pub struct TunnelHandle {
+    pub client: usize,
+    pub server: usize,
+    pub client_endpoint: NodeId,
+    pub server_endpoint: NodeId,
+    pub fingerprint: [u8; 32],
+}
+
+/// The simulated world: nodes, the network between them, and virtual time.
+pub struct World {
+    now: Instant,
+    rng: ChaCha20Rng,
+    seq: u64,
+    nodes: Vec<SimNode>,
+    flights: BinaryHeap<Reverse<Flight>>,
+    default_link: LinkParams,
+    links: BTreeMap<(usize, usize), LinkParams>,
+    partitions: BTreeSet<(usize, usize)>,
+    pub pki: Pki,
+    /// Every datagram put on the wire, when `capture` is on.
+    pub wire: Vec<Datagram>,
+    pub capture: bool,
+    pub timers: Timers,
+    pub limits: Limits,
+}
+
+impl World {
+    pub fn new(seed: u64) -> Self {
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&seed.to_le_bytes());
+        let mut rng = ChaCha20Rng::from_seed(s);
+        let ca = Identity::generate(&mut rng);
+        let network = Identity::generate(&mut rng);
+        let network_cert = issue::network(&ca, &network.id(), "sim", 0, u64::MAX / 2);
+        World {
+            now: Instant::from_secs(1),
+            rng,
+            seq: 0,
+            nodes: Vec::new(),
+            flights: BinaryHeap::new(),
+            default_link: LinkParams::default(),
+            links: BTreeMap::new(),
+            partitions: BTreeSet::new(),
+            pki: Pki { ca, network, network_cert },
+            wire: Vec::new(),
+            capture: false,
+            timers: Timers::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    pub fn trust_store(&self) -> TrustStore {
+        let mut t = TrustStore::new(vec![self.pki.ca.id()], self.pki.network.id());
+        t.add_network(self.pki.network_cert.clone(), UNIX_START).expect("valid network cert");
+        t
+    }
+
+    /// Adds a node whose parents (in priority order) are earlier nodes.
+    pub fn add_node(&mut self, parents: &[usize]) -> usize {
+        let i = self.nodes.len();
+        let identity = Identity::generate(&mut self.rng);
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 0).to_bits().wrapping_add(i as u32 + 1).into()), 9376);
+        self.nodes.push(SimNode {
+            node: None,
+            identity,
+            parents: parents.to_vec(),
+            addr,
+            nat: None,
+            tunnels: Vec::new(),
+            tun: Vec::new(),
+            events: Vec::new(),
+            timers: self.timers,
+            limits: self.limits,
+        });
+        self.boot(i);
+        i
+    }
+
+    fn config(&self, i: usize) -> Config {
+        let n = &self.nodes[i];
+        Config {
+            identity: n.identity.clone(),
+            certificate: issue::node(&self.pki.network, &n.identity.id(), 0, u64::MAX / 2),
+            trust: self.trust_store(),
+            parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
+            names: vec![format!("node{i}")],
+            timers: n.timers,
+            limits: n.limits,
+            resolver: ResolverConfig::default(),
+        }
+    }
+
+    fn boot(&mut self, i: usize) {
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        let unix = UNIX_START + self.now.as_micros() / 1_000_000;
+        let node = Node::new(self.config(i), seed, self.now, unix).expect("valid config");
+        self.nodes[i].node = Some(node);
+        let tunnels = self.nodes[i].tunnels.clone();
+        let now = self.now;
+        for (cert, key) in tunnels {
+            self.node_mut(i).handle_command(now, Command::AddTunnel { cert, key }).expect("tunnel re-added");
+        }
+        self.drain(i);
+    }
+
+    /// Changes one node's timers (takes effect at its next restart; call before traffic).
+    pub fn set_timers(&mut self, i: usize, t: Timers) {
+        self.nodes[i].timers = t;
+        self.boot(i);
+    }
+
+    pub fn node(&self, i: usize) -> &Node {
+        self.nodes[i].node.as_ref().expect("node is running")
+    }
+
+    pub fn node_mut(&mut self, i: usize) -> &mut Node {
+        self.nodes[i].node.as_mut().expect("node is running")
+    }
+
+    pub fn is_up(&self, i: usize) -> bool {
+        self.nodes[i].node.is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i].addr
+    }
+
+    /// Packets the node wrote to its TUN device since the last call.
+    pub fn take_tun(&mut self, i: usize) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.nodes[i].tun)
+    }
+
+    /// Events the node reported since the last call.
+    pub fn take_events(&mut self, i: usize) -> Vec<Event> {
+        std::mem::take(&mut self.nodes[i].events)
+    }
+
+    pub fn set_default_link(&mut self, p: LinkParams) {
+        self.default_link = p;
+    }
+
+    /// Sets the path properties between `a` and `b` (both directions).
+    pub fn set_link(&mut self, a: usize, b: usize, p: LinkParams) {
+        self.links.insert((a.min(b), a.max(b)), p);
+    }
+
+    pub fn partition(&mut self, a: usize, b: usize) {
+        self.partitions.insert((a.min(b), a.max(b)));
+    }
+
+    pub fn heal(&mut self, a: usize, b: usize) {
+        self.partitions.remove(&(a.min(b), a.max(b)));
+    }
+
+    /// Stops a node: its state is gone, datagrams to it are lost.
+    pub fn crash(&mut self, i: usize) {
+        self.nodes[i].node = None;
+    }
+
+    /// Starts a crashed node again with the same identity and tunnels (new sessions).
+    pub fn restart(&mut self, i: usize) {
+        self.boot(i);
+    }
+
+    /// Puts node `i` behind a NAT: peers see `public` instead of its own address.
+    pub fn set_nat(&mut self, i: usize, public: SocketAddr) {
+        self.nodes[i].nat = Some(public);
+    }
+
+    fn public_addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i].nat.unwrap_or(self.nodes[i].addr)
+    }
+
+    fn node_at(&self, addr: SocketAddr) -> Option<usize> {
+        self.nodes.iter().position(|n| n.nat.unwrap_or(n.addr) == addr)
+    }
+
+    /// Issues a tunnel certificate (client endpoint on `client`, server endpoint on `server`)
+    /// and installs it on both nodes, as `mcc create-tunnel` would.
+    pub fn add_tunnel(&mut self, client: usize, server: usize, targets: &str) -> TunnelHandle {
+        let server_key = Identity::generate(&mut self.rng);
+        let client_key = Identity::generate(&mut self.rng);
+        let info = TunnelInfo {
+            client_endpoint: client_key.id(),
+            client_node: self.nodes[client].identity.id(),
+            server_node: self.nodes[server].identity.id(),
+            targets: Target::parse_list(targets).expect("valid targets"),
+            dns_names: vec![],
+            static_addr: None,
+            external_addr: None,
+        };
+        let cert = issue::tunnel(&self.pki.network, &server_key.id(), info, 0, u64::MAX / 2).expect("valid tunnel");
+        let h = TunnelHandle {
+            client,
+            server,
+            client_endpoint: client_key.id(),
+            server_endpoint: server_key.id(),
+            fingerprint: cert.fingerprint(),
+        };
+        self.nodes[server].tunnels.push((cert.clone(), server_key.clone()));
+        self.nodes[client].tunnels.push((cert.clone(), client_key.clone()));
+        let now = self.now;
+        self.node_mut(server).handle_command(now, Command::AddTunnel { cert: cert.clone(), key: server_key }).expect("server side");
+        self.drain(server);
+        self.node_mut(client).handle_command(now, Command::AddTunnel { cert, key: client_key }).expect("client side");
+        self.drain(client);
+        h
+    }
+
+    /// Revokes a tunnel at node `at` (the revocation floods from there).
+    pub fn revoke(&mut self, at: usize, subject: [u8; 32]) {
+        let r = Revocation::sign(&self.pki.network, subject, UNIX_START);
+        let now = self.now;
+        self.node_mut(at).handle_command(now, Command::Revoke(r)).expect("valid revocation");
+        self.drain(at);
+    }
+
+    /// An application on `node` writes `packet` to the TUN device.
+    pub fn send_tun(&mut self, node: usize, packet: &[u8]) {
+        let now = self.now;
+        self.node_mut(node).handle_tun_packet(now, packet);
+        self.drain(node);
+    }
+
+    /// Injects raw bytes as if they arrived at `to` from `from` (an attacker on the path).
+    pub fn inject(&mut self, to: usize, from: SocketAddr, mut bytes: Vec<u8>) {
+        let now = self.now;
+        if let Some(n) = self.nodes[to].node.as_mut() {
+            n.handle_datagram(now, from, &mut bytes);
+            self.drain(to);
+        }
+    }
+
+    /// Collects every output of node `i` after an input.
+    fn drain(&mut self, i: usize) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let Some(n) = self.nodes[i].node.as_mut() else { return };
+            let Some(t) = n.poll_transmit(&mut buf) else { break };
+            let bytes = buf[..t.len].to_vec();
+            self.send(i, t.dst, bytes);
+        }
+        let sn = &mut self.nodes[i];
+        let n = sn.node.as_mut().expect("checked");
+        while let Some(len) = n.poll_tun(&mut buf) {
+            sn.tun.push(buf[..len].to_vec());
+        }
+        while let Some(e) = n.poll_event() {
+            sn.events.push(e);
+        }
+    }
+
+    fn send(&mut self, from: usize, to_addr: SocketAddr, bytes: Vec<u8>) {
+        let src = self.public_addr(from);
+        if self.capture {
+            self.wire.push(Datagram { at: self.now, from: src, to: to_addr, src_node: from, bytes: bytes.clone() });
+        }
+        let Some(to) = self.node_at(to_addr) else { return };
+        if self.partitions.contains(&(from.min(to), from.max(to))) {
+            return;
+        }
+        let p = self.links.get(&(from.min(to), from.max(to))).copied().unwrap_or(self.default_link);
+        let copies = if self.chance(p.duplicate) { 2 } else { 1 };
+        for _ in 0..copies {
+            if self.chance(p.loss) {
+                continue;
+            }
+            let jitter = if p.jitter.as_micros() > 0 { self.rng.next_u64() % p.jitter.as_micros() } else { 0 };
+            let at = self.now + p.latency + Duration::from_micros(jitter);
+            self.seq += 1;
+            self.flights.push(Reverse(Flight { at, seq: self.seq, to, from: src, bytes: bytes.clone() }));
+        }
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < p
+    }
+
+    /// Advances to the next event (a delivery or a node timer) no later than `limit`.
+    /// Returns `false` if nothing happens before `limit`.
+    pub fn step(&mut self, limit: Instant) -> bool {
+        let next_flight = self.flights.peek().map(|f| f.0.at);
+        let next_timer = self.nodes.iter().filter_map(|n| n.node.as_ref()?.poll_timeout()).min();
+        let next = match (next_flight, next_timer) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => {
+                    self.now = limit;
+                    return false;
+                }
+            },
+        };
+        if next > limit {
+            self.now = limit;
+            return false;
+        }
+        self.now = self.now.max(next);
+        let now = self.now;
+        while self.flights.peek().is_some_and(|f| f.0.at <= now) {
+            let Reverse(mut f) = self.flights.pop().expect("peeked");
+            if let Some(n) = self.nodes[f.to].node.as_mut() {
+                n.handle_datagram(now, f.from, &mut f.bytes);
+                self.drain(f.to);
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if let Some(n) = self.nodes[i].node.as_mut()
+                && n.poll_timeout().is_some_and(|t| t <= now)
+            {
+                n.handle_timeout(now);
+                self.drain(i);
+            }
+        }
+        true
+    }
+
+    /// Runs for `d` of virtual time. Fails (panics) on livelock: more than a million steps.
+    pub fn run_for(&mut self, d: Duration) {
+        let limit = self.now + d;
+        let mut steps = 0u32;
+        while self.step(limit) {
+            steps += 1;
+            assert!(steps < 1_000_000, "simulation does not go idle (livelock?)");
+        }
+    }
+
+    pub fn run_for_secs(&mut self, s: u64) {
+        self.run_for(Duration::from_secs(s));
+    }
+
+    /// Runs until `pred` holds, at most `max` of virtual time; returns the time it took.
+    pub fn run_until(&mut self, max: Duration, mut pred: impl FnMut(&mut World) -> bool) -> Option<Duration> {
+        let start = self.now;
+        let limit = start + max;
+        while !pred(self) {
+            if self.now >= limit {
+                return None;
+            }
+            let step_limit = (self.now + Duration::from_millis(100)).min(limit);
+            self.run_for(step_limit.saturating_since(self.now));
+        }
+        Some(self.now.saturating_since(start))
+    }
+
+    /// Does the root (node 0) know every running node?
+    pub fn converged(&self) -> bool {
+        let root = self.node(0);
+        self.nodes.iter().enumerate().all(|(i, n)| n.node.is_none() || root.topology().get(&self.node(i).id()).is_some())
+    }
+}
