@@ -25,6 +25,8 @@ pub struct Timers {
     pub handshake_attempts: u32,
     /// A session older than this is replaced by a new handshake (forward secrecy).
     pub rekey_after: Duration,
+    /// A session that only carried keepalives is replaced after this long.
+    pub rekey_idle_after: Duration,
     /// Delay before an unacknowledged topology update is sent again.
     pub topology_retransmit: Duration,
     /// Idle time after which a conntrack flow is forgotten.
@@ -41,6 +43,7 @@ impl Default for Timers {
             handshake_retry: Duration::from_secs(1),
             handshake_attempts: 4,
             rekey_after: Duration::from_secs(120),
+            rekey_idle_after: Duration::from_secs(3600),
             topology_retransmit: Duration::from_secs(2),
             flow_timeout: Duration::from_secs(180),
         }

@@ -19,6 +19,8 @@ pub struct LinkSession<C> {
     counter: u64,
     replay: ReplayWindow,
     pub created: Instant,
+    /// Frames sent that were more than a keepalive or pong: idle links rekey less often.
+    pub busy: bool,
 }
 
 impl<C: Cipher> LinkSession<C> {
@@ -37,6 +39,7 @@ impl<C: Cipher> LinkSession<C> {
             counter: 0,
             replay: ReplayWindow::default(),
             created: now,
+            busy: false,
         }
     }
 
@@ -57,6 +60,7 @@ impl<C: Cipher> LinkSession<C> {
         let (plain, tag) = rest.split_at_mut(plain_len);
         tag[..TAG_LEN].copy_from_slice(&self.send.seal(self.counter, hdr, plain));
         self.counter += 1;
+        self.busy |= plain_len > 1;
         Some(total)
     }
 
@@ -83,6 +87,16 @@ impl<C: Cipher> LinkSession<C> {
     /// Is `counter` the highest accepted so far (used to follow roaming only on fresh frames)?
     pub fn is_newest(&self, counter: u64) -> bool {
         self.replay.highest() == Some(counter)
+    }
+
+    /// When this session should be replaced: `rekey_after` once it carried traffic,
+    /// `idle_after` if it only ever carried keepalives (saves handshake bytes on idle links).
+    pub fn rekey_at(
+        &self,
+        rekey_after: crate::time::Duration,
+        idle_after: crate::time::Duration,
+    ) -> Instant {
+        self.created + if self.busy { rekey_after } else { idle_after }
     }
 
     pub fn sent(&self) -> u64 {

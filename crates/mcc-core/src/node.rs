@@ -427,8 +427,10 @@ impl<C: Cipher> Node<C> {
                 if let Some((_, at)) = p.inflight {
                     next = earliest(next, Some(at + t.topology_retransmit));
                 }
-                if let Some(s) = &p.cur {
-                    next = earliest(next, Some(s.created + t.rekey_after));
+                if let Some(s) = &p.cur
+                    && self.active.is_some_and(|a| self.parents[a].hs.is_none())
+                {
+                    next = earliest(next, Some(s.rekey_at(t.rekey_after, t.rekey_idle_after)));
                 }
             } else {
                 next = earliest(next, Some(p.last_rx + t.child_timeout));
@@ -990,15 +992,15 @@ impl<C: Cipher> Node<C> {
             && let Some(&ps) = self.peer_by_id.get(&id)
             && let Some(p) = self.peers[ps].as_ref()
         {
-            let rekey = p
-                .cur
-                .as_ref()
-                .is_some_and(|s| now >= s.created + self.timers.rekey_after);
+            let rekey = p.cur.as_ref().is_some_and(|s| {
+                now >= s.rekey_at(self.timers.rekey_after, self.timers.rekey_idle_after)
+            });
             let ka = now >= self.keepalive_due(p);
             let slot = self.active.expect("parent implies active");
             if rekey && self.parents[slot].hs.is_none() {
                 self.start_handshake(slot, now);
-            } else if ka {
+            }
+            if ka {
                 self.send_keepalive(ps);
             }
         }

@@ -16,7 +16,14 @@ pub fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]
 }
 
 /// IPv4/TCP segment with the given flags (0x02 = SYN, 0x12 = SYN-ACK) and payload.
-pub fn tcp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+pub fn tcp4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut b = ipv4_header(src, dst, 6, 20 + payload.len());
     b.extend_from_slice(&sport.to_be_bytes());
     b.extend_from_slice(&dport.to_be_bytes());
@@ -32,7 +39,14 @@ pub fn tcp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, flags: u8, pay
 }
 
 /// IPv4 ICMP echo request (or reply) with a payload.
-pub fn icmp_echo4(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16, request: bool, payload: &[u8]) -> Vec<u8> {
+pub fn icmp_echo4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    seq: u16,
+    request: bool,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut b = ipv4_header(src, dst, 1, 8 + payload.len());
     let at = b.len();
     b.push(if request { 8 } else { 0 });
@@ -86,5 +100,11 @@ pub struct Seen {
 pub fn seen(p: &[u8]) -> Seen {
     let info = filter::parse(p).expect("node delivered an unparseable packet");
     let tail = p[p.len().saturating_sub(16)..].to_vec();
-    Seen { src: info.src, dst: info.dst, src_port: info.src_port, dst_port: info.dst_port, payload_tail: tail }
+    Seen {
+        src: info.src,
+        dst: info.dst,
+        src_port: info.src_port,
+        dst_port: info.dst_port,
+        payload_tail: tail,
+    }
 }

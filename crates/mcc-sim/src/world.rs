@@ -29,7 +29,12 @@ pub struct LinkParams {
 
 impl Default for LinkParams {
     fn default() -> Self {
-        LinkParams { latency: Duration::from_millis(10), jitter: Duration::ZERO, loss: 0.0, duplicate: 0.0 }
+        LinkParams {
+            latency: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
     }
 }
 
@@ -118,7 +123,11 @@ impl World {
             default_link: LinkParams::default(),
             links: BTreeMap::new(),
             partitions: BTreeSet::new(),
-            pki: Pki { ca, network, network_cert },
+            pki: Pki {
+                ca,
+                network,
+                network_cert,
+            },
             wire: Vec::new(),
             capture: false,
             timers: Timers::default(),
@@ -132,7 +141,8 @@ impl World {
 
     pub fn trust_store(&self) -> TrustStore {
         let mut t = TrustStore::new(vec![self.pki.ca.id()], self.pki.network.id());
-        t.add_network(self.pki.network_cert.clone(), UNIX_START).expect("valid network cert");
+        t.add_network(self.pki.network_cert.clone(), UNIX_START)
+            .expect("valid network cert");
         t
     }
 
@@ -140,7 +150,15 @@ impl World {
     pub fn add_node(&mut self, parents: &[usize]) -> usize {
         let i = self.nodes.len();
         let identity = Identity::generate(&mut self.rng);
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 0).to_bits().wrapping_add(i as u32 + 1).into()), 9376);
+        let addr = SocketAddr::new(
+            IpAddr::V4(
+                Ipv4Addr::new(192, 0, 2, 0)
+                    .to_bits()
+                    .wrapping_add(i as u32 + 1)
+                    .into(),
+            ),
+            9376,
+        );
         self.nodes.push(SimNode {
             node: None,
             identity,
@@ -180,7 +198,9 @@ impl World {
         let tunnels = self.nodes[i].tunnels.clone();
         let now = self.now;
         for (cert, key) in tunnels {
-            self.node_mut(i).handle_command(now, Command::AddTunnel { cert, key }).expect("tunnel re-added");
+            self.node_mut(i)
+                .handle_command(now, Command::AddTunnel { cert, key })
+                .expect("tunnel re-added");
         }
         self.drain(i);
     }
@@ -262,7 +282,9 @@ impl World {
     }
 
     fn node_at(&self, addr: SocketAddr) -> Option<usize> {
-        self.nodes.iter().position(|n| n.nat.unwrap_or(n.addr) == addr)
+        self.nodes
+            .iter()
+            .position(|n| n.nat.unwrap_or(n.addr) == addr)
     }
 
     /// Issues a tunnel certificate (client endpoint on `client`, server endpoint on `server`)
@@ -279,7 +301,8 @@ impl World {
             static_addr: None,
             external_addr: None,
         };
-        let cert = issue::tunnel(&self.pki.network, &server_key.id(), info, 0, u64::MAX / 2).expect("valid tunnel");
+        let cert = issue::tunnel(&self.pki.network, &server_key.id(), info, 0, u64::MAX / 2)
+            .expect("valid tunnel");
         let h = TunnelHandle {
             client,
             server,
@@ -287,12 +310,32 @@ impl World {
             server_endpoint: server_key.id(),
             fingerprint: cert.fingerprint(),
         };
-        self.nodes[server].tunnels.push((cert.clone(), server_key.clone()));
-        self.nodes[client].tunnels.push((cert.clone(), client_key.clone()));
+        self.nodes[server]
+            .tunnels
+            .push((cert.clone(), server_key.clone()));
+        self.nodes[client]
+            .tunnels
+            .push((cert.clone(), client_key.clone()));
         let now = self.now;
-        self.node_mut(server).handle_command(now, Command::AddTunnel { cert: cert.clone(), key: server_key }).expect("server side");
+        self.node_mut(server)
+            .handle_command(
+                now,
+                Command::AddTunnel {
+                    cert: cert.clone(),
+                    key: server_key,
+                },
+            )
+            .expect("server side");
         self.drain(server);
-        self.node_mut(client).handle_command(now, Command::AddTunnel { cert, key: client_key }).expect("client side");
+        self.node_mut(client)
+            .handle_command(
+                now,
+                Command::AddTunnel {
+                    cert,
+                    key: client_key,
+                },
+            )
+            .expect("client side");
         self.drain(client);
         h
     }
@@ -301,7 +344,9 @@ impl World {
     pub fn revoke(&mut self, at: usize, subject: [u8; 32]) {
         let r = Revocation::sign(&self.pki.network, subject, UNIX_START);
         let now = self.now;
-        self.node_mut(at).handle_command(now, Command::Revoke(r)).expect("valid revocation");
+        self.node_mut(at)
+            .handle_command(now, Command::Revoke(r))
+            .expect("valid revocation");
         self.drain(at);
     }
 
@@ -325,8 +370,12 @@ impl World {
     fn drain(&mut self, i: usize) {
         let mut buf = vec![0u8; 2048];
         loop {
-            let Some(n) = self.nodes[i].node.as_mut() else { return };
-            let Some(t) = n.poll_transmit(&mut buf) else { break };
+            let Some(n) = self.nodes[i].node.as_mut() else {
+                return;
+            };
+            let Some(t) = n.poll_transmit(&mut buf) else {
+                break;
+            };
             let bytes = buf[..t.len].to_vec();
             self.send(i, t.dst, bytes);
         }
@@ -343,22 +392,44 @@ impl World {
     fn send(&mut self, from: usize, to_addr: SocketAddr, bytes: Vec<u8>) {
         let src = self.public_addr(from);
         if self.capture {
-            self.wire.push(Datagram { at: self.now, from: src, to: to_addr, src_node: from, bytes: bytes.clone() });
+            self.wire.push(Datagram {
+                at: self.now,
+                from: src,
+                to: to_addr,
+                src_node: from,
+                bytes: bytes.clone(),
+            });
         }
-        let Some(to) = self.node_at(to_addr) else { return };
+        let Some(to) = self.node_at(to_addr) else {
+            return;
+        };
         if self.partitions.contains(&(from.min(to), from.max(to))) {
             return;
         }
-        let p = self.links.get(&(from.min(to), from.max(to))).copied().unwrap_or(self.default_link);
+        let p = self
+            .links
+            .get(&(from.min(to), from.max(to)))
+            .copied()
+            .unwrap_or(self.default_link);
         let copies = if self.chance(p.duplicate) { 2 } else { 1 };
         for _ in 0..copies {
             if self.chance(p.loss) {
                 continue;
             }
-            let jitter = if p.jitter.as_micros() > 0 { self.rng.next_u64() % p.jitter.as_micros() } else { 0 };
+            let jitter = if p.jitter.as_micros() > 0 {
+                self.rng.next_u64() % p.jitter.as_micros()
+            } else {
+                0
+            };
             let at = self.now + p.latency + Duration::from_micros(jitter);
             self.seq += 1;
-            self.flights.push(Reverse(Flight { at, seq: self.seq, to, from: src, bytes: bytes.clone() }));
+            self.flights.push(Reverse(Flight {
+                at,
+                seq: self.seq,
+                to,
+                from: src,
+                bytes: bytes.clone(),
+            }));
         }
     }
 
@@ -370,7 +441,11 @@ impl World {
     /// Returns `false` if nothing happens before `limit`.
     pub fn step(&mut self, limit: Instant) -> bool {
         let next_flight = self.flights.peek().map(|f| f.0.at);
-        let next_timer = self.nodes.iter().filter_map(|n| n.node.as_ref()?.poll_timeout()).min();
+        let next_timer = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.node.as_ref()?.poll_timeout())
+            .min();
         let next = match (next_flight, next_timer) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
@@ -420,7 +495,11 @@ impl World {
     }
 
     /// Runs until `pred` holds, at most `max` of virtual time; returns the time it took.
-    pub fn run_until(&mut self, max: Duration, mut pred: impl FnMut(&mut World) -> bool) -> Option<Duration> {
+    pub fn run_until(
+        &mut self,
+        max: Duration,
+        mut pred: impl FnMut(&mut World) -> bool,
+    ) -> Option<Duration> {
         let start = self.now;
         let limit = start + max;
         while !pred(self) {
@@ -436,6 +515,9 @@ impl World {
     /// Does the root (node 0) know every running node?
     pub fn converged(&self) -> bool {
         let root = self.node(0);
-        self.nodes.iter().enumerate().all(|(i, n)| n.node.is_none() || root.topology().get(&self.node(i).id()).is_some())
+        self.nodes
+            .iter()
+            .enumerate()
+            .all(|(i, n)| n.node.is_none() || root.topology().get(&self.node(i).id()).is_some())
     }
 }
