@@ -122,6 +122,9 @@ pub(crate) struct Peer<C> {
     /// Topology acknowledged by this peer (only meaningful for the active parent).
     pub acked: u64,
     pub inflight: Option<(u64, Instant)>,
+    /// Hash of the last `Init` answered: a duplicated or replayed copy is ignored, so it
+    /// cannot replace the session the initiator is about to use.
+    pub last_init: [u8; 32],
 }
 
 pub(crate) struct TunnelInitiating {
@@ -710,6 +713,12 @@ impl<C: Cipher> Node<C> {
         let Some(slot) = self.peer_slot_for(id, from, now) else {
             return self.drop_packet(DropReason::Full);
         };
+        if self.peers[slot]
+            .as_ref()
+            .is_some_and(|p| p.last_init == init_hash)
+        {
+            return self.drop_packet(DropReason::Replay);
+        }
         let local = self.random_u32();
         let cert_bytes = self.cert.encoded().to_vec();
         let identity = self.identity.clone();
@@ -733,7 +742,11 @@ impl<C: Cipher> Node<C> {
         if let Some(old) = p.next.replace(session) {
             self.peer_by_index.remove(&old.local);
         }
-        p.addr = from;
+        p.last_init = init_hash;
+        if p.cur.is_none() {
+            // An established peer moves only on an authenticated, fresh data frame.
+            p.addr = from;
+        }
         self.peer_by_index.insert(local, slot);
     }
 
@@ -755,6 +768,7 @@ impl<C: Cipher> Node<C> {
             parent_slot: None,
             acked: 0,
             inflight: None,
+            last_init: [0; 32],
         });
         self.peer_by_id.insert(id, s);
         Some(s)

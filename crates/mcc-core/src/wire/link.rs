@@ -9,7 +9,7 @@
 //! +------+----------------+-------------------------------+-----------------+--------+
 //!  AAD = bytes 0..13
 //!
-//! Init (initiator → responder, 123 B + certificate):
+//! Init (initiator → responder, 119 B + certificate):
 //! | 0x01 | sender index 4 | ephemeral X25519 32 | cert len u16 | cert | signature 64 | cookie 16 |
 //!  signature = Ed25519(node key, "mcc-init" ‖ bytes 0..sig)
 //!
