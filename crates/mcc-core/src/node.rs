@@ -46,6 +46,8 @@ pub struct Transmit {
 }
 
 /// Inputs that come from the operator or the platform rather than the network.
+// A command is built once per operator action, so the size of `AddTunnel` does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Installs a tunnel; `key` is this node's endpoint key (client or server side is
     /// read from the certificate). Takes effect at once.

@@ -28,7 +28,7 @@ fn scenario(seed: u64) {
     for i in 1..n {
         let p1 = (xorshift(&mut r) % i as u64) as usize;
         let p2 = (xorshift(&mut r) % i as u64) as usize;
-        if p1 != p2 && xorshift(&mut r) % 2 == 0 {
+        if p1 != p2 && xorshift(&mut r).is_multiple_of(2) {
             w.add_node(&[p1, p2])
         } else {
             w.add_node(&[p1])
@@ -72,7 +72,7 @@ fn scenario(seed: u64) {
             w.restart(crash);
         }
         let marker = format!("m{seed:08}-{i:04}").into_bytes();
-        let ok = xorshift(&mut r) % 4 != 0;
+        let ok = !xorshift(&mut r).is_multiple_of(4);
         let port = if ok {
             7000
         } else {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every test of the project, as CI runs it: formatting, lints, unit + scenario + invariant
+# tests (release, so the 200-seed invariant run is quick), the ring backend, the no_std
+# probe, and a short fuzz run of every target. Installs the cargo tools it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+echo "== fmt";     cargo fmt --all -- --check
+echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
+echo "== tests";   cargo test --workspace --release
+echo "== ring";    cargo test -p mcc-core --features ring --release
+echo "== no_std";  scripts/nostd-probe.sh
+echo "== fuzz";    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
+echo "== all tests passed"
