@@ -737,8 +737,10 @@ impl<C: Cipher> Node<C> {
             transcript = crypto::sha256(&[&init_hash, &out[..sig_at + 64]]);
             Some(InitAck::buffer_len(cert_bytes.len()))
         });
-        let (i2r, r2i) =
-            crypto::derive_pair(&shared, &transcript, b"mcc link i2r", b"mcc link r2i");
+        let Some(ikm) = crypto::session_ikm(&shared, &self.identity, &id) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let (i2r, r2i) = crypto::derive_pair(&ikm, &transcript, b"mcc link i2r", b"mcc link r2i");
         let session = LinkSession::new(local, sender, &r2i, &i2r, now);
         let p = self.peers[slot].as_mut().expect("slot just allocated");
         if let Some(old) = p.next.replace(session) {
@@ -807,8 +809,10 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::BadHandshake);
         };
         let transcript = crypto::sha256(&[&hs.init_hash, buf]);
-        let (i2r, r2i) =
-            crypto::derive_pair(&shared, &transcript, b"mcc link i2r", b"mcc link r2i");
+        let Some(ikm) = crypto::session_ikm(&shared, &self.identity, &id) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let (i2r, r2i) = crypto::derive_pair(&ikm, &transcript, b"mcc link i2r", b"mcc link r2i");
         let local = hs.sender;
         self.parents[slot].hs = None;
         // If this slot used to reach another node, that link is replaced.
@@ -1318,8 +1322,11 @@ impl<C: Cipher> Node<C> {
                 let sig = t.key.sign(&m);
                 enc[signed_len..].copy_from_slice(&sig);
                 let transcript = crypto::sha256(&[&init_hash, &enc]);
+                let Some(ikm) = crypto::session_ikm(&shared, &t.key, &t.remote_endpoint) else {
+                    return self.drop_packet(DropReason::BadHandshake);
+                };
                 let (c2s, s2c) =
-                    crypto::derive_pair(&shared, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
+                    crypto::derive_pair(&ikm, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
                 if let Some(old) = t
                     .next
                     .replace(TunnelSession::new(local, sender, &s2c, &c2s, now))
@@ -1385,8 +1392,11 @@ impl<C: Cipher> Node<C> {
                     return self.drop_packet(DropReason::BadHandshake);
                 };
                 let transcript = crypto::sha256(&[&init_hash, body]);
+                let Some(ikm) = crypto::session_ikm(&shared, &t.key, &t.remote_endpoint) else {
+                    return self.drop_packet(DropReason::BadHandshake);
+                };
                 let (c2s, s2c) =
-                    crypto::derive_pair(&shared, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
+                    crypto::derive_pair(&ikm, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
                 let session = TunnelSession::new(receiver, sender, &c2s, &s2c, now);
                 t.hs = None;
                 if let Some(old) = t.prev.take() {

@@ -11,19 +11,31 @@ fn show(w: &mut World, names: &[&str]) {
     for (i, name) in names.iter().enumerate() {
         for e in w.take_events(i) {
             if !matches!(e, Event::Dropped { .. }) {
-                println!("  [{:>7.2}s] {name:<6} {}", w.now().as_micros() as f64 / 1e6 - 1.0, describe(w, &e));
+                println!(
+                    "  [{:>7.2}s] {name:<6} {}",
+                    w.now().as_micros() as f64 / 1e6 - 1.0,
+                    describe(w, names, &e)
+                );
             }
         }
     }
 }
 
-fn describe(w: &World, e: &Event) -> String {
-    let name = |id: &mcc_core::id::NodeId| (0..w.len()).find(|&i| w.is_up(i) && w.node(i).id() == *id).map_or(format!("{id}"), |i| format!("node{i}"));
+fn describe(w: &World, names: &[&str], e: &Event) -> String {
+    let name = |id: &mcc_core::id::NodeId| {
+        (0..w.len())
+            .find(|&i| w.is_up(i) && w.node(i).id() == *id)
+            .map_or(format!("{id}"), |i| names[i].to_string())
+    };
     match e {
         Event::PeerUp { id, addr } => format!("link up with {} at {addr}", name(id)),
         Event::PeerDown { id } => format!("link down with {}", name(id)),
         Event::PeerRoamed { id, addr } => format!("{} roamed to {addr}", name(id)),
-        Event::ParentChanged { from, to } => format!("parent {:?} -> {:?}", from.as_ref().map(name), to.as_ref().map(name)),
+        Event::ParentChanged { from, to } => format!(
+            "parent {:?} -> {:?}",
+            from.as_ref().map(name),
+            to.as_ref().map(name)
+        ),
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::Dropped { reason } => format!("dropped: {reason}"),
@@ -39,14 +51,27 @@ fn main() {
     let leaf1 = w.add_node(&[a, b]);
     let leaf2 = w.add_node(&[b]);
     w.set_nat(leaf2, "198.51.100.20:40123".parse().unwrap());
-    println!("mcc simulated network: root <- relayA, relayB; leaf1 -> [relayA, relayB]; leaf2 -> relayB (behind NAT)");
+    println!(
+        "mcc simulated network: root <- relayA, relayB; leaf1 -> [relayA, relayB]; leaf2 -> relayB (behind NAT)"
+    );
     for i in 0..w.len() {
-        println!("  {:<6} id {}  overlay {}", names[i], w.node(i).id(), w.node(i).address());
+        println!(
+            "  {:<6} id {}  overlay {}",
+            names[i],
+            w.node(i).id(),
+            w.node(i).address()
+        );
     }
     println!("\n1. bootstrap");
-    let t = w.run_until(Duration::from_secs(30), |w| w.converged()).expect("converges");
+    let t = w
+        .run_until(Duration::from_secs(30), |w| w.converged())
+        .expect("converges");
     show(&mut w, &names);
-    println!("  root knows {} nodes after {:.2}s", w.node(root).topology().len(), t.as_micros() as f64 / 1e6);
+    println!(
+        "  root knows {} nodes after {:.2}s",
+        w.node(root).topology().len(),
+        t.as_micros() as f64 / 1e6
+    );
 
     println!("\n2. tunnel leaf1 (client) -> leaf2 (server), targets udp:7000");
     let tun = w.add_tunnel(leaf1, leaf2, "udp:7000");
@@ -61,27 +86,61 @@ fn main() {
     w.run_for_secs(1);
     for got in w.take_tun(leaf2) {
         let s = seen(&got);
-        println!("  leaf2 TUN <- {}:{} -> {}:{} {:?}", s.src, s.src_port, s.dst, s.dst_port, String::from_utf8_lossy(&got[28..]));
+        println!(
+            "  leaf2 TUN <- {}:{} -> {}:{} {:?}",
+            s.src,
+            s.src_port,
+            s.dst,
+            s.dst_port,
+            String::from_utf8_lossy(&got[28..])
+        );
     }
-    let relayed: usize = [root, a, b].iter().map(|&i| w.node(i).stats().forwarded as usize).sum();
-    let plain = w.wire.iter().any(|d| d.bytes.windows(16).any(|x| x == b"hello from leaf1"));
-    println!("  relays forwarded {relayed} frames, hold {} tunnel keys; plaintext on the wire: {plain}", [root, a, b].iter().map(|&i| w.node(i).tunnel_key_count()).sum::<usize>());
+    let relayed: usize = [root, a, b]
+        .iter()
+        .map(|&i| w.node(i).stats().forwarded as usize)
+        .sum();
+    let plain = w
+        .wire
+        .iter()
+        .any(|d| d.bytes.windows(16).any(|x| x == b"hello from leaf1"));
+    println!(
+        "  relays forwarded {relayed} frames, hold {} tunnel keys; plaintext on the wire: {plain}",
+        [root, a, b]
+            .iter()
+            .map(|&i| w.node(i).tunnel_key_count())
+            .sum::<usize>()
+    );
 
     println!("\n3. default deny: udp:7001 is not in the tunnel");
     let p = udp4(src, dst, 40000, 7001, b"not allowed");
     w.send_tun(leaf1, &p);
     w.run_for_secs(1);
-    println!("  leaf2 received {} packets; leaf1 dropped {} (filtered)", w.take_tun(leaf2).len(), w.node(leaf1).stats().drop_filtered);
+    println!(
+        "  leaf2 received {} packets; leaf1 dropped {} (filtered)",
+        w.take_tun(leaf2).len(),
+        w.node(leaf1).stats().drop_filtered
+    );
 
     println!("\n4. relayA crashes: leaf1 fails over to relayB");
     w.crash(a);
-    let took = w.run_until(Duration::from_secs(120), |w| w.node(leaf1).parent() == Some(w.node(b).id())).expect("fails over");
+    let took = w
+        .run_until(Duration::from_secs(120), |w| {
+            w.node(leaf1).parent() == Some(w.node(b).id())
+        })
+        .expect("fails over");
     show(&mut w, &names);
     println!("  failover after {:.1}s", took.as_micros() as f64 / 1e6);
     let p = udp4(src, dst, 40000, 7000, b"after failover");
     w.send_tun(leaf1, &p);
     w.run_for_secs(1);
-    println!("  tunnel after failover: leaf2 received {} packet(s)", w.take_tun(leaf2).len());
+    println!(
+        "  tunnel after failover: leaf2 received {} packet(s)",
+        w.take_tun(leaf2).len()
+    );
     let bytes: usize = w.wire.iter().map(|d| d.bytes.len()).sum();
-    println!("\n{} datagrams, {bytes} bytes on the wire in {:.0}s of virtual time", w.wire.len(), w.now().as_micros() as f64 / 1e6);
+    println!(
+        "\n{} datagrams, {bytes} bytes on the wire in {:.0}s of virtual time",
+        w.wire.len(),
+        w.now().as_micros() as f64 / 1e6
+    );
 }

@@ -89,6 +89,20 @@ pub fn derive_pair(
     (a, b)
 }
 
+/// Input keying material of a session: ephemeral-ephemeral DH (forward secrecy) followed by
+/// static-static DH between the two identities' X25519 keys (binds the keys to both
+/// identities, on top of the handshake signatures). `None` if either DH is degenerate.
+pub fn session_ikm(ephemeral_shared: &[u8; 32], me: &Identity, them: &NodeId) -> Option<[u8; 64]> {
+    let ss = me.x25519_secret().diffie_hellman(&x25519_public(them)?);
+    if !ss.was_contributory() {
+        return None;
+    }
+    let mut ikm = [0u8; 64];
+    ikm[..32].copy_from_slice(ephemeral_shared);
+    ikm[32..].copy_from_slice(ss.as_bytes());
+    Some(ikm)
+}
+
 /// An ephemeral X25519 key pair drawn from the caller's CSPRNG. Kept as a static secret so a
 /// pending handshake can be stored and retried; it is dropped (and zeroized) once used.
 pub struct Ephemeral {
