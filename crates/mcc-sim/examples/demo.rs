@@ -54,10 +54,10 @@ fn main() {
     println!(
         "mcc simulated network: root <- relayA, relayB; leaf1 -> [relayA, relayB]; leaf2 -> relayB (behind NAT)"
     );
-    for i in 0..w.len() {
+    for (i, name) in names.iter().enumerate() {
         println!(
             "  {:<6} id {}  overlay {}",
-            names[i],
+            name,
             w.node(i).id(),
             w.node(i).address()
         );
