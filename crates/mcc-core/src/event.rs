@@ -59,6 +59,9 @@ pub enum Event {
     },
     /// A tunnel session is established with the remote endpoint.
     TunnelUp { remote_endpoint: NodeId },
+    /// A tunnel arrived by offer from its server node and is installed; persist it with
+    /// `Node::tunnel_credentials`.
+    TunnelInstalled { fingerprint: [u8; 32] },
     /// A tunnel was removed or revoked.
     TunnelDown { remote_endpoint: NodeId },
     /// A packet or frame was dropped.

@@ -52,6 +52,14 @@ pub enum Command {
     /// Installs a tunnel; `key` is this node's endpoint key (client or server side is
     /// read from the certificate). Takes effect at once.
     AddTunnel { cert: Certificate, key: Identity },
+    /// Installs the server side of a tunnel and delivers the client endpoint's key to the
+    /// client node, sealed to its X25519 key (what `mcc create-tunnel` does: the tunnel is
+    /// created on the server side only). Resent until the client starts its handshake.
+    OfferTunnel {
+        cert: Certificate,
+        server_key: Identity,
+        client_key: Identity,
+    },
     /// Removes a tunnel by its certificate fingerprint.
     RemoveTunnel { fingerprint: [u8; 32] },
     /// Applies a network-signed revocation and floods it to every neighbour.
@@ -150,6 +158,14 @@ pub(crate) struct Tunnel<C> {
     pub hs: Option<TunnelInitiating>,
     /// Last `TunnelInit` accepted (server side): a replay of it is ignored.
     pub last_init: [u8; 32],
+    /// Server side: the client endpoint key still to be delivered to the client node.
+    pub offer: Option<PendingOffer>,
+}
+
+pub(crate) struct PendingOffer {
+    pub client_key: Identity,
+    pub tries: u32,
+    pub next_at: Instant,
 }
 
 /// Public view of a link peer.
@@ -445,6 +461,9 @@ impl<C: Cipher> Node<C> {
             if let Some(hs) = &tn.hs {
                 next = earliest(next, Some(hs.sent_at + self.retry_delay(hs.tries)));
             }
+            if let Some(o) = &tn.offer {
+                next = earliest(next, Some(o.next_at));
+            }
         }
         next
     }
@@ -482,6 +501,33 @@ impl<C: Cipher> Node<C> {
         self.now = now;
         match cmd {
             Command::AddTunnel { cert, key } => self.add_tunnel(now, cert, key),
+            Command::OfferTunnel {
+                cert,
+                server_key,
+                client_key,
+            } => {
+                let fp = cert.fingerprint();
+                if cert
+                    .tunnel()
+                    .is_none_or(|t| t.client_endpoint != client_key.id())
+                {
+                    return Err(CommandError::NotOurTunnel);
+                }
+                self.add_tunnel(now, cert, server_key)?;
+                let slot = self.tunnel_slot(&fp).expect("just added");
+                if let Some(t) = self.tunnels[slot].as_mut() {
+                    if !t.server_side {
+                        return Err(CommandError::NotOurTunnel);
+                    }
+                    t.offer = Some(PendingOffer {
+                        client_key,
+                        tries: 0,
+                        next_at: now,
+                    });
+                }
+                self.send_offer(slot, now);
+                Ok(())
+            }
             Command::RemoveTunnel { fingerprint } => {
                 let slot = self
                     .tunnels
@@ -1159,6 +1205,7 @@ impl<C: Cipher> Node<C> {
             next: None,
             hs: None,
             last_init: [0; 32],
+            offer: None,
         });
         self.tunnel_by_endpoint.insert(remote_endpoint, slot);
         if !server_side {
@@ -1229,6 +1276,15 @@ impl<C: Cipher> Node<C> {
 
     fn tunnel_timers(&mut self, now: Instant) {
         for s in 0..self.tunnels.len() {
+            if self.tunnels[s]
+                .as_ref()
+                .and_then(|t| t.offer.as_ref())
+                .is_some_and(|o| now >= o.next_at)
+            {
+                self.send_offer(s, now);
+            }
+        }
+        for s in 0..self.tunnels.len() {
             let Some(t) = &self.tunnels[s] else { continue };
             let Some(hs) = &t.hs else { continue };
             if now < hs.sent_at + self.retry_delay(hs.tries) {
@@ -1253,6 +1309,12 @@ impl<C: Cipher> Node<C> {
 
     /// Sends a control message to `dst` through the tree.
     pub(crate) fn send_control(&mut self, dst: NodeId, msg: &Control) {
+        let mut body = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
+        let n = msg.emit(&mut body).unwrap_or(0);
+        self.send_control_bytes(dst, &body[..n]);
+    }
+
+    pub(crate) fn send_control_bytes(&mut self, dst: NodeId, body: &[u8]) {
         let Some(peer) = self.route(&dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
@@ -1264,12 +1326,20 @@ impl<C: Cipher> Node<C> {
                 src: me,
             }
             .emit(b);
-            rpc::CONTROL_HEADER_LEN + msg.emit(&mut b[rpc::CONTROL_HEADER_LEN..]).unwrap_or(0)
+            let end = rpc::CONTROL_HEADER_LEN + body.len();
+            if end > b.len() {
+                return 0;
+            }
+            b[rpc::CONTROL_HEADER_LEN..end].copy_from_slice(body);
+            end
         });
     }
 
     /// A control message addressed to this node.
     pub(crate) fn handle_control(&mut self, now: Instant, src: NodeId, body: &[u8]) {
+        if body.first() == Some(&rpc::TUNNEL_OFFER_KIND) {
+            return self.handle_offer(now, src, body);
+        }
         let Ok(msg) = Control::parse(body) else {
             return self.drop_packet(DropReason::Malformed);
         };
@@ -1334,6 +1404,7 @@ impl<C: Cipher> Node<C> {
                     self.tunnel_by_index.remove(&old.local);
                 }
                 t.last_init = init_hash;
+                t.offer = None;
                 self.tunnel_by_index.insert(local, slot);
                 let ack = Control::TunnelInitAck {
                     tunnel,
@@ -1455,6 +1526,111 @@ impl<C: Cipher> Node<C> {
             });
         }
         true
+    }
+
+    pub(crate) fn tunnel_slot(&self, fingerprint: &[u8; 32]) -> Option<usize> {
+        self.tunnels
+            .iter()
+            .position(|t| t.as_ref().is_some_and(|t| &t.fingerprint == fingerprint))
+    }
+
+    /// The certificate and endpoint key of an installed tunnel, so the driver can persist a
+    /// tunnel that arrived by offer (see [`Event::TunnelInstalled`]).
+    pub fn tunnel_credentials(&self, fingerprint: &[u8; 32]) -> Option<(Certificate, Identity)> {
+        let t = self.tunnels[self.tunnel_slot(fingerprint)?].as_ref()?;
+        Some((t.cert.clone(), t.key.clone()))
+    }
+
+    /// Sends (or resends) a tunnel offer; backs off, and gives up after 12 tries.
+    fn send_offer(&mut self, slot: usize, now: Instant) {
+        let eph = Ephemeral::generate(&mut self.rng);
+        let base = self.timers.handshake_retry;
+        let retry = |tries: u32| base.mul(1 << tries.min(4));
+        let Some(t) = self.tunnels[slot].as_mut() else {
+            return;
+        };
+        let Some(o) = t.offer.as_mut() else { return };
+        if o.tries >= 12 {
+            t.offer = None;
+            return;
+        }
+        o.next_at = now + retry(o.tries);
+        o.tries += 1;
+        let Some(client_x) = crypto::x25519_public(&t.remote_node) else {
+            return;
+        };
+        let Some(shared) = eph.agree(&client_x.to_bytes()) else {
+            return;
+        };
+        let (key, _) = crypto::derive_pair(&shared, &t.fingerprint, b"mcc tunnel offer", b"");
+        let mut sealed = [0u8; 48];
+        sealed[..32].copy_from_slice(&o.client_key.secret());
+        let tag = C::new(&key).seal(0, &t.fingerprint, &mut sealed[..32]);
+        sealed[32..].copy_from_slice(&tag);
+        let offer = rpc::TunnelOffer {
+            ephemeral: eph.public,
+            sealed_key: sealed,
+            cert: t.cert.encoded(),
+        };
+        let mut body = [0u8; rpc::TUNNEL_OFFER_MAX];
+        let Ok(n) = offer.emit(&mut body) else { return };
+        let dst = t.remote_node;
+        self.send_control_bytes(dst, &body[..n]);
+    }
+
+    /// Client side: a server node delivers a tunnel (certificate + our endpoint key).
+    fn handle_offer(&mut self, now: Instant, src: NodeId, body: &[u8]) {
+        let Ok(offer) = rpc::TunnelOffer::parse(body) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Ok(cert) = Certificate::decode(offer.cert) else {
+            return self.drop_packet(DropReason::BadCertificate);
+        };
+        let unix = self.unix_time();
+        if self.trust.verify_tunnel(&cert, unix).is_err() {
+            return self.drop_packet(DropReason::BadCertificate);
+        }
+        let info = cert.tunnel().expect("verified tunnel");
+        if info.client_node != self.me || info.server_node != src {
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        let fingerprint = cert.fingerprint();
+        if let Some(slot) = self.tunnel_slot(&fingerprint) {
+            // Already installed (the offer was resent): make sure a handshake is under way.
+            if self.tunnels[slot]
+                .as_ref()
+                .is_some_and(|t| t.cur.is_none() && t.hs.is_none())
+            {
+                self.start_tunnel_handshake(slot, now);
+            }
+            return;
+        }
+        let shared = self
+            .identity
+            .x25519_secret()
+            .diffie_hellman(&x25519_dalek::PublicKey::from(offer.ephemeral));
+        if !shared.was_contributory() {
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        let (key, _) =
+            crypto::derive_pair(shared.as_bytes(), &fingerprint, b"mcc tunnel offer", b"");
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&offer.sealed_key[..32]);
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&offer.sealed_key[32..]);
+        if C::new(&key)
+            .open(0, &fingerprint, &mut secret, &tag)
+            .is_err()
+        {
+            return self.drop_packet(DropReason::Forged);
+        }
+        let endpoint_key = Identity::from_secret(secret);
+        if endpoint_key.id() != info.client_endpoint {
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        if self.add_tunnel(now, cert, endpoint_key).is_ok() {
+            self.emit(Event::TunnelInstalled { fingerprint });
+        }
     }
 
     /// The address a remote endpoint (or node) has on this node.

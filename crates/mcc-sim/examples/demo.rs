@@ -38,6 +38,7 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         ),
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
+        Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

@@ -340,6 +340,47 @@ impl World {
         h
     }
 
+    /// Creates a tunnel on the server side only, as `mcc create-tunnel` does: the server node
+    /// delivers the client endpoint's key to the client node through the network.
+    pub fn offer_tunnel(&mut self, client: usize, server: usize, targets: &str) -> TunnelHandle {
+        let server_key = Identity::generate(&mut self.rng);
+        let client_key = Identity::generate(&mut self.rng);
+        let info = TunnelInfo {
+            client_endpoint: client_key.id(),
+            client_node: self.nodes[client].identity.id(),
+            server_node: self.nodes[server].identity.id(),
+            targets: Target::parse_list(targets).expect("valid targets"),
+            dns_names: vec![],
+            static_addr: None,
+            external_addr: None,
+        };
+        let cert = issue::tunnel(&self.pki.network, &server_key.id(), info, 0, u64::MAX / 2)
+            .expect("valid tunnel");
+        let h = TunnelHandle {
+            client,
+            server,
+            client_endpoint: client_key.id(),
+            server_endpoint: server_key.id(),
+            fingerprint: cert.fingerprint(),
+        };
+        self.nodes[server]
+            .tunnels
+            .push((cert.clone(), server_key.clone()));
+        let now = self.now;
+        self.node_mut(server)
+            .handle_command(
+                now,
+                Command::OfferTunnel {
+                    cert,
+                    server_key,
+                    client_key,
+                },
+            )
+            .expect("server side");
+        self.drain(server);
+        h
+    }
+
     /// Revokes a tunnel at node `at` (the revocation floods from there).
     pub fn revoke(&mut self, at: usize, subject: [u8; 32]) {
         let r = Revocation::sign(&self.pki.network, subject, UNIX_START);

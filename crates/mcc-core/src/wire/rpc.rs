@@ -230,6 +230,53 @@ impl Control {
     }
 }
 
+/// Kind byte of a [`TunnelOffer`] control message.
+pub const TUNNEL_OFFER_KIND: u8 = 3;
+/// Largest encoded [`TunnelOffer`].
+pub const TUNNEL_OFFER_MAX: usize = 1 + 32 + 48 + 2 + crate::cert::MAX_CERT_LEN;
+
+/// Server node → client node: the tunnel certificate and the client endpoint's secret key,
+/// sealed (ChaCha20-Poly1305, counter 0, AAD = certificate fingerprint) under
+/// HKDF(salt = fingerprint, X25519(ephemeral, client node key), "mcc tunnel offer").
+///
+/// ```text
+/// | 0x03 | ephemeral 32 | sealed key 32 + tag 16 | cert len u16 | cert |
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelOffer<'a> {
+    pub ephemeral: [u8; 32],
+    pub sealed_key: [u8; 48],
+    pub cert: &'a [u8],
+}
+
+impl<'a> TunnelOffer<'a> {
+    pub fn parse(b: &'a [u8]) -> Result<TunnelOffer<'a>> {
+        if b.first() != Some(&TUNNEL_OFFER_KIND) || b.len() < 83 {
+            return Err(Error);
+        }
+        let len = super::u16_at(b, 81)? as usize;
+        if b.len() != 83 + len {
+            return Err(Error);
+        }
+        Ok(TunnelOffer {
+            ephemeral: arr_at(b, 1)?,
+            sealed_key: arr_at(b, 33)?,
+            cert: &b[83..],
+        })
+    }
+
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        let n = 83 + self.cert.len();
+        let out = out.get_mut(..n).ok_or(Error)?;
+        out[0] = TUNNEL_OFFER_KIND;
+        out[1..33].copy_from_slice(&self.ephemeral);
+        out[33..81].copy_from_slice(&self.sealed_key);
+        out[81..83].copy_from_slice(&(self.cert.len() as u16).to_le_bytes());
+        out[83..].copy_from_slice(self.cert);
+        Ok(n)
+    }
+}
+
 /// `| 0x03 | upto |`
 pub fn parse_topology_ack(b: &[u8]) -> Result<u64> {
     if b.len() != 9 || b[0] != KIND_TOPOLOGY_ACK {
