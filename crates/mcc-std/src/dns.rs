@@ -1,0 +1,639 @@
+//! The built-in DNS server (default `127.0.0.1:8353`), as a pure function from one query
+//! datagram to one response datagram: [`answer`]. The node state is reached through
+//! [`NameView`], so the event loop owns the socket and this module owns the protocol.
+//!
+//! Zones served, all authoritatively (AA set):
+//! - `<name>.<domain>.` where `<name>` is a node/endpoint ID or a configured `dns-names`
+//!   entry: `A`, `AAAA` (one record per provider, in the order [`NameView::lookup`] gives
+//!   them) and `ANY` (all `A` then all `AAAA`). A known name with any other type is NODATA
+//!   (NOERROR, empty answer); an unknown name is NXDOMAIN; the apex `<domain>.` is NODATA.
+//! - `83.10.in-addr.arpa.` (10.83.0.0/16) and `2.0.ip6.arpa.`/`3.0.ip6.arpa.` (200::/7):
+//!   `PTR` (and `ANY`) of a full address answers `<name>.<domain>.`; an address without a
+//!   name is NXDOMAIN, other types are NODATA, partial (shorter) names inside these zones are
+//!   NODATA, and malformed ones NXDOMAIN.
+//!
+//! Everything else (other names, classes other than IN/ANY) is REFUSED, with AA clear.
+//!
+//! Protocol choices: input shorter than a header or with QR set is dropped (`None`); a
+//! header-parseable query whose body does not parse (e.g. truncated) gets FORMERR without a
+//! question section; a query with zero or several questions gets FORMERR (RFC 9619); opcodes
+//! other than QUERY get NOTIMP. EDNS is echoed (payload [`EDNS_PAYLOAD`]) and EDNS versions
+//! above 0 get BADVERS. Responses are for UDP: one larger than 512 bytes (or the client's
+//! EDNS payload, at most [`EDNS_PAYLOAD`]) is sent with TC set and no records. No SOA is
+//! added to negative answers, so resolvers do not cache them (names come and go).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+/// What the DNS server asks of the node.
+pub trait NameView {
+    /// Addresses for a name *without* the domain suffix, lowercase: either a node/endpoint ID
+    /// text or a dns-name. Empty if unknown. Each entry is (ipv4, ipv6) of one provider.
+    fn lookup(&mut self, name: &str) -> Vec<(Ipv4Addr, Ipv6Addr)>;
+    /// The name (without domain) for an overlay address, for PTR.
+    fn reverse(&mut self, addr: IpAddr) -> Option<String>;
+}
+
+/// Settings of the DNS server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// The overlay domain, e.g. `home.arpa` or `staex`. Leading/trailing dots are ignored
+    /// (the CLI docs write `.staex`); matching is case-insensitive.
+    pub domain: String,
+    /// TTL of every record served, in seconds.
+    pub ttl: u32,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            domain: "home.arpa".into(),
+            ttl: 60,
+        }
+    }
+}
+
+/// Largest UDP payload advertised to and accepted from EDNS clients (the DNS flag day 2020
+/// value, safe from fragmentation).
+pub const EDNS_PAYLOAD: u16 = 1232;
+/// UDP payload limit without EDNS (RFC 1035).
+const PLAIN_PAYLOAD: usize = 512;
+
+/// Reverse zones of the dynamic ranges, as lowercase labels: 10.83.0.0/16 and 200::/7 (first
+/// byte 0x02 or 0x03, i.e. nibbles `0` then `2` or `3`).
+const REVERSE_ZONES: [&[&str]; 3] = [
+    &["83", "10", "in-addr", "arpa"],
+    &["2", "0", "ip6", "arpa"],
+    &["3", "0", "ip6", "arpa"],
+];
+
+/// Parses a query and builds the response bytes. Returns None for input that is not a DNS
+/// query at all (drop it silently, e.g. a response or garbage shorter than a header);
+/// malformed-but-header-parseable queries get FORMERR.
+pub fn answer(query: &[u8], cfg: &DnsConfig, view: &mut dyn NameView) -> Option<Vec<u8>> {
+    let header = Header::read(&mut BinDecoder::new(query)).ok()?;
+    if header.metadata.message_type != MessageType::Query {
+        return None;
+    }
+    let mut resp = Message::response(header.metadata.id, header.metadata.op_code);
+    resp.metadata.recursion_desired = header.metadata.recursion_desired;
+    resp.metadata.checking_disabled = header.metadata.checking_disabled;
+    if header.metadata.op_code != OpCode::Query {
+        resp.metadata.response_code = ResponseCode::NotImp;
+        return encode(resp, PLAIN_PAYLOAD);
+    }
+    let Ok(msg) = Message::from_vec(query) else {
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return encode(resp, PLAIN_PAYLOAD);
+    };
+    let mut limit = PLAIN_PAYLOAD;
+    if let Some(edns) = &msg.edns {
+        let mut ours = Edns::new();
+        ours.set_max_payload(EDNS_PAYLOAD);
+        resp.edns = Some(ours);
+        if edns.version() > 0 {
+            resp.metadata.response_code = ResponseCode::BADVERS;
+            return encode(resp, PLAIN_PAYLOAD);
+        }
+        limit = usize::from(edns.max_payload().clamp(512, EDNS_PAYLOAD));
+    }
+    let [q] = msg.queries.as_slice() else {
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return encode(resp, limit);
+    };
+    resp.add_query(q.clone());
+    resolve(q, cfg, view, &mut resp);
+    encode(resp, limit)
+}
+
+/// Serializes `resp`; if it exceeds `limit`, drops all records and sets TC instead.
+fn encode(mut resp: Message, limit: usize) -> Option<Vec<u8>> {
+    let bytes = resp.to_vec().ok()?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    resp.answers.clear();
+    resp.authorities.clear();
+    resp.additionals.clear();
+    resp.metadata.truncation = true;
+    resp.to_vec().ok()
+}
+
+/// Fills the answer section and the response code for one question.
+fn resolve(q: &Query, cfg: &DnsConfig, view: &mut dyn NameView, resp: &mut Message) {
+    if !matches!(q.query_class, DNSClass::IN | DNSClass::ANY) {
+        resp.metadata.response_code = ResponseCode::Refused;
+        return;
+    }
+    // Lowercase labels, or None for a label that cannot be part of any name we serve.
+    let labels: Vec<Option<String>> = q.name.iter().map(text_label).collect();
+    let domain = domain_labels(&cfg.domain);
+    let ttl = cfg.ttl;
+    let name = q.name.clone();
+    let qtype = q.query_type;
+
+    if REVERSE_ZONES.iter().any(|zone| has_suffix(&labels, zone)) {
+        resp.metadata.authoritative = true;
+        // Full names: 4 + 2 labels for IPv4, 32 + 2 for IPv6.
+        let full = if labels.len() > 2 && labels[labels.len() - 2].as_deref() == Some("ip6") {
+            34
+        } else {
+            6
+        };
+        if labels.len() < full {
+            return; // inside the zone but not an address: NODATA
+        }
+        let text: Option<Vec<String>> = labels.into_iter().collect();
+        let target = text
+            .and_then(|t| ptr_name_to_ip(&t.join(".")))
+            .and_then(|ip| view.reverse(ip));
+        let Some(target) = target else {
+            resp.metadata.response_code = ResponseCode::NXDomain;
+            return;
+        };
+        if matches!(qtype, RecordType::PTR | RecordType::ANY) {
+            let fqdn = if domain.is_empty() {
+                format!("{target}.")
+            } else {
+                format!("{target}.{}.", domain.join("."))
+            };
+            match Name::from_ascii(&fqdn) {
+                Ok(n) => {
+                    resp.add_answer(Record::from_rdata(name, ttl, RData::PTR(PTR(n))));
+                }
+                Err(_) => resp.metadata.response_code = ResponseCode::ServFail,
+            }
+        }
+        return;
+    }
+
+    let domain_refs: Vec<&str> = domain.iter().map(String::as_str).collect();
+    if !has_suffix(&labels, &domain_refs) {
+        resp.metadata.response_code = ResponseCode::Refused;
+        return;
+    }
+    resp.metadata.authoritative = true;
+    let relative = &labels[..labels.len() - domain.len()];
+    if relative.is_empty() {
+        return; // the apex: NODATA
+    }
+    let key: Option<Vec<String>> = relative.iter().cloned().collect();
+    let providers = key.map(|k| view.lookup(&k.join("."))).unwrap_or_default();
+    if providers.is_empty() {
+        resp.metadata.response_code = ResponseCode::NXDomain;
+        return;
+    }
+    if matches!(qtype, RecordType::A | RecordType::ANY) {
+        for (v4, _) in &providers {
+            resp.add_answer(Record::from_rdata(name.clone(), ttl, RData::A(A(*v4))));
+        }
+    }
+    if matches!(qtype, RecordType::AAAA | RecordType::ANY) {
+        for (_, v6) in &providers {
+            resp.add_answer(Record::from_rdata(
+                name.clone(),
+                ttl,
+                RData::AAAA(AAAA(*v6)),
+            ));
+        }
+    }
+}
+
+/// A wire label as lowercase text; None if it holds bytes no served name contains (a dot,
+/// non-ASCII or control characters).
+fn text_label(label: &[u8]) -> Option<String> {
+    if label.iter().all(|b| b.is_ascii_graphic() && *b != b'.') {
+        Some(String::from_utf8_lossy(label).to_ascii_lowercase())
+    } else {
+        None
+    }
+}
+
+/// The configured domain as lowercase labels, leftmost first.
+fn domain_labels(domain: &str) -> Vec<String> {
+    domain
+        .trim_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether `labels` ends with the lowercase labels `suffix` (both leftmost first).
+fn has_suffix(labels: &[Option<String>], suffix: &[&str]) -> bool {
+    labels.len() >= suffix.len()
+        && labels[labels.len() - suffix.len()..]
+            .iter()
+            .zip(suffix)
+            .all(|(a, b)| a.as_deref() == Some(*b))
+}
+
+/// Parses a reverse-lookup name: `d.c.b.a.in-addr.arpa` → `a.b.c.d`, or 32 hex nibble labels
+/// followed by `ip6.arpa` → the IPv6 address. Case-insensitive, the trailing dot is optional.
+/// Only full addresses in canonical form are accepted (decimal octets without leading zeros,
+/// single-digit nibbles); any address is returned, not only overlay ones.
+pub fn ptr_name_to_ip(name: &str) -> Option<IpAddr> {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
+        let mut octets = [0u8; 4];
+        let mut parts = rest.split('.');
+        for octet in octets.iter_mut().rev() {
+            let p = parts.next()?;
+            let canonical = !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p == "0" || !p.starts_with('0'));
+            if !canonical {
+                return None;
+            }
+            *octet = p.parse().ok()?;
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        return Some(IpAddr::V4(Ipv4Addr::from(octets)));
+    }
+    if let Some(rest) = name.strip_suffix(".ip6.arpa") {
+        let mut value: u128 = 0;
+        let mut count = 0;
+        // Nibbles come least significant first.
+        for p in rest.split('.') {
+            let [c] = p.as_bytes() else { return None };
+            let nibble = char::from(*c).to_digit(16)?;
+            if count == 32 {
+                return None;
+            }
+            value |= u128::from(nibble) << (4 * count);
+            count += 1;
+        }
+        return (count == 32).then(|| IpAddr::V6(Ipv6Addr::from(value)));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::Metadata;
+    use mcc_core::id::NodeId;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct FakeView {
+        names: HashMap<String, Vec<(Ipv4Addr, Ipv6Addr)>>,
+        rev: HashMap<IpAddr, String>,
+    }
+
+    impl NameView for FakeView {
+        fn lookup(&mut self, name: &str) -> Vec<(Ipv4Addr, Ipv6Addr)> {
+            self.names.get(name).cloned().unwrap_or_default()
+        }
+        fn reverse(&mut self, addr: IpAddr) -> Option<String> {
+            self.rev.get(&addr).cloned()
+        }
+    }
+
+    fn id() -> String {
+        NodeId([7; 32]).to_string()
+    }
+
+    fn v4(last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, 83, 0, last)
+    }
+
+    fn v6(last: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0x200, 0, 0, 0, 0, 0, 0, last)
+    }
+
+    fn view() -> FakeView {
+        let mut v = FakeView::default();
+        v.names.insert(id(), vec![(v4(5), v6(5))]);
+        v.names
+            .insert("light1".into(), vec![(v4(10), v6(10)), (v4(11), v6(11))]);
+        v.rev.insert(IpAddr::V4(v4(5)), id());
+        v.rev.insert(IpAddr::V6(v6(5)), id());
+        v
+    }
+
+    fn cfg() -> DnsConfig {
+        DnsConfig {
+            domain: "home.arpa".into(),
+            ttl: 60,
+        }
+    }
+
+    fn query_msg(name: &str, qtype: RecordType) -> Message {
+        let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+        m
+    }
+
+    /// Runs `answer` on `m` and checks what every response must satisfy.
+    fn ask_msg(m: &Message, cfg: &DnsConfig, view: &mut FakeView) -> Message {
+        let bytes = answer(&m.to_vec().unwrap(), cfg, view).expect("a response");
+        let r = Message::from_vec(&bytes).unwrap();
+        let md: &Metadata = &r.metadata;
+        assert_eq!(md.id, m.metadata.id);
+        assert_eq!(md.message_type, MessageType::Response);
+        assert_eq!(md.recursion_desired, m.metadata.recursion_desired);
+        assert!(!md.recursion_available);
+        r
+    }
+
+    fn ask(name: &str, qtype: RecordType) -> Message {
+        ask_msg(&query_msg(name, qtype), &cfg(), &mut view())
+    }
+
+    fn a_records(r: &Message) -> Vec<Ipv4Addr> {
+        let f = |rec: &Record| match rec.data {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        };
+        r.answers.iter().filter_map(f).collect()
+    }
+
+    fn aaaa_records(r: &Message) -> Vec<Ipv6Addr> {
+        let f = |rec: &Record| match rec.data {
+            RData::AAAA(a) => Some(a.0),
+            _ => None,
+        };
+        r.answers.iter().filter_map(f).collect()
+    }
+
+    fn ptr_records(r: &Message) -> Vec<String> {
+        let f = |rec: &Record| match &rec.data {
+            RData::PTR(p) => Some(p.0.to_ascii()),
+            _ => None,
+        };
+        r.answers.iter().filter_map(f).collect()
+    }
+
+    #[test]
+    fn a_for_node_id() {
+        let r = ask(&format!("{}.home.arpa.", id()), RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative);
+        assert_eq!(a_records(&r), vec![v4(5)]);
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!(r.queries.len(), 1);
+        assert_eq!(r.answers[0].name, r.queries[0].name);
+    }
+
+    #[test]
+    fn aaaa_for_node_id() {
+        let r = ask(&format!("{}.home.arpa.", id()), RecordType::AAAA);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(aaaa_records(&r), vec![v6(5)]);
+        assert_eq!(r.answers.len(), 1);
+    }
+
+    #[test]
+    fn any_gives_a_and_aaaa() {
+        let r = ask("light1.home.arpa.", RecordType::ANY);
+        assert_eq!(a_records(&r), vec![v4(10), v4(11)]);
+        assert_eq!(aaaa_records(&r), vec![v6(10), v6(11)]);
+        assert_eq!(r.answers.len(), 4);
+    }
+
+    #[test]
+    fn uppercase_name_matches_and_case_is_preserved() {
+        let name = format!("{}.HOME.Arpa.", id().to_uppercase());
+        let r = ask(&name, RecordType::A);
+        assert_eq!(a_records(&r), vec![v4(5)]);
+        assert_eq!(r.queries[0].name.to_ascii(), name);
+        assert_eq!(r.answers[0].name.to_ascii(), name);
+    }
+
+    #[test]
+    fn dns_name_with_two_providers_gives_two_records_in_order() {
+        let r = ask("light1.home.arpa.", RecordType::A);
+        assert_eq!(a_records(&r), vec![v4(10), v4(11)]);
+        let r = ask("light1.home.arpa.", RecordType::AAAA);
+        assert_eq!(aaaa_records(&r), vec![v6(10), v6(11)]);
+    }
+
+    #[test]
+    fn unknown_name_in_domain_is_nxdomain() {
+        for name in ["nope.home.arpa.", "a.light1.home.arpa."] {
+            let r = ask(name, RecordType::A);
+            assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "{name}");
+            assert!(r.metadata.authoritative);
+            assert!(r.answers.is_empty());
+        }
+    }
+
+    #[test]
+    fn outside_domain_is_refused() {
+        for name in [
+            "example.com.",
+            "light1.home.arpa.example.com.",
+            "arpa.",
+            ".",
+        ] {
+            let r = ask(name, RecordType::A);
+            assert_eq!(r.metadata.response_code, ResponseCode::Refused, "{name}");
+            assert!(!r.metadata.authoritative);
+            assert!(r.answers.is_empty());
+        }
+        let r = ask("1.1.168.192.in-addr.arpa.", RecordType::PTR);
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn known_name_with_other_type_is_nodata() {
+        for (name, t) in [
+            ("light1.home.arpa.", RecordType::MX),
+            ("home.arpa.", RecordType::A),
+        ] {
+            let r = ask(name, t);
+            assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{name}");
+            assert!(r.metadata.authoritative);
+            assert!(r.answers.is_empty());
+        }
+    }
+
+    #[test]
+    fn ptr_ipv4() {
+        let r = ask("5.0.83.10.in-addr.arpa.", RecordType::PTR);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative);
+        assert_eq!(ptr_records(&r), vec![format!("{}.home.arpa.", id())]);
+        // Unassigned address: NXDOMAIN; other type: NODATA; partial name: NODATA.
+        let r = ask("6.0.83.10.in-addr.arpa.", RecordType::PTR);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        let r = ask("5.0.83.10.in-addr.arpa.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.answers.is_empty());
+        let r = ask("0.83.10.in-addr.arpa.", RecordType::PTR);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.answers.is_empty());
+    }
+
+    #[test]
+    fn ptr_ipv6() {
+        let name = "5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.ip6.arpa.";
+        let r = ask(name, RecordType::PTR);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(ptr_records(&r), vec![format!("{}.home.arpa.", id())]);
+        let r = ask(&name.to_uppercase(), RecordType::PTR);
+        assert_eq!(ptr_records(&r).len(), 1);
+        let r = ask(&name.replacen('5', "6", 1), RecordType::PTR);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    }
+
+    #[test]
+    fn ttl_and_custom_domain_are_honoured() {
+        let cfg = DnsConfig {
+            domain: ".Staex".into(),
+            ttl: 1234,
+        };
+        let r = ask_msg(
+            &query_msg("light1.staex.", RecordType::A),
+            &cfg,
+            &mut view(),
+        );
+        assert_eq!(a_records(&r).len(), 2);
+        assert!(r.answers.iter().all(|rec| rec.ttl == 1234));
+        let r = ask_msg(
+            &query_msg("5.0.83.10.in-addr.arpa.", RecordType::PTR),
+            &cfg,
+            &mut view(),
+        );
+        assert_eq!(ptr_records(&r), vec![format!("{}.staex.", id())]);
+        assert_eq!(r.answers[0].ttl, 1234);
+        let r = ask_msg(
+            &query_msg("light1.home.arpa.", RecordType::A),
+            &cfg,
+            &mut view(),
+        );
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn garbage_and_responses_are_dropped() {
+        assert_eq!(answer(&[], &cfg(), &mut view()), None);
+        assert_eq!(
+            answer(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], &cfg(), &mut view()),
+            None
+        );
+        let mut m = query_msg("light1.home.arpa.", RecordType::A);
+        m.metadata.message_type = MessageType::Response;
+        assert_eq!(answer(&m.to_vec().unwrap(), &cfg(), &mut view()), None);
+    }
+
+    /// A query cut inside its question parses as a header but not as a message: FORMERR,
+    /// with the query's ID and no question section.
+    #[test]
+    fn truncated_query_is_formerr() {
+        let bytes = query_msg("light1.home.arpa.", RecordType::A)
+            .to_vec()
+            .unwrap();
+        for cut in [12, 15, bytes.len() - 2] {
+            let out = answer(&bytes[..cut], &cfg(), &mut view()).expect("a response");
+            let r = Message::from_vec(&out).unwrap();
+            assert_eq!(r.metadata.id, 0x1234);
+            assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+            assert!(r.metadata.recursion_desired);
+            assert!(r.queries.is_empty() && r.answers.is_empty());
+        }
+    }
+
+    #[test]
+    fn several_questions_are_formerr() {
+        let mut m = query_msg("light1.home.arpa.", RecordType::A);
+        m.add_query(Query::query(
+            Name::from_ascii("light1.home.arpa.").unwrap(),
+            RecordType::AAAA,
+        ));
+        let r = ask_msg(&m, &cfg(), &mut view());
+        assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+        assert!(r.answers.is_empty());
+    }
+
+    #[test]
+    fn other_opcode_is_notimp() {
+        let mut m = query_msg("light1.home.arpa.", RecordType::A);
+        m.metadata.op_code = OpCode::Status;
+        m.metadata.recursion_desired = false;
+        let r = ask_msg(&m, &cfg(), &mut view());
+        assert_eq!(r.metadata.response_code, ResponseCode::NotImp);
+    }
+
+    #[test]
+    fn response_id_and_rd_follow_the_query() {
+        for (id, rd) in [(0, false), (0xbeef, true), (u16::MAX, false)] {
+            let mut m = query_msg("light1.home.arpa.", RecordType::A);
+            m.metadata.id = id;
+            m.metadata.recursion_desired = rd;
+            ask_msg(&m, &cfg(), &mut view()); // asserts ID, RD, RA
+        }
+    }
+
+    #[test]
+    fn edns_is_echoed_and_large_answers_truncate() {
+        let mut v = view();
+        let many: Vec<_> = (0..50).map(|i| (v4(i), v6(u16::from(i)))).collect();
+        v.names.insert("many".into(), many);
+        // Without EDNS: 50 A records (16 bytes each) do not fit 512 bytes.
+        let r = ask_msg(&query_msg("many.home.arpa.", RecordType::A), &cfg(), &mut v);
+        assert!(r.metadata.truncation);
+        assert!(r.answers.is_empty());
+        assert!(r.edns.is_none());
+        // With EDNS and a 4096-byte buffer they fit our 1232 bytes.
+        let mut m = query_msg("many.home.arpa.", RecordType::A);
+        let mut e = Edns::new();
+        e.set_max_payload(4096);
+        m.edns = Some(e);
+        let r = ask_msg(&m, &cfg(), &mut v);
+        assert!(!r.metadata.truncation);
+        assert_eq!(a_records(&r).len(), 50);
+        assert_eq!(r.edns.as_ref().map(Edns::max_payload), Some(EDNS_PAYLOAD));
+        // EDNS version 1: BADVERS.
+        let mut e = Edns::new();
+        e.set_version(1);
+        m.edns = Some(e);
+        let r = ask_msg(&m, &cfg(), &mut v);
+        assert_eq!(u16::from(r.metadata.response_code), 16); // BADVERS (decodes as BADSIG)
+    }
+
+    #[test]
+    fn ptr_name_parsing() {
+        let p = |s: &str| ptr_name_to_ip(s);
+        assert_eq!(
+            p("5.0.83.10.in-addr.arpa"),
+            Some("10.83.0.5".parse().unwrap())
+        );
+        assert_eq!(
+            p("255.1.83.10.IN-ADDR.ARPA."),
+            Some("10.83.1.255".parse().unwrap())
+        );
+        let v6 = "b.a.9.8.7.6.5.4.3.2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.2.0.ip6.arpa.";
+        assert_eq!(p(v6), Some("201::123:4567:89ab".parse().unwrap()));
+        assert_eq!(p(&v6.to_uppercase()), p(v6));
+        for bad in [
+            "0.83.10.in-addr.arpa",
+            "1.5.0.83.10.in-addr.arpa",
+            "256.0.83.10.in-addr.arpa",
+            "05.0.83.10.in-addr.arpa",
+            "-1.0.83.10.in-addr.arpa",
+            "a.0.83.10.in-addr.arpa",
+            ".0.83.10.in-addr.arpa",
+            "in-addr.arpa",
+            "5.0.83.10.in-addr.arpa.com",
+            "5.0.83.10.home.arpa",
+            &v6[2..],
+            &format!("0.{v6}"),
+            &v6.replacen('b', "g", 1),
+            &v6.replacen('b', "bb", 1),
+            "ip6.arpa",
+            "",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The std runtime shared by every OS driver of mcc: configuration files, on-disk state,
+//! the control socket protocol, the DNS server and the event loop that drives
+//! [`mcc_core::Node`]. Platform crates supply the TUN device.
+pub mod control;
+pub mod dns;
