@@ -1,5 +1,7 @@
 //! The std runtime shared by every OS driver of mcc: configuration files, on-disk state,
 //! the control socket protocol, the DNS server and the event loop that drives
 //! [`mcc_core::Node`]. Platform crates supply the TUN device.
+pub mod config;
 pub mod control;
 pub mod dns;
+pub mod store;
