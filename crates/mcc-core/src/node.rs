@@ -1633,6 +1633,71 @@ impl<C: Cipher> Node<C> {
         }
     }
 
+    /// Gives `id` a local address (if it has none yet) and returns its index in the pool.
+    /// Node IDs always resolve; this is how `<id>.home.arpa` works on any node.
+    pub fn resolve_id(&mut self, id: &NodeId) -> Option<u32> {
+        self.resolver.assign(*id).ok()
+    }
+
+    /// Puts an ID back at the index it had before a restart (persisted resolver state).
+    pub fn restore_address(&mut self, id: &NodeId, index: u32) -> bool {
+        self.resolver.assign_at(*id, index)
+    }
+
+    /// IDs known under a DNS name here: this node's names, the server endpoints of tunnels
+    /// this node is the client of, and names in the topology table (a root knows all).
+    pub fn lookup_name(&self, name: &str) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        for t in self.tunnels.iter().flatten() {
+            if !t.server_side
+                && t.cert
+                    .tunnel()
+                    .is_some_and(|i| i.dns_names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            {
+                out.push(t.remote_endpoint);
+            }
+        }
+        for r in self.topology.records() {
+            if r.names.iter().any(|n| n.eq_ignore_ascii_case(name)) && !out.contains(&r.id) {
+                out.push(r.id);
+            }
+        }
+        out
+    }
+
+    /// The path to `dst` as far as this node knows it: itself, then hops down its subtree,
+    /// or up through its parent when `dst` is elsewhere.
+    pub fn route_path(&mut self, dst: &NodeId) -> Vec<NodeId> {
+        let mut path = alloc::vec![self.me];
+        if *dst == self.me {
+            return path;
+        }
+        if self.topology.get(dst).is_some() {
+            // Walk up from dst to this node through the records' parents.
+            let mut up = alloc::vec![*dst];
+            let mut cur = *dst;
+            while let Some(p) = self.topology.get(&cur).and_then(|r| r.parent) {
+                if p == self.me || up.len() > 64 {
+                    break;
+                }
+                up.push(p);
+                cur = p;
+            }
+            if self.topology.get(&cur).and_then(|r| r.parent) == Some(self.me) {
+                up.reverse();
+                path.extend(up);
+                return path;
+            }
+        }
+        if let Some(p) = self.parent() {
+            path.push(p);
+        }
+        if path.last() != Some(dst) {
+            path.push(*dst);
+        }
+        path
+    }
+
     /// The address a remote endpoint (or node) has on this node.
     pub fn address_of(&self, id: &NodeId) -> Option<Ipv4Addr> {
         self.resolver.index_of(id).map(|i| self.resolver.ipv4(i))

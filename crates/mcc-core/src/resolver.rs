@@ -87,6 +87,23 @@ impl Resolver {
         Ok(i)
     }
 
+    /// Assigns a specific index (restoring persisted state). Refused if the index is out of
+    /// range or taken by another ID, or the ID already has another index.
+    pub fn assign_at(&mut self, id: NodeId, index: u32) -> bool {
+        if index == 0 || index > self.limit() || self.by_id.len() as u32 >= self.limit() {
+            return false;
+        }
+        match (self.by_id.get(&id), self.by_index.get(&index)) {
+            (Some(&i), _) => i == index,
+            (None, Some(_)) => false,
+            (None, None) => {
+                self.by_id.insert(id, index);
+                self.by_index.insert(index, id);
+                true
+            }
+        }
+    }
+
     /// Forgets an ID (its addresses become free).
     pub fn release(&mut self, id: &NodeId) {
         if let Some(i) = self.by_id.remove(id) {

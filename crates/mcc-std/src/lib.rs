@@ -4,4 +4,5 @@
 pub mod config;
 pub mod control;
 pub mod dns;
+pub mod driver;
 pub mod store;

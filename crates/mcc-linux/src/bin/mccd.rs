@@ -1,0 +1,129 @@
+//! mccd: the mcc daemon. `mccd CONFIG_DIR` runs a node; `mccd -C` prints the default
+//! configuration; `mccd --version` prints the version.
+
+use clap::Parser;
+use mcc_linux::tun_device::{LinuxTun, TunSetup};
+use mcc_std::config;
+use mcc_std::driver::Daemon;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mccd",
+    version,
+    about = "mcc daemon: runs a node of the mcc overlay network"
+)]
+struct Args {
+    /// Print the default configuration file (every key, its default and a comment).
+    #[arg(short = 'C', long = "print-config")]
+    print_config: bool,
+    /// Configuration directory holding mcc.conf (e.g. /etc/mcc).
+    config_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.print_config {
+        print!("{}", config::default_config_text());
+        return ExitCode::SUCCESS;
+    }
+    let Some(dir) = args.config_dir else {
+        eprintln!("mccd: missing CONFIG_DIR (e.g. mccd /etc/mcc); see mccd --help");
+        return ExitCode::from(2);
+    };
+    let cfg = match config::load(&dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mccd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = init_logging(&cfg) {
+        eprintln!("mccd: log-file: {e}");
+        return ExitCode::from(1);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mccd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mccd: {e:#}");
+            tracing::error!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(cfg: &config::DaemonConfig) -> std::io::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},hickory_proto=warn", cfg.log_level))
+    });
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match &cfg.log_file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            b.with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init();
+        }
+        None => {
+            use std::io::IsTerminal;
+            b.with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr)
+                .init()
+        }
+    }
+    Ok(())
+}
+
+async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
+    let daemon: Daemon = Daemon::start(cfg).await?;
+    let cfg = &daemon.cfg;
+    let own4 = daemon.node.address();
+    let own6 = daemon.node.resolver().ipv6(
+        daemon
+            .node
+            .resolver()
+            .index_of(&daemon.node.id())
+            .unwrap_or(1),
+    );
+    let tun = LinuxTun::create(&TunSetup {
+        name: &cfg.tun_device_name,
+        mtu: cfg.tun_device_mtu,
+        ipv4: own4,
+        ipv4_prefix: cfg.resolver_ipv4_network.1,
+        ipv6: own6,
+        ipv6_prefix: cfg.resolver_ipv6_network.1,
+        routes: &[(std::net::Ipv4Addr::new(10, 115, 0, 0), 16)],
+    })?;
+    tracing::info!(device = %tun.name, address = %own4, "TUN device up");
+    let shutdown = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    };
+    daemon.run(&tun, shutdown).await?;
+    Ok(())
+}
