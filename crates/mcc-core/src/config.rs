@@ -31,6 +31,12 @@ pub struct Timers {
     pub topology_retransmit: Duration,
     /// Idle time after which a conntrack flow is forgotten.
     pub flow_timeout: Duration,
+    /// How long a name lookup up the tree may take (`network-lookup-timeout`).
+    pub lookup_timeout: Duration,
+    /// How long an answered lookup is remembered.
+    pub lookup_cache: Duration,
+    /// Hops a lookup may travel (`network-lookup-ttl`).
+    pub lookup_ttl: u8,
 }
 
 impl Default for Timers {
@@ -46,6 +52,9 @@ impl Default for Timers {
             rekey_idle_after: Duration::from_secs(3600),
             topology_retransmit: Duration::from_secs(2),
             flow_timeout: Duration::from_secs(180),
+            lookup_timeout: Duration::from_secs(20),
+            lookup_cache: Duration::from_secs(60),
+            lookup_ttl: 64,
         }
     }
 }

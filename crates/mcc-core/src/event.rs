@@ -64,6 +64,9 @@ pub enum Event {
     TunnelInstalled { fingerprint: [u8; 32] },
     /// A tunnel was removed or revoked.
     TunnelDown { remote_endpoint: NodeId },
+    /// A name lookup started with `Node::start_lookup` finished (answered or timed out);
+    /// `Node::lookup_name` now has the answer.
+    LookupDone { query: u32, found: bool },
     /// A packet or frame was dropped.
     Dropped { reason: DropReason },
 }

@@ -26,6 +26,7 @@ use crate::wire::link::{
 };
 use crate::wire::rpc::{self, Control, ControlHeader, Record, RecordKind};
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use rand_chacha::ChaCha20Rng;
@@ -162,6 +163,16 @@ pub(crate) struct Tunnel<C> {
     pub offer: Option<PendingOffer>,
 }
 
+pub(crate) struct PendingLookup {
+    pub query: u32,
+    pub name: String,
+    pub deadline: Instant,
+}
+
+/// Bounds of the lookup tables.
+const MAX_LOOKUPS: usize = 16;
+const MAX_CACHED_NAMES: usize = 64;
+
 pub(crate) struct PendingOffer {
     pub client_key: Identity,
     pub tries: u32,
@@ -220,6 +231,9 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) tunnel_by_index: BTreeMap<u16, usize>,
     pub(crate) conntrack: Conntrack,
     pub(crate) revocations: Vec<Revocation>,
+    pub(crate) lookups: Vec<PendingLookup>,
+    pub(crate) name_cache: VecDeque<(String, Vec<NodeId>, Instant)>,
+    pub(crate) next_query: u32,
 
     pub(crate) init_tokens: u32,
     pub(crate) init_refill: Instant,
@@ -304,6 +318,9 @@ impl<C: Cipher> Node<C> {
             tunnel_by_index: BTreeMap::new(),
             conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout),
             revocations: Vec::new(),
+            lookups: Vec::new(),
+            name_cache: VecDeque::new(),
+            next_query: 1,
             init_tokens: l.init_rate,
             init_refill: now,
             cookie_secret,
@@ -465,6 +482,9 @@ impl<C: Cipher> Node<C> {
                 next = earliest(next, Some(o.next_at));
             }
         }
+        for l in &self.lookups {
+            next = earliest(next, Some(l.deadline));
+        }
         next
     }
 
@@ -490,6 +510,7 @@ impl<C: Cipher> Node<C> {
         self.parent_timers(now);
         self.peer_timers(now);
         self.tunnel_timers(now);
+        self.lookup_timers(now);
         self.flush_topology(now);
         if self.parents.is_empty() {
             let c = self.topology.clock();
@@ -1340,6 +1361,9 @@ impl<C: Cipher> Node<C> {
         if body.first() == Some(&rpc::TUNNEL_OFFER_KIND) {
             return self.handle_offer(now, src, body);
         }
+        if body.first() == Some(&rpc::LOOKUP_REPLY_KIND) {
+            return self.handle_lookup_reply(body);
+        }
         let Ok(msg) = Control::parse(body) else {
             return self.drop_packet(DropReason::Malformed);
         };
@@ -1662,7 +1686,124 @@ impl<C: Cipher> Node<C> {
                 out.push(r.id);
             }
         }
+        if out.is_empty()
+            && let Some((_, ids, _)) = self
+                .name_cache
+                .iter()
+                .find(|(n, _, exp)| n.eq_ignore_ascii_case(name) && *exp > self.now)
+        {
+            out.extend_from_slice(ids);
+        }
         out
+    }
+
+    /// Asks up the tree for a name this node does not know. Returns the query number that a
+    /// later [`Event::LookupDone`] carries, or `None` when there is nobody to ask (a root,
+    /// which knows every name) or the table of pending lookups is full.
+    pub fn start_lookup(&mut self, now: Instant, name: &str) -> Option<u32> {
+        self.now = now;
+        if name.is_empty() || name.len() > crate::cert::MAX_NAME_LEN {
+            return None;
+        }
+        if let Some(l) = self
+            .lookups
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+        {
+            return Some(l.query);
+        }
+        let parent = self.parent()?;
+        let &ps = self.peer_by_id.get(&parent)?;
+        if self.lookups.len() >= MAX_LOOKUPS {
+            return None;
+        }
+        let query = self.next_query;
+        self.next_query = self.next_query.wrapping_add(1).max(1);
+        let lookup = rpc::Lookup {
+            ttl: self.timers.lookup_ttl,
+            origin: self.me,
+            query,
+            name: name.as_bytes(),
+        };
+        self.send_rpc(ps, |b| lookup.emit(b).unwrap_or(0));
+        self.lookups.push(PendingLookup {
+            query,
+            name: name.into(),
+            deadline: now + self.timers.lookup_timeout,
+        });
+        Some(query)
+    }
+
+    /// A child's lookup: answer if the name is known here (or this is the root), else pass
+    /// it up.
+    pub(crate) fn handle_lookup(&mut self, from: usize, l: rpc::Lookup<'_>) {
+        let Ok(name) = core::str::from_utf8(l.name) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let ids = self.lookup_name(name);
+        let parent = self.parent().and_then(|p| self.peer_by_id.get(&p).copied());
+        match parent {
+            Some(ps) if ids.is_empty() && ps != from => {
+                if l.ttl <= 1 {
+                    return self.drop_packet(DropReason::TtlExpired);
+                }
+                let fwd = rpc::Lookup {
+                    ttl: l.ttl - 1,
+                    ..l
+                };
+                self.send_rpc(ps, |b| fwd.emit(b).unwrap_or(0));
+            }
+            _ => {
+                let mut reply = rpc::LookupReply {
+                    query: l.query,
+                    ids: heapless::Vec::new(),
+                };
+                for id in ids.into_iter().take(rpc::MAX_LOOKUP_IDS) {
+                    let _ = reply.ids.push(id);
+                }
+                let mut body = [0u8; 6 + 32 * rpc::MAX_LOOKUP_IDS];
+                if let Ok(n) = reply.emit(&mut body) {
+                    self.send_control_bytes(l.origin, &body[..n]);
+                }
+            }
+        }
+    }
+
+    fn handle_lookup_reply(&mut self, body: &[u8]) {
+        let Ok(r) = rpc::LookupReply::parse(body) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(i) = self.lookups.iter().position(|l| l.query == r.query) else {
+            return;
+        };
+        let l = self.lookups.swap_remove(i);
+        let found = !r.ids.is_empty();
+        if found {
+            if self.name_cache.len() >= MAX_CACHED_NAMES {
+                self.name_cache.pop_front();
+            }
+            self.name_cache
+                .retain(|(n, _, _)| !n.eq_ignore_ascii_case(&l.name));
+            self.name_cache.push_back((
+                l.name,
+                r.ids.to_vec(),
+                self.now + self.timers.lookup_cache,
+            ));
+        }
+        self.emit(Event::LookupDone {
+            query: r.query,
+            found,
+        });
+    }
+
+    fn lookup_timers(&mut self, now: Instant) {
+        while let Some(i) = self.lookups.iter().position(|l| l.deadline <= now) {
+            let l = self.lookups.swap_remove(i);
+            self.emit(Event::LookupDone {
+                query: l.query,
+                found: false,
+            });
+        }
     }
 
     /// The path to `dst` as far as this node knows it: itself, then hops down its subtree,

@@ -163,6 +163,10 @@ impl<C: Cipher> Node<C> {
                     self.forward_control(ps, h, &plain[rpc::CONTROL_HEADER_LEN..]);
                 }
             }
+            Some(rpc::KIND_LOOKUP) => match rpc::Lookup::parse(plain) {
+                Ok(l) => self.handle_lookup(ps, l),
+                Err(_) => self.drop_packet(DropReason::Malformed),
+            },
             Some(rpc::KIND_REVOCATION) => match Revocation::decode(&plain[1..]) {
                 Some(r) => {
                     self.apply_revocation(&r, Some(ps));

@@ -39,6 +39,7 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
+        Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

@@ -391,6 +391,14 @@ impl World {
         self.drain(at);
     }
 
+    /// Starts a name lookup on `node` (what its DNS server does for an unknown name).
+    pub fn start_lookup(&mut self, node: usize, name: &str) -> Option<u32> {
+        let now = self.now;
+        let q = self.node_mut(node).start_lookup(now, name);
+        self.drain(node);
+        q
+    }
+
     /// An application on `node` writes `packet` to the TUN device.
     pub fn send_tun(&mut self, node: usize, packet: &[u8]) {
         let now = self.now;

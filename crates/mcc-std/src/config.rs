@@ -1082,6 +1082,8 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
         parent_timeout: keepalive.mul(3),
         child_timeout: keepalive.mul(4),
         rejoin: core_duration(cfg.rejoin_period),
+        lookup_timeout: core_duration(cfg.network_lookup_timeout),
+        lookup_ttl: cfg.network_lookup_ttl,
         ..Timers::default()
     };
     let limits = Limits {

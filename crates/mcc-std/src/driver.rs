@@ -71,7 +71,12 @@ pub struct Daemon<C: Cipher = DefaultCipher> {
     dns: Option<UdpSocket>,
     control: Option<UnixListener>,
     resolver_saved: usize,
+    /// DNS queries waiting for a lookup up the tree: (query number, bytes, client).
+    parked: Vec<(u32, Vec<u8>, SocketAddr)>,
 }
+
+/// Most DNS queries waiting for lookups at once.
+const MAX_PARKED: usize = 64;
 
 fn resolver_path(cfg: &DaemonConfig) -> PathBuf {
     cfg.data_dir.join("resolver.json")
@@ -142,6 +147,7 @@ impl<C: Cipher> Daemon<C> {
             dns,
             control,
             resolver_saved: 0,
+            parked: Vec::new(),
         })
     }
 
@@ -233,8 +239,24 @@ impl<C: Cipher> Daemon<C> {
                 debug!("tun send: {e}");
             }
         }
+        let mut looked_up = Vec::new();
         while let Some(e) = self.node.poll_event() {
+            if let Event::LookupDone { query, .. } = e {
+                looked_up.push(query);
+            }
             self.on_event(e);
+        }
+        for q in looked_up {
+            let ready: Vec<_> = self
+                .parked
+                .iter()
+                .filter(|p| p.0 == q)
+                .map(|p| (p.1.clone(), p.2))
+                .collect();
+            self.parked.retain(|p| p.0 != q);
+            for (query, from) in ready {
+                self.answer_dns_now(&query, from, false).await;
+            }
         }
         if self.node.resolver().len() != self.resolver_saved {
             self.save_resolver();
@@ -290,14 +312,32 @@ impl<C: Cipher> Daemon<C> {
     }
 
     async fn answer_dns(&mut self, query: &[u8], from: SocketAddr) {
+        self.answer_dns_now(query, from, true).await;
+    }
+
+    /// Answers from what the node knows; a name it does not know is first looked up through
+    /// the tree (the query waits for `Event::LookupDone`) when `may_look_up`.
+    async fn answer_dns_now(&mut self, query: &[u8], from: SocketAddr, may_look_up: bool) {
         let cfg = DnsConfig {
             domain: self.cfg.resolver_domain.trim_matches('.').to_string(),
             ttl: self.cfg.resolver_ttl,
         };
         let mut view = View {
             node: &mut self.node,
+            missed: None,
         };
-        if let Some(resp) = dns::answer(query, &cfg, &mut view)
+        let resp = dns::answer(query, &cfg, &mut view);
+        if may_look_up
+            && let Some(name) = view.missed.take()
+            && self.parked.len() < MAX_PARKED
+        {
+            let now = self.now();
+            if let Some(q) = self.node.start_lookup(now, &name) {
+                self.parked.push((q, query.to_vec(), from));
+                return;
+            }
+        }
+        if let Some(resp) = resp
             && let Some(sock) = &self.dns
         {
             let _ = sock.send_to(&resp, from).await;
@@ -583,6 +623,8 @@ fn load_resolver(path: &Path) -> Vec<(NodeId, u32)> {
 
 struct View<'a, C: Cipher> {
     node: &'a mut Node<C>,
+    /// A name that was not known here (worth a lookup up the tree).
+    missed: Option<String>,
 }
 
 impl<C: Cipher> NameView for View<'_, C> {
@@ -591,6 +633,9 @@ impl<C: Cipher> NameView for View<'_, C> {
             Ok(id) => vec![id],
             Err(_) => self.node.lookup_name(name),
         };
+        if ids.is_empty() {
+            self.missed = Some(name.to_string());
+        }
         ids.iter()
             .filter_map(|id| {
                 let i = self.node.resolve_id(id)?;
@@ -644,6 +689,7 @@ fn describe(e: &Event) -> String {
             format!("tunnel down with endpoint {remote_endpoint}")
         }
         Event::TunnelInstalled { .. } => "tunnel installed".into(),
+        Event::LookupDone { query, found } => format!("lookup {query} done (found: {found})"),
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

@@ -230,6 +230,105 @@ impl Control {
     }
 }
 
+/// A name lookup travelling up the tree, hop by hop, until a node knows the name (a root
+/// knows every name). The answer comes back as a routed [`LookupReply`].
+///
+/// ```text
+/// | 0x08 | ttl | origin id 32 | query u32 | name len u8 | name |
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lookup<'a> {
+    pub ttl: u8,
+    pub origin: NodeId,
+    pub query: u32,
+    pub name: &'a [u8],
+}
+
+pub const KIND_LOOKUP: u8 = 8;
+const LOOKUP_FIXED: usize = 1 + 1 + 32 + 4 + 1;
+
+impl<'a> Lookup<'a> {
+    pub fn parse(b: &'a [u8]) -> Result<Lookup<'a>> {
+        if b.first() != Some(&KIND_LOOKUP) || b.len() < LOOKUP_FIXED {
+            return Err(Error);
+        }
+        let len = b[LOOKUP_FIXED - 1] as usize;
+        if b.len() != LOOKUP_FIXED + len || len == 0 || len > crate::cert::MAX_NAME_LEN {
+            return Err(Error);
+        }
+        Ok(Lookup {
+            ttl: b[1],
+            origin: NodeId(arr_at(b, 2)?),
+            query: super::u32_at(b, 34)?,
+            name: &b[LOOKUP_FIXED..],
+        })
+    }
+
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        let n = LOOKUP_FIXED + self.name.len();
+        if self.name.len() > crate::cert::MAX_NAME_LEN {
+            return Err(Error);
+        }
+        let out = out.get_mut(..n).ok_or(Error)?;
+        out[0] = KIND_LOOKUP;
+        out[1] = self.ttl;
+        out[2..34].copy_from_slice(&self.origin.0);
+        out[34..38].copy_from_slice(&self.query.to_le_bytes());
+        out[38] = self.name.len() as u8;
+        out[LOOKUP_FIXED..].copy_from_slice(self.name);
+        Ok(n)
+    }
+}
+
+/// Kind byte of a [`LookupReply`] control message.
+pub const LOOKUP_REPLY_KIND: u8 = 4;
+/// Most IDs one reply carries (providers of one name).
+pub const MAX_LOOKUP_IDS: usize = 8;
+
+/// The answer to a [`Lookup`], routed to its origin: every ID known under the name
+/// (none = the name does not exist).
+///
+/// ```text
+/// | 0x04 | query u32 | count u8 | ids 32 × count |
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupReply {
+    pub query: u32,
+    pub ids: heapless::Vec<NodeId, MAX_LOOKUP_IDS>,
+}
+
+impl LookupReply {
+    pub fn parse(b: &[u8]) -> Result<LookupReply> {
+        if b.first() != Some(&LOOKUP_REPLY_KIND) || b.len() < 6 {
+            return Err(Error);
+        }
+        let count = b[5] as usize;
+        if count > MAX_LOOKUP_IDS || b.len() != 6 + 32 * count {
+            return Err(Error);
+        }
+        let mut ids = heapless::Vec::new();
+        for i in 0..count {
+            let _ = ids.push(NodeId(arr_at(b, 6 + 32 * i)?));
+        }
+        Ok(LookupReply {
+            query: super::u32_at(b, 1)?,
+            ids,
+        })
+    }
+
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        let n = 6 + 32 * self.ids.len();
+        let out = out.get_mut(..n).ok_or(Error)?;
+        out[0] = LOOKUP_REPLY_KIND;
+        out[1..5].copy_from_slice(&self.query.to_le_bytes());
+        out[5] = self.ids.len() as u8;
+        for (i, id) in self.ids.iter().enumerate() {
+            out[6 + 32 * i..38 + 32 * i].copy_from_slice(&id.0);
+        }
+        Ok(n)
+    }
+}
+
 /// Kind byte of a [`TunnelOffer`] control message.
 pub const TUNNEL_OFFER_KIND: u8 = 3;
 /// Largest encoded [`TunnelOffer`].
