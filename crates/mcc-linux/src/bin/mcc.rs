@@ -199,15 +199,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(e)) => {
-            eprintln!("mcc: {e:#}");
+            eprintln!("mcc: {}", mcc_linux::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
         Err(Fail::Daemon(e)) => {
-            eprintln!("mcc: {e:#}");
+            eprintln!("mcc: {}", mcc_linux::error_chain(e.as_ref()));
             ExitCode::from(1)
         }
         Err(Fail::Unreachable(e)) => {
-            eprintln!("mcc: {e:#}");
+            eprintln!("mcc: {}", mcc_linux::error_chain(e.as_ref()));
             ExitCode::from(3)
         }
     }

@@ -56,8 +56,9 @@ fn main() -> ExitCode {
     match rt.block_on(run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mccd: {e:#}");
-            tracing::error!("{e:#}");
+            let msg = mcc_linux::error_chain(e.as_ref());
+            eprintln!("mccd: {msg}");
+            tracing::error!("{msg}");
             ExitCode::from(1)
         }
     }
