@@ -10,6 +10,10 @@ use crate::wire::link::DATA_HEADER_LEN;
 use crate::wire::rpc::{self, RoutedHeader};
 use crate::wire::tunnel::{HEADER_LEN as TUNNEL_HEADER_LEN, OVERHEAD as TUNNEL_OVERHEAD};
 
+/// The client re-handshakes a tunnel whose server sent nothing for this long while the
+/// client kept sending (at most one handshake per this period on one-way flows).
+const TUNNEL_SILENCE: crate::time::Duration = crate::time::Duration::from_secs(15);
+
 impl<C: Cipher> Node<C> {
     /// An IP packet read from the TUN device.
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8]) {
@@ -55,8 +59,16 @@ impl<C: Cipher> Node<C> {
                 }
                 return self.drop_packet(DropReason::NoSession);
             }
-            Some(s) if !server_side && idle && now >= s.created + self.timers.rekey_after => {
-                // Rekey under traffic; this packet still goes out under the current keys.
+            Some(s)
+                if !server_side
+                    && idle
+                    && (now >= s.created + self.timers.rekey_after
+                        || (now.saturating_since(t.last_rx) >= TUNNEL_SILENCE
+                            && now.saturating_since(s.created) >= TUNNEL_SILENCE)) =>
+            {
+                // Rekey under traffic, or the server has been silent for a while (it may have
+                // restarted and lost the session). This packet still goes out under the
+                // current keys.
                 self.start_tunnel_handshake(slot, now);
             }
             Some(_) => {}

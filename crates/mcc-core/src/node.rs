@@ -161,6 +161,8 @@ pub(crate) struct Tunnel<C> {
     pub last_init: [u8; 32],
     /// Server side: the client endpoint key still to be delivered to the client node.
     pub offer: Option<PendingOffer>,
+    /// Last authenticated frame from the remote endpoint (or handshake completion).
+    pub last_rx: Instant,
 }
 
 pub(crate) struct PendingLookup {
@@ -956,6 +958,12 @@ impl<C: Cipher> Node<C> {
             && let Some(id) = self.parents[o].peer.take()
             && let Some(&ps) = self.peer_by_id.get(&id)
         {
+            // Tell the old parent at once, so it stops routing to us over this link
+            // instead of waiting for its child timeout.
+            self.send_rpc(ps, |b| {
+                b[0] = rpc::KIND_LEAVE;
+                1
+            });
             self.remove_peer(ps);
         }
         let to = self.parents[slot].peer;
@@ -1227,6 +1235,7 @@ impl<C: Cipher> Node<C> {
             hs: None,
             last_init: [0; 32],
             offer: None,
+            last_rx: now,
         });
         self.tunnel_by_endpoint.insert(remote_endpoint, slot);
         if !server_side {
@@ -1494,6 +1503,7 @@ impl<C: Cipher> Node<C> {
                     crypto::derive_pair(&ikm, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
                 let session = TunnelSession::new(receiver, sender, &c2s, &s2c, now);
                 t.hs = None;
+                t.last_rx = now;
                 if let Some(old) = t.prev.take() {
                     self.tunnel_by_index.remove(&old.local);
                 }
@@ -1620,11 +1630,9 @@ impl<C: Cipher> Node<C> {
         }
         let fingerprint = cert.fingerprint();
         if let Some(slot) = self.tunnel_slot(&fingerprint) {
-            // Already installed (the offer was resent): make sure a handshake is under way.
-            if self.tunnels[slot]
-                .as_ref()
-                .is_some_and(|t| t.cur.is_none() && t.hs.is_none())
-            {
+            // Already installed: the server offers again only when it lost the tunnel's
+            // state (it restarted), so our session is dead there: handshake anew.
+            if self.tunnels[slot].as_ref().is_some_and(|t| t.hs.is_none()) {
                 self.start_tunnel_handshake(slot, now);
             }
             return;

@@ -163,6 +163,15 @@ impl<C: Cipher> Node<C> {
                     self.forward_control(ps, h, &plain[rpc::CONTROL_HEADER_LEN..]);
                 }
             }
+            Some(rpc::KIND_LEAVE) => {
+                // Not for the active parent: a parent never leaves its child.
+                if self.peers[ps]
+                    .as_ref()
+                    .is_some_and(|p| Some(p.id) != self.parent())
+                {
+                    self.remove_peer(ps);
+                }
+            }
             Some(rpc::KIND_LOOKUP) => match rpc::Lookup::parse(plain) {
                 Ok(l) => self.handle_lookup(ps, l),
                 Err(_) => self.drop_packet(DropReason::Malformed),
@@ -273,6 +282,7 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(e);
         }
         let remote = t.remote_endpoint;
+        t.last_rx = now;
         if which == 2 {
             let first = t.cur.is_none();
             if let Some(old) = t.prev.take() {

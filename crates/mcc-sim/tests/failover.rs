@@ -48,6 +48,12 @@ fn parent_failover_and_rejoin() {
         })
         .expect("rejoins the preferred parent");
     eprintln!("rejoin took {back:?}");
+    // The leaf told p2 it left: p2 dropped the link at once, not after its child timeout.
+    w.run_for_secs(1);
+    assert!(
+        w.node(p2).peers().all(|p| p.id != w.node(leaf).id()),
+        "p2 still links the leaf"
+    );
     w.run_for_secs(5);
     assert_eq!(roundtrip(&mut w, &t, 7000, b"after rejoin").len(), 1);
     assert_eq!(

@@ -10,6 +10,8 @@
 //! | 0x05 | ttl | dst short id 6 | tunnel frame        tunnel data routed further
 //! | 0x06 | ttl | dst id 32 | src id 32 | control      routed control (tunnel handshakes)
 //! | 0x07 | revocation 136                             flooded to every neighbour
+//! | 0x08 | ttl | origin 32 | query u32 | len | name     name lookup, up the tree
+//! | 0x09 |                                            child leaves this parent
 //! ```
 
 use super::{Error, Result, arr_at, u64_at};
@@ -25,6 +27,8 @@ pub const KIND_TUNNEL_DIRECT: u8 = 4;
 pub const KIND_TUNNEL_ROUTED: u8 = 5;
 pub const KIND_CONTROL: u8 = 6;
 pub const KIND_REVOCATION: u8 = 7;
+/// `| 0x09 |`: a child leaves this parent for another (rejoin); sent once, best effort.
+pub const KIND_LEAVE: u8 = 9;
 
 /// Bytes between the link header and a directly delivered tunnel frame.
 pub const DIRECT_HEADER_LEN: usize = 1;
