@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it: formatting, lints, unit + scenario + invariant
 # tests (release, so the 200-seed invariant run is quick), the ring backend, the no_std
-# probe, and a short fuzz run of every target. Installs the cargo tools it needs.
+# probe, a short fuzz run of every target, and the end-to-end tests with real daemons in
+# network namespaces (as root). Installs the cargo tools and Debian packages it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -12,4 +13,10 @@ echo "== tests";   cargo test --workspace --release
 echo "== ring";    cargo test -p mcc-core --features ring --release
 echo "== no_std";  scripts/nostd-probe.sh
 echo "== fuzz";    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
+echo "== e2e"
+if [[ $EUID -eq 0 ]]; then
+    bash tests/e2e/linux.sh
+else
+    echo "e2e: SKIPPED (needs root for network namespaces and TUN devices; CI runs as root)"
+fi
 echo "== all tests passed"
