@@ -7,6 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+# System packages the tests use (dig for the DNS tests, the rest for the namespace tests).
+if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    missing=()
+    for p in ip:iproute2 iptables:iptables tcpdump:tcpdump dig:dnsutils socat:socat curl:curl ping:iputils-ping python3:python3; do
+        command -v "${p%%:*}" >/dev/null 2>&1 || missing+=("${p#*:}")
+    done
+    if ((${#missing[@]})); then
+        echo "== installing ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+fi
+
 echo "== fmt";     cargo fmt --all -- --check
 echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests";   cargo test --workspace --release
