@@ -22,13 +22,13 @@ use crate::routing::Topology;
 use crate::time::{Duration, Instant, earliest};
 use crate::tunnel::TunnelSession;
 use crate::wire::link::{
-    ACK_CONTEXT, COOKIE_LEN, Cookie, DATA_HEADER_LEN, DATA_OVERHEAD, INIT_CONTEXT, Init, InitAck,
+    ACK_CONTEXT, COOKIE_LEN, Cookie, DATA_HEADER_LEN, INIT_CONTEXT, Init, InitAck,
 };
 use crate::wire::rpc::{self, Control, ControlHeader, Record, RecordKind};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -1005,7 +1005,7 @@ impl<C: Cipher> Node<C> {
         }
     }
 
-    fn send_revocations(&mut self, peer: usize) {
+    pub(crate) fn send_revocations(&mut self, peer: usize) {
         for i in 0..self.revocations.len() {
             let r = self.revocations[i].encode();
             self.send_rpc(peer, |b| {
@@ -1272,36 +1272,23 @@ impl<C: Cipher> Node<C> {
         if let Some(old) = t.hs.take() {
             self.tunnel_by_index.remove(&old.sender);
         }
-        let tries = 0;
-        let msg_unsigned = Control::TunnelInit {
-            tunnel: t.fingerprint,
-            sender,
-            ephemeral: eph.public,
-            signature: [0; 64],
-        };
-        let mut enc = [0u8; rpc::TUNNEL_INIT_LEN];
-        let _ = msg_unsigned.emit(&mut enc);
         let remote_node = t.remote_node;
-        let mut m = Vec::with_capacity(15 + 64 + enc.len());
-        m.extend_from_slice(TUNNEL_INIT_CONTEXT);
-        m.extend_from_slice(&self.me.0);
-        m.extend_from_slice(&remote_node.0);
-        m.extend_from_slice(msg_unsigned.signed_part(&enc));
-        let signature = t.key.sign(&m);
+        let init = signed_tunnel_init(
+            &t.key,
+            t.fingerprint,
+            sender,
+            &eph.public,
+            &self.me,
+            &remote_node,
+        );
         t.hs = Some(TunnelInitiating {
             eph,
             sender,
             sent_at: now,
-            tries,
+            tries: 0,
         });
         self.tunnel_by_index.insert(sender, slot);
-        let msg = Control::TunnelInit {
-            tunnel: t.fingerprint,
-            sender,
-            ephemeral: msg_unsigned_eph(&msg_unsigned),
-            signature,
-        };
-        self.send_control(remote_node, &msg);
+        self.send_control_bytes(remote_node, &init);
     }
 
     fn tunnel_timers(&mut self, now: Instant) {
@@ -1467,22 +1454,10 @@ impl<C: Cipher> Node<C> {
                 if t.fingerprint != tunnel || src != t.remote_node {
                     return self.drop_packet(DropReason::BadHandshake);
                 }
-                // Rebuild the Init we sent to hash it (deterministic from the stored state).
-                let mut init = [0u8; rpc::TUNNEL_INIT_LEN];
-                let unsigned = Control::TunnelInit {
-                    tunnel,
-                    sender: hs.sender,
-                    ephemeral: hs.eph.public,
-                    signature: [0; 64],
-                };
-                let _ = unsigned.emit(&mut init);
-                let mut m = Vec::with_capacity(15 + 64 + init.len());
-                m.extend_from_slice(TUNNEL_INIT_CONTEXT);
-                m.extend_from_slice(&self.me.0);
-                m.extend_from_slice(&src.0);
-                m.extend_from_slice(unsigned.signed_part(&init));
-                // Ed25519 signatures are deterministic, so re-signing gives the bytes we sent.
-                init[rpc::TUNNEL_INIT_LEN - 64..].copy_from_slice(&t.key.sign(&m));
+                // Rebuild the Init we sent to hash it: Ed25519 is deterministic, so re-signing
+                // from the stored state gives the very bytes we sent.
+                let init =
+                    signed_tunnel_init(&t.key, tunnel, hs.sender, &hs.eph.public, &self.me, &src);
                 let init_hash = crypto::sha256(&[&init]);
                 let signed_len = rpc::TUNNEL_INIT_ACK_LEN - 64;
                 let mut m = Vec::with_capacity(14 + 32 + signed_len);
@@ -1858,16 +1833,28 @@ impl<C: Cipher> Node<C> {
     }
 }
 
-fn msg_unsigned_eph(m: &Control) -> [u8; 32] {
-    match m {
-        Control::TunnelInit { ephemeral, .. } | Control::TunnelInitAck { ephemeral, .. } => {
-            *ephemeral
-        }
-    }
+/// A `TunnelInit`, signed by the client endpoint over both node IDs and the message.
+fn signed_tunnel_init(
+    key: &Identity,
+    tunnel: [u8; 32],
+    sender: u16,
+    ephemeral: &[u8; 32],
+    client_node: &NodeId,
+    server_node: &NodeId,
+) -> [u8; rpc::TUNNEL_INIT_LEN] {
+    let unsigned = Control::TunnelInit {
+        tunnel,
+        sender,
+        ephemeral: *ephemeral,
+        signature: [0; 64],
+    };
+    let mut enc = [0u8; rpc::TUNNEL_INIT_LEN];
+    let _ = unsigned.emit(&mut enc);
+    let mut m = Vec::with_capacity(TUNNEL_INIT_CONTEXT.len() + 64 + enc.len());
+    m.extend_from_slice(TUNNEL_INIT_CONTEXT);
+    m.extend_from_slice(&client_node.0);
+    m.extend_from_slice(&server_node.0);
+    m.extend_from_slice(unsigned.signed_part(&enc));
+    enc[rpc::TUNNEL_INIT_LEN - 64..].copy_from_slice(&key.sign(&m));
+    enc
 }
-
-/// An unspecified address, for drivers that need a placeholder.
-pub const UNSPECIFIED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-
-#[allow(dead_code)]
-const _: usize = DATA_OVERHEAD;

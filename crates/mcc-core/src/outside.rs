@@ -76,7 +76,7 @@ impl<C: Cipher> Node<C> {
                 let addr = p.addr;
                 self.emit(Event::PeerUp { id, addr });
                 self.rebuild_neighbours();
-                self.send_revocations_to(ps);
+                self.send_revocations(ps);
             } else {
                 self.stats.rekeys += 1;
             }
@@ -90,17 +90,6 @@ impl<C: Cipher> Node<C> {
         }
         let end = buf.len() - TAG_LEN;
         self.dispatch(now, ps, &mut buf[DATA_HEADER_LEN..end]);
-    }
-
-    fn send_revocations_to(&mut self, ps: usize) {
-        for i in 0..self.revocations.len() {
-            let r = self.revocations[i].encode();
-            self.send_rpc(ps, |b| {
-                b[0] = rpc::KIND_REVOCATION;
-                b[1..1 + r.len()].copy_from_slice(&r);
-                1 + r.len()
-            });
-        }
     }
 
     fn dispatch(&mut self, now: Instant, ps: usize, plain: &mut [u8]) {

@@ -287,9 +287,13 @@ impl World {
             .position(|n| n.nat.unwrap_or(n.addr) == addr)
     }
 
-    /// Issues a tunnel certificate (client endpoint on `client`, server endpoint on `server`)
-    /// and installs it on both nodes, as `mcc create-tunnel` would.
-    pub fn add_tunnel(&mut self, client: usize, server: usize, targets: &str) -> TunnelHandle {
+    /// Issues a tunnel certificate with fresh endpoint keys, as `mcc create-tunnel` does.
+    fn issue_tunnel(
+        &mut self,
+        client: usize,
+        server: usize,
+        targets: &str,
+    ) -> (Certificate, Identity, Identity, TunnelHandle) {
         let server_key = Identity::generate(&mut self.rng);
         let client_key = Identity::generate(&mut self.rng);
         let info = TunnelInfo {
@@ -313,6 +317,12 @@ impl World {
         self.nodes[server]
             .tunnels
             .push((cert.clone(), server_key.clone()));
+        (cert, server_key, client_key, h)
+    }
+
+    /// Installs a tunnel on both nodes directly (certificate and keys copied by hand).
+    pub fn add_tunnel(&mut self, client: usize, server: usize, targets: &str) -> TunnelHandle {
+        let (cert, server_key, client_key, h) = self.issue_tunnel(client, server, targets);
         self.nodes[client]
             .tunnels
             .push((cert.clone(), client_key.clone()));
@@ -343,29 +353,7 @@ impl World {
     /// Creates a tunnel on the server side only, as `mcc create-tunnel` does: the server node
     /// delivers the client endpoint's key to the client node through the network.
     pub fn offer_tunnel(&mut self, client: usize, server: usize, targets: &str) -> TunnelHandle {
-        let server_key = Identity::generate(&mut self.rng);
-        let client_key = Identity::generate(&mut self.rng);
-        let info = TunnelInfo {
-            client_endpoint: client_key.id(),
-            client_node: self.nodes[client].identity.id(),
-            server_node: self.nodes[server].identity.id(),
-            targets: Target::parse_list(targets).expect("valid targets"),
-            dns_names: vec![],
-            static_addr: None,
-            external_addr: None,
-        };
-        let cert = issue::tunnel(&self.pki.network, &server_key.id(), info, 0, u64::MAX / 2)
-            .expect("valid tunnel");
-        let h = TunnelHandle {
-            client,
-            server,
-            client_endpoint: client_key.id(),
-            server_endpoint: server_key.id(),
-            fingerprint: cert.fingerprint(),
-        };
-        self.nodes[server]
-            .tunnels
-            .push((cert.clone(), server_key.clone()));
+        let (cert, server_key, client_key, h) = self.issue_tunnel(client, server, targets);
         let now = self.now;
         self.node_mut(server)
             .handle_command(
