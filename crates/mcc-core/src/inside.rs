@@ -103,7 +103,9 @@ impl<C: Cipher> Node<C> {
         }
         buf[frame_at + TUNNEL_HEADER_LEN..frame_at + TUNNEL_HEADER_LEN + n]
             .copy_from_slice(payload);
-        let flen = ts.seal(&mut buf[frame_at..], n);
+        let Some(flen) = ts.seal(&mut buf[frame_at..], n) else {
+            return self.drop_packet(DropReason::NoSession);
+        };
         if direct {
             buf[DATA_HEADER_LEN] = rpc::KIND_TUNNEL_DIRECT;
         } else {

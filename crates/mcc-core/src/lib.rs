@@ -15,6 +15,7 @@ pub mod queue;
 pub mod replay;
 pub mod resolver;
 pub mod routing;
+pub mod session;
 pub mod time;
 pub mod tunnel;
 pub mod wire;
