@@ -1,12 +1,29 @@
 //! The plaintext inside `Data` frames: topology updates and acks, routed and control headers,
-//! control messages. Parsing never panics; headers and control messages round-trip.
+//! control messages, lookups, tunnel offers. Parsing never panics; everything round-trips.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mcc_core::wire::rpc::{
-    CONTROL_HEADER_LEN, Control, ControlHeader, ROUTED_HEADER_LEN, RoutedHeader, TopologyUpdate,
-    parse_topology_ack,
+    CONTROL_HEADER_LEN, Control, ControlHeader, Lookup, LookupReply, ROUTED_HEADER_LEN, RoutedHeader,
+    TUNNEL_OFFER_MAX, TopologyUpdate, TunnelOffer, parse_topology_ack,
 };
+
+/// Lookups, lookup replies and tunnel offers parse only what they emit again.
+fn variable_roundtrip(b: &[u8]) {
+    let mut out = vec![0u8; TUNNEL_OFFER_MAX];
+    if let Ok(l) = Lookup::parse(b) {
+        let n = l.emit(&mut out).expect("fits");
+        assert_eq!(&out[..n], b);
+    }
+    if let Ok(r) = LookupReply::parse(b) {
+        let n = r.emit(&mut out).expect("fits");
+        assert_eq!(&out[..n], b);
+    }
+    if let Ok(o) = TunnelOffer::parse(b) {
+        let n = o.emit(&mut out).expect("fits");
+        assert_eq!(&out[..n], b);
+    }
+}
 
 fn control_roundtrip(b: &[u8]) {
     if let Ok(c) = Control::parse(b) {
@@ -36,4 +53,5 @@ fuzz_target!(|data: &[u8]| {
         control_roundtrip(&data[CONTROL_HEADER_LEN..]);
     }
     control_roundtrip(data);
+    variable_roundtrip(data);
 });
