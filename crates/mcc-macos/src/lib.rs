@@ -1,0 +1,33 @@
+//! The macOS node of mcc: a utun device, its addresses and routes (`ifconfig`/`route`),
+//! DNS for the overlay domain through `/etc/resolver`, and the launchd job, driven by
+//! `mcc_std::driver` like the Linux node.
+//!
+//! **Not verified on macOS here.** This crate is developed and tested on Linux (CI is
+//! Linux only): the platform-independent modules ([`frame`], [`commands`], [`resolver`],
+//! [`launchd`]) are compiled and unit-tested everywhere, while `utun` (the device and
+//! its `TunDevice` implementation) and the `mccd-macos` daemon compile only with
+//! `target_os = "macos"` and have never been built or run by this project's CI. Build
+//! them on a Mac with `cargo build -p mcc-macos`; see the crate's README.md.
+
+pub mod commands;
+pub mod frame;
+pub mod launchd;
+pub mod resolver;
+#[cfg(target_os = "macos")]
+pub mod utun;
+
+/// An error and its causes on one line, skipping a cause whose text its parent already
+/// includes.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = c.source();
+    }
+    out
+}
