@@ -31,4 +31,5 @@ if [[ $EUID -eq 0 ]]; then
 else
     echo "e2e: SKIPPED (needs root for network namespaces and TUN devices; CI runs as root)"
 fi
+if [[ $EUID -eq 0 ]]; then bash tests/e2e/android-jvm.sh; fi
 echo "== all tests passed"

@@ -151,6 +151,12 @@ impl<C: Cipher> Daemon<C> {
         })
     }
 
+    /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
+    /// which must exempt it from the VPN before the node sends anything.
+    pub fn udp_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.udp)
+    }
+
     fn now(&self) -> Instant {
         Instant::from_micros(self.start.elapsed().as_micros() as u64)
     }

@@ -1,0 +1,187 @@
+//! A node running on its own thread (tokio current-thread runtime + the mcc-std `Daemon`),
+//! independent of JNI so it can be tested from Rust too.
+
+use crate::tun::FdTun;
+use mcc_std::config::{self, DaemonConfig};
+use mcc_std::control::{self, Request};
+use mcc_std::driver::Daemon;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// A running node. Dropping it without [`RunningNode::stop`] also stops it.
+pub struct RunningNode {
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<Result<(), String>>>,
+    /// The control socket, when `unix-enable` is on.
+    socket: Option<PathBuf>,
+    /// The configuration file, for messages.
+    config: PathBuf,
+}
+
+/// Takes ownership of `tun_fd` (it is closed when the node stops, and also when starting
+/// fails). Loads `config_dir/mcc.conf` and everything it names, binds the sockets, then
+/// calls `protect` with the UDP socket's descriptor before any packet is sent; an error from
+/// `protect` aborts the start. Then runs the node on a thread named `mcc-node`.
+pub fn start(
+    config_dir: &Path,
+    tun_fd: RawFd,
+    protect: impl FnOnce(RawFd) -> Result<(), String>,
+) -> Result<RunningNode, String> {
+    if tun_fd < 0 {
+        return Err(format!("tunFd {tun_fd}: not a file descriptor"));
+    }
+    // SAFETY: the caller hands the descriptor over; from here on it is ours alone.
+    let tun_fd = unsafe { OwnedFd::from_raw_fd(tun_fd) };
+    let cfg = config::load(config_dir).map_err(|e| e.to_string())?;
+    init_logging(&cfg);
+    let socket = cfg.unix_enable.then(|| cfg.unix_socket_path.clone());
+    let config = cfg.path.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let daemon: Daemon = rt
+        .block_on(Daemon::start(cfg))
+        .map_err(|e| error_chain(&e))?;
+    protect(daemon.udp_fd())?;
+    let tun = {
+        let _ctx = rt.enter();
+        FdTun::new(tun_fd).map_err(|e| format!("TUN fd: {e}"))?
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("mcc-node".into())
+        .spawn(move || {
+            let r = rt.block_on(daemon.run(&tun, async {
+                let _ = rx.await;
+            }));
+            r.map_err(|e| format!("node stopped: {e}"))
+        })
+        .map_err(|e| format!("cannot start the node thread: {e}"))?;
+    Ok(RunningNode {
+        shutdown: Some(tx),
+        thread: Some(thread),
+        socket,
+        config,
+    })
+}
+
+impl RunningNode {
+    /// Stops the event loop (it saves its state and removes its control socket) and joins
+    /// the thread. An error says why the loop had already ended on its own.
+    pub fn stop(mut self) -> Result<(), String> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<(), String> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err("the node thread panicked".into()),
+        }
+    }
+
+    /// Whether the event loop is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Sends one control request through the node's control socket and returns the JSON
+    /// of its result, or the daemon's error.
+    pub fn request(&self, req: Request) -> Result<String, String> {
+        if !self.is_running() {
+            return Err("the node is not running (its event loop ended; stop() tells why)".into());
+        }
+        let Some(socket) = &self.socket else {
+            return Err(format!(
+                "{}: unix-enable is off, so the node has no control socket to ask",
+                self.config.display()
+            ));
+        };
+        let resp = control::call(socket, req).map_err(|e| e.to_string())?;
+        if resp.ok {
+            serde_json::to_string(&resp.result).map_err(|e| e.to_string())
+        } else {
+            Err(resp
+                .error
+                .unwrap_or_else(|| "the daemon refused the request".into()))
+        }
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+/// Logs to `log-file` when the configuration names one (once per process).
+fn init_logging(cfg: &DaemonConfig) {
+    let Some(path) = &cfg.log_file else { return };
+    let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::new(format!("{},hickory_proto=warn", cfg.log_level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(f))
+        .try_init();
+}
+
+/// An error and its causes on one line, skipping a cause its parent already names.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_config_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("mcc-android-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(a);
+        let err = start(&dir, fd, |_| Ok(())).err().unwrap();
+        assert!(err.contains("mcc.conf"), "{err}");
+        assert!(err.contains("no such file"), "{err}");
+        std::fs::write(dir.join("mcc.conf"), "listen-addr = nonsense\n").unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let err = start(&dir, std::os::fd::IntoRawFd::into_raw_fd(a), |_| Ok(()))
+            .err()
+            .unwrap();
+        assert!(err.contains("mcc.conf:1: listen-addr"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn negative_fd_is_refused() {
+        let err = start(Path::new("/nonexistent"), -1, |_| Ok(()))
+            .err()
+            .unwrap();
+        assert!(err.contains("tunFd -1"), "{err}");
+    }
+}
