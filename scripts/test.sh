@@ -32,4 +32,5 @@ else
     echo "e2e: SKIPPED (needs root for network namespaces and TUN devices; CI runs as root)"
 fi
 if [[ $EUID -eq 0 ]]; then bash tests/e2e/android-jvm.sh; fi
+if [[ $EUID -eq 0 ]]; then bash tests/e2e/mcu.sh; fi
 echo "== all tests passed"
