@@ -23,14 +23,14 @@ echo "== fmt";     cargo fmt --all -- --check
 echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests";   cargo test --workspace --release
 echo "== ring";    cargo test -p mcc-core --features ring --release
-echo "== no_std";  scripts/nostd-probe.sh
+echo "== no_std";  scripts/nostd-probe.sh && examples/mcu-node/size.sh   # core alone, and the MCU node
 echo "== fuzz";    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
 echo "== e2e"
 if [[ $EUID -eq 0 ]]; then
-    bash tests/e2e/linux.sh
+    bash tests/e2e/linux.sh        # mccd/mcc in 7 namespaces with a NAT
+    bash tests/e2e/android-jvm.sh  # the JNI library in a host JVM against mccd
+    bash tests/e2e/mcu.sh          # the no_std smoltcp node against mccd
 else
     echo "e2e: SKIPPED (needs root for network namespaces and TUN devices; CI runs as root)"
 fi
-if [[ $EUID -eq 0 ]]; then bash tests/e2e/android-jvm.sh; fi
-if [[ $EUID -eq 0 ]]; then bash tests/e2e/mcu.sh; fi
 echo "== all tests passed"
