@@ -243,6 +243,22 @@ public final class McTest {
         }
         check("TCP echo through the tunnel", ("tcp-" + marker).equals(got), "got " + got + " " + err);
 
+        // ---- events and tunnel creation from the app
+        String events = Mcc.events(h);
+        check("events() lists the parent change and the tunnel", events.startsWith("[")
+                && events.contains("parent changed") && events.contains("tunnel up"), events);
+        String netKey = Files.readString(work.resolve("net/network-private-key.txt")).trim();
+        expectMcc("createTunnel with bad targets throws", () -> Mcc.createTunnel(h, netKey, "sctp:9", rootId, ""),
+                "--targets");
+        expectMcc("createTunnel with a foreign key throws", () -> Mcc.createTunnel(h,
+                "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=", "tcp:80", rootId, ""), "network key");
+        String created = Mcc.createTunnel(h, netKey, "tcp:8080", rootId, "phone");
+        String createdId = created.replace("\"", "");
+        check("createTunnel returns the server endpoint ID and writes its file",
+                createdId.length() == 52 && Files.exists(Path.of(configDir, "tunnels", createdId + ".conf")), created);
+        check("the new tunnel is active at once", Mcc.status(h).split("server_side\":true").length > 1,
+                Mcc.status(h));
+
         // ---- clean shutdown
         Path sock = Path.of(configDir, "mcc.sock");
         long t0 = System.nanoTime();

@@ -276,6 +276,51 @@ pub extern "system" fn Java_io_mcc_Mcc_resolve<'local>(
         .resolve::<ThrowMccException>()
 }
 
+/// `static native String events(long handle)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_mcc_Mcc_events<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| string_result(env, request(handle, Request::Events)))
+        .resolve::<ThrowMccException>()
+}
+
+/// `static native String createTunnel(long handle, String networkKey, String targets,
+/// String remoteNode, String dnsNames)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_mcc_Mcc_createTunnel<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    network_key: JString<'local>,
+    targets: JString<'local>,
+    remote_node: JString<'local>,
+    dns_names: JString<'local>,
+) -> JString<'local> {
+    unowned_env
+        .with_env(|env| {
+            let network_key = string_arg(env, &network_key, "networkKey")?;
+            let targets = string_arg(env, &targets, "targets")?;
+            let remote_node = string_arg(env, &remote_node, "remoteNode")?;
+            let dns_names = string_arg(env, &dns_names, "dnsNames")?
+                .split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect();
+            let req = Request::CreateTunnel {
+                network_key,
+                targets,
+                remote_node,
+                dns_names,
+            };
+            string_result(env, request(handle, req))
+        })
+        .resolve::<ThrowMccException>()
+}
+
 /// `static native int openTun(String name)`: Linux host tests only.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_mcc_Mcc_openTun<'local>(

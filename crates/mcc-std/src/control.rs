@@ -34,6 +34,18 @@ pub enum Request {
     Revoke { revocation: String },
     /// Counters and tables, for operators and tests.
     Status,
+    /// The most recent events (peers, parents, tunnels), oldest first.
+    Events,
+    /// Creates a tunnel with this node as server, as `mcc create-tunnel` does, and activates
+    /// it. For embedders without a CLI (an Android app). Returns the server endpoint ID.
+    CreateTunnel {
+        /// The network private key, base64.
+        network_key: String,
+        targets: String,
+        remote_node: String,
+        #[serde(default)]
+        dns_names: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,7 +73,12 @@ pub struct Daemon<C: Cipher = DefaultCipher> {
     resolver_saved: usize,
     /// DNS queries waiting for a lookup up the tree: (query number, bytes, client).
     parked: Vec<(u32, Vec<u8>, SocketAddr)>,
+    /// Recent events for `Request::Events`, oldest first.
+    recent: std::collections::VecDeque<serde_json::Value>,
 }
+
+/// Events kept for `Request::Events`.
+const RECENT_EVENTS: usize = 128;
 
 /// Most DNS queries waiting for lookups at once.
 const MAX_PARKED: usize = 64;
@@ -148,6 +153,7 @@ impl<C: Cipher> Daemon<C> {
             control,
             resolver_saved: 0,
             parked: Vec::new(),
+            recent: std::collections::VecDeque::new(),
         })
     }
 
@@ -270,6 +276,13 @@ impl<C: Cipher> Daemon<C> {
     }
 
     fn on_event(&mut self, e: Event) {
+        if !matches!(e, Event::Dropped { .. }) {
+            if self.recent.len() == RECENT_EVENTS {
+                self.recent.pop_front();
+            }
+            self.recent
+                .push_back(json!({ "time": rfc3339(unix_now()), "event": describe(&e) }));
+        }
         match e {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
             Event::TunnelInstalled { fingerprint } => {
@@ -437,6 +450,16 @@ impl<C: Cipher> Daemon<C> {
                     Err(e) => Response::err(e.to_string()),
                 }
             }
+            Request::Events => Response::ok(json!(self.recent)),
+            Request::CreateTunnel {
+                network_key,
+                targets,
+                remote_node,
+                dns_names,
+            } => match self.create_tunnel(&network_key, &targets, &remote_node, &dns_names, now) {
+                Ok(id) => Response::ok(json!(id.to_string())),
+                Err(e) => Response::err(e),
+            },
             Request::Status => {
                 let s = self.node.stats();
                 Response::ok(json!({
@@ -541,6 +564,47 @@ impl<C: Cipher> Daemon<C> {
             }
         }
         rows
+    }
+
+    fn create_tunnel(
+        &mut self,
+        network_key: &str,
+        targets: &str,
+        remote_node: &str,
+        dns_names: &[String],
+        now: Instant,
+    ) -> Result<NodeId, String> {
+        let key =
+            store::decode_identity_text(network_key).map_err(|e| format!("network key: {e}"))?;
+        let node_cert =
+            store::read_certificate(&self.cfg.node_certificate).map_err(|e| e.to_string())?;
+        let mut net_cert = None;
+        for p in &self.cfg.network_certificates {
+            let c = store::read_certificate(p).map_err(|e| e.to_string())?;
+            if c.subject() == key.id() {
+                net_cert = Some(c);
+            }
+        }
+        let net_cert =
+            net_cert.ok_or("network key: no configured network certificate belongs to it")?;
+        let req = crate::provision::TunnelRequest {
+            targets,
+            remote_node,
+            dns_names,
+            static_ip_address: None,
+            external_ip_address: None,
+        };
+        let id = crate::provision::create_tunnel(
+            &self.cfg.tunnels,
+            &node_cert,
+            &net_cert,
+            &key,
+            &req,
+            unix_now(),
+        )
+        .map_err(|e| e.to_string())?;
+        self.reload_tunnels(now).map_err(|e| e.to_string())?;
+        Ok(id)
     }
 
     /// Makes the installed tunnels match the tunnels directory.

@@ -5,4 +5,5 @@ pub mod config;
 pub mod control;
 pub mod dns;
 pub mod driver;
+pub mod provision;
 pub mod store;

@@ -7,11 +7,11 @@
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use clap::{Parser, Subcommand, ValueEnum};
-use mcc_core::cert::{Certificate, Target, TunnelInfo, issue};
+use mcc_core::cert::{Certificate, issue};
 use mcc_core::crypto::Identity;
 use mcc_core::id::NodeId;
 use mcc_std::control::{self, NodeRow, Request};
-use mcc_std::{config, driver, store};
+use mcc_std::{config, driver, provision, store};
 use std::io::{IsTerminal, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -325,63 +325,17 @@ fn run(cli: Cli) -> Result<(), Fail> {
         } => {
             let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
             let net_key = network_key(stdin, &net_cert)?;
-            let client_node: NodeId = remote_node
-                .parse()
-                .map_err(|e| anyhow!("--remote-node {remote_node}: {e}"))?;
-            let targets = Target::parse_list(&targets).map_err(|e| anyhow!("--targets: {e}"))?;
-            if let Some(ip) = static_ip_address
-                && !(ip.octets()[0] == 10 && ip.octets()[1] == 115)
-            {
-                return Err(
-                    anyhow!("--static-ip-address {ip}: must be inside 10.115.0.0/16").into(),
-                );
-            }
-            let external = external_ip_address.filter(|ip| !ip.is_unspecified());
-            if let Some(ip) = external
-                && !ip.is_private()
-            {
-                return Err(anyhow!(
-                    "--external-ip-address {ip}: only RFC 1918 private addresses are allowed"
-                )
-                .into());
-            }
             let my_cert = store::read_certificate(&config_dir.join("node-certificate.txt"))
                 .map_err(|e| Fail::Usage(e.into()))?;
-            let server_key = new_identity()?;
-            let client_key = new_identity()?;
-            let info = TunnelInfo {
-                client_endpoint: client_key.id(),
-                client_node,
-                server_node: my_cert.subject(),
-                targets,
-                dns_names: dns_names.clone(),
-                static_addr: static_ip_address.map(|i| i.octets()),
-                external_addr: external.map(|i| i.octets()),
-            };
-            let cert = issue::tunnel(
-                &net_key,
-                &server_key.id(),
-                info,
-                now() - DAY,
-                now() + 3650 * DAY,
-            )
-            .map_err(|e| anyhow!("tunnel certificate: {e}"))?;
             let dir = output_directory.unwrap_or_else(|| config_dir.join("tunnels"));
-            let id = server_key.id().to_string();
-            let key_file = dir.join(format!("{id}-private-key.txt"));
-            store::write_certificate(&dir.join(format!("{id}-certificate.txt")), &cert)
-                .map_err(|e| Fail::Usage(e.into()))?;
-            store::write_identity(&driver::client_key_path(&key_file), &client_key)
-                .map_err(|e| Fail::Usage(e.into()))?;
-            store::write_identity(&key_file, &server_key).map_err(|e| Fail::Usage(e.into()))?;
-            let text = config::tunnel_conf_text(
-                &format!("{id}-certificate.txt"),
-                &format!("{id}-private-key.txt"),
-                external,
-                &dns_names,
+            let req = provision::TunnelRequest {
+                targets: &targets,
+                remote_node: &remote_node,
+                dns_names: &dns_names,
                 static_ip_address,
-            );
-            store::write_atomic(&dir.join(format!("{id}.conf")), text.as_bytes(), 0o644)
+                external_ip_address,
+            };
+            let id = provision::create_tunnel(&dir, &my_cert, &net_cert, &net_key, &req, now())
                 .map_err(|e| Fail::Usage(e.into()))?;
             // Active at once when the daemon runs; otherwise at its next start.
             if let Err(Fail::Daemon(e)) = ask(s, Request::ReloadTunnels) {
@@ -451,9 +405,7 @@ fn now() -> u64 {
 }
 
 fn new_identity() -> anyhow::Result<Identity> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| anyhow!("no OS randomness: {e}"))?;
-    Ok(Identity::from_secret(secret))
+    Ok(provision::new_identity()?)
 }
 
 /// Reads the network private key (base64) from standard input and checks it matches the

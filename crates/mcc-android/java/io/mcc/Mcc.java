@@ -95,6 +95,32 @@ public final class Mcc {
             throws MccException;
 
     /**
+     * The most recent events (links up and down, parent changes, tunnels up, down and
+     * installed), oldest first, each an object with {@code time} (RFC 3339) and
+     * {@code event}.
+     *
+     * @param handle from {@link #start}
+     * @return a JSON array
+     * @throws MccException when the node is not running or has no control socket
+     */
+    public static native String events(long handle) throws MccException;
+
+    /**
+     * Creates a tunnel with this node as its server, as {@code mcc create-tunnel} does, and
+     * activates it at once; the client node receives its side over the network.
+     *
+     * @param handle from {@link #start}
+     * @param networkKey the network private key, base64 (keep it out of the app's storage)
+     * @param targets comma-separated {@code proto:port} list, e.g. {@code tcp:80,udp:2222,icmp}
+     * @param remoteNode the client node's ID
+     * @param dnsNames comma-separated DNS names of the server endpoint, or an empty string
+     * @return the server endpoint ID as a JSON string
+     * @throws MccException with the reason (bad targets, wrong network key, ...)
+     */
+    public static native String createTunnel(long handle, String networkKey, String targets,
+            String remoteNode, String dnsNames) throws MccException;
+
+    /**
      * Testing on a Linux host only: opens (creating if needed) the TUN device {@code name}
      * without a packet-information header, as {@code VpnService.establish()} would give it.
      * Needs CAP_NET_ADMIN; an Android app cannot use this.
