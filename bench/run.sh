@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+# Benchmark harness (issue 4, first slice): the same workload over the plain underlay
+# (baseline), mcc (one hop: client node -> root node serving the tunnel), wireguard-go
+# (userspace), nebula (lighthouse = server) and yggdrasil (two peers).
+#
+#   sudo bench/run.sh
+#
+# Environment knobs (defaults in brackets): IDLE_S [30] seconds of idle capture per system,
+# IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go nebula yggdrasil
+# mcc-chain"],
+# OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
+#
+# Topology: two network namespaces joined by one veth pair, benchA (client, 10.77.0.1 on va)
+# and benchB (server, 10.77.0.2 on vb). Each system is started, measured and stopped in
+# turn; only one runs at a time. Traffic goes only to addresses inside these namespaces.
+# Everything (daemons, iperf3 server, namespaces) is removed on EXIT, even on failure; the
+# work directory /tmp/mccbench stays for post-mortem.
+# mcc-chain: a third namespace benchC (10.77.1.2 on vc, joined to benchB's vbc 10.77.1.1)
+# holds the tunnel's server node, a child of the root node in benchB: client -> root ->
+# server, so the root relays (3-node chain). Its cpu/rss columns are the client's and the
+# server's daemons; the relay's are in the log.
+#
+# Per system:
+#   ready_s      daemon start -> first overlay ping answered (for mcc this includes
+#                `mcc create-tunnel` and the tunnel reaching the client)
+#   tcp1/tcp4    iperf3 -t IPERF_S, 1 stream and -P 4, client -> server, receiver Mbit/s
+#   rtt          100 pings at -i 0.05 over the overlay; median and p99 of per-ping times
+#   cpu          utime+stime (/proc/PID/stat) of each daemon during the 1-stream run
+#   rss          VmRSS (/proc/PID/status) of each daemon after the throughput runs
+#   wire         1000 UDP datagrams of 100 B payload at 500/s through the overlay; the
+#                client veth's tx_bytes delta / 1000 = bytes per packet on the wire
+#                (incl. 14 B Ethernet); overhead = wire - 14 - 28 (outer IPv4+UDP) - 100.
+#                The overhead therefore includes the inner IP+UDP headers (28 B for IPv4
+#                overlays, 48 B for IPv6 ones) plus the overlay's own framing/crypto.
+#   idle         tx+rx bytes on the client veth over IDLE_S s with no traffic, per hour
+set -u -o pipefail
+cd "$(dirname "$0")/.." || exit 2
+REPO=$PWD
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+
+IDLE_S=${IDLE_S:-30}
+IPERF_S=${IPERF_S:-10}
+SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain"}
+OUT=${OUT:-docs}
+W=/tmp/mccbench
+A=benchA
+B=benchB
+C=benchC
+SRV=$B          # namespace of the measured server (benchC for mcc-chain)
+UA=10.77.0.1
+UB=10.77.0.2
+N_PKTS=1000
+PAYLOAD=100
+T_START=$(date +%s.%N)
+CMDLINE="sudo bench/run.sh"
+[ $# -gt 0 ] && CMDLINE+=" $*"
+
+log() { printf '[%6.1fs] %s\n' "$(awk -v s="$T_START" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+nsa() { ip netns exec "$A" "$@"; }
+nsb() { ip netns exec "$B" "$@"; }
+now() { date +%s.%N; }
+
+[ "$(id -u)" = 0 ] || { echo "run as root: sudo bench/run.sh" >&2; exit 2; }
+[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing" >&2; exit 2; }
+# The progress log (incl. the relay's numbers of mcc-chain) also goes to bench/last-run.log.
+exec 2> >(tee "$REPO/bench/last-run.log" >&2)
+
+# ---------------------------------------------------------------- peers and tools
+missing=()
+for p in wireguard-go:wireguard-go wg:wireguard-tools nebula:nebula nebula-cert:nebula \
+    yggdrasil:yggdrasil iperf3:iperf3 ip:iproute2 ping:iputils-ping python3:python3; do
+    command -v "${p%%:*}" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "${p%%:*}" >/dev/null 2>&1 ||
+        missing+=("${p#*:}")
+done
+export PATH=$PATH:/usr/sbin:/sbin
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null ||
+        die "apt-get install failed"
+fi
+PLOTS=1
+python3 -c 'import matplotlib' 2>/dev/null || { timeout 120 pip install -q matplotlib >/dev/null 2>&1 || PLOTS=0; }
+python3 -c 'import matplotlib' 2>/dev/null || PLOTS=0
+
+log "building: cargo build --release -p mcc-linux"
+cargo build -q --release -p mcc-linux || die "build failed"
+MCC=$REPO/target/release/mcc
+MCCD=$REPO/target/release/mccd
+
+VERSIONS="mcc $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null); nebula $(dpkg-query -W -f '${Version}' nebula 2>/dev/null); yggdrasil $(dpkg-query -W -f '${Version}' yggdrasil 2>/dev/null); iperf3 $(dpkg-query -W -f '${Version}' iperf3 2>/dev/null)"
+
+# ---------------------------------------------------------------- namespaces
+DAEMONS=()       # PIDs of the running system's daemons
+IPERF_PID=""
+teardown_ns() {
+    local ns p
+    for ns in $A $B $C; do
+        ip netns list 2>/dev/null | grep -qw "$ns" || continue
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+        sleep 0.3
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    rm -f /var/run/wireguard/wgA.sock /var/run/wireguard/wgB.sock
+}
+cleanup() {
+    local rc=$? p
+    trap - EXIT INT TERM
+    for p in "${DAEMONS[@]}" $IPERF_PID; do kill -TERM "$p" 2>/dev/null; done
+    teardown_ns
+    log "cleaned up (namespaces deleted; logs in $W)"
+    exit "$rc"
+}
+teardown_ns
+rm -rf "$W" && mkdir -p "$W"
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ip netns add $A && ip netns add $B && ip netns add $C || die "ip netns add"
+ip -n $A link set lo up && ip -n $B link set lo up && ip -n $C link set lo up
+ip link add vbc netns $B type veth peer name vc netns $C || die "veth b-c"
+ip -n $B addr add 10.77.1.1/24 dev vbc && ip -n $C addr add 10.77.1.2/24 dev vc
+ip -n $B link set vbc up && ip -n $C link set vc up
+ip link add va netns $A type veth peer name vb netns $B || die "veth"
+ip -n $A addr add $UA/24 dev va && ip -n $B addr add $UB/24 dev vb
+ip -n $A link set va up && ip -n $B link set vb up
+for _ in $(seq 50); do nsa ping -c1 -W1 $UB >/dev/null 2>&1 && break; sleep 0.1; done
+nsa ping -c1 -W1 $UB >/dev/null || die "underlay does not work"
+
+ip netns exec $B iperf3 -s >"$W/iperf3-server.log" 2>&1 &
+IPERF_PID=$!
+ip netns exec $C iperf3 -s >"$W/iperf3-server-c.log" 2>&1 &
+IPERF_PID+=" $!"
+# UDP sink for the wire-overhead test: counts datagrams received on port 5201.
+cat >"$W/udp.py" <<'EOF'
+import socket, sys, time
+mode = sys.argv[1]
+if mode == "recv":
+    fam = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((sys.argv[2], 5201))
+    s.settimeout(float(sys.argv[3]))
+    n = 0
+    try:
+        while True:
+            s.recv(65535); n += 1
+    except socket.timeout:
+        pass
+    print(n)
+else:
+    addr, n, size, rate = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    payload = b"x" * size
+    t0 = time.time()
+    for i in range(n):
+        s.sendto(payload, (addr, 5201))
+        d = t0 + (i + 1) / rate - time.time()
+        if d > 0:
+            time.sleep(d)
+EOF
+
+# ---------------------------------------------------------------- measurement helpers
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo NA; }
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo NA; }
+# veth counters live in the namespace's sysfs: read them from inside.
+va_stat() { nsa cat "/sys/class/net/va/statistics/$1"; }
+HZ=$(getconf CLK_TCK)
+
+wait_ping() { # wait_ping ADDR TIMEOUT_S
+    local t0
+    t0=$(now)
+    while :; do
+        nsa ping -c1 -W1 "$1" >/dev/null 2>&1 && return 0
+        awk -v s="$t0" -v n="$(now)" -v t="$2" 'BEGIN{exit !(n-s>=t)}' && return 1
+        sleep 0.1
+    done
+}
+
+iperf_mbps() { # iperf_mbps ADDR STREAMS
+    nsa timeout $((IPERF_S + 15)) iperf3 -c "$1" -t "$IPERF_S" -P "$2" -J >"$W/iperf-$SYS-P$2.json" 2>&1
+    python3 - "$W/iperf-$SYS-P$2.json" <<'EOF'
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))
+    print("%.0f" % (j["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception:
+    print("NA")
+EOF
+}
+
+# measure SYS ADDR READY_S CLIENT_PID SERVER_PID: appends one CSV row.
+measure() {
+    local sys=$1 addr=$2 ready=$3 cpid=$4 spid=$5
+    local c0 s0 c1 s1 tcp1 tcp4 rtt cpuc cpus rssc rsss b0 b1 p0 p1 rx wire ovh pk i0 i1 idle
+    SYS=$sys
+    log "$sys: ping x100 over $addr"
+    nsa ping -c 100 -i 0.05 -W 2 "$addr" >"$W/ping-$sys.txt" 2>&1
+    rtt=$(python3 - "$W/ping-$sys.txt" <<'EOF'
+import re, sys
+t = sorted(float(m) for m in re.findall(r"time=([0-9.]+)", open(sys.argv[1]).read()))
+if not t:
+    print("NA,NA,100"); sys.exit()
+def q(p):
+    k = (len(t) - 1) * p; f = int(k); c = min(f + 1, len(t) - 1)
+    return t[f] + (t[c] - t[f]) * (k - f)
+print("%.3f,%.3f,%d" % (q(0.5), q(0.99), 100 - len(t)))
+EOF
+)
+    log "$sys: iperf3 1 stream"
+    c0=$([ "$cpid" = - ] && echo NA || cpu_ticks "$cpid"); s0=$([ "$spid" = - ] && echo NA || cpu_ticks "$spid")
+    tcp1=$(iperf_mbps "$addr" 1)
+    c1=$([ "$cpid" = - ] && echo NA || cpu_ticks "$cpid"); s1=$([ "$spid" = - ] && echo NA || cpu_ticks "$spid")
+    cpuc=$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN{ if (a=="NA"||b=="NA") print "NA"; else printf "%.2f", (b-a)/h }')
+    cpus=$(awk -v a="$s0" -v b="$s1" -v h="$HZ" 'BEGIN{ if (a=="NA"||b=="NA") print "NA"; else printf "%.2f", (b-a)/h }')
+    log "$sys: iperf3 -P 4"
+    tcp4=$(iperf_mbps "$addr" 4)
+    rssc=$([ "$cpid" = - ] && echo NA || rss_kb "$cpid"); rsss=$([ "$spid" = - ] && echo NA || rss_kb "$spid")
+    log "$sys: $N_PKTS x $PAYLOAD B UDP"
+    sleep 1
+    ip netns exec "$SRV" python3 "$W/udp.py" recv "$(recv_bind "$addr")" 3 >"$W/udp-recv-$sys.txt" 2>&1 &
+    pk=$!
+    sleep 0.5
+    b0=$(va_stat tx_bytes); p0=$(va_stat tx_packets)
+    nsa python3 "$W/udp.py" send "$addr" $N_PKTS $PAYLOAD 500
+    sleep 0.5
+    b1=$(va_stat tx_bytes); p1=$(va_stat tx_packets)
+    wait "$pk"
+    rx=$(tr -d '[:space:]' <"$W/udp-recv-$sys.txt")
+    wire=$(awk -v a="$b0" -v b="$b1" -v n=$N_PKTS 'BEGIN{printf "%.1f", (b-a)/n}')
+    ovh=$(awk -v w="$wire" -v p=$PAYLOAD 'BEGIN{printf "%.1f", w-14-28-p}')
+    log "$sys: wire $wire B/pkt ($((p1 - p0)) frames), overhead $ovh B, delivered $rx/$N_PKTS"
+    log "$sys: idle for $IDLE_S s"
+    sleep 2
+    i0=$(($(va_stat tx_bytes) + $(va_stat rx_bytes)))
+    sleep "$IDLE_S"
+    i1=$(($(va_stat tx_bytes) + $(va_stat rx_bytes)))
+    idle=$(awk -v a="$i0" -v b="$i1" -v t="$IDLE_S" 'BEGIN{printf "%.0f", (b-a)*3600/t}')
+    echo "$sys,$ready,$tcp1,$tcp4,$rtt,$cpuc,$cpus,$rssc,$rsss,$wire,$((p1 - p0)),$ovh,$rx,$idle" >>"$W/results.csv"
+    log "$sys: tcp1 $tcp1 tcp4 $tcp4 Mbit/s, rtt(med,p99,lost) $rtt, cpu $cpuc/$cpus s, rss $rssc/$rsss kB, idle $idle B/h"
+}
+# The UDP sink binds the server-side address the overlay delivers to.
+recv_bind() { case $1 in *:*) echo "::" ;; *) echo "0.0.0.0" ;; esac; }
+
+stop_daemons() {
+    local p
+    for p in "${DAEMONS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${DAEMONS[@]}"; do
+        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    DAEMONS=()
+    sleep 0.5
+}
+
+echo "system,ready_s,tcp1_mbps,tcp4_mbps,rtt_median_ms,rtt_p99_ms,ping_lost,cpu_client_s,cpu_server_s,rss_client_kb,rss_server_kb,wire_bytes_per_pkt,wire_frames,overhead_bytes,udp_delivered,idle_bytes_per_hour" >"$W/results.csv"
+
+# ---------------------------------------------------------------- systems
+run_baseline() {
+    measure baseline $UB 0 - -
+}
+
+run_mcc() {
+    local d=$W/mcc n conf out SEP ADDR t0 ready
+    mkdir -p "$d"
+    "$MCC" generate-ca-certificate "$d/ca" >/dev/null || die "mcc ca"
+    NETB64=$("$MCC" generate-network-certificate --ca "$d/ca" "$d/net" | tr -d '[:space:]') || die "mcc net"
+    for n in a b; do
+        local args=(init -C "$d/$n" --stdin)
+        [ $n = a ] && args+=(-p "$UB:9376")
+        out=$(ip netns exec bench${n^^} "$MCC" "${args[@]}" "$NETB64" <"$d/net/network-private-key.txt") || die "mcc init $n"
+        printf '%s\n' "$out" | tail -n1 | tr -d '[:space:]' >"$d/$n.id"
+        conf=$d/$n/mcc.conf
+        sed -i -E "s|^unix-socket-path = .*|unix-socket-path = $d/$n/mcc.sock|; s|^data-dir = .*|data-dir = $d/$n/data|; s|^# *log-file *=.*|log-file = $d/$n/mccd.log|" "$conf"
+        mkdir -p "$d/$n/data"
+    done
+    t0=$(now)
+    ip netns exec $B "$MCCD" "$d/b" >"$d/b/mccd.stderr" 2>&1 &
+    DAEMONS+=($!); local spid=$!
+    ip netns exec $A "$MCCD" "$d/a" >"$d/a/mccd.stderr" 2>&1 &
+    DAEMONS+=($!); local cpid=$!
+    for _ in $(seq 100); do
+        nsb "$MCC" -s "$d/b/mcc.sock" health >/dev/null 2>&1 && nsa "$MCC" -s "$d/a/mcc.sock" health >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    SEP=$(nsb timeout 20 "$MCC" -s "$d/b/mcc.sock" create-tunnel -C "$d/b" -p "$d/b/network-certificate.txt" --stdin \
+        --targets tcp:5201,udp:5201,icmp --remote-node "$(cat "$d/a.id")" <"$d/net/network-private-key.txt" 2>"$d/create-tunnel.err" |
+        tail -n1 | tr -d '[:space:]')
+    [ -n "$SEP" ] || { log "mcc: create-tunnel failed: $(cat "$d/create-tunnel.err")"; return 1; }
+    for _ in $(seq 300); do
+        ADDR=$(nsa "$MCC" -s "$d/a/mcc.sock" resolve "$SEP" 2>/dev/null | head -n1 | tr -d '[:space:]')
+        [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] && break
+        sleep 0.1
+    done
+    [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { log "mcc: resolve $SEP gave '$ADDR'"; return 1; }
+    wait_ping "$ADDR" 30 || { log "mcc: no ping to $ADDR"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    log "mcc: server endpoint $SEP at $ADDR, ready after $ready s"
+    measure mcc "$ADDR" "$ready" "$cpid" "$spid"
+}
+
+run_wireguard_go() {
+    local d=$W/wg t0 ready cpid spid
+    mkdir -p "$d"
+    (umask 077; wg genkey >"$d/a.key"; wg genkey >"$d/b.key")
+    wg pubkey <"$d/a.key" >"$d/a.pub"
+    wg pubkey <"$d/b.key" >"$d/b.pub"
+    t0=$(now)
+    ip netns exec $B env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgB >"$d/b.log" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    ip netns exec $A env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgA >"$d/a.log" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    for _ in $(seq 50); do [ -S /var/run/wireguard/wgA.sock ] && [ -S /var/run/wireguard/wgB.sock ] && break; sleep 0.1; done
+    nsb wg set wgB private-key "$d/b.key" listen-port 51820 peer "$(cat "$d/a.pub")" allowed-ips 10.78.0.1/32 || return 1
+    nsa wg set wgA private-key "$d/a.key" listen-port 51820 peer "$(cat "$d/b.pub")" allowed-ips 10.78.0.2/32 endpoint $UB:51820 || return 1
+    ip -n $B addr add 10.78.0.2/24 dev wgB && ip -n $B link set wgB up
+    ip -n $A addr add 10.78.0.1/24 dev wgA && ip -n $A link set wgA up
+    wait_ping 10.78.0.2 30 || { log "wireguard-go: no ping"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    measure wireguard-go 10.78.0.2 "$ready" "$cpid" "$spid"
+}
+
+run_nebula() {
+    local d=$W/nebula t0 ready cpid spid n
+    mkdir -p "$d" && cd "$d" || return 1
+    nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
+    nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name b -ip 10.79.0.2/24 -out-crt b.crt -out-key b.key || return 1
+    nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name a -ip 10.79.0.1/24 -out-crt a.crt -out-key a.key || return 1
+    cd "$REPO" || return 1
+    for n in a b; do
+        {
+            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
+            echo "static_host_map: {'10.79.0.2': ['$UB:4242']}"
+            if [ $n = b ]; then
+                echo "lighthouse: {am_lighthouse: true}"
+            else
+                echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.0.2']}"
+            fi
+            echo "listen: {host: 0.0.0.0, port: 4242}"
+            echo "punchy: {punch: false}"
+            echo "tun: {dev: neb${n^^}}"
+            echo "logging: {level: info}"
+            echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+        } >"$d/$n.yml"
+    done
+    t0=$(now)
+    ip netns exec $B nebula -config "$d/b.yml" >"$d/b.log" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    ip netns exec $A nebula -config "$d/a.yml" >"$d/a.log" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    wait_ping 10.79.0.2 30 || { log "nebula: no ping"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    measure nebula 10.79.0.2 "$ready" "$cpid" "$spid"
+}
+
+run_yggdrasil() {
+    local d=$W/ygg t0 ready cpid spid n addr
+    mkdir -p "$d"
+    for n in a b; do
+        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
+        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$UB" <<'EOF' || return 1
+import json, sys
+c = json.load(open(sys.argv[1]))
+n, ub = sys.argv[3], sys.argv[4]
+c["AdminListen"] = "none"
+c["MulticastInterfaces"] = []
+c["IfName"] = "ygg" + n.upper()
+c["Peers"] = ["tls://%s:9001" % ub] if n == "a" else []
+c["Listen"] = ["tls://%s:9001" % ub] if n == "b" else []
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+EOF
+    done
+    addr=$(yggdrasil -useconffile "$d/b.json" -address) || return 1
+    t0=$(now)
+    ip netns exec $B yggdrasil -useconffile "$d/b.json" >"$d/b.log" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    # yggdrasil backs off for long after a refused dial: start the peer once B listens.
+    for _ in $(seq 100); do grep -q 'listener started' "$d/b.log" && break; sleep 0.05; done
+    ip netns exec $A yggdrasil -useconffile "$d/a.json" >"$d/a.log" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    wait_ping "$addr" 30 || { log "yggdrasil: no ping to $addr"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    measure yggdrasil "$addr" "$ready" "$cpid" "$spid"
+}
+
+run_mcc_chain() {
+    local d=$W/mcc-chain n conf out SEP ADDR t0 ready cpid spid rpid
+    mkdir -p "$d"
+    "$MCC" generate-ca-certificate "$d/ca" >/dev/null || die "mcc ca"
+    NETB64=$("$MCC" generate-network-certificate --ca "$d/ca" "$d/net" | tr -d '[:space:]') || die "mcc net"
+    declare -A par=([a]="$UB:9376" [b]="" [c]="10.77.1.1:9376")
+    for n in a b c; do
+        local args=(init -C "$d/$n" --stdin)
+        [ -n "${par[$n]}" ] && args+=(-p "${par[$n]}")
+        out=$(ip netns exec bench${n^^} "$MCC" "${args[@]}" "$NETB64" <"$d/net/network-private-key.txt") || die "mcc init $n"
+        printf '%s\n' "$out" | tail -n1 | tr -d '[:space:]' >"$d/$n.id"
+        conf=$d/$n/mcc.conf
+        sed -i -E "s|^unix-socket-path = .*|unix-socket-path = $d/$n/mcc.sock|; s|^data-dir = .*|data-dir = $d/$n/data|; s|^# *log-file *=.*|log-file = $d/$n/mccd.log|" "$conf"
+        mkdir -p "$d/$n/data"
+    done
+    t0=$(now)
+    ip netns exec $B "$MCCD" "$d/b" >"$d/b/mccd.stderr" 2>&1 &
+    DAEMONS+=($!); rpid=$!
+    ip netns exec $C "$MCCD" "$d/c" >"$d/c/mccd.stderr" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    ip netns exec $A "$MCCD" "$d/a" >"$d/a/mccd.stderr" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    for _ in $(seq 100); do
+        ip netns exec $C "$MCC" -s "$d/c/mcc.sock" health >/dev/null 2>&1 && nsa "$MCC" -s "$d/a/mcc.sock" health >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    SEP=$(ip netns exec $C timeout 20 "$MCC" -s "$d/c/mcc.sock" create-tunnel -C "$d/c" -p "$d/c/network-certificate.txt" --stdin \
+        --targets tcp:5201,udp:5201,icmp --remote-node "$(cat "$d/a.id")" <"$d/net/network-private-key.txt" 2>"$d/create-tunnel.err" |
+        tail -n1 | tr -d '[:space:]')
+    [ -n "$SEP" ] || { log "mcc-chain: create-tunnel failed: $(cat "$d/create-tunnel.err")"; return 1; }
+    for _ in $(seq 300); do
+        ADDR=$(nsa "$MCC" -s "$d/a/mcc.sock" resolve "$SEP" 2>/dev/null | head -n1 | tr -d '[:space:]')
+        [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] && break
+        sleep 0.1
+    done
+    [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { log "mcc-chain: resolve $SEP gave '$ADDR'"; return 1; }
+    wait_ping "$ADDR" 30 || { log "mcc-chain: no ping to $ADDR"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    log "mcc-chain: server endpoint $SEP at $ADDR (client -> root -> server), ready after $ready s"
+    local r0
+    r0=$(cpu_ticks "$rpid")
+    SRV=$C
+    measure mcc-chain "$ADDR" "$ready" "$cpid" "$spid"
+    SRV=$B
+    log "mcc-chain: relay (root) daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
+}
+
+for SYS in $SYSTEMS; do
+    log "=== $SYS"
+    fn=run_${SYS//-/_}
+    if ! $fn; then
+        log "$SYS: FAILED (see $W)"
+        echo "$SYS,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA" >>"$W/results.csv"
+    fi
+    stop_daemons
+done
+
+# ---------------------------------------------------------------- report
+mkdir -p "$OUT"
+cp "$W/results.csv" "$REPO/bench/results.csv"
+MACHINE="nproc $(nproc); memory $(free -h | awk '/^Mem:/{print $2}') total; kernel $(uname -r); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+python3 "$REPO/bench/report.py" "$W/results.csv" "$OUT" "$PLOTS" "$MACHINE" "$CMDLINE" "$VERSIONS" "$IDLE_S" "$IPERF_S" "$(date -u +%Y-%m-%dT%H:%MZ)" ||
+    die "report failed"
+log "done: $OUT/BENCHMARKS.md, bench/results.csv"
+cat "$W/results.csv"
