@@ -2,9 +2,10 @@
 //! independent of JNI so it can be tested from Rust too.
 
 use crate::tun::FdTun;
-use mcc_std::config::{self, DaemonConfig};
+use mcc_std::config;
 use mcc_std::control::{self, Request};
 use mcc_std::driver::Daemon;
+pub use mcc_std::logging::error_chain;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -35,7 +36,7 @@ pub fn start(
     // SAFETY: the caller hands the descriptor over; from here on it is ours alone.
     let tun_fd = unsafe { OwnedFd::from_raw_fd(tun_fd) };
     let cfg = config::load(config_dir).map_err(|e| e.to_string())?;
-    init_logging(&cfg);
+    let _ = mcc_std::logging::init(&cfg, false);
     let socket = cfg.unix_enable.then(|| cfg.unix_socket_path.clone());
     let config = cfg.path.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -118,41 +119,6 @@ impl Drop for RunningNode {
     fn drop(&mut self) {
         let _ = self.stop_inner();
     }
-}
-
-/// Logs to `log-file` when the configuration names one (once per process).
-fn init_logging(cfg: &DaemonConfig) {
-    let Some(path) = &cfg.log_file else { return };
-    let Ok(f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    else {
-        return;
-    };
-    let filter =
-        tracing_subscriber::EnvFilter::new(format!("{},hickory_proto=warn", cfg.log_level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(f))
-        .try_init();
-}
-
-/// An error and its causes on one line, skipping a cause its parent already names.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        cur = c.source();
-    }
-    out
 }
 
 #[cfg(test)]

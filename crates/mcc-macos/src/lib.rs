@@ -16,18 +16,4 @@ pub mod resolver;
 #[cfg(target_os = "macos")]
 pub mod utun;
 
-/// An error and its causes on one line, skipping a cause whose text its parent already
-/// includes.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        cur = c.source();
-    }
-    out
-}
+pub use mcc_std::logging::error_chain;

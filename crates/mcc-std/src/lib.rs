@@ -5,5 +5,6 @@ pub mod config;
 pub mod control;
 pub mod dns;
 pub mod driver;
+pub mod logging;
 pub mod provision;
 pub mod store;

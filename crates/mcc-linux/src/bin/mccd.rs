@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = init_logging(&cfg) {
+    if let Err(e) = mcc_std::logging::init(&cfg, true) {
         eprintln!("mccd: log-file: {e}");
         return ExitCode::from(1);
     }
@@ -64,33 +64,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(cfg: &config::DaemonConfig) -> std::io::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{},hickory_proto=warn", cfg.log_level))
-    });
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match &cfg.log_file {
-        Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            b.with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .init();
-        }
-        None => {
-            use std::io::IsTerminal;
-            b.with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr)
-                .init()
-        }
-    }
-    Ok(())
-}
-
 async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
     let daemon: Daemon = Daemon::start(cfg).await?;
     let cfg = &daemon.cfg;
@@ -112,19 +85,7 @@ async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
         routes: &[(std::net::Ipv4Addr::new(10, 115, 0, 0), 16)],
     })?;
     tracing::info!(device = %tun.name, address = %own4, "TUN device up");
-    let shutdown = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-    };
+    let shutdown = mcc_std::driver::shutdown_signal();
     daemon.run(&tun, shutdown).await?;
     Ok(())
 }
