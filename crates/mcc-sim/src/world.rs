@@ -10,7 +10,7 @@ use mcc_core::{Command, Node};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 /// Wall clock the simulated nodes start at (certificates are valid around it).
 const UNIX_START: u64 = 1_800_000_000;
@@ -98,6 +98,10 @@ pub struct World {
     default_link: LinkParams,
     links: BTreeMap<(usize, usize), LinkParams>,
     partitions: BTreeSet<(usize, usize)>,
+    /// Each node's own address → its index (what `node_at` looks up per datagram).
+    by_addr: HashMap<SocketAddr, usize>,
+    /// Nodes put behind a NAT (few): their public addresses are found by a scan.
+    natted: BTreeSet<usize>,
     pub pki: Pki,
     /// Every datagram put on the wire, when `capture` is on.
     pub wire: Vec<Datagram>,
@@ -123,6 +127,8 @@ impl World {
             default_link: LinkParams::default(),
             links: BTreeMap::new(),
             partitions: BTreeSet::new(),
+            by_addr: HashMap::new(),
+            natted: BTreeSet::new(),
             pki: Pki {
                 ca,
                 network,
@@ -171,6 +177,7 @@ impl World {
             timers: self.timers,
             limits: self.limits,
         });
+        self.by_addr.insert(addr, i);
         self.boot(i);
         i
     }
@@ -275,16 +282,22 @@ impl World {
     /// Puts node `i` behind a NAT: peers see `public` instead of its own address.
     pub fn set_nat(&mut self, i: usize, public: SocketAddr) {
         self.nodes[i].nat = Some(public);
+        self.natted.insert(i);
     }
 
     fn public_addr(&self, i: usize) -> SocketAddr {
         self.nodes[i].nat.unwrap_or(self.nodes[i].addr)
     }
 
+    /// The first node (by index) whose public address is `addr`: the node owning `addr`
+    /// unless it is behind a NAT, or a NATed node using `addr` as its public address.
     fn node_at(&self, addr: SocketAddr) -> Option<usize> {
-        self.nodes
-            .iter()
-            .position(|n| n.nat.unwrap_or(n.addr) == addr)
+        let own = (self.by_addr.get(&addr).copied()).filter(|&i| self.nodes[i].nat.is_none());
+        let natted = (self.natted.iter().copied()).find(|&i| self.nodes[i].nat == Some(addr));
+        match (own, natted) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Issues a tunnel certificate with fresh endpoint keys, as `mcc create-tunnel` does.
