@@ -30,6 +30,8 @@ pub const DEFAULT_PORT: u16 = 9376;
 pub const STATIC_NETWORK: Ipv4Addr = Ipv4Addr::new(10, 115, 0, 0);
 /// Capacity of the dynamic address pool (a /16 minus network and broadcast addresses).
 pub const RESOLVER_CAPACITY: u32 = 65534;
+/// Largest `max-peers`: the peer table is allocated up front.
+pub const MAX_PEERS: usize = 65_536;
 /// `log-level` values.
 pub const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
@@ -121,6 +123,8 @@ pub struct DaemonConfig {
     pub static_addr: Option<Ipv4Addr>,
     pub network_lookup_ttl: u8,
     pub network_lookup_timeout: Duration,
+    /// Most direct neighbours (parent and children) at once: the core's peer table.
+    pub max_peers: usize,
     /// Documented keys this implementation ignores, with their line, for a warning.
     pub unsupported: Vec<(usize, String)>,
 }
@@ -164,6 +168,7 @@ impl DaemonConfig {
             static_addr: None,
             network_lookup_ttl: 64,
             network_lookup_timeout: Duration::from_secs(20),
+            max_peers: Limits::default().max_peers,
             unsupported: Vec::new(),
         }
     }
@@ -428,6 +433,15 @@ fn set_daemon_key(cfg: &mut DaemonConfig, key: &str, v: &str, dir: &Path) -> Res
                 .ok_or_else(|| format!("invalid TTL {v:?} (use a number from 1 to 255)"))?
         }
         "network-lookup-timeout" => cfg.network_lookup_timeout = duration(v)?,
+        "max-peers" => {
+            cfg.max_peers = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_PEERS).contains(n))
+                .ok_or_else(|| {
+                    format!("invalid peer count {v:?} (use a number from 1 to {MAX_PEERS})")
+                })?
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -860,6 +874,10 @@ fn config_text(parents: &[String]) -> String {
             format_duration(d.network_lookup_timeout)
         ),
     );
+    key(
+        "Most direct neighbours (parent and children) at once; each slot is reserved at start.",
+        format!("max-peers = {}", d.max_peers),
+    );
     out
 }
 
@@ -1088,6 +1106,7 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
     };
     let limits = Limits {
         mtu: cfg.tun_device_mtu as usize,
+        max_peers: cfg.max_peers,
         ..Limits::default()
     };
     let resolver = ResolverConfig {
@@ -1248,6 +1267,27 @@ mod tests {
                 (23, "kill-switch".into())
             ]
         );
+    }
+
+    #[test]
+    fn max_peers_parses_and_reaches_the_core() {
+        assert_eq!(p("").unwrap().max_peers, 256);
+        assert_eq!(p("max-peers = 1024").unwrap().max_peers, 1024);
+        assert_eq!(p("max-peers = 65536").unwrap().max_peers, MAX_PEERS);
+        for bad in ["0", "65537", "-1", "many", ""] {
+            assert_eq!(
+                perr(&format!("max-peers = {bad}")),
+                format!(
+                    "/etc/mcc/mcc.conf:1: max-peers: invalid peer count {bad:?} (use a number from 1 to 65536)"
+                )
+            );
+        }
+        let s = setup();
+        let path = s.dir.path().join("mcc.conf");
+        let text = std::fs::read_to_string(&path).unwrap() + "max-peers = 600\n";
+        std::fs::write(&path, text).unwrap();
+        let c = core_config(&load(s.dir.path()).unwrap(), 1000).unwrap();
+        assert_eq!(c.limits.max_peers, 600);
     }
 
     #[test]
@@ -1499,6 +1539,7 @@ mod tests {
         assert_eq!(c.timers.child_timeout.as_secs(), 40);
         assert_eq!(c.timers.rejoin.as_secs(), 60);
         assert_eq!(c.limits.mtu, 1400);
+        assert_eq!(c.limits.max_peers, Limits::default().max_peers);
         assert_eq!(c.resolver.capacity, RESOLVER_CAPACITY);
         assert_eq!(c.resolver.ipv4_network, Ipv4Addr::new(10, 83, 0, 0));
         // Outside the validity period.
