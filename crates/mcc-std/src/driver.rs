@@ -1,11 +1,15 @@
 //! The event loop: the only code that reads the clock or touches sockets. It selects over
 //! the UDP socket, the TUN device, the control socket, the DNS socket and the node's next
-//! deadline, feeds exactly one input to the node, then drains every output.
+//! deadline, feeds the node one input or one batch (a `recvmmsg`/GRO read, a TUN
+//! super-packet), then drains every output, datagrams in GSO batches.
 
 use crate::config::{self, DaemonConfig};
 use crate::control::{self, NodeRow, Request, Response};
 use crate::dns::{self, DnsConfig, NameView};
 use crate::store;
+pub use crate::tun::TunDevice;
+use crate::tun::{TunRead, TunWrite};
+use crate::udp_io::UdpIo;
 use mcc_core::cert::Revocation;
 use mcc_core::crypto::Cipher;
 use mcc_core::event::Event;
@@ -44,12 +48,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// A TUN device as the loop sees it: whole IP packets in and out.
-pub trait TunDevice {
-    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>>;
-    fn send(&self, buf: &[u8]) -> impl Future<Output = io::Result<usize>>;
-}
-
 /// Why the daemon did not start. Each names the file, key or address at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -82,7 +80,7 @@ pub struct Daemon<C: Cipher = DefaultCipher> {
     pub node: Node<C>,
     pub cfg: DaemonConfig,
     start: std::time::Instant,
-    udp: UdpSocket,
+    udp: UdpIo,
     dns: Option<UdpSocket>,
     control: Option<UnixListener>,
     resolver_saved: usize,
@@ -127,6 +125,13 @@ impl<C: Cipher> Daemon<C> {
                 addr: cfg.listen_addr.to_string(),
                 source,
             })?;
+        let udp = UdpIo::new(udp, cfg.tun_device_mtu as usize + 256).map_err(|source| {
+            StartError::Bind {
+                what: "listen-addr",
+                addr: cfg.listen_addr.to_string(),
+                source,
+            }
+        })?;
         let dns = if cfg.dns_enable {
             Some(
                 UdpSocket::bind(cfg.dns_addr)
@@ -175,7 +180,7 @@ impl<C: Cipher> Daemon<C> {
     /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
     /// which must exempt it from the VPN before the node sends anything.
     pub fn udp_fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&self.udp)
+        std::os::fd::AsRawFd::as_raw_fd(self.udp.socket())
     }
 
     fn now(&self) -> Instant {
@@ -190,13 +195,12 @@ impl<C: Cipher> Daemon<C> {
     ) -> io::Result<()> {
         tokio::pin!(shutdown);
         let mtu = self.node_mtu();
-        let mut ubuf = vec![0u8; mtu + 256];
-        let mut tbuf = vec![0u8; mtu + 256];
+        let mut tread = TunRead::new(mtu + 256, tun.offload());
+        let mut twrite = TunWrite::new(tun.headroom());
         let mut dbuf = vec![0u8; 1500];
-        let mut obuf = vec![0u8; mtu + 256];
         self.node.handle_timeout(self.now());
         loop {
-            self.drain(tun, &mut obuf).await;
+            self.drain(tun, &mut twrite).await;
             let deadline = self
                 .node
                 .poll_timeout()
@@ -208,17 +212,16 @@ impl<C: Cipher> Daemon<C> {
                 }
             };
             tokio::select! {
-                r = self.udp.recv_from(&mut ubuf) => match r {
-                    Ok((n, from)) => {
-                        let now = self.now();
-                        self.node.handle_datagram(now, from, &mut ubuf[..n]);
-                    }
-                    Err(e) => debug!("udp recv: {e}"),
+                r = self.udp.readable() => match r {
+                    Ok(()) => self.receive_datagrams(tun, &mut twrite).await,
+                    Err(e) => debug!("udp: {e}"),
                 },
-                r = tun.recv(&mut tbuf) => match r {
-                    Ok(n) => {
+                r = tun.recv_batch(&mut tread) => match r {
+                    Ok(()) => {
                         let now = self.now();
-                        self.node.handle_tun_packet(now, &tbuf[..n]);
+                        for p in tread.packets() {
+                            self.node.handle_tun_packet(now, p);
+                        }
                     }
                     Err(e) => {
                         warn!("tun recv: {e}");
@@ -251,21 +254,50 @@ impl<C: Cipher> Daemon<C> {
         }
     }
 
+    /// Reads what the socket holds, a few `recvmmsg` at most so the TUN side is not
+    /// starved, and hands each datagram to the node, draining after every buffer: one
+    /// GRO buffer holds up to 64 datagrams, within the node's queue bounds.
+    async fn receive_datagrams<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
+        for _ in 0..4 {
+            let filled = match self.udp.try_recv() {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!("udp recv: {e}");
+                    return;
+                }
+            };
+            let now = self.now();
+            for slot in 0..filled {
+                let (from, stride, bytes) = self.udp.received(slot);
+                for d in bytes.chunks_mut(stride) {
+                    self.node.handle_datagram(now, from, d);
+                }
+                self.drain(tun, twrite).await;
+            }
+        }
+    }
+
     fn node_mtu(&self) -> usize {
         self.cfg.tun_device_mtu as usize
     }
 
-    async fn drain<T: TunDevice>(&mut self, tun: &T, buf: &mut [u8]) {
-        while let Some(t) = self.node.poll_transmit(buf) {
-            if let Err(e) = self.udp.send_to(&buf[..t.len], t.dst).await {
-                debug!("udp send to {}: {e}", t.dst);
+    async fn drain<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
+        while let Some(t) = self.node.poll_transmit(self.udp.tx_buf()) {
+            self.udp.push(t.dst, t.len).await;
+        }
+        self.udp.flush().await;
+        let max = self.node_mtu() + 256;
+        loop {
+            if twrite.is_full() {
+                self.write_tun(tun, twrite).await;
+            }
+            match self.node.poll_tun(twrite.next_buf(max)) {
+                Some(n) => twrite.commit(n),
+                None => break,
             }
         }
-        while let Some(n) = self.node.poll_tun(buf) {
-            if let Err(e) = tun.send(&buf[..n]).await {
-                debug!("tun send: {e}");
-            }
-        }
+        self.write_tun(tun, twrite).await;
         let mut looked_up = Vec::new();
         while let Some(e) = self.node.poll_event() {
             if let Event::LookupDone { query, .. } = e {
@@ -287,6 +319,15 @@ impl<C: Cipher> Daemon<C> {
         }
         if self.node.resolver().len() != self.resolver_saved {
             self.save_resolver();
+        }
+    }
+
+    async fn write_tun<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
+        if twrite.count > 0 {
+            if let Err(e) = tun.send_batch(twrite).await {
+                debug!("tun send: {e}");
+            }
+            twrite.count = 0;
         }
     }
 

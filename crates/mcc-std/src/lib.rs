@@ -8,3 +8,5 @@ pub mod driver;
 pub mod logging;
 pub mod provision;
 pub mod store;
+pub mod tun;
+mod udp_io;
