@@ -9,14 +9,31 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 /// Timers. Defaults follow the user documentation where it gives one.
+///
+/// Idle links are quiet on purpose (see `docs/PROTOCOL.md`, "Liveness and NAT"): a child
+/// keeps its NAT binding open with one-byte keepalives at a learned interval and checks its
+/// parent with an authenticated keepalive only every `idle_check`. The price is slower
+/// failover on an idle link: a parent that dies (or restarts and loses its sessions) while
+/// nothing flows is noticed within `idle_check` plus one probe and the `parent_timeout`
+/// window, not within `parent_timeout`. While traffic flows, frames from the parent prove it
+/// alive, and frames to it that stay unanswered for `keepalive` start a check at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timers {
-    /// A child pokes its parent after this long without traffic (`keep-alive-period`).
+    /// A child whose frames to its parent got no answer for this long checks the parent
+    /// with an authenticated keepalive, again every third of it while unanswered.
     pub keepalive: Duration,
-    /// A parent heard nothing from for this long is dead: fail over.
+    /// A check unanswered for `parent_timeout - keepalive` means the parent is dead: fail
+    /// over (so a busy child fails over `parent_timeout` after the parent fell silent).
     pub parent_timeout: Duration,
-    /// A child heard nothing from for this long is dropped with its subtree.
+    /// A child heard nothing from for this long is dropped with its subtree. Must exceed
+    /// the children's `idle_check`: an idle child sends one authenticated frame per period.
     pub child_timeout: Duration,
+    /// An idle child checks its parent (authenticated keepalive or NAT probe, answered)
+    /// after this long without sending or without hearing an authenticated frame
+    /// (`keep-alive-period`). Also the longest NAT probe.
+    pub idle_check: Duration,
+    /// How a child keeps the NAT binding toward its parent open.
+    pub nat_keepalive: NatKeepalivePolicy,
     /// How often a child retries higher-priority parents (`rejoin-period`).
     pub rejoin: Duration,
     /// First handshake retry; doubles on each attempt.
@@ -25,7 +42,8 @@ pub struct Timers {
     pub handshake_attempts: u32,
     /// A session older than this is replaced by a new handshake (forward secrecy).
     pub rekey_after: Duration,
-    /// A session that only carried keepalives is replaced after this long.
+    /// A session that only carried keepalives, pongs and NAT probes is replaced after this
+    /// long (it protects no data; the first data frame makes it due after `rekey_after`).
     pub rekey_idle_after: Duration,
     /// Delay before an unacknowledged topology update is sent again.
     pub topology_retransmit: Duration,
@@ -39,17 +57,36 @@ pub struct Timers {
     pub lookup_ttl: u8,
 }
 
+/// How a child keeps the NAT binding toward its parent open: an outbound datagram at least
+/// every binding timeout. The keepalive is the one-byte, unauthenticated
+/// `wire::link::TYPE_NAT_KEEPALIVE` datagram, which the parent ignores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatKeepalivePolicy {
+    /// Learn the binding timeout with delayed probes (the parent answers after 118 s, ...,
+    /// see `wire::rpc::NAT_PROBE_DELAYS`) and keep the binding with keepalives at 9/10 of
+    /// the longest silence that survived. Until a probe proved one, 9/10 of 28 s.
+    Learn,
+    /// A keepalive after this long without sending anything to the parent.
+    Every(Duration),
+    /// No NAT keepalives: the idle checks alone keep whatever binding there is.
+    Off,
+}
+
 impl Default for Timers {
     fn default() -> Self {
+        let idle_check = Duration::from_secs(30 * 60);
+        let parent_timeout = Duration::from_secs(60);
         Timers {
             keepalive: Duration::from_secs(20),
-            parent_timeout: Duration::from_secs(60),
-            child_timeout: Duration::from_secs(90),
+            parent_timeout,
+            child_timeout: idle_check.mul(2) + parent_timeout,
+            idle_check,
+            nat_keepalive: NatKeepalivePolicy::Learn,
             rejoin: Duration::from_secs(60),
             handshake_retry: Duration::from_secs(1),
             handshake_attempts: 4,
             rekey_after: Duration::from_secs(120),
-            rekey_idle_after: Duration::from_secs(3600),
+            rekey_idle_after: Duration::from_secs(6 * 3600),
             topology_retransmit: Duration::from_secs(2),
             flow_timeout: Duration::from_secs(180),
             lookup_timeout: Duration::from_secs(20),

@@ -83,6 +83,12 @@ pub struct Stats {
     pub forwarded: u64,
     pub handshakes_completed: u64,
     pub rekeys: u64,
+    /// One-byte NAT keepalives sent to the parent / received from children (and ignored).
+    pub nat_keepalives_sent: u64,
+    pub nat_keepalives_received: u64,
+    /// NAT probes sent to the parent, and those whose answer never came back.
+    pub nat_probes_sent: u64,
+    pub nat_probes_lost: u64,
     pub drop_malformed: u64,
     pub drop_unsupported: u64,
     pub drop_forged: u64,

@@ -118,7 +118,7 @@ impl<C: Cipher> Node<C> {
         let Some(len) = ls.seal(buf, hdr + flen) else {
             return self.drop_packet(DropReason::Full);
         };
-        p.last_tx = self.now;
+        p.sent(self.now, true);
         let addr = p.addr;
         self.tx.commit(len, Some(addr));
     }

@@ -10,7 +10,7 @@
 //! control paths (handshakes, topology, tunnels, revocations).
 
 use crate::cert::{CertError, Certificate, Revocation, TrustStore};
-use crate::config::{Config, ConfigError, Limits, Timers};
+use crate::config::{Config, ConfigError, Limits, NatKeepalivePolicy, Timers};
 use crate::crypto::{self, Cipher, Ephemeral, Identity, RustCryptoChaCha};
 use crate::event::{DropReason, Event, Stats};
 use crate::filter::Conntrack;
@@ -22,9 +22,11 @@ use crate::routing::Topology;
 use crate::time::{Duration, Instant, earliest};
 use crate::tunnel::TunnelSession;
 use crate::wire::link::{
-    ACK_CONTEXT, COOKIE_LEN, Cookie, DATA_HEADER_LEN, INIT_CONTEXT, Init, InitAck,
+    ACK_CONTEXT, COOKIE_LEN, Cookie, DATA_HEADER_LEN, INIT_CONTEXT, Init, InitAck, NatKeepalive,
 };
-use crate::wire::rpc::{self, Control, ControlHeader, Record, RecordKind};
+use crate::wire::rpc::{
+    self, Control, ControlHeader, NAT_PROBE_DELAYS, NatProbe, Record, RecordKind,
+};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -125,9 +127,25 @@ pub(crate) struct Peer<C> {
     pub prev: Option<LinkSession<C>>,
     /// Responder side of a handshake, promoted when the initiator first uses it.
     pub next: Option<LinkSession<C>>,
+    /// Last authenticated frame from the peer.
     pub last_rx: Instant,
+    /// `last_rx` before the latest frame: a NAT probe's answer checks nothing else came in.
+    pub rx_before: Instant,
+    /// Last authenticated frame to the peer.
     pub last_tx: Instant,
+    /// Last datagram of any kind to the peer (NAT keepalives too): what a NAT binding sees.
+    pub last_out: Instant,
+    /// First frame sent since `last_rx` that wants an answer (child side: without one for
+    /// `keepalive`, the parent is checked).
+    pub unanswered: Option<Instant>,
+    /// Last authenticated keepalive (parent check) sent.
     pub last_keepalive: Instant,
+    /// When the parent check now unanswered began (child side).
+    pub check_since: Option<Instant>,
+    /// Child side: what the NAT binding toward this parent survives.
+    pub nat: NatLearner,
+    /// Parent side: a child's NAT probe waiting for its answer, (due, rung).
+    pub probe_reply: Option<(Instant, u8)>,
     /// Index into `parents` when this peer is (or was dialled as) a parent.
     pub parent_slot: Option<usize>,
     /// Topology acknowledged by this peer (only meaningful for the active parent).
@@ -136,6 +154,193 @@ pub(crate) struct Peer<C> {
     /// Hash of the last `Init` answered: a duplicated or replayed copy is ignored, so it
     /// cannot replace the session the initiator is about to use.
     pub last_init: [u8; 32],
+}
+
+impl<C> Peer<C> {
+    /// An authenticated frame arrived from the peer: it is alive.
+    pub(crate) fn heard(&mut self, now: Instant) {
+        self.rx_before = self.last_rx;
+        self.last_rx = now;
+        self.unanswered = None;
+        self.check_since = None;
+    }
+
+    /// An authenticated frame went to the peer; `wants_answer`: see [`wants_answer`].
+    pub(crate) fn sent(&mut self, now: Instant, wants_answer: bool) {
+        self.last_tx = now;
+        self.last_out = now;
+        if wants_answer && self.unanswered.is_none() {
+            self.unanswered = Some(now);
+        }
+    }
+}
+
+/// Does a frame with this plaintext make the peer answer soon? A keepalive, topology update,
+/// lookup or data does (or may); a pong, acknowledgement, leave or NAT probe does not (a
+/// probe's answer is late on purpose). Unanswered frames make a child check its parent.
+pub(crate) fn wants_answer(plain: &[u8]) -> bool {
+    match plain.first() {
+        None => true,
+        Some(&k) => {
+            !(matches!(k, rpc::KIND_PONG | rpc::KIND_TOPOLOGY_ACK | rpc::KIND_LEAVE)
+                || NatProbe::is_kind(k))
+        }
+    }
+}
+
+/// First NAT probe: 118 s (RFC 4787 asks NATs to keep UDP bindings at least 120 s).
+const NAT_START_RUNG: u8 = 3;
+/// The rung the keepalives assume until a probe proves one: 28 s (the shortest common UDP
+/// timeout is 30 s, Linux conntrack's for a flow seen one way).
+const NAT_ASSUMED_RUNG: u8 = 1;
+
+/// A NAT probe in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NatProbeInFlight {
+    pub rung: u8,
+    pub sent_at: Instant,
+    /// Re-checks the learned rung rather than trying a new one.
+    pub recheck: bool,
+}
+
+/// Child side: what the NAT binding toward the parent survives, learned one rung of
+/// [`NAT_PROBE_DELAYS`] at a time. A probe of rung r asks the parent to answer r's delay
+/// later, and the child sends nothing meanwhile: an answer proves the binding survived that
+/// silence, no answer means it (probably) expired. Starting at 118 s, a proof climbs one
+/// rung and a loss ends the climb (or, with nothing proven yet, goes one rung down). The
+/// learned rung is re-checked at idle checks; two losses in a row move it one rung down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NatLearner {
+    /// Highest rung proven (or implied by a higher one that was).
+    pub good: Option<u8>,
+    /// Lowest rung lost.
+    pub ceiling: Option<u8>,
+    pub probe: Option<NatProbeInFlight>,
+    /// Re-checks of `good` lost in a row.
+    pub misses: u8,
+}
+
+impl NatLearner {
+    pub fn delay(rung: u8) -> Duration {
+        Duration::from_secs(NAT_PROBE_DELAYS[rung as usize % NAT_PROBE_DELAYS.len()] as u64)
+    }
+
+    /// Highest rung whose delay fits in `cap` (the idle check: probing longer is pointless).
+    fn top(cap: Duration) -> Option<u8> {
+        (0..NAT_PROBE_DELAYS.len() as u8)
+            .rev()
+            .find(|&r| Self::delay(r) <= cap)
+    }
+
+    /// The next rung to try, or `None` once learning is done.
+    pub fn next_trial(&self, cap: Duration) -> Option<u8> {
+        let top = Self::top(cap)?;
+        let next = match (self.good, self.ceiling) {
+            (None, None) => NAT_START_RUNG.min(top),
+            (None, Some(c)) => c.checked_sub(1)?.min(top),
+            (Some(g), c) => {
+                let n = g + 1;
+                if c.is_some_and(|c| n >= c) {
+                    return None;
+                }
+                n
+            }
+        };
+        (next <= top).then_some(next)
+    }
+
+    /// The rung the keepalives stay under: the proven one, else an assumed one.
+    fn rung(&self) -> u8 {
+        self.good.unwrap_or(match self.ceiling {
+            Some(c) => c.saturating_sub(1).min(NAT_ASSUMED_RUNG),
+            None => NAT_ASSUMED_RUNG,
+        })
+    }
+
+    /// Keepalive interval: 9/10 of the silence the binding survives (slack for NATs that
+    /// sweep their tables coarsely).
+    pub fn interval(&self) -> Duration {
+        scale(Self::delay(self.rung()), 9, 10)
+    }
+
+    /// At a keepalive's turn: the probe to send instead (rung, re-check), while learning or
+    /// after one lost re-check.
+    fn probe_at_keepalive(&self, cap: Duration) -> Option<(u8, bool)> {
+        match self.next_trial(cap) {
+            Some(r) => Some((r, false)),
+            None if self.misses > 0 => self.good.map(|g| (g, true)),
+            None => None,
+        }
+    }
+
+    /// At an idle check: the probe that doubles as the check, if there is one.
+    fn probe_at_check(&self, cap: Duration) -> Option<(u8, bool)> {
+        self.next_trial(cap)
+            .map(|r| (r, false))
+            .or(self.good.map(|g| (g, true)))
+    }
+
+    /// The answer to a clean probe of `rung` came back.
+    fn answered(&mut self, rung: u8) {
+        self.misses = 0;
+        if self.good.is_none_or(|g| rung > g) {
+            self.good = Some(rung);
+        }
+        if self.ceiling.is_some_and(|c| c <= rung) {
+            // The NAT changed (the device moved): climb again.
+            self.ceiling = None;
+        }
+    }
+
+    /// No answer to `probe` in time.
+    fn lost(&mut self, probe: NatProbeInFlight) {
+        if probe.recheck {
+            self.misses += 1;
+            if self.misses < 2 {
+                return;
+            }
+            self.misses = 0;
+        }
+        self.ceiling = Some(self.ceiling.map_or(probe.rung, |c| c.min(probe.rung)));
+        if self.good.is_some_and(|g| g >= probe.rung) {
+            self.good = probe.rung.checked_sub(1);
+        }
+    }
+}
+
+/// `d * num / den`.
+fn scale(d: Duration, num: u64, den: u64) -> Duration {
+    Duration::from_micros(d.as_micros() / den * num)
+}
+
+/// The NAT keepalive state toward the active parent (see [`Node::nat_status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatStatus {
+    /// A NAT keepalive goes out after this long without sending (`None`: off).
+    pub interval: Option<Duration>,
+    /// Longest silence a probe proved the binding survives.
+    pub proven: Option<Duration>,
+    /// Shortest silence after which a probe's answer did not come back.
+    pub lost: Option<Duration>,
+    /// More probes will follow (learning is not done).
+    pub learning: bool,
+}
+
+/// What a child owes its active parent, each with its deadline.
+#[derive(Clone, Copy, Debug, Default)]
+struct ParentDue {
+    /// A check went unanswered for the whole window: the parent is dead.
+    failover: Option<Instant>,
+    /// An authenticated keepalive: a new check (frames went unanswered) or a retry.
+    check: Option<Instant>,
+    /// The NAT probe in flight was not answered.
+    probe_lost: Option<Instant>,
+    /// Idle check: a NAT probe or an authenticated keepalive.
+    idle: Option<Instant>,
+    /// A NAT probe instead of the next keepalive (learning, or a re-check after a loss).
+    probe: Option<Instant>,
+    /// A NAT keepalive.
+    nat: Option<Instant>,
 }
 
 pub(crate) struct TunnelInitiating {
@@ -462,8 +667,10 @@ impl<C: Cipher> Node<C> {
         let parent = self.parent();
         for p in self.peers.iter().flatten() {
             if Some(p.id) == parent {
-                next = earliest(next, Some(p.last_rx + t.parent_timeout));
-                next = earliest(next, Some(self.keepalive_due(p)));
+                let d = self.parent_due(p);
+                for at in [d.failover, d.check, d.probe_lost, d.idle, d.probe, d.nat] {
+                    next = earliest(next, at);
+                }
                 if let Some((_, at)) = p.inflight {
                     next = earliest(next, Some(at + t.topology_retransmit));
                 }
@@ -474,6 +681,7 @@ impl<C: Cipher> Node<C> {
                 }
             } else {
                 next = earliest(next, Some(p.last_rx + t.child_timeout));
+                next = earliest(next, p.probe_reply.map(|(at, _)| at));
             }
         }
         for tn in self.tunnels.iter().flatten() {
@@ -494,14 +702,53 @@ impl<C: Cipher> Node<C> {
         self.timers.handshake_retry.mul(1 << tries.min(4))
     }
 
-    fn keepalive_due(&self, p: &Peer<C>) -> Instant {
-        let k = self.timers.keepalive;
-        if self.now.saturating_since(p.last_rx) >= k {
-            // Not heard from the parent: poke it a few times before the timeout.
-            p.last_keepalive + Duration::from_micros(k.as_micros() / 3)
-        } else {
-            p.last_tx.max(p.last_keepalive) + k
+    /// What the child owes its active parent `p`, and when. While a NAT probe is in flight
+    /// the child keeps quiet (no idle check, no NAT keepalive); a probe spoiled by any
+    /// other frame in either direction counts as no probe.
+    fn parent_due(&self, p: &Peer<C>) -> ParentDue {
+        let t = &self.timers;
+        let grace = scale(t.keepalive, 1, 4);
+        let mut d = ParentDue::default();
+        if let Some(c) = p.check_since {
+            let window = t
+                .parent_timeout
+                .as_micros()
+                .saturating_sub(t.keepalive.as_micros())
+                .max(t.keepalive.as_micros() / 3);
+            d.failover = Some(c + Duration::from_micros(window));
+            d.check = Some(p.last_keepalive + scale(t.keepalive, 1, 3));
+        } else if let Some(u) = p.unanswered {
+            d.check = Some(u + t.keepalive);
         }
+        if let Some(pr) = Self::live_probe(p) {
+            d.probe_lost = Some(pr.sent_at + NatLearner::delay(pr.rung) + grace);
+            return d;
+        }
+        if p.check_since.is_none() {
+            d.idle = Some(p.last_tx.min(p.last_rx) + t.idle_check);
+        }
+        match t.nat_keepalive {
+            NatKeepalivePolicy::Off => {}
+            NatKeepalivePolicy::Every(i) => {
+                d.nat = Some(p.last_out + i.max(Duration::from_secs(1)));
+            }
+            NatKeepalivePolicy::Learn => {
+                d.nat = Some(p.last_out + p.nat.interval());
+                if p.nat.probe_at_keepalive(t.idle_check).is_some() {
+                    // Probe once the link has been quiet both ways for a moment.
+                    d.probe = Some(p.last_out.max(p.last_rx) + grace);
+                }
+            }
+        }
+        d
+    }
+
+    /// The NAT probe in flight, unless another frame went out or came in since it was
+    /// sent (which refreshed the binding: the answer would prove nothing).
+    fn live_probe(p: &Peer<C>) -> Option<NatProbeInFlight> {
+        p.nat
+            .probe
+            .filter(|pr| p.last_out <= pr.sent_at && p.last_rx <= pr.sent_at)
     }
 
     // ----- inputs -----
@@ -634,9 +881,10 @@ impl<C: Cipher> Node<C> {
         };
         let end = slot.len() - 16;
         let n = f(&mut slot[DATA_HEADER_LEN..end]);
+        let wants = wants_answer(&slot[DATA_HEADER_LEN..DATA_HEADER_LEN + n]);
         match s.seal(slot, n) {
             Some(len) => {
-                p.last_tx = self.now;
+                p.sent(self.now, wants);
                 let addr = p.addr;
                 self.tx.commit(len, Some(addr));
                 true
@@ -715,6 +963,13 @@ impl<C: Cipher> Node<C> {
         });
         if let Some(hs) = self.parents[slot].hs.as_mut() {
             hs.init_hash = hash;
+        }
+        // A rekey's Init passes the same NAT binding.
+        if let Some(id) = self.parents[slot].peer
+            && let Some(&ps) = self.peer_by_id.get(&id)
+            && let Some(p) = self.peers[ps].as_mut()
+        {
+            p.last_out = self.now;
         }
     }
 
@@ -836,8 +1091,14 @@ impl<C: Cipher> Node<C> {
             prev: None,
             next: None,
             last_rx: now,
+            rx_before: now,
             last_tx: now,
+            last_out: now,
+            unanswered: None,
             last_keepalive: now,
+            check_since: None,
+            nat: NatLearner::default(),
+            probe_reply: None,
             parent_slot: None,
             acked: 0,
             inflight: None,
@@ -903,7 +1164,7 @@ impl<C: Cipher> Node<C> {
         p.prev = p.cur.take();
         p.cur = Some(LinkSession::new(local, ack.sender, &i2r, &r2i, now));
         p.addr = from;
-        p.last_rx = now;
+        p.heard(now);
         p.parent_slot = Some(slot);
         self.peer_by_index.insert(local, ps);
         self.parents[slot].peer = Some(id);
@@ -926,7 +1187,7 @@ impl<C: Cipher> Node<C> {
         }
         // Confirm the session: the responder promotes it when this frame arrives.
         if !self.flush_topology(now) {
-            self.send_keepalive(ps);
+            self.send_rpc(ps, |_| 0);
         }
         if is_new {
             self.send_revocations(ps);
@@ -997,14 +1258,6 @@ impl<C: Cipher> Node<C> {
         self.rebuild_neighbours();
     }
 
-    fn send_keepalive(&mut self, peer: usize) {
-        if self.send_rpc(peer, |_| 0)
-            && let Some(p) = self.peers[peer].as_mut()
-        {
-            p.last_keepalive = self.now;
-        }
-    }
-
     pub(crate) fn send_revocations(&mut self, peer: usize) {
         for i in 0..self.revocations.len() {
             let r = self.revocations[i].encode();
@@ -1042,13 +1295,12 @@ impl<C: Cipher> Node<C> {
                 }
             }
         }
-        // The active parent died: fail over to the next one in priority order.
+        // Checks, NAT keepalives and probes toward the active parent; fail over to the next
+        // parent in priority order when it died.
         if let Some(a) = self.active
             && let Some(id) = self.parents[a].peer
             && let Some(&ps) = self.peer_by_id.get(&id)
-            && self.peers[ps]
-                .as_ref()
-                .is_some_and(|p| now.saturating_since(p.last_rx) >= self.timers.parent_timeout)
+            && self.parent_link_timers(now, ps)
         {
             self.remove_peer(ps);
             self.parents[a].peer = None;
@@ -1082,7 +1334,7 @@ impl<C: Cipher> Node<C> {
                 }
             }
         }
-        // Keepalive and rekey toward the active parent.
+        // Rekey toward the active parent.
         if let Some(id) = self.parent()
             && let Some(&ps) = self.peer_by_id.get(&id)
             && let Some(p) = self.peers[ps].as_ref()
@@ -1090,20 +1342,175 @@ impl<C: Cipher> Node<C> {
             let rekey = p.cur.as_ref().is_some_and(|s| {
                 now >= s.rekey_at(self.timers.rekey_after, self.timers.rekey_idle_after)
             });
-            let ka = now >= self.keepalive_due(p);
             let slot = self.active.expect("parent implies active");
             if rekey && self.parents[slot].hs.is_none() {
                 self.start_handshake(slot, now);
             }
-            if ka {
-                self.send_keepalive(ps);
+        }
+    }
+
+    /// Runs what is due toward the active parent (peer slot `ps`): parent checks, NAT
+    /// probes and keepalives. Returns `true` when the parent is dead (a check went
+    /// unanswered for the whole window): the caller fails over.
+    fn parent_link_timers(&mut self, now: Instant, ps: usize) -> bool {
+        let cap = self.timers.idle_check;
+        let learn = self.timers.nat_keepalive == NatKeepalivePolicy::Learn;
+        // Each round sends one frame, which moves the deadlines; a few rounds suffice.
+        for _ in 0..4 {
+            let Some(p) = self.peers[ps].as_mut() else {
+                return false;
+            };
+            if p.nat.probe.is_some() && Self::live_probe(p).is_none() {
+                p.nat.probe = None;
+            }
+            let Some(p) = self.peers[ps].as_ref() else {
+                return false;
+            };
+            let d = self.parent_due(p);
+            let hit = |at: Option<Instant>| at.is_some_and(|at| now >= at);
+            if hit(d.failover) {
+                return true;
+            } else if hit(d.probe_lost) {
+                if let Some(p) = self.peers[ps].as_mut()
+                    && let Some(pr) = p.nat.probe.take()
+                {
+                    p.nat.lost(pr);
+                }
+                self.stats.nat_probes_lost += 1;
+                // Reopen the binding at once (an authenticated frame, so the parent follows
+                // a new public port), and make sure the silence was the NAT's, not the
+                // parent's.
+                self.send_check(ps);
+            } else if hit(d.check) {
+                self.send_check(ps);
+            } else if hit(d.idle) {
+                let quiet = now.saturating_since(p.last_rx) >= scale(self.timers.keepalive, 1, 4);
+                match p.nat.probe_at_check(cap).filter(|_| learn && quiet) {
+                    Some((rung, recheck)) => self.send_nat_probe(ps, rung, recheck),
+                    None => self.send_check(ps),
+                }
+            } else if hit(d.probe) {
+                match p.nat.probe_at_keepalive(cap) {
+                    Some((rung, recheck)) => self.send_nat_probe(ps, rung, recheck),
+                    None => self.send_nat_keepalive(ps),
+                }
+            } else if hit(d.nat) {
+                self.send_nat_keepalive(ps);
+            } else {
+                break;
             }
         }
+        false
+    }
+
+    /// An authenticated keepalive to the parent, answered by a pong: starts or repeats a
+    /// check.
+    fn send_check(&mut self, ps: usize) {
+        let now = self.now;
+        if self.send_rpc(ps, |_| 0)
+            && let Some(p) = self.peers[ps].as_mut()
+        {
+            p.last_keepalive = now;
+            p.check_since.get_or_insert(now);
+        }
+    }
+
+    /// A NAT probe to the parent: "answer after `NAT_PROBE_DELAYS[rung]` seconds".
+    fn send_nat_probe(&mut self, ps: usize, rung: u8, recheck: bool) {
+        let now = self.now;
+        let probe = NatProbe { reply: false, rung };
+        if self.send_rpc(ps, |b| probe.emit(b).unwrap_or(0))
+            && let Some(p) = self.peers[ps].as_mut()
+        {
+            p.nat.probe = Some(NatProbeInFlight {
+                rung,
+                sent_at: now,
+                recheck,
+            });
+            self.stats.nat_probes_sent += 1;
+        }
+    }
+
+    /// The one-byte NAT keepalive: refreshes the binding, costs the parent nothing.
+    fn send_nat_keepalive(&mut self, ps: usize) {
+        let Some(p) = self.peers[ps].as_mut() else {
+            return;
+        };
+        p.last_out = self.now;
+        let addr = p.addr;
+        self.queue_plain(addr, |out| NatKeepalive.emit(out).ok());
+        self.stats.nat_keepalives_sent += 1;
+    }
+
+    /// Parent side: a child's NAT probe. Its answer goes out after the delay it asks for.
+    pub(crate) fn handle_nat_probe(&mut self, now: Instant, ps: usize, probe: NatProbe) {
+        let parent = self.parent();
+        let Some(p) = self.peers[ps].as_mut() else {
+            return;
+        };
+        if probe.reply {
+            if Some(p.id) != parent {
+                // Late, from a parent we left: nothing to learn.
+                return;
+            }
+            // Child side: the answer to our probe, if it is the one in flight and nothing
+            // else crossed the link meanwhile.
+            let Some(pr) = p.nat.probe.filter(|pr| pr.rung == probe.rung) else {
+                return;
+            };
+            p.nat.probe = None;
+            if p.last_out <= pr.sent_at && p.rx_before <= pr.sent_at {
+                p.nat.answered(pr.rung);
+            }
+            return;
+        }
+        if Some(p.id) == parent {
+            // Probes travel up only.
+            return self.drop_packet(DropReason::Malformed);
+        }
+        p.probe_reply = Some((now + probe.delay(), probe.rung));
+    }
+
+    /// The NAT keepalive state toward the active parent, `None` without one.
+    pub fn nat_status(&self) -> Option<NatStatus> {
+        let &ps = self.peer_by_id.get(&self.parent()?)?;
+        let p = self.peers[ps].as_ref()?;
+        let n = &p.nat;
+        Some(match self.timers.nat_keepalive {
+            NatKeepalivePolicy::Off => NatStatus {
+                interval: None,
+                proven: None,
+                lost: None,
+                learning: false,
+            },
+            NatKeepalivePolicy::Every(i) => NatStatus {
+                interval: Some(i),
+                proven: None,
+                lost: None,
+                learning: false,
+            },
+            NatKeepalivePolicy::Learn => NatStatus {
+                interval: Some(n.interval()),
+                proven: n.good.map(NatLearner::delay),
+                lost: n.ceiling.map(NatLearner::delay),
+                learning: n.probe_at_keepalive(self.timers.idle_check).is_some(),
+            },
+        })
     }
 
     fn peer_timers(&mut self, now: Instant) {
         let parent = self.parent();
         for s in 0..self.peers.len() {
+            let Some(p) = self.peers[s].as_mut() else {
+                continue;
+            };
+            if let Some((at, rung)) = p.probe_reply
+                && now >= at
+            {
+                p.probe_reply = None;
+                let answer = NatProbe { reply: true, rung };
+                self.send_rpc(s, |b| answer.emit(b).unwrap_or(0));
+            }
             let Some(p) = &self.peers[s] else { continue };
             if Some(p.id) != parent && now.saturating_since(p.last_rx) >= self.timers.child_timeout
             {
@@ -1857,4 +2264,100 @@ fn signed_tunnel_init(
     m.extend_from_slice(unsigned.signed_part(&enc));
     enc[rpc::TUNNEL_INIT_LEN - 64..].copy_from_slice(&key.sign(&m));
     enc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn probe(rung: u8, recheck: bool) -> NatProbeInFlight {
+        NatProbeInFlight {
+            rung,
+            sent_at: Instant::ZERO,
+            recheck,
+        }
+    }
+
+    /// Runs the learner against a NAT that keeps bindings `timeout_s`: returns the rungs
+    /// tried and the final state.
+    fn learn(timeout_s: u16, cap: Duration) -> (Vec<u16>, NatLearner) {
+        let mut n = NatLearner::default();
+        let mut tried = Vec::new();
+        while let Some(r) = n.next_trial(cap) {
+            let d = NAT_PROBE_DELAYS[r as usize];
+            tried.push(d);
+            if d < timeout_s {
+                n.answered(r);
+            } else {
+                n.lost(probe(r, false));
+            }
+            assert!(tried.len() < 10, "{tried:?}");
+        }
+        (tried, n)
+    }
+
+    #[test]
+    fn nat_learning_climbs_from_118_s_and_stops_at_the_first_loss() {
+        let (tried, n) = learn(120, HOUR);
+        assert_eq!(tried, [118, 178]);
+        assert_eq!(n.interval(), Duration::from_micros(106_200_000));
+        let (tried, n) = learn(30, HOUR);
+        assert_eq!(tried, [118, 58, 28]);
+        assert_eq!(n.interval(), Duration::from_micros(25_200_000));
+        let (tried, _) = learn(300, HOUR);
+        assert_eq!(tried, [118, 178, 298, 598]);
+        // No NAT: up to the idle check.
+        let (tried, n) = learn(u16::MAX, HOUR);
+        assert_eq!(tried, [118, 178, 298, 598, 1198]);
+        assert_eq!(n.good, Some(7));
+        let (tried, _) = learn(u16::MAX, Duration::from_secs(300));
+        assert_eq!(tried, [118, 178, 298]);
+        // An idle check shorter than any probe: nothing to learn, 9/10 of 28 s assumed.
+        let (tried, n) = learn(u16::MAX, Duration::from_secs(2));
+        assert!(tried.is_empty());
+        assert_eq!(n.interval(), Duration::from_micros(25_200_000));
+        // Even 13 s fails: keepalives every 11.7 s.
+        let (tried, n) = learn(10, HOUR);
+        assert_eq!(tried, [118, 58, 28, 13]);
+        assert_eq!(n.interval(), Duration::from_micros(11_700_000));
+    }
+
+    #[test]
+    fn a_learned_rung_falls_only_after_two_lost_rechecks() {
+        let (_, mut n) = learn(120, HOUR);
+        assert_eq!(n.probe_at_check(HOUR), Some((3, true)));
+        assert_eq!(n.probe_at_keepalive(HOUR), None);
+        n.lost(probe(3, true));
+        assert_eq!(n.good, Some(3));
+        // The next keepalive's turn re-checks at once.
+        assert_eq!(n.probe_at_keepalive(HOUR), Some((3, true)));
+        n.answered(3);
+        assert_eq!((n.good, n.misses), (Some(3), 0));
+        n.lost(probe(3, true));
+        n.lost(probe(3, true));
+        assert_eq!((n.good, n.ceiling), (Some(2), Some(3)));
+        assert_eq!(n.probe_at_keepalive(HOUR), None);
+        // A proof above the ceiling (the device moved behind another NAT): climb again.
+        n.answered(4);
+        assert_eq!((n.good, n.ceiling), (Some(4), None));
+        assert_eq!(n.next_trial(HOUR), Some(5));
+    }
+
+    #[test]
+    fn only_keepalives_pongs_acks_leaves_and_probes_ask_for_no_answer() {
+        assert!(wants_answer(&[]));
+        assert!(wants_answer(&[rpc::KIND_TOPOLOGY, 0]));
+        assert!(wants_answer(&[rpc::KIND_TUNNEL_DIRECT, 1, 2]));
+        for k in [
+            rpc::KIND_PONG,
+            rpc::KIND_TOPOLOGY_ACK,
+            rpc::KIND_LEAVE,
+            0x13,
+            0x1B,
+        ] {
+            assert!(!wants_answer(&[k]), "{k:#x}");
+        }
+    }
 }

@@ -10,9 +10,10 @@ use crate::id::NodeId;
 use crate::node::Node;
 use crate::time::Instant;
 use crate::wire::link::{
-    DATA_HEADER_LEN, DataHeader, TYPE_COOKIE, TYPE_DATA, TYPE_INIT, TYPE_INIT_ACK,
+    DATA_HEADER_LEN, DataHeader, NatKeepalive, TYPE_COOKIE, TYPE_DATA, TYPE_INIT, TYPE_INIT_ACK,
+    TYPE_NAT_KEEPALIVE,
 };
-use crate::wire::rpc::{self, ControlHeader, RoutedHeader, TopologyUpdate};
+use crate::wire::rpc::{self, ControlHeader, NatProbe, RoutedHeader, TopologyUpdate};
 use crate::wire::tunnel::{HEADER_LEN as TUNNEL_HEADER_LEN, TunnelHeader};
 use core::net::{IpAddr, SocketAddr};
 
@@ -27,6 +28,11 @@ impl<C: Cipher> Node<C> {
             Some(&TYPE_INIT) => self.handle_init(now, from, buf),
             Some(&TYPE_INIT_ACK) => self.handle_init_ack(now, from, buf),
             Some(&TYPE_COOKIE) => self.handle_cookie(buf),
+            // A child's NAT keepalive: it only had to pass the child's NAT. It proves
+            // nothing (anyone can send it), so it refreshes nothing and gets no answer.
+            Some(&TYPE_NAT_KEEPALIVE) if NatKeepalive::parse(buf).is_ok() => {
+                self.stats.nat_keepalives_received += 1
+            }
             _ => self.drop_packet(DropReason::Malformed),
         }
     }
@@ -61,7 +67,7 @@ impl<C: Cipher> Node<C> {
             Err(e) => return self.drop_packet(e),
         };
         let newest = session.is_newest(counter);
-        p.last_rx = now;
+        p.heard(now);
         let id = p.id;
         if which == 2 {
             // The initiator used the session it just agreed: promote it.
@@ -170,6 +176,10 @@ impl<C: Cipher> Node<C> {
                     self.apply_revocation(&r, Some(ps));
                 }
                 None => self.drop_packet(DropReason::Malformed),
+            },
+            Some(k) if NatProbe::is_kind(k) => match NatProbe::parse(plain) {
+                Ok(probe) => self.handle_nat_probe(now, ps, probe),
+                Err(_) => self.drop_packet(DropReason::Malformed),
             },
             Some(_) => self.drop_packet(DropReason::Malformed),
         }

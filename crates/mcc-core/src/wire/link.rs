@@ -1,5 +1,6 @@
-//! The hop-by-hop datagram. The first byte is the frame type; only `Init`, `InitAck` and
-//! `Cookie` travel in the clear, everything else is a `Data` frame.
+//! The hop-by-hop datagram. The first byte is the frame type; only `Init`, `InitAck`,
+//! `Cookie` and the one-byte NAT keepalive travel in the clear, everything else is a `Data`
+//! frame.
 //!
 //! ```text
 //! Data (13 B header + ciphertext + 16 B tag = 29 B overhead):
@@ -19,6 +20,10 @@
 //!
 //! Cookie (responder under load → initiator, 21 B):
 //! | 0x03 | receiver index 4 | cookie 16 |
+//!
+//! NAT keepalive (child → parent, 1 B, exactly):
+//! | 0x05 |
+//!  keeps the child's NAT binding open; carries nothing, the parent ignores it
 //! ```
 //! All integers are little endian.
 
@@ -29,6 +34,8 @@ pub const TYPE_INIT: u8 = 1;
 pub const TYPE_INIT_ACK: u8 = 2;
 pub const TYPE_COOKIE: u8 = 3;
 pub const TYPE_DATA: u8 = 4;
+/// A one-byte datagram that only refreshes the sender's NAT binding (see [`NatKeepalive`]).
+pub const TYPE_NAT_KEEPALIVE: u8 = 5;
 
 pub const DATA_HEADER_LEN: usize = 13;
 /// Bytes a `Data` frame adds around its plaintext.
@@ -206,9 +213,47 @@ impl Cookie {
     }
 }
 
+/// The NAT keepalive: exactly one byte, [`TYPE_NAT_KEEPALIVE`]. It carries no secret and
+/// proves nothing (anyone can send it), so a receiver neither answers nor trusts it: it
+/// only exists to pass through the sender's NAT and keep the binding open, like Nebula's
+/// one-byte punch. Smaller than any other frame, so it cannot be mistaken for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatKeepalive;
+
+impl NatKeepalive {
+    pub const LEN: usize = 1;
+
+    pub fn parse(b: &[u8]) -> Result<NatKeepalive> {
+        if b != [TYPE_NAT_KEEPALIVE] {
+            return Err(Error);
+        }
+        Ok(NatKeepalive)
+    }
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        *out.first_mut().ok_or(Error)? = TYPE_NAT_KEEPALIVE;
+        Ok(Self::LEN)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nat_keepalive_is_one_byte_and_nothing_else() {
+        let mut b = [9u8; 4];
+        assert_eq!(NatKeepalive.emit(&mut b), Ok(1));
+        assert_eq!(NatKeepalive::parse(&b[..1]), Ok(NatKeepalive));
+        assert!(NatKeepalive::parse(&[]).is_err());
+        assert!(NatKeepalive::parse(&[TYPE_NAT_KEEPALIVE, 0]).is_err());
+        assert!(NatKeepalive::parse(&[TYPE_DATA]).is_err());
+        assert!(NatKeepalive.emit(&mut []).is_err());
+        // No other frame type parses a one-byte datagram.
+        assert!(DataHeader::parse(&b[..1]).is_err());
+        assert!(Cookie::parse(&b[..1]).is_err());
+        assert!(Init::parse(&b[..1]).is_err());
+        assert!(InitAck::parse(&b[..1]).is_err());
+    }
 
     #[test]
     fn init_roundtrip_and_truncation() {

@@ -12,6 +12,8 @@
 //! | 0x07 | revocation 136                             flooded to every neighbour
 //! | 0x08 | ttl | origin 32 | query u32 | len | name     name lookup, up the tree
 //! | 0x09 |                                            child leaves this parent
+//! | 0x10 + rung |                                     NAT probe: "answer after delay[rung]"
+//! | 0x18 + rung |                                     the delayed answer to a NAT probe
 //! ```
 
 use super::{Error, Result, arr_at, u64_at};
@@ -29,6 +31,66 @@ pub const KIND_CONTROL: u8 = 6;
 pub const KIND_REVOCATION: u8 = 7;
 /// `| 0x09 |`: a child leaves this parent for another (rejoin); sent once, best effort.
 pub const KIND_LEAVE: u8 = 9;
+
+/// `| 0x10 + rung |`, child → parent: answer with [`KIND_NAT_PROBE_REPLY`] after
+/// [`NAT_PROBE_DELAYS`]`[rung]` seconds. See [`NatProbe`].
+pub const KIND_NAT_PROBE: u8 = 0x10;
+/// `| 0x18 + rung |`, parent → child: the delayed answer to a NAT probe.
+pub const KIND_NAT_PROBE_REPLY: u8 = 0x18;
+/// The delays (seconds) a NAT probe can ask for, by rung. Each is 2 s below a common UDP
+/// binding timeout (15, 30, 60, 120, 180, 300, 600, 1200 s; RFC 4787 asks for at least
+/// 120 s), so the answer's own trip fits when the binding lasts that long.
+pub const NAT_PROBE_DELAYS: [u16; 8] = [13, 28, 58, 118, 178, 298, 598, 1198];
+
+/// A NAT probe or its answer: one byte, the rung in the low 3 bits. The child sends the
+/// probe and then stays silent toward its parent; the answer comes back only if its NAT
+/// binding survived that much silence. One byte keeps the link session "idle" (it never
+/// carries more than a keepalive's worth), so probing does not speed up rekeys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatProbe {
+    /// `false`: the probe (child → parent); `true`: the answer (parent → child).
+    pub reply: bool,
+    /// Index into [`NAT_PROBE_DELAYS`], `0..8`.
+    pub rung: u8,
+}
+
+impl NatProbe {
+    pub const LEN: usize = 1;
+
+    /// Is `kind` one of the 16 NAT probe kinds?
+    pub fn is_kind(kind: u8) -> bool {
+        kind & 0xF0 == KIND_NAT_PROBE
+    }
+
+    pub fn parse(b: &[u8]) -> Result<NatProbe> {
+        match b {
+            &[k] if Self::is_kind(k) => Ok(NatProbe {
+                reply: k & 0x08 != 0,
+                rung: k & 0x07,
+            }),
+            _ => Err(Error),
+        }
+    }
+
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        if self.rung as usize >= NAT_PROBE_DELAYS.len() {
+            return Err(Error);
+        }
+        let base = if self.reply {
+            KIND_NAT_PROBE_REPLY
+        } else {
+            KIND_NAT_PROBE
+        };
+        *out.first_mut().ok_or(Error)? = base | self.rung;
+        Ok(Self::LEN)
+    }
+
+    /// The silence this probe asks for.
+    pub fn delay(&self) -> crate::time::Duration {
+        let s = NAT_PROBE_DELAYS[self.rung as usize % NAT_PROBE_DELAYS.len()];
+        crate::time::Duration::from_secs(s as u64)
+    }
+}
 
 /// Bytes between the link header and a directly delivered tunnel frame.
 pub const DIRECT_HEADER_LEN: usize = 1;
@@ -391,6 +453,39 @@ pub fn parse_topology_ack(b: &[u8]) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nat_probe_roundtrip() {
+        let mut b = [0u8; 2];
+        for reply in [false, true] {
+            for rung in 0..8 {
+                let p = NatProbe { reply, rung };
+                assert_eq!(p.emit(&mut b), Ok(1));
+                assert_eq!(NatProbe::parse(&b[..1]), Ok(p));
+                assert!(NatProbe::parse(&b).is_err());
+            }
+        }
+        assert_eq!(
+            NatProbe {
+                reply: false,
+                rung: 3
+            }
+            .delay()
+            .as_secs(),
+            118
+        );
+        assert!(
+            NatProbe {
+                reply: false,
+                rung: 8
+            }
+            .emit(&mut b)
+            .is_err()
+        );
+        for k in [0u8, KIND_PONG, KIND_LEAVE, 0x20, 0x0F] {
+            assert!(NatProbe::parse(&[k]).is_err());
+        }
+    }
 
     #[test]
     fn control_roundtrip() {
