@@ -78,6 +78,13 @@ struct SimNode {
     limits: Limits,
 }
 
+/// A NAT with expiring bindings: when the node last sent to each remote address.
+#[derive(Default)]
+struct NatBindings {
+    timeout: Duration,
+    out: BTreeMap<SocketAddr, Instant>,
+}
+
 /// A tunnel created by [`World::add_tunnel`].
 #[derive(Clone, Debug)]
 pub struct TunnelHandle {
@@ -102,6 +109,10 @@ pub struct World {
     by_addr: HashMap<SocketAddr, usize>,
     /// Nodes put behind a NAT (few): their public addresses are found by a scan.
     natted: BTreeSet<usize>,
+    /// NATs whose bindings expire (see [`World::set_nat_timeout`]), by node.
+    nat_bindings: BTreeMap<usize, NatBindings>,
+    /// Datagrams a NAT dropped because their binding had expired.
+    pub nat_dropped: u64,
     pub pki: Pki,
     /// Every datagram put on the wire, when `capture` is on.
     pub wire: Vec<Datagram>,
@@ -129,6 +140,8 @@ impl World {
             partitions: BTreeSet::new(),
             by_addr: HashMap::new(),
             natted: BTreeSet::new(),
+            nat_bindings: BTreeMap::new(),
+            nat_dropped: 0,
             pki: Pki {
                 ca,
                 network,
@@ -283,6 +296,23 @@ impl World {
     pub fn set_nat(&mut self, i: usize, public: SocketAddr) {
         self.nodes[i].nat = Some(public);
         self.natted.insert(i);
+    }
+
+    /// Makes node `i`'s NAT forget a binding after `timeout` without outbound traffic (as
+    /// Linux conntrack with both UDP timeouts set to it, but refreshed by outbound
+    /// datagrams only, like most home routers): a datagram from a remote address arrives
+    /// only if the node sent something to that address less than `timeout` earlier.
+    pub fn set_nat_timeout(&mut self, i: usize, timeout: Duration) {
+        self.nat_bindings.entry(i).or_default().timeout = timeout;
+    }
+
+    /// Does node `to`'s NAT drop a datagram from `from` at `now` (no live binding)?
+    fn nat_blocks(&self, to: usize, from: SocketAddr, now: Instant) -> bool {
+        self.nat_bindings.get(&to).is_some_and(|b| {
+            b.out
+                .get(&from)
+                .is_none_or(|&t| now.saturating_since(t) >= b.timeout)
+        })
     }
 
     fn public_addr(&self, i: usize) -> SocketAddr {
@@ -441,6 +471,9 @@ impl World {
 
     fn send(&mut self, from: usize, to_addr: SocketAddr, bytes: Vec<u8>) {
         let src = self.public_addr(from);
+        if let Some(b) = self.nat_bindings.get_mut(&from) {
+            b.out.insert(to_addr, self.now);
+        }
         if self.capture {
             self.wire.push(Datagram {
                 at: self.now,
@@ -514,6 +547,10 @@ impl World {
         let now = self.now;
         while self.flights.peek().is_some_and(|f| f.0.at <= now) {
             let Reverse(mut f) = self.flights.pop().expect("peeked");
+            if self.nat_blocks(f.to, f.from, now) {
+                self.nat_dropped += 1;
+                continue;
+            }
             if let Some(n) = self.nodes[f.to].node.as_mut() {
                 n.handle_datagram(now, f.from, &mut f.bytes);
                 self.drain(f.to);
