@@ -154,8 +154,9 @@ fn empty_root_heap(limits: Limits) -> usize {
     before - live().0
 }
 
-/// Heap of a standalone routing table holding `n` records (names like the simulator's).
-fn topology_heap(n: usize) -> usize {
+/// Heap of a standalone routing table holding `n` records (names like the simulator's),
+/// without and with its next-hop cache (built the first time the node routes a frame).
+fn topology_heap(n: usize) -> (usize, usize) {
     let id = |i: usize| {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&(i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
@@ -182,9 +183,11 @@ fn topology_heap(n: usize) -> usize {
         t.apply(id(1), &TopologyUpdate { upto, entries });
     }
     assert_eq!(t.len(), n);
-    let bytes = live().0 - before;
+    let table = live().0 - before;
+    assert_eq!(t.next_hop(&id(n - 1), &[]), Some(id(n - 1)));
+    let cached = live().0 - before;
     drop(t);
-    bytes
+    (table, cached)
 }
 
 /// CPU time this thread has run, in seconds (the machine may be shared: wall time is not).
@@ -215,7 +218,7 @@ struct Report {
     root_blocks: usize,
     empty_default: usize,
     empty_same: usize,
-    topology: usize,
+    topology: (usize, usize),
     peak_heap: usize,
     peak_rss: Option<usize>,
     checks: usize,
@@ -348,16 +351,18 @@ fn print_report(r: &Report, csv: bool) {
     let per_node = r.root_heap.saturating_sub(r.empty_default) as f64 / (r.n - 1) as f64;
     let per_joined = r.root_heap.saturating_sub(r.empty_same) as f64 / (r.n - 1) as f64;
     let prealloc = r.empty_same.saturating_sub(r.empty_default);
-    let topo_per = r.topology as f64 / r.n as f64;
+    let topo_per = r.topology.0 as f64 / r.n as f64;
+    let cache_per = r.topology.1 as f64 / r.n as f64;
     let sim = r.sim.map_or("not converged".into(), |s| format!("{s:.2}"));
     if csv {
         println!(
             "n,topology,boot_wall_s,boot_cpu_s,converge_wall_s,converge_cpu_s,converge_sim_s,root_heap_bytes,root_bytes_per_node,\
              root_bytes_per_joined_node,peer_table_prealloc_bytes,topology_bytes_per_record,\
+             topology_with_cache_bytes_per_record,\
              peak_heap_bytes,peak_rss_bytes"
         );
         println!(
-            "{},{shape},{:.2},{:.2},{:.2},{:.2},{sim},{},{per_node:.0},{per_joined:.0},{prealloc},{topo_per:.0},{},{}",
+            "{},{shape},{:.2},{:.2},{:.2},{:.2},{sim},{},{per_node:.0},{per_joined:.0},{prealloc},{topo_per:.0},{cache_per:.0},{},{}",
             r.n,
             r.boot_wall,
             r.boot_cpu,
@@ -398,7 +403,10 @@ fn print_report(r: &Report, csv: bool) {
         prealloc as f64 / (r.n - 1) as f64
     );
     println!("  of which joined-node state   {per_joined:.0} B");
-    println!("routing table alone            {topo_per:.0} B per record (standalone Topology)");
+    println!(
+        "routing table alone            {topo_per:.0} B per record (standalone Topology), \
+         {cache_per:.0} B with its next-hop cache"
+    );
     println!("peak heap (whole simulation)   {:.0} MiB", mib(r.peak_heap));
     if let Some(rss) = r.peak_rss {
         println!("peak RSS (whole process)       {:.0} MiB", mib(rss));

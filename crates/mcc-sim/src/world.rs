@@ -109,6 +109,13 @@ pub struct World {
     by_addr: HashMap<SocketAddr, usize>,
     /// Nodes put behind a NAT (few): their public addresses are found by a scan.
     natted: BTreeSet<usize>,
+    /// Each node's next timer as last read from `poll_timeout`; `timer_queue` holds an entry
+    /// for every `Some` here (and stale ones, skipped), so `step` need not ask every node.
+    deadlines: Vec<Option<Instant>>,
+    timer_queue: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Nodes that had an input since their deadline was last read (each listed once).
+    touched: Vec<usize>,
+    is_touched: Vec<bool>,
     /// NATs whose bindings expire (see [`World::set_nat_timeout`]), by node.
     nat_bindings: BTreeMap<usize, NatBindings>,
     /// Datagrams a NAT dropped because their binding had expired.
@@ -140,6 +147,10 @@ impl World {
             partitions: BTreeSet::new(),
             by_addr: HashMap::new(),
             natted: BTreeSet::new(),
+            deadlines: Vec::new(),
+            timer_queue: BinaryHeap::new(),
+            touched: Vec::new(),
+            is_touched: Vec::new(),
             nat_bindings: BTreeMap::new(),
             nat_dropped: 0,
             pki: Pki {
@@ -191,6 +202,10 @@ impl World {
             limits: self.limits,
         });
         self.by_addr.insert(addr, i);
+        self.deadlines.push(None);
+        self.is_touched.push(false);
+        // Room for every node: marking one touched never allocates (tests/alloc.rs).
+        self.touched.reserve(self.nodes.len());
         self.boot(i);
         i
     }
@@ -236,6 +251,7 @@ impl World {
     }
 
     pub fn node_mut(&mut self, i: usize) -> &mut Node {
+        self.touch(i);
         self.nodes[i].node.as_mut().expect("node is running")
     }
 
@@ -285,6 +301,7 @@ impl World {
     /// Stops a node: its state is gone, datagrams to it are lost.
     pub fn crash(&mut self, i: usize) {
         self.nodes[i].node = None;
+        self.deadlines[i] = None;
     }
 
     /// Starts a crashed node again with the same identity and tunnels (new sessions).
@@ -448,6 +465,7 @@ impl World {
 
     /// Collects every output of node `i` after an input.
     fn drain(&mut self, i: usize) {
+        self.touch(i);
         let mut buf = vec![0u8; 2048];
         loop {
             let Some(n) = self.nodes[i].node.as_mut() else {
@@ -516,6 +534,41 @@ impl World {
         }
     }
 
+    /// Node `i` may have a new deadline: read it again before the next step.
+    fn touch(&mut self, i: usize) {
+        if !self.is_touched[i] {
+            self.is_touched[i] = true;
+            self.touched.push(i);
+        }
+    }
+
+    /// Reads the deadline of every touched node (once per node, however many inputs it had).
+    fn refresh_deadlines(&mut self) {
+        for k in 0..self.touched.len() {
+            let i = self.touched[k];
+            self.is_touched[i] = false;
+            let t = self.nodes[i].node.as_ref().and_then(|n| n.poll_timeout());
+            if t != self.deadlines[i] {
+                self.deadlines[i] = t;
+                if let Some(t) = t {
+                    self.timer_queue.push(Reverse((t, i)));
+                }
+            }
+        }
+        self.touched.clear();
+    }
+
+    /// The earliest node deadline; drops queue entries that are no longer current.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, i))) = self.timer_queue.peek() {
+            if self.deadlines[i] == Some(t) {
+                return Some(t);
+            }
+            self.timer_queue.pop();
+        }
+        None
+    }
+
     fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < p
     }
@@ -523,12 +576,9 @@ impl World {
     /// Advances to the next event (a delivery or a node timer) no later than `limit`.
     /// Returns `false` if nothing happens before `limit`.
     pub fn step(&mut self, limit: Instant) -> bool {
+        self.refresh_deadlines();
         let next_flight = self.flights.peek().map(|f| f.0.at);
-        let next_timer = self
-            .nodes
-            .iter()
-            .filter_map(|n| n.node.as_ref()?.poll_timeout())
-            .min();
+        let next_timer = self.next_deadline();
         let next = match (next_flight, next_timer) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
@@ -556,10 +606,21 @@ impl World {
                 self.drain(f.to);
             }
         }
-        for i in 0..self.nodes.len() {
-            if let Some(n) = self.nodes[i].node.as_mut()
-                && n.poll_timeout().is_some_and(|t| t <= now)
-            {
+        // Every node whose deadline has come, in index order (as a scan of all nodes would).
+        self.refresh_deadlines();
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, i))) = self.timer_queue.peek()
+            && t <= now
+        {
+            self.timer_queue.pop();
+            if self.deadlines[i] == Some(t) {
+                self.deadlines[i] = None;
+                due.push(i);
+            }
+        }
+        due.sort_unstable();
+        for i in due {
+            if let Some(n) = self.nodes[i].node.as_mut() {
                 n.handle_timeout(now);
                 self.drain(i);
             }
