@@ -7,7 +7,8 @@
 #
 # Environment knobs (defaults in brackets): IDLE_S [30] seconds of idle capture per system,
 # IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go nebula yggdrasil
-# mcc-chain"],
+# mcc-chain nebula-chain yggdrasil-chain"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
+# bytes of a leaf behind a NAT with 30 s and 120 s UDP timeouts, its own idle window),
 # OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
 #
 # Topology: two network namespaces joined by one veth pair, benchA (client, 10.77.0.1 on va)
@@ -18,12 +19,17 @@
 # mcc-chain: a third namespace benchC (10.77.1.2 on vc, joined to benchB's vbc 10.77.1.1)
 # holds the tunnel's server node, a child of the root node in benchB: client -> root ->
 # server, so the root relays (3-node chain). Its cpu/rss columns are the client's and the
-# server's daemons; the relay's are in the log.
+# server's daemons; the relay's are in the log. nebula-chain and yggdrasil-chain are the
+# same three namespaces for the peers that can relay: benchA and benchC have no route to
+# each other (benchB does not forward IP), so their traffic must go through the daemon in
+# benchB (nebula: lighthouse + relay; yggdrasil: both peer with benchB's node).
 #
 # Per system:
 #   ready_s      daemon start -> first overlay ping answered (for mcc this includes
 #                `mcc create-tunnel` and the tunnel reaching the client)
 #   tcp1/tcp4    iperf3 -t IPERF_S, 1 stream and -P 4, client -> server, receiver Mbit/s
+#   udp64        iperf3 -u -l 64 -b 0 for 5 s: datagrams of 64 B payload received per second
+#                (thousands), lost ones not counted
 #   rtt          100 pings at -i 0.05 over the overlay; median and p99 of per-ping times
 #   cpu          utime+stime (/proc/PID/stat) of each daemon during the 1-stream run
 #   rss          VmRSS (/proc/PID/status) of each daemon after the throughput runs
@@ -40,7 +46,8 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
 IDLE_S=${IDLE_S:-30}
 IPERF_S=${IPERF_S:-10}
-SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain"}
+SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain"}
+NAT_IDLE=${NAT_IDLE:-1}
 OUT=${OUT:-docs}
 W=/tmp/mccbench
 A=benchA
@@ -192,10 +199,22 @@ except Exception:
 EOF
 }
 
+udp64_kpps() { # udp64_kpps ADDR: 64 B datagrams received per second (thousands)
+    nsa timeout 20 iperf3 -c "$1" -u -l 64 -b 0 -t 5 -J >"$W/iperf-$SYS-udp64.json" 2>&1
+    python3 - "$W/iperf-$SYS-udp64.json" <<'EOF'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))["end"]["sum"]
+    print("%.1f" % ((s["packets"] - s["lost_packets"]) / s["seconds"] / 1000))
+except Exception:
+    print("NA")
+EOF
+}
+
 # measure SYS ADDR READY_S CLIENT_PID SERVER_PID: appends one CSV row.
 measure() {
     local sys=$1 addr=$2 ready=$3 cpid=$4 spid=$5
-    local c0 s0 c1 s1 tcp1 tcp4 rtt cpuc cpus rssc rsss b0 b1 p0 p1 rx wire ovh pk i0 i1 idle
+    local c0 s0 c1 s1 tcp1 tcp4 udp64 rtt cpuc cpus rssc rsss b0 b1 p0 p1 rx wire ovh pk i0 i1 idle
     SYS=$sys
     log "$sys: ping x100 over $addr"
     nsa ping -c 100 -i 0.05 -W 2 "$addr" >"$W/ping-$sys.txt" 2>&1
@@ -219,6 +238,8 @@ EOF
     log "$sys: iperf3 -P 4"
     tcp4=$(iperf_mbps "$addr" 4)
     rssc=$([ "$cpid" = - ] && echo NA || rss_kb "$cpid"); rsss=$([ "$spid" = - ] && echo NA || rss_kb "$spid")
+    log "$sys: iperf3 -u -l 64 -b 0"
+    udp64=$(udp64_kpps "$addr")
     log "$sys: $N_PKTS x $PAYLOAD B UDP"
     sleep 1
     ip netns exec "$SRV" python3 "$W/udp.py" recv "$(recv_bind "$addr")" 3 >"$W/udp-recv-$sys.txt" 2>&1 &
@@ -239,8 +260,8 @@ EOF
     sleep "$IDLE_S"
     i1=$(($(va_stat tx_bytes) + $(va_stat rx_bytes)))
     idle=$(awk -v a="$i0" -v b="$i1" -v t="$IDLE_S" 'BEGIN{printf "%.0f", (b-a)*3600/t}')
-    echo "$sys,$ready,$tcp1,$tcp4,$rtt,$cpuc,$cpus,$rssc,$rsss,$wire,$((p1 - p0)),$ovh,$rx,$idle" >>"$W/results.csv"
-    log "$sys: tcp1 $tcp1 tcp4 $tcp4 Mbit/s, rtt(med,p99,lost) $rtt, cpu $cpuc/$cpus s, rss $rssc/$rsss kB, idle $idle B/h"
+    echo "$sys,$ready,$tcp1,$tcp4,$udp64,$rtt,$cpuc,$cpus,$rssc,$rsss,$wire,$((p1 - p0)),$ovh,$rx,$idle" >>"$W/results.csv"
+    log "$sys: tcp1 $tcp1 tcp4 $tcp4 Mbit/s, udp64 $udp64 kpkt/s, rtt(med,p99,lost) $rtt, cpu $cpuc/$cpus s, rss $rssc/$rsss kB, idle $idle B/h"
 }
 # The UDP sink binds the server-side address the overlay delivers to.
 recv_bind() { case $1 in *:*) echo "::" ;; *) echo "0.0.0.0" ;; esac; }
@@ -257,7 +278,7 @@ stop_daemons() {
     sleep 0.5
 }
 
-echo "system,ready_s,tcp1_mbps,tcp4_mbps,rtt_median_ms,rtt_p99_ms,ping_lost,cpu_client_s,cpu_server_s,rss_client_kb,rss_server_kb,wire_bytes_per_pkt,wire_frames,overhead_bytes,udp_delivered,idle_bytes_per_hour" >"$W/results.csv"
+echo "system,ready_s,tcp1_mbps,tcp4_mbps,udp64_kpps,rtt_median_ms,rtt_p99_ms,ping_lost,cpu_client_s,cpu_server_s,rss_client_kb,rss_server_kb,wire_bytes_per_pkt,wire_frames,overhead_bytes,udp_delivered,idle_bytes_per_hour" >"$W/results.csv"
 
 # ---------------------------------------------------------------- systems
 run_baseline() {
@@ -434,21 +455,110 @@ run_mcc_chain() {
     log "mcc-chain: relay (root) daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
 }
 
+run_nebula_chain() {
+    local d=$W/nebula-chain t0 ready cpid spid rpid n r0
+    mkdir -p "$d" && cd "$d" || return 1
+    nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
+    for n in a:1 b:2 c:3; do
+        nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name "${n%%:*}" -ip "10.79.1.${n##*:}/24" \
+            -out-crt "${n%%:*}.crt" -out-key "${n%%:*}.key" || return 1
+    done
+    cd "$REPO" || return 1
+    # b: lighthouse and relay; a and c reach b only (no route between benchA and benchC)
+    # and name b as the relay others must use to reach them.
+    declare -A lh=([a]="$UB:4242" [c]="10.77.1.1:4242")
+    for n in a b c; do
+        {
+            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
+            if [ $n = b ]; then
+                echo "lighthouse: {am_lighthouse: true}"
+                echo "relay: {am_relay: true, use_relays: true}"
+            else
+                echo "static_host_map: {'10.79.1.2': ['${lh[$n]}']}"
+                echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.1.2']}"
+                echo "relay: {relays: ['10.79.1.2'], am_relay: false, use_relays: true}"
+            fi
+            echo "listen: {host: 0.0.0.0, port: 4242}"
+            echo "punchy: {punch: false}"
+            echo "tun: {dev: nbc${n^^}}"
+            echo "logging: {level: info}"
+            echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+        } >"$d/$n.yml"
+    done
+    t0=$(now)
+    ip netns exec $B nebula -config "$d/b.yml" >"$d/b.log" 2>&1 &
+    DAEMONS+=($!); rpid=$!
+    ip netns exec $C nebula -config "$d/c.yml" >"$d/c.log" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    ip netns exec $A nebula -config "$d/a.yml" >"$d/a.log" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    wait_ping 10.79.1.3 60 || { log "nebula-chain: no ping"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    r0=$(cpu_ticks "$rpid")
+    SRV=$C
+    measure nebula-chain 10.79.1.3 "$ready" "$cpid" "$spid"
+    SRV=$B
+    log "nebula-chain: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
+}
+
+run_yggdrasil_chain() {
+    local d=$W/ygg-chain t0 ready cpid spid rpid n addr r0
+    mkdir -p "$d"
+    for n in a b c; do
+        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
+        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$UB" <<'EOF' || return 1
+import json, sys
+c = json.load(open(sys.argv[1]))
+n, ub = sys.argv[3], sys.argv[4]
+c["AdminListen"] = "none"
+c["MulticastInterfaces"] = []
+c["IfName"] = "ygc" + n.upper()
+c["Peers"] = {"a": ["tls://%s:9001" % ub], "b": [], "c": ["tls://10.77.1.1:9001"]}[n]
+c["Listen"] = ["tls://0.0.0.0:9001"] if n == "b" else []
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+EOF
+    done
+    addr=$(yggdrasil -useconffile "$d/c.json" -address) || return 1
+    t0=$(now)
+    ip netns exec $B yggdrasil -useconffile "$d/b.json" >"$d/b.log" 2>&1 &
+    DAEMONS+=($!); rpid=$!
+    for _ in $(seq 100); do grep -q 'listener started' "$d/b.log" && break; sleep 0.05; done
+    ip netns exec $C yggdrasil -useconffile "$d/c.json" >"$d/c.log" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    ip netns exec $A yggdrasil -useconffile "$d/a.json" >"$d/a.log" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    wait_ping "$addr" 60 || { log "yggdrasil-chain: no ping to $addr"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    r0=$(cpu_ticks "$rpid")
+    SRV=$C
+    measure yggdrasil-chain "$addr" "$ready" "$cpid" "$spid"
+    SRV=$B
+    log "yggdrasil-chain: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
+}
+
 for SYS in $SYSTEMS; do
     log "=== $SYS"
     fn=run_${SYS//-/_}
     if ! $fn; then
         log "$SYS: FAILED (see $W)"
-        echo "$SYS,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA" >>"$W/results.csv"
+        echo "$SYS,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA" >>"$W/results.csv"
     fi
     stop_daemons
 done
+
+# ---------------------------------------------------------------- NAT idle
+# Its own namespaces and its own idle window (default 180 s); all systems in parallel.
+if [ "$NAT_IDLE" = 1 ] && [ -x "$REPO/bench/nat-idle.sh" ]; then
+    log "=== nat-idle (bench/nat-idle.sh)"
+    env -u IDLE_S "$REPO/bench/nat-idle.sh" >"$W/nat-idle.log" 2>&1 || log "nat-idle: FAILED (see $W/nat-idle.log)"
+    [ -f "$REPO/bench/nat-idle.csv" ] && cp "$REPO/bench/nat-idle.csv" "$W/nat-idle.csv"
+fi
 
 # ---------------------------------------------------------------- report
 mkdir -p "$OUT"
 cp "$W/results.csv" "$REPO/bench/results.csv"
 MACHINE="nproc $(nproc); memory $(free -h | awk '/^Mem:/{print $2}') total; kernel $(uname -r); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-python3 "$REPO/bench/report.py" "$W/results.csv" "$OUT" "$PLOTS" "$MACHINE" "$CMDLINE" "$VERSIONS" "$IDLE_S" "$IPERF_S" "$(date -u +%Y-%m-%dT%H:%MZ)" ||
+NAT_CSV="$W/nat-idle.csv" python3 "$REPO/bench/report.py" "$W/results.csv" "$OUT" "$PLOTS" "$MACHINE" "$CMDLINE" "$VERSIONS" "$IDLE_S" "$IPERF_S" "$(date -u +%Y-%m-%dT%H:%MZ)" ||
     die "report failed"
 log "done: $OUT/BENCHMARKS.md, bench/results.csv"
 cat "$W/results.csv"
