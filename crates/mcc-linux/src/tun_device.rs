@@ -110,14 +110,13 @@ impl TunDevice for LinuxTun {
     }
     async fn recv_batch(&self, r: &mut TunRead) -> io::Result<()> {
         if !self.offload {
-            r.sizes[0] = self.dev.recv(&mut r.bufs[0]).await?;
+            r.sizes[0] = self.dev.recv(r.first()).await?;
             r.count = 1;
             return Ok(());
         }
-        r.count = self
-            .dev
-            .recv_multiple(&mut r.scratch, &mut r.bufs, &mut r.sizes, 0)
-            .await?;
+        let (scratch, mut bufs, sizes) = r.split();
+        let n = self.dev.recv_multiple(scratch, &mut bufs, sizes, 0).await?;
+        r.count = n;
         Ok(())
     }
     async fn send_batch(&self, w: &mut TunWrite) -> io::Result<()> {

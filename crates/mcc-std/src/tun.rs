@@ -13,36 +13,55 @@ pub const TUN_SCRATCH: usize = 10 + 65_535;
 /// Packets per batch; a 64 KiB super-packet at a 1280-byte MTU is about 52 packets.
 pub const TUN_BATCH: usize = 128;
 
-/// Packets read from the device in one go: `bufs[i][..sizes[i]]` for `i < count`.
+/// Packets read from the device in one go: [`TunRead::packets`]. One allocation holds the
+/// scratch read and every packet buffer; it is large enough for the allocator to map it
+/// lazily, so an idle node keeps only the pages a read touched resident.
 pub struct TunRead {
-    /// The raw read before it is split (devices with offloads only; empty otherwise).
-    pub scratch: Vec<u8>,
-    pub bufs: Vec<Vec<u8>>,
-    pub sizes: Vec<usize>,
+    mem: Vec<u8>,
+    /// Bytes of the raw read before it is split (devices with offloads; 0 otherwise).
+    scratch: usize,
+    size: usize,
+    pub sizes: [usize; TUN_BATCH],
     pub count: usize,
 }
 
 impl TunRead {
-    /// Buffers for packets of up to `mtu` bytes; `offload` adds the 64 KiB scratch read.
+    /// Buffers for packets of up to `mtu` bytes; `offload` adds the 64 KiB scratch read
+    /// and [`TUN_BATCH`] packet buffers instead of one.
     pub fn new(mtu: usize, offload: bool) -> Self {
-        let n = if offload { TUN_BATCH } else { 1 };
+        let (scratch, slots) = if offload {
+            (TUN_SCRATCH, TUN_BATCH)
+        } else {
+            (0, 1)
+        };
         TunRead {
-            scratch: if offload {
-                vec![0; TUN_SCRATCH]
-            } else {
-                Vec::new()
-            },
-            bufs: vec![vec![0; mtu]; n],
-            sizes: vec![0; n],
+            mem: vec![0; scratch + slots * mtu],
+            scratch,
+            size: mtu,
+            sizes: [0; TUN_BATCH],
             count: 0,
         }
     }
 
+    /// The only buffer of a device without offloads.
+    pub fn first(&mut self) -> &mut [u8] {
+        &mut self.mem[self.scratch..self.scratch + self.size]
+    }
+
+    /// The scratch read and [`TUN_BATCH`] packet buffers, for a device with offloads.
+    pub fn split(&mut self) -> (&mut [u8], [&mut [u8]; TUN_BATCH], &mut [usize; TUN_BATCH]) {
+        let (scratch, rest) = self.mem.split_at_mut(self.scratch);
+        let mut chunks = rest.chunks_mut(self.size);
+        let bufs = std::array::from_fn(|_| chunks.next().unwrap_or_default());
+        (scratch, bufs, &mut self.sizes)
+    }
+
     pub fn packets(&self) -> impl Iterator<Item = &[u8]> {
-        self.bufs[..self.count]
+        let base = self.scratch;
+        self.sizes[..self.count]
             .iter()
-            .zip(&self.sizes)
-            .map(|(b, &n)| &b[..n])
+            .enumerate()
+            .map(move |(i, &n)| &self.mem[base + i * self.size..base + i * self.size + n])
     }
 }
 
@@ -99,7 +118,7 @@ pub trait TunDevice {
     /// Reads one or more packets into `r`.
     fn recv_batch(&self, r: &mut TunRead) -> impl Future<Output = io::Result<()>> {
         async move {
-            r.sizes[0] = self.recv(&mut r.bufs[0]).await?;
+            r.sizes[0] = self.recv(r.first()).await?;
             r.count = 1;
             Ok(())
         }

@@ -12,8 +12,9 @@ use tokio::net::UdpSocket;
 use tracing::debug;
 
 /// Datagram buffers per `recvmmsg`. With GRO each may hold up to 64 coalesced datagrams,
-/// which the loop hands to the node before it reads again.
-const RX_SLOTS: usize = 4;
+/// which the loop hands to the node before it reads again; without GRO, more and smaller.
+const RX_SLOTS_GRO: usize = 4;
+const RX_SLOTS: usize = 32;
 
 /// Size of one receive buffer: a coalesced GRO burst is at most 64 KiB.
 const RX_BUF: usize = 65_536;
@@ -26,8 +27,12 @@ pub struct UdpIo {
     state: UdpSocketState,
     /// IPv6 socket: IPv4 destinations are sent as IPv4-mapped addresses.
     v6: bool,
-    rx: Vec<Vec<u8>>,
-    meta: Vec<RecvMeta>,
+    /// All receive buffers in one allocation, mapped lazily by the allocator: an idle
+    /// node keeps only the pages datagrams were written to.
+    rx: Vec<u8>,
+    rx_size: usize,
+    rx_slots: usize,
+    meta: [RecvMeta; RX_SLOTS],
     /// Datagrams waiting for one GSO send: all to `dst`, each `seg` bytes but the last.
     tx: Vec<u8>,
     len: usize,
@@ -53,7 +58,9 @@ impl UdpIo {
             state,
             v6,
             rx: Vec::new(),
-            meta: vec![RecvMeta::default(); RX_SLOTS],
+            rx_size: 0,
+            rx_slots: 0,
+            meta: [RecvMeta::default(); RX_SLOTS],
             tx: vec![0; TX_BUF + max_datagram],
             len: 0,
             dst: None,
@@ -75,26 +82,19 @@ impl UdpIo {
     /// One `recvmmsg`: how many buffers it filled, or `WouldBlock` when none is waiting.
     pub fn try_recv(&mut self) -> io::Result<usize> {
         if self.rx.is_empty() {
-            // Allocated on first use so an idle node never touches 256 KiB.
-            let slots = if self.state.gro_segments() > 1 {
-                RX_SLOTS
+            (self.rx_slots, self.rx_size) = if self.state.gro_segments() > 1 {
+                (RX_SLOTS_GRO, RX_BUF)
             } else {
-                RX_SLOTS * 8
+                (RX_SLOTS, 2048)
             };
-            let size = if self.state.gro_segments() > 1 {
-                RX_BUF
-            } else {
-                2048
-            };
-            self.rx = vec![vec![0; size]; slots];
-            self.meta = vec![RecvMeta::default(); slots];
+            self.rx = vec![0; self.rx_slots * self.rx_size];
         }
-        let mut iovs: Vec<IoSliceMut> = Vec::with_capacity(self.rx.len());
-        let (state, socket, meta) = (&self.state, &self.socket, &mut self.meta);
-        iovs.extend(self.rx.iter_mut().map(|b| IoSliceMut::new(b)));
-        socket.try_io(Interest::READABLE, || {
-            state.recv(socket.into(), &mut iovs, meta)
-        })
+        let mut chunks = self.rx.chunks_mut(self.rx_size);
+        let mut iovs: [IoSliceMut; RX_SLOTS] =
+            std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
+        let (state, socket) = (&self.state, &self.socket);
+        let (iovs, meta) = (&mut iovs[..self.rx_slots], &mut self.meta[..self.rx_slots]);
+        socket.try_io(Interest::READABLE, || state.recv(socket.into(), iovs, meta))
     }
 
     /// The datagrams of buffer `slot` from the last [`UdpIo::try_recv`]: sender and the
@@ -102,7 +102,8 @@ impl UdpIo {
     pub fn received(&mut self, slot: usize) -> (SocketAddr, usize, &mut [u8]) {
         let m = &self.meta[slot];
         let addr = unmap(m.addr);
-        (addr, m.stride.max(1), &mut self.rx[slot][..m.len])
+        let start = slot * self.rx_size;
+        (addr, m.stride.max(1), &mut self.rx[start..start + m.len])
     }
 
     /// Space for the next datagram (at least `max_datagram` bytes).
