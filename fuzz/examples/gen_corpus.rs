@@ -7,11 +7,11 @@ use mcc_core::crypto::{Identity, sha256};
 use mcc_core::filter;
 use mcc_core::id::NodeId;
 use mcc_core::wire::link::{
-    ACK_CONTEXT, Cookie, DATA_HEADER_LEN, DataHeader, INIT_CONTEXT, Init, InitAck,
+    ACK_CONTEXT, Cookie, DATA_HEADER_LEN, DataHeader, INIT_CONTEXT, Init, InitAck, NatKeepalive,
 };
 use mcc_core::wire::rpc::{
-    CONTROL_HEADER_LEN, Control, ControlHeader, Entry, KIND_TOPOLOGY, ROUTED_HEADER_LEN, Record,
-    RecordKind, RoutedHeader, TopologyUpdate,
+    CONTROL_HEADER_LEN, Control, ControlHeader, Entry, KIND_TOPOLOGY, NatProbe, ROUTED_HEADER_LEN,
+    Record, RecordKind, RoutedHeader, TopologyUpdate,
 };
 use mcc_core::wire::tunnel::{HEADER_LEN, TunnelHeader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -107,6 +107,11 @@ fn main() {
     .emit(&mut cookie)
     .expect("fits");
     write("link_frames", "cookie", &cookie[..n]);
+    let mut nat = [0u8; 1];
+    NatKeepalive.emit(&mut nat).expect("fits");
+    write("link_frames", "nat_keepalive", &nat);
+    // node_input: the first byte 0x00 selects "datagram from the network".
+    write("node_input", "nat_keepalive", &[0, nat[0]]);
 
     // rpc_messages
     let update = TopologyUpdate {
@@ -145,6 +150,11 @@ fn main() {
         &[&[3u8][..], &9u64.to_le_bytes()].concat(),
     );
     write("rpc_messages", "pong", &[1]);
+    for (name, reply) in [("nat_probe", false), ("nat_probe_reply", true)] {
+        let mut b = [0u8; 1];
+        NatProbe { reply, rung: 3 }.emit(&mut b).expect("fits");
+        write("rpc_messages", name, &b);
+    }
     let mut routed = [0u8; ROUTED_HEADER_LEN];
     RoutedHeader {
         ttl: 16,

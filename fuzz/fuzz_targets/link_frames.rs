@@ -1,9 +1,10 @@
-//! Link-layer frames (`Data` header, `Init`, `InitAck`, `Cookie`): parsing never panics, and
-//! whatever parses is emitted back to the same bytes.
+//! Link-layer frames (`Data` header, `Init`, `InitAck`, `Cookie`, NAT keepalive): parsing
+//! never panics, whatever parses is emitted back to the same bytes, and no datagram parses
+//! as two frame types.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcc_core::wire::link::{Cookie, DATA_HEADER_LEN, DataHeader, Init, InitAck};
+use mcc_core::wire::link::{Cookie, DATA_HEADER_LEN, DataHeader, Init, InitAck, NatKeepalive};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(h) = DataHeader::parse(data) {
@@ -35,4 +36,17 @@ fuzz_target!(|data: &[u8]| {
         let n = c.emit(&mut b).expect("fits");
         assert_eq!(&b[..n], data);
     }
+    if let Ok(k) = NatKeepalive::parse(data) {
+        let mut b = [0u8; 4];
+        let n = k.emit(&mut b).expect("fits");
+        assert_eq!(&b[..n], data);
+    }
+    let kinds = [
+        DataHeader::parse(data).is_ok(),
+        Init::parse(data).is_ok(),
+        InitAck::parse(data).is_ok(),
+        Cookie::parse(data).is_ok(),
+        NatKeepalive::parse(data).is_ok(),
+    ];
+    assert!(kinds.iter().filter(|&&k| k).count() <= 1, "{kinds:?}");
 });

@@ -1,11 +1,12 @@
 //! The plaintext inside `Data` frames: topology updates and acks, routed and control headers,
-//! control messages, lookups, tunnel offers. Parsing never panics; everything round-trips.
+//! control messages, lookups, tunnel offers, NAT probes. Parsing never panics; everything
+//! round-trips.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mcc_core::wire::rpc::{
-    CONTROL_HEADER_LEN, Control, ControlHeader, Lookup, LookupReply, ROUTED_HEADER_LEN, RoutedHeader,
-    TUNNEL_OFFER_MAX, TopologyUpdate, TunnelOffer, parse_topology_ack,
+    CONTROL_HEADER_LEN, Control, ControlHeader, Lookup, LookupReply, NatProbe, ROUTED_HEADER_LEN,
+    RoutedHeader, TUNNEL_OFFER_MAX, TopologyUpdate, TunnelOffer, parse_topology_ack,
 };
 
 /// Lookups, lookup replies and tunnel offers parse only what they emit again.
@@ -54,4 +55,10 @@ fuzz_target!(|data: &[u8]| {
     }
     control_roundtrip(data);
     variable_roundtrip(data);
+    if let Ok(p) = NatProbe::parse(data) {
+        let mut b = [0u8; 2];
+        let n = p.emit(&mut b).expect("fits");
+        assert_eq!(&b[..n], data);
+        assert!(p.delay().as_secs() >= 13 && p.delay().as_secs() <= 1198);
+    }
 });
