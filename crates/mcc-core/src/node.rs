@@ -674,10 +674,8 @@ impl<C: Cipher> Node<C> {
                 if let Some((_, at)) = p.inflight {
                     next = earliest(next, Some(at + t.topology_retransmit));
                 }
-                if let Some(s) = &p.cur
-                    && self.active.is_some_and(|a| self.parents[a].hs.is_none())
-                {
-                    next = earliest(next, Some(s.rekey_at(t.rekey_after, t.rekey_idle_after)));
+                if self.active.is_some_and(|a| self.parents[a].hs.is_none()) {
+                    next = earliest(next, self.rekey_due(p));
                 }
             } else {
                 next = earliest(next, Some(p.last_rx + t.child_timeout));
@@ -721,7 +719,7 @@ impl<C: Cipher> Node<C> {
             d.check = Some(u + t.keepalive);
         }
         if let Some(pr) = Self::live_probe(p) {
-            d.probe_lost = Some(pr.sent_at + NatLearner::delay(pr.rung) + grace);
+            d.probe_lost = Some(self.probe_deadline(pr));
             return d;
         }
         if p.check_since.is_none() {
@@ -741,6 +739,22 @@ impl<C: Cipher> Node<C> {
             }
         }
         d
+    }
+
+    /// When a probe's answer counts as lost: its delay plus `keepalive / 2` (10 s) for the
+    /// round trip, which grows by seconds when a cellular radio has to wake up for it.
+    fn probe_deadline(&self, pr: NatProbeInFlight) -> Instant {
+        pr.sent_at + NatLearner::delay(pr.rung) + scale(self.timers.keepalive, 1, 2)
+    }
+
+    /// When the session with the active parent `p` is due for a rekey: its age, but not
+    /// while a NAT probe waits for its answer (the `Init` would refresh the binding and
+    /// spoil it; a probe ends within 1198 s + 10 s). Data spoils the probe anyway.
+    fn rekey_due(&self, p: &Peer<C>) -> Option<Instant> {
+        let t = &self.timers;
+        let at = p.cur.as_ref()?.rekey_at(t.rekey_after, t.rekey_idle_after);
+        let probe_end = Self::live_probe(p).map(|pr| self.probe_deadline(pr));
+        Some(at.max(probe_end.unwrap_or(at)))
     }
 
     /// The NAT probe in flight, unless another frame went out or came in since it was
@@ -1339,9 +1353,7 @@ impl<C: Cipher> Node<C> {
             && let Some(&ps) = self.peer_by_id.get(&id)
             && let Some(p) = self.peers[ps].as_ref()
         {
-            let rekey = p.cur.as_ref().is_some_and(|s| {
-                now >= s.rekey_at(self.timers.rekey_after, self.timers.rekey_idle_after)
-            });
+            let rekey = self.rekey_due(p).is_some_and(|at| now >= at);
             let slot = self.active.expect("parent implies active");
             if rekey && self.parents[slot].hs.is_none() {
                 self.start_handshake(slot, now);
@@ -1389,13 +1401,13 @@ impl<C: Cipher> Node<C> {
                     Some((rung, recheck)) => self.send_nat_probe(ps, rung, recheck),
                     None => self.send_check(ps),
                 }
-            } else if hit(d.probe) {
-                match p.nat.probe_at_keepalive(cap) {
+            } else if hit(d.probe) || hit(d.nat) {
+                // A probe due, or a keepalive due while a probe is wanted (right after an
+                // answer, say): the probe keeps the binding open just as well.
+                match p.nat.probe_at_keepalive(cap).filter(|_| learn) {
                     Some((rung, recheck)) => self.send_nat_probe(ps, rung, recheck),
                     None => self.send_nat_keepalive(ps),
                 }
-            } else if hit(d.nat) {
-                self.send_nat_keepalive(ps);
             } else {
                 break;
             }
