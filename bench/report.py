@@ -26,6 +26,9 @@ def num(r, k):
         return None
 
 
+# mcc with data-path levers switched off: compared with mcc in their own table.
+LEVERS = ("mcc-plain", "mcc-udp-batch")
+
 # metric key, label, higher is better
 METRICS = [
     ("tcp1_mbps", "TCP 1 stream (Mbit/s)", True),
@@ -112,7 +115,7 @@ if mcc:
              "chain rows are not competitors of the one-hop rows and are left out of this list; "
              "the chains are compared below.")
     L.append("")
-    overlays = [s for s in others if s != "baseline" and not s.endswith("-chain")]
+    overlays = [s for s in others if s not in ("baseline",) + LEVERS and not s.endswith("-chain")]
     for k, label, hib in METRICS:
         m = num(mcc, k)
         if m is None:
@@ -125,6 +128,26 @@ if mcc:
         else:
             L.append("- %s: mcc (%g) is behind %s; ahead of %s." % (
                 label, m, ", ".join("%s (%s)" % (s, by[s][k]) for s in better), ", ".join(worse) or "none"))
+    L.append("")
+
+lev = [by[s] for s in LEVERS + ("mcc",) if s in by]
+if len(lev) > 1:
+    L.append("## Data-path levers (mcc, same run)")
+    L.append("")
+    L.append("The same one-hop mcc set-up with levers switched off through the daemon's "
+             "diagnostic variables: `mcc-plain` moves one packet per system call everywhere "
+             "(`MCC_TUN_OFFLOAD=0 MCC_UDP_BATCH=0`), `mcc-udp-batch` batches the UDP side only "
+             "(GSO out, `recvmmsg` in; `MCC_TUN_OFFLOAD=0`), `mcc` adds the TUN offloads "
+             "(TSO super-packets split on read, GRO on write). The socket keeps UDP GRO in all "
+             "three. See [PERFORMANCE.md](PERFORMANCE.md) for the other levers.")
+    L.append("")
+    L.append("| variant | TCP 1 / 4 streams (Mbit/s) | UDP 64 B (k/s) | CPU of both daemons per GB (s) "
+             "| RTT median (ms) | RSS client (kB) |")
+    L.append("|---|---|---|---|---|---|")
+    for r in lev:
+        L.append("| %s | %s / %s | %s | %s | %s | %s |" % (
+            r["system"], r["tcp1_mbps"], r["tcp4_mbps"], r.get("udp64_kpps", "NA"),
+            r.get("cpu_s_per_gb", "NA"), r["rtt_median_ms"], r["rss_client_kb"]))
     L.append("")
 
 chains = [r for r in rows if r["system"].endswith("-chain")]

@@ -7,7 +7,7 @@
 #
 # Environment knobs (defaults in brackets): IDLE_S [30] seconds of idle capture per system,
 # IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go nebula yggdrasil
-# mcc-chain nebula-chain yggdrasil-chain"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
+# mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
 # bytes of a leaf behind a NAT with 30 s and 120 s UDP timeouts, its own idle window),
 # OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
 #
@@ -46,7 +46,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
 IDLE_S=${IDLE_S:-30}
 IPERF_S=${IPERF_S:-10}
-SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain"}
+SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch"}
 NAT_IDLE=${NAT_IDLE:-1}
 OUT=${OUT:-docs}
 W=/tmp/mccbench
@@ -285,8 +285,15 @@ run_baseline() {
     measure baseline $UB 0 - -
 }
 
-run_mcc() {
-    local d=$W/mcc n conf out SEP ADDR t0 ready
+run_mcc() { mcc_one_hop mcc; }
+# The data-path levers, each switched off through the daemon's diagnostic variables:
+# mcc-plain = one packet per system call everywhere (no TUN offload, no UDP GSO/recvmmsg);
+# mcc-udp-batch = UDP batching (GSO out, recvmmsg in) but no TUN offload.
+run_mcc_plain() { MCC_ENV="MCC_TUN_OFFLOAD=0 MCC_UDP_BATCH=0" mcc_one_hop mcc-plain; }
+run_mcc_udp_batch() { MCC_ENV="MCC_TUN_OFFLOAD=0" mcc_one_hop mcc-udp-batch; }
+
+mcc_one_hop() { # mcc_one_hop NAME, with $MCC_ENV in the daemons' environment
+    local name=$1 d=$W/$1 n conf out SEP ADDR t0 ready
     mkdir -p "$d"
     "$MCC" generate-ca-certificate "$d/ca" >/dev/null || die "mcc ca"
     NETB64=$("$MCC" generate-network-certificate --ca "$d/ca" "$d/net" | tr -d '[:space:]') || die "mcc net"
@@ -300,9 +307,9 @@ run_mcc() {
         mkdir -p "$d/$n/data"
     done
     t0=$(now)
-    ip netns exec $B "$MCCD" "$d/b" >"$d/b/mccd.stderr" 2>&1 &
+    ip netns exec $B env ${MCC_ENV:-} "$MCCD" "$d/b" >"$d/b/mccd.stderr" 2>&1 &
     DAEMONS+=($!); local spid=$!
-    ip netns exec $A "$MCCD" "$d/a" >"$d/a/mccd.stderr" 2>&1 &
+    ip netns exec $A env ${MCC_ENV:-} "$MCCD" "$d/a" >"$d/a/mccd.stderr" 2>&1 &
     DAEMONS+=($!); local cpid=$!
     for _ in $(seq 100); do
         nsb "$MCC" -s "$d/b/mcc.sock" health >/dev/null 2>&1 && nsa "$MCC" -s "$d/a/mcc.sock" health >/dev/null 2>&1 && break
@@ -311,17 +318,17 @@ run_mcc() {
     SEP=$(nsb timeout 20 "$MCC" -s "$d/b/mcc.sock" create-tunnel -C "$d/b" -p "$d/b/network-certificate.txt" --stdin \
         --targets tcp:5201,udp:5201,icmp --remote-node "$(cat "$d/a.id")" <"$d/net/network-private-key.txt" 2>"$d/create-tunnel.err" |
         tail -n1 | tr -d '[:space:]')
-    [ -n "$SEP" ] || { log "mcc: create-tunnel failed: $(cat "$d/create-tunnel.err")"; return 1; }
+    [ -n "$SEP" ] || { log "$name: create-tunnel failed: $(cat "$d/create-tunnel.err")"; return 1; }
     for _ in $(seq 300); do
         ADDR=$(nsa "$MCC" -s "$d/a/mcc.sock" resolve "$SEP" 2>/dev/null | head -n1 | tr -d '[:space:]')
         [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] && break
         sleep 0.1
     done
-    [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { log "mcc: resolve $SEP gave '$ADDR'"; return 1; }
-    wait_ping "$ADDR" 30 || { log "mcc: no ping to $ADDR"; return 1; }
+    [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { log "$name: resolve $SEP gave '$ADDR'"; return 1; }
+    wait_ping "$ADDR" 30 || { log "$name: no ping to $ADDR"; return 1; }
     ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
-    log "mcc: server endpoint $SEP at $ADDR, ready after $ready s"
-    measure mcc "$ADDR" "$ready" "$cpid" "$spid"
+    log "$name: server endpoint $SEP at $ADDR, ready after $ready s"
+    measure "$name" "$ADDR" "$ready" "$cpid" "$spid"
 }
 
 run_wireguard_go() {

@@ -58,7 +58,9 @@ impl LinuxTun {
                 .offload(offload)
                 .build_async()
         };
-        let dev = match build(true) {
+        // MCC_TUN_OFFLOAD=0 turns offloads off, to measure what they bring (bench/run.sh).
+        let want = std::env::var_os("MCC_TUN_OFFLOAD").is_none_or(|v| v != "0");
+        let dev = match build(want) {
             Ok(dev) => dev,
             Err(e) => {
                 tracing::warn!("TUN device {} without offloads: {e}", s.name);

@@ -42,6 +42,7 @@ pub struct UdpIo {
     /// A shorter datagram ended the batch: the next one starts a new send.
     closed: bool,
     max_segments: usize,
+    batch: bool,
 }
 
 impl UdpIo {
@@ -51,7 +52,13 @@ impl UdpIo {
         // the kernel caps these at net.core.[rw]mem_max, so failure is harmless.
         let _ = state.set_recv_buffer_size((&socket).into(), 4 << 20);
         let _ = state.set_send_buffer_size((&socket).into(), 4 << 20);
-        let max_segments = state.max_gso_segments().clamp(1, 64);
+        // MCC_UDP_BATCH=0: one datagram per system call, to measure what batching brings.
+        let batch = std::env::var_os("MCC_UDP_BATCH").is_none_or(|v| v != "0");
+        let max_segments = if batch {
+            state.max_gso_segments().clamp(1, 64)
+        } else {
+            1
+        };
         let v6 = socket.local_addr()?.is_ipv6();
         Ok(UdpIo {
             socket,
@@ -68,6 +75,7 @@ impl UdpIo {
             count: 0,
             closed: false,
             max_segments,
+            batch,
         })
     }
 
@@ -82,7 +90,9 @@ impl UdpIo {
     /// One `recvmmsg`: how many buffers it filled, or `WouldBlock` when none is waiting.
     pub fn try_recv(&mut self) -> io::Result<usize> {
         if self.rx.is_empty() {
-            (self.rx_slots, self.rx_size) = if self.state.gro_segments() > 1 {
+            (self.rx_slots, self.rx_size) = if !self.batch {
+                (1, RX_BUF)
+            } else if self.state.gro_segments() > 1 {
                 (RX_SLOTS_GRO, RX_BUF)
             } else {
                 (RX_SLOTS, 2048)
