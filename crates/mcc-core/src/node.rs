@@ -732,7 +732,7 @@ impl<C: Cipher> Node<C> {
             }
             NatKeepalivePolicy::Learn => {
                 d.nat = Some(p.last_out + p.nat.interval());
-                if p.nat.probe_at_keepalive(t.idle_check).is_some() {
+                if Self::may_probe(p) && p.nat.probe_at_keepalive(t.idle_check).is_some() {
                     // Probe once the link has been quiet both ways for a moment.
                     d.probe = Some(p.last_out.max(p.last_rx) + grace);
                 }
@@ -755,6 +755,12 @@ impl<C: Cipher> Node<C> {
         let at = p.cur.as_ref()?.rekey_at(t.rekey_after, t.rekey_idle_after);
         let probe_end = Self::live_probe(p).map(|pr| self.probe_deadline(pr));
         Some(at.max(probe_end.unwrap_or(at)))
+    }
+
+    /// A NAT probe may start: no frame waits for an answer (its check would spoil the
+    /// probe; the one after a burst of traffic comes `keepalive` later).
+    fn may_probe(p: &Peer<C>) -> bool {
+        p.unanswered.is_none() && p.check_since.is_none()
     }
 
     /// The NAT probe in flight, unless another frame went out or came in since it was
@@ -1404,7 +1410,7 @@ impl<C: Cipher> Node<C> {
             } else if hit(d.probe) || hit(d.nat) {
                 // A probe due, or a keepalive due while a probe is wanted (right after an
                 // answer, say): the probe keeps the binding open just as well.
-                match p.nat.probe_at_keepalive(cap).filter(|_| learn) {
+                match (p.nat.probe_at_keepalive(cap)).filter(|_| learn && Self::may_probe(p)) {
                     Some((rung, recheck)) => self.send_nat_probe(ps, rung, recheck),
                     None => self.send_nat_keepalive(ps),
                 }
