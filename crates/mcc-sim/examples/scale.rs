@@ -19,7 +19,10 @@
 //! (`max_peers ≥ N`). The routing table's share is measured on its own by filling a
 //! standalone `Topology` with N records.
 use mcc_core::config::Limits;
+use mcc_core::crypto::RustCryptoChaCha;
 use mcc_core::id::NodeId;
+use mcc_core::link::LinkSession;
+use mcc_core::replay::ReplayWindow;
 use mcc_core::routing::Topology;
 use mcc_core::time::Duration;
 use mcc_core::wire::rpc::{Entry, Record, RecordKind, TopologyUpdate};
@@ -155,8 +158,9 @@ fn empty_root_heap(limits: Limits) -> usize {
 }
 
 /// Heap of a standalone routing table holding `n` records (names like the simulator's),
-/// without and with its next-hop cache (built the first time the node routes a frame).
-fn topology_heap(n: usize) -> (usize, usize) {
+/// without and with its next-hop cache (built the first time the node routes a frame after
+/// any change), and how long building that cache took.
+fn topology_heap(n: usize) -> (usize, usize, f64) {
     let id = |i: usize| {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&(i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
@@ -184,10 +188,12 @@ fn topology_heap(n: usize) -> (usize, usize) {
     }
     assert_eq!(t.len(), n);
     let table = live().0 - before;
+    let t0 = WallInstant::now();
     assert_eq!(t.next_hop(&id(n - 1), &[]), Some(id(n - 1)));
+    let rebuild = t0.elapsed().as_secs_f64();
     let cached = live().0 - before;
     drop(t);
-    (table, cached)
+    (table, cached, rebuild)
 }
 
 /// CPU time this thread has run, in seconds (the machine may be shared: wall time is not).
@@ -218,7 +224,7 @@ struct Report {
     root_blocks: usize,
     empty_default: usize,
     empty_same: usize,
-    topology: (usize, usize),
+    topology: (usize, usize, f64),
     peak_heap: usize,
     peak_rss: Option<usize>,
     checks: usize,
@@ -358,17 +364,18 @@ fn print_report(r: &Report, csv: bool) {
         println!(
             "n,topology,boot_wall_s,boot_cpu_s,converge_wall_s,converge_cpu_s,converge_sim_s,root_heap_bytes,root_bytes_per_node,\
              root_bytes_per_joined_node,peer_table_prealloc_bytes,topology_bytes_per_record,\
-             topology_with_cache_bytes_per_record,\
+             topology_with_cache_bytes_per_record,next_hop_rebuild_ms,\
              peak_heap_bytes,peak_rss_bytes"
         );
         println!(
-            "{},{shape},{:.2},{:.2},{:.2},{:.2},{sim},{},{per_node:.0},{per_joined:.0},{prealloc},{topo_per:.0},{cache_per:.0},{},{}",
+            "{},{shape},{:.2},{:.2},{:.2},{:.2},{sim},{},{per_node:.0},{per_joined:.0},{prealloc},{topo_per:.0},{cache_per:.0},{:.1},{},{}",
             r.n,
             r.boot_wall,
             r.boot_cpu,
             r.run_wall,
             r.run_cpu,
             r.root_heap,
+            r.topology.2 * 1e3,
             r.peak_heap,
             r.peak_rss.unwrap_or(0)
         );
@@ -402,10 +409,24 @@ fn print_report(r: &Report, csv: bool) {
         "  of which peer-table prealloc {:.0} B",
         prealloc as f64 / (r.n - 1) as f64
     );
+    if r.shape == Shape::Flat && r.n > Limits::default().max_peers + 1 {
+        let slot = prealloc / (r.n - Limits::default().max_peers);
+        println!(
+            "  one peer slot                {slot} B, of which 3 link sessions (cur, prev, next) \
+             of {} B, each with a {} B replay window",
+            std::mem::size_of::<Option<LinkSession<RustCryptoChaCha>>>(),
+            std::mem::size_of::<ReplayWindow>()
+        );
+    }
     println!("  of which joined-node state   {per_joined:.0} B");
     println!(
         "routing table alone            {topo_per:.0} B per record (standalone Topology), \
          {cache_per:.0} B with its next-hop cache"
+    );
+    println!(
+        "next-hop cache rebuild         {:.1} ms for {} records (Dijkstra, after any change)",
+        r.topology.2 * 1e3,
+        r.n
     );
     println!("peak heap (whole simulation)   {:.0} MiB", mib(r.peak_heap));
     if let Some(rss) = r.peak_rss {
