@@ -28,6 +28,8 @@ def num(r, k):
 
 # mcc with data-path levers switched off: compared with mcc in their own table.
 LEVERS = ("mcc-plain", "mcc-udp-batch")
+# mcc with AES-256-GCM instead of ChaCha20-Poly1305 (nebula's default cipher).
+VARIANTS = LEVERS + ("mcc-aes",)
 
 # metric key, label, higher is better
 METRICS = [
@@ -115,7 +117,7 @@ if mcc:
              "chain rows are not competitors of the one-hop rows and are left out of this list; "
              "the chains are compared below.")
     L.append("")
-    overlays = [s for s in others if s not in ("baseline",) + LEVERS and not s.endswith("-chain")]
+    overlays = [s for s in others if s not in ("baseline",) + VARIANTS and not s.endswith("-chain")]
     for k, label, hib in METRICS:
         m = num(mcc, k)
         if m is None:
@@ -130,7 +132,7 @@ if mcc:
                 label, m, ", ".join("%s (%s)" % (s, by[s][k]) for s in better), ", ".join(worse) or "none"))
     L.append("")
 
-lev = [by[s] for s in LEVERS + ("mcc",) if s in by]
+lev = [by[s] for s in LEVERS + ("mcc", "mcc-aes") if s in by]
 if len(lev) > 1:
     L.append("## Data-path levers (mcc, same run)")
     L.append("")
@@ -138,8 +140,9 @@ if len(lev) > 1:
              "diagnostic variables: `mcc-plain` moves one packet per system call everywhere "
              "(`MCC_TUN_OFFLOAD=0 MCC_UDP_BATCH=0`), `mcc-udp-batch` batches the UDP side only "
              "(GSO out, `recvmmsg` in; `MCC_TUN_OFFLOAD=0`), `mcc` adds the TUN offloads "
-             "(TSO super-packets split on read, GRO on write). The socket keeps UDP GRO in all "
-             "three. See [PERFORMANCE.md](PERFORMANCE.md) for the other levers.")
+             "(TSO super-packets split on read, GRO on write); `mcc-aes` is `mcc` with both layers "
+             "sealed with AES-256-GCM (`cipher = aes-256-gcm`, nebula's default cipher) instead "
+             "of ChaCha20-Poly1305. The socket keeps UDP GRO in all of them. See [PERFORMANCE.md](PERFORMANCE.md) for the other levers.")
     L.append("")
     L.append("| variant | TCP 1 / 4 streams (Mbit/s) | UDP 64 B (k/s) | CPU of both daemons per GB (s) "
              "| RTT median (ms) | RSS client (kB) |")

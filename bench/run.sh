@@ -7,7 +7,7 @@
 #
 # Environment knobs (defaults in brackets): IDLE_S [30] seconds of idle capture per system,
 # IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go nebula yggdrasil
-# mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
+# mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
 # bytes of a leaf behind a NAT with 30 s and 120 s UDP timeouts, its own idle window),
 # OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
 #
@@ -46,7 +46,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
 IDLE_S=${IDLE_S:-30}
 IPERF_S=${IPERF_S:-10}
-SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch"}
+SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"}
 NAT_IDLE=${NAT_IDLE:-1}
 OUT=${OUT:-docs}
 W=/tmp/mccbench
@@ -291,6 +291,9 @@ run_mcc() { mcc_one_hop mcc; }
 # mcc-udp-batch = UDP batching (GSO out, recvmmsg in) but no TUN offload.
 run_mcc_plain() { MCC_ENV="MCC_TUN_OFFLOAD=0 MCC_UDP_BATCH=0" mcc_one_hop mcc-plain; }
 run_mcc_udp_batch() { MCC_ENV="MCC_TUN_OFFLOAD=0" mcc_one_hop mcc-udp-batch; }
+# mcc-aes: all levers, both layers sealed with AES-256-GCM (`cipher` in mcc.conf), the
+# cipher nebula uses by default.
+run_mcc_aes() { MCC_CIPHER=aes-256-gcm mcc_one_hop mcc-aes; }
 
 mcc_one_hop() { # mcc_one_hop NAME, with $MCC_ENV in the daemons' environment
     local name=$1 d=$W/$1 n conf out SEP ADDR t0 ready
@@ -304,6 +307,7 @@ mcc_one_hop() { # mcc_one_hop NAME, with $MCC_ENV in the daemons' environment
         printf '%s\n' "$out" | tail -n1 | tr -d '[:space:]' >"$d/$n.id"
         conf=$d/$n/mcc.conf
         sed -i -E "s|^unix-socket-path = .*|unix-socket-path = $d/$n/mcc.sock|; s|^data-dir = .*|data-dir = $d/$n/data|; s|^# *log-file *=.*|log-file = $d/$n/mccd.log|" "$conf"
+        [ -n "${MCC_CIPHER:-}" ] && sed -i -E "s|^cipher = .*|cipher = $MCC_CIPHER|" "$conf"
         mkdir -p "$d/$n/data"
     done
     t0=$(now)

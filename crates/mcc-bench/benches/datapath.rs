@@ -11,7 +11,7 @@
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mcc_bench::{CHILD_ADDR, Pair, seal_on};
-use mcc_core::crypto::{Cipher, RingChaCha, RustCryptoChaCha};
+use mcc_core::crypto::{Cipher, RingAesGcm, RingChaCha, RustCryptoChaCha};
 use std::hint::black_box;
 
 const SIZES: [usize; 2] = [64, 1400];
@@ -103,6 +103,7 @@ fn backend<C: Cipher>(c: &mut Criterion, name: &str) {
 fn datapath(c: &mut Criterion) {
     backend::<RustCryptoChaCha>(c, "rustcrypto");
     backend::<RingChaCha>(c, "ring");
+    backend::<RingAesGcm>(c, "ring-aes");
 }
 
 criterion_group! {

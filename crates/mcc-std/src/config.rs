@@ -129,6 +129,8 @@ pub struct DaemonConfig {
     pub network_lookup_timeout: Duration,
     /// Most direct neighbours (parent and children) at once: the core's peer table.
     pub max_peers: usize,
+    /// The AEAD of both layers; every node of a network must use the same.
+    pub cipher: CipherChoice,
     /// Documented keys this implementation ignores, with their line, for a warning.
     pub unsupported: Vec<(usize, String)>,
 }
@@ -177,6 +179,7 @@ impl DaemonConfig {
             network_lookup_ttl: 64,
             network_lookup_timeout: Duration::from_secs(20),
             max_peers: Limits::default().max_peers,
+            cipher: CipherChoice::ChaCha20Poly1305,
             unsupported: Vec::new(),
         }
     }
@@ -458,6 +461,17 @@ fn set_daemon_key(cfg: &mut DaemonConfig, key: &str, v: &str, dir: &Path) -> Res
                 .ok_or_else(|| {
                     format!("invalid peer count {v:?} (use a number from 1 to {MAX_PEERS})")
                 })?
+        }
+        "cipher" => {
+            cfg.cipher = match v {
+                "chacha20-poly1305" => CipherChoice::ChaCha20Poly1305,
+                "aes-256-gcm" => CipherChoice::Aes256Gcm,
+                _ => {
+                    return Err(format!(
+                        "invalid cipher {v:?} (use chacha20-poly1305 or aes-256-gcm)"
+                    ));
+                }
+            }
         }
         _ => return Ok(false),
     }
@@ -901,7 +915,28 @@ fn config_text(parents: &[String]) -> String {
         "Most direct neighbours (parent and children) at once; each slot is reserved at start.",
         format!("max-peers = {}", d.max_peers),
     );
+    key(
+        "AEAD of both layers (chacha20-poly1305 or aes-256-gcm, faster on CPUs with AES \
+         instructions); every node of a network must use the same.",
+        format!("cipher = {}", d.cipher.name()),
+    );
     out
+}
+
+/// The AEAD both layers use, network-wide (`cipher` in mcc.conf).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CipherChoice {
+    ChaCha20Poly1305,
+    Aes256Gcm,
+}
+
+impl CipherChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            CipherChoice::ChaCha20Poly1305 => "chacha20-poly1305",
+            CipherChoice::Aes256Gcm => "aes-256-gcm",
+        }
+    }
 }
 
 /// One tunnel file of the `tunnels` directory.
@@ -1302,6 +1337,19 @@ mod tests {
                 (22, "firewall-chain-name".into()),
                 (23, "kill-switch".into())
             ]
+        );
+    }
+
+    #[test]
+    fn cipher_parses() {
+        assert_eq!(p("").unwrap().cipher, CipherChoice::ChaCha20Poly1305);
+        assert_eq!(
+            p("cipher = aes-256-gcm").unwrap().cipher,
+            CipherChoice::Aes256Gcm
+        );
+        assert_eq!(
+            perr("cipher = aes"),
+            "/etc/mcc/mcc.conf:1: cipher: invalid cipher \"aes\" (use chacha20-poly1305 or aes-256-gcm)"
         );
     }
 

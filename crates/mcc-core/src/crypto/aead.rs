@@ -1,5 +1,8 @@
-//! The AEAD seam: ChaCha20-Poly1305 with a 64-bit counter nonce, sealing in place with a
-//! detached tag. RustCrypto is the portable (no_std) default; `ring` is faster on std targets.
+//! The AEAD seam: ChaCha20-Poly1305 (or, network-wide by choice, AES-256-GCM) with a
+//! 64-bit counter nonce, sealing in place with a detached tag. RustCrypto ChaCha is the
+//! portable (no_std) default; `ring` is faster on std targets, and its AES-256-GCM is
+//! faster again on CPUs with AES instructions (x86 AES-NI/VAES, ARMv8 crypto extensions),
+//! which is why a network may choose it, as Nebula's `cipher: aes` does.
 
 use core::fmt;
 
@@ -15,9 +18,11 @@ impl fmt::Display for OpenError {
     }
 }
 
-/// A keyed ChaCha20-Poly1305 instance. Nonce = 4 zero bytes ‖ counter (little endian);
-/// a counter is never reused under one key (sessions rekey long before 2^64).
+/// A keyed AEAD instance. Nonce = 4 zero bytes ‖ counter (little endian); a counter is
+/// never reused under one key (sessions rekey long before 2^64).
 pub trait Cipher: Sized {
+    /// The algorithm, for logs and errors.
+    const NAME: &'static str = "chacha20-poly1305";
     fn new(key: &[u8; 32]) -> Self;
     /// Encrypts `buf` in place and returns the tag.
     fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN];
@@ -106,6 +111,45 @@ impl Cipher for RingChaCha {
     }
 }
 
+/// `ring`'s AES-256-GCM. Every node of a network must use the same cipher: a node with the
+/// other one fails every handshake with an authentication error.
+#[cfg(feature = "ring")]
+pub struct RingAesGcm(ring::aead::LessSafeKey);
+
+#[cfg(feature = "ring")]
+impl Cipher for RingAesGcm {
+    const NAME: &'static str = "aes-256-gcm";
+    fn new(key: &[u8; 32]) -> Self {
+        // A 32-byte key is always valid for AES_256_GCM.
+        let k = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key).expect("32-byte key");
+        RingAesGcm(ring::aead::LessSafeKey::new(k))
+    }
+    fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+        let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
+            .expect("datagram-sized plaintext");
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(tag.as_ref());
+        t
+    }
+    fn open(
+        &self,
+        counter: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), OpenError> {
+        let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
+        let tag = ring::aead::Tag::from(*tag);
+        self.0
+            .open_in_place_separate_tag(n, ring::aead::Aad::from(aad), tag, buf, 0..)
+            .map(|_| ())
+            .map_err(|_| OpenError)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +182,16 @@ mod tests {
         let tag = a.seal(99, b"aad", &mut x);
         b.open(99, b"aad", &mut x, &tag).unwrap();
         assert_eq!(x, [0x42; 100]);
+    }
+
+    #[cfg(feature = "ring")]
+    #[test]
+    fn aes_roundtrip_and_no_interop_with_chacha() {
+        roundtrip::<RingAesGcm>();
+        let a = RingAesGcm::new(&[5; 32]);
+        let b = RingChaCha::new(&[5; 32]);
+        let mut x = [0x42u8; 100];
+        let tag = a.seal(1, b"aad", &mut x);
+        assert!(b.open(1, b"aad", &mut x, &tag).is_err());
     }
 }

@@ -3,9 +3,9 @@
 
 mod aead;
 
-#[cfg(feature = "ring")]
-pub use aead::RingChaCha;
 pub use aead::{Cipher, OpenError, RustCryptoChaCha, TAG_LEN};
+#[cfg(feature = "ring")]
+pub use aead::{RingAesGcm, RingChaCha};
 
 use crate::id::NodeId;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};

@@ -64,8 +64,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the node with the network's cipher (`cipher` in mcc.conf): the core is generic
+/// over it, so the choice is made once here.
 async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
-    let daemon: Daemon = Daemon::start(cfg).await?;
+    match cfg.cipher {
+        config::CipherChoice::ChaCha20Poly1305 => {
+            run_with::<mcc_std::driver::DefaultCipher>(cfg).await
+        }
+        #[cfg(feature = "ring")]
+        config::CipherChoice::Aes256Gcm => run_with::<mcc_core::crypto::RingAesGcm>(cfg).await,
+        #[cfg(not(feature = "ring"))]
+        config::CipherChoice::Aes256Gcm => anyhow::bail!(
+            "{}: cipher: aes-256-gcm needs mccd built with the `ring` feature",
+            cfg.path.display()
+        ),
+    }
+}
+
+async fn run_with<C: mcc_core::crypto::Cipher>(cfg: config::DaemonConfig) -> anyhow::Result<()> {
+    let daemon: Daemon<C> = Daemon::start(cfg).await?;
+    tracing::info!(cipher = C::NAME, "both layers sealed with {}", C::NAME);
     let cfg = &daemon.cfg;
     let own4 = daemon.node.address();
     let own6 = daemon.node.resolver().ipv6(
