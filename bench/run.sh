@@ -6,7 +6,7 @@
 #   sudo bench/run.sh
 #
 # Environment knobs (defaults in brackets): IDLE_S [30] seconds of idle capture per system,
-# IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go nebula yggdrasil
+# IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go boringtun nebula yggdrasil
 # mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
 # bytes of a leaf behind a NAT with 30 s and 120 s UDP timeouts, its own idle window),
 # OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
@@ -46,7 +46,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
 IDLE_S=${IDLE_S:-30}
 IPERF_S=${IPERF_S:-10}
-SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"}
+SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go boringtun nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"}
 NAT_IDLE=${NAT_IDLE:-1}
 OUT=${OUT:-docs}
 W=/tmp/mccbench
@@ -91,12 +91,21 @@ PLOTS=1
 python3 -c 'import matplotlib' 2>/dev/null || { timeout 120 pip install -q matplotlib >/dev/null 2>&1 || PLOTS=0; }
 python3 -c 'import matplotlib' 2>/dev/null || PLOTS=0
 
+# boringtun is not packaged by Debian: cargo installs it once under target/bench-tools.
+BORINGTUN=$REPO/target/bench-tools/bin/boringtun-cli
+BORINGTUN_VERSION=0.7.1
+if [[ " $SYSTEMS " == *" boringtun "* ]] && [ ! -x "$BORINGTUN" ]; then
+    log "installing boringtun-cli $BORINGTUN_VERSION (cargo install, about 2 minutes)"
+    cargo install -q --locked --version "$BORINGTUN_VERSION" --root "$REPO/target/bench-tools" boringtun-cli >&2 ||
+        log "boringtun: cargo install failed; its row will be NA"
+fi
+
 log "building: cargo build --release -p mcc-linux"
 cargo build -q --release -p mcc-linux || die "build failed"
 MCC=$REPO/target/release/mcc
 MCCD=$REPO/target/release/mccd
 
-VERSIONS="mcc $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null); nebula $(dpkg-query -W -f '${Version}' nebula 2>/dev/null); yggdrasil $(dpkg-query -W -f '${Version}' yggdrasil 2>/dev/null); iperf3 $(dpkg-query -W -f '${Version}' iperf3 2>/dev/null)"
+VERSIONS="mcc $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null); nebula $(dpkg-query -W -f '${Version}' nebula 2>/dev/null); yggdrasil $(dpkg-query -W -f '${Version}' yggdrasil 2>/dev/null); iperf3 $(dpkg-query -W -f '${Version}' iperf3 2>/dev/null); boringtun-cli $BORINGTUN_VERSION"
 
 # ---------------------------------------------------------------- namespaces
 DAEMONS=()       # PIDs of the running system's daemons
@@ -110,7 +119,7 @@ teardown_ns() {
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
         ip netns del "$ns" 2>/dev/null
     done
-    rm -f /var/run/wireguard/wgA.sock /var/run/wireguard/wgB.sock
+    rm -f /var/run/wireguard/wgA.sock /var/run/wireguard/wgB.sock /var/run/wireguard/btA.sock /var/run/wireguard/btB.sock
 }
 cleanup() {
     local rc=$? p
@@ -354,6 +363,29 @@ run_wireguard_go() {
     wait_ping 10.78.0.2 30 || { log "wireguard-go: no ping"; return 1; }
     ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
     measure wireguard-go 10.78.0.2 "$ready" "$cpid" "$spid"
+}
+
+# boringtun (Cloudflare's userspace WireGuard in Rust), configured like wireguard-go.
+run_boringtun() {
+    local d=$W/boringtun t0 ready cpid spid
+    [ -x "$BORINGTUN" ] || { log "boringtun: not installed"; return 1; }
+    mkdir -p "$d"
+    (umask 077; wg genkey >"$d/a.key"; wg genkey >"$d/b.key")
+    wg pubkey <"$d/a.key" >"$d/a.pub"
+    wg pubkey <"$d/b.key" >"$d/b.pub"
+    t0=$(now)
+    ip netns exec $B env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btB >"$d/b.log" 2>&1 &
+    DAEMONS+=($!); spid=$!
+    ip netns exec $A env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btA >"$d/a.log" 2>&1 &
+    DAEMONS+=($!); cpid=$!
+    for _ in $(seq 50); do [ -S /var/run/wireguard/btA.sock ] && [ -S /var/run/wireguard/btB.sock ] && break; sleep 0.1; done
+    nsb wg set btB private-key "$d/b.key" listen-port 51821 peer "$(cat "$d/a.pub")" allowed-ips 10.80.0.1/32 || return 1
+    nsa wg set btA private-key "$d/a.key" listen-port 51821 peer "$(cat "$d/b.pub")" allowed-ips 10.80.0.2/32 endpoint $UB:51821 || return 1
+    ip -n $B addr add 10.80.0.2/24 dev btB && ip -n $B link set btB up
+    ip -n $A addr add 10.80.0.1/24 dev btA && ip -n $A link set btA up
+    wait_ping 10.80.0.2 30 || { log "boringtun: no ping"; return 1; }
+    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    measure boringtun 10.80.0.2 "$ready" "$cpid" "$spid"
 }
 
 run_nebula() {
