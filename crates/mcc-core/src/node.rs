@@ -425,6 +425,11 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) next_rejoin: Instant,
 
     pub(crate) peers: Vec<Option<Peer<C>>>,
+    /// Slots at or above this index are empty: the per-peer walks (timers, deadline,
+    /// broadcasts) stop there instead of crossing the whole preallocated table.
+    pub(crate) peers_used: usize,
+    /// No slot below this index is free: allocation does not rescan the full prefix.
+    pub(crate) peer_free_from: usize,
     pub(crate) peer_by_id: BTreeMap<NodeId, usize>,
     pub(crate) peer_by_index: BTreeMap<u32, usize>,
     pub(crate) neighbours: Vec<NodeId>,
@@ -514,6 +519,8 @@ impl<C: Cipher> Node<C> {
             trying: 0,
             next_rejoin: now + config.timers.rejoin,
             peers: (0..l.max_peers).map(|_| None).collect(),
+            peers_used: 0,
+            peer_free_from: 0,
             peer_by_id: BTreeMap::new(),
             peer_by_index: BTreeMap::new(),
             neighbours: Vec::new(),
@@ -665,7 +672,7 @@ impl<C: Cipher> Node<C> {
             next = earliest(next, Some(self.next_rejoin));
         }
         let parent = self.parent();
-        for p in self.peers.iter().flatten() {
+        for p in self.peers[..self.peers_used].iter().flatten() {
             if Some(p.id) == parent {
                 let d = self.parent_due(p);
                 for at in [d.failover, d.check, d.probe_lost, d.idle, d.probe, d.nat] {
@@ -913,14 +920,11 @@ impl<C: Cipher> Node<C> {
         }
     }
 
-    pub(crate) fn rebuild_neighbours(&mut self) {
-        self.neighbours = self
-            .peers
-            .iter()
-            .flatten()
-            .filter(|p| p.cur.is_some())
-            .map(|p| p.id)
-            .collect();
+    /// A link to `id` came up (its first session). A peer's session never goes back to
+    /// none while its slot lives, so `neighbours` changes only here and in `remove_peer`:
+    /// kept incrementally, a root with N children does O(1) work per join instead of O(N).
+    pub(crate) fn neighbour_up(&mut self, id: NodeId) {
+        self.neighbours.push(id);
         self.topology.invalidate();
     }
 
@@ -1103,7 +1107,9 @@ impl<C: Cipher> Node<C> {
         if let Some(&s) = self.peer_by_id.get(&id) {
             return Some(s);
         }
-        let s = self.peers.iter().position(Option::is_none)?;
+        let s = (self.peer_free_from..self.peers.len()).find(|&i| self.peers[i].is_none())?;
+        self.peer_free_from = s + 1;
+        self.peers_used = self.peers_used.max(s + 1);
         self.peers[s] = Some(Peer {
             id,
             addr,
@@ -1193,7 +1199,7 @@ impl<C: Cipher> Node<C> {
             self.stats.rekeys += 1;
         } else {
             self.emit(crate::event::Event::PeerUp { id, addr: from });
-            self.rebuild_neighbours();
+            self.neighbour_up(id);
         }
         match self.active {
             Some(a) if a <= slot && self.parents[a].peer.is_some() && a != slot => {
@@ -1274,8 +1280,15 @@ impl<C: Cipher> Node<C> {
         self.topology.drop_child(&p.id);
         if p.cur.is_some() {
             self.emit(Event::PeerDown { id: p.id });
+            if let Some(i) = self.neighbours.iter().position(|n| *n == p.id) {
+                self.neighbours.swap_remove(i);
+            }
+            self.topology.invalidate();
         }
-        self.rebuild_neighbours();
+        self.peer_free_from = self.peer_free_from.min(slot);
+        while self.peers_used > 0 && self.peers[self.peers_used - 1].is_none() {
+            self.peers_used -= 1;
+        }
     }
 
     pub(crate) fn send_revocations(&mut self, peer: usize) {
@@ -1518,7 +1531,7 @@ impl<C: Cipher> Node<C> {
 
     fn peer_timers(&mut self, now: Instant) {
         let parent = self.parent();
-        for s in 0..self.peers.len() {
+        for s in 0..self.peers_used {
             let Some(p) = self.peers[s].as_mut() else {
                 continue;
             };
@@ -1949,7 +1962,7 @@ impl<C: Cipher> Node<C> {
             self.remove_tunnel(s);
         }
         let enc = r.encode();
-        for ps in 0..self.peers.len() {
+        for ps in 0..self.peers_used {
             if Some(ps) == from || self.peers[ps].as_ref().is_none_or(|p| p.cur.is_none()) {
                 continue;
             }

@@ -81,7 +81,7 @@ impl<C: Cipher> Node<C> {
             if first {
                 let addr = p.addr;
                 self.emit(Event::PeerUp { id, addr });
-                self.rebuild_neighbours();
+                self.neighbour_up(id);
                 self.send_revocations(ps);
             } else {
                 self.stats.rekeys += 1;
