@@ -8,7 +8,8 @@
 # Environment knobs (defaults in brackets): IDLE_S [30] seconds of idle capture per system,
 # IPERF_S [10] seconds per iperf3 run, SYSTEMS ["baseline mcc wireguard-go boringtun nebula yggdrasil
 # mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"], NAT_IDLE [1] also run bench/nat-idle.sh (idle
-# bytes of a leaf behind a NAT with 30 s and 120 s UDP timeouts, its own idle window),
+# bytes of a leaf behind a NAT with 30 s and 120 s UDP timeouts, its own idle window,
+# about 9 minutes; with NAT_IDLE=0 the report takes bench/nat-idle.csv of an earlier run),
 # OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
 #
 # Topology: two network namespaces joined by one veth pair, benchA (client, 10.77.0.1 on va)
@@ -594,8 +595,8 @@ done
 if [ "$NAT_IDLE" = 1 ] && [ -x "$REPO/bench/nat-idle.sh" ]; then
     log "=== nat-idle (bench/nat-idle.sh)"
     env -u IDLE_S "$REPO/bench/nat-idle.sh" >"$W/nat-idle.log" 2>&1 || log "nat-idle: FAILED (see $W/nat-idle.log)"
-    [ -f "$REPO/bench/nat-idle.csv" ] && cp "$REPO/bench/nat-idle.csv" "$W/nat-idle.csv"
 fi
+[ -f "$REPO/bench/nat-idle.csv" ] && cp -p "$REPO/bench/nat-idle.csv" "$W/nat-idle.csv"
 
 # ---------------------------------------------------------------- report
 mkdir -p "$OUT"
