@@ -11,7 +11,7 @@
 #
 # Per (system, timeout) one set of three network namespaces, all sets in parallel:
 #
-#   natidle<k>-leaf --veth-- natidle<k>-nat --veth-- natidle<k>-srv
+#   natidle<pid>s<k>-leaf --veth-- natidle<pid>s<k>-nat --veth-- natidle<pid>s<k>-srv
 #   10.78.<2k>.2      .1 |  MASQUERADE on WAN  | 10.78.<2k+1>.1    .2
 #
 # The NAT namespace forwards and masquerades the leaf; its conntrack UDP timeouts, both
@@ -47,8 +47,9 @@
 #
 # The CSV (system,udp_timeout_s,idle_s,bytes,bytes_per_hour,still_reachable) goes to
 # bench/nat-idle.csv; a system that did not come up gets NA. Logs and packet timelines
-# (per second, when the leaf's veth counters moved) stay in /tmp/mcc-nat-idle. Only the
-# namespaces and addresses created here are used; everything is removed on exit.
+# (per second, when the leaf's veth counters moved) stay in /tmp/mcc-nat-idle-<pid>. Only
+# the namespaces and addresses created here are used; everything is removed on exit (and
+# sets left behind by a run that was killed are removed at the next start).
 set -u -o pipefail
 cd "$(dirname "$0")/.." || exit 2
 REPO=$PWD
@@ -59,8 +60,11 @@ WARMUP_S=${WARMUP_S:-360}
 SYSTEMS=${SYSTEMS:-"mcc wireguard-go nebula yggdrasil"}
 TIMEOUTS=${TIMEOUTS:-"30 120"}
 OUT=${OUT:-$REPO/bench/nat-idle.csv}
-W=/tmp/mcc-nat-idle
-PFX=natidle
+# Namespaces, work directory and WireGuard interfaces carry this run's PID, so two runs
+# (bench/run.sh calls this script too) never tear down each other's sets.
+TAG=$$
+W=/tmp/mcc-nat-idle-$TAG
+PFX=natidle${TAG}s
 T_START=$(date +%s.%N)
 
 log() { printf '[%6.1fs] %s\n' "$(awk -v s="$T_START" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*" >&2; }
@@ -111,27 +115,36 @@ done
 
 # ---------------------------------------------------------------- namespaces
 SETS=()      # "k system timeout"
-teardown() {
+ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${PFX}[0-9]+-(leaf|nat|srv)$"; }
+stale() { # sets of runs that are gone (killed before their cleanup)
+    local ns pid
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^natidle[0-9]+s[0-9]+-(leaf|nat|srv)$'); do
+        pid=${ns#natidle}
+        pid=${pid%%s*}
+        kill -0 "$pid" 2>/dev/null || echo "$ns"
+    done
+}
+teardown() { # teardown NAMESPACES...
     local ns p
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${PFX}[0-9]+-(leaf|nat|srv)$"); do
+    for ns in "$@"; do
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
     done
-    sleep 0.5
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${PFX}[0-9]+-(leaf|nat|srv)$"); do
+    (($#)) && sleep 0.5
+    for ns in "$@"; do
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
         ip netns del "$ns" 2>/dev/null
     done
-    rm -f /var/run/wireguard/wgnl[0-9]*.sock /var/run/wireguard/wgns[0-9]*.sock
+    rm -f /var/run/wireguard/wg[ls]"$TAG"x[0-9]*.sock
 }
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
-    teardown
+    teardown $(ours)
     log "cleaned up (namespaces deleted; logs in $W)"
     exit "$rc"
 }
-teardown
+teardown $(stale)
 rm -rf "$W" && mkdir -p "$W"
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -217,16 +230,16 @@ setup_wireguard_go() {
     (umask 077; wg genkey >"$d/leaf.key"; wg genkey >"$d/srv.key")
     wg pubkey <"$d/leaf.key" >"$d/leaf.pub"
     wg pubkey <"$d/srv.key" >"$d/srv.pub"
-    S "$k" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "wgns$k" >"$d/srv.log" 2>&1 &
-    L "$k" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "wgnl$k" >"$d/leaf.log" 2>&1 &
-    wait_for 10 test -S "/var/run/wireguard/wgns$k.sock" -a -S "/var/run/wireguard/wgnl$k.sock" || return 1
-    S "$k" wg set "wgns$k" private-key "$d/srv.key" listen-port 51820 \
+    S "$k" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "wgs${TAG}x$k" >"$d/srv.log" 2>&1 &
+    L "$k" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "wgl${TAG}x$k" >"$d/leaf.log" 2>&1 &
+    wait_for 10 test -S "/var/run/wireguard/wgs${TAG}x$k.sock" -a -S "/var/run/wireguard/wgl${TAG}x$k.sock" || return 1
+    S "$k" wg set "wgs${TAG}x$k" private-key "$d/srv.key" listen-port 51820 \
         peer "$(cat "$d/leaf.pub")" allowed-ips "10.79.$k.1/32" || return 1
-    L "$k" wg set "wgnl$k" private-key "$d/leaf.key" \
+    L "$k" wg set "wgl${TAG}x$k" private-key "$d/leaf.key" \
         peer "$(cat "$d/srv.pub")" allowed-ips "10.79.$k.2/32" endpoint "$(wan "$k").2:51820" \
         persistent-keepalive 25 || return 1
-    ip -n "${PFX}$k-srv" addr add "10.79.$k.2/24" dev "wgns$k" && ip -n "${PFX}$k-srv" link set "wgns$k" up
-    ip -n "${PFX}$k-leaf" addr add "10.79.$k.1/24" dev "wgnl$k" && ip -n "${PFX}$k-leaf" link set "wgnl$k" up
+    ip -n "${PFX}$k-srv" addr add "10.79.$k.2/24" dev "wgs${TAG}x$k" && ip -n "${PFX}$k-srv" link set "wgs${TAG}x$k" up
+    ip -n "${PFX}$k-leaf" addr add "10.79.$k.1/24" dev "wgl${TAG}x$k" && ip -n "${PFX}$k-leaf" link set "wgl${TAG}x$k" up
     wait_for 30 L "$k" ping -c1 -W1 "10.79.$k.2" || return 1
     wait_for 10 S "$k" ping -c1 -W1 "10.79.$k.1" || return 1
     echo "S $k ping -c 2 -i 1 -W 2 10.79.$k.1" >"$W/set$k.reach"
