@@ -424,7 +424,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) trying: usize,
     pub(crate) next_rejoin: Instant,
 
-    pub(crate) peers: Vec<Option<Peer<C>>>,
+    pub(crate) peers: Vec<Option<alloc::boxed::Box<Peer<C>>>>,
     /// Slots at or above this index are empty: the per-peer walks (timers, deadline,
     /// broadcasts) stop there instead of crossing the whole preallocated table.
     pub(crate) peers_used: usize,
@@ -438,7 +438,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) resolver: Resolver,
     pub(crate) own_v4: Ipv4Addr,
 
-    pub(crate) tunnels: Vec<Option<Tunnel<C>>>,
+    pub(crate) tunnels: Vec<Option<alloc::boxed::Box<Tunnel<C>>>>,
     pub(crate) tunnel_by_endpoint: BTreeMap<NodeId, usize>,
     pub(crate) tunnel_by_index: BTreeMap<u16, usize>,
     pub(crate) conntrack: Conntrack,
@@ -1110,7 +1110,7 @@ impl<C: Cipher> Node<C> {
         let s = (self.peer_free_from..self.peers.len()).find(|&i| self.peers[i].is_none())?;
         self.peer_free_from = s + 1;
         self.peers_used = self.peers_used.max(s + 1);
-        self.peers[s] = Some(Peer {
+        self.peers[s] = Some(alloc::boxed::Box::new(Peer {
             id,
             addr,
             cur: None,
@@ -1129,7 +1129,7 @@ impl<C: Cipher> Node<C> {
             acked: 0,
             inflight: None,
             last_init: [0; 32],
-        });
+        }));
         self.peer_by_id.insert(id, s);
         Some(s)
     }
@@ -1659,7 +1659,7 @@ impl<C: Cipher> Node<C> {
             kind,
             names,
         });
-        self.tunnels[slot] = Some(Tunnel {
+        self.tunnels[slot] = Some(alloc::boxed::Box::new(Tunnel {
             cert,
             fingerprint,
             server_side,
@@ -1674,7 +1674,7 @@ impl<C: Cipher> Node<C> {
             last_init: [0; 32],
             offer: None,
             last_rx: now,
-        });
+        }));
         self.tunnel_by_endpoint.insert(remote_endpoint, slot);
         if !server_side {
             self.start_tunnel_handshake(slot, now);

@@ -9,13 +9,15 @@ pub struct PacketQueue<M: Copy> {
     meta: Vec<(usize, M)>,
     head: usize,
     len: usize,
+    slot_size: usize,
 }
 
 impl<M: Copy + Default> PacketQueue<M> {
     pub fn new(slots: usize, slot_size: usize) -> Self {
         let slots = slots.max(1);
         PacketQueue {
-            bufs: vec![vec![0u8; slot_size]; slots],
+            bufs: vec![Vec::new(); slots],
+            slot_size,
             meta: vec![(0, M::default()); slots],
             head: 0,
             len: 0,
@@ -41,6 +43,9 @@ impl<M: Copy + Default> PacketQueue<M> {
             return None;
         }
         let at = (self.head + self.len) % self.bufs.len();
+        if self.bufs[at].is_empty() {
+            self.bufs[at] = vec![0u8; self.slot_size];
+        }
         Some(&mut self.bufs[at])
     }
 
@@ -60,6 +65,9 @@ impl<M: Copy + Default> PacketQueue<M> {
         let at = self.head;
         self.head = (self.head + 1) % self.bufs.len();
         self.len -= 1;
+        if self.len == 0 {
+            self.head = 0;
+        }
         let (len, m) = self.meta[at];
         match out.get_mut(..len) {
             Some(o) => {
