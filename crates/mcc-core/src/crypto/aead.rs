@@ -77,78 +77,58 @@ impl Cipher for RustCryptoChaCha {
 #[cfg(feature = "ring")]
 pub struct RingChaCha(ring::aead::LessSafeKey);
 
-#[cfg(feature = "ring")]
-impl Cipher for RingChaCha {
-    fn new(key: &[u8; 32]) -> Self {
-        // A 32-byte key is always valid for CHACHA20_POLY1305.
-        let k =
-            ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key).expect("32-byte key");
-        RingChaCha(ring::aead::LessSafeKey::new(k))
-    }
-    fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-        let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
-            .expect("datagram-sized plaintext");
-        let mut t = [0u8; TAG_LEN];
-        t.copy_from_slice(tag.as_ref());
-        t
-    }
-    fn open(
-        &self,
-        counter: u64,
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
-    ) -> Result<(), OpenError> {
-        let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
-        let tag = ring::aead::Tag::from(*tag);
-        self.0
-            .open_in_place_separate_tag(n, ring::aead::Aad::from(aad), tag, buf, 0..)
-            .map(|_| ())
-            .map_err(|_| OpenError)
-    }
-}
-
 /// `ring`'s AES-256-GCM. Every node of a network must use the same cipher: a node with the
 /// other one fails every handshake with an authentication error.
 #[cfg(feature = "ring")]
 pub struct RingAesGcm(ring::aead::LessSafeKey);
 
+/// The two `ring` ciphers differ only in the algorithm their key was made for.
 #[cfg(feature = "ring")]
-impl Cipher for RingAesGcm {
-    const NAME: &'static str = "aes-256-gcm";
-    fn new(key: &[u8; 32]) -> Self {
-        // A 32-byte key is always valid for AES_256_GCM.
-        let k = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key).expect("32-byte key");
-        RingAesGcm(ring::aead::LessSafeKey::new(k))
-    }
-    fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-        let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
-            .expect("datagram-sized plaintext");
-        let mut t = [0u8; TAG_LEN];
-        t.copy_from_slice(tag.as_ref());
-        t
-    }
-    fn open(
-        &self,
-        counter: u64,
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
-    ) -> Result<(), OpenError> {
-        let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
-        let tag = ring::aead::Tag::from(*tag);
-        self.0
-            .open_in_place_separate_tag(n, ring::aead::Aad::from(aad), tag, buf, 0..)
-            .map(|_| ())
-            .map_err(|_| OpenError)
-    }
+macro_rules! ring_cipher {
+    ($ty:ident, $alg:expr, $name:literal) => {
+        impl Cipher for $ty {
+            const NAME: &'static str = $name;
+            fn new(key: &[u8; 32]) -> Self {
+                // A 32-byte key is always valid for both algorithms.
+                let k = ring::aead::UnboundKey::new(&$alg, key).expect("32-byte key");
+                $ty(ring::aead::LessSafeKey::new(k))
+            }
+            fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+                let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
+                let tag = self
+                    .0
+                    .seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
+                    .expect("datagram-sized plaintext");
+                let mut t = [0u8; TAG_LEN];
+                t.copy_from_slice(tag.as_ref());
+                t
+            }
+            fn open(
+                &self,
+                counter: u64,
+                aad: &[u8],
+                buf: &mut [u8],
+                tag: &[u8; TAG_LEN],
+            ) -> Result<(), OpenError> {
+                let n = ring::aead::Nonce::assume_unique_for_key(nonce(counter));
+                let tag = ring::aead::Tag::from(*tag);
+                self.0
+                    .open_in_place_separate_tag(n, ring::aead::Aad::from(aad), tag, buf, 0..)
+                    .map(|_| ())
+                    .map_err(|_| OpenError)
+            }
+        }
+    };
 }
+
+#[cfg(feature = "ring")]
+ring_cipher!(
+    RingChaCha,
+    ring::aead::CHACHA20_POLY1305,
+    "chacha20-poly1305"
+);
+#[cfg(feature = "ring")]
+ring_cipher!(RingAesGcm, ring::aead::AES_256_GCM, "aes-256-gcm");
 
 #[cfg(test)]
 mod tests {
