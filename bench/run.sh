@@ -273,6 +273,26 @@ EOF
     echo "$sys,$ready,$tcp1,$tcp4,$udp64,$rtt,$cpuc,$cpus,$rssc,$rsss,$wire,$((p1 - p0)),$ovh,$rx,$idle" >>"$W/results.csv"
     log "$sys: tcp1 $tcp1 tcp4 $tcp4 Mbit/s, udp64 $udp64 kpkt/s, rtt(med,p99,lost) $rtt, cpu $cpuc/$cpus s, rss $rssc/$rsss kB, idle $idle B/h"
 }
+# measure_chain SYS ADDR READY CLIENT_PID SERVER_PID RELAY_PID: measure with the server in
+# benchC, then log the relay daemon's CPU over the measurement and its RSS.
+measure_chain() {
+    local r0
+    r0=$(cpu_ticks "$6")
+    SRV=$C
+    measure "$1" "$2" "$3" "$4" "$5"
+    SRV=$B
+    log "$1: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$6")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$6") kB"
+}
+
+# nebula_common NAME DEV: the nebula settings every benchmark node shares.
+nebula_common() {
+    echo "listen: {host: 0.0.0.0, port: 4242}"
+    echo "punchy: {punch: false}"
+    echo "tun: {dev: $2}"
+    echo "logging: {level: info}"
+    echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+}
+
 # The UDP sink binds the server-side address the overlay delivers to.
 recv_bind() { case $1 in *:*) echo "::" ;; *) echo "0.0.0.0" ;; esac; }
 
@@ -405,11 +425,7 @@ run_nebula() {
             else
                 echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.0.2']}"
             fi
-            echo "listen: {host: 0.0.0.0, port: 4242}"
-            echo "punchy: {punch: false}"
-            echo "tun: {dev: neb${n^^}}"
-            echo "logging: {level: info}"
-            echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+            nebula_common "$n" "neb${n^^}"
         } >"$d/$n.yml"
     done
     t0=$(now)
@@ -491,16 +507,11 @@ run_mcc_chain() {
     wait_ping "$ADDR" 30 || { log "mcc-chain: no ping to $ADDR"; return 1; }
     ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
     log "mcc-chain: server endpoint $SEP at $ADDR (client -> root -> server), ready after $ready s"
-    local r0
-    r0=$(cpu_ticks "$rpid")
-    SRV=$C
-    measure mcc-chain "$ADDR" "$ready" "$cpid" "$spid"
-    SRV=$B
-    log "mcc-chain: relay (root) daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
+    measure_chain mcc-chain "$ADDR" "$ready" "$cpid" "$spid" "$rpid"
 }
 
 run_nebula_chain() {
-    local d=$W/nebula-chain t0 ready cpid spid rpid n r0
+    local d=$W/nebula-chain t0 ready cpid spid rpid n
     mkdir -p "$d" && cd "$d" || return 1
     nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
     for n in a:1 b:2 c:3; do
@@ -522,11 +533,7 @@ run_nebula_chain() {
                 echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.1.2']}"
                 echo "relay: {relays: ['10.79.1.2'], am_relay: false, use_relays: true}"
             fi
-            echo "listen: {host: 0.0.0.0, port: 4242}"
-            echo "punchy: {punch: false}"
-            echo "tun: {dev: nbc${n^^}}"
-            echo "logging: {level: info}"
-            echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+            nebula_common "$n" "nbc${n^^}"
         } >"$d/$n.yml"
     done
     t0=$(now)
@@ -538,15 +545,11 @@ run_nebula_chain() {
     DAEMONS+=($!); cpid=$!
     wait_ping 10.79.1.3 60 || { log "nebula-chain: no ping"; return 1; }
     ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
-    r0=$(cpu_ticks "$rpid")
-    SRV=$C
-    measure nebula-chain 10.79.1.3 "$ready" "$cpid" "$spid"
-    SRV=$B
-    log "nebula-chain: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
+    measure_chain nebula-chain 10.79.1.3 "$ready" "$cpid" "$spid" "$rpid"
 }
 
 run_yggdrasil_chain() {
-    local d=$W/ygg-chain t0 ready cpid spid rpid n addr r0
+    local d=$W/ygg-chain t0 ready cpid spid rpid n addr
     mkdir -p "$d"
     for n in a b c; do
         yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
@@ -573,11 +576,7 @@ EOF
     DAEMONS+=($!); cpid=$!
     wait_ping "$addr" 60 || { log "yggdrasil-chain: no ping to $addr"; return 1; }
     ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
-    r0=$(cpu_ticks "$rpid")
-    SRV=$C
-    measure yggdrasil-chain "$addr" "$ready" "$cpid" "$spid"
-    SRV=$B
-    log "yggdrasil-chain: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$rpid")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$rpid") kB"
+    measure_chain yggdrasil-chain "$addr" "$ready" "$cpid" "$spid" "$rpid"
 }
 
 for SYS in $SYSTEMS; do
