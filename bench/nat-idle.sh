@@ -33,7 +33,7 @@
 # pings the leaf over the overlay (2 pings, 2 s timeout): still_reachable = 1 if one
 # answers, which needs the NAT binding to be alive (or reopened within those 3 s).
 #
-# mcc's learning schedule (crates/mcc-core/src/node.rs, docs/PROTOCOL.md "Liveness and
+# mcc's learning schedule (mcc-core/src/node.rs, docs/PROTOCOL.md "Liveness and
 # NAT"): the leaf's last readiness reply goes unanswered, so 20 s after the sets are up it
 # checks its parent once; 5 s later a NAT probe asks the root to answer after 118 s;
 # answered, the next asks for 178 s; an answer missing 10 s after its delay ends the climb

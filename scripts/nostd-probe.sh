@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds crates/nostd-probe, a no_std staticlib with its own panic handler and allocator that
+# Builds tests/nostd-probe, a no_std staticlib with its own panic handler and allocator that
 # uses mcc-core without default features. The build fails if anything pulls `std` into
 # mcc-core's dependency graph ("found duplicate lang item `panic_impl`").
 #
@@ -9,7 +9,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-cd "$root/crates/nostd-probe"
+cd "$root/tests/nostd-probe"
 
 cargo build --release --quiet
 

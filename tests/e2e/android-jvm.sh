@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the Android bindings (crates/mcc-android) on a host JVM: no Android
+# End-to-end test of the Android bindings (mcc-android) on a host JVM: no Android
 # device or emulator. The JVM plays the VpnService app.
 #
 #   sudo bash tests/e2e/android-jvm.sh      (needs root, network namespaces, /dev/net/tun,
@@ -7,7 +7,7 @@
 #
 # Namespace mccjvm-a (10.233.0.1/24): the root node, a Linux mccd, plus UDP and TCP echo
 # servers. Namespace mccjvm-b (10.233.0.2/24): a JVM running the harness
-# crates/mcc-android/java-test/McTest.java, which opens a real TUN device (Mcc.openTun,
+# mcc-android/java-test/McTest.java, which opens a real TUN device (Mcc.openTun,
 # standing in for VpnService.establish()), starts the node through io.mcc.Mcc with a
 # Protector that records the fd, and checks the error paths (MccException, VM survives).
 # Once the JVM node is linked, this script creates a tunnel on the root (server) for the JVM
@@ -117,10 +117,10 @@ MCCD=$REPO/target/release/mccd
 LIB=$REPO/target/release/libmcc_android.so
 [ -x "$MCC" ] && [ -x "$MCCD" ] && [ -f "$LIB" ] || die "missing $MCC, $MCCD or $LIB"
 log "compiling the Java classes"
-javac -Xlint:all -Werror -d "$W/classes" crates/mcc-android/java/io/mcc/*.java \
-    crates/mcc-android/java-test/McTest.java || die "javac"
+javac -Xlint:all -Werror -d "$W/classes" mcc-android/java/io/mcc/*.java \
+    mcc-android/java-test/McTest.java || die "javac"
 check "javadoc of io.mcc has no errors or warnings" \
-    javadoc -quiet -Xdoclint:all -Werror -d "$W/javadoc" crates/mcc-android/java/io/mcc/*.java
+    javadoc -quiet -Xdoclint:all -Werror -d "$W/javadoc" mcc-android/java/io/mcc/*.java
 
 # ---------------------------------------------------------------- underlay
 

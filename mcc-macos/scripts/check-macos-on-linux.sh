@@ -5,10 +5,10 @@
 # built against a shim that adds them with macOS's values (from libc's
 # src/unix/bsd/apple/mod.rs). This is a check on a best effort basis, not a macOS build:
 # it cannot catch differences between Linux's and macOS's libc beyond those items.
-# Usage: bash crates/mcc-macos/scripts/check-macos-on-linux.sh
+# Usage: bash mcc-macos/scripts/check-macos-on-linux.sh
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
-root="$(cd "$src/../.." && pwd)"
+root="$(cd "$src/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/src/bin"
@@ -16,7 +16,7 @@ cp "$root/Cargo.lock" "$tmp/"
 sed -n '/^\[package\]/,$p' "$src/Cargo.toml" \
   | sed -e '/^\[target\./d' -e '/^\[dev-dependencies\]/,$d' \
         -e 's/\.workspace = true//' -e '/^\(edition\|version\|license\|rust-version\)$/d' \
-        -e "s#path = \"\.\./mcc-std\"#path = \"$root/crates/mcc-std\"#" \
+        -e "s#path = \"\.\./mcc-std\"#path = \"$root/mcc-std\"#" \
   > "$tmp/Cargo.toml"
 sed -i -e 's/^\[package\]/[package]\nedition = "2024"\nversion = "0.1.0"/' "$tmp/Cargo.toml"
 printf '\n[workspace]\n' >> "$tmp/Cargo.toml"
