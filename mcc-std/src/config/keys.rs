@@ -1,0 +1,284 @@
+//! The keys of `mcc.conf`, in the order `mccd -C` prints them: each with its default, its doc
+//! line and its parser. Adding a key is adding an entry here (and its field).
+
+use super::net::{ipv4_network, ipv6_network, parent, socket_addr, static_addr};
+use super::table::{Key, Value, set};
+use super::values::{
+    boolean, device_name, dns_names, domain, duration, list_of, log_level, mac_mask,
+    nat_keep_alive, network_key, node_id, number_in, path,
+};
+use super::{CipherChoice, DaemonConfig, MAX_PEERS};
+
+/// A documented key this implementation does not implement, with its "off" values.
+const fn unsupported(name: &'static str, harmless: &'static [&'static str]) -> Key<DaemonConfig> {
+    Key {
+        name,
+        default: "",
+        doc: "",
+        value: Value::Unsupported { harmless },
+    }
+}
+
+pub(super) static KEYS: &[Key<DaemonConfig>] = &[
+    Key {
+        name: "listen-addr",
+        default: "0.0.0.0:9376",
+        doc: "Listen address (ip:port) of the overlay UDP socket.",
+        value: Value::Set(|c, v, _| set(&mut c.listen_addr, socket_addr(v))),
+    },
+    Key {
+        name: "parents",
+        default: "",
+        doc: "Parent nodes in priority order, comma-separated: ip:port, host:port, ip or host \
+              (port 9376).",
+        value: Value::Set(|c, v, _| set(&mut c.parents, list_of(v, parent))),
+    },
+    Key {
+        name: "parents-resolve-period",
+        default: "1h",
+        doc: "How often the parents' host names are resolved again.",
+        value: Value::Set(|c, v, _| set(&mut c.parents_resolve_period, duration(v))),
+    },
+    // The docs' default is 30s. An authenticated check every 30 s costs an idle leaf ~17 kB/h;
+    // the NAT binding is kept by `nat-keep-alive` instead, so the parent is checked every
+    // 30 min when idle (failover on an idle link takes that long).
+    Key {
+        name: "keep-alive-period",
+        default: "30m",
+        doc: "How often an idle parent is checked (durations: ms, s, m, h, d). Unanswered traffic\n\
+              is checked within 20 s; an idle link fails over only this late (the docs say 30s).",
+        value: Value::Set(|c, v, _| set(&mut c.keep_alive_period, duration(v))),
+    },
+    Key {
+        name: "nat-keep-alive",
+        default: "auto",
+        doc: "NAT binding toward the parent: auto learns its timeout and sends 1-byte keepalives\n\
+              just under it; off; or a fixed period, e.g. 25s.",
+        value: Value::Set(|c, v, _| set(&mut c.nat_keep_alive, nat_keep_alive(v))),
+    },
+    Key {
+        name: "topology-update-period",
+        default: "2m",
+        doc: "How often the topology is sent to the parent.",
+        value: Value::Set(|c, v, _| set(&mut c.topology_update_period, duration(v))),
+    },
+    Key {
+        name: "rejoin-period",
+        default: "1m",
+        doc: "How often a node tries to switch back to its first parent.",
+        value: Value::Set(|c, v, _| set(&mut c.rejoin_period, duration(v))),
+    },
+    Key {
+        name: "log-level",
+        default: "info",
+        doc: "Log verbosity: off, error, warn, info, debug or trace.",
+        value: Value::Set(|c, v, _| set(&mut c.log_level, log_level(v))),
+    },
+    Key {
+        name: "log-file",
+        default: "",
+        doc: "Write the log to this file instead of standard error.",
+        value: Value::Set(|c, v, dir| {
+            set(&mut c.log_file, Ok((!v.is_empty()).then(|| dir.join(v))))
+        }),
+    },
+    // The docs say /var/lib/mcc. Keeping the state inside the configuration directory makes
+    // that directory self-contained (several nodes per machine, tests, no root); set
+    // `data-dir = /var/lib/mcc` for the documented layout.
+    Key {
+        name: "data-dir",
+        default: "data",
+        doc: "Internal data directory (the docs' /var/lib/mcc; here inside the configuration \
+              directory).",
+        value: Value::Set(|c, v, dir| set(&mut c.data_dir, path(dir, v))),
+    },
+    Key {
+        name: "tun-device-name",
+        default: "mcc0",
+        doc: "TUN device name.",
+        value: Value::Set(|c, v, _| set(&mut c.tun_device_name, device_name(v))),
+    },
+    Key {
+        name: "tun-device-mtu",
+        default: "1280",
+        doc: "TUN device MTU (576 to 9000).",
+        value: Value::Set(|c, v, _| set(&mut c.tun_device_mtu, number_in(v, 576..=9000, "MTU"))),
+    },
+    Key {
+        name: "dns-addr",
+        default: "127.0.0.1:8353",
+        doc: "Bind address (ip:port) of the DNS server that resolves node IDs and names.",
+        value: Value::Set(|c, v, _| set(&mut c.dns_addr, socket_addr(v))),
+    },
+    Key {
+        name: "dns-enable",
+        default: "true",
+        doc: "Enable the DNS server.",
+        value: Value::Set(|c, v, _| set(&mut c.dns_enable, boolean(v))),
+    },
+    Key {
+        name: "dns-names",
+        default: "",
+        doc: "Comma-separated DNS names of this node.",
+        value: Value::Set(|c, v, _| set(&mut c.dns_names, dns_names(v))),
+    },
+    Key {
+        name: "resolver.ipv4-network",
+        default: "10.83.0.0/16",
+        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs.",
+        value: Value::Set(|c, v, _| set(&mut c.resolver_ipv4_network, ipv4_network(v))),
+    },
+    Key {
+        name: "resolver.ipv6-network",
+        default: "200::/7",
+        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs.",
+        value: Value::Set(|c, v, _| set(&mut c.resolver_ipv6_network, ipv6_network(v))),
+    },
+    Key {
+        name: "resolver.mac-address-mask",
+        default: "AE:00:00:00:00:00",
+        doc: "MAC address mask of the addresses of node IDs.",
+        value: Value::Set(|c, v, _| set(&mut c.resolver_mac_address_mask, mac_mask(v))),
+    },
+    Key {
+        name: "resolver.domain",
+        default: ".home.arpa",
+        doc: "Domain under which node IDs and names are resolved.",
+        value: Value::Set(|c, v, _| set(&mut c.resolver_domain, domain(v))),
+    },
+    Key {
+        name: "resolver.ttl",
+        default: "0",
+        doc: "TTL of DNS answers, in seconds.",
+        value: Value::Set(|c, v, _| {
+            let ttl = v.parse();
+            set(
+                &mut c.resolver_ttl,
+                ttl.map_err(|_| format!("invalid TTL {v:?} (use a number of seconds)")),
+            )
+        }),
+    },
+    Key {
+        name: "unix-socket-path",
+        default: "/tmp/.mcc-socket",
+        doc: "UNIX socket of the `mcc` command.",
+        value: Value::Set(|c, v, dir| {
+            let p = path(dir, v)?;
+            // sun_path holds 108 bytes including the terminating NUL.
+            if p.as_os_str().len() > 107 {
+                return Err(format!(
+                    "{} is too long for a UNIX socket (at most 107 bytes)",
+                    p.display()
+                ));
+            }
+            set(&mut c.unix_socket_path, Ok(p))
+        }),
+    },
+    Key {
+        name: "unix-enable",
+        default: "true",
+        doc: "Enable the UNIX socket server (without it `mcc` commands do not work).",
+        value: Value::Set(|c, v, _| set(&mut c.unix_enable, boolean(v))),
+    },
+    Key {
+        name: "node-certificate",
+        default: "node-certificate.txt",
+        doc: "This node's certificate.",
+        value: Value::Set(|c, v, dir| set(&mut c.node_certificate, path(dir, v))),
+    },
+    Key {
+        name: "node-private-key",
+        default: "node-private-key.txt",
+        doc: "This node's private key (mode 0600).",
+        value: Value::Set(|c, v, dir| set(&mut c.node_private_key, path(dir, v))),
+    },
+    Key {
+        name: "network-certificates",
+        default: "network-certificate.txt",
+        doc: "Comma-separated files of trusted network certificates.",
+        value: Value::Set(|c, v, dir| {
+            set(&mut c.network_certificates, list_of(v, |p| path(dir, p)))
+        }),
+    },
+    Key {
+        name: "tunnels",
+        default: "tunnels",
+        doc: "Directory of the tunnel files (*.conf).",
+        value: Value::Set(|c, v, dir| set(&mut c.tunnels, path(dir, v))),
+    },
+    Key {
+        name: "trusted-nodes",
+        default: "",
+        doc: "Comma-separated node IDs of other networks allowed to talk to this node.",
+        value: Value::Set(|c, v, _| set(&mut c.trusted_nodes, list_of(v, node_id))),
+    },
+    Key {
+        name: "trusted-networks",
+        default: "",
+        doc: "Comma-separated network public keys (base64) or IDs whose nodes may talk to this \
+              node.",
+        value: Value::Set(|c, v, _| set(&mut c.trusted_networks, list_of(v, network_key))),
+    },
+    Key {
+        name: "static-addr",
+        default: "10.115.0.0/16",
+        doc: "Static address of this node inside 10.115.0.0/16 (10.115.0.0/16 means none).",
+        value: Value::Set(|c, v, _| set(&mut c.static_addr, static_addr(v))),
+    },
+    Key {
+        name: "network-lookup-ttl",
+        default: "64",
+        doc: "Hop limit of static address and DNS name lookups.",
+        value: Value::Set(|c, v, _| set(&mut c.network_lookup_ttl, number_in(v, 1..=255, "TTL"))),
+    },
+    Key {
+        name: "network-lookup-timeout",
+        default: "20s",
+        doc: "Timeout of static address and DNS name lookups.",
+        value: Value::Set(|c, v, _| set(&mut c.network_lookup_timeout, duration(v))),
+    },
+    // The default is the core's `Limits::default().max_peers` (a test checks).
+    Key {
+        name: "max-peers",
+        default: "256",
+        doc: "Most direct neighbours (parent and children) at once; each slot is reserved at \
+              start.",
+        value: Value::Set(|c, v, _| {
+            set(&mut c.max_peers, number_in(v, 1..=MAX_PEERS, "peer count"))
+        }),
+    },
+    Key {
+        name: "cipher",
+        default: "chacha20-poly1305",
+        doc: "AEAD of both layers (chacha20-poly1305 or aes-256-gcm, faster on CPUs with AES \
+              instructions); every node of a network must use the same.",
+        value: Value::Set(|c, v, _| set(&mut c.cipher, CipherChoice::from_name(v))),
+    },
+    unsupported("firewall-chain-name", &[]),
+    unsupported("compression", &["none"]),
+    unsupported("cert-update-addr", &[]),
+    unsupported("cert-update-enable", &["false"]),
+    unsupported("cert-update-period", &[]),
+    unsupported("dependent-nodes", &[]),
+    unsupported("forwarding-rules", &[]),
+    unsupported("forwarding-rules-commit-timeout", &[]),
+    unsupported("dnsmasq-enable", &["false"]),
+    unsupported("dnsmasq-directory", &[]),
+    unsupported("dnsmasq-restart-command", &[]),
+    unsupported("exit-node", &["false"]),
+    unsupported("gateway", &[]),
+    unsupported("gateway-post-add-hook", &[]),
+    unsupported("gateway-post-delete-hook", &[]),
+    unsupported("kill-switch", &["false"]),
+    unsupported("nat-table-expiry", &[]),
+    unsupported("reroute-dns", &[]),
+    unsupported("reroute-ntp", &[]),
+    unsupported("ssl-install", &["false"]),
+    unsupported("ssl-manage-script", &[]),
+    unsupported("ssl-certificates", &[]),
+    unsupported("ssl-storage-timeout", &[]),
+    unsupported("ssl-storage-cleanup-period", &[]),
+    unsupported("ssl-certificates-ttl", &[]),
+    unsupported("ssl-update-batch-size", &[]),
+    unsupported("ssl-update-send-period", &[]),
+];

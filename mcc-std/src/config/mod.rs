@@ -1,0 +1,262 @@
+//! The daemon's configuration files: `mcc.conf` and the tunnel files, as described in the
+//! user documentation ("MCC main configuration file", "MCC tunnel configuration file").
+//!
+//! Format: one `key = value` per line; a line whose first non-blank character is `#` is a
+//! comment, and so is the rest of a value from a `#` that starts it or follows a blank
+//! (`a = b # note`; a `#` inside a word, `x#y`, is part of the value); blank lines are
+//! ignored; whitespace around key and value is trimmed. An unknown key, a duplicate key or a
+//! bad value is an error naming the file, the line and the key.
+//!
+//! Each file's keys are one table ([`keys.rs`](keys) for `mcc.conf`, `tunnel_file.rs` for the
+//! tunnel files) from which the defaults, the parser and the printed file all come.
+//!
+//! Paths are relative to the configuration directory (the docs' `/etc/mcc`), so a directory
+//! written by `mcc init` or filled from `mccd -C` works wherever it is.
+
+mod core_config;
+mod error;
+mod keys;
+mod lexer;
+mod net;
+mod table;
+mod tunnel_file;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use core_config::{LoadError, core_config, resolve_parent};
+pub use error::ConfigError;
+pub use tunnel_file::{TunnelConf, load_tunnels, parse_tunnel, tunnel_conf_text};
+
+use keys::KEYS;
+use mcc_core::config::NatKeepalivePolicy;
+use mcc_core::id::NodeId;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Name of the main configuration file inside the configuration directory.
+pub const CONFIG_FILE: &str = "mcc.conf";
+/// Default UDP port of a node (`listen-addr`, and of a parent given without a port).
+pub const DEFAULT_PORT: u16 = 9376;
+/// The network static addresses are taken from; the network address itself means "none".
+pub const STATIC_NETWORK: Ipv4Addr = Ipv4Addr::new(10, 115, 0, 0);
+/// Capacity of the dynamic address pool (a /16 minus network and broadcast addresses).
+pub const RESOLVER_CAPACITY: u32 = 65534;
+/// Largest `max-peers`: the peer table is allocated up front.
+pub const MAX_PEERS: usize = 65_536;
+/// `log-level` values.
+pub const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Keys of the documentation that this implementation accepts but does not implement (the
+/// unsupported entries of the key table). They are listed in [`DaemonConfig::unsupported`]
+/// (for a warning) unless their value is empty or one that means "off".
+pub const UNSUPPORTED_KEYS: [&str; table::count_unsupported(KEYS)] = table::unsupported_names(KEYS);
+
+/// The contents of `mcc.conf`, defaults filled in, paths made absolute against the
+/// configuration directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// The file this was read from (`dir/mcc.conf`).
+    pub path: PathBuf,
+    /// The configuration directory relative paths are resolved against.
+    pub dir: PathBuf,
+    pub listen_addr: SocketAddr,
+    /// Parents in priority order, each `ip:port` or `host:port` (a missing port is
+    /// [`DEFAULT_PORT`]); host names are resolved by [`core_config`].
+    pub parents: Vec<String>,
+    pub parents_resolve_period: Duration,
+    /// How often an idle parent is checked; frames that go unanswered start a check after
+    /// `min(keep-alive-period, 20s)`.
+    pub keep_alive_period: Duration,
+    /// `nat-keep-alive`: `auto` (learn the NAT's binding timeout), `off`, or a period.
+    pub nat_keep_alive: NatKeepalivePolicy,
+    pub topology_update_period: Duration,
+    pub rejoin_period: Duration,
+    /// One of [`LOG_LEVELS`].
+    pub log_level: String,
+    pub log_file: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub tun_device_name: String,
+    pub tun_device_mtu: u16,
+    pub dns_addr: SocketAddr,
+    pub dns_enable: bool,
+    /// Lowercase DNS names of this node.
+    pub dns_names: Vec<String>,
+    pub resolver_ipv4_network: (Ipv4Addr, u8),
+    pub resolver_ipv6_network: (Ipv6Addr, u8),
+    pub resolver_mac_address_mask: [u8; 6],
+    /// With a leading dot, e.g. `.home.arpa`.
+    pub resolver_domain: String,
+    pub resolver_ttl: u32,
+    pub node_certificate: PathBuf,
+    pub node_private_key: PathBuf,
+    pub network_certificates: Vec<PathBuf>,
+    /// Directory of the tunnel files.
+    pub tunnels: PathBuf,
+    pub trusted_nodes: Vec<NodeId>,
+    pub trusted_networks: Vec<NodeId>,
+    pub unix_socket_path: PathBuf,
+    pub unix_enable: bool,
+    /// Inside 10.115.0.0/16; `None` when the file says `10.115.0.0/16` (the default).
+    pub static_addr: Option<Ipv4Addr>,
+    pub network_lookup_ttl: u8,
+    pub network_lookup_timeout: Duration,
+    /// Most direct neighbours (parent and children) at once: the core's peer table.
+    pub max_peers: usize,
+    /// The AEAD of both layers; every node of a network must use the same.
+    pub cipher: CipherChoice,
+    /// Documented keys this implementation ignores, with their line, for a warning.
+    pub unsupported: Vec<(usize, String)>,
+}
+
+impl DaemonConfig {
+    /// The defaults for a configuration directory `dir`: every key's default from the table.
+    pub fn defaults(dir: &Path) -> DaemonConfig {
+        let mut cfg = DaemonConfig::unset(dir);
+        table::apply_defaults(KEYS, &mut cfg, dir);
+        cfg
+    }
+
+    /// Placeholders that the keys' defaults all replace. They differ from every default, so
+    /// a test can tell a field that no key of the table sets.
+    fn unset(dir: &Path) -> DaemonConfig {
+        let nowhere = PathBuf::from("/unset");
+        let zero_addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        DaemonConfig {
+            path: dir.join(CONFIG_FILE),
+            dir: dir.to_path_buf(),
+            listen_addr: zero_addr,
+            parents: vec![String::new()],
+            parents_resolve_period: Duration::ZERO,
+            keep_alive_period: Duration::ZERO,
+            nat_keep_alive: NatKeepalivePolicy::Every(mcc_core::time::Duration::ZERO),
+            topology_update_period: Duration::ZERO,
+            rejoin_period: Duration::ZERO,
+            log_level: String::new(),
+            log_file: Some(nowhere.clone()),
+            data_dir: nowhere.clone(),
+            tun_device_name: String::new(),
+            tun_device_mtu: 0,
+            dns_addr: zero_addr,
+            dns_enable: false,
+            dns_names: vec![String::new()],
+            resolver_ipv4_network: (Ipv4Addr::UNSPECIFIED, 0),
+            resolver_ipv6_network: (Ipv6Addr::UNSPECIFIED, 0),
+            resolver_mac_address_mask: [0; 6],
+            resolver_domain: String::new(),
+            resolver_ttl: u32::MAX,
+            node_certificate: nowhere.clone(),
+            node_private_key: nowhere.clone(),
+            network_certificates: Vec::new(),
+            tunnels: nowhere.clone(),
+            trusted_nodes: vec![NodeId::from_bytes([0; 32])],
+            trusted_networks: vec![NodeId::from_bytes([0; 32])],
+            unix_socket_path: nowhere,
+            unix_enable: false,
+            static_addr: Some(Ipv4Addr::UNSPECIFIED),
+            network_lookup_ttl: 0,
+            network_lookup_timeout: Duration::ZERO,
+            max_peers: 0,
+            cipher: CipherChoice::Aes256Gcm,
+            unsupported: Vec::new(),
+        }
+    }
+}
+
+/// Reads `dir/mcc.conf`. The file must exist.
+pub fn load(dir: &Path) -> Result<DaemonConfig, ConfigError> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        if source.kind() == io::ErrorKind::NotFound {
+            ConfigError::NoConfig { path: path.clone() }
+        } else {
+            ConfigError::Io {
+                path: path.clone(),
+                source,
+            }
+        }
+    })?;
+    parse(&text, &path, dir)
+}
+
+/// Parses the text of `mcc.conf`; `file` is named in errors, `dir` resolves relative paths.
+pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<DaemonConfig, ConfigError> {
+    let mut cfg = DaemonConfig::defaults(dir);
+    cfg.path = file.to_path_buf();
+    cfg.unsupported = table::apply(KEYS, text, file, dir, &mut cfg)?;
+    Ok(cfg)
+}
+
+/// What `mccd -C` prints: every supported key with its default and a one-line comment.
+/// Paths are relative to the configuration directory, so the text is valid in any directory.
+pub fn default_config_text() -> String {
+    config_text(&[])
+}
+
+/// A complete `mcc.conf` for `mcc init`: the defaults, with `parents` set when given.
+pub fn init_config_text(parents: &[String]) -> String {
+    config_text(parents)
+}
+
+fn config_text(parents: &[String]) -> String {
+    let mut out = String::from(
+        "# mcc.conf: configuration of the MCC daemon (mccd).\n\
+         # One `key = value` per line; # starts a comment, at the start of a line or after a blank.\n\
+         # Relative paths are relative to the directory of this file.\n",
+    );
+    let parents: Vec<String> = parents
+        .iter()
+        .map(|p| p.replace(|c: char| c.is_control(), ""))
+        .collect();
+    table::render(&mut out, KEYS, |key| {
+        (key == "parents" && !parents.is_empty()).then(|| parents.join(", "))
+    });
+    out.push_str(
+        "\n# Keys of the documentation that are accepted but not implemented (one set to\n\
+         # something other than off is ignored with a warning naming its file and line):\n",
+    );
+    let mut line = String::from("#");
+    for (i, name) in UNSUPPORTED_KEYS.iter().enumerate() {
+        let item = if i + 1 < UNSUPPORTED_KEYS.len() {
+            format!(" {name},")
+        } else {
+            format!(" {name}.")
+        };
+        if line.len() + item.len() > 90 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push_str(&item);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// The AEAD both layers use, network-wide (`cipher` in mcc.conf).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CipherChoice {
+    ChaCha20Poly1305,
+    Aes256Gcm,
+}
+
+impl CipherChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            CipherChoice::ChaCha20Poly1305 => "chacha20-poly1305",
+            CipherChoice::Aes256Gcm => "aes-256-gcm",
+        }
+    }
+
+    /// The cipher of a `cipher` value.
+    fn from_name(v: &str) -> Result<CipherChoice, String> {
+        [CipherChoice::ChaCha20Poly1305, CipherChoice::Aes256Gcm]
+            .into_iter()
+            .find(|c| c.name() == v)
+            .ok_or_else(|| format!("invalid cipher {v:?} (use chacha20-poly1305 or aes-256-gcm)"))
+    }
+}
