@@ -23,6 +23,8 @@ mod tunnel_file;
 mod values;
 
 #[cfg(test)]
+mod table_tests;
+#[cfg(test)]
 mod tests;
 
 pub use core_config::{LoadError, core_config, resolve_parent};
