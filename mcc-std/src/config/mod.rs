@@ -7,8 +7,8 @@
 //! ignored; whitespace around key and value is trimmed. An unknown key, a duplicate key or a
 //! bad value is an error naming the file, the line and the key.
 //!
-//! Each file's keys are one table ([`keys.rs`](keys) for `mcc.conf`, `tunnel_file.rs` for the
-//! tunnel files) from which the defaults, the parser and the printed file all come.
+//! Each file's keys are one table (`keys.rs` for `mcc.conf`, `tunnel_file.rs` for the tunnel
+//! files) from which the defaults, the parser and the printed file all come (`table.rs`).
 //!
 //! Paths are relative to the configuration directory (the docs' `/etc/mcc`), so a directory
 //! written by `mcc init` or filled from `mccd -C` works wherever it is.
