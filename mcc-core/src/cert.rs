@@ -15,10 +15,14 @@ const CERT_CONTEXT: &[u8] = b"mcc-cert-v1";
 const REVOCATION_CONTEXT: &[u8] = b"mcc-revocation-v1";
 /// Upper bound of an encoded certificate; anything longer is rejected before parsing.
 pub const MAX_CERT_LEN: usize = 1024;
+/// Most `proto:port` targets one tunnel certificate may list.
 pub const MAX_TARGETS: usize = 16;
+/// Most DNS names one tunnel certificate may list.
 pub const MAX_NAMES: usize = 8;
+/// Longest name (certificate name, DNS name) accepted, in bytes: one DNS label.
 pub const MAX_NAME_LEN: usize = 63;
 
+/// What a certificate certifies; decides where it may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CertKind {
     /// Self-signed root of trust.
@@ -34,7 +38,9 @@ pub enum CertKind {
 /// Transport protocol of a tunnel target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Proto {
+    /// TCP, to the given port.
     Tcp,
+    /// UDP, to the given port.
     Udp,
     /// ICMP/ICMPv6 echo; the port is ignored (written `icmp`).
     Icmp,
@@ -43,7 +49,9 @@ pub enum Proto {
 /// One `proto:port` entry of a tunnel's whitelist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Target {
+    /// Transport protocol.
     pub proto: Proto,
+    /// Server-side port (`0` for [`Proto::Icmp`]).
     pub port: u16,
 }
 
@@ -123,10 +131,15 @@ impl Target {
 /// What a tunnel certificate says about its two endpoints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TunnelInfo {
+    /// The client endpoint's public key (the server endpoint is the certificate subject).
     pub client_endpoint: NodeId,
+    /// The node that hosts the client endpoint.
     pub client_node: NodeId,
+    /// The node that hosts the server endpoint.
     pub server_node: NodeId,
+    /// The `proto:port` whitelist: all a client may open toward the server (default deny).
     pub targets: Vec<Target>,
+    /// DNS names under which the client resolves the server endpoint.
     pub dns_names: Vec<String>,
     /// Static overlay address of the server endpoint (10.115.0.0/16), if any.
     pub static_addr: Option<[u8; 4]>,
@@ -134,29 +147,40 @@ pub struct TunnelInfo {
     pub external_addr: Option<[u8; 4]>,
 }
 
+/// Kind-specific part of a certificate body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Extension {
+    /// No extension (CA, network and node certificates).
     None,
+    /// The tunnel description of a [`CertKind::Tunnel`] certificate.
     Tunnel(TunnelInfo),
 }
 
 /// The signed part of a certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertBody {
+    /// What the certificate certifies.
     pub kind: CertKind,
     /// The certified public key (for a tunnel: the server endpoint).
     pub subject: NodeId,
+    /// The public key that signed it (self for a CA).
     pub issuer: NodeId,
+    /// Human-readable name (at most [`MAX_NAME_LEN`] bytes); empty for nodes and tunnels.
     pub name: String,
+    /// Start of validity, Unix seconds (inclusive).
     pub not_before: u64,
+    /// End of validity, Unix seconds (inclusive).
     pub not_after: u64,
+    /// Kind-specific data.
     pub ext: Extension,
 }
 
 /// A decoded certificate with its signature and the exact bytes it was decoded from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
+    /// The signed body.
     pub body: CertBody,
+    /// Ed25519 signature by `body.issuer` over `"mcc-cert-v1" ‖ postcard(body)`.
     pub signature: [u8; 64],
     encoded: Vec<u8>,
 }
@@ -251,10 +275,12 @@ impl Certificate {
         })
     }
 
+    /// The exact bytes the certificate was decoded from (or produced by [`Certificate::sign`]).
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
     }
 
+    /// The certified public key.
     pub fn subject(&self) -> NodeId {
         self.body.subject
     }
@@ -264,6 +290,7 @@ impl Certificate {
         crypto::sha256(&[&self.encoded])
     }
 
+    /// The tunnel description, for a tunnel certificate.
     pub fn tunnel(&self) -> Option<&TunnelInfo> {
         match &self.body.ext {
             Extension::Tunnel(t) => Some(t),
@@ -315,9 +342,13 @@ fn check_limits(body: &CertBody) -> Result<(), CertError> {
 /// `subject` is a node ID or a tunnel certificate's [`Certificate::fingerprint`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
+    /// The revoking network (must be known to the [`TrustStore`]).
     pub network: NodeId,
+    /// The revoked node ID, or tunnel certificate fingerprint.
     pub subject: [u8; 32],
+    /// When the network issued it, Unix seconds.
     pub issued_at: u64,
+    /// Ed25519 signature by `network` over `"mcc-revocation-v1" ‖ network ‖ subject ‖ issued_at`.
     pub signature: [u8; 64],
 }
 
@@ -333,6 +364,7 @@ impl Revocation {
         m[81..].copy_from_slice(&issued_at.to_le_bytes());
         m
     }
+    /// Signs a revocation of `subject` with the network's key.
     pub fn sign(network: &Identity, subject: [u8; 32], issued_at: u64) -> Revocation {
         let id = network.id();
         let signature = network.sign(&Self::message(&id, &subject, issued_at));
@@ -343,6 +375,7 @@ impl Revocation {
             signature,
         }
     }
+    /// Does the signature verify with `network`'s key?
     pub fn verify(&self) -> bool {
         crypto::verify(
             &self.network,
@@ -350,6 +383,7 @@ impl Revocation {
             &self.signature,
         )
     }
+    /// The fixed-size wire form ([`REVOCATION_LEN`] bytes).
     pub fn encode(&self) -> [u8; REVOCATION_LEN] {
         let mut out = [0u8; REVOCATION_LEN];
         out[..32].copy_from_slice(&self.network.0);
@@ -358,6 +392,7 @@ impl Revocation {
         out[72..].copy_from_slice(&self.signature);
         out
     }
+    /// Parses [`Revocation::encode`]'s form; `None` if the length is wrong (the signature is not checked here: see [`Revocation::verify`]).
     pub fn decode(b: &[u8]) -> Option<Revocation> {
         if b.len() != REVOCATION_LEN {
             return None;
@@ -394,6 +429,7 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
+    /// A trust store that accepts network certificates signed by one of `cas`, for a node of `own_network`.
     pub fn new(cas: Vec<NodeId>, own_network: NodeId) -> Self {
         TrustStore {
             cas,
@@ -418,6 +454,7 @@ impl TrustStore {
         Ok(())
     }
 
+    /// The network certificates accepted so far.
     pub fn networks(&self) -> &[Certificate] {
         &self.networks
     }
@@ -426,6 +463,7 @@ impl TrustStore {
         self.networks.iter().any(|n| &n.body.subject == id)
     }
 
+    /// Has `subject` (node ID or tunnel fingerprint) been revoked?
     pub fn is_revoked(&self, subject: &[u8; 32]) -> bool {
         self.revoked.contains(subject)
     }
@@ -492,6 +530,7 @@ impl TrustStore {
 pub mod issue {
     use super::*;
 
+    /// A self-signed CA certificate.
     pub fn ca(ca: &Identity, name: &str, not_before: u64, not_after: u64) -> Certificate {
         let body = CertBody {
             kind: CertKind::Ca,
@@ -505,6 +544,7 @@ pub mod issue {
         Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
     }
 
+    /// A network certificate for `network`, signed by `ca`.
     pub fn network(
         ca: &Identity,
         network: &NodeId,
@@ -524,6 +564,7 @@ pub mod issue {
         Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
     }
 
+    /// A node certificate for `node`, signed by `network`.
     pub fn node(network: &Identity, node: &NodeId, not_before: u64, not_after: u64) -> Certificate {
         let body = CertBody {
             kind: CertKind::Node,
@@ -537,6 +578,7 @@ pub mod issue {
         Certificate::sign(body, network).expect("issuer matches and fields are in bounds")
     }
 
+    /// A tunnel certificate whose subject is `server_endpoint`, signed by `network`; fails if `info` is out of bounds (no targets, too many, names too long).
     pub fn tunnel(
         network: &Identity,
         server_endpoint: &NodeId,

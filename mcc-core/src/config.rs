@@ -99,15 +99,21 @@ impl Default for Timers {
 /// Upper bounds of every table and queue: a hostile peer cannot grow memory past them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Link peers at once (parents and children).
     pub max_peers: usize,
+    /// Routing records (nodes and endpoints of the subtree).
     pub max_records: usize,
+    /// Tunnels this node hosts an endpoint of.
     pub max_tunnels: usize,
+    /// Conntrack flows across all tunnels.
     pub max_flows: usize,
+    /// Revocations remembered (the oldest is forgotten first).
     pub max_revocations: usize,
     /// Datagrams waiting for `poll_transmit`.
     pub tx_queue: usize,
     /// Packets waiting for `poll_tun`.
     pub tun_queue: usize,
+    /// Events waiting for `poll_event`; further events are counted in `Stats::events_lost`.
     pub events: usize,
     /// Largest IP packet accepted from or written to the TUN device (its MTU).
     pub mtu: usize,
@@ -150,16 +156,23 @@ impl Limits {
     }
 }
 
+/// Everything [`Node::new`](crate::Node::new) needs.
 pub struct Config {
+    /// This node's key pair; its public key is the node ID.
     pub identity: Identity,
+    /// This node's certificate (subject = `identity`), issued by its network.
     pub certificate: Certificate,
+    /// The CAs and networks this node trusts.
     pub trust: TrustStore,
     /// Parent addresses in priority order; empty for a root.
     pub parents: Vec<SocketAddr>,
     /// DNS names of this node (`dns-names`).
     pub names: Vec<String>,
+    /// Timers (defaults follow the user documentation).
     pub timers: Timers,
+    /// Table and queue bounds.
     pub limits: Limits,
+    /// Address pools for the local resolver.
     pub resolver: ResolverConfig,
 }
 

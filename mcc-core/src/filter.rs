@@ -18,8 +18,11 @@ use smoltcp::wire::{
 /// What the filter needs to know of an IP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketInfo {
+    /// Source address.
     pub src: IpAddr,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Transport protocol.
     pub proto: Proto,
     /// TCP/UDP source port; for ICMP echo the identifier.
     pub src_port: u16,
@@ -32,7 +35,9 @@ pub struct PacketInfo {
 /// Which way a packet travels inside a tunnel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Client endpoint → server endpoint (the direction flows are opened in).
     ToServer,
+    /// Server endpoint → client endpoint (replies only).
     ToClient,
 }
 
@@ -144,6 +149,7 @@ pub struct Conntrack {
 }
 
 impl Conntrack {
+    /// A table of at least `capacity` flows (rounded up to a power of two, at least 16), each forgotten after `timeout` idle.
     pub fn new(capacity: usize, timeout: Duration) -> Self {
         let cap = capacity.max(PROBE).next_power_of_two();
         Conntrack {

@@ -23,12 +23,15 @@ pub struct NodeId(pub [u8; 32]);
 pub type ShortId = [u8; SHORT_ID_LEN];
 
 impl NodeId {
+    /// The ID of a 32-byte Ed25519 public key.
     pub const fn from_bytes(b: [u8; 32]) -> Self {
         NodeId(b)
     }
+    /// The public key bytes.
     pub const fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+    /// The first [`SHORT_ID_LEN`] bytes (see [`ShortId`]).
     pub fn short(&self) -> ShortId {
         let mut s = [0u8; SHORT_ID_LEN];
         s.copy_from_slice(&self.0[..SHORT_ID_LEN]);

@@ -4,6 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+/// A ring of `slots` buffers of `slot_size` bytes, each with a length and metadata `M` (for the transmit queue: the destination).
 pub struct PacketQueue<M: Copy> {
     bufs: Vec<Vec<u8>>,
     meta: Vec<(usize, M)>,
@@ -13,6 +14,7 @@ pub struct PacketQueue<M: Copy> {
 }
 
 impl<M: Copy + Default> PacketQueue<M> {
+    /// A queue of `slots` (at least one) buffers of `slot_size` bytes; buffers are allocated on first use and then reused.
     pub fn new(slots: usize, slot_size: usize) -> Self {
         let slots = slots.max(1);
         PacketQueue {
@@ -24,14 +26,17 @@ impl<M: Copy + Default> PacketQueue<M> {
         }
     }
 
+    /// Is every slot taken?
     pub fn is_full(&self) -> bool {
         self.len == self.bufs.len()
     }
 
+    /// Is no packet queued?
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Packets queued.
     pub fn len(&self) -> usize {
         self.len
     }
@@ -49,6 +54,7 @@ impl<M: Copy + Default> PacketQueue<M> {
         Some(&mut self.bufs[at])
     }
 
+    /// Queues the packet written into [`next_slot`](Self::next_slot): its first `len` bytes, with `meta`. Call only after `next_slot` returned a buffer.
     pub fn commit(&mut self, len: usize, meta: M) {
         debug_assert!(!self.is_full());
         let at = (self.head + self.len) % self.bufs.len();

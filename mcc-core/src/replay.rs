@@ -8,6 +8,7 @@ const WORDS: usize = 33;
 /// Number of counters behind the highest seen that are still accepted (out-of-order delivery).
 pub const WINDOW: u64 = ((WORDS - 1) * 64) as u64;
 
+/// The replay window of one receive direction of one session.
 #[derive(Clone, Debug)]
 pub struct ReplayWindow {
     last: u64,

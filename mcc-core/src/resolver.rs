@@ -6,11 +6,16 @@ use crate::id::NodeId;
 use alloc::collections::BTreeMap;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Address pools of the [`Resolver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResolverConfig {
+    /// IPv4 network of the dynamic addresses (`10.83.0.0` by default).
     pub ipv4_network: Ipv4Addr,
+    /// Prefix length of `ipv4_network` (`16` by default); at most 30 is used.
     pub ipv4_prefix: u8,
+    /// IPv6 network; the index goes into the low 32 bits (`200::` by default).
     pub ipv6_network: Ipv6Addr,
+    /// MAC address base; the index goes into the low 4 bytes (`ae:00:00:00:00:00` by default).
     pub mac_mask: [u8; 6],
     /// Upper bound of IDs held at once.
     pub capacity: u32,
@@ -38,6 +43,7 @@ impl core::fmt::Display for PoolFull {
     }
 }
 
+/// The ID ↔ index map behind every local address; index `i` is `ipv4_network + i`, `ipv6_network + i` and `mac_mask | i`.
 pub struct Resolver {
     cfg: ResolverConfig,
     by_id: BTreeMap<NodeId, u32>,
@@ -46,6 +52,7 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// An empty resolver.
     pub fn new(cfg: ResolverConfig) -> Self {
         Resolver {
             cfg,
@@ -55,6 +62,7 @@ impl Resolver {
         }
     }
 
+    /// The address pools.
     pub fn config(&self) -> &ResolverConfig {
         &self.cfg
     }
@@ -111,18 +119,22 @@ impl Resolver {
         }
     }
 
+    /// The ID's index, if it has one.
     pub fn index_of(&self, id: &NodeId) -> Option<u32> {
         self.by_id.get(id).copied()
     }
 
+    /// The IPv4 address of an index.
     pub fn ipv4(&self, index: u32) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.cfg.ipv4_network) | index)
     }
 
+    /// The IPv6 address of an index.
     pub fn ipv6(&self, index: u32) -> Ipv6Addr {
         Ipv6Addr::from(u128::from(self.cfg.ipv6_network) | index as u128)
     }
 
+    /// The MAC address of an index.
     pub fn mac(&self, index: u32) -> [u8; 6] {
         let mut m = self.cfg.mac_mask;
         for (i, b) in index.to_be_bytes().iter().enumerate() {
@@ -131,6 +143,7 @@ impl Resolver {
         m
     }
 
+    /// The ID's IPv6 (`v6`) or IPv4 address, if it has an index.
     pub fn addr_of(&self, id: &NodeId, v6: bool) -> Option<IpAddr> {
         let i = self.index_of(id)?;
         Some(if v6 {
@@ -179,14 +192,17 @@ impl Resolver {
         self.by_index.get(&index).copied()
     }
 
+    /// IDs holding an index.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
 
+    /// Does no ID hold an index?
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
 
+    /// Every (ID, index) pair, by ID.
     pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &u32)> {
         self.by_id.iter()
     }

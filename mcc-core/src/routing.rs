@@ -30,11 +30,13 @@ struct Slot {
 /// What the topology learned from applying an update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// Records added, updated or removed.
     pub changed: usize,
     /// Entries refused because the table is full.
     pub refused: usize,
 }
 
+/// This node's routing table: its own records and those of its subtree, with the change journal that drives upward updates and the next-hop cache.
 pub struct Topology {
     me: NodeId,
     slots: BTreeMap<NodeId, Slot>,
@@ -57,6 +59,7 @@ fn entry_cost(e: &Entry) -> usize {
 }
 
 impl Topology {
+    /// A table holding this node's own record (with `names`), bounded to `max_records` live records.
     pub fn new(me: NodeId, names: Vec<alloc::string::String>, max_records: usize) -> Self {
         let mut t = Topology {
             me,
@@ -81,6 +84,7 @@ impl Topology {
         t
     }
 
+    /// This node's ID.
     pub fn me(&self) -> NodeId {
         self.me
     }
@@ -90,6 +94,7 @@ impl Topology {
         self.live
     }
 
+    /// Is the table empty? (Never, in practice: it holds this node's own record.)
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
@@ -99,10 +104,12 @@ impl Topology {
         self.version
     }
 
+    /// The live record of `id`.
     pub fn get(&self, id: &NodeId) -> Option<&Record> {
         self.slots.get(id).and_then(|s| s.record.as_ref())
     }
 
+    /// Every live record, by ID.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.slots.values().filter_map(|s| s.record.as_ref())
     }

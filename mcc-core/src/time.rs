@@ -12,16 +12,21 @@ pub struct Instant(u64);
 pub struct Duration(u64);
 
 impl Instant {
+    /// The driver's origin.
     pub const ZERO: Instant = Instant(0);
+    /// `us` microseconds after the origin.
     pub const fn from_micros(us: u64) -> Self {
         Instant(us)
     }
+    /// `ms` milliseconds after the origin.
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms * 1000)
     }
+    /// `s` seconds after the origin.
     pub const fn from_secs(s: u64) -> Self {
         Instant(s * 1_000_000)
     }
+    /// Microseconds since the origin.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
@@ -32,22 +37,29 @@ impl Instant {
 }
 
 impl Duration {
+    /// No time.
     pub const ZERO: Duration = Duration(0);
+    /// `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
         Duration(us)
     }
+    /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         Duration(ms * 1000)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         Duration(s * 1_000_000)
     }
+    /// The span in microseconds.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
+    /// The span in whole seconds (rounded down).
     pub const fn as_secs(self) -> u64 {
         self.0 / 1_000_000
     }
+    /// The span `k` times, saturating.
     pub const fn mul(self, k: u64) -> Duration {
         Duration(self.0.saturating_mul(k))
     }

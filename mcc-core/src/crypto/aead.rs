@@ -6,6 +6,7 @@
 
 use core::fmt;
 
+/// Length of the detached authentication tag.
 pub const TAG_LEN: usize = 16;
 
 /// The tag did not verify: the frame is forged, corrupted, or under another key.
@@ -23,6 +24,7 @@ impl fmt::Display for OpenError {
 pub trait Cipher: Sized {
     /// The algorithm, for logs and errors.
     const NAME: &'static str = "chacha20-poly1305";
+    /// Keys the cipher.
     fn new(key: &[u8; 32]) -> Self;
     /// Encrypts `buf` in place and returns the tag.
     fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN];

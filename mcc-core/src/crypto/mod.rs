@@ -31,12 +31,15 @@ impl Identity {
         rng.fill_bytes(&mut s);
         Self::from_secret(s)
     }
+    /// The 32-byte Ed25519 seed (what `Identity::from_secret` takes back).
     pub fn secret(&self) -> [u8; 32] {
         self.key.to_bytes()
     }
+    /// The public key: this identity's node ID.
     pub fn id(&self) -> NodeId {
         NodeId(self.key.verifying_key().to_bytes())
     }
+    /// Ed25519 signature of `msg`.
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.key.sign(msg).to_bytes()
     }
@@ -63,6 +66,7 @@ pub fn x25519_public(id: &NodeId) -> Option<x25519_dalek::PublicKey> {
     Some(x25519_dalek::PublicKey::from(vk.to_montgomery().to_bytes()))
 }
 
+/// SHA-256 of the concatenation of `parts`.
 pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
@@ -107,10 +111,12 @@ pub fn session_ikm(ephemeral_shared: &[u8; 32], me: &Identity, them: &NodeId) ->
 /// pending handshake can be stored and retried; it is dropped (and zeroized) once used.
 pub struct Ephemeral {
     secret: x25519_dalek::StaticSecret,
+    /// The public key, sent in the handshake.
     pub public: [u8; 32],
 }
 
 impl Ephemeral {
+    /// A fresh ephemeral key pair from the caller's CSPRNG.
     pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut s = [0u8; 32];
         rng.fill_bytes(&mut s);

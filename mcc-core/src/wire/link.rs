@@ -30,27 +30,38 @@
 use super::{Error, Result, arr_at, u16_at, u32_at, u64_at};
 use crate::crypto::TAG_LEN;
 
+/// Frame type of an [`Init`].
 pub const TYPE_INIT: u8 = 1;
+/// Frame type of an [`InitAck`].
 pub const TYPE_INIT_ACK: u8 = 2;
+/// Frame type of a [`Cookie`].
 pub const TYPE_COOKIE: u8 = 3;
+/// Frame type of a `Data` frame (see [`DataHeader`]).
 pub const TYPE_DATA: u8 = 4;
 /// A one-byte datagram that only refreshes the sender's NAT binding (see [`NatKeepalive`]).
 pub const TYPE_NAT_KEEPALIVE: u8 = 5;
 
+/// Length of a `Data` frame header.
 pub const DATA_HEADER_LEN: usize = 13;
 /// Bytes a `Data` frame adds around its plaintext.
 pub const DATA_OVERHEAD: usize = DATA_HEADER_LEN + TAG_LEN;
+/// Length of a cookie.
 pub const COOKIE_LEN: usize = 16;
+/// Length of a [`Cookie`] frame.
 pub const COOKIE_FRAME_LEN: usize = 1 + 4 + COOKIE_LEN;
 const INIT_FIXED: usize = 1 + 4 + 32 + 2;
 const ACK_FIXED: usize = 1 + 4 + 4 + 32 + 2;
+/// Signature context of an [`Init`].
 pub const INIT_CONTEXT: &[u8] = b"mcc-init";
+/// Signature context of an [`InitAck`].
 pub const ACK_CONTEXT: &[u8] = b"mcc-initack";
 
 /// Header of a `Data` frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataHeader {
+    /// The receiver's session index.
     pub receiver: u32,
+    /// The sender's frame counter: the AEAD nonce, checked against the replay window.
     pub counter: u64,
 }
 
@@ -65,6 +76,7 @@ impl DataHeader {
             counter: u64_at(b, 5)?,
         })
     }
+    /// Writes the header.
     pub fn emit(&self, b: &mut [u8; DATA_HEADER_LEN]) {
         b[0] = TYPE_DATA;
         b[1..5].copy_from_slice(&self.receiver.to_le_bytes());
@@ -75,10 +87,15 @@ impl DataHeader {
 /// A parsed `Init`, borrowing the datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Init<'a> {
+    /// The initiator's session index.
     pub sender: u32,
+    /// The initiator's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The initiator's node certificate.
     pub cert: &'a [u8],
+    /// Ed25519 signature by the initiator's node key.
     pub signature: [u8; 64],
+    /// The cookie from a [`Cookie`] reply, or zeros.
     pub cookie: [u8; COOKIE_LEN],
     /// The bytes the signature covers (without the context string).
     pub signed: &'a [u8],
@@ -87,6 +104,7 @@ pub struct Init<'a> {
 }
 
 impl<'a> Init<'a> {
+    /// Parses an `Init`; the length must match the certificate length field exactly.
     pub fn parse(b: &'a [u8]) -> Result<Init<'a>> {
         if b.first() != Some(&TYPE_INIT) || b.len() < INIT_FIXED {
             return Err(Error);
@@ -107,6 +125,7 @@ impl<'a> Init<'a> {
         })
     }
 
+    /// Encoded length of an `Init` carrying a `cert_len`-byte certificate.
     pub fn buffer_len(cert_len: usize) -> usize {
         INIT_FIXED + cert_len + 64 + COOKIE_LEN
     }
@@ -134,15 +153,22 @@ impl<'a> Init<'a> {
 /// A parsed `InitAck`, borrowing the datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InitAck<'a> {
+    /// The responder's session index.
     pub sender: u32,
+    /// The initiator's session index, echoed.
     pub receiver: u32,
+    /// The responder's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The responder's node certificate.
     pub cert: &'a [u8],
+    /// Ed25519 signature by the responder's node key.
     pub signature: [u8; 64],
+    /// The bytes the signature covers (without the context string and the transcript hash).
     pub signed: &'a [u8],
 }
 
 impl<'a> InitAck<'a> {
+    /// Parses an `InitAck`; the length must match the certificate length field exactly.
     pub fn parse(b: &'a [u8]) -> Result<InitAck<'a>> {
         if b.first() != Some(&TYPE_INIT_ACK) || b.len() < ACK_FIXED {
             return Err(Error);
@@ -162,10 +188,12 @@ impl<'a> InitAck<'a> {
         })
     }
 
+    /// Encoded length of an `InitAck` carrying a `cert_len`-byte certificate.
     pub fn buffer_len(cert_len: usize) -> usize {
         ACK_FIXED + cert_len + 64
     }
 
+    /// Writes the frame up to the signature; returns where the signature goes.
     pub fn emit_unsigned(
         out: &mut [u8],
         sender: u32,
@@ -190,11 +218,14 @@ impl<'a> InitAck<'a> {
 /// A `Cookie` reply: the responder is under load and wants proof of the source address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cookie {
+    /// The initiator's session index, echoed.
     pub receiver: u32,
+    /// The cookie to put into the next `Init`.
     pub cookie: [u8; COOKIE_LEN],
 }
 
 impl Cookie {
+    /// Parses a cookie frame (exactly [`COOKIE_FRAME_LEN`] bytes).
     pub fn parse(b: &[u8]) -> Result<Cookie> {
         if b.len() != COOKIE_FRAME_LEN || b[0] != TYPE_COOKIE {
             return Err(Error);
@@ -204,6 +235,7 @@ impl Cookie {
             cookie: arr_at(b, 5)?,
         })
     }
+    /// Writes the frame; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let out = out.get_mut(..COOKIE_FRAME_LEN).ok_or(Error)?;
         out[0] = TYPE_COOKIE;
@@ -221,14 +253,17 @@ impl Cookie {
 pub struct NatKeepalive;
 
 impl NatKeepalive {
+    /// Encoded length.
     pub const LEN: usize = 1;
 
+    /// Accepts exactly the one byte [`TYPE_NAT_KEEPALIVE`].
     pub fn parse(b: &[u8]) -> Result<NatKeepalive> {
         if b != [TYPE_NAT_KEEPALIVE] {
             return Err(Error);
         }
         Ok(NatKeepalive)
     }
+    /// Writes the byte; fails for an empty buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         *out.first_mut().ok_or(Error)? = TYPE_NAT_KEEPALIVE;
         Ok(Self::LEN)

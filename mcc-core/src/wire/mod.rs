@@ -27,6 +27,7 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+/// The result of every wire parser.
 pub type Result<T> = core::result::Result<T, Error>;
 
 pub(crate) fn u16_at(b: &[u8], at: usize) -> Result<u16> {

@@ -22,12 +22,19 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+/// `| 0x01 |`: the parent's answer to a keepalive.
 pub const KIND_PONG: u8 = 1;
+/// `| 0x02 | postcard(TopologyUpdate) |`: child → parent (see [`TopologyUpdate`]).
 pub const KIND_TOPOLOGY: u8 = 2;
+/// `| 0x03 | upto u64 |`: parent → child (see [`parse_topology_ack`]).
 pub const KIND_TOPOLOGY_ACK: u8 = 3;
+/// `| 0x04 | tunnel frame |`: tunnel data for this very neighbour.
 pub const KIND_TUNNEL_DIRECT: u8 = 4;
+/// `| 0x05 | ttl | dst short id | tunnel frame |`: tunnel data routed further (see [`RoutedHeader`]).
 pub const KIND_TUNNEL_ROUTED: u8 = 5;
+/// `| 0x06 | ttl | dst | src | control |`: routed control (see [`ControlHeader`]).
 pub const KIND_CONTROL: u8 = 6;
+/// `| 0x07 | revocation |`: flooded to every neighbour.
 pub const KIND_REVOCATION: u8 = 7;
 /// `| 0x09 |`: a child leaves this parent for another (rejoin); sent once, best effort.
 pub const KIND_LEAVE: u8 = 9;
@@ -55,6 +62,7 @@ pub struct NatProbe {
 }
 
 impl NatProbe {
+    /// Encoded length.
     pub const LEN: usize = 1;
 
     /// Is `kind` one of the 16 NAT probe kinds?
@@ -62,6 +70,7 @@ impl NatProbe {
         kind & 0xF0 == KIND_NAT_PROBE
     }
 
+    /// Parses a one-byte probe or answer.
     pub fn parse(b: &[u8]) -> Result<NatProbe> {
         match b {
             &[k] if Self::is_kind(k) => Ok(NatProbe {
@@ -72,6 +81,7 @@ impl NatProbe {
         }
     }
 
+    /// Writes the byte; fails for a rung outside [`NAT_PROBE_DELAYS`] or an empty buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         if self.rung as usize >= NAT_PROBE_DELAYS.len() {
             return Err(Error);
@@ -104,37 +114,55 @@ pub const MAX_UPDATE_ENTRIES: usize = 64;
 /// What a node says about itself (or a tunnel endpoint it hosts) to its parent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// The node or endpoint described.
     pub id: NodeId,
     /// The active parent (for an endpoint: the node hosting it).
     pub parent: Option<NodeId>,
     /// Bumped by the node whenever the record changes; newer wins across paths.
     pub seq: u32,
+    /// What `id` is.
     pub kind: RecordKind,
+    /// DNS names it answers to.
     pub names: Vec<String>,
 }
 
+/// What a [`Record`] describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordKind {
+    /// A node.
     Node,
+    /// The server endpoint of a tunnel, hosted by `parent`.
     ServerEndpoint,
+    /// The client endpoint of a tunnel, hosted by `parent`.
     ClientEndpoint,
 }
 
+/// One change in a [`TopologyUpdate`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Entry {
+    /// The record is new or changed.
     Upsert(Record),
-    Remove { id: NodeId, seq: u32 },
+    /// The record is gone (a tombstone).
+    Remove {
+        /// The record removed.
+        id: NodeId,
+        /// The `seq` of the record it cancels (and every older one).
+        seq: u32,
+    },
 }
 
 /// A batch of changes, child → parent. `upto` is the child's change counter of the last
 /// entry; the parent acknowledges it and the child never sends those entries again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopologyUpdate {
+    /// The child's change counter of the last entry.
     pub upto: u64,
+    /// At most [`MAX_UPDATE_ENTRIES`] changes, oldest first.
     pub entries: Vec<Entry>,
 }
 
 impl TopologyUpdate {
+    /// Parses the postcard encoding after the kind byte; rejects trailing bytes, more than [`MAX_UPDATE_ENTRIES`] entries and names over the certificate bounds.
     pub fn parse(b: &[u8]) -> Result<TopologyUpdate> {
         let (u, rest): (TopologyUpdate, _) = postcard::take_from_bytes(b).map_err(|_| Error)?;
         let names_ok = |r: &Record| {
@@ -154,7 +182,9 @@ impl TopologyUpdate {
 /// Header of a routed tunnel frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoutedHeader {
+    /// Hops left; the frame is dropped at zero.
     pub ttl: u8,
+    /// Short ID of the destination endpoint.
     pub dst: ShortId,
 }
 
@@ -169,6 +199,7 @@ impl RoutedHeader {
             dst: arr_at(b, 2)?,
         })
     }
+    /// Writes the header into `b[..ROUTED_HEADER_LEN]` (which must be that long).
     pub fn emit(&self, b: &mut [u8]) {
         b[0] = KIND_TUNNEL_ROUTED;
         b[1] = self.ttl;
@@ -179,12 +210,16 @@ impl RoutedHeader {
 /// Header of a routed control message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ControlHeader {
+    /// Hops left; the message is dropped at zero.
     pub ttl: u8,
+    /// Destination node.
     pub dst: NodeId,
+    /// Source node.
     pub src: NodeId,
 }
 
 impl ControlHeader {
+    /// Parses `| 0x06 | ttl | dst | src |` at the start of `b`.
     pub fn parse(b: &[u8]) -> Result<ControlHeader> {
         if b.first() != Some(&KIND_CONTROL) || b.len() < CONTROL_HEADER_LEN {
             return Err(Error);
@@ -195,6 +230,7 @@ impl ControlHeader {
             src: NodeId(arr_at(b, 34)?),
         })
     }
+    /// Writes the header into `b[..CONTROL_HEADER_LEN]` (which must be that long).
     pub fn emit(&self, b: &mut [u8]) {
         b[0] = KIND_CONTROL;
         b[1] = self.ttl;
@@ -211,25 +247,39 @@ impl ControlHeader {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// Client node → server node: start a tunnel session.
     TunnelInit {
+        /// Fingerprint of the tunnel certificate.
         tunnel: [u8; 32],
+        /// The sender's receiver index for this session.
         sender: u16,
+        /// The sender's ephemeral X25519 key.
         ephemeral: [u8; 32],
+        /// Signature by the client endpoint key.
         signature: [u8; 64],
     },
+    /// Server node → client node: the answer to a `TunnelInit`.
     TunnelInitAck {
+        /// Fingerprint of the tunnel certificate.
         tunnel: [u8; 32],
+        /// The sender's receiver index for this session.
         sender: u16,
+        /// The initiator's index, echoed.
         receiver: u16,
+        /// The sender's ephemeral X25519 key.
         ephemeral: [u8; 32],
+        /// Signature by the server endpoint key.
         signature: [u8; 64],
     },
 }
 
+/// Encoded length of [`Control::TunnelInit`].
 pub const TUNNEL_INIT_LEN: usize = 1 + 32 + 2 + 32 + 64;
+/// Encoded length of [`Control::TunnelInitAck`].
 pub const TUNNEL_INIT_ACK_LEN: usize = 1 + 32 + 2 + 2 + 32 + 64;
 
 impl Control {
+    /// Parses a control message; the length must be exactly that of its kind.
     pub fn parse(b: &[u8]) -> Result<Control> {
         match (b.first(), b.len()) {
             (Some(1), TUNNEL_INIT_LEN) => Ok(Control::TunnelInit {
@@ -249,6 +299,7 @@ impl Control {
         }
     }
 
+    /// Encoded length of this message.
     pub fn buffer_len(&self) -> usize {
         match self {
             Control::TunnelInit { .. } => TUNNEL_INIT_LEN,
@@ -261,6 +312,7 @@ impl Control {
         &encoded[..self.buffer_len() - 64]
     }
 
+    /// Writes the message; fails if `out` is shorter than [`Control::buffer_len`].
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = self.buffer_len();
         let out = out.get_mut(..n).ok_or(Error)?;
@@ -304,16 +356,22 @@ impl Control {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lookup<'a> {
+    /// Hops left; the lookup is dropped at zero.
     pub ttl: u8,
+    /// The node asking (where the reply is routed).
     pub origin: NodeId,
+    /// The origin's query number, echoed in the reply.
     pub query: u32,
+    /// The name, 1 to [`MAX_NAME_LEN`](crate::cert::MAX_NAME_LEN) bytes.
     pub name: &'a [u8],
 }
 
+/// Kind byte of a [`Lookup`].
 pub const KIND_LOOKUP: u8 = 8;
 const LOOKUP_FIXED: usize = 1 + 1 + 32 + 4 + 1;
 
 impl<'a> Lookup<'a> {
+    /// Parses a lookup; the name length must match the frame and be 1 to 63 bytes.
     pub fn parse(b: &'a [u8]) -> Result<Lookup<'a>> {
         if b.first() != Some(&KIND_LOOKUP) || b.len() < LOOKUP_FIXED {
             return Err(Error);
@@ -330,6 +388,7 @@ impl<'a> Lookup<'a> {
         })
     }
 
+    /// Writes the lookup; fails for a name over 63 bytes or a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = LOOKUP_FIXED + self.name.len();
         if self.name.len() > crate::cert::MAX_NAME_LEN {
@@ -359,11 +418,14 @@ pub const MAX_LOOKUP_IDS: usize = 8;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LookupReply {
+    /// The query number of the [`Lookup`] answered.
     pub query: u32,
+    /// Every ID known under the name.
     pub ids: heapless::Vec<NodeId, MAX_LOOKUP_IDS>,
 }
 
 impl LookupReply {
+    /// Parses a reply; the length must match the count.
     pub fn parse(b: &[u8]) -> Result<LookupReply> {
         if b.first() != Some(&LOOKUP_REPLY_KIND) || b.len() < 6 {
             return Err(Error);
@@ -382,6 +444,7 @@ impl LookupReply {
         })
     }
 
+    /// Writes the reply; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = 6 + 32 * self.ids.len();
         let out = out.get_mut(..n).ok_or(Error)?;
@@ -409,12 +472,16 @@ pub const TUNNEL_OFFER_MAX: usize = 1 + 32 + 48 + 2 + crate::cert::MAX_CERT_LEN;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelOffer<'a> {
+    /// The server node's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The client endpoint's secret key, sealed, with its tag.
     pub sealed_key: [u8; 48],
+    /// The tunnel certificate.
     pub cert: &'a [u8],
 }
 
 impl<'a> TunnelOffer<'a> {
+    /// Parses an offer; the certificate length must match the frame.
     pub fn parse(b: &'a [u8]) -> Result<TunnelOffer<'a>> {
         if b.first() != Some(&TUNNEL_OFFER_KIND) || b.len() < 83 {
             return Err(Error);
@@ -430,6 +497,7 @@ impl<'a> TunnelOffer<'a> {
         })
     }
 
+    /// Writes the offer; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = 83 + self.cert.len();
         let out = out.get_mut(..n).ok_or(Error)?;

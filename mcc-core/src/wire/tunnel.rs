@@ -12,12 +12,17 @@
 use super::{Error, Result, u16_at, u64_at};
 use crate::crypto::TAG_LEN;
 
+/// Length of the tunnel frame header.
 pub const HEADER_LEN: usize = 10;
+/// Bytes a tunnel frame adds around its IP packet.
 pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 
+/// Header of an end-to-end tunnel frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelHeader {
+    /// The receiving endpoint's session index.
     pub receiver: u16,
+    /// The sender's frame counter: the AEAD nonce, checked against the replay window.
     pub counter: u64,
 }
 
@@ -32,6 +37,7 @@ impl TunnelHeader {
             counter: u64_at(b, 2)?,
         })
     }
+    /// Writes the header into `b[..HEADER_LEN]` (which must be that long).
     pub fn emit(&self, b: &mut [u8]) {
         b[0..2].copy_from_slice(&self.receiver.to_le_bytes());
         b[2..10].copy_from_slice(&self.counter.to_le_bytes());
