@@ -323,4 +323,151 @@ mod tests {
         );
         assert!(DataHeader::parse(&f[..DATA_OVERHEAD - 1]).is_err());
     }
+
+    fn init_frame(cert: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut buf = alloc::vec![0u8; Init::buffer_len(cert.len())];
+        let sig_at = Init::emit_unsigned(&mut buf, 0x0102_0304, &[0xE1; 32], cert).unwrap();
+        buf[sig_at..sig_at + 64].copy_from_slice(&[0x51; 64]);
+        buf[sig_at + 64..].copy_from_slice(&[0xC0; COOKIE_LEN]);
+        buf
+    }
+
+    fn ack_frame(cert: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut buf = alloc::vec![0u8; InitAck::buffer_len(cert.len())];
+        let sig_at = InitAck::emit_unsigned(&mut buf, 11, 22, &[0xA7; 32], cert).unwrap();
+        buf[sig_at..].copy_from_slice(&[0x52; 64]);
+        buf
+    }
+
+    #[test]
+    fn init_fields_and_transcript_slices() {
+        let cert = [7u8; 33];
+        let f = init_frame(&cert);
+        assert_eq!(f.len(), 39 + 33 + 64 + 16);
+        let p = Init::parse(&f).unwrap();
+        assert_eq!(p.sender, 0x0102_0304);
+        assert_eq!(p.ephemeral, [0xE1; 32]);
+        assert_eq!(p.cert, &cert[..]);
+        assert_eq!(p.signature, [0x51; 64]);
+        assert_eq!(p.cookie, [0xC0; COOKIE_LEN]);
+        assert_eq!(p.signed, &f[..39 + 33]);
+        assert_eq!(p.without_cookie, &f[..f.len() - COOKIE_LEN]);
+        assert_eq!(&f[1..5], &0x0102_0304u32.to_le_bytes(), "little endian");
+    }
+
+    #[test]
+    fn init_rejects_extra_bytes_wrong_type_and_lying_length() {
+        let f = init_frame(&[1; 20]);
+        let mut long = f.clone();
+        long.push(0);
+        assert!(Init::parse(&long).is_err());
+        for t in [
+            0,
+            TYPE_INIT_ACK,
+            TYPE_COOKIE,
+            TYPE_DATA,
+            TYPE_NAT_KEEPALIVE,
+            0xFF,
+        ] {
+            let mut g = f.clone();
+            g[0] = t;
+            assert!(Init::parse(&g).is_err(), "type {t}");
+        }
+        // A certificate length field pointing past the end, or short of it.
+        for cert_len in [0u16, 19, 21, u16::MAX] {
+            let mut g = f.clone();
+            g[37..39].copy_from_slice(&cert_len.to_le_bytes());
+            assert!(Init::parse(&g).is_err(), "cert len {cert_len}");
+        }
+    }
+
+    #[test]
+    fn init_emit_refuses_small_buffers() {
+        let cert = [3u8; 10];
+        let need = Init::buffer_len(cert.len());
+        let mut buf = alloc::vec![0u8; need];
+        assert_eq!(Init::emit_unsigned(&mut buf, 1, &[0; 32], &cert), Ok(49));
+        assert!(Init::emit_unsigned(&mut buf[..need - 1], 1, &[0; 32], &cert).is_err());
+        let huge = alloc::vec![0u8; u16::MAX as usize + 1];
+        let mut big = alloc::vec![0u8; Init::buffer_len(huge.len())];
+        assert!(Init::emit_unsigned(&mut big, 1, &[0; 32], &huge).is_err());
+    }
+
+    #[test]
+    fn init_ack_roundtrip_and_every_truncation() {
+        let cert = [9u8; 50];
+        let f = ack_frame(&cert);
+        assert_eq!(f.len(), 43 + 50 + 64);
+        let p = InitAck::parse(&f).unwrap();
+        assert_eq!((p.sender, p.receiver), (11, 22));
+        assert_eq!(p.ephemeral, [0xA7; 32]);
+        assert_eq!(p.cert, &cert[..]);
+        assert_eq!(p.signature, [0x52; 64]);
+        assert_eq!(p.signed, &f[..43 + 50]);
+        for cut in 0..f.len() {
+            assert!(InitAck::parse(&f[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = f.clone();
+        long.push(0);
+        assert!(InitAck::parse(&long).is_err());
+        let mut g = f.clone();
+        g[0] = TYPE_INIT;
+        assert!(InitAck::parse(&g).is_err());
+        let mut small = [0u8; 43 + 50 + 63];
+        assert!(InitAck::emit_unsigned(&mut small, 1, 2, &[0; 32], &cert).is_err());
+    }
+
+    #[test]
+    fn init_and_ack_with_empty_certificate() {
+        // The parsers only frame bytes; an empty certificate is the verifier's problem.
+        let f = init_frame(&[]);
+        assert_eq!(Init::parse(&f).unwrap().cert, &[] as &[u8]);
+        let f = ack_frame(&[]);
+        assert_eq!(InitAck::parse(&f).unwrap().cert, &[] as &[u8]);
+    }
+
+    #[test]
+    fn cookie_roundtrip_exact_length_and_type() {
+        let c = Cookie {
+            receiver: 0xDEAD_BEEF,
+            cookie: [0x5A; COOKIE_LEN],
+        };
+        let mut b = [0u8; 64];
+        assert_eq!(c.emit(&mut b), Ok(COOKIE_FRAME_LEN));
+        assert_eq!(b[0], TYPE_COOKIE);
+        assert_eq!(Cookie::parse(&b[..COOKIE_FRAME_LEN]), Ok(c));
+        for cut in 0..COOKIE_FRAME_LEN {
+            assert!(Cookie::parse(&b[..cut]).is_err());
+        }
+        assert!(Cookie::parse(&b[..COOKIE_FRAME_LEN + 1]).is_err());
+        b[0] = TYPE_DATA;
+        assert!(Cookie::parse(&b[..COOKIE_FRAME_LEN]).is_err());
+        assert!(c.emit(&mut b[..COOKIE_FRAME_LEN - 1]).is_err());
+    }
+
+    #[test]
+    fn data_header_fields_layout_and_wrong_type() {
+        let h = DataHeader {
+            receiver: 0x0A0B_0C0D,
+            counter: 0x0102_0304_0506_0708,
+        };
+        let mut b = [0u8; DATA_HEADER_LEN];
+        h.emit(&mut b);
+        assert_eq!(
+            b,
+            [4, 0x0D, 0x0C, 0x0B, 0x0A, 8, 7, 6, 5, 4, 3, 2, 1],
+            "type, receiver LE, counter LE"
+        );
+        let mut f = alloc::vec![0u8; DATA_OVERHEAD + 100];
+        f[..DATA_HEADER_LEN].copy_from_slice(&b);
+        assert_eq!(DataHeader::parse(&f), Ok(h));
+        for cut in 0..DATA_OVERHEAD {
+            assert!(DataHeader::parse(&f[..cut]).is_err(), "cut at {cut}");
+        }
+        for t in [0, TYPE_INIT, TYPE_INIT_ACK, TYPE_COOKIE, TYPE_NAT_KEEPALIVE] {
+            f[0] = t;
+            assert!(DataHeader::parse(&f).is_err(), "type {t}");
+        }
+        assert_eq!(DATA_OVERHEAD, 29);
+    }
 }

@@ -593,4 +593,242 @@ mod tests {
         assert_eq!(TopologyUpdate::parse(&b), Ok(u));
         assert!(TopologyUpdate::parse(&b[..b.len() - 1]).is_err());
     }
+
+    #[test]
+    fn routed_header_roundtrip_truncation_and_kind() {
+        let h = RoutedHeader {
+            ttl: 31,
+            dst: [1, 2, 3, 4, 5, 6],
+        };
+        let mut b = [0u8; ROUTED_HEADER_LEN + 30];
+        h.emit(&mut b);
+        assert_eq!(
+            &b[..ROUTED_HEADER_LEN],
+            &[KIND_TUNNEL_ROUTED, 31, 1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(RoutedHeader::parse(&b), Ok(h));
+        for cut in 0..ROUTED_HEADER_LEN {
+            assert!(RoutedHeader::parse(&b[..cut]).is_err());
+        }
+        b[0] = KIND_TUNNEL_DIRECT;
+        assert!(RoutedHeader::parse(&b).is_err());
+    }
+
+    #[test]
+    fn control_header_roundtrip_truncation_and_kind() {
+        let h = ControlHeader {
+            ttl: 7,
+            dst: NodeId([0xD5; 32]),
+            src: NodeId([0x5C; 32]),
+        };
+        let mut b = [0u8; CONTROL_HEADER_LEN + TUNNEL_INIT_LEN];
+        h.emit(&mut b);
+        assert_eq!(ControlHeader::parse(&b), Ok(h));
+        assert_eq!(ControlHeader::parse(&b[..CONTROL_HEADER_LEN]), Ok(h));
+        for cut in 0..CONTROL_HEADER_LEN {
+            assert!(ControlHeader::parse(&b[..cut]).is_err());
+        }
+        b[0] = KIND_TUNNEL_ROUTED;
+        assert!(ControlHeader::parse(&b).is_err());
+    }
+
+    #[test]
+    fn tunnel_init_roundtrip_every_length_and_signed_part() {
+        let c = Control::TunnelInit {
+            tunnel: [0x11; 32],
+            sender: 0xBEEF,
+            ephemeral: [0x22; 32],
+            signature: [0x33; 64],
+        };
+        let mut b = [0u8; 200];
+        assert_eq!(c.emit(&mut b), Ok(TUNNEL_INIT_LEN));
+        assert_eq!(Control::parse(&b[..TUNNEL_INIT_LEN]), Ok(c));
+        // Only the exact length parses: shorter and longer are both refused.
+        for len in 0..b.len() {
+            if len != TUNNEL_INIT_LEN {
+                assert!(Control::parse(&b[..len]).is_err(), "len {len}");
+            }
+        }
+        assert_eq!(c.signed_part(&b), &b[..TUNNEL_INIT_LEN - 64]);
+        assert!(c.emit(&mut b[..TUNNEL_INIT_LEN - 1]).is_err());
+        // An Init's bytes under the InitAck kind have the wrong length for it.
+        b[0] = 2;
+        assert!(Control::parse(&b[..TUNNEL_INIT_LEN]).is_err());
+        b[0] = LOOKUP_REPLY_KIND;
+        assert!(Control::parse(&b[..TUNNEL_INIT_LEN]).is_err());
+    }
+
+    #[test]
+    fn tunnel_init_ack_fields_land_where_drawn() {
+        let c = Control::TunnelInitAck {
+            tunnel: [0xAA; 32],
+            sender: 0x0102,
+            receiver: 0x0304,
+            ephemeral: [0xBB; 32],
+            signature: [0xCC; 64],
+        };
+        let mut b = [0u8; TUNNEL_INIT_ACK_LEN];
+        c.emit(&mut b).unwrap();
+        assert_eq!(b[0], 2);
+        assert_eq!(&b[33..37], &[0x02, 0x01, 0x04, 0x03]);
+        assert_eq!(&b[37..69], &[0xBB; 32]);
+        assert_eq!(&b[69..], &[0xCC; 64]);
+        assert_eq!(c.signed_part(&b).len(), TUNNEL_INIT_ACK_LEN - 64);
+    }
+
+    #[test]
+    fn lookup_roundtrip_and_name_bounds() {
+        let l = Lookup {
+            ttl: 64,
+            origin: NodeId([4; 32]),
+            query: 0x0A0B_0C0D,
+            name: b"printer.lan",
+        };
+        let mut b = [0u8; 128];
+        let n = l.emit(&mut b).unwrap();
+        assert_eq!(n, 39 + 11);
+        assert_eq!(Lookup::parse(&b[..n]), Ok(l));
+        for cut in 0..n {
+            assert!(Lookup::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(Lookup::parse(&b[..n + 1]).is_err(), "trailing byte");
+        let long = [b'a'; 64];
+        let too_long = Lookup { name: &long, ..l };
+        assert!(too_long.emit(&mut b).is_err());
+        let ok = Lookup {
+            name: &long[..63],
+            ..l
+        };
+        let n = ok.emit(&mut b).unwrap();
+        assert_eq!(Lookup::parse(&b[..n]).unwrap().name.len(), 63);
+        // An empty name is refused by the parser.
+        let empty = Lookup { name: b"", ..l };
+        let n = empty.emit(&mut b).unwrap();
+        assert!(Lookup::parse(&b[..n]).is_err());
+        assert!(l.emit(&mut b[..20]).is_err());
+    }
+
+    #[test]
+    fn lookup_reply_roundtrip_and_count_bounds() {
+        let mut ids = heapless::Vec::new();
+        for i in 0..MAX_LOOKUP_IDS as u8 {
+            ids.push(NodeId([i; 32])).unwrap();
+        }
+        let r = LookupReply { query: 77, ids };
+        let mut b = [0u8; 6 + 32 * 9];
+        let n = r.emit(&mut b).unwrap();
+        assert_eq!(n, 6 + 32 * MAX_LOOKUP_IDS);
+        assert_eq!(LookupReply::parse(&b[..n]), Ok(r.clone()));
+        for cut in 0..n {
+            assert!(LookupReply::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        // A count of 9 is over the bound even with the bytes present.
+        b[5] = 9;
+        assert!(LookupReply::parse(&b[..6 + 32 * 9]).is_err());
+        let none = LookupReply {
+            query: 1,
+            ids: heapless::Vec::new(),
+        };
+        let n = none.emit(&mut b).unwrap();
+        assert_eq!(n, 6);
+        assert_eq!(LookupReply::parse(&b[..n]).unwrap().ids.len(), 0);
+    }
+
+    #[test]
+    fn tunnel_offer_roundtrip_and_length_field() {
+        let cert = [0x77u8; 140];
+        let o = TunnelOffer {
+            ephemeral: [1; 32],
+            sealed_key: [2; 48],
+            cert: &cert,
+        };
+        let mut b = [0u8; TUNNEL_OFFER_MAX];
+        let n = o.emit(&mut b).unwrap();
+        assert_eq!(n, 83 + 140);
+        assert_eq!(TunnelOffer::parse(&b[..n]), Ok(o));
+        for cut in 0..n {
+            assert!(TunnelOffer::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(TunnelOffer::parse(&b[..n + 1]).is_err());
+        b[0] = TUNNEL_OFFER_KIND + 1;
+        assert!(TunnelOffer::parse(&b[..n]).is_err());
+        assert!(o.emit(&mut b[..n - 1]).is_err());
+    }
+
+    #[test]
+    fn topology_ack_is_exactly_nine_bytes() {
+        let mut b = [0u8; 10];
+        b[0] = KIND_TOPOLOGY_ACK;
+        b[1..9].copy_from_slice(&0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(parse_topology_ack(&b[..9]), Ok(0x1122_3344_5566_7788));
+        assert!(parse_topology_ack(&b).is_err());
+        assert!(parse_topology_ack(&b[..8]).is_err());
+        b[0] = KIND_TOPOLOGY;
+        assert!(parse_topology_ack(&b[..9]).is_err());
+    }
+
+    #[test]
+    fn topology_update_refuses_oversized_content() {
+        let rec = |names: alloc::vec::Vec<String>| Record {
+            id: NodeId([1; 32]),
+            parent: None,
+            seq: 1,
+            kind: RecordKind::ServerEndpoint,
+            names,
+        };
+        let enc = |u: &TopologyUpdate| postcard::to_allocvec(u).unwrap();
+        let many = TopologyUpdate {
+            upto: 1,
+            entries: (0..=MAX_UPDATE_ENTRIES)
+                .map(|i| Entry::Remove {
+                    id: NodeId([i as u8; 32]),
+                    seq: 1,
+                })
+                .collect(),
+        };
+        assert!(TopologyUpdate::parse(&enc(&many)).is_err());
+        let mut full = many.clone();
+        full.entries.pop();
+        assert_eq!(TopologyUpdate::parse(&enc(&full)), Ok(full.clone()));
+        let long_name = TopologyUpdate {
+            upto: 1,
+            entries: alloc::vec![Entry::Upsert(rec(alloc::vec!["x".repeat(64)]))],
+        };
+        assert!(TopologyUpdate::parse(&enc(&long_name)).is_err());
+        let names = TopologyUpdate {
+            upto: 1,
+            entries: alloc::vec![Entry::Upsert(rec((0..9).map(|_| "n".into()).collect()))],
+        };
+        assert!(TopologyUpdate::parse(&enc(&names)).is_err());
+        let mut trailing = enc(&full);
+        trailing.push(0);
+        assert!(TopologyUpdate::parse(&trailing).is_err());
+        assert!(TopologyUpdate::parse(&[]).is_err());
+    }
+
+    #[test]
+    fn nat_probe_kinds_do_not_overlap_other_kinds() {
+        for k in [
+            KIND_PONG,
+            KIND_TOPOLOGY,
+            KIND_TOPOLOGY_ACK,
+            KIND_TUNNEL_DIRECT,
+            KIND_TUNNEL_ROUTED,
+            KIND_CONTROL,
+            KIND_REVOCATION,
+            KIND_LOOKUP,
+            KIND_LEAVE,
+        ] {
+            assert!(!NatProbe::is_kind(k), "kind {k}");
+        }
+        assert_eq!(
+            (0..=255u8).filter(|&k| NatProbe::is_kind(k)).count(),
+            16,
+            "8 probes + 8 answers"
+        );
+        let delays: alloc::vec::Vec<u64> = (0..8)
+            .map(|rung| NatProbe { reply: true, rung }.delay().as_secs())
+            .collect();
+        assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
+    }
 }

@@ -43,3 +43,34 @@ impl TunnelHeader {
         b[2..10].copy_from_slice(&self.counter.to_le_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_roundtrip_and_layout() {
+        let h = TunnelHeader {
+            receiver: 0x1234,
+            counter: u64::MAX - 1,
+        };
+        let mut b = [0u8; OVERHEAD + 20];
+        h.emit(&mut b);
+        assert_eq!(&b[..2], &[0x34, 0x12]);
+        assert_eq!(&b[2..10], &(u64::MAX - 1).to_le_bytes());
+        assert_eq!(TunnelHeader::parse(&b), Ok(h));
+        assert_eq!(OVERHEAD, 26);
+    }
+
+    #[test]
+    fn frames_without_room_for_a_tag_are_rejected() {
+        let b = [0xFFu8; OVERHEAD];
+        assert!(
+            TunnelHeader::parse(&b).is_ok(),
+            "an empty packet is a valid frame"
+        );
+        for cut in 0..OVERHEAD {
+            assert_eq!(TunnelHeader::parse(&b[..cut]), Err(Error), "cut at {cut}");
+        }
+    }
+}
