@@ -240,4 +240,112 @@ mod tests {
         r.release(&NodeId([1; 32]));
         assert!(r.assign(NodeId([9; 32])).is_ok());
     }
+
+    #[test]
+    fn restore_at_a_given_index() {
+        let mut r = Resolver::new(ResolverConfig::default());
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        assert!(r.assign_at(a, 77));
+        assert!(r.assign_at(a, 77), "the same pair again is fine");
+        assert!(!r.assign_at(a, 78), "a already has 77");
+        assert!(!r.assign_at(b, 77), "77 is taken");
+        assert!(!r.assign_at(b, 0), "the network address");
+        assert!(!r.assign_at(b, 4097), "beyond capacity");
+        assert!(r.assign_at(b, 4096));
+        assert_eq!(r.index_of(&a), Some(77));
+        assert_eq!(r.ipv4(77), Ipv4Addr::new(10, 83, 0, 77));
+        // Dynamic assignment skips restored indices.
+        let mut seen = alloc::vec::Vec::new();
+        for i in 10..90u8 {
+            seen.push(r.assign(NodeId([i; 32])).unwrap());
+        }
+        assert!(!seen.contains(&77) && !seen.contains(&0));
+    }
+
+    #[test]
+    fn released_addresses_are_reused_after_wrapping() {
+        let mut r = Resolver::new(ResolverConfig {
+            capacity: 4,
+            ..Default::default()
+        });
+        for i in 1..=4u8 {
+            assert_eq!(r.assign(NodeId([i; 32])), Ok(i as u32));
+        }
+        assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull));
+        r.release(&NodeId([2; 32]));
+        assert_eq!(
+            r.lookup(IpAddr::V4(r.ipv4(2))),
+            None,
+            "released address is free"
+        );
+        assert_eq!(r.assign(NodeId([9; 32])), Ok(2));
+        assert_eq!(r.len(), 4);
+        r.release(&NodeId([42; 32])); // unknown: no effect
+        assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn the_prefix_bounds_the_pool() {
+        let mut r = Resolver::new(ResolverConfig {
+            ipv4_network: Ipv4Addr::new(192, 168, 7, 0),
+            ipv4_prefix: 30,
+            ..Default::default()
+        });
+        assert_eq!(r.assign(NodeId([1; 32])), Ok(1));
+        assert_eq!(r.assign(NodeId([2; 32])), Ok(2));
+        assert_eq!(
+            r.assign(NodeId([3; 32])),
+            Err(PoolFull),
+            "a /30 has 2 hosts"
+        );
+        assert_eq!(r.ipv4(2), Ipv4Addr::new(192, 168, 7, 2));
+        assert_eq!(
+            r.lookup(IpAddr::V4(Ipv4Addr::new(192, 168, 7, 2))),
+            Some(NodeId([2; 32]))
+        );
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(192, 168, 8, 2))), None);
+    }
+
+    #[test]
+    fn ipv6_and_mac_forms() {
+        let mut r = Resolver::new(ResolverConfig {
+            ipv4_network: Ipv4Addr::new(10, 0, 0, 0),
+            ipv4_prefix: 8,
+            capacity: u32::MAX,
+            ..Default::default()
+        });
+        let a = NodeId([1; 32]);
+        let i = 0x0001_0203;
+        assert!(r.assign_at(a, i));
+        assert_eq!(r.ipv4(i), Ipv4Addr::new(10, 1, 2, 3));
+        assert_eq!(r.ipv6(i), "200::1:203".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(r.mac(i), [0xae, 0, 0, 1, 2, 3]);
+        assert_eq!(r.mac(1), [0xae, 0, 0, 0, 0, 1]);
+        assert_eq!(r.addr_of(&a, true), Some(IpAddr::V6(r.ipv6(i))));
+        assert_eq!(r.addr_of(&a, false), Some(IpAddr::V4(r.ipv4(i))));
+        assert_eq!(r.addr_of(&NodeId([2; 32]), false), None);
+        assert_eq!(r.lookup(IpAddr::V6("200::1:203".parse().unwrap())), Some(a));
+        assert_eq!(r.lookup_mac([0xae, 0, 0, 1, 2, 3]), Some(a));
+        assert_eq!(r.lookup_mac([0xaf, 0, 0, 1, 2, 3]), None, "other prefix");
+        assert_eq!(r.lookup(IpAddr::V6("201::1:203".parse().unwrap())), None);
+        assert_eq!(
+            r.lookup(IpAddr::V6("200::1:0:1:203".parse().unwrap())),
+            None
+        );
+    }
+
+    #[test]
+    fn unassigned_and_network_addresses_resolve_to_nothing() {
+        let mut r = Resolver::new(ResolverConfig::default());
+        r.assign(NodeId([1; 32])).unwrap();
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 0, 0))), None);
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 0, 2))), None);
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 255, 255))), None);
+        assert!(!r.is_empty());
+        assert_eq!(
+            r.iter().map(|(_, &i)| i).collect::<alloc::vec::Vec<_>>(),
+            [1]
+        );
+        assert_eq!(r.config().capacity, 4096);
+    }
 }
