@@ -200,3 +200,46 @@ impl core::fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timers_keep_their_documented_relations() {
+        let t = Timers::default();
+        assert!(t.parent_timeout > t.keepalive);
+        // An idle child sends one authenticated frame per `idle_check`; its parent must
+        // wait longer than that before dropping it.
+        assert!(t.child_timeout > t.idle_check);
+        assert_eq!(t.child_timeout, Duration::from_secs(2 * 1800 + 60));
+        assert!(t.rekey_idle_after > t.rekey_after);
+        assert_eq!(t.nat_keepalive, NatKeepalivePolicy::Learn);
+        assert_eq!(t.lookup_ttl, 64);
+    }
+
+    #[test]
+    fn both_limit_presets_pass_node_validation() {
+        // The same checks `Node::new` applies (a zero bound or an MTU out of range).
+        for l in [Limits::default(), Limits::leaf()] {
+            assert!(l.max_peers > 0 && l.max_records > 0 && l.tx_queue > 0 && l.tun_queue > 0);
+            assert!((576..=9000).contains(&l.mtu), "mtu {}", l.mtu);
+        }
+        assert!(Limits::leaf().max_peers < Limits::default().max_peers);
+    }
+
+    #[test]
+    fn config_errors_say_what_is_wrong() {
+        assert_eq!(
+            alloc::format!(
+                "{}",
+                ConfigError::Certificate(crate::cert::CertError::Expired)
+            ),
+            "node certificate: certificate has expired"
+        );
+        assert_eq!(
+            alloc::format!("{}", ConfigError::CertificateMismatch),
+            "node certificate is not for this node's key"
+        );
+    }
+}

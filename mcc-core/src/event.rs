@@ -203,3 +203,50 @@ impl Stats {
             + self.drop_full
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [DropReason; 14] = [
+        DropReason::Malformed,
+        DropReason::Unsupported,
+        DropReason::Forged,
+        DropReason::Replay,
+        DropReason::UnknownSession,
+        DropReason::NoTunnel,
+        DropReason::Filtered,
+        DropReason::NoSession,
+        DropReason::NoRoute,
+        DropReason::TtlExpired,
+        DropReason::BadCertificate,
+        DropReason::BadHandshake,
+        DropReason::RateLimited,
+        DropReason::Full,
+    ];
+
+    #[test]
+    fn every_drop_reason_has_its_own_counter() {
+        let mut seen = alloc::vec::Vec::new();
+        for r in ALL {
+            let mut s = Stats::default();
+            s.count_drop(r);
+            assert_eq!(s.drops(), 1, "{r} is counted in drops()");
+            // Two reasons sharing a counter would give the same stats.
+            let text = alloc::format!("{s:?}");
+            assert!(!seen.contains(&text), "{r} shares a counter");
+            seen.push(text);
+        }
+        let mut all = Stats::default();
+        ALL.iter().for_each(|r| all.count_drop(*r));
+        assert_eq!(all.drops(), 14);
+        assert_eq!(all.drop_ttl, 1);
+        assert_eq!(all.datagrams_in, 0, "drops are not traffic");
+    }
+
+    #[test]
+    fn drop_reasons_display_their_name() {
+        assert_eq!(alloc::format!("{}", DropReason::TtlExpired), "TtlExpired");
+        assert_eq!(alloc::format!("{}", DropReason::Full), "Full");
+    }
+}

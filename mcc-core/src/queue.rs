@@ -114,4 +114,70 @@ mod tests {
             assert_eq!(q.pop_into(&mut out), None);
         }
     }
+
+    #[test]
+    fn a_short_buffer_drops_the_packet_and_reports_its_length() {
+        let mut q: PacketQueue<u16> = PacketQueue::new(4, 100);
+        q.next_slot().unwrap()[..50].fill(0xAB);
+        q.commit(50, 7);
+        q.next_slot().unwrap()[..3].copy_from_slice(b"abc");
+        q.commit(3, 8);
+        let mut small = [0u8; 10];
+        assert_eq!(q.pop_into(&mut small), Some(Err(50)));
+        assert_eq!(small, [0; 10], "nothing copied");
+        assert_eq!(q.pop_into(&mut small), Some(Ok((3, 8))));
+        assert_eq!(&small[..3], b"abc");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn next_slot_without_commit_queues_nothing() {
+        let mut q: PacketQueue<()> = PacketQueue::new(1, 8);
+        q.next_slot().unwrap()[0] = 1;
+        assert!(q.is_empty() && !q.is_full());
+        q.next_slot().unwrap()[0] = 2;
+        q.commit(1, ());
+        assert!(q.is_full() && q.len() == 1);
+        let mut out = [0u8; 8];
+        assert_eq!(q.pop_into(&mut out), Some(Ok((1, ()))));
+        assert_eq!(out[0], 2, "the slot was rewritten before the commit");
+    }
+
+    #[test]
+    fn iter_sees_fifo_order_without_removing() {
+        let mut q: PacketQueue<u8> = PacketQueue::new(3, 4);
+        for m in 1..=3u8 {
+            q.next_slot().unwrap()[..m as usize].fill(m);
+            q.commit(m as usize, m);
+        }
+        let mut out = [0u8; 4];
+        q.pop_into(&mut out).unwrap().unwrap();
+        q.next_slot().unwrap()[0] = 9;
+        q.commit(1, 4);
+        let seen: alloc::vec::Vec<(alloc::vec::Vec<u8>, u8)> =
+            q.iter().map(|(b, m)| (b.to_vec(), m)).collect();
+        assert_eq!(
+            seen,
+            alloc::vec![
+                (alloc::vec![2, 2], 2),
+                (alloc::vec![3, 3, 3], 3),
+                (alloc::vec![9], 4)
+            ]
+        );
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn zero_slots_means_one() {
+        let mut q: PacketQueue<()> = PacketQueue::new(0, 4);
+        assert!(q.next_slot().is_some());
+        q.commit(0, ());
+        assert!(q.next_slot().is_none());
+        let mut out = [0u8; 0];
+        assert_eq!(
+            q.pop_into(&mut out),
+            Some(Ok((0, ()))),
+            "an empty packet fits"
+        );
+    }
 }
