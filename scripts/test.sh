@@ -22,6 +22,7 @@ fi
 echo "== fmt";     cargo fmt --all -- --check
 echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests";   cargo test --workspace --release
+echo "== example"; cargo run --release -q -p udp-service-example   # two nodes on loopback UDP, a tunnel, an echo service
 echo "== ring";    cargo test -p mcc-core --features ring --release
 echo "== no_std";  scripts/nostd-probe.sh && examples/mcu-node/size.sh   # core alone, and the MCU node
 echo "== fuzz";    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh

@@ -15,10 +15,14 @@ const CERT_CONTEXT: &[u8] = b"mcc-cert-v1";
 const REVOCATION_CONTEXT: &[u8] = b"mcc-revocation-v1";
 /// Upper bound of an encoded certificate; anything longer is rejected before parsing.
 pub const MAX_CERT_LEN: usize = 1024;
+/// Most `proto:port` targets one tunnel certificate may list.
 pub const MAX_TARGETS: usize = 16;
+/// Most DNS names one tunnel certificate may list.
 pub const MAX_NAMES: usize = 8;
+/// Longest name (certificate name, DNS name) accepted, in bytes: one DNS label.
 pub const MAX_NAME_LEN: usize = 63;
 
+/// What a certificate certifies; decides where it may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CertKind {
     /// Self-signed root of trust.
@@ -34,7 +38,9 @@ pub enum CertKind {
 /// Transport protocol of a tunnel target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Proto {
+    /// TCP, to the given port.
     Tcp,
+    /// UDP, to the given port.
     Udp,
     /// ICMP/ICMPv6 echo; the port is ignored (written `icmp`).
     Icmp,
@@ -43,7 +49,9 @@ pub enum Proto {
 /// One `proto:port` entry of a tunnel's whitelist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Target {
+    /// Transport protocol.
     pub proto: Proto,
+    /// Server-side port (`0` for [`Proto::Icmp`]).
     pub port: u16,
 }
 
@@ -123,10 +131,15 @@ impl Target {
 /// What a tunnel certificate says about its two endpoints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TunnelInfo {
+    /// The client endpoint's public key (the server endpoint is the certificate subject).
     pub client_endpoint: NodeId,
+    /// The node that hosts the client endpoint.
     pub client_node: NodeId,
+    /// The node that hosts the server endpoint.
     pub server_node: NodeId,
+    /// The `proto:port` whitelist: all a client may open toward the server (default deny).
     pub targets: Vec<Target>,
+    /// DNS names under which the client resolves the server endpoint.
     pub dns_names: Vec<String>,
     /// Static overlay address of the server endpoint (10.115.0.0/16), if any.
     pub static_addr: Option<[u8; 4]>,
@@ -134,29 +147,40 @@ pub struct TunnelInfo {
     pub external_addr: Option<[u8; 4]>,
 }
 
+/// Kind-specific part of a certificate body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Extension {
+    /// No extension (CA, network and node certificates).
     None,
+    /// The tunnel description of a [`CertKind::Tunnel`] certificate.
     Tunnel(TunnelInfo),
 }
 
 /// The signed part of a certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertBody {
+    /// What the certificate certifies.
     pub kind: CertKind,
     /// The certified public key (for a tunnel: the server endpoint).
     pub subject: NodeId,
+    /// The public key that signed it (self for a CA).
     pub issuer: NodeId,
+    /// Human-readable name (at most [`MAX_NAME_LEN`] bytes); empty for nodes and tunnels.
     pub name: String,
+    /// Start of validity, Unix seconds (inclusive).
     pub not_before: u64,
+    /// End of validity, Unix seconds (inclusive).
     pub not_after: u64,
+    /// Kind-specific data.
     pub ext: Extension,
 }
 
 /// A decoded certificate with its signature and the exact bytes it was decoded from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
+    /// The signed body.
     pub body: CertBody,
+    /// Ed25519 signature by `body.issuer` over `"mcc-cert-v1" ‖ postcard(body)`.
     pub signature: [u8; 64],
     encoded: Vec<u8>,
 }
@@ -251,10 +275,12 @@ impl Certificate {
         })
     }
 
+    /// The exact bytes the certificate was decoded from (or produced by [`Certificate::sign`]).
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
     }
 
+    /// The certified public key.
     pub fn subject(&self) -> NodeId {
         self.body.subject
     }
@@ -264,6 +290,7 @@ impl Certificate {
         crypto::sha256(&[&self.encoded])
     }
 
+    /// The tunnel description, for a tunnel certificate.
     pub fn tunnel(&self) -> Option<&TunnelInfo> {
         match &self.body.ext {
             Extension::Tunnel(t) => Some(t),
@@ -315,9 +342,13 @@ fn check_limits(body: &CertBody) -> Result<(), CertError> {
 /// `subject` is a node ID or a tunnel certificate's [`Certificate::fingerprint`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
+    /// The revoking network (must be known to the [`TrustStore`]).
     pub network: NodeId,
+    /// The revoked node ID, or tunnel certificate fingerprint.
     pub subject: [u8; 32],
+    /// When the network issued it, Unix seconds.
     pub issued_at: u64,
+    /// Ed25519 signature by `network` over `"mcc-revocation-v1" ‖ network ‖ subject ‖ issued_at`.
     pub signature: [u8; 64],
 }
 
@@ -333,6 +364,7 @@ impl Revocation {
         m[81..].copy_from_slice(&issued_at.to_le_bytes());
         m
     }
+    /// Signs a revocation of `subject` with the network's key.
     pub fn sign(network: &Identity, subject: [u8; 32], issued_at: u64) -> Revocation {
         let id = network.id();
         let signature = network.sign(&Self::message(&id, &subject, issued_at));
@@ -343,6 +375,7 @@ impl Revocation {
             signature,
         }
     }
+    /// Does the signature verify with `network`'s key?
     pub fn verify(&self) -> bool {
         crypto::verify(
             &self.network,
@@ -350,6 +383,7 @@ impl Revocation {
             &self.signature,
         )
     }
+    /// The fixed-size wire form ([`REVOCATION_LEN`] bytes).
     pub fn encode(&self) -> [u8; REVOCATION_LEN] {
         let mut out = [0u8; REVOCATION_LEN];
         out[..32].copy_from_slice(&self.network.0);
@@ -358,6 +392,7 @@ impl Revocation {
         out[72..].copy_from_slice(&self.signature);
         out
     }
+    /// Parses [`Revocation::encode`]'s form; `None` if the length is wrong (the signature is not checked here: see [`Revocation::verify`]).
     pub fn decode(b: &[u8]) -> Option<Revocation> {
         if b.len() != REVOCATION_LEN {
             return None;
@@ -394,6 +429,7 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
+    /// A trust store that accepts network certificates signed by one of `cas`, for a node of `own_network`.
     pub fn new(cas: Vec<NodeId>, own_network: NodeId) -> Self {
         TrustStore {
             cas,
@@ -418,6 +454,7 @@ impl TrustStore {
         Ok(())
     }
 
+    /// The network certificates accepted so far.
     pub fn networks(&self) -> &[Certificate] {
         &self.networks
     }
@@ -426,6 +463,7 @@ impl TrustStore {
         self.networks.iter().any(|n| &n.body.subject == id)
     }
 
+    /// Has `subject` (node ID or tunnel fingerprint) been revoked?
     pub fn is_revoked(&self, subject: &[u8; 32]) -> bool {
         self.revoked.contains(subject)
     }
@@ -492,6 +530,7 @@ impl TrustStore {
 pub mod issue {
     use super::*;
 
+    /// A self-signed CA certificate.
     pub fn ca(ca: &Identity, name: &str, not_before: u64, not_after: u64) -> Certificate {
         let body = CertBody {
             kind: CertKind::Ca,
@@ -505,6 +544,7 @@ pub mod issue {
         Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
     }
 
+    /// A network certificate for `network`, signed by `ca`.
     pub fn network(
         ca: &Identity,
         network: &NodeId,
@@ -524,6 +564,7 @@ pub mod issue {
         Certificate::sign(body, ca).expect("issuer matches and fields are in bounds")
     }
 
+    /// A node certificate for `node`, signed by `network`.
     pub fn node(network: &Identity, node: &NodeId, not_before: u64, not_after: u64) -> Certificate {
         let body = CertBody {
             kind: CertKind::Node,
@@ -537,6 +578,7 @@ pub mod issue {
         Certificate::sign(body, network).expect("issuer matches and fields are in bounds")
     }
 
+    /// A tunnel certificate whose subject is `server_endpoint`, signed by `network`; fails if `info` is out of bounds (no targets, too many, names too long).
     pub fn tunnel(
         network: &Identity,
         server_endpoint: &NodeId,
@@ -633,5 +675,316 @@ mod tests {
         assert!(Target::parse_list("tcp:0").is_err());
         assert!(Target::parse_list("sctp:5").is_err());
         assert!(Target::parse_list("tcp:99999").is_err());
+    }
+
+    fn tunnel_info(
+        client: &Identity,
+        client_node: &Identity,
+        server_node: &Identity,
+    ) -> TunnelInfo {
+        TunnelInfo {
+            client_endpoint: client.id(),
+            client_node: client_node.id(),
+            server_node: server_node.id(),
+            targets: Target::parse_list("udp:7").unwrap(),
+            dns_names: alloc::vec!["echo".into()],
+            static_addr: None,
+            external_addr: None,
+        }
+    }
+
+    /// The certificate's bytes with `body` swapped for `f(body)` and the old signature kept.
+    fn tampered(c: &Certificate, f: impl FnOnce(&mut CertBody)) -> Certificate {
+        let mut body = c.body.clone();
+        f(&mut body);
+        let mut bytes = postcard::to_allocvec(&body).unwrap();
+        bytes.extend_from_slice(&c.signature);
+        Certificate::decode(&bytes).unwrap()
+    }
+
+    #[test]
+    fn validity_bounds_are_inclusive() {
+        let (_ca, net, node, ts) = chain();
+        let c = issue::node(&net, &node.id(), 100, 200);
+        assert_eq!(ts.verify_node(&c, 99), Err(CertError::NotYetValid));
+        assert_eq!(ts.verify_node(&c, 100), Ok(node.id()));
+        assert_eq!(ts.verify_node(&c, 200), Ok(node.id()));
+        assert_eq!(ts.verify_node(&c, 201), Err(CertError::Expired));
+    }
+
+    #[test]
+    fn tampered_body_fields_break_the_signature() {
+        let (_ca, net, node, ts) = chain();
+        let c = issue::node(&net, &node.id(), 0, 1000);
+        let longer = tampered(&c, |b| b.not_after = 5000);
+        assert_eq!(ts.verify_node(&longer, 10), Err(CertError::BadSignature));
+        let other = tampered(&c, |b| b.subject = NodeId([9; 32]));
+        assert_eq!(ts.verify_node(&other, 10), Err(CertError::BadSignature));
+        let named = tampered(&c, |b| b.name = "root".into());
+        assert_eq!(ts.verify_node(&named, 10), Err(CertError::BadSignature));
+        // The untouched body with the same signature still verifies.
+        assert_eq!(ts.verify_node(&tampered(&c, |_| {}), 10), Ok(node.id()));
+    }
+
+    #[test]
+    fn every_signature_bit_matters() {
+        let (_ca, net, node, ts) = chain();
+        let c = issue::node(&net, &node.id(), 0, 1000);
+        let enc = c.encoded().to_vec();
+        for byte in enc.len() - 64..enc.len() {
+            let mut b = enc.clone();
+            b[byte] ^= 0x80;
+            let t = Certificate::decode(&b).unwrap();
+            assert_eq!(
+                ts.verify_node(&t, 10),
+                Err(CertError::BadSignature),
+                "byte {byte}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_issuer_is_refused_before_the_signature() {
+        let (_ca, net, node, _ts) = chain();
+        let c = issue::node(&net, &node.id(), 0, 1000);
+        assert_eq!(c.verify_signed_by(&net.id(), 10), Ok(()));
+        assert_eq!(
+            c.verify_signed_by(&node.id(), 10),
+            Err(CertError::UnknownIssuer)
+        );
+        // Signing with a key other than `body.issuer` is refused outright.
+        let body = c.body.clone();
+        assert_eq!(
+            Certificate::sign(body, &node).map(|_| ()),
+            Err(CertError::UnknownIssuer)
+        );
+    }
+
+    #[test]
+    fn decode_rejects_bad_encodings() {
+        let (_ca, net, node, _ts) = chain();
+        let enc = issue::node(&net, &node.id(), 0, 1000).encoded().to_vec();
+        for cut in 0..64 {
+            assert_eq!(
+                Certificate::decode(&enc[..cut]),
+                Err(CertError::Malformed),
+                "len {cut}"
+            );
+        }
+        // A byte inserted before the signature is trailing body garbage.
+        let mut extra = enc.clone();
+        extra.insert(enc.len() - 64, 0);
+        assert_eq!(Certificate::decode(&extra), Err(CertError::Malformed));
+        assert_eq!(
+            Certificate::decode(&[0u8; MAX_CERT_LEN + 1]),
+            Err(CertError::Malformed)
+        );
+        assert_eq!(Certificate::decode(&[0xFF; 100]), Err(CertError::Malformed));
+    }
+
+    #[test]
+    fn limits_are_enforced_on_sign_and_decode() {
+        let (_ca, net, node, _ts) = chain();
+        let mut body = issue::node(&net, &node.id(), 0, 1000).body;
+        body.name = "n".repeat(MAX_NAME_LEN + 1);
+        assert_eq!(
+            Certificate::sign(body.clone(), &net).map(|_| ()),
+            Err(CertError::Limits)
+        );
+        // Decoding applies the same bounds to a body that was never signed by us.
+        let mut bytes = postcard::to_allocvec(&body).unwrap();
+        bytes.extend_from_slice(&[0; 64]);
+        assert_eq!(Certificate::decode(&bytes), Err(CertError::Limits));
+        body.name = "n".repeat(MAX_NAME_LEN);
+        body.not_before = 10;
+        body.not_after = 9;
+        assert_eq!(
+            Certificate::sign(body, &net).map(|_| ()),
+            Err(CertError::Limits)
+        );
+    }
+
+    #[test]
+    fn tunnel_bounds() {
+        let (_ca, net, node, _ts) = chain();
+        let mut info = tunnel_info(&node, &node, &net);
+        info.targets.clear();
+        assert_eq!(
+            issue::tunnel(&net, &node.id(), info.clone(), 0, 10).map(|_| ()),
+            Err(CertError::Limits)
+        );
+        info.targets = (1..=MAX_TARGETS as u16 + 1)
+            .map(|port| Target {
+                proto: Proto::Tcp,
+                port,
+            })
+            .collect();
+        assert_eq!(
+            issue::tunnel(&net, &node.id(), info.clone(), 0, 10).map(|_| ()),
+            Err(CertError::Limits)
+        );
+        info.targets.pop();
+        info.dns_names = (0..=MAX_NAMES).map(|i| alloc::format!("n{i}")).collect();
+        assert_eq!(
+            issue::tunnel(&net, &node.id(), info.clone(), 0, 10).map(|_| ()),
+            Err(CertError::Limits)
+        );
+        info.dns_names = alloc::vec!["x".repeat(MAX_NAME_LEN + 1)];
+        assert_eq!(
+            issue::tunnel(&net, &node.id(), info.clone(), 0, 10).map(|_| ()),
+            Err(CertError::Limits)
+        );
+        info.dns_names = alloc::vec!["x".repeat(MAX_NAME_LEN)];
+        let c = issue::tunnel(&net, &node.id(), info, 0, 10).unwrap();
+        assert!(c.encoded().len() <= MAX_CERT_LEN);
+        assert_eq!(c.tunnel().unwrap().targets.len(), MAX_TARGETS);
+    }
+
+    #[test]
+    fn add_network_checks_kind_ca_and_validity() {
+        let ca = Identity::from_secret([1; 32]);
+        let net = Identity::from_secret([2; 32]);
+        let mut ts = TrustStore::new(alloc::vec![ca.id()], net.id());
+        // A node certificate is not a network certificate.
+        let wrong = issue::node(&ca, &net.id(), 0, 1000);
+        assert_eq!(ts.add_network(wrong, 10), Err(CertError::WrongKind));
+        let rogue_ca = Identity::from_secret([66; 32]);
+        let rogue = issue::network(&rogue_ca, &net.id(), "net", 0, 1000);
+        assert_eq!(ts.add_network(rogue, 10), Err(CertError::UnknownIssuer));
+        let expired = issue::network(&ca, &net.id(), "net", 0, 5);
+        assert_eq!(ts.add_network(expired, 10), Err(CertError::Expired));
+        assert!(ts.networks().is_empty());
+        // Re-adding the same network replaces the old certificate.
+        ts.add_network(issue::network(&ca, &net.id(), "a", 0, 1000), 10)
+            .unwrap();
+        ts.add_network(issue::network(&ca, &net.id(), "b", 0, 1000), 10)
+            .unwrap();
+        assert_eq!(ts.networks().len(), 1);
+        assert_eq!(ts.networks()[0].body.name, "b");
+    }
+
+    #[test]
+    fn trusted_nodes_admit_single_foreign_nodes() {
+        let (ca, _net, node, mut ts) = chain();
+        let other = Identity::from_secret([4; 32]);
+        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10)
+            .unwrap();
+        let stranger = Identity::from_secret([5; 32]);
+        let a = issue::node(&other, &node.id(), 0, 1000);
+        let b = issue::node(&other, &stranger.id(), 0, 1000);
+        ts.trusted_nodes.push(node.id());
+        assert_eq!(ts.verify_node(&a, 10), Ok(node.id()));
+        assert_eq!(ts.verify_node(&b, 10), Err(CertError::Untrusted));
+    }
+
+    #[test]
+    fn node_and_tunnel_kinds_are_not_interchangeable() {
+        let (_ca, net, node, ts) = chain();
+        let client = Identity::from_secret([6; 32]);
+        let t =
+            issue::tunnel(&net, &node.id(), tunnel_info(&client, &node, &net), 0, 1000).unwrap();
+        let n = issue::node(&net, &node.id(), 0, 1000);
+        assert_eq!(ts.verify_node(&t, 10), Err(CertError::WrongKind));
+        assert_eq!(ts.verify_tunnel(&n, 10), Err(CertError::WrongKind));
+        assert_eq!(ts.verify_tunnel(&t, 10), Ok(()));
+        assert_eq!(ts.verify_tunnel(&t, 1001), Err(CertError::Expired));
+    }
+
+    #[test]
+    fn tunnels_are_revoked_by_fingerprint_and_need_trusted_networks() {
+        let (ca, net, node, mut ts) = chain();
+        let client = Identity::from_secret([6; 32]);
+        let info = tunnel_info(&client, &node, &net);
+        let t = issue::tunnel(&net, &node.id(), info.clone(), 0, 1000).unwrap();
+        let t2 = issue::tunnel(&net, &node.id(), info.clone(), 0, 999).unwrap();
+        assert_ne!(t.fingerprint(), t2.fingerprint());
+        assert_eq!(
+            t.fingerprint(),
+            Certificate::decode(t.encoded()).unwrap().fingerprint()
+        );
+        assert!(ts.revoke(&Revocation::sign(&net, t.fingerprint(), 20)));
+        assert_eq!(ts.verify_tunnel(&t, 30), Err(CertError::Revoked));
+        assert_eq!(ts.verify_tunnel(&t2, 30), Ok(()), "only that certificate");
+        // A tunnel from another known network needs `trusted-networks`; a node entry is not enough.
+        let other = Identity::from_secret([4; 32]);
+        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10)
+            .unwrap();
+        let foreign = issue::tunnel(&other, &node.id(), info, 0, 1000).unwrap();
+        ts.trusted_nodes.push(node.id());
+        assert_eq!(ts.verify_tunnel(&foreign, 30), Err(CertError::Untrusted));
+        ts.trusted_networks.push(other.id());
+        assert_eq!(ts.verify_tunnel(&foreign, 30), Ok(()));
+    }
+
+    #[test]
+    fn revocations_need_a_known_network_and_are_bounded() {
+        let (_ca, net, _node, mut ts) = chain();
+        let unknown = Identity::from_secret([77; 32]);
+        assert!(!ts.revoke(&Revocation::sign(&unknown, [1; 32], 0)));
+        ts.max_revocations = 3;
+        for i in 0..5u8 {
+            assert!(ts.revoke(&Revocation::sign(&net, [i; 32], 0)));
+        }
+        // The two oldest went to make room.
+        assert!(!ts.is_revoked(&[0; 32]) && !ts.is_revoked(&[1; 32]));
+        assert!((2..5).all(|i| ts.is_revoked(&[i; 32])));
+    }
+
+    #[test]
+    fn revocation_encoding_and_tampering() {
+        let net = Identity::from_secret([2; 32]);
+        let r = Revocation::sign(&net, [8; 32], 0x0102_0304);
+        let enc = r.encode();
+        assert_eq!(enc.len(), REVOCATION_LEN);
+        assert_eq!(&enc[..32], &net.id().0);
+        assert_eq!(&enc[64..72], &0x0102_0304u64.to_le_bytes());
+        assert!(Revocation::decode(&enc[..REVOCATION_LEN - 1]).is_none());
+        assert!(Revocation::decode(&[0; REVOCATION_LEN + 1]).is_none());
+        assert!(r.verify());
+        for field in [0usize, 40, 70, 100] {
+            let mut b = enc;
+            b[field] ^= 1;
+            assert!(!Revocation::decode(&b).unwrap().verify(), "byte {field}");
+        }
+    }
+
+    #[test]
+    fn target_lists_edge_cases() {
+        assert_eq!(
+            Target::parse_list("ICMP, Tcp:22,,").unwrap(),
+            alloc::vec![
+                Target {
+                    proto: Proto::Icmp,
+                    port: 0
+                },
+                Target {
+                    proto: Proto::Tcp,
+                    port: 22
+                }
+            ]
+        );
+        assert!(Target::parse_list("icmp:0").is_ok());
+        assert_eq!(
+            Target::parse_list("icmp:5"),
+            Err(TargetError::Syntax("icmp:5".into()))
+        );
+        assert_eq!(
+            Target::parse_list("tcp"),
+            Err(TargetError::Syntax("tcp".into()))
+        );
+        assert!(matches!(
+            Target::parse_list(" , "),
+            Err(TargetError::Syntax(_))
+        ));
+        let many: alloc::vec::Vec<_> = (1..=17).map(|p| alloc::format!("udp:{p}")).collect();
+        assert_eq!(
+            Target::parse_list(&many.join(",")),
+            Err(TargetError::TooMany)
+        );
+        assert_eq!(Target::parse_list(&many[..16].join(",")).unwrap().len(), 16);
+        assert_eq!(
+            alloc::format!("{}", TargetError::TooMany),
+            "at most 16 targets per tunnel"
+        );
     }
 }

@@ -99,15 +99,21 @@ impl Default for Timers {
 /// Upper bounds of every table and queue: a hostile peer cannot grow memory past them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Link peers at once (parents and children).
     pub max_peers: usize,
+    /// Routing records (nodes and endpoints of the subtree).
     pub max_records: usize,
+    /// Tunnels this node hosts an endpoint of.
     pub max_tunnels: usize,
+    /// Conntrack flows across all tunnels.
     pub max_flows: usize,
+    /// Revocations remembered (the oldest is forgotten first).
     pub max_revocations: usize,
     /// Datagrams waiting for `poll_transmit`.
     pub tx_queue: usize,
     /// Packets waiting for `poll_tun`.
     pub tun_queue: usize,
+    /// Events waiting for `poll_event`; further events are counted in `Stats::events_lost`.
     pub events: usize,
     /// Largest IP packet accepted from or written to the TUN device (its MTU).
     pub mtu: usize,
@@ -150,16 +156,23 @@ impl Limits {
     }
 }
 
+/// Everything [`Node::new`](crate::Node::new) needs.
 pub struct Config {
+    /// This node's key pair; its public key is the node ID.
     pub identity: Identity,
+    /// This node's certificate (subject = `identity`), issued by its network.
     pub certificate: Certificate,
+    /// The CAs and networks this node trusts.
     pub trust: TrustStore,
     /// Parent addresses in priority order; empty for a root.
     pub parents: Vec<SocketAddr>,
     /// DNS names of this node (`dns-names`).
     pub names: Vec<String>,
+    /// Timers (defaults follow the user documentation).
     pub timers: Timers,
+    /// Table and queue bounds.
     pub limits: Limits,
+    /// Address pools for the local resolver.
     pub resolver: ResolverConfig,
 }
 
@@ -187,3 +200,46 @@ impl core::fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timers_keep_their_documented_relations() {
+        let t = Timers::default();
+        assert!(t.parent_timeout > t.keepalive);
+        // An idle child sends one authenticated frame per `idle_check`; its parent must
+        // wait longer than that before dropping it.
+        assert!(t.child_timeout > t.idle_check);
+        assert_eq!(t.child_timeout, Duration::from_secs(2 * 1800 + 60));
+        assert!(t.rekey_idle_after > t.rekey_after);
+        assert_eq!(t.nat_keepalive, NatKeepalivePolicy::Learn);
+        assert_eq!(t.lookup_ttl, 64);
+    }
+
+    #[test]
+    fn both_limit_presets_pass_node_validation() {
+        // The same checks `Node::new` applies (a zero bound or an MTU out of range).
+        for l in [Limits::default(), Limits::leaf()] {
+            assert!(l.max_peers > 0 && l.max_records > 0 && l.tx_queue > 0 && l.tun_queue > 0);
+            assert!((576..=9000).contains(&l.mtu), "mtu {}", l.mtu);
+        }
+        assert!(Limits::leaf().max_peers < Limits::default().max_peers);
+    }
+
+    #[test]
+    fn config_errors_say_what_is_wrong() {
+        assert_eq!(
+            alloc::format!(
+                "{}",
+                ConfigError::Certificate(crate::cert::CertError::Expired)
+            ),
+            "node certificate: certificate has expired"
+        );
+        assert_eq!(
+            alloc::format!("{}", ConfigError::CertificateMismatch),
+            "node certificate is not for this node's key"
+        );
+    }
+}

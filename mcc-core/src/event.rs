@@ -47,62 +47,120 @@ impl fmt::Display for DropReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A link with a neighbour is up (authenticated).
-    PeerUp { id: NodeId, addr: SocketAddr },
+    PeerUp {
+        /// The neighbour.
+        id: NodeId,
+        /// Its address.
+        addr: SocketAddr,
+    },
     /// A link went down (timeout or revocation).
-    PeerDown { id: NodeId },
+    PeerDown {
+        /// The neighbour.
+        id: NodeId,
+    },
     /// The peer's source address changed and the session followed it (roaming).
-    PeerRoamed { id: NodeId, addr: SocketAddr },
+    PeerRoamed {
+        /// The neighbour.
+        id: NodeId,
+        /// Its new address.
+        addr: SocketAddr,
+    },
     /// The active parent changed (failover, rejoin, or first join).
     ParentChanged {
+        /// The previous parent, if any.
         from: Option<NodeId>,
+        /// The new parent (`None`: no parent reachable).
         to: Option<NodeId>,
     },
     /// A tunnel session is established with the remote endpoint.
-    TunnelUp { remote_endpoint: NodeId },
+    TunnelUp {
+        /// The other end of the tunnel.
+        remote_endpoint: NodeId,
+    },
     /// A tunnel arrived by offer from its server node and is installed; persist it with
     /// `Node::tunnel_credentials`.
-    TunnelInstalled { fingerprint: [u8; 32] },
+    TunnelInstalled {
+        /// The tunnel certificate's fingerprint.
+        fingerprint: [u8; 32],
+    },
     /// A tunnel was removed or revoked.
-    TunnelDown { remote_endpoint: NodeId },
+    TunnelDown {
+        /// The other end of the tunnel.
+        remote_endpoint: NodeId,
+    },
     /// A name lookup started with `Node::start_lookup` finished (answered or timed out);
     /// `Node::lookup_name` now has the answer.
-    LookupDone { query: u32, found: bool },
+    LookupDone {
+        /// The number `start_lookup` returned.
+        query: u32,
+        /// Did the name resolve to at least one ID?
+        found: bool,
+    },
     /// A packet or frame was dropped.
-    Dropped { reason: DropReason },
+    Dropped {
+        /// Why.
+        reason: DropReason,
+    },
 }
 
 /// Counters, by name. Cheap to copy; read with `Node::stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Datagrams handed to `handle_datagram`.
     pub datagrams_in: u64,
+    /// Datagrams returned by `poll_transmit`.
     pub datagrams_out: u64,
+    /// Bytes handed to `handle_datagram`.
     pub bytes_in: u64,
+    /// Bytes returned by `poll_transmit`.
     pub bytes_out: u64,
+    /// Packets handed to `handle_tun_packet`.
     pub tun_in: u64,
+    /// Packets returned by `poll_tun`.
     pub tun_out: u64,
+    /// Frames relayed for other nodes.
     pub forwarded: u64,
+    /// Link handshakes completed (first sessions and rekeys).
     pub handshakes_completed: u64,
+    /// Sessions replaced by a rekey.
     pub rekeys: u64,
     /// One-byte NAT keepalives sent to the parent / received from children (and ignored).
     pub nat_keepalives_sent: u64,
+    /// One-byte NAT keepalives received from children (and ignored).
     pub nat_keepalives_received: u64,
     /// NAT probes sent to the parent, and those whose answer never came back.
     pub nat_probes_sent: u64,
+    /// NAT probes whose answer never came back.
     pub nat_probes_lost: u64,
+    /// Drops for [`DropReason::Malformed`].
     pub drop_malformed: u64,
+    /// Drops for [`DropReason::Unsupported`].
     pub drop_unsupported: u64,
+    /// Drops for [`DropReason::Forged`].
     pub drop_forged: u64,
+    /// Drops for [`DropReason::Replay`].
     pub drop_replay: u64,
+    /// Drops for [`DropReason::UnknownSession`].
     pub drop_unknown_session: u64,
+    /// Drops for [`DropReason::NoTunnel`].
     pub drop_no_tunnel: u64,
+    /// Drops for [`DropReason::Filtered`].
     pub drop_filtered: u64,
+    /// Drops for [`DropReason::NoSession`].
     pub drop_no_session: u64,
+    /// Drops for [`DropReason::NoRoute`].
     pub drop_no_route: u64,
+    /// Drops for [`DropReason::TtlExpired`].
     pub drop_ttl: u64,
+    /// Drops for [`DropReason::BadCertificate`].
     pub drop_bad_certificate: u64,
+    /// Drops for [`DropReason::BadHandshake`].
     pub drop_bad_handshake: u64,
+    /// Drops for [`DropReason::RateLimited`].
     pub drop_rate_limited: u64,
+    /// Drops for [`DropReason::Full`].
     pub drop_full: u64,
+    /// Events discarded because the event queue was full (see `Limits::events`).
     pub events_lost: u64,
 }
 
@@ -143,5 +201,52 @@ impl Stats {
             + self.drop_bad_handshake
             + self.drop_rate_limited
             + self.drop_full
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [DropReason; 14] = [
+        DropReason::Malformed,
+        DropReason::Unsupported,
+        DropReason::Forged,
+        DropReason::Replay,
+        DropReason::UnknownSession,
+        DropReason::NoTunnel,
+        DropReason::Filtered,
+        DropReason::NoSession,
+        DropReason::NoRoute,
+        DropReason::TtlExpired,
+        DropReason::BadCertificate,
+        DropReason::BadHandshake,
+        DropReason::RateLimited,
+        DropReason::Full,
+    ];
+
+    #[test]
+    fn every_drop_reason_has_its_own_counter() {
+        let mut seen = alloc::vec::Vec::new();
+        for r in ALL {
+            let mut s = Stats::default();
+            s.count_drop(r);
+            assert_eq!(s.drops(), 1, "{r} is counted in drops()");
+            // Two reasons sharing a counter would give the same stats.
+            let text = alloc::format!("{s:?}");
+            assert!(!seen.contains(&text), "{r} shares a counter");
+            seen.push(text);
+        }
+        let mut all = Stats::default();
+        ALL.iter().for_each(|r| all.count_drop(*r));
+        assert_eq!(all.drops(), 14);
+        assert_eq!(all.drop_ttl, 1);
+        assert_eq!(all.datagrams_in, 0, "drops are not traffic");
+    }
+
+    #[test]
+    fn drop_reasons_display_their_name() {
+        assert_eq!(alloc::format!("{}", DropReason::TtlExpired), "TtlExpired");
+        assert_eq!(alloc::format!("{}", DropReason::Full), "Full");
     }
 }

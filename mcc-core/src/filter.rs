@@ -18,8 +18,11 @@ use smoltcp::wire::{
 /// What the filter needs to know of an IP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketInfo {
+    /// Source address.
     pub src: IpAddr,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Transport protocol.
     pub proto: Proto,
     /// TCP/UDP source port; for ICMP echo the identifier.
     pub src_port: u16,
@@ -32,7 +35,9 @@ pub struct PacketInfo {
 /// Which way a packet travels inside a tunnel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Client endpoint → server endpoint (the direction flows are opened in).
     ToServer,
+    /// Server endpoint → client endpoint (replies only).
     ToClient,
 }
 
@@ -144,6 +149,7 @@ pub struct Conntrack {
 }
 
 impl Conntrack {
+    /// A table of at least `capacity` flows (rounded up to a power of two, at least 16), each forgotten after `timeout` idle.
     pub fn new(capacity: usize, timeout: Duration) -> Self {
         let cap = capacity.max(PROBE).next_power_of_two();
         Conntrack {
@@ -350,5 +356,312 @@ mod tests {
             b.fill(0x60);
             let _ = parse(&b);
         }
+    }
+
+    use core::net::Ipv6Addr;
+
+    const C4: [u8; 4] = [10, 83, 0, 1];
+    const S4: [u8; 4] = [10, 83, 0, 2];
+
+    /// An IPv4 header around `payload`, protocol `proto` (checksums filled by `rewrite`
+    /// where the transport has one).
+    fn ip4(proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 20 + payload.len()];
+        b[0] = 0x45;
+        b[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+        b[8] = 64;
+        b[9] = proto;
+        b[12..16].copy_from_slice(&C4);
+        b[16..20].copy_from_slice(&S4);
+        b[20..].copy_from_slice(payload);
+        let _ = rewrite(&mut b, IpAddr::V4(C4.into()), IpAddr::V4(S4.into()));
+        b
+    }
+
+    fn v6(last: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0x200, 0, 0, 0, 0, 0, 0, last)
+    }
+
+    fn ip6(next: u8, payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 40 + payload.len()];
+        b[0] = 0x60;
+        b[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        b[6] = next;
+        b[7] = 64;
+        b[8..24].copy_from_slice(&v6(1).octets());
+        b[24..40].copy_from_slice(&v6(2).octets());
+        b[40..].copy_from_slice(payload);
+        let _ = rewrite(&mut b, IpAddr::V6(v6(1)), IpAddr::V6(v6(2)));
+        b
+    }
+
+    fn tcp(sport: u16, dport: u16) -> Vec<u8> {
+        let mut t = vec![0u8; 20];
+        t[..2].copy_from_slice(&sport.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[12] = 0x50; // data offset: 5 words
+        t[13] = 0x02; // SYN
+        t
+    }
+
+    fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = vec![0u8; 8 + payload.len()];
+        u[..2].copy_from_slice(&sport.to_be_bytes());
+        u[2..4].copy_from_slice(&dport.to_be_bytes());
+        u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u[8..].copy_from_slice(payload);
+        u
+    }
+
+    /// An ICMP message: type, code 0, ident, sequence 1.
+    fn icmp(ty: u8, ident: u16) -> Vec<u8> {
+        let mut i = vec![ty, 0, 0, 0, 0, 0, 0, 1];
+        i[4..6].copy_from_slice(&ident.to_be_bytes());
+        i
+    }
+
+    fn targets(s: &str) -> Vec<Target> {
+        Target::parse_list(s).unwrap()
+    }
+
+    #[test]
+    fn tcp_ports_by_direction_and_protocol() {
+        let t = targets("tcp:80");
+        let req = parse(&ip4(6, &tcp(40000, 80))).unwrap();
+        assert_eq!(
+            (req.proto, req.src_port, req.dst_port),
+            (Proto::Tcp, 40000, 80)
+        );
+        assert_eq!(req.src, IpAddr::V4(C4.into()));
+        assert!(rule_allows(&t, Direction::ToServer, &req));
+        let reply = parse(&ip4(6, &tcp(80, 40000))).unwrap();
+        assert!(rule_allows(&t, Direction::ToClient, &reply));
+        assert!(!rule_allows(&t, Direction::ToServer, &reply));
+        let other = parse(&ip4(6, &tcp(40000, 81))).unwrap();
+        assert!(!rule_allows(&t, Direction::ToServer, &other));
+        // The same port over UDP is another target.
+        let u = parse(&ip4(17, &udp(40000, 80, b""))).unwrap();
+        assert!(!rule_allows(&t, Direction::ToServer, &u));
+        assert!(!rule_allows(&[], Direction::ToServer, &req), "default deny");
+    }
+
+    #[test]
+    fn icmp_echo_requests_go_to_the_server_and_replies_back() {
+        let with = targets("icmp");
+        let without = targets("tcp:22,udp:53");
+        let req = parse(&ip4(1, &icmp(8, 0x4242))).unwrap();
+        let rep = parse(&ip4(1, &icmp(0, 0x4242))).unwrap();
+        assert!(req.echo_request && !rep.echo_request);
+        assert_eq!((req.src_port, req.dst_port), (0x4242, 0x4242));
+        assert!(rule_allows(&with, Direction::ToServer, &req));
+        assert!(!rule_allows(&with, Direction::ToServer, &rep));
+        assert!(rule_allows(&with, Direction::ToClient, &rep));
+        assert!(
+            !rule_allows(&with, Direction::ToClient, &req),
+            "server may not ping"
+        );
+        assert!(!rule_allows(&without, Direction::ToServer, &req));
+    }
+
+    #[test]
+    fn ipv6_udp_and_icmpv6_echo_parse() {
+        let p = parse(&ip6(17, &udp(5000, 53, b"q"))).unwrap();
+        assert_eq!(p.src, IpAddr::V6(v6(1)));
+        assert_eq!(p.dst, IpAddr::V6(v6(2)));
+        assert_eq!((p.proto, p.dst_port), (Proto::Udp, 53));
+        let e = parse(&ip6(58, &icmp(128, 9))).unwrap();
+        assert_eq!(
+            (e.proto, e.echo_request, e.src_port),
+            (Proto::Icmp, true, 9)
+        );
+        let r = parse(&ip6(58, &icmp(129, 9))).unwrap();
+        assert!(!r.echo_request);
+        assert!(rule_allows(&targets("icmp"), Direction::ToServer, &e));
+    }
+
+    #[test]
+    fn unsupported_and_malformed_packets() {
+        // Destination unreachable, router advertisement: not echo.
+        assert_eq!(parse(&ip4(1, &icmp(3, 0))), Err(DropReason::Unsupported));
+        let mut ra = icmp(134, 0);
+        ra.resize(16, 0);
+        assert_eq!(parse(&ip6(58, &ra)), Err(DropReason::Unsupported));
+        // GRE has no ports to match.
+        assert_eq!(parse(&ip4(47, &[0; 8])), Err(DropReason::Unsupported));
+        // Fragments: more-fragments flag, or a non-zero offset.
+        let mut f = ip4(17, &udp(1, 2, b"x"));
+        f[6] = 0x20;
+        assert_eq!(parse(&f), Err(DropReason::Unsupported));
+        let mut f = ip4(17, &udp(1, 2, b"x"));
+        f[7] = 1;
+        assert_eq!(parse(&f), Err(DropReason::Unsupported));
+        // A UDP header cut short, a version that is neither 4 nor 6, nothing at all.
+        assert_eq!(parse(&ip4(17, &[0; 4])), Err(DropReason::Malformed));
+        let mut v5 = ip4(17, &udp(1, 2, b""));
+        v5[0] = 0x55;
+        assert_eq!(parse(&v5), Err(DropReason::Malformed));
+        assert_eq!(parse(&[]), Err(DropReason::Malformed));
+        // An IPv4 total length longer than the buffer.
+        let mut long = ip4(17, &udp(1, 2, b""));
+        long[3] += 1;
+        assert_eq!(parse(&long), Err(DropReason::Malformed));
+    }
+
+    #[test]
+    fn rule_order_does_not_matter() {
+        let lists = [
+            "tcp:80,udp:53,icmp",
+            "icmp,udp:53,tcp:80",
+            "udp:53,icmp,tcp:80",
+        ];
+        let packets = [
+            ip4(6, &tcp(1000, 80)),
+            ip4(6, &tcp(80, 1000)),
+            ip4(17, &udp(1000, 53, b"")),
+            ip4(17, &udp(53, 1000, b"")),
+            ip4(17, &udp(1000, 80, b"")),
+            ip4(1, &icmp(8, 1)),
+            ip4(1, &icmp(0, 1)),
+        ];
+        for p in &packets {
+            let p = parse(p).unwrap();
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let answers: Vec<bool> = lists
+                    .iter()
+                    .map(|l| rule_allows(&targets(l), dir, &p))
+                    .collect();
+                assert!(answers.iter().all(|&a| a == answers[0]), "{p:?} {dir:?}");
+            }
+        }
+        // And the answers are the expected ones, not all `false`.
+        let t = targets(lists[0]);
+        let allowed = packets
+            .iter()
+            .filter(|p| rule_allows(&t, Direction::ToServer, &parse(p).unwrap()))
+            .count();
+        assert_eq!(allowed, 3);
+    }
+
+    #[test]
+    fn a_request_and_its_reply_share_a_flow_key() {
+        let req = parse(&ip4(17, &udp(4000, 53, b""))).unwrap();
+        let rep = parse(&ip4(17, &udp(53, 4000, b""))).unwrap();
+        let k = flow_key(7, Direction::ToServer, &req);
+        assert_eq!(k, flow_key(7, Direction::ToClient, &rep));
+        assert_ne!(k, flow_key(8, Direction::ToServer, &req), "per tunnel");
+        let tcp_req = parse(&ip4(6, &tcp(4000, 53))).unwrap();
+        assert_ne!(
+            k,
+            flow_key(7, Direction::ToServer, &tcp_req),
+            "per protocol"
+        );
+        assert_ne!(k & 1 << 63, 0, "never the empty slot");
+        assert_ne!(flow_key(0, Direction::ToServer, &req), 0);
+    }
+
+    #[test]
+    fn conntrack_expiry_uses_the_now_passed_in() {
+        let mut ct = Conntrack::new(64, Duration::from_secs(10));
+        let k = 1 << 63 | 42;
+        assert!(!ct.check(k, Instant::from_secs(0)), "unknown flow");
+        ct.insert(k, Instant::from_secs(0));
+        // Valid up to and including the deadline; each hit pushes it out again.
+        assert!(ct.check(k, Instant::from_secs(10)));
+        assert!(ct.check(k, Instant::from_secs(19)));
+        assert!(!ct.check(k, Instant::from_secs(29) + Duration::from_micros(1)));
+        // Once expired it stays expired: a check does not revive it.
+        assert!(!ct.check(k, Instant::from_secs(29) + Duration::from_micros(2)));
+        ct.insert(k, Instant::from_secs(100));
+        assert!(ct.check(k, Instant::from_secs(105)));
+        assert_eq!(
+            ct.slots.iter().filter(|s| s.0 == k).count(),
+            1,
+            "refresh in place"
+        );
+    }
+
+    #[test]
+    fn conntrack_evicts_the_soonest_to_expire() {
+        let mut ct = Conntrack::new(1, Duration::from_secs(10));
+        assert_eq!(ct.slots.len(), 16, "rounded up to one probe window");
+        for k in 0..200u64 {
+            ct.insert(1 << 63 | k, Instant::from_secs(k));
+        }
+        assert_eq!(ct.slots.iter().filter(|s| s.0 != 0).count(), 16);
+        // The newest flows survive; the oldest were evicted.
+        assert!(ct.check(1 << 63 | 199, Instant::from_secs(199)));
+        assert!(!ct.check(1 << 63, Instant::from_secs(199)));
+    }
+
+    #[test]
+    fn forget_tunnel_drops_only_that_tunnel() {
+        let mut ct = Conntrack::new(64, Duration::from_secs(10));
+        let p = parse(&ip4(17, &udp(4000, 53, b""))).unwrap();
+        let now = Instant::from_secs(1);
+        let (a, b) = (
+            flow_key(3, Direction::ToServer, &p),
+            flow_key(4, Direction::ToServer, &p),
+        );
+        ct.insert(a, now);
+        ct.insert(b, now);
+        ct.forget_tunnel(3);
+        assert!(!ct.check(a, now));
+        assert!(ct.check(b, now));
+    }
+
+    #[test]
+    fn rewrite_fixes_tcp_ipv6_and_icmpv6_checksums() {
+        let (s, d) = (IpAddress::v4(10, 83, 0, 7), IpAddress::v4(10, 83, 0, 8));
+        let mut b = ip4(6, &tcp(1, 2));
+        rewrite(
+            &mut b,
+            "10.83.0.7".parse().unwrap(),
+            "10.83.0.8".parse().unwrap(),
+        )
+        .unwrap();
+        let ip = Ipv4Packet::new_checked(&b[..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert!(
+            TcpPacket::new_checked(ip.payload())
+                .unwrap()
+                .verify_checksum(&s, &d)
+        );
+        assert_eq!(
+            parse(&b).unwrap().src,
+            "10.83.0.7".parse::<IpAddr>().unwrap()
+        );
+
+        let (s6, d6) = (v6(0x77), v6(0x88));
+        let mut u = ip6(17, &udp(1, 2, b"six"));
+        rewrite(&mut u, IpAddr::V6(s6), IpAddr::V6(d6)).unwrap();
+        let ip = Ipv6Packet::new_checked(&u[..]).unwrap();
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (s6, d6));
+        let pkt = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert!(pkt.verify_checksum(&IpAddress::Ipv6(s6), &IpAddress::Ipv6(d6)));
+
+        let mut e = ip6(58, &icmp(128, 5));
+        rewrite(&mut e, IpAddr::V6(s6), IpAddr::V6(d6)).unwrap();
+        let ip = Ipv6Packet::new_checked(&e[..]).unwrap();
+        assert!(
+            Icmpv6Packet::new_checked(ip.payload())
+                .unwrap()
+                .verify_checksum(&s6, &d6)
+        );
+    }
+
+    #[test]
+    fn rewrite_refuses_a_family_mismatch() {
+        let mut b = ip4(17, &udp(1, 2, b""));
+        let before = b.clone();
+        assert_eq!(
+            rewrite(&mut b, IpAddr::V6(v6(1)), IpAddr::V6(v6(2))),
+            Err(DropReason::Malformed)
+        );
+        assert_eq!(b, before, "nothing written");
+        let mut b = ip6(17, &udp(1, 2, b""));
+        assert_eq!(
+            rewrite(&mut b, IpAddr::V4(C4.into()), IpAddr::V4(S4.into())),
+            Err(DropReason::Malformed)
+        );
     }
 }

@@ -23,12 +23,15 @@ pub struct NodeId(pub [u8; 32]);
 pub type ShortId = [u8; SHORT_ID_LEN];
 
 impl NodeId {
+    /// The ID of a 32-byte Ed25519 public key.
     pub const fn from_bytes(b: [u8; 32]) -> Self {
         NodeId(b)
     }
+    /// The public key bytes.
     pub const fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+    /// The first [`SHORT_ID_LEN`] bytes (see [`ShortId`]).
     pub fn short(&self) -> ShortId {
         let mut s = [0u8; SHORT_ID_LEN];
         s.copy_from_slice(&self.0[..SHORT_ID_LEN]);
@@ -169,6 +172,76 @@ mod tests {
         assert_eq!(
             core::str::from_utf8(&s).unwrap().parse::<NodeId>(),
             Err(ParseIdError::Padding)
+        );
+    }
+
+    #[test]
+    fn known_vectors() {
+        assert_eq!(NodeId([0; 32]).to_string(), "0".repeat(52));
+        // 255 one-bits in 51 groups, then the last bit padded with four zeros: 10000 = 'g'.
+        assert_eq!(NodeId([0xFF; 32]).to_string(), "z".repeat(51) + "g");
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        // The lowest bit is the only bit of the last character's top position.
+        assert_eq!(NodeId(one).to_string(), "0".repeat(51) + "g");
+    }
+
+    #[test]
+    fn crockford_aliases_and_case_are_accepted() {
+        let id = NodeId([0x42; 32]);
+        let text = id.to_string();
+        assert_eq!(text.to_uppercase().parse::<NodeId>(), Ok(id));
+        let ones = "1".repeat(50) + "10";
+        let want: NodeId = ones.parse().unwrap();
+        assert_eq!(("i".repeat(25) + &"L".repeat(25) + "10").parse(), Ok(want));
+        let zeros: NodeId = ("o".repeat(26) + &"O".repeat(26)).parse().unwrap();
+        assert_eq!(zeros, NodeId([0; 32]));
+    }
+
+    #[test]
+    fn every_bad_character_is_reported_where_it_is() {
+        let good = NodeId([7; 32]).to_string();
+        for (at, bad) in [(0, 'u'), (17, '-'), (30, ' '), (51, '!'), (5, 'é')] {
+            let mut s: alloc::vec::Vec<char> = good.chars().collect();
+            s[at] = bad;
+            let s: alloc::string::String = s.into_iter().collect();
+            let want = if bad.len_utf8() == 1 {
+                ParseIdError::Character(at)
+            } else {
+                ParseIdError::Length // 53 bytes: a multi-byte char changes the length
+            };
+            assert_eq!(s.parse::<NodeId>(), Err(want), "{bad:?} at {at}");
+        }
+    }
+
+    #[test]
+    fn wrong_lengths() {
+        let good = NodeId([7; 32]).to_string();
+        assert_eq!(good[..51].parse::<NodeId>(), Err(ParseIdError::Length));
+        assert_eq!(
+            (good.clone() + "0").parse::<NodeId>(),
+            Err(ParseIdError::Length)
+        );
+        assert_eq!("".parse::<NodeId>(), Err(ParseIdError::Length));
+        assert_eq!(
+            ParseIdError::Length.to_string(),
+            "a node ID is 52 base32 characters"
+        );
+    }
+
+    #[test]
+    fn short_form_and_debug() {
+        let mut b = [0u8; 32];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = i as u8;
+        }
+        let id = NodeId::from_bytes(b);
+        assert_eq!(id.short(), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(id.as_bytes(), &b);
+        let text = id.to_string();
+        assert_eq!(
+            std::format!("{id:?}"),
+            std::format!("NodeId({})", &text[..8])
         );
     }
 }

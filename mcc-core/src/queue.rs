@@ -4,6 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+/// A ring of `slots` buffers of `slot_size` bytes, each with a length and metadata `M` (for the transmit queue: the destination).
 pub struct PacketQueue<M: Copy> {
     bufs: Vec<Vec<u8>>,
     meta: Vec<(usize, M)>,
@@ -13,6 +14,7 @@ pub struct PacketQueue<M: Copy> {
 }
 
 impl<M: Copy + Default> PacketQueue<M> {
+    /// A queue of `slots` (at least one) buffers of `slot_size` bytes; buffers are allocated on first use and then reused.
     pub fn new(slots: usize, slot_size: usize) -> Self {
         let slots = slots.max(1);
         PacketQueue {
@@ -24,14 +26,17 @@ impl<M: Copy + Default> PacketQueue<M> {
         }
     }
 
+    /// Is every slot taken?
     pub fn is_full(&self) -> bool {
         self.len == self.bufs.len()
     }
 
+    /// Is no packet queued?
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Packets queued.
     pub fn len(&self) -> usize {
         self.len
     }
@@ -49,6 +54,7 @@ impl<M: Copy + Default> PacketQueue<M> {
         Some(&mut self.bufs[at])
     }
 
+    /// Queues the packet written into [`next_slot`](Self::next_slot): its first `len` bytes, with `meta`. Call only after `next_slot` returned a buffer.
     pub fn commit(&mut self, len: usize, meta: M) {
         debug_assert!(!self.is_full());
         let at = (self.head + self.len) % self.bufs.len();
@@ -107,5 +113,71 @@ mod tests {
             assert_eq!(out[0], round + 100);
             assert_eq!(q.pop_into(&mut out), None);
         }
+    }
+
+    #[test]
+    fn a_short_buffer_drops_the_packet_and_reports_its_length() {
+        let mut q: PacketQueue<u16> = PacketQueue::new(4, 100);
+        q.next_slot().unwrap()[..50].fill(0xAB);
+        q.commit(50, 7);
+        q.next_slot().unwrap()[..3].copy_from_slice(b"abc");
+        q.commit(3, 8);
+        let mut small = [0u8; 10];
+        assert_eq!(q.pop_into(&mut small), Some(Err(50)));
+        assert_eq!(small, [0; 10], "nothing copied");
+        assert_eq!(q.pop_into(&mut small), Some(Ok((3, 8))));
+        assert_eq!(&small[..3], b"abc");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn next_slot_without_commit_queues_nothing() {
+        let mut q: PacketQueue<()> = PacketQueue::new(1, 8);
+        q.next_slot().unwrap()[0] = 1;
+        assert!(q.is_empty() && !q.is_full());
+        q.next_slot().unwrap()[0] = 2;
+        q.commit(1, ());
+        assert!(q.is_full() && q.len() == 1);
+        let mut out = [0u8; 8];
+        assert_eq!(q.pop_into(&mut out), Some(Ok((1, ()))));
+        assert_eq!(out[0], 2, "the slot was rewritten before the commit");
+    }
+
+    #[test]
+    fn iter_sees_fifo_order_without_removing() {
+        let mut q: PacketQueue<u8> = PacketQueue::new(3, 4);
+        for m in 1..=3u8 {
+            q.next_slot().unwrap()[..m as usize].fill(m);
+            q.commit(m as usize, m);
+        }
+        let mut out = [0u8; 4];
+        q.pop_into(&mut out).unwrap().unwrap();
+        q.next_slot().unwrap()[0] = 9;
+        q.commit(1, 4);
+        let seen: alloc::vec::Vec<(alloc::vec::Vec<u8>, u8)> =
+            q.iter().map(|(b, m)| (b.to_vec(), m)).collect();
+        assert_eq!(
+            seen,
+            alloc::vec![
+                (alloc::vec![2, 2], 2),
+                (alloc::vec![3, 3, 3], 3),
+                (alloc::vec![9], 4)
+            ]
+        );
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn zero_slots_means_one() {
+        let mut q: PacketQueue<()> = PacketQueue::new(0, 4);
+        assert!(q.next_slot().is_some());
+        q.commit(0, ());
+        assert!(q.next_slot().is_none());
+        let mut out = [0u8; 0];
+        assert_eq!(
+            q.pop_into(&mut out),
+            Some(Ok((0, ()))),
+            "an empty packet fits"
+        );
     }
 }

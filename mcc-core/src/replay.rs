@@ -8,6 +8,7 @@ const WORDS: usize = 33;
 /// Number of counters behind the highest seen that are still accepted (out-of-order delivery).
 pub const WINDOW: u64 = ((WORDS - 1) * 64) as u64;
 
+/// The replay window of one receive direction of one session.
 #[derive(Clone, Debug)]
 pub struct ReplayWindow {
     last: u64,
@@ -104,5 +105,82 @@ mod tests {
                 hi = hi.max(c);
             }
         }
+    }
+
+    #[test]
+    fn a_fresh_window_accepts_any_first_counter() {
+        for first in [0, 1, 63, 64, WINDOW, 1 << 40, u64::MAX - WINDOW] {
+            let mut w = ReplayWindow::default();
+            assert_eq!(w.highest(), None);
+            assert!(w.check(first));
+            assert!(w.accept(first), "first counter {first}");
+            assert_eq!(w.highest(), Some(first));
+            assert!(!w.check(first));
+        }
+    }
+
+    #[test]
+    fn check_does_not_move_the_window() {
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(10));
+        assert!(w.check(10_000));
+        // A forged frame with a far counter is checked but never accepted: 11 still fits.
+        assert_eq!(w.highest(), Some(10));
+        assert!(w.accept(11));
+        assert!(w.accept(9));
+    }
+
+    #[test]
+    fn strictly_in_order_never_rejects() {
+        let mut w = ReplayWindow::default();
+        for c in 0..10 * WINDOW {
+            assert!(w.accept(c), "counter {c}");
+        }
+        assert_eq!(w.highest(), Some(10 * WINDOW - 1));
+    }
+
+    #[test]
+    fn reordered_inside_the_window_and_duplicated() {
+        let mut w = ReplayWindow::default();
+        // Deliver 0..256 in a scrambled order (stride 97 is coprime with 256).
+        for i in 0..256u64 {
+            assert!(w.accept(i * 97 % 256), "i {i}");
+        }
+        for c in 0..256 {
+            assert!(!w.accept(c), "duplicate {c}");
+        }
+        assert_eq!(w.highest(), Some(255));
+    }
+
+    #[test]
+    fn the_window_slides_and_clears_reused_words() {
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(5));
+        // Jump exactly one ring length of words ahead: the word that held 5 is reused for
+        // 5 + WORDS*64 and must start empty again.
+        let far = 5 + (WORDS as u64) * 64;
+        assert!(w.accept(far));
+        assert!(!w.accept(5), "now too old");
+        assert!(w.accept(far - 1));
+        assert!(w.accept(far - 64), "same slot word as the old 5, cleared");
+        // Everything older than the window is refused, the oldest inside accepted.
+        assert!(!w.accept(far - WINDOW));
+        assert!(w.accept(far - WINDOW + 1));
+    }
+
+    #[test]
+    fn large_counters_up_to_the_senders_limit() {
+        // Senders stop at `REJECT_AFTER_MESSAGES` (2^64 - 2^16, in `session`), so `c + WINDOW`
+        // stays far from overflow for every counter an honest peer sends.
+        let top = u64::MAX - (1 << 16);
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(top - 3000));
+        assert!(w.accept(top - 10));
+        assert!(w.accept(top));
+        assert!(!w.accept(top));
+        assert!(!w.check(top - 10), "duplicate");
+        assert!(w.check(top - 11), "unseen, inside the window");
+        assert!(!w.check(top - 3000), "behind the window");
+        assert_eq!(w.highest(), Some(top));
     }
 }

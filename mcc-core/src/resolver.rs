@@ -6,11 +6,16 @@ use crate::id::NodeId;
 use alloc::collections::BTreeMap;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Address pools of the [`Resolver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResolverConfig {
+    /// IPv4 network of the dynamic addresses (`10.83.0.0` by default).
     pub ipv4_network: Ipv4Addr,
+    /// Prefix length of `ipv4_network` (`16` by default); at most 30 is used.
     pub ipv4_prefix: u8,
+    /// IPv6 network; the index goes into the low 32 bits (`200::` by default).
     pub ipv6_network: Ipv6Addr,
+    /// MAC address base; the index goes into the low 4 bytes (`ae:00:00:00:00:00` by default).
     pub mac_mask: [u8; 6],
     /// Upper bound of IDs held at once.
     pub capacity: u32,
@@ -38,6 +43,7 @@ impl core::fmt::Display for PoolFull {
     }
 }
 
+/// The ID ↔ index map behind every local address; index `i` is `ipv4_network + i`, `ipv6_network + i` and `mac_mask | i`.
 pub struct Resolver {
     cfg: ResolverConfig,
     by_id: BTreeMap<NodeId, u32>,
@@ -46,6 +52,7 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// An empty resolver.
     pub fn new(cfg: ResolverConfig) -> Self {
         Resolver {
             cfg,
@@ -55,6 +62,7 @@ impl Resolver {
         }
     }
 
+    /// The address pools.
     pub fn config(&self) -> &ResolverConfig {
         &self.cfg
     }
@@ -111,18 +119,22 @@ impl Resolver {
         }
     }
 
+    /// The ID's index, if it has one.
     pub fn index_of(&self, id: &NodeId) -> Option<u32> {
         self.by_id.get(id).copied()
     }
 
+    /// The IPv4 address of an index.
     pub fn ipv4(&self, index: u32) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.cfg.ipv4_network) | index)
     }
 
+    /// The IPv6 address of an index.
     pub fn ipv6(&self, index: u32) -> Ipv6Addr {
         Ipv6Addr::from(u128::from(self.cfg.ipv6_network) | index as u128)
     }
 
+    /// The MAC address of an index.
     pub fn mac(&self, index: u32) -> [u8; 6] {
         let mut m = self.cfg.mac_mask;
         for (i, b) in index.to_be_bytes().iter().enumerate() {
@@ -131,6 +143,7 @@ impl Resolver {
         m
     }
 
+    /// The ID's IPv6 (`v6`) or IPv4 address, if it has an index.
     pub fn addr_of(&self, id: &NodeId, v6: bool) -> Option<IpAddr> {
         let i = self.index_of(id)?;
         Some(if v6 {
@@ -179,14 +192,17 @@ impl Resolver {
         self.by_index.get(&index).copied()
     }
 
+    /// IDs holding an index.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
 
+    /// Does no ID hold an index?
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
 
+    /// Every (ID, index) pair, by ID.
     pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &u32)> {
         self.by_id.iter()
     }
@@ -223,5 +239,113 @@ mod tests {
         assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull));
         r.release(&NodeId([1; 32]));
         assert!(r.assign(NodeId([9; 32])).is_ok());
+    }
+
+    #[test]
+    fn restore_at_a_given_index() {
+        let mut r = Resolver::new(ResolverConfig::default());
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        assert!(r.assign_at(a, 77));
+        assert!(r.assign_at(a, 77), "the same pair again is fine");
+        assert!(!r.assign_at(a, 78), "a already has 77");
+        assert!(!r.assign_at(b, 77), "77 is taken");
+        assert!(!r.assign_at(b, 0), "the network address");
+        assert!(!r.assign_at(b, 4097), "beyond capacity");
+        assert!(r.assign_at(b, 4096));
+        assert_eq!(r.index_of(&a), Some(77));
+        assert_eq!(r.ipv4(77), Ipv4Addr::new(10, 83, 0, 77));
+        // Dynamic assignment skips restored indices.
+        let mut seen = alloc::vec::Vec::new();
+        for i in 10..90u8 {
+            seen.push(r.assign(NodeId([i; 32])).unwrap());
+        }
+        assert!(!seen.contains(&77) && !seen.contains(&0));
+    }
+
+    #[test]
+    fn released_addresses_are_reused_after_wrapping() {
+        let mut r = Resolver::new(ResolverConfig {
+            capacity: 4,
+            ..Default::default()
+        });
+        for i in 1..=4u8 {
+            assert_eq!(r.assign(NodeId([i; 32])), Ok(i as u32));
+        }
+        assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull));
+        r.release(&NodeId([2; 32]));
+        assert_eq!(
+            r.lookup(IpAddr::V4(r.ipv4(2))),
+            None,
+            "released address is free"
+        );
+        assert_eq!(r.assign(NodeId([9; 32])), Ok(2));
+        assert_eq!(r.len(), 4);
+        r.release(&NodeId([42; 32])); // unknown: no effect
+        assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn the_prefix_bounds_the_pool() {
+        let mut r = Resolver::new(ResolverConfig {
+            ipv4_network: Ipv4Addr::new(192, 168, 7, 0),
+            ipv4_prefix: 30,
+            ..Default::default()
+        });
+        assert_eq!(r.assign(NodeId([1; 32])), Ok(1));
+        assert_eq!(r.assign(NodeId([2; 32])), Ok(2));
+        assert_eq!(
+            r.assign(NodeId([3; 32])),
+            Err(PoolFull),
+            "a /30 has 2 hosts"
+        );
+        assert_eq!(r.ipv4(2), Ipv4Addr::new(192, 168, 7, 2));
+        assert_eq!(
+            r.lookup(IpAddr::V4(Ipv4Addr::new(192, 168, 7, 2))),
+            Some(NodeId([2; 32]))
+        );
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(192, 168, 8, 2))), None);
+    }
+
+    #[test]
+    fn ipv6_and_mac_forms() {
+        let mut r = Resolver::new(ResolverConfig {
+            ipv4_network: Ipv4Addr::new(10, 0, 0, 0),
+            ipv4_prefix: 8,
+            capacity: u32::MAX,
+            ..Default::default()
+        });
+        let a = NodeId([1; 32]);
+        let i = 0x0001_0203;
+        assert!(r.assign_at(a, i));
+        assert_eq!(r.ipv4(i), Ipv4Addr::new(10, 1, 2, 3));
+        assert_eq!(r.ipv6(i), "200::1:203".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(r.mac(i), [0xae, 0, 0, 1, 2, 3]);
+        assert_eq!(r.mac(1), [0xae, 0, 0, 0, 0, 1]);
+        assert_eq!(r.addr_of(&a, true), Some(IpAddr::V6(r.ipv6(i))));
+        assert_eq!(r.addr_of(&a, false), Some(IpAddr::V4(r.ipv4(i))));
+        assert_eq!(r.addr_of(&NodeId([2; 32]), false), None);
+        assert_eq!(r.lookup(IpAddr::V6("200::1:203".parse().unwrap())), Some(a));
+        assert_eq!(r.lookup_mac([0xae, 0, 0, 1, 2, 3]), Some(a));
+        assert_eq!(r.lookup_mac([0xaf, 0, 0, 1, 2, 3]), None, "other prefix");
+        assert_eq!(r.lookup(IpAddr::V6("201::1:203".parse().unwrap())), None);
+        assert_eq!(
+            r.lookup(IpAddr::V6("200::1:0:1:203".parse().unwrap())),
+            None
+        );
+    }
+
+    #[test]
+    fn unassigned_and_network_addresses_resolve_to_nothing() {
+        let mut r = Resolver::new(ResolverConfig::default());
+        r.assign(NodeId([1; 32])).unwrap();
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 0, 0))), None);
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 0, 2))), None);
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 83, 255, 255))), None);
+        assert!(!r.is_empty());
+        assert_eq!(
+            r.iter().map(|(_, &i)| i).collect::<alloc::vec::Vec<_>>(),
+            [1]
+        );
+        assert_eq!(r.config().capacity, 4096);
     }
 }

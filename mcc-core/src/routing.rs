@@ -30,11 +30,13 @@ struct Slot {
 /// What the topology learned from applying an update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// Records added, updated or removed.
     pub changed: usize,
     /// Entries refused because the table is full.
     pub refused: usize,
 }
 
+/// This node's routing table: its own records and those of its subtree, with the change journal that drives upward updates and the next-hop cache.
 pub struct Topology {
     me: NodeId,
     slots: BTreeMap<NodeId, Slot>,
@@ -57,6 +59,7 @@ fn entry_cost(e: &Entry) -> usize {
 }
 
 impl Topology {
+    /// A table holding this node's own record (with `names`), bounded to `max_records` live records.
     pub fn new(me: NodeId, names: Vec<alloc::string::String>, max_records: usize) -> Self {
         let mut t = Topology {
             me,
@@ -81,6 +84,7 @@ impl Topology {
         t
     }
 
+    /// This node's ID.
     pub fn me(&self) -> NodeId {
         self.me
     }
@@ -90,6 +94,7 @@ impl Topology {
         self.live
     }
 
+    /// Is the table empty? (Never, in practice: it holds this node's own record.)
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
@@ -99,10 +104,12 @@ impl Topology {
         self.version
     }
 
+    /// The live record of `id`.
     pub fn get(&self, id: &NodeId) -> Option<&Record> {
         self.slots.get(id).and_then(|s| s.record.as_ref())
     }
 
+    /// Every live record, by ID.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.slots.values().filter_map(|s| s.record.as_ref())
     }
@@ -447,5 +454,226 @@ mod tests {
         assert_eq!(t.next_hop(&id(3), &n), Some(id(2)));
         assert_eq!(t.next_hop(&id(0), &n), Some(id(0)));
         assert_eq!(t.next_hop(&id(9), &n), None);
+    }
+
+    fn upd(upto: u64, entries: Vec<Entry>) -> TopologyUpdate {
+        TopologyUpdate { upto, entries }
+    }
+
+    #[test]
+    fn a_direct_link_beats_the_tree_path() {
+        // Root 0 with children 1 and 2; 3 under 2; 4 under 3. Seen from 0.
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(1, 0, 1))]));
+        t.apply(
+            id(2),
+            &upd(
+                3,
+                vec![
+                    Entry::Upsert(rec(2, 0, 1)),
+                    Entry::Upsert(rec(3, 2, 1)),
+                    Entry::Upsert(rec(4, 3, 1)),
+                ],
+            ),
+        );
+        assert_eq!(t.next_hop(&id(4), &[id(1), id(2)]), Some(id(2)));
+        // A direct link to 3 (say, a shortcut) is one hop shorter to 4.
+        t.invalidate();
+        assert_eq!(t.next_hop(&id(4), &[id(1), id(2), id(3)]), Some(id(3)));
+        let all = t.shortest_paths(&[id(1), id(2)]);
+        assert_eq!(all.get(&id(1)), Some(&id(1)));
+        assert_eq!(all.get(&id(3)), Some(&id(2)));
+        assert!(!all.contains_key(&id(0)), "no hop to itself");
+    }
+
+    #[test]
+    fn the_cache_follows_topology_changes() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        let n = [id(1), id(2)];
+        assert_eq!(t.next_hop(&id(5), &n), None);
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 1))]));
+        assert_eq!(t.next_hop(&id(5), &n), Some(id(1)));
+        // 5 moves under 2 (newer seq): the next lookup uses the new path.
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(5, 2, 2))]));
+        assert_eq!(t.next_hop(&id(5), &n), Some(id(2)));
+        t.drop_child(&id(2));
+        assert_eq!(t.next_hop(&id(5), &n), None);
+    }
+
+    #[test]
+    fn unreachable_records_have_no_next_hop() {
+        // A record whose parent chain does not reach this node or a neighbour.
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(7, 8, 1))]));
+        assert_eq!(t.next_hop(&id(7), &[id(1)]), None);
+        assert!(t.get(&id(7)).is_some());
+    }
+
+    #[test]
+    fn own_records_cannot_be_overwritten_by_children() {
+        let mut t = Topology::new(id(1), vec!["me".into()], 100);
+        let ep = Record {
+            id: id(50),
+            parent: Some(id(1)),
+            seq: 0,
+            kind: RecordKind::ServerEndpoint,
+            names: vec!["svc".into()],
+        };
+        t.set_local(ep);
+        let forged = vec![
+            Entry::Upsert(rec(1, 9, 100)),
+            Entry::Upsert(rec(50, 9, 100)),
+        ];
+        assert_eq!(t.apply(id(9), &upd(2, forged)).changed, 0);
+        assert_eq!(t.get(&id(1)).unwrap().names, vec!["me".to_string()]);
+        assert_eq!(t.get(&id(50)).unwrap().parent, Some(id(1)));
+        assert_eq!(t.get(&id(50)).unwrap().seq, 1, "local records start at 1");
+        // Removals from a child cannot cancel them either.
+        let rm = vec![Entry::Remove {
+            id: id(50),
+            seq: 100,
+        }];
+        assert_eq!(t.apply(id(9), &upd(3, rm)).changed, 0);
+        assert!(t.get(&id(50)).is_some());
+    }
+
+    #[test]
+    fn older_and_identical_upserts_change_nothing() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        assert_eq!(
+            t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 3))]))
+                .changed,
+            1
+        );
+        let v = t.version();
+        assert_eq!(
+            t.apply(id(1), &upd(2, vec![Entry::Upsert(rec(5, 1, 2))]))
+                .changed,
+            0
+        );
+        assert_eq!(
+            t.apply(id(1), &upd(3, vec![Entry::Upsert(rec(5, 1, 3))]))
+                .changed,
+            0
+        );
+        assert_eq!(t.version(), v, "no change, no new version");
+        assert_eq!(
+            t.apply(id(1), &upd(4, vec![Entry::Upsert(rec(5, 1, 4))]))
+                .changed,
+            1
+        );
+        assert_eq!(t.get(&id(5)).unwrap().seq, 4);
+    }
+
+    #[test]
+    fn removals_only_count_from_the_same_child() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 3))]));
+        let rm = |seq| vec![Entry::Remove { id: id(5), seq }];
+        assert_eq!(t.apply(id(2), &upd(1, rm(9))).changed, 0, "other child");
+        assert_eq!(t.apply(id(1), &upd(2, rm(2))).changed, 0, "older seq");
+        assert_eq!(t.apply(id(1), &upd(3, rm(3))).changed, 1);
+        assert!(t.get(&id(5)).is_none());
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn tombstones_travel_up_then_are_collected() {
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)));
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(2, 1, 1))]));
+        let acked = t.update_since(0, 1200).unwrap().upto;
+        assert_eq!(t.drop_child(&id(2)), 1);
+        let u = t.update_since(acked, 1200).unwrap();
+        assert_eq!(u.entries, vec![Entry::Remove { id: id(2), seq: 1 }]);
+        // Before the ack the tombstone stays; after it, it is gone for good.
+        t.collect_tombstones(acked);
+        assert!(t.update_since(acked, 1200).is_some());
+        t.collect_tombstones(u.upto);
+        assert!(t.update_since(acked, 1200).is_none());
+        // A fresh parent (acked = 0) gets a full sync without the removed record.
+        let full = t.update_since(0, 1200).unwrap();
+        assert_eq!(full.entries.len(), 1);
+        assert!(matches!(&full.entries[0], Entry::Upsert(r) if r.id == id(1)));
+    }
+
+    #[test]
+    fn updates_are_split_by_budget_and_entry_count() {
+        let mut t = Topology::new(id(0), Vec::new(), 1000);
+        let entries = (1..=200u8).map(|n| Entry::Upsert(rec(n, 0, 1))).collect();
+        t.apply(id(1), &upd(200, entries));
+        let mut acked = 0;
+        let mut batches = Vec::new();
+        while let Some(u) = t.update_since(acked, 800) {
+            assert!(!u.entries.is_empty() && u.entries.len() <= MAX_UPDATE_ENTRIES);
+            assert!(u.entries.iter().map(entry_cost).sum::<usize>() <= 800);
+            assert!(u.upto > acked);
+            acked = u.upto;
+            batches.push(u.entries.len());
+        }
+        assert_eq!(
+            batches.iter().sum::<usize>(),
+            201,
+            "every record once, self included"
+        );
+        assert_eq!(batches[0], 10, "76 B per bare record: 10 fit 800 B");
+        // A huge budget is still capped by the entry count.
+        assert_eq!(
+            t.update_since(0, usize::MAX).unwrap().entries.len(),
+            MAX_UPDATE_ENTRIES
+        );
+    }
+
+    #[test]
+    fn set_parent_bumps_seq_only_on_change() {
+        let mut t = Topology::new(id(1), Vec::new(), 10);
+        assert_eq!(t.get(&id(1)).unwrap().seq, 1);
+        t.set_parent(Some(id(0)));
+        t.set_parent(Some(id(0)));
+        assert_eq!(t.get(&id(1)).unwrap().seq, 2);
+        t.set_parent(Some(id(9)));
+        assert_eq!(t.get(&id(1)).unwrap().seq, 3);
+        t.set_parent(None);
+        assert_eq!(t.get(&id(1)).unwrap().parent, None);
+    }
+
+    #[test]
+    fn short_id_collisions_are_ambiguous() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        let mut a = [1u8; 32];
+        let mut b = [1u8; 32];
+        a[31] = 0xA;
+        b[31] = 0xB;
+        let r = |k: [u8; 32]| Record {
+            id: NodeId(k),
+            ..rec(0, 1, 1)
+        };
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(r(a))]));
+        assert_eq!(t.by_short(&NodeId(a).short()), Some(NodeId(a)));
+        t.apply(id(1), &upd(2, vec![Entry::Upsert(r(b))]));
+        assert_eq!(t.by_short(&NodeId(a).short()), None, "two nodes share it");
+        assert_eq!(t.by_short(&id(0).short()), Some(id(0)));
+    }
+
+    #[test]
+    fn local_records_come_and_go() {
+        let mut t = Topology::new(id(1), Vec::new(), 10);
+        let ep = Record {
+            id: id(40),
+            parent: Some(id(1)),
+            seq: 0,
+            kind: RecordKind::ClientEndpoint,
+            names: Vec::new(),
+        };
+        t.set_local(ep.clone());
+        t.set_local(ep);
+        assert_eq!(t.get(&id(40)).unwrap().seq, 2);
+        assert_eq!(t.len(), 2);
+        t.remove_local(&id(40));
+        assert_eq!(t.len(), 1);
+        let u = t.update_since(0, 1200).unwrap();
+        assert!(u.entries.contains(&Entry::Remove { id: id(40), seq: 2 }));
+        assert_eq!(t.records().count(), 1);
+        assert_eq!(t.me(), id(1));
     }
 }

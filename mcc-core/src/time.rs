@@ -12,16 +12,21 @@ pub struct Instant(u64);
 pub struct Duration(u64);
 
 impl Instant {
+    /// The driver's origin.
     pub const ZERO: Instant = Instant(0);
+    /// `us` microseconds after the origin.
     pub const fn from_micros(us: u64) -> Self {
         Instant(us)
     }
+    /// `ms` milliseconds after the origin.
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms * 1000)
     }
+    /// `s` seconds after the origin.
     pub const fn from_secs(s: u64) -> Self {
         Instant(s * 1_000_000)
     }
+    /// Microseconds since the origin.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
@@ -32,22 +37,29 @@ impl Instant {
 }
 
 impl Duration {
+    /// No time.
     pub const ZERO: Duration = Duration(0);
+    /// `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
         Duration(us)
     }
+    /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         Duration(ms * 1000)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         Duration(s * 1_000_000)
     }
+    /// The span in microseconds.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
+    /// The span in whole seconds (rounded down).
     pub const fn as_secs(self) -> u64 {
         self.0 / 1_000_000
     }
+    /// The span `k` times, saturating.
     pub const fn mul(self, k: u64) -> Duration {
         Duration(self.0.saturating_mul(k))
     }
@@ -93,5 +105,62 @@ impl Add<Duration> for Duration {
     type Output = Duration;
     fn add(self, d: Duration) -> Duration {
         Duration(self.0.saturating_add(d.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_conversions() {
+        assert_eq!(Instant::from_secs(2), Instant::from_millis(2000));
+        assert_eq!(Instant::from_millis(3), Instant::from_micros(3000));
+        assert_eq!(Duration::from_secs(1).as_micros(), 1_000_000);
+        assert_eq!(Duration::from_millis(1500).as_secs(), 1, "rounded down");
+        assert_eq!(Duration::from_micros(999_999).as_secs(), 0);
+        assert_eq!(Instant::ZERO.as_micros(), 0);
+        assert_eq!(Instant::default(), Instant::ZERO);
+    }
+
+    #[test]
+    fn arithmetic_saturates_instead_of_wrapping() {
+        let late = Instant::from_micros(u64::MAX - 5);
+        assert_eq!((late + Duration::from_secs(1)).as_micros(), u64::MAX);
+        let mut t = late;
+        t += Duration::from_micros(100);
+        assert_eq!(t.as_micros(), u64::MAX);
+        assert_eq!(
+            Duration::from_micros(u64::MAX) + Duration::from_micros(1),
+            Duration::from_micros(u64::MAX)
+        );
+        assert_eq!(Duration::from_secs(3).mul(4), Duration::from_secs(12));
+        assert_eq!(Duration::from_secs(1).mul(u64::MAX).as_micros(), u64::MAX);
+    }
+
+    #[test]
+    fn time_going_backwards_gives_zero() {
+        let (a, b) = (Instant::from_secs(10), Instant::from_secs(4));
+        assert_eq!(a - b, Duration::from_secs(6));
+        assert_eq!(b - a, Duration::ZERO);
+        assert_eq!(b.saturating_since(a), Duration::ZERO);
+        assert_eq!(a.saturating_since(a), Duration::ZERO);
+    }
+
+    #[test]
+    fn earliest_of_optional_deadlines() {
+        let (a, b) = (Some(Instant::from_secs(1)), Some(Instant::from_secs(2)));
+        assert_eq!(earliest(a, b), a);
+        assert_eq!(earliest(b, a), a);
+        assert_eq!(earliest(None, b), b);
+        assert_eq!(earliest(b, None), b);
+        assert_eq!(earliest(None, None), None);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn from_std_duration() {
+        let d: Duration = core::time::Duration::from_millis(1234).into();
+        assert_eq!(d, Duration::from_micros(1_234_000));
     }
 }

@@ -6,6 +6,7 @@
 
 use core::fmt;
 
+/// Length of the detached authentication tag.
 pub const TAG_LEN: usize = 16;
 
 /// The tag did not verify: the frame is forged, corrupted, or under another key.
@@ -23,6 +24,7 @@ impl fmt::Display for OpenError {
 pub trait Cipher: Sized {
     /// The algorithm, for logs and errors.
     const NAME: &'static str = "chacha20-poly1305";
+    /// Keys the cipher.
     fn new(key: &[u8; 32]) -> Self;
     /// Encrypts `buf` in place and returns the tag.
     fn seal(&self, counter: u64, aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN];
@@ -173,5 +175,113 @@ mod tests {
         let mut x = [0x42u8; 100];
         let tag = a.seal(1, b"aad", &mut x);
         assert!(b.open(1, b"aad", &mut x, &tag).is_err());
+    }
+
+    /// Every way a sealed frame can be wrong is refused, by any backend.
+    fn tamper_is_detected<C: Cipher>() {
+        let c = C::new(&[8; 32]);
+        let plain = [0x5Au8; 64];
+        let mut sealed = plain;
+        let tag = c.seal(42, b"header", &mut sealed);
+        for i in [0, 31, 63] {
+            let mut b = sealed;
+            b[i] ^= 1;
+            assert_eq!(
+                c.open(42, b"header", &mut b, &tag),
+                Err(OpenError),
+                "byte {i}"
+            );
+        }
+        for i in [0, 15] {
+            let mut t = tag;
+            t[i] ^= 0x80;
+            let mut b = sealed;
+            assert_eq!(c.open(42, b"header", &mut b, &t), Err(OpenError), "tag {i}");
+        }
+        let other = C::new(&[9; 32]);
+        let mut b = sealed;
+        assert_eq!(
+            other.open(42, b"header", &mut b, &tag),
+            Err(OpenError),
+            "key"
+        );
+        let mut b = sealed;
+        assert_eq!(c.open(42, b"", &mut b, &tag), Err(OpenError), "no aad");
+        // Counters that differ only in a high byte are different nonces.
+        let mut b = sealed;
+        assert_eq!(
+            c.open(42 | 1 << 56, b"header", &mut b, &tag),
+            Err(OpenError)
+        );
+        let mut b = sealed;
+        c.open(42, b"header", &mut b, &tag).unwrap();
+        assert_eq!(b, plain);
+    }
+
+    /// An empty plaintext still carries a tag that binds the AAD and the counter.
+    fn empty_plaintext<C: Cipher>() {
+        let c = C::new(&[1; 32]);
+        let tag = c.seal(0, b"keepalive", &mut []);
+        assert_eq!(c.open(0, b"keepalive", &mut [], &tag), Ok(()));
+        assert_eq!(c.open(1, b"keepalive", &mut [], &tag), Err(OpenError));
+        assert_ne!(tag, c.seal(1, b"keepalive", &mut []));
+    }
+
+    /// Same key, counter and input: same output (the nonce is the counter, nothing random).
+    fn deterministic<C: Cipher>() {
+        let (a, b) = (C::new(&[4; 32]), C::new(&[4; 32]));
+        let (mut x, mut y) = ([7u8; 33], [7u8; 33]);
+        assert_eq!(a.seal(5, b"h", &mut x), b.seal(5, b"h", &mut y));
+        assert_eq!(x, y);
+        let mut z = [7u8; 33];
+        a.seal(6, b"h", &mut z);
+        assert_ne!(x, z);
+    }
+
+    #[test]
+    fn rustcrypto_rejects_tampering() {
+        tamper_is_detected::<RustCryptoChaCha>();
+        empty_plaintext::<RustCryptoChaCha>();
+        deterministic::<RustCryptoChaCha>();
+    }
+
+    #[test]
+    fn nonce_is_four_zero_bytes_then_the_counter_le() {
+        use chacha20poly1305::{AeadInOut, KeyInit};
+        let key = [2u8; 32];
+        let raw = chacha20poly1305::ChaCha20Poly1305::new(&key.into());
+        let mut n = [0u8; 12];
+        n[4..].copy_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+        let mut a = *b"sixteen byte msg";
+        let want = raw
+            .encrypt_inout_detached(&n.into(), b"aad", (&mut a[..]).into())
+            .unwrap();
+        let mut b = *b"sixteen byte msg";
+        let got = RustCryptoChaCha::new(&key).seal(0x0102_0304_0506_0708, b"aad", &mut b);
+        assert_eq!((a, <[u8; 16]>::from(want)), (b, got));
+    }
+
+    #[cfg(feature = "ring")]
+    #[test]
+    fn ring_backends_reject_tampering() {
+        tamper_is_detected::<RingChaCha>();
+        empty_plaintext::<RingChaCha>();
+        deterministic::<RingChaCha>();
+        tamper_is_detected::<RingAesGcm>();
+        empty_plaintext::<RingAesGcm>();
+        deterministic::<RingAesGcm>();
+        assert_eq!(RingAesGcm::NAME, "aes-256-gcm");
+        assert_eq!(RingChaCha::NAME, RustCryptoChaCha::NAME);
+    }
+
+    #[cfg(feature = "ring")]
+    #[test]
+    fn ring_chacha_opens_what_rustcrypto_sealed_and_back() {
+        let a = RustCryptoChaCha::new(&[6; 32]);
+        let b = RingChaCha::new(&[6; 32]);
+        let mut x = [0x11u8; 1400];
+        let tag = b.seal(u32::MAX as u64 + 1, b"hdr", &mut x);
+        a.open(u32::MAX as u64 + 1, b"hdr", &mut x, &tag).unwrap();
+        assert_eq!(x, [0x11; 1400]);
     }
 }

@@ -30,27 +30,38 @@
 use super::{Error, Result, arr_at, u16_at, u32_at, u64_at};
 use crate::crypto::TAG_LEN;
 
+/// Frame type of an [`Init`].
 pub const TYPE_INIT: u8 = 1;
+/// Frame type of an [`InitAck`].
 pub const TYPE_INIT_ACK: u8 = 2;
+/// Frame type of a [`Cookie`].
 pub const TYPE_COOKIE: u8 = 3;
+/// Frame type of a `Data` frame (see [`DataHeader`]).
 pub const TYPE_DATA: u8 = 4;
 /// A one-byte datagram that only refreshes the sender's NAT binding (see [`NatKeepalive`]).
 pub const TYPE_NAT_KEEPALIVE: u8 = 5;
 
+/// Length of a `Data` frame header.
 pub const DATA_HEADER_LEN: usize = 13;
 /// Bytes a `Data` frame adds around its plaintext.
 pub const DATA_OVERHEAD: usize = DATA_HEADER_LEN + TAG_LEN;
+/// Length of a cookie.
 pub const COOKIE_LEN: usize = 16;
+/// Length of a [`Cookie`] frame.
 pub const COOKIE_FRAME_LEN: usize = 1 + 4 + COOKIE_LEN;
 const INIT_FIXED: usize = 1 + 4 + 32 + 2;
 const ACK_FIXED: usize = 1 + 4 + 4 + 32 + 2;
+/// Signature context of an [`Init`].
 pub const INIT_CONTEXT: &[u8] = b"mcc-init";
+/// Signature context of an [`InitAck`].
 pub const ACK_CONTEXT: &[u8] = b"mcc-initack";
 
 /// Header of a `Data` frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataHeader {
+    /// The receiver's session index.
     pub receiver: u32,
+    /// The sender's frame counter: the AEAD nonce, checked against the replay window.
     pub counter: u64,
 }
 
@@ -65,6 +76,7 @@ impl DataHeader {
             counter: u64_at(b, 5)?,
         })
     }
+    /// Writes the header.
     pub fn emit(&self, b: &mut [u8; DATA_HEADER_LEN]) {
         b[0] = TYPE_DATA;
         b[1..5].copy_from_slice(&self.receiver.to_le_bytes());
@@ -75,10 +87,15 @@ impl DataHeader {
 /// A parsed `Init`, borrowing the datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Init<'a> {
+    /// The initiator's session index.
     pub sender: u32,
+    /// The initiator's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The initiator's node certificate.
     pub cert: &'a [u8],
+    /// Ed25519 signature by the initiator's node key.
     pub signature: [u8; 64],
+    /// The cookie from a [`Cookie`] reply, or zeros.
     pub cookie: [u8; COOKIE_LEN],
     /// The bytes the signature covers (without the context string).
     pub signed: &'a [u8],
@@ -87,6 +104,7 @@ pub struct Init<'a> {
 }
 
 impl<'a> Init<'a> {
+    /// Parses an `Init`; the length must match the certificate length field exactly.
     pub fn parse(b: &'a [u8]) -> Result<Init<'a>> {
         if b.first() != Some(&TYPE_INIT) || b.len() < INIT_FIXED {
             return Err(Error);
@@ -107,6 +125,7 @@ impl<'a> Init<'a> {
         })
     }
 
+    /// Encoded length of an `Init` carrying a `cert_len`-byte certificate.
     pub fn buffer_len(cert_len: usize) -> usize {
         INIT_FIXED + cert_len + 64 + COOKIE_LEN
     }
@@ -134,15 +153,22 @@ impl<'a> Init<'a> {
 /// A parsed `InitAck`, borrowing the datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InitAck<'a> {
+    /// The responder's session index.
     pub sender: u32,
+    /// The initiator's session index, echoed.
     pub receiver: u32,
+    /// The responder's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The responder's node certificate.
     pub cert: &'a [u8],
+    /// Ed25519 signature by the responder's node key.
     pub signature: [u8; 64],
+    /// The bytes the signature covers (without the context string and the transcript hash).
     pub signed: &'a [u8],
 }
 
 impl<'a> InitAck<'a> {
+    /// Parses an `InitAck`; the length must match the certificate length field exactly.
     pub fn parse(b: &'a [u8]) -> Result<InitAck<'a>> {
         if b.first() != Some(&TYPE_INIT_ACK) || b.len() < ACK_FIXED {
             return Err(Error);
@@ -162,10 +188,12 @@ impl<'a> InitAck<'a> {
         })
     }
 
+    /// Encoded length of an `InitAck` carrying a `cert_len`-byte certificate.
     pub fn buffer_len(cert_len: usize) -> usize {
         ACK_FIXED + cert_len + 64
     }
 
+    /// Writes the frame up to the signature; returns where the signature goes.
     pub fn emit_unsigned(
         out: &mut [u8],
         sender: u32,
@@ -190,11 +218,14 @@ impl<'a> InitAck<'a> {
 /// A `Cookie` reply: the responder is under load and wants proof of the source address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cookie {
+    /// The initiator's session index, echoed.
     pub receiver: u32,
+    /// The cookie to put into the next `Init`.
     pub cookie: [u8; COOKIE_LEN],
 }
 
 impl Cookie {
+    /// Parses a cookie frame (exactly [`COOKIE_FRAME_LEN`] bytes).
     pub fn parse(b: &[u8]) -> Result<Cookie> {
         if b.len() != COOKIE_FRAME_LEN || b[0] != TYPE_COOKIE {
             return Err(Error);
@@ -204,6 +235,7 @@ impl Cookie {
             cookie: arr_at(b, 5)?,
         })
     }
+    /// Writes the frame; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let out = out.get_mut(..COOKIE_FRAME_LEN).ok_or(Error)?;
         out[0] = TYPE_COOKIE;
@@ -221,14 +253,17 @@ impl Cookie {
 pub struct NatKeepalive;
 
 impl NatKeepalive {
+    /// Encoded length.
     pub const LEN: usize = 1;
 
+    /// Accepts exactly the one byte [`TYPE_NAT_KEEPALIVE`].
     pub fn parse(b: &[u8]) -> Result<NatKeepalive> {
         if b != [TYPE_NAT_KEEPALIVE] {
             return Err(Error);
         }
         Ok(NatKeepalive)
     }
+    /// Writes the byte; fails for an empty buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         *out.first_mut().ok_or(Error)? = TYPE_NAT_KEEPALIVE;
         Ok(Self::LEN)
@@ -287,5 +322,152 @@ mod tests {
             })
         );
         assert!(DataHeader::parse(&f[..DATA_OVERHEAD - 1]).is_err());
+    }
+
+    fn init_frame(cert: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut buf = alloc::vec![0u8; Init::buffer_len(cert.len())];
+        let sig_at = Init::emit_unsigned(&mut buf, 0x0102_0304, &[0xE1; 32], cert).unwrap();
+        buf[sig_at..sig_at + 64].copy_from_slice(&[0x51; 64]);
+        buf[sig_at + 64..].copy_from_slice(&[0xC0; COOKIE_LEN]);
+        buf
+    }
+
+    fn ack_frame(cert: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut buf = alloc::vec![0u8; InitAck::buffer_len(cert.len())];
+        let sig_at = InitAck::emit_unsigned(&mut buf, 11, 22, &[0xA7; 32], cert).unwrap();
+        buf[sig_at..].copy_from_slice(&[0x52; 64]);
+        buf
+    }
+
+    #[test]
+    fn init_fields_and_transcript_slices() {
+        let cert = [7u8; 33];
+        let f = init_frame(&cert);
+        assert_eq!(f.len(), 39 + 33 + 64 + 16);
+        let p = Init::parse(&f).unwrap();
+        assert_eq!(p.sender, 0x0102_0304);
+        assert_eq!(p.ephemeral, [0xE1; 32]);
+        assert_eq!(p.cert, &cert[..]);
+        assert_eq!(p.signature, [0x51; 64]);
+        assert_eq!(p.cookie, [0xC0; COOKIE_LEN]);
+        assert_eq!(p.signed, &f[..39 + 33]);
+        assert_eq!(p.without_cookie, &f[..f.len() - COOKIE_LEN]);
+        assert_eq!(&f[1..5], &0x0102_0304u32.to_le_bytes(), "little endian");
+    }
+
+    #[test]
+    fn init_rejects_extra_bytes_wrong_type_and_lying_length() {
+        let f = init_frame(&[1; 20]);
+        let mut long = f.clone();
+        long.push(0);
+        assert!(Init::parse(&long).is_err());
+        for t in [
+            0,
+            TYPE_INIT_ACK,
+            TYPE_COOKIE,
+            TYPE_DATA,
+            TYPE_NAT_KEEPALIVE,
+            0xFF,
+        ] {
+            let mut g = f.clone();
+            g[0] = t;
+            assert!(Init::parse(&g).is_err(), "type {t}");
+        }
+        // A certificate length field pointing past the end, or short of it.
+        for cert_len in [0u16, 19, 21, u16::MAX] {
+            let mut g = f.clone();
+            g[37..39].copy_from_slice(&cert_len.to_le_bytes());
+            assert!(Init::parse(&g).is_err(), "cert len {cert_len}");
+        }
+    }
+
+    #[test]
+    fn init_emit_refuses_small_buffers() {
+        let cert = [3u8; 10];
+        let need = Init::buffer_len(cert.len());
+        let mut buf = alloc::vec![0u8; need];
+        assert_eq!(Init::emit_unsigned(&mut buf, 1, &[0; 32], &cert), Ok(49));
+        assert!(Init::emit_unsigned(&mut buf[..need - 1], 1, &[0; 32], &cert).is_err());
+        let huge = alloc::vec![0u8; u16::MAX as usize + 1];
+        let mut big = alloc::vec![0u8; Init::buffer_len(huge.len())];
+        assert!(Init::emit_unsigned(&mut big, 1, &[0; 32], &huge).is_err());
+    }
+
+    #[test]
+    fn init_ack_roundtrip_and_every_truncation() {
+        let cert = [9u8; 50];
+        let f = ack_frame(&cert);
+        assert_eq!(f.len(), 43 + 50 + 64);
+        let p = InitAck::parse(&f).unwrap();
+        assert_eq!((p.sender, p.receiver), (11, 22));
+        assert_eq!(p.ephemeral, [0xA7; 32]);
+        assert_eq!(p.cert, &cert[..]);
+        assert_eq!(p.signature, [0x52; 64]);
+        assert_eq!(p.signed, &f[..43 + 50]);
+        for cut in 0..f.len() {
+            assert!(InitAck::parse(&f[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = f.clone();
+        long.push(0);
+        assert!(InitAck::parse(&long).is_err());
+        let mut g = f.clone();
+        g[0] = TYPE_INIT;
+        assert!(InitAck::parse(&g).is_err());
+        let mut small = [0u8; 43 + 50 + 63];
+        assert!(InitAck::emit_unsigned(&mut small, 1, 2, &[0; 32], &cert).is_err());
+    }
+
+    #[test]
+    fn init_and_ack_with_empty_certificate() {
+        // The parsers only frame bytes; an empty certificate is the verifier's problem.
+        let f = init_frame(&[]);
+        assert_eq!(Init::parse(&f).unwrap().cert, &[] as &[u8]);
+        let f = ack_frame(&[]);
+        assert_eq!(InitAck::parse(&f).unwrap().cert, &[] as &[u8]);
+    }
+
+    #[test]
+    fn cookie_roundtrip_exact_length_and_type() {
+        let c = Cookie {
+            receiver: 0xDEAD_BEEF,
+            cookie: [0x5A; COOKIE_LEN],
+        };
+        let mut b = [0u8; 64];
+        assert_eq!(c.emit(&mut b), Ok(COOKIE_FRAME_LEN));
+        assert_eq!(b[0], TYPE_COOKIE);
+        assert_eq!(Cookie::parse(&b[..COOKIE_FRAME_LEN]), Ok(c));
+        for cut in 0..COOKIE_FRAME_LEN {
+            assert!(Cookie::parse(&b[..cut]).is_err());
+        }
+        assert!(Cookie::parse(&b[..COOKIE_FRAME_LEN + 1]).is_err());
+        b[0] = TYPE_DATA;
+        assert!(Cookie::parse(&b[..COOKIE_FRAME_LEN]).is_err());
+        assert!(c.emit(&mut b[..COOKIE_FRAME_LEN - 1]).is_err());
+    }
+
+    #[test]
+    fn data_header_fields_layout_and_wrong_type() {
+        let h = DataHeader {
+            receiver: 0x0A0B_0C0D,
+            counter: 0x0102_0304_0506_0708,
+        };
+        let mut b = [0u8; DATA_HEADER_LEN];
+        h.emit(&mut b);
+        assert_eq!(
+            b,
+            [4, 0x0D, 0x0C, 0x0B, 0x0A, 8, 7, 6, 5, 4, 3, 2, 1],
+            "type, receiver LE, counter LE"
+        );
+        let mut f = alloc::vec![0u8; DATA_OVERHEAD + 100];
+        f[..DATA_HEADER_LEN].copy_from_slice(&b);
+        assert_eq!(DataHeader::parse(&f), Ok(h));
+        for cut in 0..DATA_OVERHEAD {
+            assert!(DataHeader::parse(&f[..cut]).is_err(), "cut at {cut}");
+        }
+        for t in [0, TYPE_INIT, TYPE_INIT_ACK, TYPE_COOKIE, TYPE_NAT_KEEPALIVE] {
+            f[0] = t;
+            assert!(DataHeader::parse(&f).is_err(), "type {t}");
+        }
+        assert_eq!(DATA_OVERHEAD, 29);
     }
 }

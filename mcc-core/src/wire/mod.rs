@@ -27,6 +27,7 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+/// The result of every wire parser.
 pub type Result<T> = core::result::Result<T, Error>;
 
 pub(crate) fn u16_at(b: &[u8], at: usize) -> Result<u16> {
@@ -53,4 +54,109 @@ pub(crate) fn arr_at<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N]> {
     let mut a = [0u8; N];
     a.copy_from_slice(s);
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny xorshift so the test needs no RNG crate.
+    fn bytes(state: &mut u64, len: usize) -> alloc::vec::Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state as u8
+            })
+            .collect()
+    }
+
+    /// Runs every parser of every layer over `b`; returns a bit per parser that accepted it.
+    fn parse_all(b: &[u8]) -> u32 {
+        let mut ok = [
+            link::DataHeader::parse(b).is_ok(),
+            link::Cookie::parse(b).is_ok(),
+            link::NatKeepalive::parse(b).is_ok(),
+            tunnel::TunnelHeader::parse(b).is_ok(),
+            rpc::NatProbe::parse(b).is_ok(),
+            rpc::TopologyUpdate::parse(b).is_ok(),
+            rpc::RoutedHeader::parse(b).is_ok(),
+            rpc::ControlHeader::parse(b).is_ok(),
+            rpc::parse_topology_ack(b).is_ok(),
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, &ok)| m | (ok as u32) << i);
+        // What an accepted frame promises: slices and lengths that add up to the frame.
+        if let Ok(i) = link::Init::parse(b) {
+            assert_eq!(i.signed.len() + 64 + link::COOKIE_LEN, b.len());
+            assert_eq!(i.without_cookie.len() + link::COOKIE_LEN, b.len());
+            assert_eq!(link::Init::buffer_len(i.cert.len()), b.len());
+            ok |= 1 << 9;
+        }
+        if let Ok(a) = link::InitAck::parse(b) {
+            assert_eq!(a.signed.len() + 64, b.len());
+            assert_eq!(link::InitAck::buffer_len(a.cert.len()), b.len());
+            ok |= 1 << 10;
+        }
+        if let Ok(c) = rpc::Control::parse(b) {
+            assert_eq!(c.buffer_len(), b.len());
+            assert_eq!(c.signed_part(b).len() + 64, b.len());
+            ok |= 1 << 11;
+        }
+        if let Ok(l) = rpc::Lookup::parse(b) {
+            assert_eq!(39 + l.name.len(), b.len());
+            ok |= 1 << 12;
+        }
+        if let Ok(r) = rpc::LookupReply::parse(b) {
+            assert_eq!(6 + 32 * r.ids.len(), b.len());
+            ok |= 1 << 13;
+        }
+        if let Ok(o) = rpc::TunnelOffer::parse(b) {
+            assert_eq!(83 + o.cert.len(), b.len());
+            ok |= 1 << 14;
+        }
+        ok
+    }
+
+    #[test]
+    fn no_parser_panics_on_arbitrary_bytes() {
+        let mut state = 0x2545_f491_4f6c_dd1d;
+        let mut accepted = 0u32;
+        for len in 0..400 {
+            for first in 0..=0x1Fu8 {
+                let mut b = bytes(&mut state, len);
+                if let Some(f) = b.first_mut() {
+                    *f = first;
+                }
+                accepted |= parse_all(&b);
+                // Make the length fields agree with the frame so the deep paths run too.
+                if len >= 43 {
+                    let cert = (len as u16).wrapping_sub(119).to_le_bytes();
+                    b[37..39].copy_from_slice(&cert);
+                    accepted |= parse_all(&b);
+                    let cert = (len as u16).wrapping_sub(107).to_le_bytes();
+                    b[41..43].copy_from_slice(&cert);
+                    accepted |= parse_all(&b);
+                    let name = (len as u8).wrapping_sub(39);
+                    b[38] = name;
+                    b[5] = (len.saturating_sub(6) / 32) as u8;
+                    if len >= 83 {
+                        b[81..83].copy_from_slice(&(len as u16 - 83).to_le_bytes());
+                    }
+                    accepted |= parse_all(&b);
+                }
+            }
+        }
+        // Random data mostly fails; the crafted lengths make every parser accept something.
+        // (TopologyUpdate is the exception: random postcard rarely decodes.)
+        let want = ((1u32 << 15) - 1) & !(1 << 5);
+        assert_eq!(
+            accepted & want,
+            want,
+            "parsers never reached: {:015b}",
+            !accepted & want
+        );
+    }
 }

@@ -22,12 +22,19 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+/// `| 0x01 |`: the parent's answer to a keepalive.
 pub const KIND_PONG: u8 = 1;
+/// `| 0x02 | postcard(TopologyUpdate) |`: child → parent (see [`TopologyUpdate`]).
 pub const KIND_TOPOLOGY: u8 = 2;
+/// `| 0x03 | upto u64 |`: parent → child (see [`parse_topology_ack`]).
 pub const KIND_TOPOLOGY_ACK: u8 = 3;
+/// `| 0x04 | tunnel frame |`: tunnel data for this very neighbour.
 pub const KIND_TUNNEL_DIRECT: u8 = 4;
+/// `| 0x05 | ttl | dst short id | tunnel frame |`: tunnel data routed further (see [`RoutedHeader`]).
 pub const KIND_TUNNEL_ROUTED: u8 = 5;
+/// `| 0x06 | ttl | dst | src | control |`: routed control (see [`ControlHeader`]).
 pub const KIND_CONTROL: u8 = 6;
+/// `| 0x07 | revocation |`: flooded to every neighbour.
 pub const KIND_REVOCATION: u8 = 7;
 /// `| 0x09 |`: a child leaves this parent for another (rejoin); sent once, best effort.
 pub const KIND_LEAVE: u8 = 9;
@@ -55,6 +62,7 @@ pub struct NatProbe {
 }
 
 impl NatProbe {
+    /// Encoded length.
     pub const LEN: usize = 1;
 
     /// Is `kind` one of the 16 NAT probe kinds?
@@ -62,6 +70,7 @@ impl NatProbe {
         kind & 0xF0 == KIND_NAT_PROBE
     }
 
+    /// Parses a one-byte probe or answer.
     pub fn parse(b: &[u8]) -> Result<NatProbe> {
         match b {
             &[k] if Self::is_kind(k) => Ok(NatProbe {
@@ -72,6 +81,7 @@ impl NatProbe {
         }
     }
 
+    /// Writes the byte; fails for a rung outside [`NAT_PROBE_DELAYS`] or an empty buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         if self.rung as usize >= NAT_PROBE_DELAYS.len() {
             return Err(Error);
@@ -104,37 +114,55 @@ pub const MAX_UPDATE_ENTRIES: usize = 64;
 /// What a node says about itself (or a tunnel endpoint it hosts) to its parent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// The node or endpoint described.
     pub id: NodeId,
     /// The active parent (for an endpoint: the node hosting it).
     pub parent: Option<NodeId>,
     /// Bumped by the node whenever the record changes; newer wins across paths.
     pub seq: u32,
+    /// What `id` is.
     pub kind: RecordKind,
+    /// DNS names it answers to.
     pub names: Vec<String>,
 }
 
+/// What a [`Record`] describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordKind {
+    /// A node.
     Node,
+    /// The server endpoint of a tunnel, hosted by `parent`.
     ServerEndpoint,
+    /// The client endpoint of a tunnel, hosted by `parent`.
     ClientEndpoint,
 }
 
+/// One change in a [`TopologyUpdate`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Entry {
+    /// The record is new or changed.
     Upsert(Record),
-    Remove { id: NodeId, seq: u32 },
+    /// The record is gone (a tombstone).
+    Remove {
+        /// The record removed.
+        id: NodeId,
+        /// The `seq` of the record it cancels (and every older one).
+        seq: u32,
+    },
 }
 
 /// A batch of changes, child → parent. `upto` is the child's change counter of the last
 /// entry; the parent acknowledges it and the child never sends those entries again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopologyUpdate {
+    /// The child's change counter of the last entry.
     pub upto: u64,
+    /// At most [`MAX_UPDATE_ENTRIES`] changes, oldest first.
     pub entries: Vec<Entry>,
 }
 
 impl TopologyUpdate {
+    /// Parses the postcard encoding after the kind byte; rejects trailing bytes, more than [`MAX_UPDATE_ENTRIES`] entries and names over the certificate bounds.
     pub fn parse(b: &[u8]) -> Result<TopologyUpdate> {
         let (u, rest): (TopologyUpdate, _) = postcard::take_from_bytes(b).map_err(|_| Error)?;
         let names_ok = |r: &Record| {
@@ -154,7 +182,9 @@ impl TopologyUpdate {
 /// Header of a routed tunnel frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoutedHeader {
+    /// Hops left; the frame is dropped at zero.
     pub ttl: u8,
+    /// Short ID of the destination endpoint.
     pub dst: ShortId,
 }
 
@@ -169,6 +199,7 @@ impl RoutedHeader {
             dst: arr_at(b, 2)?,
         })
     }
+    /// Writes the header into `b[..ROUTED_HEADER_LEN]` (which must be that long).
     pub fn emit(&self, b: &mut [u8]) {
         b[0] = KIND_TUNNEL_ROUTED;
         b[1] = self.ttl;
@@ -179,12 +210,16 @@ impl RoutedHeader {
 /// Header of a routed control message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ControlHeader {
+    /// Hops left; the message is dropped at zero.
     pub ttl: u8,
+    /// Destination node.
     pub dst: NodeId,
+    /// Source node.
     pub src: NodeId,
 }
 
 impl ControlHeader {
+    /// Parses `| 0x06 | ttl | dst | src |` at the start of `b`.
     pub fn parse(b: &[u8]) -> Result<ControlHeader> {
         if b.first() != Some(&KIND_CONTROL) || b.len() < CONTROL_HEADER_LEN {
             return Err(Error);
@@ -195,6 +230,7 @@ impl ControlHeader {
             src: NodeId(arr_at(b, 34)?),
         })
     }
+    /// Writes the header into `b[..CONTROL_HEADER_LEN]` (which must be that long).
     pub fn emit(&self, b: &mut [u8]) {
         b[0] = KIND_CONTROL;
         b[1] = self.ttl;
@@ -211,25 +247,39 @@ impl ControlHeader {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// Client node → server node: start a tunnel session.
     TunnelInit {
+        /// Fingerprint of the tunnel certificate.
         tunnel: [u8; 32],
+        /// The sender's receiver index for this session.
         sender: u16,
+        /// The sender's ephemeral X25519 key.
         ephemeral: [u8; 32],
+        /// Signature by the client endpoint key.
         signature: [u8; 64],
     },
+    /// Server node → client node: the answer to a `TunnelInit`.
     TunnelInitAck {
+        /// Fingerprint of the tunnel certificate.
         tunnel: [u8; 32],
+        /// The sender's receiver index for this session.
         sender: u16,
+        /// The initiator's index, echoed.
         receiver: u16,
+        /// The sender's ephemeral X25519 key.
         ephemeral: [u8; 32],
+        /// Signature by the server endpoint key.
         signature: [u8; 64],
     },
 }
 
+/// Encoded length of [`Control::TunnelInit`].
 pub const TUNNEL_INIT_LEN: usize = 1 + 32 + 2 + 32 + 64;
+/// Encoded length of [`Control::TunnelInitAck`].
 pub const TUNNEL_INIT_ACK_LEN: usize = 1 + 32 + 2 + 2 + 32 + 64;
 
 impl Control {
+    /// Parses a control message; the length must be exactly that of its kind.
     pub fn parse(b: &[u8]) -> Result<Control> {
         match (b.first(), b.len()) {
             (Some(1), TUNNEL_INIT_LEN) => Ok(Control::TunnelInit {
@@ -249,6 +299,7 @@ impl Control {
         }
     }
 
+    /// Encoded length of this message.
     pub fn buffer_len(&self) -> usize {
         match self {
             Control::TunnelInit { .. } => TUNNEL_INIT_LEN,
@@ -261,6 +312,7 @@ impl Control {
         &encoded[..self.buffer_len() - 64]
     }
 
+    /// Writes the message; fails if `out` is shorter than [`Control::buffer_len`].
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = self.buffer_len();
         let out = out.get_mut(..n).ok_or(Error)?;
@@ -304,16 +356,22 @@ impl Control {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lookup<'a> {
+    /// Hops left; the lookup is dropped at zero.
     pub ttl: u8,
+    /// The node asking (where the reply is routed).
     pub origin: NodeId,
+    /// The origin's query number, echoed in the reply.
     pub query: u32,
+    /// The name, 1 to [`MAX_NAME_LEN`](crate::cert::MAX_NAME_LEN) bytes.
     pub name: &'a [u8],
 }
 
+/// Kind byte of a [`Lookup`].
 pub const KIND_LOOKUP: u8 = 8;
 const LOOKUP_FIXED: usize = 1 + 1 + 32 + 4 + 1;
 
 impl<'a> Lookup<'a> {
+    /// Parses a lookup; the name length must match the frame and be 1 to 63 bytes.
     pub fn parse(b: &'a [u8]) -> Result<Lookup<'a>> {
         if b.first() != Some(&KIND_LOOKUP) || b.len() < LOOKUP_FIXED {
             return Err(Error);
@@ -330,6 +388,7 @@ impl<'a> Lookup<'a> {
         })
     }
 
+    /// Writes the lookup; fails for a name over 63 bytes or a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = LOOKUP_FIXED + self.name.len();
         if self.name.len() > crate::cert::MAX_NAME_LEN {
@@ -359,11 +418,14 @@ pub const MAX_LOOKUP_IDS: usize = 8;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LookupReply {
+    /// The query number of the [`Lookup`] answered.
     pub query: u32,
+    /// Every ID known under the name.
     pub ids: heapless::Vec<NodeId, MAX_LOOKUP_IDS>,
 }
 
 impl LookupReply {
+    /// Parses a reply; the length must match the count.
     pub fn parse(b: &[u8]) -> Result<LookupReply> {
         if b.first() != Some(&LOOKUP_REPLY_KIND) || b.len() < 6 {
             return Err(Error);
@@ -382,6 +444,7 @@ impl LookupReply {
         })
     }
 
+    /// Writes the reply; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = 6 + 32 * self.ids.len();
         let out = out.get_mut(..n).ok_or(Error)?;
@@ -409,12 +472,16 @@ pub const TUNNEL_OFFER_MAX: usize = 1 + 32 + 48 + 2 + crate::cert::MAX_CERT_LEN;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelOffer<'a> {
+    /// The server node's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The client endpoint's secret key, sealed, with its tag.
     pub sealed_key: [u8; 48],
+    /// The tunnel certificate.
     pub cert: &'a [u8],
 }
 
 impl<'a> TunnelOffer<'a> {
+    /// Parses an offer; the certificate length must match the frame.
     pub fn parse(b: &'a [u8]) -> Result<TunnelOffer<'a>> {
         if b.first() != Some(&TUNNEL_OFFER_KIND) || b.len() < 83 {
             return Err(Error);
@@ -430,6 +497,7 @@ impl<'a> TunnelOffer<'a> {
         })
     }
 
+    /// Writes the offer; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = 83 + self.cert.len();
         let out = out.get_mut(..n).ok_or(Error)?;
@@ -524,5 +592,243 @@ mod tests {
         let b = postcard::to_allocvec(&u).unwrap();
         assert_eq!(TopologyUpdate::parse(&b), Ok(u));
         assert!(TopologyUpdate::parse(&b[..b.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn routed_header_roundtrip_truncation_and_kind() {
+        let h = RoutedHeader {
+            ttl: 31,
+            dst: [1, 2, 3, 4, 5, 6],
+        };
+        let mut b = [0u8; ROUTED_HEADER_LEN + 30];
+        h.emit(&mut b);
+        assert_eq!(
+            &b[..ROUTED_HEADER_LEN],
+            &[KIND_TUNNEL_ROUTED, 31, 1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(RoutedHeader::parse(&b), Ok(h));
+        for cut in 0..ROUTED_HEADER_LEN {
+            assert!(RoutedHeader::parse(&b[..cut]).is_err());
+        }
+        b[0] = KIND_TUNNEL_DIRECT;
+        assert!(RoutedHeader::parse(&b).is_err());
+    }
+
+    #[test]
+    fn control_header_roundtrip_truncation_and_kind() {
+        let h = ControlHeader {
+            ttl: 7,
+            dst: NodeId([0xD5; 32]),
+            src: NodeId([0x5C; 32]),
+        };
+        let mut b = [0u8; CONTROL_HEADER_LEN + TUNNEL_INIT_LEN];
+        h.emit(&mut b);
+        assert_eq!(ControlHeader::parse(&b), Ok(h));
+        assert_eq!(ControlHeader::parse(&b[..CONTROL_HEADER_LEN]), Ok(h));
+        for cut in 0..CONTROL_HEADER_LEN {
+            assert!(ControlHeader::parse(&b[..cut]).is_err());
+        }
+        b[0] = KIND_TUNNEL_ROUTED;
+        assert!(ControlHeader::parse(&b).is_err());
+    }
+
+    #[test]
+    fn tunnel_init_roundtrip_every_length_and_signed_part() {
+        let c = Control::TunnelInit {
+            tunnel: [0x11; 32],
+            sender: 0xBEEF,
+            ephemeral: [0x22; 32],
+            signature: [0x33; 64],
+        };
+        let mut b = [0u8; 200];
+        assert_eq!(c.emit(&mut b), Ok(TUNNEL_INIT_LEN));
+        assert_eq!(Control::parse(&b[..TUNNEL_INIT_LEN]), Ok(c));
+        // Only the exact length parses: shorter and longer are both refused.
+        for len in 0..b.len() {
+            if len != TUNNEL_INIT_LEN {
+                assert!(Control::parse(&b[..len]).is_err(), "len {len}");
+            }
+        }
+        assert_eq!(c.signed_part(&b), &b[..TUNNEL_INIT_LEN - 64]);
+        assert!(c.emit(&mut b[..TUNNEL_INIT_LEN - 1]).is_err());
+        // An Init's bytes under the InitAck kind have the wrong length for it.
+        b[0] = 2;
+        assert!(Control::parse(&b[..TUNNEL_INIT_LEN]).is_err());
+        b[0] = LOOKUP_REPLY_KIND;
+        assert!(Control::parse(&b[..TUNNEL_INIT_LEN]).is_err());
+    }
+
+    #[test]
+    fn tunnel_init_ack_fields_land_where_drawn() {
+        let c = Control::TunnelInitAck {
+            tunnel: [0xAA; 32],
+            sender: 0x0102,
+            receiver: 0x0304,
+            ephemeral: [0xBB; 32],
+            signature: [0xCC; 64],
+        };
+        let mut b = [0u8; TUNNEL_INIT_ACK_LEN];
+        c.emit(&mut b).unwrap();
+        assert_eq!(b[0], 2);
+        assert_eq!(&b[33..37], &[0x02, 0x01, 0x04, 0x03]);
+        assert_eq!(&b[37..69], &[0xBB; 32]);
+        assert_eq!(&b[69..], &[0xCC; 64]);
+        assert_eq!(c.signed_part(&b).len(), TUNNEL_INIT_ACK_LEN - 64);
+    }
+
+    #[test]
+    fn lookup_roundtrip_and_name_bounds() {
+        let l = Lookup {
+            ttl: 64,
+            origin: NodeId([4; 32]),
+            query: 0x0A0B_0C0D,
+            name: b"printer.lan",
+        };
+        let mut b = [0u8; 128];
+        let n = l.emit(&mut b).unwrap();
+        assert_eq!(n, 39 + 11);
+        assert_eq!(Lookup::parse(&b[..n]), Ok(l));
+        for cut in 0..n {
+            assert!(Lookup::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(Lookup::parse(&b[..n + 1]).is_err(), "trailing byte");
+        let long = [b'a'; 64];
+        let too_long = Lookup { name: &long, ..l };
+        assert!(too_long.emit(&mut b).is_err());
+        let ok = Lookup {
+            name: &long[..63],
+            ..l
+        };
+        let n = ok.emit(&mut b).unwrap();
+        assert_eq!(Lookup::parse(&b[..n]).unwrap().name.len(), 63);
+        // An empty name is refused by the parser.
+        let empty = Lookup { name: b"", ..l };
+        let n = empty.emit(&mut b).unwrap();
+        assert!(Lookup::parse(&b[..n]).is_err());
+        assert!(l.emit(&mut b[..20]).is_err());
+    }
+
+    #[test]
+    fn lookup_reply_roundtrip_and_count_bounds() {
+        let mut ids = heapless::Vec::new();
+        for i in 0..MAX_LOOKUP_IDS as u8 {
+            ids.push(NodeId([i; 32])).unwrap();
+        }
+        let r = LookupReply { query: 77, ids };
+        let mut b = [0u8; 6 + 32 * 9];
+        let n = r.emit(&mut b).unwrap();
+        assert_eq!(n, 6 + 32 * MAX_LOOKUP_IDS);
+        assert_eq!(LookupReply::parse(&b[..n]), Ok(r.clone()));
+        for cut in 0..n {
+            assert!(LookupReply::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        // A count of 9 is over the bound even with the bytes present.
+        b[5] = 9;
+        assert!(LookupReply::parse(&b[..6 + 32 * 9]).is_err());
+        let none = LookupReply {
+            query: 1,
+            ids: heapless::Vec::new(),
+        };
+        let n = none.emit(&mut b).unwrap();
+        assert_eq!(n, 6);
+        assert_eq!(LookupReply::parse(&b[..n]).unwrap().ids.len(), 0);
+    }
+
+    #[test]
+    fn tunnel_offer_roundtrip_and_length_field() {
+        let cert = [0x77u8; 140];
+        let o = TunnelOffer {
+            ephemeral: [1; 32],
+            sealed_key: [2; 48],
+            cert: &cert,
+        };
+        let mut b = [0u8; TUNNEL_OFFER_MAX];
+        let n = o.emit(&mut b).unwrap();
+        assert_eq!(n, 83 + 140);
+        assert_eq!(TunnelOffer::parse(&b[..n]), Ok(o));
+        for cut in 0..n {
+            assert!(TunnelOffer::parse(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(TunnelOffer::parse(&b[..n + 1]).is_err());
+        b[0] = TUNNEL_OFFER_KIND + 1;
+        assert!(TunnelOffer::parse(&b[..n]).is_err());
+        assert!(o.emit(&mut b[..n - 1]).is_err());
+    }
+
+    #[test]
+    fn topology_ack_is_exactly_nine_bytes() {
+        let mut b = [0u8; 10];
+        b[0] = KIND_TOPOLOGY_ACK;
+        b[1..9].copy_from_slice(&0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(parse_topology_ack(&b[..9]), Ok(0x1122_3344_5566_7788));
+        assert!(parse_topology_ack(&b).is_err());
+        assert!(parse_topology_ack(&b[..8]).is_err());
+        b[0] = KIND_TOPOLOGY;
+        assert!(parse_topology_ack(&b[..9]).is_err());
+    }
+
+    #[test]
+    fn topology_update_refuses_oversized_content() {
+        let rec = |names: alloc::vec::Vec<String>| Record {
+            id: NodeId([1; 32]),
+            parent: None,
+            seq: 1,
+            kind: RecordKind::ServerEndpoint,
+            names,
+        };
+        let enc = |u: &TopologyUpdate| postcard::to_allocvec(u).unwrap();
+        let many = TopologyUpdate {
+            upto: 1,
+            entries: (0..=MAX_UPDATE_ENTRIES)
+                .map(|i| Entry::Remove {
+                    id: NodeId([i as u8; 32]),
+                    seq: 1,
+                })
+                .collect(),
+        };
+        assert!(TopologyUpdate::parse(&enc(&many)).is_err());
+        let mut full = many.clone();
+        full.entries.pop();
+        assert_eq!(TopologyUpdate::parse(&enc(&full)), Ok(full.clone()));
+        let long_name = TopologyUpdate {
+            upto: 1,
+            entries: alloc::vec![Entry::Upsert(rec(alloc::vec!["x".repeat(64)]))],
+        };
+        assert!(TopologyUpdate::parse(&enc(&long_name)).is_err());
+        let names = TopologyUpdate {
+            upto: 1,
+            entries: alloc::vec![Entry::Upsert(rec((0..9).map(|_| "n".into()).collect()))],
+        };
+        assert!(TopologyUpdate::parse(&enc(&names)).is_err());
+        let mut trailing = enc(&full);
+        trailing.push(0);
+        assert!(TopologyUpdate::parse(&trailing).is_err());
+        assert!(TopologyUpdate::parse(&[]).is_err());
+    }
+
+    #[test]
+    fn nat_probe_kinds_do_not_overlap_other_kinds() {
+        for k in [
+            KIND_PONG,
+            KIND_TOPOLOGY,
+            KIND_TOPOLOGY_ACK,
+            KIND_TUNNEL_DIRECT,
+            KIND_TUNNEL_ROUTED,
+            KIND_CONTROL,
+            KIND_REVOCATION,
+            KIND_LOOKUP,
+            KIND_LEAVE,
+        ] {
+            assert!(!NatProbe::is_kind(k), "kind {k}");
+        }
+        assert_eq!(
+            (0..=255u8).filter(|&k| NatProbe::is_kind(k)).count(),
+            16,
+            "8 probes + 8 answers"
+        );
+        let delays: alloc::vec::Vec<u64> = (0..8)
+            .map(|rung| NatProbe { reply: true, rung }.delay().as_secs())
+            .collect();
+        assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
     }
 }
