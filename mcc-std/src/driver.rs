@@ -9,6 +9,7 @@ use crate::dns::{self, DnsConfig, NameView};
 use crate::store;
 pub use crate::tun::TunDevice;
 use crate::tun::{TunRead, TunWrite};
+use crate::tunnel_dir;
 use crate::udp_io::UdpIo;
 use mcc_core::cert::Revocation;
 use mcc_core::crypto::Cipher;
@@ -59,8 +60,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("node: {0}")]
     Node(String),
-    #[error("tunnel {path}: {reason}")]
-    Tunnel { path: String, reason: String },
+    #[error(transparent)]
+    Tunnels(#[from] tunnel_dir::TunnelDirError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -116,7 +117,7 @@ impl<C: Cipher> Daemon<C> {
             node.restore_address(&id, index);
         }
         for t in config::load_tunnels(&cfg.tunnels)? {
-            install_tunnel(&mut node, &t, Instant::ZERO)?;
+            tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
         }
         let udp = UdpSocket::bind(cfg.listen_addr)
             .await
@@ -356,18 +357,8 @@ impl<C: Cipher> Daemon<C> {
         let Some((cert, key)) = self.node.tunnel_credentials(fingerprint) else {
             return Ok(());
         };
-        let id = key.id().to_string();
-        let dir = &self.cfg.tunnels;
-        store::write_certificate(&dir.join(format!("{id}-certificate.txt")), &cert)?;
-        store::write_identity(&dir.join(format!("{id}-private-key.txt")), &key)?;
-        let text = config::tunnel_conf_text(
-            &format!("{id}-certificate.txt"),
-            &format!("{id}-private-key.txt"),
-            None,
-            &[],
-            None,
-        );
-        store::write_atomic(&dir.join(format!("{id}.conf")), text.as_bytes(), 0o644)
+        let opts = tunnel_dir::TunnelOptions::default();
+        tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())
     }
 
     fn save_resolver(&mut self) {
@@ -664,71 +655,9 @@ impl<C: Cipher> Daemon<C> {
     }
 
     /// Makes the installed tunnels match the tunnels directory.
-    fn reload_tunnels(&mut self, now: Instant) -> Result<usize, StartError> {
-        let confs = config::load_tunnels(&self.cfg.tunnels)?;
-        let mut wanted = Vec::new();
-        for t in &confs {
-            let cert = store::read_certificate(&t.certificate)?;
-            wanted.push(cert.fingerprint());
-            if self
-                .node
-                .tunnels()
-                .any(|x| x.fingerprint == cert.fingerprint())
-            {
-                continue;
-            }
-            install_tunnel(&mut self.node, t, now)?;
-        }
-        let gone: Vec<[u8; 32]> = self
-            .node
-            .tunnels()
-            .map(|t| t.fingerprint)
-            .filter(|f| !wanted.contains(f))
-            .collect();
-        for fingerprint in gone {
-            let _ = self
-                .node
-                .handle_command(now, Command::RemoveTunnel { fingerprint });
-        }
-        Ok(self.node.tunnels().count())
+    fn reload_tunnels(&mut self, now: Instant) -> Result<usize, tunnel_dir::TunnelDirError> {
+        tunnel_dir::sync(&mut self.node, &self.cfg.tunnels, now)
     }
-}
-
-/// Installs one tunnel file. A server-side tunnel whose client endpoint key is stored next to
-/// it (`client-private-key` written by `mcc create-tunnel`) is offered to the client node.
-fn install_tunnel<C: Cipher>(
-    node: &mut Node<C>,
-    t: &config::TunnelConf,
-    now: Instant,
-) -> Result<(), StartError> {
-    let cert = store::read_certificate(&t.certificate)?;
-    let key = store::read_identity(&t.private_key)?;
-    let err = |reason: String| StartError::Tunnel {
-        path: t.path.display().to_string(),
-        reason,
-    };
-    let client_key_path = client_key_path(&t.private_key);
-    let cmd = if cert.body.subject == key.id() && client_key_path.exists() {
-        let client_key = store::read_identity(&client_key_path)?;
-        Command::OfferTunnel {
-            cert,
-            server_key: key,
-            client_key,
-        }
-    } else {
-        Command::AddTunnel { cert, key }
-    };
-    node.handle_command(now, cmd)
-        .map_err(|e| err(e.to_string()))
-}
-
-/// Where `mcc create-tunnel` keeps the client endpoint key until the client node has it.
-pub fn client_key_path(server_key: &Path) -> PathBuf {
-    let name = server_key
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("private-key.txt");
-    server_key.with_file_name(format!("client-{name}"))
 }
 
 fn load_resolver(path: &Path) -> Vec<(NodeId, u32)> {

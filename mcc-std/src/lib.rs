@@ -9,4 +9,5 @@ pub mod logging;
 pub mod provision;
 pub mod store;
 pub mod tun;
+pub mod tunnel_dir;
 mod udp_io;

@@ -3,9 +3,8 @@
 //! client endpoint key that the daemon delivers to the client node). Shared by
 //! `mcc create-tunnel` and the control request an embedding app uses.
 
-use crate::config;
-use crate::driver::client_key_path;
-use crate::store::{self, StoreError};
+use crate::store::StoreError;
+use crate::tunnel_dir::{self, TunnelOptions};
 use mcc_core::cert::{Certificate, Target, TunnelInfo, issue};
 use mcc_core::crypto::Identity;
 use mcc_core::id::NodeId;
@@ -102,29 +101,19 @@ pub fn create_tunnel(
         unix_secs + VALIDITY_DAYS * DAY,
     )
     .map_err(ProvisionError::Certificate)?;
-    let id = server_key.id().to_string();
-    let key_file = dir.join(format!("{id}-private-key.txt"));
-    store::write_certificate(&dir.join(format!("{id}-certificate.txt")), &cert)?;
-    store::write_identity(&client_key_path(&key_file), &client_key)?;
-    store::write_identity(&key_file, &server_key)?;
-    let text = config::tunnel_conf_text(
-        &format!("{id}-certificate.txt"),
-        &format!("{id}-private-key.txt"),
-        external,
-        req.dns_names,
-        req.static_ip_address,
-    );
-    store::write_atomic(
-        &dir.join(format!("{id}.conf")),
-        text.as_bytes(),
-        store::PUBLIC_MODE,
-    )?;
+    let opts = TunnelOptions {
+        external_ip_address: external,
+        dns_names: req.dns_names,
+        static_addr: req.static_ip_address,
+    };
+    tunnel_dir::write(dir, &cert, &server_key, Some(&client_key), &opts)?;
     Ok(server_key.id())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{config, store};
 
     #[test]
     fn writes_a_tunnel_the_loader_accepts_and_checks_its_inputs() {
@@ -148,7 +137,7 @@ mod tests {
         assert_eq!(confs.len(), 1);
         let cert = store::read_certificate(&confs[0].certificate).unwrap();
         assert_eq!(cert.subject(), id);
-        assert!(client_key_path(&confs[0].private_key).exists());
+        assert!(tunnel_dir::client_key_path(&confs[0].private_key).exists());
         let bad = TunnelRequest {
             targets: "sctp:1",
             ..req
