@@ -4,7 +4,7 @@
 use crate::tun::FdTun;
 use mcc_std::config;
 use mcc_std::control::{self, Request};
-use mcc_std::driver::Daemon;
+use mcc_std::event_loop::EventLoop;
 pub use mcc_std::logging::error_chain;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -43,8 +43,8 @@ pub fn start(
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let daemon: Daemon = rt
-        .block_on(Daemon::start(cfg))
+    let daemon: EventLoop<mcc_std::daemon::DefaultCipher> = rt
+        .block_on(EventLoop::start(cfg))
         .map_err(|e| error_chain(&e))?;
     protect(daemon.udp_fd())?;
     let tun = {

@@ -1,5 +1,5 @@
 //! The Linux node: a TUN device and routes for the overlay ranges, driven by
-//! `mcc_std::driver`. The binaries are `mccd` (the daemon) and `mcc` (the client).
+//! `mcc_std::daemon`. The binaries are `mccd` (the daemon) and `mcc` (the client).
 
 pub mod tun_device;
 

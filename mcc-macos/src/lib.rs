@@ -1,6 +1,6 @@
 //! The macOS node of mcc: a utun device, its addresses and routes (`ifconfig`/`route`),
 //! DNS for the overlay domain through `/etc/resolver`, and the launchd job, driven by
-//! `mcc_std::driver` like the Linux node.
+//! `mcc_std::daemon` like the Linux node.
 //!
 //! **Not verified on macOS here.** This crate is developed and tested on Linux (CI is
 //! Linux only): the platform-independent modules ([`frame`], [`commands`], [`resolver`],

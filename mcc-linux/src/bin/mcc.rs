@@ -11,7 +11,7 @@ use mcc_core::cert::{Certificate, issue};
 use mcc_core::crypto::Identity;
 use mcc_core::id::NodeId;
 use mcc_std::control::{self, NodeRow, Request};
-use mcc_std::{config, driver, provision, store};
+use mcc_std::{clock, config, provision, store};
 use std::io::{IsTerminal, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -401,7 +401,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
 }
 
 fn now() -> u64 {
-    driver::unix_now()
+    clock::unix_now()
 }
 
 fn new_identity() -> anyhow::Result<Identity> {
@@ -495,8 +495,8 @@ fn certificates(conf: &Path) -> Result<(), Fail> {
             c.body.subject,
             c.body.issuer,
             c.body.name,
-            driver::rfc3339(c.body.not_before),
-            driver::rfc3339(c.body.not_after),
+            clock::rfc3339(c.body.not_before),
+            clock::rfc3339(c.body.not_after),
             c.encoded().len()
         ),
         Err(e) => println!("{what}: {e}"),

@@ -4,7 +4,7 @@
 use clap::Parser;
 use mcc_linux::tun_device::{LinuxTun, TunSetup};
 use mcc_std::config;
-use mcc_std::driver::Daemon;
+use mcc_std::event_loop::EventLoop as Daemon;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
     match cfg.cipher {
         config::CipherChoice::ChaCha20Poly1305 => {
-            run_with::<mcc_std::driver::DefaultCipher>(cfg).await
+            run_with::<mcc_std::daemon::DefaultCipher>(cfg).await
         }
         #[cfg(feature = "ring")]
         config::CipherChoice::Aes256Gcm => run_with::<mcc_core::crypto::RingAesGcm>(cfg).await,
@@ -103,7 +103,7 @@ async fn run_with<C: mcc_core::crypto::Cipher>(cfg: config::DaemonConfig) -> any
         routes: &[(std::net::Ipv4Addr::new(10, 115, 0, 0), 16)],
     })?;
     tracing::info!(device = %tun.name, address = %own4, "TUN device up");
-    let shutdown = mcc_std::driver::shutdown_signal();
+    let shutdown = mcc_std::daemon::shutdown_signal();
     daemon.run(&tun, shutdown).await?;
     Ok(())
 }

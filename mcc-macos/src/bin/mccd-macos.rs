@@ -22,7 +22,7 @@ mod macos {
     use mcc_macos::utun::UtunTun;
     use mcc_macos::{launchd, resolver};
     use mcc_std::config;
-    use mcc_std::driver::Daemon;
+    use mcc_std::event_loop::EventLoop;
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
@@ -112,7 +112,7 @@ mod macos {
 
     async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
         let name = commands::utun_name(&cfg.tun_device_name).map_err(anyhow::Error::msg)?;
-        let daemon: Daemon = Daemon::start(cfg).await?;
+        let daemon: EventLoop<mcc_std::daemon::DefaultCipher> = EventLoop::start(cfg).await?;
         let cfg = &daemon.cfg;
         let own4 = daemon.node.address();
         let own6 = daemon.node.resolver().ipv6(
@@ -148,7 +148,7 @@ mod macos {
         } else {
             None
         };
-        let shutdown = mcc_std::driver::shutdown_signal();
+        let shutdown = mcc_std::daemon::shutdown_signal();
         let res = daemon.run(&tun, shutdown).await;
         if let Some(p) = resolver_file
             && let Err(e) = resolver::remove(&p, dns_addr)
