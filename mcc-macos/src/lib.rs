@@ -5,13 +5,16 @@
 //! **Not verified on macOS here.** This crate is developed and tested on Linux (CI is
 //! Linux only): the platform-independent modules ([`frame`], [`commands`], [`resolver`],
 //! [`launchd`]) are compiled and unit-tested everywhere, while `utun` (the device and
-//! its `TunDevice` implementation) and the `mccd-macos` daemon compile only with
+//! its `TunDevice` implementation), `platform` (macOS for `mcc_std::daemon`) and the
+//! `mccd-macos` daemon compile only with
 //! `target_os = "macos"` and have never been built or run by this project's CI. Build
 //! them on a Mac with `cargo build -p mcc-macos`; see the crate's README.md.
 
 pub mod commands;
 pub mod frame;
 pub mod launchd;
+#[cfg(target_os = "macos")]
+pub mod platform;
 pub mod resolver;
 #[cfg(target_os = "macos")]
 pub mod utun;
