@@ -1,11 +1,12 @@
-//! A node running on its own thread (tokio current-thread runtime + the mcc-std `Daemon`),
-//! independent of JNI so it can be tested from Rust too.
+//! A node running on its own thread: a tokio current-thread runtime and the daemon start-up
+//! mccd uses too (`mcc_std::daemon`), independent of JNI so it can be tested from Rust.
 
 use crate::tun::FdTun;
-use mcc_std::config;
+use mcc_std::config::{self, DaemonConfig};
 use mcc_std::control::{self, Request};
-use mcc_std::driver::Daemon;
+use mcc_std::daemon::{self, Platform, TunSpec};
 pub use mcc_std::logging::error_chain;
+use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -19,6 +20,8 @@ pub struct RunningNode {
     socket: Option<PathBuf>,
     /// The configuration file, for messages.
     config: PathBuf,
+    /// The network's cipher the node runs with.
+    cipher: &'static str,
 }
 
 /// Takes ownership of `tun_fd` (it is closed when the node stops, and also when starting
@@ -39,26 +42,23 @@ pub fn start(
     let _ = mcc_std::logging::init(&cfg, false);
     let socket = cfg.unix_enable.then(|| cfg.unix_socket_path.clone());
     let config = cfg.path.clone();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
-    let daemon: Daemon = rt
-        .block_on(Daemon::start(cfg))
-        .map_err(|e| error_chain(&e))?;
-    protect(daemon.udp_fd())?;
-    let tun = {
-        let _ctx = rt.enter();
-        FdTun::new(tun_fd).map_err(|e| format!("TUN fd: {e}"))?
+    let rt = daemon::runtime().map_err(|e| e.to_string())?;
+    let mut platform = AndroidPlatform {
+        tun_fd: Some(tun_fd),
+        protect: Some(protect),
     };
+    let daemon = rt
+        .block_on(daemon::start(cfg, &mut platform))
+        .map_err(|e| error_chain(&e))?;
+    let cipher = daemon.cipher();
     let (tx, rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("mcc-node".into())
         .spawn(move || {
-            let r = rt.block_on(daemon.run(&tun, async {
+            let r = rt.block_on(daemon.run(async {
                 let _ = rx.await;
             }));
-            r.map_err(|e| format!("node stopped: {e}"))
+            r.map_err(|e| format!("node stopped: {}", error_chain(&e)))
         })
         .map_err(|e| format!("cannot start the node thread: {e}"))?;
     Ok(RunningNode {
@@ -66,7 +66,36 @@ pub fn start(
         thread: Some(thread),
         socket,
         config,
+        cipher,
     })
+}
+
+/// Android as a [`Platform`]: the TUN device is the descriptor `VpnService.establish()`
+/// gave, and the node's UDP socket is handed to `VpnService.protect` so its packets do not
+/// loop through the VPN.
+struct AndroidPlatform<F> {
+    tun_fd: Option<OwnedFd>,
+    protect: Option<F>,
+}
+
+impl<F: FnOnce(RawFd) -> Result<(), String>> Platform for AndroidPlatform<F> {
+    type Tun = FdTun;
+
+    fn protect_socket(&mut self, fd: RawFd) -> io::Result<()> {
+        match self.protect.take() {
+            Some(protect) => protect(fd).map_err(io::Error::other),
+            None => Err(io::Error::other("protect: called twice")),
+        }
+    }
+
+    fn create_tun(&mut self, _spec: &TunSpec, _cfg: &DaemonConfig) -> io::Result<FdTun> {
+        // The app configured the device (addresses, routes) with VpnService.Builder.
+        let fd = self
+            .tun_fd
+            .take()
+            .ok_or_else(|| io::Error::other("tunFd: already used"))?;
+        FdTun::new(fd).map_err(|e| io::Error::new(e.kind(), format!("TUN fd: {e}")))
+    }
 }
 
 impl RunningNode {
@@ -85,6 +114,11 @@ impl RunningNode {
             Some(Ok(Err(e))) => Err(e),
             Some(Err(_)) => Err("the node thread panicked".into()),
         }
+    }
+
+    /// The AEAD both layers use (`cipher` in mcc.conf), e.g. `aes-256-gcm`.
+    pub fn cipher(&self) -> &'static str {
+        self.cipher
     }
 
     /// Whether the event loop is still running.

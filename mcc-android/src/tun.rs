@@ -1,7 +1,7 @@
 //! A TUN device given as a raw file descriptor, as Android's `VpnService.establish()` hands
 //! it over: whole IP packets per read and write, no packet-information header.
 
-use mcc_std::driver::TunDevice;
+use mcc_std::tun::TunDevice;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use tokio::io::Interest;

@@ -1,6 +1,7 @@
-//! The Linux node: a TUN device and routes for the overlay ranges, driven by
-//! `mcc_std::driver`. The binaries are `mccd` (the daemon) and `mcc` (the client).
+//! The Linux node: a TUN device and routes for the overlay ranges, started and driven by
+//! `mcc_std::daemon`. The binaries are `mccd` (the daemon) and `mcc` (the client).
 
+pub mod platform;
 pub mod tun_device;
 
 pub use mcc_std::logging::error_chain;

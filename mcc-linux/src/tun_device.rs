@@ -8,10 +8,10 @@
 //! burst instead of one per packet. That is why this uses tun-rs and not the `tun` crate,
 //! which has neither offloads nor multi-queue.
 
+use mcc_std::daemon::TunSpec;
 use mcc_std::tun::{TunDevice, TunRead, TunWrite};
 use std::cell::Cell;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 
 pub struct LinuxTun {
@@ -21,18 +21,6 @@ pub struct LinuxTun {
     /// Coalescing state for `send_multiple`, taken out while a batch is written (the
     /// loop writes one batch at a time, so no lock is needed).
     gro: Cell<Option<tun_rs::GROTable>>,
-}
-
-/// Addresses and routes the device gets.
-pub struct TunSetup<'a> {
-    pub name: &'a str,
-    pub mtu: u16,
-    pub ipv4: Ipv4Addr,
-    pub ipv4_prefix: u8,
-    pub ipv6: Ipv6Addr,
-    pub ipv6_prefix: u8,
-    /// Extra IPv4 routes through the device (the static range 10.115.0.0/16).
-    pub routes: &'a [(Ipv4Addr, u8)],
 }
 
 fn ip(args: &[&str]) -> io::Result<()> {
@@ -49,10 +37,11 @@ fn ip(args: &[&str]) -> io::Result<()> {
 }
 
 impl LinuxTun {
-    pub fn create(s: &TunSetup) -> io::Result<Self> {
+    /// Creates the device with the addresses and routes of `s`.
+    pub fn create(s: &TunSpec) -> io::Result<Self> {
         let build = |offload: bool| {
             tun_rs::DeviceBuilder::new()
-                .name(s.name)
+                .name(&s.name)
                 .mtu(s.mtu)
                 .ipv4(s.ipv4, s.ipv4_prefix, None)
                 .offload(offload)
@@ -69,7 +58,7 @@ impl LinuxTun {
         };
         let offload = dev.tcp_gso();
         tracing::debug!(offload, udp_gso = dev.udp_gso(), "TUN device {}", s.name);
-        let name = s.name.to_string();
+        let name = s.name.clone();
         // IPv6 may be disabled in the kernel: then the device works for IPv4 only.
         if let Err(e) = ip(&[
             "-6",
@@ -81,7 +70,7 @@ impl LinuxTun {
         ]) {
             tracing::warn!("no IPv6 on {name}: {e}");
         }
-        for (net, prefix) in s.routes {
+        for (net, prefix) in &s.routes {
             ip(&["route", "replace", &format!("{net}/{prefix}"), "dev", &name])?;
         }
         Ok(LinuxTun {

@@ -22,6 +22,7 @@ sed -i -e 's/^\[package\]/[package]\nedition = "2024"\nversion = "0.1.0"/' "$tmp
 printf '\n[workspace]\n' >> "$tmp/Cargo.toml"
 cp "$src"/src/{frame,commands,resolver,launchd}.rs "$tmp/src/"
 sed 's/\blibc::/crate::shim::libc::/g' "$src/src/utun.rs" > "$tmp/src/utun.rs"
+cp "$src/src/platform.rs" "$tmp/src/"
 sed -e 's/#\[cfg(target_os = "macos")\]/#[cfg(all())]/' \
     -e 's/^pub mod utun;/pub mod utun;\n#[path = "shim.rs"]\npub mod shim;/' \
     "$src/src/lib.rs" > "$tmp/src/lib.rs"

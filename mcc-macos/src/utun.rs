@@ -8,7 +8,7 @@
 
 use crate::commands::{self, UtunSettings};
 use crate::frame::{self, HEADER_LEN};
-use mcc_std::driver::TunDevice;
+use mcc_std::tun::TunDevice;
 use std::ffi::CStr;
 use std::io;
 use std::mem::{size_of, zeroed};

@@ -1,12 +1,19 @@
 //! The std runtime shared by every OS driver of mcc: configuration files, on-disk state,
-//! the control socket protocol, the DNS server and the event loop that drives
-//! [`mcc_core::Node`]. Platform crates supply the TUN device.
+//! the control socket, the DNS server and the event loop that drives [`mcc_core::Node`].
+//! Platform crates supply the TUN device; [`daemon`] is the start-up they all share.
+pub mod clock;
 pub mod config;
 pub mod control;
+pub mod control_server;
+pub mod daemon;
 pub mod dns;
-pub mod driver;
+pub mod dns_service;
+pub mod event_log;
+pub mod event_loop;
 pub mod logging;
 pub mod provision;
+pub mod resolver_state;
 pub mod store;
 pub mod tun;
+pub mod tunnel_dir;
 mod udp_io;

@@ -1,20 +1,30 @@
-//! Creating a tunnel on its server node: fresh endpoint keys, the certificate signed by the
-//! network key, and the files in the tunnels directory (the server endpoint's, plus the
-//! client endpoint key that the daemon delivers to the client node). Shared by
-//! `mcc create-tunnel` and the control request an embedding app uses.
+//! Provisioning without any outside service: the CA, network and node keys and
+//! certificates (`mcc generate-ca-certificate`, `generate-network-certificate`,
+//! `generate-node-certificate`), a whole node (`mcc init`), revocations (`mcc revoke`), and
+//! tunnels on their server node (`mcc create-tunnel` and the control request an embedding
+//! app uses): fresh endpoint keys, the certificate signed by the network key, and the files
+//! in the tunnels directory. The `mcc` binary only parses arguments and prints.
 
-use crate::config;
-use crate::driver::client_key_path;
+use crate::config::{self, ConfigError, DaemonConfig, LoadError};
 use crate::store::{self, StoreError};
-use mcc_core::cert::{Certificate, Target, TunnelInfo, issue};
+use crate::tunnel_dir::{self, TunnelOptions};
+use mcc_core::cert::{CertKind, Certificate, Revocation, Target, TunnelInfo, issue};
 use mcc_core::crypto::Identity;
 use mcc_core::id::NodeId;
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const DAY: u64 = 86_400;
-/// Validity of the certificates this module issues.
+/// Validity of the network, node and tunnel certificates this module issues.
 pub const VALIDITY_DAYS: u64 = 3650;
+/// Validity of a CA certificate.
+pub const CA_VALIDITY_DAYS: u64 = 7300;
+/// The CA's files in its directory.
+pub const CA_KEY_FILE: &str = "ca-private-key.txt";
+pub const CA_CERTIFICATE_FILE: &str = "ca-certificate.txt";
+/// The network's files in its directory.
+pub const NETWORK_KEY_FILE: &str = "network-private-key.txt";
+pub const NETWORK_CERTIFICATE_FILE: &str = "network-certificate.txt";
 
 /// What a new tunnel needs; names follow `mcc create-tunnel`'s options.
 pub struct TunnelRequest<'a> {
@@ -25,7 +35,7 @@ pub struct TunnelRequest<'a> {
     pub external_ip_address: Option<Ipv4Addr>,
 }
 
-/// Why a tunnel was not created; each names the option or file at fault.
+/// Why nothing was provisioned; each names the option or file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error("--remote-node {0}: not a node ID")]
@@ -38,10 +48,27 @@ pub enum ProvisionError {
     ExternalAddress(Ipv4Addr),
     #[error("the network private key does not belong to the network certificate {0}")]
     WrongNetworkKey(NodeId),
+    #[error("network private key: {0}")]
+    NetworkKeyText(String),
+    #[error("network certificate: {0}")]
+    NetworkCertificateText(String),
+    #[error("network certificate: this is a {0:?} certificate")]
+    NotANetwork(CertKind),
     #[error("tunnel certificate: {0}")]
     Certificate(mcc_core::cert::CertError),
+    #[error("{} exists; refusing to overwrite it (use -y/--force)", .0.display())]
+    Exists(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
     #[error("no OS randomness: {0}")]
     Random(String),
 }
@@ -51,6 +78,153 @@ pub fn new_identity() -> Result<Identity, ProvisionError> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| ProvisionError::Random(e.to_string()))?;
     Ok(Identity::from_secret(secret))
+}
+
+/// Writes with `write` unless `path` exists and `force` is off.
+fn write_new(
+    path: &Path,
+    force: bool,
+    write: impl FnOnce(&Path) -> Result<(), StoreError>,
+) -> Result<(), ProvisionError> {
+    if path.exists() && !force {
+        return Err(ProvisionError::Exists(path.to_path_buf()));
+    }
+    Ok(write(path)?)
+}
+
+/// A self-signed CA named `name` in `dir` (never overwritten). Returns the CA's ID.
+pub fn generate_ca(dir: &Path, name: &str, unix_secs: u64) -> Result<NodeId, ProvisionError> {
+    let ca = new_identity()?;
+    let cert = issue::ca(
+        &ca,
+        name,
+        unix_secs - DAY,
+        unix_secs + CA_VALIDITY_DAYS * DAY,
+    );
+    write_new(&dir.join(CA_KEY_FILE), false, |p| {
+        store::write_identity(p, &ca)
+    })?;
+    write_new(&dir.join(CA_CERTIFICATE_FILE), false, |p| {
+        store::write_certificate(p, &cert)
+    })?;
+    Ok(ca.id())
+}
+
+/// A network named `name` signed by the CA of `ca_dir`, written into `dir` (never
+/// overwritten). Returns its certificate, which `mcc init` takes in base64.
+pub fn generate_network(
+    ca_dir: &Path,
+    name: &str,
+    dir: &Path,
+    unix_secs: u64,
+) -> Result<Certificate, ProvisionError> {
+    let ca_key = store::read_identity(&ca_dir.join(CA_KEY_FILE))?;
+    let net = new_identity()?;
+    let cert = issue::network(
+        &ca_key,
+        &net.id(),
+        name,
+        unix_secs - DAY,
+        unix_secs + VALIDITY_DAYS * DAY,
+    );
+    write_new(&dir.join(NETWORK_KEY_FILE), false, |p| {
+        store::write_identity(p, &net)
+    })?;
+    write_new(&dir.join(NETWORK_CERTIFICATE_FILE), false, |p| {
+        store::write_certificate(p, &cert)
+    })?;
+    Ok(cert)
+}
+
+/// A new node key and its certificate signed by the network key, written where a default
+/// mcc.conf in `dir` looks for them. Returns the node's ID.
+pub fn generate_node(
+    network_key: &Identity,
+    dir: &Path,
+    force: bool,
+    unix_secs: u64,
+) -> Result<NodeId, ProvisionError> {
+    let d = DaemonConfig::defaults(dir);
+    let node = new_identity()?;
+    let cert = issue::node(
+        network_key,
+        &node.id(),
+        unix_secs - DAY,
+        unix_secs + VALIDITY_DAYS * DAY,
+    );
+    write_new(&d.node_private_key, force, |p| {
+        store::write_identity(p, &node)
+    })?;
+    write_new(&d.node_certificate, force, |p| {
+        store::write_certificate(p, &cert)
+    })?;
+    Ok(node.id())
+}
+
+/// The network private key in base64 (`--stdin`), checked against its certificate.
+pub fn network_key(text: &str, network_cert: &Certificate) -> Result<Identity, ProvisionError> {
+    let key = store::decode_identity_text(text).map_err(ProvisionError::NetworkKeyText)?;
+    if key.id() != network_cert.subject() {
+        return Err(ProvisionError::WrongNetworkKey(network_cert.subject()));
+    }
+    Ok(key)
+}
+
+/// A network certificate in base64, as `mcc generate-network-certificate` prints it.
+pub fn network_certificate(text: &str) -> Result<Certificate, ProvisionError> {
+    let cert =
+        store::decode_certificate_text(text).map_err(ProvisionError::NetworkCertificateText)?;
+    if cert.body.kind != CertKind::Network {
+        return Err(ProvisionError::NotANetwork(cert.body.kind));
+    }
+    Ok(cert)
+}
+
+/// `mcc init`: the node's key and certificate, the network certificate, a complete mcc.conf
+/// (with `parents`) and the tunnels directory, in `dir`. Existing files are kept unless
+/// `force`. The result is loaded back, so a half-configured node is never left behind
+/// unnoticed. Returns the node's ID.
+pub fn init(
+    dir: &Path,
+    network_cert: &Certificate,
+    network_key: &Identity,
+    parents: &[String],
+    force: bool,
+    unix_secs: u64,
+) -> Result<NodeId, ProvisionError> {
+    let id = generate_node(network_key, dir, force, unix_secs)?;
+    let d = DaemonConfig::defaults(dir);
+    write_new(&d.network_certificates[0], force, |p| {
+        store::write_certificate(p, network_cert)
+    })?;
+    let text = config::init_config_text(parents);
+    write_new(&dir.join(config::CONFIG_FILE), force, |p| {
+        store::write_atomic(p, text.as_bytes(), store::PUBLIC_MODE)
+    })?;
+    let tunnels = tunnel_dir::default_dir(dir);
+    std::fs::create_dir_all(&tunnels).map_err(|source| ProvisionError::Io {
+        path: tunnels,
+        source,
+    })?;
+    let cfg = config::load(dir)?;
+    config::core_config(&cfg, unix_secs)?;
+    Ok(id)
+}
+
+/// A revocation of `subject` (a node ID, or the file of a tunnel certificate) signed by the
+/// network key, in base64 as the `revoke` control request takes it.
+pub fn revocation(
+    network_key: &Identity,
+    subject: &str,
+    unix_secs: u64,
+) -> Result<String, ProvisionError> {
+    use base64::Engine;
+    let target = match subject.parse::<NodeId>() {
+        Ok(id) => id.0,
+        Err(_) => store::read_certificate(Path::new(subject))?.fingerprint(),
+    };
+    let r = Revocation::sign(network_key, target, unix_secs);
+    Ok(base64::engine::general_purpose::STANDARD.encode(r.encode()))
 }
 
 /// Issues the tunnel for the node whose certificate is `server_node` and writes its files
@@ -102,23 +276,12 @@ pub fn create_tunnel(
         unix_secs + VALIDITY_DAYS * DAY,
     )
     .map_err(ProvisionError::Certificate)?;
-    let id = server_key.id().to_string();
-    let key_file = dir.join(format!("{id}-private-key.txt"));
-    store::write_certificate(&dir.join(format!("{id}-certificate.txt")), &cert)?;
-    store::write_identity(&client_key_path(&key_file), &client_key)?;
-    store::write_identity(&key_file, &server_key)?;
-    let text = config::tunnel_conf_text(
-        &format!("{id}-certificate.txt"),
-        &format!("{id}-private-key.txt"),
-        external,
-        req.dns_names,
-        req.static_ip_address,
-    );
-    store::write_atomic(
-        &dir.join(format!("{id}.conf")),
-        text.as_bytes(),
-        store::PUBLIC_MODE,
-    )?;
+    let opts = TunnelOptions {
+        external_ip_address: external,
+        dns_names: req.dns_names,
+        static_addr: req.static_ip_address,
+    };
+    tunnel_dir::write(dir, &cert, &server_key, Some(&client_key), &opts)?;
     Ok(server_key.id())
 }
 
@@ -148,7 +311,7 @@ mod tests {
         assert_eq!(confs.len(), 1);
         let cert = store::read_certificate(&confs[0].certificate).unwrap();
         assert_eq!(cert.subject(), id);
-        assert!(client_key_path(&confs[0].private_key).exists());
+        assert!(tunnel_dir::client_key_path(&confs[0].private_key).exists());
         let bad = TunnelRequest {
             targets: "sctp:1",
             ..req
@@ -166,5 +329,61 @@ mod tests {
             create_tunnel(tmp.path(), &node_cert, &net_cert, &wrong, &req, 1),
             Err(ProvisionError::WrongNetworkKey(_))
         ));
+    }
+
+    #[test]
+    fn ca_network_and_init_give_a_node_that_loads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ca_dir, net_dir, node_dir) = (
+            tmp.path().join("ca"),
+            tmp.path().join("net"),
+            tmp.path().join("node"),
+        );
+        for d in [&ca_dir, &net_dir, &node_dir] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let now = 1_800_000_000;
+        let ca = generate_ca(&ca_dir, "ca", now).unwrap();
+        assert!(matches!(
+            generate_ca(&ca_dir, "ca", now),
+            Err(ProvisionError::Exists(p)) if p == ca_dir.join(CA_KEY_FILE)
+        ));
+        let net = generate_network(&ca_dir, "net", &net_dir, now).unwrap();
+        assert_eq!(net.body.issuer, ca);
+        let text = store::encode_certificate_text(&net);
+        let net = network_certificate(&text).unwrap();
+        let key_text = std::fs::read_to_string(net_dir.join(NETWORK_KEY_FILE)).unwrap();
+        let key = network_key(&key_text, &net).unwrap();
+        let other = Identity::from_secret([9; 32]);
+        let other_text = store::encode_identity_text(&other);
+        assert!(matches!(
+            network_key(&other_text, &net),
+            Err(ProvisionError::WrongNetworkKey(_))
+        ));
+        let ca_text = std::fs::read_to_string(ca_dir.join(CA_CERTIFICATE_FILE)).unwrap();
+        assert!(matches!(
+            network_certificate(&ca_text),
+            Err(ProvisionError::NotANetwork(CertKind::Ca))
+        ));
+        let parents = ["10.0.0.1:9376".to_string()];
+        let id = init(&node_dir, &net, &key, &parents, false, now).unwrap();
+        let cfg = config::load(&node_dir).unwrap();
+        assert_eq!(cfg.parents, parents);
+        assert_eq!(
+            store::read_certificate(&cfg.node_certificate)
+                .unwrap()
+                .subject(),
+            id
+        );
+        assert!(tunnel_dir::default_dir(&node_dir).is_dir());
+        assert!(matches!(
+            init(&node_dir, &net, &key, &parents, false, now),
+            Err(ProvisionError::Exists(_))
+        ));
+        assert_ne!(init(&node_dir, &net, &key, &[], true, now).unwrap(), id);
+        let r = revocation(&key, &id.to_string(), now).unwrap();
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(r).unwrap();
+        assert!(Revocation::decode(&bytes).is_some());
     }
 }

@@ -13,15 +13,32 @@
 # Once the JVM node is linked, this script creates a tunnel on the root (server) for the JVM
 # node (client); the harness resolves the server endpoint and sends UDP and TCP through it.
 #
+# The whole test runs twice: on a chacha20-poly1305 network and on an aes-256-gcm one (the
+# root mccd and the JVM node both configured with the cipher; each picks it in the shared
+# daemon start-up). MCC_CIPHER=NAME runs it once, with that cipher.
+#
 # Only addresses inside the namespaces created here are used. Everything is torn down on
-# exit, even on failure; the work directory /tmp/mccjvm stays for post-mortem.
+# exit, even on failure; the work directory /tmp/mccjvm-CIPHER stays for post-mortem.
 # Last line: "N passed, M failed"; exit status 0 only when every check passed.
 
 set -u -o pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/../.." || exit 2
+if [ -z "${MCC_CIPHER:-}" ]; then
+    rc=0 sum_p=0 sum_f=0
+    for c in chacha20-poly1305 aes-256-gcm; do
+        echo "===== network cipher: $c"
+        MCC_CIPHER=$c bash "$SELF" "$@" | tee "/tmp/mccjvm-$c.out" || rc=1
+        read -r p _ f _ < <(tail -n 1 "/tmp/mccjvm-$c.out")
+        sum_p=$((sum_p + ${p:-0})) sum_f=$((sum_f + ${f:-1}))
+    done
+    echo "$sum_p passed, $sum_f failed"
+    exit "$rc"
+fi
+CIPHER=$MCC_CIPHER
 REPO=$PWD
 P=mccjvm
-W=/tmp/mccjvm
+W=/tmp/mccjvm-$CIPHER
 PORT=9376
 UDP_PORT=7777
 TCP_PORT=7778
@@ -149,10 +166,12 @@ for n in root jvm; do
     [ "$n" = jvm ] && log_file=$W/$n/node.log
     sed -i -E "s|^#? *unix-socket-path *=.*|unix-socket-path = $W/$n/mcc.sock|; \
 s|^#? *log-file *=.*|log-file = $log_file|; s|^#? *log-level *=.*|log-level = debug|; \
-s|^#? *keep-alive-period *=.*|keep-alive-period = 2s|; s|^#? *data-dir *=.*|data-dir = $W/$n/data|" "$conf"
+s|^#? *keep-alive-period *=.*|keep-alive-period = 2s|; s|^#? *data-dir *=.*|data-dir = $W/$n/data|; \
+s|^#? *cipher *=.*|cipher = $CIPHER|" "$conf"
     for k in unix-socket-path log-file data-dir; do
         grep -q "^$k = $W/$n" "$conf" || die "$conf: could not set $k"
     done
+    grep -q "^cipher = $CIPHER\$" "$conf" || die "$conf: could not set cipher"
     mkdir -p "$W/$n/data"
     log "$n = ${ID[$n]}"
 done
@@ -209,4 +228,6 @@ grep -q '^harness: ' "$W/jvm.out" || fail "JVM harness ran to the end" "exit sta
 [ "$jrc" = 0 ] || [ "$jf" -gt 0 ] || fail "JVM harness exit status" "$jrc"
 grep -q 'SIGSEGV\|hs_err\|fatal error' "$W/jvm.out" && fail "no JVM crash" "see $W/jvm.out"
 check "the root mccd is still running" kill -0 "${BG_PIDS[0]}"
+check "the root mccd runs $CIPHER" grep -q "both layers sealed with $CIPHER" "$W/root/mccd.log"
+check "the JVM node runs $CIPHER" grep -q "both layers sealed with $CIPHER" "$W/jvm/node.log"
 exit 0

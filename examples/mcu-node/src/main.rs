@@ -8,10 +8,10 @@
 //! ```
 //!
 //! CONFIG_DIR is what `mcc init` wrote: node-private-key.txt, node-certificate.txt,
-//! network-certificate.txt. Tunnels in CONFIG_DIR/tunnels (`mcc create-tunnel -C
-//! CONFIG_DIR`) are loaded at start: a server side with its `client-...-private-key.txt`
-//! beside it is offered to the client node (`Command::OfferTunnel`), anything else is added
-//! (`Command::AddTunnel`). Exits non-zero when the heap budget is exceeded: an allocation
+//! network-certificate.txt. The tunnel files in CONFIG_DIR/tunnels (`mcc create-tunnel -C
+//! CONFIG_DIR`) are loaded at start through `mcc_std::tunnel_dir`, as mccd loads them: a
+//! server side with its client endpoint key beside it is offered to the client node
+//! (`Command::OfferTunnel`), anything else is added (`Command::AddTunnel`). Exits non-zero when the heap budget is exceeded: an allocation
 //! the arena cannot serve aborts (Rust's allocation error handler); one refused to a
 //! fallible caller (`try_reserve`) is counted and ends the process with status 3.
 
@@ -22,12 +22,13 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use mcc_core::Node;
 use mcc_core::cert::{Certificate, TrustStore};
 use mcc_core::config::{Config, Limits, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::resolver::ResolverConfig;
-use mcc_core::{Command, Node};
+use mcc_std::{config, tunnel_dir};
 use mcu_node::{Arena, HEAP_SIZE, McuNode, core_instant};
 use smoltcp::phy::{Medium, TunTapInterface, wait as phy_wait};
 use smoltcp::time::{Duration, Instant};
@@ -154,38 +155,16 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
     Node::new(config, seed()?, core_instant(now), unix).map_err(|e| format!("node: {e}"))
 }
 
-/// Loads CONFIG_DIR/tunnels/*-certificate.txt as `install_tunnel` in mcc-std does.
+/// Loads the tunnels directory (its layout is `mcc_std::tunnel_dir`'s) as mccd does.
 fn load_tunnels(node: &mut Node, dir: &Path, now: Instant) -> Result<usize, String> {
-    let Ok(entries) = std::fs::read_dir(dir.join("tunnels")) else {
-        return Ok(0);
-    };
-    let mut n = 0;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix("-certificate.txt") else {
-            continue;
-        };
-        let cert = read_certificate(&e.path())?;
-        let key_path = e.path().with_file_name(format!("{id}-private-key.txt"));
-        let key = read_identity(&key_path)?;
-        let client_path = e
-            .path()
-            .with_file_name(format!("client-{id}-private-key.txt"));
-        let cmd = if cert.body.subject == key.id() && client_path.exists() {
-            Command::OfferTunnel {
-                cert,
-                server_key: key,
-                client_key: read_identity(&client_path)?,
-            }
-        } else {
-            Command::AddTunnel { cert, key }
-        };
+    let confs = config::load_tunnels(&tunnel_dir::default_dir(dir)).map_err(|e| e.to_string())?;
+    for t in &confs {
+        let cmd = tunnel_dir::command(t).map_err(|e| e.to_string())?;
         node.handle_command(core_instant(now), cmd)
-            .map_err(|e| format!("tunnel {id}: {e}"))?;
-        println!("mcu-node: tunnel {id} loaded");
-        n += 1;
+            .map_err(|e| format!("tunnel {}: {e}", t.path.display()))?;
+        println!("mcu-node: tunnel {} loaded", t.path.display());
     }
-    Ok(n)
+    Ok(confs.len())
 }
 
 fn heap_ok() -> bool {

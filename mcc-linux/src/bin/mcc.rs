@@ -4,20 +4,16 @@
 //! Exit codes: 0 success; 1 the daemon answered with an error (or `health` is unhealthy);
 //! 2 bad usage or input; 3 the daemon could not be reached.
 
-use anyhow::{Context, anyhow, bail};
-use base64::Engine;
+use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
-use mcc_core::cert::{Certificate, issue};
+use mcc_core::cert::Certificate;
 use mcc_core::crypto::Identity;
-use mcc_core::id::NodeId;
 use mcc_std::control::{self, NodeRow, Request};
-use mcc_std::{config, driver, provision, store};
+use mcc_std::{clock, config, provision, store, tunnel_dir};
 use std::io::{IsTerminal, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-const DAY: u64 = 86_400;
 
 #[derive(Parser)]
 #[command(
@@ -302,15 +298,9 @@ fn run(cli: Cli) -> Result<(), Fail> {
         } => {
             let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
             let net_key = network_key(stdin, &net_cert)?;
-            let node = new_identity()?;
-            let cert = issue::node(&net_key, &node.id(), now() - DAY, now() + 3650 * DAY);
-            write_new(&output_directory.join("node-private-key.txt"), true, |p| {
-                store::write_identity(p, &node)
-            })?;
-            write_new(&output_directory.join("node-certificate.txt"), true, |p| {
-                store::write_certificate(p, &cert)
-            })?;
-            println!("{}", node.id());
+            let id = provision::generate_node(&net_key, &output_directory, true, now())
+                .map_err(anyhow::Error::from)?;
+            println!("{id}");
         }
         Cmd::CreateTunnel {
             parent,
@@ -325,9 +315,11 @@ fn run(cli: Cli) -> Result<(), Fail> {
         } => {
             let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
             let net_key = network_key(stdin, &net_cert)?;
-            let my_cert = store::read_certificate(&config_dir.join("node-certificate.txt"))
-                .map_err(|e| Fail::Usage(e.into()))?;
-            let dir = output_directory.unwrap_or_else(|| config_dir.join("tunnels"));
+            let my_cert = store::read_certificate(
+                &config::DaemonConfig::defaults(&config_dir).node_certificate,
+            )
+            .map_err(|e| Fail::Usage(e.into()))?;
+            let dir = output_directory.unwrap_or_else(|| tunnel_dir::default_dir(&config_dir));
             let req = provision::TunnelRequest {
                 targets: &targets,
                 remote_node: &remote_node,
@@ -347,35 +339,17 @@ fn run(cli: Cli) -> Result<(), Fail> {
             name,
             output_directory,
         } => {
-            let ca = new_identity()?;
-            let cert = issue::ca(&ca, &name, now() - DAY, now() + 7300 * DAY);
-            write_new(&output_directory.join("ca-private-key.txt"), false, |p| {
-                store::write_identity(p, &ca)
-            })?;
-            write_new(&output_directory.join("ca-certificate.txt"), false, |p| {
-                store::write_certificate(p, &cert)
-            })?;
-            println!("{}", ca.id());
+            let id = provision::generate_ca(&output_directory, &name, now())
+                .map_err(anyhow::Error::from)?;
+            println!("{id}");
         }
         Cmd::GenerateNetworkCertificate {
             ca,
             name,
             output_directory,
         } => {
-            let ca_key = store::read_identity(&ca.join("ca-private-key.txt"))
-                .map_err(|e| Fail::Usage(e.into()))?;
-            let net = new_identity()?;
-            let cert = issue::network(&ca_key, &net.id(), &name, now() - DAY, now() + 3650 * DAY);
-            write_new(
-                &output_directory.join("network-private-key.txt"),
-                false,
-                |p| store::write_identity(p, &net),
-            )?;
-            write_new(
-                &output_directory.join("network-certificate.txt"),
-                false,
-                |p| store::write_certificate(p, &cert),
-            )?;
+            let cert = provision::generate_network(&ca, &name, &output_directory, now())
+                .map_err(anyhow::Error::from)?;
             println!("{}", store::encode_certificate_text(&cert));
         }
         Cmd::Revoke {
@@ -385,15 +359,9 @@ fn run(cli: Cli) -> Result<(), Fail> {
         } => {
             let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
             let net_key = network_key(stdin, &net_cert)?;
-            let target = match subject.parse::<NodeId>() {
-                Ok(id) => id.0,
-                Err(_) => store::read_certificate(Path::new(&subject))
-                    .map_err(|e| Fail::Usage(e.into()))?
-                    .fingerprint(),
-            };
-            let r = mcc_core::cert::Revocation::sign(&net_key, target, now());
-            let b64 = base64::engine::general_purpose::STANDARD.encode(r.encode());
-            ask(s, Request::Revoke { revocation: b64 })?;
+            let revocation =
+                provision::revocation(&net_key, &subject, now()).map_err(anyhow::Error::from)?;
+            ask(s, Request::Revoke { revocation })?;
             println!("revoked");
         }
     }
@@ -401,15 +369,11 @@ fn run(cli: Cli) -> Result<(), Fail> {
 }
 
 fn now() -> u64 {
-    driver::unix_now()
+    clock::unix_now()
 }
 
-fn new_identity() -> anyhow::Result<Identity> {
-    Ok(provision::new_identity()?)
-}
-
-/// Reads the network private key (base64) from standard input and checks it matches the
-/// network certificate.
+/// Reads the network private key (base64) from standard input; it must match the network
+/// certificate.
 fn network_key(stdin: bool, net_cert: &Certificate) -> anyhow::Result<Identity> {
     if !stdin && std::io::stdin().is_terminal() {
         eprint!("network private key (base64): ");
@@ -418,29 +382,12 @@ fn network_key(stdin: bool, net_cert: &Certificate) -> anyhow::Result<Identity> 
     std::io::stdin()
         .read_to_string(&mut text)
         .context("reading the network private key from standard input")?;
-    let key = store::decode_identity_text(&text)
-        .map_err(|e| anyhow!("network private key from standard input: {e}"))?;
-    if key.id() != net_cert.subject() {
-        bail!(
-            "the network private key does not belong to the network certificate {}",
-            net_cert.subject()
-        );
-    }
-    Ok(key)
-}
-
-fn write_new(
-    path: &Path,
-    force: bool,
-    f: impl FnOnce(&Path) -> Result<(), store::StoreError>,
-) -> anyhow::Result<()> {
-    if path.exists() && !force {
-        bail!(
-            "{} exists; refusing to overwrite it (use -y/--force)",
-            path.display()
-        );
-    }
-    f(path).map_err(Into::into)
+    provision::network_key(&text, net_cert).map_err(|e| match e {
+        provision::ProvisionError::NetworkKeyText(r) => {
+            anyhow!("network private key from standard input: {r}")
+        }
+        e => e.into(),
+    })
 }
 
 fn init(
@@ -450,37 +397,11 @@ fn init(
     dir: &Path,
     net_b64: &str,
 ) -> Result<(), Fail> {
-    let net_cert =
-        store::decode_certificate_text(net_b64).map_err(|e| anyhow!("network certificate: {e}"))?;
-    if net_cert.body.kind != mcc_core::cert::CertKind::Network {
-        return Err(anyhow!(
-            "network certificate: this is a {:?} certificate",
-            net_cert.body.kind
-        )
-        .into());
-    }
+    let net_cert = provision::network_certificate(net_b64).map_err(anyhow::Error::from)?;
     let net_key = network_key(stdin, &net_cert)?;
-    let node = new_identity()?;
-    let cert = issue::node(&net_key, &node.id(), now() - DAY, now() + 3650 * DAY);
-    write_new(&dir.join("node-private-key.txt"), force, |p| {
-        store::write_identity(p, &node)
-    })?;
-    write_new(&dir.join("node-certificate.txt"), force, |p| {
-        store::write_certificate(p, &cert)
-    })?;
-    write_new(&dir.join("network-certificate.txt"), force, |p| {
-        store::write_certificate(p, &net_cert)
-    })?;
-    let text = config::init_config_text(parents);
-    write_new(&dir.join("mcc.conf"), force, |p| {
-        store::write_atomic(p, text.as_bytes(), 0o644)
-    })?;
-    std::fs::create_dir_all(dir.join("tunnels"))
-        .with_context(|| format!("{}", dir.join("tunnels").display()))?;
-    // The written configuration must load: never leave a half-configured node behind.
-    let cfg = config::load(dir).map_err(|e| anyhow!("{e}"))?;
-    config::core_config(&cfg, now()).map_err(|e| anyhow!("{e}"))?;
-    println!("{}", node.id());
+    let id = provision::init(dir, &net_cert, &net_key, parents, force, now())
+        .map_err(anyhow::Error::from)?;
+    println!("{id}");
     Ok(())
 }
 
@@ -495,8 +416,8 @@ fn certificates(conf: &Path) -> Result<(), Fail> {
             c.body.subject,
             c.body.issuer,
             c.body.name,
-            driver::rfc3339(c.body.not_before),
-            driver::rfc3339(c.body.not_after),
+            clock::rfc3339(c.body.not_before),
+            clock::rfc3339(c.body.not_after),
             c.encoded().len()
         ),
         Err(e) => println!("{what}: {e}"),

@@ -2,9 +2,8 @@
 //! configuration; `mccd --version` prints the version.
 
 use clap::Parser;
-use mcc_linux::tun_device::{LinuxTun, TunSetup};
-use mcc_std::config;
-use mcc_std::driver::Daemon;
+use mcc_linux::platform::LinuxPlatform;
+use mcc_std::{config, daemon};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,78 +31,13 @@ fn main() -> ExitCode {
         eprintln!("mccd: missing CONFIG_DIR (e.g. mccd /etc/mcc); see mccd --help");
         return ExitCode::from(2);
     };
-    let cfg = match config::load(&dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mccd: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    if let Err(e) = mcc_std::logging::init(&cfg, true) {
-        eprintln!("mccd: log-file: {e}");
-        return ExitCode::from(1);
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mccd: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match rt.block_on(run(cfg)) {
+    match daemon::serve(&dir, LinuxPlatform) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = mcc_linux::error_chain(e.as_ref());
+            let msg = mcc_linux::error_chain(&e);
             eprintln!("mccd: {msg}");
             tracing::error!("{msg}");
             ExitCode::from(1)
         }
     }
-}
-
-/// Runs the node with the network's cipher (`cipher` in mcc.conf): the core is generic
-/// over it, so the choice is made once here.
-async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
-    match cfg.cipher {
-        config::CipherChoice::ChaCha20Poly1305 => {
-            run_with::<mcc_std::driver::DefaultCipher>(cfg).await
-        }
-        #[cfg(feature = "ring")]
-        config::CipherChoice::Aes256Gcm => run_with::<mcc_core::crypto::RingAesGcm>(cfg).await,
-        #[cfg(not(feature = "ring"))]
-        config::CipherChoice::Aes256Gcm => anyhow::bail!(
-            "{}: cipher: aes-256-gcm needs mccd built with the `ring` feature",
-            cfg.path.display()
-        ),
-    }
-}
-
-async fn run_with<C: mcc_core::crypto::Cipher>(cfg: config::DaemonConfig) -> anyhow::Result<()> {
-    let daemon: Daemon<C> = Daemon::start(cfg).await?;
-    tracing::info!(cipher = C::NAME, "both layers sealed with {}", C::NAME);
-    let cfg = &daemon.cfg;
-    let own4 = daemon.node.address();
-    let own6 = daemon.node.resolver().ipv6(
-        daemon
-            .node
-            .resolver()
-            .index_of(&daemon.node.id())
-            .unwrap_or(1),
-    );
-    let tun = LinuxTun::create(&TunSetup {
-        name: &cfg.tun_device_name,
-        mtu: cfg.tun_device_mtu,
-        ipv4: own4,
-        ipv4_prefix: cfg.resolver_ipv4_network.1,
-        ipv6: own6,
-        ipv6_prefix: cfg.resolver_ipv6_network.1,
-        routes: &[(std::net::Ipv4Addr::new(10, 115, 0, 0), 16)],
-    })?;
-    tracing::info!(device = %tun.name, address = %own4, "TUN device up");
-    let shutdown = mcc_std::driver::shutdown_signal();
-    daemon.run(&tun, shutdown).await?;
-    Ok(())
 }

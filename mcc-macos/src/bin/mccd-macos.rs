@@ -18,11 +18,9 @@ fn main() -> std::process::ExitCode {
 #[cfg(target_os = "macos")]
 mod macos {
     use clap::Parser;
-    use mcc_macos::commands::{self, UtunSettings};
-    use mcc_macos::utun::UtunTun;
-    use mcc_macos::{launchd, resolver};
-    use mcc_std::config;
-    use mcc_std::driver::Daemon;
+    use mcc_macos::launchd;
+    use mcc_macos::platform::MacosPlatform;
+    use mcc_std::{config, daemon};
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
@@ -78,84 +76,14 @@ mod macos {
             eprintln!("mccd: missing CONFIG_DIR (e.g. mccd /etc/mcc); see mccd --help");
             return ExitCode::from(2);
         };
-        let cfg = match config::load(&dir) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("mccd: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        if let Err(e) = mcc_std::logging::init(&cfg, true) {
-            eprintln!("mccd: log-file: {e}");
-            return ExitCode::from(1);
-        }
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("mccd: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        match rt.block_on(run(cfg)) {
+        match daemon::serve(&dir, MacosPlatform) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                let msg = mcc_macos::error_chain(e.as_ref());
+                let msg = mcc_macos::error_chain(&e);
                 eprintln!("mccd: {msg}");
                 tracing::error!("{msg}");
                 ExitCode::from(1)
             }
         }
-    }
-
-    async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
-        let name = commands::utun_name(&cfg.tun_device_name).map_err(anyhow::Error::msg)?;
-        let daemon: Daemon = Daemon::start(cfg).await?;
-        let cfg = &daemon.cfg;
-        let own4 = daemon.node.address();
-        let own6 = daemon.node.resolver().ipv6(
-            daemon
-                .node
-                .resolver()
-                .index_of(&daemon.node.id())
-                .unwrap_or(1),
-        );
-        let tun = UtunTun::create(&UtunSettings {
-            name,
-            mtu: cfg.tun_device_mtu,
-            ipv4: own4,
-            ipv4_prefix: cfg.resolver_ipv4_network.1,
-            ipv6: own6,
-            ipv6_prefix: cfg.resolver_ipv6_network.1,
-            routes: vec![(config::STATIC_NETWORK, 16)],
-        })?;
-        tracing::info!(device = %tun.name, address = %own4, "utun device up");
-        let dns_addr = cfg.dns_addr;
-        let resolver_file = if cfg.dns_enable {
-            match resolver::install(
-                Path::new(resolver::RESOLVER_DIR),
-                &cfg.resolver_domain,
-                dns_addr,
-            ) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::warn!("no /etc/resolver file for {}: {e}", cfg.resolver_domain);
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let shutdown = mcc_std::driver::shutdown_signal();
-        let res = daemon.run(&tun, shutdown).await;
-        if let Some(p) = resolver_file
-            && let Err(e) = resolver::remove(&p, dns_addr)
-        {
-            tracing::warn!("{}: {e}", p.display());
-        }
-        res?;
-        Ok(())
     }
 }

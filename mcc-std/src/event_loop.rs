@@ -1,0 +1,284 @@
+//! The event loop: the only code that reads the clock or touches sockets. It selects over
+//! the UDP socket, the TUN device, the control socket, the DNS socket and the node's next
+//! deadline, feeds the node one input or one batch (a `recvmmsg`/GRO read, a TUN
+//! super-packet), then drains every output, datagrams in GSO batches.
+
+use crate::clock::{Clock, unix_now};
+use crate::config::{self, DaemonConfig};
+use crate::control_server::{self, ControlServer, NodeState};
+use crate::dns_service::DnsService;
+use crate::event_log::{EventLog, describe};
+use crate::resolver_state::ResolverState;
+use crate::store;
+use crate::tun::{TunDevice, TunRead, TunWrite};
+use crate::tunnel_dir::{self, TunnelDirError};
+use crate::udp_io::UdpIo;
+use mcc_core::Node;
+use mcc_core::crypto::Cipher;
+use mcc_core::event::Event;
+use mcc_core::time::Instant;
+use std::future::Future;
+use std::io;
+use tokio::net::UdpSocket;
+use tracing::{debug, info, warn};
+
+/// Why the node did not start. Each names the file, key or address at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Load(#[from] config::LoadError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("node: {0}")]
+    Node(String),
+    #[error(transparent)]
+    Tunnels(#[from] TunnelDirError),
+    #[error("cannot bind {what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: io::Error,
+    },
+}
+
+/// A node with everything it needs from the OS except the TUN device.
+pub struct EventLoop<C: Cipher> {
+    pub node: Node<C>,
+    pub cfg: DaemonConfig,
+    clock: Clock,
+    udp: UdpIo,
+    dns: DnsService,
+    control: ControlServer,
+    resolver: ResolverState,
+    events: EventLog,
+}
+
+impl<C: Cipher> EventLoop<C> {
+    /// Loads the keys, certificates, saved resolver state and tunnels the configuration
+    /// names, and binds the sockets. Nothing is half-configured: any error aborts before
+    /// the node runs.
+    pub async fn start(cfg: DaemonConfig) -> Result<Self, StartError> {
+        let unix = unix_now();
+        let core = config::core_config(&cfg, unix)?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| StartError::Node(format!("no OS randomness: {e}")))?;
+        let clock = Clock::start();
+        let mut node = Node::<C>::new(core, seed, Instant::ZERO, unix)
+            .map_err(|e| StartError::Node(e.to_string()))?;
+        let resolver = ResolverState::new(&cfg.data_dir);
+        for (id, index) in resolver.load() {
+            node.restore_address(&id, index);
+        }
+        for t in config::load_tunnels(&cfg.tunnels)? {
+            tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
+        }
+        let bind_err = |what: &'static str, addr: String| {
+            move |source| StartError::Bind { what, addr, source }
+        };
+        let listen = cfg.listen_addr.to_string();
+        let udp = UdpSocket::bind(cfg.listen_addr)
+            .await
+            .map_err(bind_err("listen-addr", listen.clone()))?;
+        let udp = UdpIo::new(udp, cfg.tun_device_mtu as usize + 256)
+            .map_err(bind_err("listen-addr", listen))?;
+        let dns = DnsService::bind(
+            cfg.dns_enable.then_some(cfg.dns_addr),
+            &cfg.resolver_domain,
+            cfg.resolver_ttl,
+        )
+        .await
+        .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        let control = ControlServer::bind(cfg.unix_enable.then_some(&*cfg.unix_socket_path))
+            .map_err(bind_err(
+                "unix-socket-path",
+                cfg.unix_socket_path.display().to_string(),
+            ))?;
+        for (line, key) in &cfg.unsupported {
+            warn!(
+                "{}:{line}: {key}: not supported by this implementation; ignored",
+                cfg.path.display()
+            );
+        }
+        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, "node started");
+        Ok(EventLoop {
+            node,
+            cfg,
+            clock,
+            udp,
+            dns,
+            control,
+            resolver,
+            events: EventLog::default(),
+        })
+    }
+
+    /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
+    /// which must exempt it from the VPN before the node sends anything.
+    pub fn udp_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self.udp.socket())
+    }
+
+    /// Runs until `shutdown` completes; then saves the resolver state and removes the
+    /// control socket.
+    pub async fn run<T: TunDevice>(
+        mut self,
+        tun: &T,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        tokio::pin!(shutdown);
+        let mtu = self.node_mtu();
+        let mut tread = TunRead::new(mtu + 256, tun.offload());
+        let mut twrite = TunWrite::new(tun.headroom());
+        let mut dbuf = vec![0u8; 1500];
+        self.node.handle_timeout(self.clock.now());
+        loop {
+            self.drain(tun, &mut twrite).await;
+            let deadline = self.node.poll_timeout().map(|t| self.clock.deadline(t));
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = self.udp.readable() => match r {
+                    Ok(()) => self.receive_datagrams(tun, &mut twrite).await,
+                    Err(e) => debug!("udp: {e}"),
+                },
+                r = tun.recv_batch(&mut tread) => match r {
+                    Ok(()) => {
+                        let now = self.clock.now();
+                        for p in tread.packets() {
+                            self.node.handle_tun_packet(now, p);
+                        }
+                    }
+                    Err(e) => {
+                        warn!("tun recv: {e}");
+                        return Err(e);
+                    }
+                },
+                r = self.dns.recv(&mut dbuf) => {
+                    if let Ok((n, from)) = r {
+                        let now = self.clock.now();
+                        self.dns.answer(&mut self.node, now, &dbuf[..n], from).await;
+                    }
+                },
+                r = self.control.accept() => {
+                    if let Ok(stream) = r {
+                        let mut state = NodeState {
+                            node: &mut self.node,
+                            cfg: &self.cfg,
+                            events: &self.events,
+                            clock: &self.clock,
+                        };
+                        control_server::serve(stream, |req| state.respond(req)).await;
+                    }
+                },
+                _ = sleep => {
+                    let now = self.clock.now();
+                    self.node.handle_timeout(now);
+                },
+                _ = &mut shutdown => {
+                    info!("shutting down");
+                    self.resolver.save(self.node.resolver());
+                    self.control.close();
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Reads what the socket holds, a few `recvmmsg` at most so the TUN side is not
+    /// starved, and hands each datagram to the node, draining after every buffer: one
+    /// GRO buffer holds up to 64 datagrams, within the node's queue bounds.
+    async fn receive_datagrams<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
+        for _ in 0..4 {
+            let filled = match self.udp.try_recv() {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!("udp recv: {e}");
+                    return;
+                }
+            };
+            let now = self.clock.now();
+            for slot in 0..filled {
+                let (from, stride, bytes) = self.udp.received(slot);
+                for d in bytes.chunks_mut(stride) {
+                    self.node.handle_datagram(now, from, d);
+                }
+                self.drain(tun, twrite).await;
+            }
+        }
+    }
+
+    fn node_mtu(&self) -> usize {
+        self.cfg.tun_device_mtu as usize
+    }
+
+    /// Sends every datagram and TUN packet the node has, then handles its events.
+    async fn drain<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
+        while let Some(t) = self.node.poll_transmit(self.udp.tx_buf()) {
+            self.udp.push(t.dst, t.len).await;
+        }
+        self.udp.flush().await;
+        let max = self.node_mtu() + 256;
+        loop {
+            if twrite.is_full() {
+                write_tun(tun, twrite).await;
+            }
+            match self.node.poll_tun(twrite.next_buf(max)) {
+                Some(n) => twrite.commit(n),
+                None => break,
+            }
+        }
+        write_tun(tun, twrite).await;
+        let mut looked_up = Vec::new();
+        while let Some(e) = self.node.poll_event() {
+            if let Event::LookupDone { query, .. } = e {
+                looked_up.push(query);
+            }
+            self.on_event(e);
+        }
+        for q in looked_up {
+            self.dns.lookup_done(&mut self.node, q).await;
+        }
+        self.resolver.save_if_changed(self.node.resolver());
+    }
+
+    fn on_event(&mut self, e: Event) {
+        self.events.record(&e);
+        match e {
+            Event::Dropped { reason } => debug!(%reason, "dropped"),
+            Event::TunnelInstalled { fingerprint } => {
+                if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
+                    warn!("could not save the tunnel delivered by its server: {err}");
+                } else {
+                    info!("tunnel delivered by its server node installed and saved");
+                }
+            }
+            e => info!("{}", describe(&e)),
+        }
+    }
+
+    /// Saves a tunnel its server node delivered, so it is there after a restart.
+    fn persist_offered_tunnel(&self, fingerprint: &[u8; 32]) -> Result<(), store::StoreError> {
+        let Some((cert, key)) = self.node.tunnel_credentials(fingerprint) else {
+            return Ok(());
+        };
+        let opts = tunnel_dir::TunnelOptions::default();
+        tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())
+    }
+}
+
+async fn write_tun<T: TunDevice>(tun: &T, twrite: &mut TunWrite) {
+    if twrite.count > 0 {
+        if let Err(e) = tun.send_batch(twrite).await {
+            debug!("tun send: {e}");
+        }
+        twrite.count = 0;
+    }
+}

@@ -1,0 +1,224 @@
+//! The tunnels directory (`tunnels` in mcc.conf, `CONFIG_DIR/tunnels` by default): the one
+//! place that knows its layout. A tunnel is named after this node's endpoint ID:
+//!
+//! - `ID.conf`: the tunnel file the loader reads ([`config::load_tunnels`]), naming the two
+//!   below relative to the directory;
+//! - `ID-certificate.txt`, `ID-private-key.txt`: the tunnel certificate and this node's
+//!   endpoint key;
+//! - `client-ID-private-key.txt`: only on a server node that created the tunnel, the client
+//!   endpoint's key, delivered to the client node while this node runs.
+//!
+//! Written by provisioning (`mcc create-tunnel`, the control request) and by the event loop
+//! (a tunnel delivered by its server node); read by the event loop and the MCU example.
+
+use crate::config::{self, ConfigError, TunnelConf};
+use crate::store::{self, StoreError};
+use mcc_core::cert::Certificate;
+use mcc_core::crypto::{Cipher, Identity};
+use mcc_core::id::NodeId;
+use mcc_core::time::Instant;
+use mcc_core::{Command, Node};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// The tunnels directory's name inside a configuration directory, by default.
+pub const DEFAULT_DIR: &str = "tunnels";
+
+/// The default tunnels directory of the configuration directory `config_dir`.
+pub fn default_dir(config_dir: &Path) -> PathBuf {
+    config_dir.join(DEFAULT_DIR)
+}
+
+/// The files of the tunnel whose endpoint on this node is `endpoint`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelFiles {
+    pub conf: PathBuf,
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    /// Present only on a server node that created the tunnel.
+    pub client_private_key: PathBuf,
+}
+
+impl TunnelFiles {
+    pub fn new(dir: &Path, endpoint: &NodeId) -> Self {
+        let key = dir.join(format!("{endpoint}-private-key.txt"));
+        TunnelFiles {
+            conf: dir.join(format!("{endpoint}.conf")),
+            certificate: dir.join(format!("{endpoint}-certificate.txt")),
+            client_private_key: client_key_path(&key),
+            private_key: key,
+        }
+    }
+}
+
+/// Where the client endpoint key of the server side whose key file is `server_key` is kept;
+/// derived from the key file a tunnel file names, so hand-written tunnel files work too.
+pub fn client_key_path(server_key: &Path) -> PathBuf {
+    let name = server_key
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("private-key.txt");
+    server_key.with_file_name(format!("client-{name}"))
+}
+
+/// What a tunnel file carries besides the certificate and key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TunnelOptions<'a> {
+    pub external_ip_address: Option<Ipv4Addr>,
+    pub dns_names: &'a [String],
+    pub static_addr: Option<Ipv4Addr>,
+}
+
+/// Writes the files of one tunnel into `dir`, the tunnel file last so that a reload never
+/// sees a tunnel whose certificate or key is still missing. `client_key` is the client
+/// endpoint's key of a server side created here.
+pub fn write(
+    dir: &Path,
+    cert: &Certificate,
+    key: &Identity,
+    client_key: Option<&Identity>,
+    opts: &TunnelOptions,
+) -> Result<TunnelFiles, StoreError> {
+    let files = TunnelFiles::new(dir, &key.id());
+    store::write_certificate(&files.certificate, cert)?;
+    if let Some(client) = client_key {
+        store::write_identity(&files.client_private_key, client)?;
+    }
+    store::write_identity(&files.private_key, key)?;
+    let text = config::tunnel_conf_text(
+        &file_name(&files.certificate),
+        &file_name(&files.private_key),
+        opts.external_ip_address,
+        opts.dns_names,
+        opts.static_addr,
+    );
+    store::write_atomic(&files.conf, text.as_bytes(), store::PUBLIC_MODE)?;
+    Ok(files)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Why the tunnels directory could not be applied to the node.
+#[derive(Debug, thiserror::Error)]
+pub enum TunnelDirError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("tunnel {}: {reason}", path.display())]
+    Refused { path: PathBuf, reason: String },
+}
+
+/// The command that installs one tunnel file: a server side with its client endpoint key
+/// beside it is offered to the client node, anything else is added as it is.
+pub fn command(t: &TunnelConf) -> Result<Command, StoreError> {
+    let cert = store::read_certificate(&t.certificate)?;
+    let key = store::read_identity(&t.private_key)?;
+    let client_key_path = client_key_path(&t.private_key);
+    Ok(
+        if cert.body.subject == key.id() && client_key_path.exists() {
+            Command::OfferTunnel {
+                cert,
+                server_key: key,
+                client_key: store::read_identity(&client_key_path)?,
+            }
+        } else {
+            Command::AddTunnel { cert, key }
+        },
+    )
+}
+
+/// Installs one tunnel file into the node.
+pub fn install<C: Cipher>(
+    node: &mut Node<C>,
+    t: &TunnelConf,
+    now: Instant,
+) -> Result<(), TunnelDirError> {
+    node.handle_command(now, command(t)?)
+        .map_err(|e| TunnelDirError::Refused {
+            path: t.path.clone(),
+            reason: e.to_string(),
+        })
+}
+
+/// Makes the node's tunnels match the directory `dir`: installs the new tunnel files and
+/// removes the tunnels whose file is gone. Returns how many tunnels the node has.
+pub fn sync<C: Cipher>(
+    node: &mut Node<C>,
+    dir: &Path,
+    now: Instant,
+) -> Result<usize, TunnelDirError> {
+    let confs = config::load_tunnels(dir)?;
+    let mut wanted = Vec::new();
+    for t in &confs {
+        let fingerprint = store::read_certificate(&t.certificate)?.fingerprint();
+        wanted.push(fingerprint);
+        if !node.tunnels().any(|x| x.fingerprint == fingerprint) {
+            install(node, t, now)?;
+        }
+    }
+    let gone: Vec<[u8; 32]> = node
+        .tunnels()
+        .map(|t| t.fingerprint)
+        .filter(|f| !wanted.contains(f))
+        .collect();
+    for fingerprint in gone {
+        let _ = node.handle_command(now, Command::RemoveTunnel { fingerprint });
+    }
+    Ok(node.tunnels().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcc_core::cert::{Target, TunnelInfo, issue};
+
+    #[test]
+    fn written_files_follow_the_layout_and_load_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let net = Identity::from_secret([2; 32]);
+        let server = Identity::from_secret([5; 32]);
+        let client = Identity::from_secret([6; 32]);
+        let info = TunnelInfo {
+            client_endpoint: client.id(),
+            client_node: Identity::from_secret([7; 32]).id(),
+            server_node: Identity::from_secret([8; 32]).id(),
+            targets: Target::parse_list("tcp:80").unwrap(),
+            dns_names: vec!["web".into()],
+            static_addr: None,
+            external_addr: None,
+        };
+        let cert = issue::tunnel(&net, &server.id(), info, 0, u64::MAX / 2).unwrap();
+        let names = ["web".to_string()];
+        let opts = TunnelOptions {
+            dns_names: &names,
+            ..TunnelOptions::default()
+        };
+        let files = write(tmp.path(), &cert, &server, Some(&client), &opts).unwrap();
+        let id = server.id().to_string();
+        assert_eq!(files.conf, tmp.path().join(format!("{id}.conf")));
+        assert_eq!(
+            files.client_private_key,
+            tmp.path().join(format!("client-{id}-private-key.txt"))
+        );
+        let confs = config::load_tunnels(tmp.path()).unwrap();
+        assert_eq!(confs.len(), 1);
+        assert_eq!(confs[0].certificate, files.certificate);
+        assert_eq!(confs[0].private_key, files.private_key);
+        assert_eq!(confs[0].dns_names, names);
+        assert!(matches!(
+            command(&confs[0]).unwrap(),
+            Command::OfferTunnel { client_key, .. } if client_key.id() == client.id()
+        ));
+        // Without the client key beside it, the same tunnel is simply added.
+        std::fs::remove_file(&files.client_private_key).unwrap();
+        assert!(matches!(
+            command(&confs[0]).unwrap(),
+            Command::AddTunnel { .. }
+        ));
+    }
+}
