@@ -53,6 +53,7 @@
 set -u -o pipefail
 cd "$(dirname "$0")/.." || exit 2
 . tests/e2e/lib.sh
+. bench/peers.sh
 # Namespaces, work directory and WireGuard interfaces carry this run's PID, so two runs
 # (bench/run.sh calls this script too) never tear down each other's sets.
 TAG=$$
@@ -133,7 +134,8 @@ wait_for() { wait_until "$1" 0.2 "${@:2}" >/dev/null 2>&1; } # wait_for TIMEOUT_
 
 # Each setup writes $W/set<k>.reach: the command that pings the leaf from the server.
 setup_mcc() {
-    local k=$1 d=$W/set$k
+    local k=$1
+    local d=$W/set$k
     pki "$d" || return 1
     mcc_node "srv$k" "$d/srv" "" || return 1
     mcc_node "leaf$k" "$d/leaf" "$(wan "$k").2:9376" || return 1
@@ -149,11 +151,10 @@ setup_mcc() {
 }
 
 setup_wireguard_go() {
-    local k=$1 d=$W/set$k
+    local k=$1
+    local d=$W/set$k
     mkdir -p "$d"
-    (umask 077; wg genkey >"$d/leaf.key"; wg genkey >"$d/srv.key")
-    wg pubkey <"$d/leaf.key" >"$d/leaf.pub"
-    wg pubkey <"$d/srv.key" >"$d/srv.pub"
+    wg_keys "$d" leaf srv || return 1
     spawn "srv$k" "$d/srv.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "wgs${TAG}x$k"
     spawn "leaf$k" "$d/leaf.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "wgl${TAG}x$k"
     wait_for 10 test -S "/var/run/wireguard/wgs${TAG}x$k.sock" -a -S "/var/run/wireguard/wgl${TAG}x$k.sock" || return 1
@@ -170,27 +171,23 @@ setup_wireguard_go() {
 }
 
 setup_nebula() {
-    local k=$1 d=$W/set$k n
+    local k=$1
+    local d=$W/set$k n
     mkdir -p "$d"
-    (cd "$d" && nebula-cert ca -name "natidle$k" -out-crt ca.crt -out-key ca.key >/dev/null &&
-        nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name srv -ip "10.80.$k.2/24" -out-crt srv.crt -out-key srv.key &&
-        nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name leaf -ip "10.80.$k.1/24" -out-crt leaf.crt -out-key leaf.key) || return 1
+    nebula_pki "$d" "natidle$k" "srv:10.80.$k.2/24" "leaf:10.80.$k.1/24" || return 1
     for n in srv leaf; do
         {
-            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
             if [ $n = srv ]; then
                 echo "static_host_map: {}"
                 echo "lighthouse: {am_lighthouse: true}"
                 echo "listen: {host: 0.0.0.0, port: 4242}"
-                echo "tun: {dev: nebs$k}"
+                nebula_node "$d" srv "nebs$k"
             else
                 echo "static_host_map: {'10.80.$k.2': ['$(wan "$k").2:4242']}"
                 echo "lighthouse: {am_lighthouse: false, hosts: ['10.80.$k.2']}"
                 echo "listen: {host: 0.0.0.0, port: 0}"
-                echo "tun: {dev: nebl$k}"
+                nebula_node "$d" leaf "nebl$k"
             fi
-            echo "logging: {level: info}"
-            echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
         } >"$d/$n.yml"
     done
     spawn "srv$k" "$d/srv.log" nebula -config "$d/srv.yml"
@@ -201,22 +198,11 @@ setup_nebula() {
 }
 
 setup_yggdrasil() {
-    local k=$1 d=$W/set$k n addr
+    local k=$1
+    local d=$W/set$k n addr
     mkdir -p "$d"
-    for n in srv leaf; do
-        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
-        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$(wan "$k").2" "$k" <<'EOF' || return 1
-import json, sys
-c = json.load(open(sys.argv[1]))
-n, srv, k = sys.argv[3], sys.argv[4], sys.argv[5]
-c["AdminListen"] = "none"
-c["MulticastInterfaces"] = []
-c["IfName"] = ("yggs" if n == "srv" else "yggl") + k
-c["Peers"] = ["tls://%s:9001" % srv] if n == "leaf" else []
-c["Listen"] = ["tls://%s:9001" % srv] if n == "srv" else []
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
-    done
+    ygg_conf "$d/srv.json" "yggs$k" "" "tls://$(wan "$k").2:9001" &&
+        ygg_conf "$d/leaf.json" "yggl$k" "tls://$(wan "$k").2:9001" "" || return 1
     addr=$(yggdrasil -useconffile "$d/leaf.json" -address) || return 1
     spawn "srv$k" "$d/srv.log" yggdrasil -useconffile "$d/srv.json"
     wait_for 10 grep -q 'listener started' "$d/srv.log" || return 1

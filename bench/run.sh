@@ -44,6 +44,7 @@
 set -u -o pipefail
 cd "$(dirname "$0")/.." || exit 2
 . tests/e2e/lib.sh
+. bench/peers.sh
 lib_init mccbench /tmp/mccbench
 LOG_FD=2
 
@@ -232,13 +233,11 @@ measure_chain() {
     log "$1: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$6")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$6") kB"
 }
 
-# nebula_common NAME DEV: the nebula settings every benchmark node shares.
+# nebula_common DIR NAME DEV: the nebula settings every benchmark node shares.
 nebula_common() {
     echo "listen: {host: 0.0.0.0, port: 4242}"
     echo "punchy: {punch: false}"
-    echo "tun: {dev: $2}"
-    echo "logging: {level: info}"
-    echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+    nebula_node "$1" "$2" "$3"
 }
 
 # The UDP sink binds the server-side address the overlay delivers to.
@@ -303,9 +302,7 @@ mcc_one_hop() { # mcc_one_hop NAME: client a -> root b, which serves the tunnel
 run_wireguard_go() {
     local d=$W/wg t0 ready cpid spid
     mkdir -p "$d"
-    (umask 077; wg genkey >"$d/a.key"; wg genkey >"$d/b.key")
-    wg pubkey <"$d/a.key" >"$d/a.pub"
-    wg pubkey <"$d/b.key" >"$d/b.pub"
+    wg_keys "$d" a b || return 1
     t0=$(now)
     daemon b "$d/b.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgB
     spid=$SPAWNED
@@ -326,9 +323,7 @@ run_boringtun() {
     local d=$W/boringtun t0 ready cpid spid
     [ -x "$BORINGTUN" ] || { log "boringtun: not installed"; return 1; }
     mkdir -p "$d"
-    (umask 077; wg genkey >"$d/a.key"; wg genkey >"$d/b.key")
-    wg pubkey <"$d/a.key" >"$d/a.pub"
-    wg pubkey <"$d/b.key" >"$d/b.pub"
+    wg_keys "$d" a b || return 1
     t0=$(now)
     daemon b "$d/b.log" env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btB
     spid=$SPAWNED
@@ -346,21 +341,16 @@ run_boringtun() {
 
 run_nebula() {
     local d=$W/nebula t0 ready cpid spid n
-    mkdir -p "$d" && cd "$d" || return 1
-    nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
-    nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name b -ip 10.79.0.2/24 -out-crt b.crt -out-key b.key || return 1
-    nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name a -ip 10.79.0.1/24 -out-crt a.crt -out-key a.key || return 1
-    cd "$REPO" || return 1
+    nebula_pki "$d" bench b:10.79.0.2/24 a:10.79.0.1/24 || return 1
     for n in a b; do
         {
-            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
             echo "static_host_map: {'10.79.0.2': ['$UB:4242']}"
             if [ $n = b ]; then
                 echo "lighthouse: {am_lighthouse: true}"
             else
                 echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.0.2']}"
             fi
-            nebula_common "$n" "neb${n^^}"
+            nebula_common "$d" "$n" "neb${n^^}"
         } >"$d/$n.yml"
     done
     t0=$(now)
@@ -376,20 +366,7 @@ run_nebula() {
 run_yggdrasil() {
     local d=$W/ygg t0 ready cpid spid n addr
     mkdir -p "$d"
-    for n in a b; do
-        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
-        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$UB" <<'EOF' || return 1
-import json, sys
-c = json.load(open(sys.argv[1]))
-n, ub = sys.argv[3], sys.argv[4]
-c["AdminListen"] = "none"
-c["MulticastInterfaces"] = []
-c["IfName"] = "ygg" + n.upper()
-c["Peers"] = ["tls://%s:9001" % ub] if n == "a" else []
-c["Listen"] = ["tls://%s:9001" % ub] if n == "b" else []
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
-    done
+    ygg_conf "$d/a.json" yggA "tls://$UB:9001" "" && ygg_conf "$d/b.json" yggB "" "tls://$UB:9001" || return 1
     addr=$(yggdrasil -useconffile "$d/b.json" -address) || return 1
     t0=$(now)
     daemon b "$d/b.log" yggdrasil -useconffile "$d/b.json"
@@ -411,19 +388,12 @@ run_mcc_chain() {
 
 run_nebula_chain() {
     local d=$W/nebula-chain t0 ready cpid spid rpid n
-    mkdir -p "$d" && cd "$d" || return 1
-    nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
-    for n in a:1 b:2 c:3; do
-        nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name "${n%%:*}" -ip "10.79.1.${n##*:}/24" \
-            -out-crt "${n%%:*}.crt" -out-key "${n%%:*}.key" || return 1
-    done
-    cd "$REPO" || return 1
+    nebula_pki "$d" bench a:10.79.1.1/24 b:10.79.1.2/24 c:10.79.1.3/24 || return 1
     # b: lighthouse and relay; a and c reach b only (no route between a and c)
     # and name b as the relay others must use to reach them.
     declare -A lh=([a]="$UB:4242" [c]="10.77.1.1:4242")
     for n in a b c; do
         {
-            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
             if [ $n = b ]; then
                 echo "lighthouse: {am_lighthouse: true}"
                 echo "relay: {am_relay: true, use_relays: true}"
@@ -432,7 +402,7 @@ run_nebula_chain() {
                 echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.1.2']}"
                 echo "relay: {relays: ['10.79.1.2'], am_relay: false, use_relays: true}"
             fi
-            nebula_common "$n" "nbc${n^^}"
+            nebula_common "$d" "$n" "nbc${n^^}"
         } >"$d/$n.yml"
     done
     t0=$(now)
@@ -450,20 +420,8 @@ run_nebula_chain() {
 run_yggdrasil_chain() {
     local d=$W/ygg-chain t0 ready cpid spid rpid n addr
     mkdir -p "$d"
-    for n in a b c; do
-        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
-        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$UB" <<'EOF' || return 1
-import json, sys
-c = json.load(open(sys.argv[1]))
-n, ub = sys.argv[3], sys.argv[4]
-c["AdminListen"] = "none"
-c["MulticastInterfaces"] = []
-c["IfName"] = "ygc" + n.upper()
-c["Peers"] = {"a": ["tls://%s:9001" % ub], "b": [], "c": ["tls://10.77.1.1:9001"]}[n]
-c["Listen"] = ["tls://0.0.0.0:9001"] if n == "b" else []
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
-    done
+    ygg_conf "$d/a.json" ygcA "tls://$UB:9001" "" && ygg_conf "$d/b.json" ygcB "" "tls://0.0.0.0:9001" &&
+        ygg_conf "$d/c.json" ygcC "tls://10.77.1.1:9001" "" || return 1
     addr=$(yggdrasil -useconffile "$d/c.json" -address) || return 1
     t0=$(now)
     daemon b "$d/b.log" yggdrasil -useconffile "$d/b.json"

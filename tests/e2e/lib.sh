@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The harness of the namespace scripts (tests/e2e/*.sh, bench/*.sh, scripts/demo.sh):
 # network namespaces, veth pairs, bridges, NAT, processes, checks, and the mcc set-up
 # (CA, network certificate, `mcc init`, mccd). Source it, then call `lib_init PREFIX WORKDIR`.
@@ -100,14 +101,14 @@ need_tun() { [ -c /dev/net/tun ] || { echo "/dev/net/tun is missing" >&2; exit 2
 # need_tools CMD:PACKAGE...: installs (apt-get) the packages of missing commands; fails
 # when a command is still missing afterwards.
 need_tools() {
-    local t p rc=0 missing=()
-    for t in "$@"; do command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}"); done
-    ((${#missing[@]})) || return 0
+    local t p rc=0 pkgs=()
+    for t in "$@"; do command -v "${t%%:*}" >/dev/null 2>&1 || pkgs+=("${t#*:}"); done
+    ((${#pkgs[@]})) || return 0
     if command -v apt-get >/dev/null; then
-        log "installing $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+        log "installing $(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >/dev/null 2>&1
-        for p in $(printf '%s\n' "${missing[@]}" | sort -u); do
+        for p in $(printf '%s\n' "${pkgs[@]}" | sort -u); do
             apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || log "could not install $p"
         done
     fi
@@ -170,11 +171,13 @@ teardown_prefix() {
     local ns list pids=()
     list=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$1-") || true
     [ -n "$list" ] || return 0
+    # shellcheck disable=SC2207 # PIDs are words
     for ns in $list; do pids+=($(ip netns pids "$ns" 2>/dev/null)); done
     if ((${#pids[@]})); then
         kill -TERM "${pids[@]}" 2>/dev/null
         sleep 0.5
         pids=()
+        # shellcheck disable=SC2207
         for ns in $list; do pids+=($(ip netns pids "$ns" 2>/dev/null)); done
         ((${#pids[@]})) && kill -KILL "${pids[@]}" 2>/dev/null
     fi
