@@ -240,10 +240,10 @@ run() {
     pki "$D" || die "CA and network certificate"
     t0=$(now)
     mcc_node - "$D/root" "" keep-alive-period "$KEEP_ALIVE" max-peers $((N + 16)) || die "mcc init root"
-    # The children in parallel: each xargs job sources the harness for mcc_node.
-    export D W MCC NETB64 NETKEY KEEP_ALIVE
-    seq "$N" | sed 's/^/c/' | xargs -P "$(nproc)" -I{} bash -c '. tests/e2e/lib.sh && lib_init mccs "$W" &&
-        mcc_node - "$D/$1" "$2" keep-alive-period "$KEEP_ALIVE"' _ {} "$ROOT_IP:$PORT" ||
+    # The children in parallel: each xargs job sources the harness once for 64 mcc_node calls.
+    export D W MCC NETB64 NETKEY KEEP_ALIVE ROOT_IP PORT
+    seq "$N" | sed 's/^/c/' | xargs -P "$(nproc)" -n 64 bash -c '. tests/e2e/lib.sh && lib_init mccs "$W" &&
+        for n; do mcc_node - "$D/$n" "$ROOT_IP:$PORT" keep-alive-period "$KEEP_ALIVE" || exit 1; done' _ ||
         die "mcc init of some child failed: $(cat "$D"/*.init.err 2>/dev/null | head -n 3)"
     ROOT_ID=$(cat "$D/root.id")
     : >"$D/ids"

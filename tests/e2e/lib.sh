@@ -327,10 +327,12 @@ mcc_node() {
     shift 3
     args=(init -C "$d" --stdin)
     [ -z "$parents" ] || args+=(-p "$parents")
-    mkdir -p "${d%/*}"
+    [ -d "${d%/*}" ] || mkdir -p "${d%/*}"
     out=$(nsx "$ns" "$MCC" "${args[@]}" "$NETB64" <"$NETKEY" 2>"$d.init.err") ||
         { log "mcc init $d: $(cat "$d.init.err")"; return 1; }
-    NODE_ID=$(printf '%s\n' "$out" | tail -n 1 | tr -d '[:space:]')
+    # The ID is the last line (no extra processes: scale-real.sh provisions 1000s of nodes).
+    NODE_ID=${out##*$'\n'}
+    NODE_ID=${NODE_ID//[[:space:]]/}
     [[ $NODE_ID =~ ^[0-9a-z]{52}$ ]] || { log "mcc init $d printed '$out', not a node ID"; return 1; }
     echo "$NODE_ID" >"$d.id"
     mcc_set "$d/mcc.conf" unix-socket-path "$d/mcc.sock" log-file "$d/mccd.log" data-dir "$d/data" "$@" || return 1
