@@ -12,18 +12,19 @@
 # about 9 minutes; with NAT_IDLE=0 the report takes bench/nat-idle.csv of an earlier run),
 # OUT [docs] where BENCHMARKS.md and the PNGs go (the CSV goes to bench/results.csv).
 #
-# Topology: two network namespaces joined by one veth pair, benchA (client, 10.77.0.1 on va)
-# and benchB (server, 10.77.0.2 on vb). Each system is started, measured and stopped in
+# Topology: two network namespaces joined by one veth pair, mccbench-a (client, 10.77.0.1 on
+# va) and mccbench-b (server, 10.77.0.2 on vb). Each system is started, measured and stopped in
 # turn; only one runs at a time. Traffic goes only to addresses inside these namespaces.
-# Everything (daemons, iperf3 server, namespaces) is removed on EXIT, even on failure; the
+# Everything (daemons, iperf3 servers, namespaces) is removed on EXIT, even on failure; the
 # work directory /tmp/mccbench stays for post-mortem.
-# mcc-chain: a third namespace benchC (10.77.1.2 on vc, joined to benchB's vbc 10.77.1.1)
-# holds the tunnel's server node, a child of the root node in benchB: client -> root ->
+# mcc-chain: a third namespace mccbench-c (10.77.1.2 on vc, joined to mccbench-b's vbc
+# 10.77.1.1) holds the tunnel's server node, a child of the root node in mccbench-b: client -> root ->
 # server, so the root relays (3-node chain). Its cpu/rss columns are the client's and the
 # server's daemons; the relay's are in the log. nebula-chain and yggdrasil-chain are the
-# same three namespaces for the peers that can relay: benchA and benchC have no route to
-# each other (benchB does not forward IP), so their traffic must go through the daemon in
-# benchB (nebula: lighthouse + relay; yggdrasil: both peer with benchB's node).
+# same three namespaces for the peers that can relay: a and c have no route to each other
+# (b does not forward IP), so their traffic must go through the daemon in b (nebula:
+# lighthouse + relay; yggdrasil: both peer with b's node). The harness (namespaces,
+# provisioning, cleanup) is tests/e2e/lib.sh.
 #
 # Per system:
 #   ready_s      daemon start -> first overlay ping answered (for mcc this includes
@@ -42,52 +43,35 @@
 #   idle         tx+rx bytes on the client veth over IDLE_S s with no traffic, per hour
 set -u -o pipefail
 cd "$(dirname "$0")/.." || exit 2
-REPO=$PWD
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+. tests/e2e/lib.sh
+. bench/peers.sh
+lib_init mccbench /tmp/mccbench
+LOG_FD=2
 
 IDLE_S=${IDLE_S:-30}
 IPERF_S=${IPERF_S:-10}
 SYSTEMS=${SYSTEMS:-"baseline mcc wireguard-go boringtun nebula yggdrasil mcc-chain nebula-chain yggdrasil-chain mcc-plain mcc-udp-batch mcc-aes"}
 NAT_IDLE=${NAT_IDLE:-1}
 OUT=${OUT:-docs}
-W=/tmp/mccbench
-A=benchA
-B=benchB
-C=benchC
-SRV=$B          # namespace of the measured server (benchC for mcc-chain)
+SRV=b           # namespace of the measured server (c for mcc-chain)
 UA=10.77.0.1
 UB=10.77.0.2
 N_PKTS=1000
 PAYLOAD=100
-T_START=$(date +%s.%N)
 CMDLINE="sudo bench/run.sh"
 [ $# -gt 0 ] && CMDLINE+=" $*"
 
-log() { printf '[%6.1fs] %s\n' "$(awk -v s="$T_START" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-nsa() { ip netns exec "$A" "$@"; }
-nsb() { ip netns exec "$B" "$@"; }
-now() { date +%s.%N; }
+nsa() { nsx a "$@"; }
+nsb() { nsx b "$@"; }
 
-[ "$(id -u)" = 0 ] || { echo "run as root: sudo bench/run.sh" >&2; exit 2; }
-[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing" >&2; exit 2; }
+need_root
+need_tun
 # The progress log (incl. the relay's numbers of mcc-chain) also goes to bench/last-run.log.
 exec 2> >(tee "$REPO/bench/last-run.log" >&2)
 
 # ---------------------------------------------------------------- peers and tools
-missing=()
-for p in wireguard-go:wireguard-go wg:wireguard-tools nebula:nebula nebula-cert:nebula \
-    yggdrasil:yggdrasil iperf3:iperf3 ip:iproute2 ping:iputils-ping python3:python3; do
-    command -v "${p%%:*}" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "${p%%:*}" >/dev/null 2>&1 ||
-        missing+=("${p#*:}")
-done
-export PATH=$PATH:/usr/sbin:/sbin
-if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null ||
-        die "apt-get install failed"
-fi
+need_tools wireguard-go:wireguard-go wg:wireguard-tools nebula:nebula nebula-cert:nebula \
+    yggdrasil:yggdrasil iperf3:iperf3 ip:iproute2 ping:iputils-ping python3:python3 || die "apt-get install failed"
 PLOTS=1
 python3 -c 'import matplotlib' 2>/dev/null || { timeout 120 pip install -q matplotlib >/dev/null 2>&1 || PLOTS=0; }
 python3 -c 'import matplotlib' 2>/dev/null || PLOTS=0
@@ -101,56 +85,29 @@ if [[ " $SYSTEMS " == *" boringtun "* ]] && [ ! -x "$BORINGTUN" ]; then
         log "boringtun: cargo install failed; its row will be NA"
 fi
 
-log "building: cargo build --release -p mcc-linux"
-cargo build -q --release -p mcc-linux || die "build failed"
-MCC=$REPO/target/release/mcc
-MCCD=$REPO/target/release/mccd
+build_release mcc-linux
 
 VERSIONS="mcc $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null); nebula $(dpkg-query -W -f '${Version}' nebula 2>/dev/null); yggdrasil $(dpkg-query -W -f '${Version}' yggdrasil 2>/dev/null); iperf3 $(dpkg-query -W -f '${Version}' iperf3 2>/dev/null); boringtun-cli $BORINGTUN_VERSION"
 
 # ---------------------------------------------------------------- namespaces
 DAEMONS=()       # PIDs of the running system's daemons
-IPERF_PID=""
-teardown_ns() {
-    local ns p
-    for ns in $A $B $C; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
-        sleep 0.3
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -f /var/run/wireguard/wgA.sock /var/run/wireguard/wgB.sock /var/run/wireguard/btA.sock /var/run/wireguard/btB.sock
+# daemon NS LOG CMD...: a daemon of the system under test (stop_daemons ends it).
+daemon() {
+    spawn "$@"
+    DAEMONS+=("$SPAWNED")
 }
-cleanup() {
-    local rc=$? p
-    trap - EXIT INT TERM
-    for p in "${DAEMONS[@]}" $IPERF_PID; do kill -TERM "$p" 2>/dev/null; done
-    teardown_ns
-    log "cleaned up (namespaces deleted; logs in $W)"
-    exit "$rc"
-}
-teardown_ns
-rm -rf "$W" && mkdir -p "$W"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The WireGuard control sockets are outside the namespaces.
+on_cleanup() { rm -f /var/run/wireguard/wgA.sock /var/run/wireguard/wgB.sock /var/run/wireguard/btA.sock /var/run/wireguard/btB.sock; }
+on_cleanup
+lib_start
 
-ip netns add $A && ip netns add $B && ip netns add $C || die "ip netns add"
-ip -n $A link set lo up && ip -n $B link set lo up && ip -n $C link set lo up
-ip link add vbc netns $B type veth peer name vc netns $C || die "veth b-c"
-ip -n $B addr add 10.77.1.1/24 dev vbc && ip -n $C addr add 10.77.1.2/24 dev vc
-ip -n $B link set vbc up && ip -n $C link set vc up
-ip link add va netns $A type veth peer name vb netns $B || die "veth"
-ip -n $A addr add $UA/24 dev va && ip -n $B addr add $UB/24 dev vb
-ip -n $A link set va up && ip -n $B link set vb up
-for _ in $(seq 50); do nsa ping -c1 -W1 $UB >/dev/null 2>&1 && break; sleep 0.1; done
-nsa ping -c1 -W1 $UB >/dev/null || die "underlay does not work"
+ns_add a b c || die "ip netns add"
+veth b vbc c vc 10.77.1.1/24 10.77.1.2/24 || die "veth b-c"
+veth a va b vb $UA/24 $UB/24 || die "veth"
+wait_until 5 0.1 nsa ping -c1 -W1 $UB >/dev/null 2>&1 || die "underlay does not work"
 
-ip netns exec $B iperf3 -s >"$W/iperf3-server.log" 2>&1 &
-IPERF_PID=$!
-ip netns exec $C iperf3 -s >"$W/iperf3-server-c.log" 2>&1 &
-IPERF_PID+=" $!"
+spawn b "$W/iperf3-server.log" iperf3 -s
+spawn c "$W/iperf3-server-c.log" iperf3 -s
 # UDP sink for the wire-overhead test: counts datagrams received on port 5201.
 cat >"$W/udp.py" <<'EOF'
 import socket, sys, time
@@ -187,15 +144,7 @@ rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo NA; }
 va_stat() { nsa cat "/sys/class/net/va/statistics/$1"; }
 HZ=$(getconf CLK_TCK)
 
-wait_ping() { # wait_ping ADDR TIMEOUT_S
-    local t0
-    t0=$(now)
-    while :; do
-        nsa ping -c1 -W1 "$1" >/dev/null 2>&1 && return 0
-        awk -v s="$t0" -v n="$(now)" -v t="$2" 'BEGIN{exit !(n-s>=t)}' && return 1
-        sleep 0.1
-    done
-}
+wait_ping() { wait_until "$2" 0.1 nsa ping -c1 -W1 "$1" >/dev/null 2>&1; } # wait_ping ADDR TIMEOUT_S
 
 iperf_mbps() { # iperf_mbps ADDR STREAMS
     nsa timeout $((IPERF_S + 15)) iperf3 -c "$1" -t "$IPERF_S" -P "$2" -J >"$W/iperf-$SYS-P$2.json" 2>&1
@@ -252,14 +201,14 @@ EOF
     udp64=$(udp64_kpps "$addr")
     log "$sys: $N_PKTS x $PAYLOAD B UDP"
     sleep 1
-    ip netns exec "$SRV" python3 "$W/udp.py" recv "$(recv_bind "$addr")" 3 >"$W/udp-recv-$sys.txt" 2>&1 &
-    pk=$!
+    spawn "$SRV" "$W/udp-recv-$sys.txt" python3 "$W/udp.py" recv "$(recv_bind "$addr")" 3
+    pk=$SPAWNED
     sleep 0.5
     b0=$(va_stat tx_bytes); p0=$(va_stat tx_packets)
     nsa python3 "$W/udp.py" send "$addr" $N_PKTS $PAYLOAD 500
     sleep 0.5
     b1=$(va_stat tx_bytes); p1=$(va_stat tx_packets)
-    wait "$pk"
+    reap "$pk"
     rx=$(tr -d '[:space:]' <"$W/udp-recv-$sys.txt")
     wire=$(awk -v a="$b0" -v b="$b1" -v n=$N_PKTS 'BEGIN{printf "%.1f", (b-a)/n}')
     ovh=$(awk -v w="$wire" -v p=$PAYLOAD 'BEGIN{printf "%.1f", w-14-28-p}')
@@ -274,36 +223,28 @@ EOF
     log "$sys: tcp1 $tcp1 tcp4 $tcp4 Mbit/s, udp64 $udp64 kpkt/s, rtt(med,p99,lost) $rtt, cpu $cpuc/$cpus s, rss $rssc/$rsss kB, idle $idle B/h"
 }
 # measure_chain SYS ADDR READY CLIENT_PID SERVER_PID RELAY_PID: measure with the server in
-# benchC, then log the relay daemon's CPU over the measurement and its RSS.
+# namespace c, then log the relay daemon's CPU over the measurement and its RSS.
 measure_chain() {
     local r0
     r0=$(cpu_ticks "$6")
-    SRV=$C
+    SRV=c
     measure "$1" "$2" "$3" "$4" "$5"
-    SRV=$B
+    SRV=b
     log "$1: relay daemon: cpu over the whole measurement $(awk -v a="$r0" -v b="$(cpu_ticks "$6")" -v h="$HZ" 'BEGIN{printf "%.2f", (b-a)/h}') s, rss $(rss_kb "$6") kB"
 }
 
-# nebula_common NAME DEV: the nebula settings every benchmark node shares.
+# nebula_common DIR NAME DEV: the nebula settings every benchmark node shares.
 nebula_common() {
     echo "listen: {host: 0.0.0.0, port: 4242}"
     echo "punchy: {punch: false}"
-    echo "tun: {dev: $2}"
-    echo "logging: {level: info}"
-    echo "firewall: {outbound: [{port: any, proto: any, host: any}], inbound: [{port: any, proto: any, host: any}]}"
+    nebula_node "$1" "$2" "$3"
 }
 
 # The UDP sink binds the server-side address the overlay delivers to.
 recv_bind() { case $1 in *:*) echo "::" ;; *) echo "0.0.0.0" ;; esac; }
 
 stop_daemons() {
-    local p
-    for p in "${DAEMONS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${DAEMONS[@]}"; do
-        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
+    kill_pids "${DAEMONS[@]}"
     DAEMONS=()
     sleep 0.5
 }
@@ -325,64 +266,55 @@ run_mcc_udp_batch() { MCC_ENV="MCC_TUN_OFFLOAD=0" mcc_one_hop mcc-udp-batch; }
 # cipher nebula uses by default.
 run_mcc_aes() { MCC_CIPHER=aes-256-gcm mcc_one_hop mcc-aes; }
 
-mcc_one_hop() { # mcc_one_hop NAME, with $MCC_ENV in the daemons' environment
-    local name=$1 d=$W/$1 n conf out SEP ADDR t0 ready
-    mkdir -p "$d"
-    "$MCC" generate-ca-certificate "$d/ca" >/dev/null || die "mcc ca"
-    NETB64=$("$MCC" generate-network-certificate --ca "$d/ca" "$d/net" | tr -d '[:space:]') || die "mcc net"
-    for n in a b; do
-        local args=(init -C "$d/$n" --stdin)
-        [ $n = a ] && args+=(-p "$UB:9376")
-        out=$(ip netns exec bench${n^^} "$MCC" "${args[@]}" "$NETB64" <"$d/net/network-private-key.txt") || die "mcc init $n"
-        printf '%s\n' "$out" | tail -n1 | tr -d '[:space:]' >"$d/$n.id"
-        conf=$d/$n/mcc.conf
-        sed -i -E "s|^unix-socket-path = .*|unix-socket-path = $d/$n/mcc.sock|; s|^data-dir = .*|data-dir = $d/$n/data|; s|^# *log-file *=.*|log-file = $d/$n/mccd.log|" "$conf"
-        [ -n "${MCC_CIPHER:-}" ] && sed -i -E "s|^cipher = .*|cipher = $MCC_CIPHER|" "$conf"
-        mkdir -p "$d/$n/data"
+# mcc_overlay NAME SERVER NODE:PARENT...: an mcc network in $W/NAME, one node per namespace
+# NODE, with $MCC_ENV in the daemons' environment and $MCC_CIPHER (if set) as the cipher.
+# SERVER's node serves tcp:5201, udp:5201 and icmp to a's node. Sets ADDR (the server
+# endpoint's address on a), READY (daemon start -> first ping answered) and MPID[NODE].
+mcc_overlay() {
+    local name=$1 srv=$2 d=$W/$1 spec n t0
+    shift 2
+    pki "$d" || die "mcc ca"
+    for spec in "$@"; do
+        n=${spec%%:*}
+        mcc_node "$n" "$d/$n" "${spec#*:}" ${MCC_CIPHER:+cipher "$MCC_CIPHER"} || die "mcc init $n"
     done
     t0=$(now)
-    ip netns exec $B env ${MCC_ENV:-} "$MCCD" "$d/b" >"$d/b/mccd.stderr" 2>&1 &
-    DAEMONS+=($!); local spid=$!
-    ip netns exec $A env ${MCC_ENV:-} "$MCCD" "$d/a" >"$d/a/mccd.stderr" 2>&1 &
-    DAEMONS+=($!); local cpid=$!
-    for _ in $(seq 100); do
-        nsb "$MCC" -s "$d/b/mcc.sock" health >/dev/null 2>&1 && nsa "$MCC" -s "$d/a/mcc.sock" health >/dev/null 2>&1 && break
-        sleep 0.1
+    declare -gA MPID=()
+    for spec in "$@"; do
+        n=${spec%%:*}
+        mccd_start "$n" "$d/$n" ${MCC_ENV:-}
+        DAEMONS+=("$SPAWNED")
+        MPID[$n]=$SPAWNED
     done
-    SEP=$(nsb timeout 20 "$MCC" -s "$d/b/mcc.sock" create-tunnel -C "$d/b" -p "$d/b/network-certificate.txt" --stdin \
-        --targets tcp:5201,udp:5201,icmp --remote-node "$(cat "$d/a.id")" <"$d/net/network-private-key.txt" 2>"$d/create-tunnel.err" |
-        tail -n1 | tr -d '[:space:]')
-    [ -n "$SEP" ] || { log "$name: create-tunnel failed: $(cat "$d/create-tunnel.err")"; return 1; }
-    for _ in $(seq 300); do
-        ADDR=$(nsa "$MCC" -s "$d/a/mcc.sock" resolve "$SEP" 2>/dev/null | head -n1 | tr -d '[:space:]')
-        [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] && break
-        sleep 0.1
-    done
-    [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { log "$name: resolve $SEP gave '$ADDR'"; return 1; }
+    wait_until 10 0.1 mccd_healthy "$srv" "$d/$srv" && wait_until 10 0.1 mccd_healthy a "$d/a"
+    mcc_tunnel "$srv" "$d/$srv" "$(cat "$d/a.id")" tcp:5201,udp:5201,icmp || { log "$name: create-tunnel failed"; return 1; }
+    mcc_resolve_wait 30 a "$d/a" "$SEP" || { log "$name: resolve $SEP gave '$ADDR'"; return 1; }
     wait_ping "$ADDR" 30 || { log "$name: no ping to $ADDR"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
-    log "$name: server endpoint $SEP at $ADDR, ready after $ready s"
-    measure "$name" "$ADDR" "$ready" "$cpid" "$spid"
+    READY=$(since "$t0" 2)
+    log "$name: server endpoint $SEP at $ADDR, ready after $READY s"
+}
+
+mcc_one_hop() { # mcc_one_hop NAME: client a -> root b, which serves the tunnel
+    mcc_overlay "$1" b b: "a:$UB:9376" || return 1
+    measure "$1" "$ADDR" "$READY" "${MPID[a]}" "${MPID[b]}"
 }
 
 run_wireguard_go() {
     local d=$W/wg t0 ready cpid spid
     mkdir -p "$d"
-    (umask 077; wg genkey >"$d/a.key"; wg genkey >"$d/b.key")
-    wg pubkey <"$d/a.key" >"$d/a.pub"
-    wg pubkey <"$d/b.key" >"$d/b.pub"
+    wg_keys "$d" a b || return 1
     t0=$(now)
-    ip netns exec $B env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgB >"$d/b.log" 2>&1 &
-    DAEMONS+=($!); spid=$!
-    ip netns exec $A env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgA >"$d/a.log" 2>&1 &
-    DAEMONS+=($!); cpid=$!
-    for _ in $(seq 50); do [ -S /var/run/wireguard/wgA.sock ] && [ -S /var/run/wireguard/wgB.sock ] && break; sleep 0.1; done
+    daemon b "$d/b.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgB
+    spid=$SPAWNED
+    daemon a "$d/a.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgA
+    cpid=$SPAWNED
+    wait_until 5 0.1 test -S /var/run/wireguard/wgA.sock -a -S /var/run/wireguard/wgB.sock
     nsb wg set wgB private-key "$d/b.key" listen-port 51820 peer "$(cat "$d/a.pub")" allowed-ips 10.78.0.1/32 || return 1
     nsa wg set wgA private-key "$d/a.key" listen-port 51820 peer "$(cat "$d/b.pub")" allowed-ips 10.78.0.2/32 endpoint $UB:51820 || return 1
-    ip -n $B addr add 10.78.0.2/24 dev wgB && ip -n $B link set wgB up
-    ip -n $A addr add 10.78.0.1/24 dev wgA && ip -n $A link set wgA up
+    ns_ip b wgB 10.78.0.2/24
+    ns_ip a wgA 10.78.0.1/24
     wait_ping 10.78.0.2 30 || { log "wireguard-go: no ping"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    ready=$(since "$t0" 2)
     measure wireguard-go 10.78.0.2 "$ready" "$cpid" "$spid"
 }
 
@@ -391,140 +323,77 @@ run_boringtun() {
     local d=$W/boringtun t0 ready cpid spid
     [ -x "$BORINGTUN" ] || { log "boringtun: not installed"; return 1; }
     mkdir -p "$d"
-    (umask 077; wg genkey >"$d/a.key"; wg genkey >"$d/b.key")
-    wg pubkey <"$d/a.key" >"$d/a.pub"
-    wg pubkey <"$d/b.key" >"$d/b.pub"
+    wg_keys "$d" a b || return 1
     t0=$(now)
-    ip netns exec $B env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btB >"$d/b.log" 2>&1 &
-    DAEMONS+=($!); spid=$!
-    ip netns exec $A env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btA >"$d/a.log" 2>&1 &
-    DAEMONS+=($!); cpid=$!
-    for _ in $(seq 50); do [ -S /var/run/wireguard/btA.sock ] && [ -S /var/run/wireguard/btB.sock ] && break; sleep 0.1; done
+    daemon b "$d/b.log" env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btB
+    spid=$SPAWNED
+    daemon a "$d/a.log" env WG_LOG_LEVEL=error "$BORINGTUN" --foreground --disable-drop-privileges btA
+    cpid=$SPAWNED
+    wait_until 5 0.1 test -S /var/run/wireguard/btA.sock -a -S /var/run/wireguard/btB.sock
     nsb wg set btB private-key "$d/b.key" listen-port 51821 peer "$(cat "$d/a.pub")" allowed-ips 10.80.0.1/32 || return 1
     nsa wg set btA private-key "$d/a.key" listen-port 51821 peer "$(cat "$d/b.pub")" allowed-ips 10.80.0.2/32 endpoint $UB:51821 || return 1
-    ip -n $B addr add 10.80.0.2/24 dev btB && ip -n $B link set btB up
-    ip -n $A addr add 10.80.0.1/24 dev btA && ip -n $A link set btA up
+    ns_ip b btB 10.80.0.2/24
+    ns_ip a btA 10.80.0.1/24
     wait_ping 10.80.0.2 30 || { log "boringtun: no ping"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    ready=$(since "$t0" 2)
     measure boringtun 10.80.0.2 "$ready" "$cpid" "$spid"
 }
 
 run_nebula() {
     local d=$W/nebula t0 ready cpid spid n
-    mkdir -p "$d" && cd "$d" || return 1
-    nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
-    nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name b -ip 10.79.0.2/24 -out-crt b.crt -out-key b.key || return 1
-    nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name a -ip 10.79.0.1/24 -out-crt a.crt -out-key a.key || return 1
-    cd "$REPO" || return 1
+    nebula_pki "$d" bench b:10.79.0.2/24 a:10.79.0.1/24 || return 1
     for n in a b; do
         {
-            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
             echo "static_host_map: {'10.79.0.2': ['$UB:4242']}"
             if [ $n = b ]; then
                 echo "lighthouse: {am_lighthouse: true}"
             else
                 echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.0.2']}"
             fi
-            nebula_common "$n" "neb${n^^}"
+            nebula_common "$d" "$n" "neb${n^^}"
         } >"$d/$n.yml"
     done
     t0=$(now)
-    ip netns exec $B nebula -config "$d/b.yml" >"$d/b.log" 2>&1 &
-    DAEMONS+=($!); spid=$!
-    ip netns exec $A nebula -config "$d/a.yml" >"$d/a.log" 2>&1 &
-    DAEMONS+=($!); cpid=$!
+    daemon b "$d/b.log" nebula -config "$d/b.yml"
+    spid=$SPAWNED
+    daemon a "$d/a.log" nebula -config "$d/a.yml"
+    cpid=$SPAWNED
     wait_ping 10.79.0.2 30 || { log "nebula: no ping"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    ready=$(since "$t0" 2)
     measure nebula 10.79.0.2 "$ready" "$cpid" "$spid"
 }
 
 run_yggdrasil() {
     local d=$W/ygg t0 ready cpid spid n addr
     mkdir -p "$d"
-    for n in a b; do
-        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
-        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$UB" <<'EOF' || return 1
-import json, sys
-c = json.load(open(sys.argv[1]))
-n, ub = sys.argv[3], sys.argv[4]
-c["AdminListen"] = "none"
-c["MulticastInterfaces"] = []
-c["IfName"] = "ygg" + n.upper()
-c["Peers"] = ["tls://%s:9001" % ub] if n == "a" else []
-c["Listen"] = ["tls://%s:9001" % ub] if n == "b" else []
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
-    done
+    ygg_conf "$d/a.json" yggA "tls://$UB:9001" "" && ygg_conf "$d/b.json" yggB "" "tls://$UB:9001" || return 1
     addr=$(yggdrasil -useconffile "$d/b.json" -address) || return 1
     t0=$(now)
-    ip netns exec $B yggdrasil -useconffile "$d/b.json" >"$d/b.log" 2>&1 &
-    DAEMONS+=($!); spid=$!
+    daemon b "$d/b.log" yggdrasil -useconffile "$d/b.json"
+    spid=$SPAWNED
     # yggdrasil backs off for long after a refused dial: start the peer once B listens.
-    for _ in $(seq 100); do grep -q 'listener started' "$d/b.log" && break; sleep 0.05; done
-    ip netns exec $A yggdrasil -useconffile "$d/a.json" >"$d/a.log" 2>&1 &
-    DAEMONS+=($!); cpid=$!
+    wait_until 5 0.05 grep -q 'listener started' "$d/b.log"
+    daemon a "$d/a.log" yggdrasil -useconffile "$d/a.json"
+    cpid=$SPAWNED
     wait_ping "$addr" 30 || { log "yggdrasil: no ping to $addr"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    ready=$(since "$t0" 2)
     measure yggdrasil "$addr" "$ready" "$cpid" "$spid"
 }
 
+# mcc-chain: client a -> root b (the relay) -> server c, a child of b.
 run_mcc_chain() {
-    local d=$W/mcc-chain n conf out SEP ADDR t0 ready cpid spid rpid
-    mkdir -p "$d"
-    "$MCC" generate-ca-certificate "$d/ca" >/dev/null || die "mcc ca"
-    NETB64=$("$MCC" generate-network-certificate --ca "$d/ca" "$d/net" | tr -d '[:space:]') || die "mcc net"
-    declare -A par=([a]="$UB:9376" [b]="" [c]="10.77.1.1:9376")
-    for n in a b c; do
-        local args=(init -C "$d/$n" --stdin)
-        [ -n "${par[$n]}" ] && args+=(-p "${par[$n]}")
-        out=$(ip netns exec bench${n^^} "$MCC" "${args[@]}" "$NETB64" <"$d/net/network-private-key.txt") || die "mcc init $n"
-        printf '%s\n' "$out" | tail -n1 | tr -d '[:space:]' >"$d/$n.id"
-        conf=$d/$n/mcc.conf
-        sed -i -E "s|^unix-socket-path = .*|unix-socket-path = $d/$n/mcc.sock|; s|^data-dir = .*|data-dir = $d/$n/data|; s|^# *log-file *=.*|log-file = $d/$n/mccd.log|" "$conf"
-        mkdir -p "$d/$n/data"
-    done
-    t0=$(now)
-    ip netns exec $B "$MCCD" "$d/b" >"$d/b/mccd.stderr" 2>&1 &
-    DAEMONS+=($!); rpid=$!
-    ip netns exec $C "$MCCD" "$d/c" >"$d/c/mccd.stderr" 2>&1 &
-    DAEMONS+=($!); spid=$!
-    ip netns exec $A "$MCCD" "$d/a" >"$d/a/mccd.stderr" 2>&1 &
-    DAEMONS+=($!); cpid=$!
-    for _ in $(seq 100); do
-        ip netns exec $C "$MCC" -s "$d/c/mcc.sock" health >/dev/null 2>&1 && nsa "$MCC" -s "$d/a/mcc.sock" health >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    SEP=$(ip netns exec $C timeout 20 "$MCC" -s "$d/c/mcc.sock" create-tunnel -C "$d/c" -p "$d/c/network-certificate.txt" --stdin \
-        --targets tcp:5201,udp:5201,icmp --remote-node "$(cat "$d/a.id")" <"$d/net/network-private-key.txt" 2>"$d/create-tunnel.err" |
-        tail -n1 | tr -d '[:space:]')
-    [ -n "$SEP" ] || { log "mcc-chain: create-tunnel failed: $(cat "$d/create-tunnel.err")"; return 1; }
-    for _ in $(seq 300); do
-        ADDR=$(nsa "$MCC" -s "$d/a/mcc.sock" resolve "$SEP" 2>/dev/null | head -n1 | tr -d '[:space:]')
-        [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] && break
-        sleep 0.1
-    done
-    [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]] || { log "mcc-chain: resolve $SEP gave '$ADDR'"; return 1; }
-    wait_ping "$ADDR" 30 || { log "mcc-chain: no ping to $ADDR"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
-    log "mcc-chain: server endpoint $SEP at $ADDR (client -> root -> server), ready after $ready s"
-    measure_chain mcc-chain "$ADDR" "$ready" "$cpid" "$spid" "$rpid"
+    mcc_overlay mcc-chain c b: "c:10.77.1.1:9376" "a:$UB:9376" || return 1
+    measure_chain mcc-chain "$ADDR" "$READY" "${MPID[a]}" "${MPID[c]}" "${MPID[b]}"
 }
 
 run_nebula_chain() {
     local d=$W/nebula-chain t0 ready cpid spid rpid n
-    mkdir -p "$d" && cd "$d" || return 1
-    nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null || return 1
-    for n in a:1 b:2 c:3; do
-        nebula-cert sign -ca-crt ca.crt -ca-key ca.key -name "${n%%:*}" -ip "10.79.1.${n##*:}/24" \
-            -out-crt "${n%%:*}.crt" -out-key "${n%%:*}.key" || return 1
-    done
-    cd "$REPO" || return 1
-    # b: lighthouse and relay; a and c reach b only (no route between benchA and benchC)
+    nebula_pki "$d" bench a:10.79.1.1/24 b:10.79.1.2/24 c:10.79.1.3/24 || return 1
+    # b: lighthouse and relay; a and c reach b only (no route between a and c)
     # and name b as the relay others must use to reach them.
     declare -A lh=([a]="$UB:4242" [c]="10.77.1.1:4242")
     for n in a b c; do
         {
-            echo "pki: {ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key}"
             if [ $n = b ]; then
                 echo "lighthouse: {am_lighthouse: true}"
                 echo "relay: {am_relay: true, use_relays: true}"
@@ -533,49 +402,37 @@ run_nebula_chain() {
                 echo "lighthouse: {am_lighthouse: false, interval: 60, hosts: ['10.79.1.2']}"
                 echo "relay: {relays: ['10.79.1.2'], am_relay: false, use_relays: true}"
             fi
-            nebula_common "$n" "nbc${n^^}"
+            nebula_common "$d" "$n" "nbc${n^^}"
         } >"$d/$n.yml"
     done
     t0=$(now)
-    ip netns exec $B nebula -config "$d/b.yml" >"$d/b.log" 2>&1 &
-    DAEMONS+=($!); rpid=$!
-    ip netns exec $C nebula -config "$d/c.yml" >"$d/c.log" 2>&1 &
-    DAEMONS+=($!); spid=$!
-    ip netns exec $A nebula -config "$d/a.yml" >"$d/a.log" 2>&1 &
-    DAEMONS+=($!); cpid=$!
+    daemon b "$d/b.log" nebula -config "$d/b.yml"
+    rpid=$SPAWNED
+    daemon c "$d/c.log" nebula -config "$d/c.yml"
+    spid=$SPAWNED
+    daemon a "$d/a.log" nebula -config "$d/a.yml"
+    cpid=$SPAWNED
     wait_ping 10.79.1.3 60 || { log "nebula-chain: no ping"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    ready=$(since "$t0" 2)
     measure_chain nebula-chain 10.79.1.3 "$ready" "$cpid" "$spid" "$rpid"
 }
 
 run_yggdrasil_chain() {
     local d=$W/ygg-chain t0 ready cpid spid rpid n addr
     mkdir -p "$d"
-    for n in a b c; do
-        yggdrasil -genconf -json >"$d/$n.gen.json" || return 1
-        python3 - "$d/$n.gen.json" "$d/$n.json" "$n" "$UB" <<'EOF' || return 1
-import json, sys
-c = json.load(open(sys.argv[1]))
-n, ub = sys.argv[3], sys.argv[4]
-c["AdminListen"] = "none"
-c["MulticastInterfaces"] = []
-c["IfName"] = "ygc" + n.upper()
-c["Peers"] = {"a": ["tls://%s:9001" % ub], "b": [], "c": ["tls://10.77.1.1:9001"]}[n]
-c["Listen"] = ["tls://0.0.0.0:9001"] if n == "b" else []
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
-    done
+    ygg_conf "$d/a.json" ygcA "tls://$UB:9001" "" && ygg_conf "$d/b.json" ygcB "" "tls://0.0.0.0:9001" &&
+        ygg_conf "$d/c.json" ygcC "tls://10.77.1.1:9001" "" || return 1
     addr=$(yggdrasil -useconffile "$d/c.json" -address) || return 1
     t0=$(now)
-    ip netns exec $B yggdrasil -useconffile "$d/b.json" >"$d/b.log" 2>&1 &
-    DAEMONS+=($!); rpid=$!
-    for _ in $(seq 100); do grep -q 'listener started' "$d/b.log" && break; sleep 0.05; done
-    ip netns exec $C yggdrasil -useconffile "$d/c.json" >"$d/c.log" 2>&1 &
-    DAEMONS+=($!); spid=$!
-    ip netns exec $A yggdrasil -useconffile "$d/a.json" >"$d/a.log" 2>&1 &
-    DAEMONS+=($!); cpid=$!
+    daemon b "$d/b.log" yggdrasil -useconffile "$d/b.json"
+    rpid=$SPAWNED
+    wait_until 5 0.05 grep -q 'listener started' "$d/b.log"
+    daemon c "$d/c.log" yggdrasil -useconffile "$d/c.json"
+    spid=$SPAWNED
+    daemon a "$d/a.log" yggdrasil -useconffile "$d/a.json"
+    cpid=$SPAWNED
     wait_ping "$addr" 60 || { log "yggdrasil-chain: no ping to $addr"; return 1; }
-    ready=$(awk -v s="$t0" -v n="$(now)" 'BEGIN{printf "%.2f", n-s}')
+    ready=$(since "$t0" 2)
     measure_chain yggdrasil-chain "$addr" "$ready" "$cpid" "$spid" "$rpid"
 }
 

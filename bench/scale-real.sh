@@ -59,12 +59,11 @@
 # W stays for post-mortem and is wiped at the next run.
 set -u -o pipefail
 cd "$(dirname "$0")/.." || exit 2
-REPO=$PWD
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+. tests/e2e/lib.sh
+lib_init mccs "${W:-/tmp/mccscale}"   # namespace prefix: mccs-sw, mccs-r, mccs-c1 ...
 
 RUNS=("$@")
 [ ${#RUNS[@]} -gt 0 ] || RUNS=(500)
-W=${W:-/tmp/mccscale}
 CSV=${CSV:-$REPO/bench/scale-real.csv}
 LOG=${LOG:-$REPO/bench/scale-real.log}
 PING_SAMPLE=${PING_SAMPLE:-10}
@@ -72,99 +71,35 @@ REACH_TIMEOUT=${REACH_TIMEOUT:-300}
 SETTLE=${SETTLE:-5}
 KEEP_ALIVE=${KEEP_ALIVE:-30s}
 LAUNCH=${LAUNCH:-nsenter}
-P=mccs                 # namespace prefix: mccs-sw, mccs-r, mccs-c1 ...
+# Daemons are started as `nsenter --net=... -- mccd` (or `ip netns exec`, LAUNCH=ip): both
+# exec the program, so the PIDs are the daemons themselves (signals, /proc/PID).
+NS_LAUNCH=$LAUNCH
+LOG_FILE=$LOG
 PORTS_PER_BRIDGE=1000
 ROOT_IP=10.90.0.1
 PORT=9376
-PIDS=()
 ROOT_PID=""
-T_START=$(date +%s.%N)
-
-log() { printf '[%6.1fs] %s\n' "$(awk -v s="$T_START" -v n="$(date +%s.%N)" 'BEGIN { print n - s }')" "$*" | tee -a "$LOG"; }
-die() { log "FATAL: $*"; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - s }'; }
 
 # Child i (1-based) has underlay index i + 1 (the root is 1): 10.90.(idx/256).(idx%256).
 child_ip() { local x=$(($1 + 1)); echo "10.90.$((x / 256)).$((x % 256))"; }
 mac_of() { local x=$1; printf '02:90:00:%02x:%02x:%02x' $(((x >> 16) & 255)) $(((x >> 8) & 255)) $((x & 255)); }
 
-# nsx NS: sets NSX to the command prefix that runs a program in namespace NS. Daemons are
-# started as `"${NSX[@]}" mccd ... &` (no shell function in between), and both nsenter and
-# `ip netns exec` exec the program: $! is the daemon itself (signals, /proc/PID).
-nsx() {
-    if [ "$LAUNCH" = ip ]; then NSX=(ip netns exec "$1"); else NSX=(nsenter "--net=/run/netns/$1" --); fi
-}
-nsrun() {
-    nsx "$1"
-    shift
-    "${NSX[@]}" "$@"
-}
-
-stop_daemons() {
-    local p alive
-    [ ${#PIDS[@]} -gt 0 ] || [ -n "$ROOT_PID" ] || return 0
-    kill -TERM "${PIDS[@]}" $ROOT_PID 2>/dev/null
-    for _ in $(seq 50); do
-        alive=0
-        for p in "${PIDS[@]}" $ROOT_PID; do kill -0 "$p" 2>/dev/null && { alive=1; break; }; done
-        [ $alive = 0 ] && break
-        sleep 0.1
-    done
-    if [ $alive = 1 ]; then
-        for p in "${PIDS[@]}" $ROOT_PID; do kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null; done
-    fi
-    wait 2>/dev/null
-    PIDS=()
-    ROOT_PID=""
-}
-
-# Deletes every namespace of ours (the bridges and veths go with them), killing leftovers.
-teardown_net() {
-    local ns p list
-    list=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-")
-    [ -n "$list" ] || return 0
-    for ns in $list; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    done
-    printf 'netns del %s\n' $list | ip -force -batch - 2>/dev/null
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_daemons
-    teardown_net
-    log "cleaned up: daemons stopped, namespaces deleted (work directory $W kept)"
-    exit "$rc"
-}
-
 # ---------------------------------------------------------------- prerequisites
 
-[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, TUN)" >&2; exit 2; }
-for c in ip nsenter python3 awk xargs ping; do
-    command -v "$c" >/dev/null || { echo "missing $c" >&2; exit 2; }
-done
-[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing" >&2; exit 2; }
+need_root
+need_tools ip:iproute2 nsenter:util-linux python3:python3 awk:gawk xargs:findutils ping:iputils-ping || exit 2
+need_tun
 : >"$LOG"
 if [ -n "${BIN:-}" ]; then
-    MCC=$BIN/mcc
-    MCCD=$BIN/mccd
+    use_bins "$BIN" || die "missing $MCC or $MCCD"
 else
-    log "building: cargo build --release -p mcc-linux"
-    cargo build --release -p mcc-linux || die "build failed"
-    MCC=$REPO/target/release/mcc
-    MCCD=$REPO/target/release/mccd
+    build_release mcc-linux
 fi
-[ -x "$MCC" ] && [ -x "$MCCD" ] || die "missing $MCC or $MCCD"
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$REPO" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT+dirty"
 [ -n "${BIN:-}" ] && COMMIT="BIN ${BIN_LABEL:-$BIN}"
 
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-teardown_net
+lib_start
 
 # `ip -batch` keeps a descriptor per namespace it names: as many as the hard limit allows.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
@@ -302,27 +237,14 @@ run() {
     rm -rf "$D"
     mkdir -p "$D"
     log "=== N=$N (load average: $(cut -d' ' -f1-3 /proc/loadavg)): provisioning (CA, network, $((N + 1)) node certificates)"
-    "$MCC" generate-ca-certificate "$D/ca" >/dev/null || die "mcc generate-ca-certificate"
-    NETB64=$("$MCC" generate-network-certificate --ca "$D/ca" "$D/net" | tr -d '[:space:]') || die "mcc generate-network-certificate"
-    NETKEY=$D/net/network-private-key.txt
-    [ -n "$NETB64" ] && [ -s "$NETKEY" ] || die "no network certificate or key"
-    # prov.sh NAME [PARENT]: mcc init, then a per-node socket, log file and data directory.
-    cat >"$D/prov.sh" <<EOF
-#!/bin/sh
-set -e
-d=$D/\$1
-"$MCC" init -C "\$d" --stdin \${2:+-p "\$2"} "$NETB64" <"$NETKEY" 2>"$D/init-\$1.err" | tail -n 1 | tr -d '[:space:]' >"\$d.id"
-sed -i -E "s|^unix-socket-path = .*|unix-socket-path = \$d/mcc.sock|; s|^# *log-file *=.*|log-file = mccd.log|; s|^keep-alive-period = .*|keep-alive-period = $KEEP_ALIVE|" "\$d/mcc.conf"
-mkdir -p "\$d/data"
-rm -f "$D/init-\$1.err"
-EOF
-    chmod +x "$D/prov.sh"
+    pki "$D" || die "CA and network certificate"
     t0=$(now)
-    "$D/prov.sh" root || die "mcc init root: $(cat "$D/init-root.err" 2>/dev/null)"
-    sed -i -E "s|^max-peers = .*|max-peers = $((N + 16))|" "$D/root/mcc.conf"
-    grep -q "^max-peers = $((N + 16))$" "$D/root/mcc.conf" || echo "max-peers = $((N + 16))" >>"$D/root/mcc.conf"
-    seq "$N" | sed 's/^/c/' | xargs -P "$(nproc)" -I{} "$D/prov.sh" {} "$ROOT_IP:$PORT" ||
-        die "mcc init of some child failed: $(cat "$D"/init-*.err 2>/dev/null | head -n 3)"
+    mcc_node - "$D/root" "" keep-alive-period "$KEEP_ALIVE" max-peers $((N + 16)) || die "mcc init root"
+    # The children in parallel: each xargs job sources the harness once for 64 mcc_node calls.
+    export D W MCC NETB64 NETKEY KEEP_ALIVE ROOT_IP PORT
+    seq "$N" | sed 's/^/c/' | xargs -P "$(nproc)" -n 64 bash -c '. tests/e2e/lib.sh && lib_init mccs "$W" &&
+        for n; do mcc_node - "$D/$n" "$ROOT_IP:$PORT" keep-alive-period "$KEEP_ALIVE" || exit 1; done' _ ||
+        die "mcc init of some child failed: $(cat "$D"/*.init.err 2>/dev/null | head -n 3)"
     ROOT_ID=$(cat "$D/root.id")
     : >"$D/ids"
     for i in $(seq "$N"); do
@@ -330,7 +252,7 @@ EOF
         [[ $b =~ ^[0-9a-z]{52}$ ]] || die "child $i: bad node ID '$b'"
         echo "$i,$b" >>"$D/ids"
     done
-    log "provisioned $((N + 1)) nodes in $(since "$t0") s (root $ROOT_ID)"
+    log "provisioned $((N + 1)) nodes in $(since "$t0" 2) s (root $ROOT_ID)"
 
     log "underlay: $((N + 2)) namespaces, $(((N + PORTS_PER_BRIDGE) / PORTS_PER_BRIDGE)) bridge(s), $((N + 1)) veth pairs"
     t0=$(now)
@@ -385,20 +307,15 @@ EOF
     done
     seq "$N" | xargs -P "$(nproc)" -I{} ip -n "$P-c{}" -batch "$D/c{}/net.batch" >/dev/null ||
         die "ip -batch (child namespaces) failed"
-    log "underlay ready in $(since "$t0") s"
+    log "underlay ready in $(since "$t0" 2) s"
     for i in 1 "$N"; do
-        nsrun "$P-c$i" ping -c 1 -W 2 "$ROOT_IP" >/dev/null || die "underlay: child $i cannot ping the root"
+        nsx "c$i" ping -c 1 -W 2 "$ROOT_IP" >/dev/null || die "underlay: child $i cannot ping the root"
     done
 
     log "starting the root"
-    nsx "$P-r"
-    "${NSX[@]}" "$MCCD" "$D/root" >"$D/root/mccd.stderr" 2>&1 &
-    ROOT_PID=$!
-    for _ in $(seq 100); do
-        python3 "$W/ctl.py" "$D/root/mcc.sock" health >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    python3 "$W/ctl.py" "$D/root/mcc.sock" health >/dev/null 2>&1 || die "root not healthy: $(tail -n 5 "$D/root/mccd.stderr" "$D/root/mccd.log" 2>/dev/null)"
+    mccd_start r "$D/root"
+    ROOT_PID=$SPAWNED
+    wait_until 10 0.1 mccd_healthy - "$D/root" || die "root not healthy: $(tail -n 5 "$D/root/mccd.stderr" "$D/root/mccd.log" 2>/dev/null)"
     sleep 1
     ROOT_RSS0=$(awk '/^VmRSS/{print $2}' "/proc/$ROOT_PID/status")
     log "root up (pid $ROOT_PID, VmRSS $ROOT_RSS0 kB with $((N + 16)) peer slots)"
@@ -412,16 +329,12 @@ EOF
     log "starting $N children"
     t0=$(now)
     echo "$t0" >"$D/t0"
-    for i in $(seq "$N"); do
-        nsx "$P-c$i"
-        "${NSX[@]}" "$MCCD" "$D/c$i" >"$D/c$i/mccd.stderr" 2>&1 &
-        PIDS+=($!)
-    done
-    t_launch=$(since "$t0")
+    for i in $(seq "$N"); do mccd_start "c$i" "$D/c$i"; done
+    t_launch=$(since "$t0" 2)
     log "$N children started in $t_launch s; waiting until the root reaches all of them (timeout $REACH_TIMEOUT s)"
     wait "$poller"
     reach_rc=$?
-    all_s=$(since "$t0")
+    all_s=$(since "$t0" 2)
     local nreach root_cpu
     root_cpu=$(awk -v c="$cpu0" -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15 - c) / hz}' "/proc/$ROOT_PID/stat")
     nreach=$(($(wc -l <"$D/reach.csv") - 1))
@@ -434,15 +347,16 @@ EOF
     fi
     sleep "$SETTLE"
 
-    local alive=0 args=("root:$ROOT_PID")
+    local alive=0 args=("root:$ROOT_PID") cpid
     for i in $(seq "$N"); do
-        kill -0 "${PIDS[$((i - 1))]}" 2>/dev/null && alive=$((alive + 1))
-        args+=("c$i:${PIDS[$((i - 1))]}")
+        cpid=${MCCD_PID[$D/c$i]}
+        kill -0 "$cpid" 2>/dev/null && alive=$((alive + 1))
+        args+=("c$i:$cpid")
     done
     python3 "$W/procmem.py" "$D/procs.csv" "${args[@]}"
     # Diagnostics: the root's counters and its namespace's UDP statistics (drops).
     python3 "$W/ctl.py" "$D/root/mcc.sock" status >"$D/root-status.json" 2>&1
-    nsrun "$P-r" cat /proc/net/snmp >"$D/root-snmp.txt" 2>&1
+    nsx r cat /proc/net/snmp >"$D/root-snmp.txt" 2>&1
     local root_end
     root_end=$(awk -F, '$1 == "root" {print $3}' "$D/procs.csv")
     log "$alive of $N children alive; root VmRSS $ROOT_RSS0 -> $root_end kB"
@@ -455,27 +369,25 @@ EOF
         cli=$((1 + (k * N / S + N / 2) % N))
         [ "$cli" = "$srv" ] && continue
         total=$((total + 1))
-        sep=$(timeout 20 "$MCC" -s "$D/c$srv/mcc.sock" create-tunnel -C "$D/c$srv" -p "$D/c$srv/network-certificate.txt" --stdin \
-            --targets icmp --remote-node "$(cat "$D/c$cli.id")" <"$NETKEY" 2>>"$D/tunnels.err" | tail -n 1 | tr -d '[:space:]')
-        if ! [[ $sep =~ ^[0-9a-z]{52}$ ]]; then
-            log "tunnel c$srv <- c$cli: create-tunnel failed ($(tail -n 1 "$D/tunnels.err"))"
+        if ! mcc_tunnel - "$D/c$srv" "$(cat "$D/c$cli.id")" icmp; then
+            log "tunnel c$srv <- c$cli: create-tunnel failed"
             continue
         fi
-        echo "$srv,$cli,$sep" >>"$D/tunnels.csv"
+        echo "$srv,$cli,$SEP" >>"$D/tunnels.csv"
     done
     while IFS=, read -r srv cli sep; do
-        addr=$("$MCC" -s "$D/c$cli/mcc.sock" resolve "$sep" 2>/dev/null | head -n 1 | tr -d '[:space:]')
+        addr=$(mcc_in - "$D/c$cli" resolve "$sep" 2>/dev/null | head -n 1 | tr -d '[:space:]')
         local out="" t1
         t1=$(now)
         # The tunnel must first reach the client (offer through the root) and shake hands.
         while [ "$(since "$t1" | cut -d. -f1)" -lt 30 ]; do
-            out=$(nsrun "$P-c$cli" ping -c 3 -i 0.2 -W 1 "$addr" 2>/dev/null) && break
+            out=$(nsx "c$cli" ping -c 3 -i 0.2 -W 1 "$addr" 2>/dev/null) && break
             out=""
         done
         if [ -n "$out" ]; then
             ok=$((ok + 1))
             rtts+=("$(echo "$out" | awk -F/ '/^rtt/ {print $5}')")
-            log "ping c$cli -> c$srv's endpoint $addr through the tunnel: ok (avg $(echo "$out" | awk -F/ '/^rtt/ {print $5}') ms, after $(since "$t1") s)"
+            log "ping c$cli -> c$srv's endpoint $addr through the tunnel: ok (avg $(echo "$out" | awk -F/ '/^rtt/ {print $5}') ms, after $(since "$t1" 2) s)"
         else
             log "ping c$cli -> c$srv's endpoint $addr through the tunnel: FAILED"
         fi
@@ -498,8 +410,9 @@ EOF
     log "root: ${root_cpu} s CPU until all were reachable; ${limited:-?} handshake Inits past its rate limit (answered with a cookie)"
     log "tunnel pings: $ok of $total ok, median avg RTT ${rtt_med:-n/a} ms"
 
-    stop_daemons
-    teardown_net
+    kill_pids "${!BG[@]}"
+    ROOT_PID=""
+    teardown_prefix "$P"
 }
 
 for n in "${RUNS[@]}"; do

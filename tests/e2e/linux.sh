@@ -14,79 +14,24 @@
 # Everything is torn down on exit (daemons, servers, captures, namespaces, bridge); the
 # work directory /tmp/mcce2e stays for post-mortem and is wiped at the next start.
 # Exit status: 0 when every assertion passed. Last line: "N passed, M failed".
-# Each background process is started with `ip netns exec` directly (not through a shell
-# function), so $! is the process itself: signals and exit statuses reach it.
+# The harness (namespaces, checks, provisioning, cleanup) is tests/e2e/lib.sh.
 
 set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
-REPO=$PWD
-# Nothing may go through a proxy: every request below is for a namespace-local address.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY ftp_proxy FTP_PROXY no_proxy NO_PROXY
-
-P=mcce2e                       # namespace prefix
-W=/tmp/mcce2e                  # work directory
+. tests/e2e/lib.sh
+lib_init mcce2e /tmp/mcce2e
+CHECKS=1
 NODES=(root a b srv cli)       # nodes running mccd
-NETNS=(sw root a b srv nat cli)
 PORT=9376
 declare -A UNDERLAY=([root]=10.231.0.1 [a]=10.231.0.2 [b]=10.231.0.3 [srv]=10.231.0.4 [nat]=10.231.0.5)
 declare -A PARENTS=([root]="" [a]="10.231.0.1:$PORT" [b]="10.231.0.1:$PORT" [srv]="10.231.0.2:$PORT"
     [cli]="10.231.0.3:$PORT,10.231.0.2:$PORT")
-declare -A ID=() PID=()
-BG_PIDS=()                     # servers and captures started by this run
-T_START=$(date +%s.%N)
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
+declare -A ID=()
+DUMP_LOGS="$W/*/mccd.log $W/*/mccd.stderr"
 
 # ---------------------------------------------------------------- helpers
 
-log() { printf '[%5.1fs] %s\n' "$(elapsed)" "$*"; }
-elapsed() { awk -v s="$T_START" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
-now() { date +%s.%N; }
-since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
-
-pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
-fail() {
-    echo "FAIL: $1${2:+ ($2)}"
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$1")
-}
-# check NAME CMD...: PASS when CMD exits 0.
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-# check_not NAME CMD...: PASS when CMD fails.
-check_not() {
-    local name=$1
-    shift
-    if "$@"; then fail "$name" "unexpectedly succeeded"; else pass "$name"; fi
-}
-
-# wait_until TIMEOUT_S INTERVAL_S CMD...: runs CMD until it succeeds; fails after TIMEOUT_S.
-wait_until() {
-    local timeout=$1 interval=$2 t0
-    shift 2
-    t0=$(date +%s.%N)
-    while :; do
-        "$@" && return 0
-        awk -v s="$t0" -v n="$(date +%s.%N)" -v t="$timeout" 'BEGIN { exit !(n - s >= t) }' && return 1
-        sleep "$interval"
-    done
-}
-
-nsx() {
-    local n=$1
-    shift
-    ip netns exec "$P-$n" "$@"
-}
-# mccn NODE ARGS...: the mcc client against NODE's daemon, run inside NODE's namespace.
-mccn() {
-    local n=$1
-    shift
-    nsx "$n" timeout 10 "$MCC" -s "$W/$n/mcc.sock" "$@"
-}
+mccn() { mcc_in "$1" "$W/$1" "${@:2}"; } # mccn NODE ARGS...: the mcc client against NODE's daemon
 digq() { # digq NODE ARGS...: built-in DNS of NODE's daemon
     local n=$1
     shift
@@ -95,108 +40,18 @@ digq() { # digq NODE ARGS...: built-in DNS of NODE's daemon
 curl_in() { # curl_in NODE URL
     nsx "$1" curl -s --noproxy '*' --max-time 5 "$2"
 }
-
-dump_logs() {
-    local n f
-    for n in "${NODES[@]}"; do
-        for f in mccd.log mccd.stderr; do
-            [ -s "$W/$n/$f" ] || continue
-            echo "----- $n/$f (last 30 lines)"
-            tail -n 30 "$W/$n/$f"
-        done
-    done
-    echo "-----"
-}
-
-die() {
-    echo "FATAL: $*" >&2
-    fail "setup: $*"
-    dump_logs
-    exit 1
-}
-
-kill_pid() { # kill_pid PID: TERM, then KILL after 3 s
-    local p=$1
-    kill -TERM "$p" 2>/dev/null || return 0
-    for _ in $(seq 30); do
-        kill -0 "$p" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$p" 2>/dev/null
-}
-
-# Stops every process inside our namespaces and deletes the namespaces (the bridge and
-# every veth go with them). Also used at start to clear a previous run's leftovers.
-teardown_net() {
-    local ns p pids
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-        [ -n "$pids" ] && sleep 0.5
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null
-    done
-}
-
-cleanup() {
-    local rc=$? p
-    trap - EXIT INT TERM
-    for p in "${PID[@]}" "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PID[@]}" "${BG_PIDS[@]}"; do kill_pid "$p"; done
-    teardown_net
-    log "cleaned up: namespaces deleted; logs and captures kept in $W; runtime $(elapsed) s"
-    echo "$PASSED passed, $FAILED failed"
-    exit "$rc"
-}
-
-start_mccd() {
-    local n=$1
-    # `ip netns exec` execs mccd: $! is the daemon's own PID (signals and exit status).
-    ip netns exec "$P-$n" "$MCCD" "$W/$n" >>"$W/$n/mccd.stderr" 2>&1 &
-    PID[$n]=$!
-}
-
-# stop_mccd NODE: SIGTERM, waits up to 10 s; returns the daemon's exit status (124: hung).
-stop_mccd() {
-    local n=$1 p=${PID[$1]} rc
-    kill -TERM "$p" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$p" 2>/dev/null; then
-        kill -KILL "$p"
-        wait "$p" 2>/dev/null
-        unset "PID[$n]"
-        return 124
-    fi
-    wait "$p"
-    rc=$?
-    unset "PID[$n]"
-    return "$rc"
-}
-
-healthy() { mccn "$1" health >/dev/null 2>&1; }
+healthy() { mccd_healthy "$1" "$W/$1"; }
 all_healthy() {
     local n
     for n in "${NODES[@]}"; do healthy "$n" || return 1; done
 }
-
-# set_key FILE KEY VALUE: sets a key of mcc.conf: replaces the active line, else the first
-# commented "# key =" line, else appends. Afterwards exactly one active line holds KEY.
-set_key() {
-    local f=$1 k=$2 v=$3 ke
-    ke=$(printf '%s' "$k" | sed 's/[.[\*^$/]/\\&/g')
-    if grep -Eq "^[[:space:]]*${ke}[[:space:]]*=" "$f"; then
-        sed -i -E "s|^[[:space:]]*${ke}[[:space:]]*=.*|$k = $v|" "$f"
-    elif grep -Eq "^[[:space:]]*#+[[:space:]]*${ke}[[:space:]]*(=|$)" "$f"; then
-        sed -i -E "0,/^[[:space:]]*#+[[:space:]]*${ke}[[:space:]]*(=.*)?$/s||$k = $v|" "$f"
-    else
-        printf '%s = %s\n' "$k" "$v" >>"$f"
-    fi
-    [ "$(grep -Ec "^[[:space:]]*${ke}[[:space:]]*=" "$f")" = 1 ] &&
-        grep -Eq "^$ke = $(printf '%s' "$v" | sed 's/[.[\*^$/]/\\&/g')\$" "$f"
+# stop_mccd NODE: mccd_stop, then checks the exit status and that mcc0 is gone (test 11).
+stop_mccd() {
+    local rc
+    mccd_stop "$W/$1"
+    rc=$?
+    check "11 $1 exits 0 on SIGTERM (status $rc)" [ "$rc" = 0 ]
+    check "11 $1's mcc0 is gone after SIGTERM" sh -c "! ip -n $P-$1 link show mcc0 >/dev/null 2>&1"
 }
 
 pcap_has_udp_port() { [ "$(timeout 20 tcpdump -nn -r "$1" "udp port $PORT" 2>/dev/null | wc -l)" -gt 0 ]; }
@@ -206,7 +61,7 @@ pcap_holds() { [ "$(grep -a -c -- "$2" "$1")" != 0 ]; }
 # The control socket's status request (control.rs, "for operators and tests"): used only
 # to wait for the tunnel handshake, never for an assertion.
 tunnel_established() { # tunnel_established NODE REMOTE_ENDPOINT
-    nsx "$1" timeout 5 python3 - "$W/$1/mcc.sock" "$2" <<'EOF'
+    nsx "$1" timeout 5 python3 - "$W/$1/mcc.sock" "$2" <<'PY'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(4)
@@ -221,93 +76,40 @@ while not buf.endswith(b"\n"):
 r = json.loads(buf)
 ok = any(t.get("remote_endpoint") == sys.argv[2] and t.get("established") for t in r.get("result", {}).get("tunnels", []))
 sys.exit(0 if ok else 1)
-EOF
+PY
 }
 
 # ---------------------------------------------------------------- prerequisites
 
-[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, TUN)" >&2; exit 2; }
-need_pkgs=0
-for c in ip iptables tcpdump dig socat curl ping python3 awk; do
-    command -v "$c" >/dev/null 2>&1 || need_pkgs=1
-done
-if [ "$need_pkgs" = 1 ]; then
-    log "installing missing test tools"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq iproute2 iptables tcpdump dnsutils socat curl iputils-ping python3 >/dev/null ||
-        { echo "apt-get install failed" >&2; exit 2; }
-fi
-[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing" >&2; exit 2; }
-
-log "building: cargo build --release -p mcc-linux"
-if ! cargo build --release -p mcc-linux; then
-    echo "build failed" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-MCC=$REPO/target/release/mcc
-MCCD=$REPO/target/release/mccd
-[ -x "$MCC" ] && [ -x "$MCCD" ] || { echo "missing $MCC or $MCCD" >&2; exit 1; }
+need_root
+need_tools ip:iproute2 iptables:iptables tcpdump:tcpdump dig:dnsutils socat:socat curl:curl \
+    ping:iputils-ping python3:python3 awk:gawk || exit 2
+need_tun
+lib_start
+build_release mcc-linux
 
 # ---------------------------------------------------------------- underlay
 
-teardown_net            # leftovers of a previous run
-rm -rf "$W"
-mkdir -p "$W"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 log "creating namespaces and the bridge"
-for ns in "${NETNS[@]}"; do
-    ip netns add "$P-$ns" || die "ip netns add $P-$ns"
-    ip -n "$P-$ns" link set lo up || die "lo up in $P-$ns"
-done
-ip -n "$P-sw" link add br0 type bridge || die "bridge br0"
-ip -n "$P-sw" link set br0 up
+ns_add sw root a b srv nat cli || die "namespaces"
+bridge sw br0 || die "bridge br0"
 for n in root a b srv nat; do
-    ip link add eth0 netns "$P-$n" type veth peer name "p-$n" netns "$P-sw" || die "veth $n"
-    ip -n "$P-sw" link set "p-$n" master br0 up || die "attach p-$n to br0"
-    ip -n "$P-$n" addr add "${UNDERLAY[$n]}/24" dev eth0
-    ip -n "$P-$n" link set eth0 up
+    bridge_port sw br0 "p-$n" "$n" eth0 "${UNDERLAY[$n]}/24" || die "veth $n"
 done
-ip link add lan0 netns "$P-nat" type veth peer name eth0 netns "$P-cli" || die "veth cli<->nat"
-ip -n "$P-nat" addr add 192.168.77.1/24 dev lan0
-ip -n "$P-nat" link set lan0 up
-ip -n "$P-cli" addr add 192.168.77.2/24 dev eth0
-ip -n "$P-cli" link set eth0 up
-ip -n "$P-cli" route add default via 192.168.77.1 || die "default route in cli"
-nsx nat sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' || die "ip_forward in nat"
-nsx nat iptables -t nat -A POSTROUTING -s 192.168.77.0/24 -o eth0 -j MASQUERADE || die "MASQUERADE in nat"
+veth nat lan0 cli eth0 192.168.77.1/24 192.168.77.2/24 || die "veth cli<->nat"
+ns_route cli default 192.168.77.1 || die "default route in cli"
+ns_masquerade nat eth0 192.168.77.0/24 || die "MASQUERADE in nat"
 wait_until 10 0.2 nsx cli ping -c 1 -W 1 10.231.0.1 >/dev/null || die "underlay: cli cannot reach root through the NAT"
 wait_until 10 0.2 nsx srv ping -c 1 -W 1 10.231.0.2 >/dev/null || die "underlay: srv cannot reach a"
 
 # ---------------------------------------------------------------- provisioning
 
 log "provisioning: CA, network, nodes"
-mkdir -p "$W/ca" "$W/net"
-"$MCC" generate-ca-certificate "$W/ca" >"$W/ca/id.txt" || die "mcc generate-ca-certificate"
-NETB64=$("$MCC" generate-network-certificate --ca "$W/ca" "$W/net") || die "mcc generate-network-certificate"
-NETB64=$(printf '%s' "$NETB64" | tr -d '[:space:]')
-NETKEY=$W/net/network-private-key.txt
-[ -n "$NETB64" ] && [ -s "$NETKEY" ] || die "no network certificate or key"
-
+pki "$W" || die "CA and network certificate"
 for n in "${NODES[@]}"; do
-    mkdir -p "$W/$n"
-    args=(init -C "$W/$n" --stdin)
-    [ -n "${PARENTS[$n]}" ] && args+=(-p "${PARENTS[$n]}")
-    out=$(nsx "$n" "$MCC" "${args[@]}" "$NETB64" <"$NETKEY" 2>"$W/$n/init.stderr") ||
-        die "mcc init $n: $(cat "$W/$n/init.stderr")"
-    ID[$n]=$(printf '%s\n' "$out" | tail -n 1 | tr -d '[:space:]')
-    [[ ${ID[$n]} =~ ^[0-9a-z]{52}$ ]] || die "mcc init $n printed '${out}', not a node ID"
-    conf=$W/$n/mcc.conf
-    cp "$conf" "$W/$n/mcc.conf.generated"
-    set_key "$conf" unix-socket-path "$W/$n/mcc.sock" &&
-        set_key "$conf" log-file "$W/$n/mccd.log" &&
-        set_key "$conf" log-level debug &&
-        set_key "$conf" keep-alive-period 2s &&
-        set_key "$conf" rejoin-period 10s &&
-        set_key "$conf" data-dir "$W/$n/data" || die "editing $conf"
+    mcc_node "$n" "$W/$n" "${PARENTS[$n]}" log-level debug keep-alive-period 2s rejoin-period 10s ||
+        die "mcc init $n"
+    ID[$n]=$NODE_ID
     log "node $n = ${ID[$n]}"
 done
 # Every node has its own state: the filesystem is shared between the namespaces.
@@ -315,10 +117,7 @@ shared=$(grep -hE '^[[:space:]]*[a-z.-]+[[:space:]]*=[[:space:]]*/(etc|var)/' "$
 [ -z "$shared" ] || die "mcc.conf still points at shared system paths: $shared"
 
 log "starting daemons"
-for n in "${NODES[@]}"; do
-    mkdir -p "$W/$n/data"
-    start_mccd "$n"
-done
+for n in "${NODES[@]}"; do mccd_start "$n" "$W/$n"; done
 if ! wait_until 30 0.3 all_healthy; then
     for n in "${NODES[@]}"; do
         healthy "$n" || echo "unhealthy: $n: $(mccn "$n" health 2>&1)"
@@ -334,12 +133,9 @@ UDP_MARKER="hello-udp-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -p "$W/www" "$W/www2"
 printf '%s\n' "$MARKER" >"$W/www/marker.txt"
 printf 'NOT-IN-TUNNEL\n' >"$W/www2/marker.txt"
-ip netns exec $P-srv python3 -m http.server 8080 --bind 0.0.0.0 --directory "$W/www" >"$W/http8080.log" 2>&1 &
-BG_PIDS+=($!)
-ip netns exec $P-srv python3 -m http.server 8081 --bind 0.0.0.0 --directory "$W/www2" >"$W/http8081.log" 2>&1 &
-BG_PIDS+=($!)
-ip netns exec $P-srv socat UDP-LISTEN:5353,fork,reuseaddr EXEC:cat >"$W/udpecho.log" 2>&1 &
-BG_PIDS+=($!)
+spawn srv "$W/http8080.log" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$W/www"
+spawn srv "$W/http8081.log" python3 -m http.server 8081 --bind 0.0.0.0 --directory "$W/www2"
+spawn srv "$W/udpecho.log" socat UDP-LISTEN:5353,fork,reuseaddr EXEC:cat
 # The servers answer locally: a failure through the overlay is then the overlay's doing.
 wait_until 10 0.2 sh -c "[ \"\$(ip netns exec $P-srv curl -s --noproxy '*' --max-time 2 http://127.0.0.1:8080/marker.txt)\" = '$MARKER' ]" ||
     die "http server on srv:8080 does not answer locally"
@@ -349,11 +145,7 @@ wait_until 10 0.2 sh -c "echo ping | ip netns exec $P-srv socat -t 1 - UDP:127.0
     die "udp echo on srv:5353 does not answer locally"
 
 log "creating the tunnel on srv (client: cli)"
-SEP=$(nsx srv timeout 20 "$MCC" -s "$W/srv/mcc.sock" create-tunnel -C "$W/srv" -p "$W/srv/network-certificate.txt" --stdin \
-    --targets tcp:8080,udp:5353,icmp --dns-names web --remote-node "${ID[cli]}" <"$NETKEY" 2>"$W/create-tunnel.stderr") ||
-    die "mcc create-tunnel: $(cat "$W/create-tunnel.stderr")"
-SEP=$(printf '%s\n' "$SEP" | tail -n 1 | tr -d '[:space:]')
-[[ $SEP =~ ^[0-9a-z]{52}$ ]] || die "create-tunnel printed '$SEP', not an endpoint ID"
+mcc_tunnel srv "$W/srv" "${ID[cli]}" tcp:8080,udp:5353,icmp --dns-names web || die "mcc create-tunnel"
 log "server endpoint $SEP"
 
 # The tunnel reaches cli through the network: then its DNS name resolves there.
@@ -368,13 +160,12 @@ log "tunnel established after $(since "$t0") s"
 # ---------------------------------------------------------------- 1-3 data path, captured
 
 log "capturing on br0 (sw) and lan0 (nat); srv's mcc0 as the plaintext control"
-ip netns exec $P-sw tcpdump -Z root -i br0 -U -w "$W/br0.pcap" >"$W/tcpdump-br0.log" 2>&1 &
-TCPD=($!)
-ip netns exec $P-nat tcpdump -Z root -i lan0 -U -w "$W/nat-lan0.pcap" >"$W/tcpdump-lan0.log" 2>&1 &
-TCPD+=($!)
-ip netns exec $P-srv tcpdump -Z root -i mcc0 -U -w "$W/srv-mcc0.pcap" >"$W/tcpdump-mcc0.log" 2>&1 &
-TCPD+=($!)
-BG_PIDS+=("${TCPD[@]}")
+spawn sw "$W/tcpdump-br0.log" tcpdump -Z root -i br0 -U -w "$W/br0.pcap"
+TCPD=("$SPAWNED")
+spawn nat "$W/tcpdump-lan0.log" tcpdump -Z root -i lan0 -U -w "$W/nat-lan0.pcap"
+TCPD+=("$SPAWNED")
+spawn srv "$W/tcpdump-mcc0.log" tcpdump -Z root -i mcc0 -U -w "$W/srv-mcc0.pcap"
+TCPD+=("$SPAWNED")
 wait_until 10 0.2 sh -c "grep -q 'listening on br0' $W/tcpdump-br0.log && grep -q 'listening on lan0' $W/tcpdump-lan0.log && grep -q 'listening on mcc0' $W/tcpdump-mcc0.log" ||
     die "tcpdump did not start"
 
@@ -457,9 +248,6 @@ log "failover: stopping b"
 parent_is() { [ "$(mccn cli parent 2>/dev/null | awk '{print $2}')" = "$1" ]; }
 t0=$(now)
 stop_mccd b
-rc=$?
-check "11 b exits 0 on SIGTERM (status $rc)" [ "$rc" = 0 ]
-check "11 b's mcc0 is gone after SIGTERM" sh -c "! ip -n $P-b link show mcc0 >/dev/null 2>&1"
 if wait_until 30 0.5 parent_is "${ID[a]}"; then
     FAILOVER=$(since "$t0")
     pass "9a cli fails over to a"
@@ -477,7 +265,7 @@ else
 fi
 log "restarting b"
 t1=$(now)
-start_mccd b
+mccd_start b "$W/b"
 if wait_until 25 0.5 parent_is "${ID[b]}"; then
     pass "9c cli returns to b within rejoin-period + 15 s ($(since "$t1") s)"
 else
@@ -494,11 +282,8 @@ fi
 
 log "restarting srv"
 stop_mccd srv
-rc=$?
-check "11 srv exits 0 on SIGTERM (status $rc)" [ "$rc" = 0 ]
-check "11 srv's mcc0 is gone after SIGTERM" sh -c "! ip -n $P-srv link show mcc0 >/dev/null 2>&1"
 t1=$(now)
-start_mccd srv
+mccd_start srv "$W/srv"
 wait_until 20 0.3 healthy srv || fail "10 srv healthy after restart"
 check "10a srv keeps its ID across a restart" [ "$(mccn srv id)" = "${ID[srv]}" ]
 if wait_until 20 0.5 tcp_ok; then
@@ -510,15 +295,11 @@ fi
 # ---------------------------------------------------------------- 11 clean shutdown
 
 for n in root a b srv cli; do
-    [ -n "${PID[$n]:-}" ] || continue
+    [ -n "${MCCD_PID[$W/$n]:-}" ] || continue
     stop_mccd "$n"
-    rc=$?
-    check "11 $n exits 0 on SIGTERM (status $rc)" [ "$rc" = 0 ]
-    check "11 $n's mcc0 is gone after SIGTERM" sh -c "! ip -n $P-$n link show mcc0 >/dev/null 2>&1"
 done
 
 # ---------------------------------------------------------------- summary
 
-[ "$FAILED" = 0 ] || { printf 'failed: %s\n' "${FAILED_NAMES[@]}"; dump_logs; }
 log "failover time: $FAILOVER s"
-[ "$FAILED" = 0 ]     # the EXIT trap cleans up and prints "N passed, M failed" last
+exit 0     # the EXIT trap cleans up, lists failures and prints "N passed, M failed" last

@@ -16,132 +16,40 @@
 # endpoint's address, port 7, and the MCU's echo service must answer.
 #
 # Traffic goes only to addresses inside the namespaces created here. Everything is torn
-# down on exit; the work directory /tmp/mccmcu stays for post-mortem.
+# down on exit (tests/e2e/lib.sh); the work directory /tmp/mccmcu stays for post-mortem.
 # Exit status: 0 when every assertion passed. Last line: "N passed, M failed".
 
 set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
-REPO=$PWD
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-
-P=mccmcu
-W=/tmp/mccmcu
+. tests/e2e/lib.sh
+lib_init mccmcu /tmp/mccmcu
+CHECKS=1
 PORT=9376
 ROOT_IP=10.232.0.1
 MCU_FWD_IP=10.232.0.2
 TUN_KERNEL=10.77.0.1
 TUN_SMOLTCP=10.77.0.2
-PIDS=()
-PASSED=0
-FAILED=0
-T_START=$(date +%s.%N)
+DUMP_LOGS="$W/root/mccd.log $W/root/mccd.stderr $W/mcu/mcu-node.log"
 
-elapsed() { awk -v s="$T_START" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
-log() { printf '[%5.1fs] %s\n' "$(elapsed)" "$*"; }
-pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $1${2:+ ($2)}"; FAILED=$((FAILED + 1)); }
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-wait_until() { # wait_until TIMEOUT_S INTERVAL_S CMD...
-    local timeout=$1 interval=$2 t0
-    shift 2
-    t0=$(date +%s.%N)
-    while :; do
-        "$@" && return 0
-        awk -v s="$t0" -v n="$(date +%s.%N)" -v t="$timeout" 'BEGIN { exit !(n - s >= t) }' && return 1
-        sleep "$interval"
-    done
-}
-nsx() {
-    local n=$1
-    shift
-    ip netns exec "$P-$n" "$@"
-}
-mccr() { nsx root timeout 10 "$MCC" -s "$W/root/mcc.sock" "$@"; }
-
-dump_logs() {
-    local f
-    for f in "$W/root/mccd.log" "$W/root/mccd.stderr" "$W/mcu/mcu-node.log"; do
-        [ -s "$f" ] || continue
-        echo "----- $f (last 30 lines)"
-        tail -n 30 "$f"
-    done
-    echo "-----"
-}
-die() {
-    echo "FATAL: $*" >&2
-    fail "setup: $*"
-    dump_logs
-    exit 1
-}
-
-teardown_net() {
-    local ns p pids
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-        [ -n "$pids" ] && sleep 0.5
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null
-    done
-}
-cleanup() {
-    local rc=$? p
-    trap - EXIT INT TERM
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    teardown_net
-    log "cleaned up: namespaces deleted; logs kept in $W"
-    echo "$PASSED passed, $FAILED failed"
-    [ "$rc" = 0 ] && [ "$FAILED" != 0 ] && rc=1
-    exit "$rc"
-}
+mccr() { mcc_in root "$W/root" "$@"; }
 
 # ---------------------------------------------------------------- prerequisites
 
-[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, TUN)" >&2; exit 2; }
-for c in ip python3 awk; do
-    command -v "$c" >/dev/null 2>&1 || { echo "missing $c" >&2; exit 2; }
-done
-[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing" >&2; exit 2; }
-
-log "building: cargo build --release -p mcc-linux -p mcu-node"
-if ! cargo build --release -p mcc-linux -p mcu-node; then
-    echo "build failed" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-MCC=$TARGET/release/mcc
-MCCD=$TARGET/release/mccd
-MCU=$TARGET/release/mcu-node
-for b in "$MCC" "$MCCD" "$MCU"; do [ -x "$b" ] || { echo "missing $b" >&2; exit 1; }; done
+need_root
+need_tools ip:iproute2 python3:python3 awk:gawk || exit 2
+need_tun
+lib_start
+build_release mcc-linux mcu-node
+MCU=$TARGET/mcu-node
+[ -x "$MCU" ] || die "missing $MCU"
 
 # ---------------------------------------------------------------- underlay
 
-teardown_net
-rm -rf "$W"
-mkdir -p "$W/root" "$W/mcu"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 log "namespaces: root, mcu (veth), tun0 in mcu for smoltcp"
-for ns in root mcu; do
-    ip netns add "$P-$ns" || die "ip netns add $P-$ns"
-    ip -n "$P-$ns" link set lo up
-done
-ip link add eth0 netns "$P-root" type veth peer name eth0 netns "$P-mcu" || die "veth root<->mcu"
-ip -n "$P-root" addr add "$ROOT_IP/24" dev eth0
-ip -n "$P-root" link set eth0 up
-ip -n "$P-root" route add 10.77.0.0/30 via "$MCU_FWD_IP" || die "route to the smoltcp /30 in root"
-ip -n "$P-mcu" addr add "$MCU_FWD_IP/24" dev eth0
-ip -n "$P-mcu" link set eth0 up
-nsx mcu sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' || die "ip_forward in mcu"
+ns_add root mcu || die "namespaces"
+veth root eth0 mcu eth0 "$ROOT_IP/24" "$MCU_FWD_IP/24" || die "veth root<->mcu"
+ns_route root 10.77.0.0/30 "$MCU_FWD_IP" || die "route to the smoltcp /30 in root"
+ns_forward mcu || die "ip_forward in mcu"
 # A persistent TUN (no packet info, as smoltcp opens it): configured before the MCU attaches.
 ip -n "$P-mcu" tuntap add dev tun0 mode tun || die "tun0 in mcu"
 ip -n "$P-mcu" addr add "$TUN_KERNEL/30" dev tun0
@@ -151,52 +59,27 @@ wait_until 10 0.2 nsx root ping -c 1 -W 1 "$MCU_FWD_IP" >/dev/null 2>&1 || die "
 # ---------------------------------------------------------------- provisioning
 
 log "provisioning: CA, network, root, mcu"
-mkdir -p "$W/ca" "$W/net"
-"$MCC" generate-ca-certificate "$W/ca" >/dev/null || die "generate-ca-certificate"
-NETB64=$("$MCC" generate-network-certificate --ca "$W/ca" "$W/net" | tr -d '[:space:]') ||
-    die "generate-network-certificate"
-NETKEY=$W/net/network-private-key.txt
-init_node() { # init_node NAME [PARENT]
-    local args=(init -C "$W/$1" --stdin)
-    [ -n "${2:-}" ] && args+=(-p "$2")
-    "$MCC" "${args[@]}" "$NETB64" <"$NETKEY" 2>"$W/$1/init.stderr" | tail -n 1 | tr -d '[:space:]'
-}
-ROOT_ID=$(init_node root) || die "mcc init root: $(cat "$W/root/init.stderr")"
-MCU_ID=$(init_node mcu "$ROOT_IP:$PORT") || die "mcc init mcu: $(cat "$W/mcu/init.stderr")"
-[[ $ROOT_ID =~ ^[0-9a-z]{52}$ && $MCU_ID =~ ^[0-9a-z]{52}$ ]] || die "node IDs: '$ROOT_ID' '$MCU_ID'"
+pki "$W" || die "CA and network certificate"
+mcc_node root "$W/root" "" log-level debug || die "mcc init root"
+ROOT_ID=$NODE_ID
+# The MCU binary reads only its keys and certificates from this directory.
+mcc_node mcu "$W/mcu" "$ROOT_IP:$PORT" || die "mcc init mcu"
+MCU_ID=$NODE_ID
 log "root = $ROOT_ID; mcu = $MCU_ID"
-conf=$W/root/mcc.conf
-{
-    echo "unix-socket-path = $W/root/mcc.sock"
-    echo "log-file = $W/root/mccd.log"
-    echo "log-level = debug"
-    echo "data-dir = $W/root/data"
-} >>"$conf"
-# (later lines win? make sure: drop earlier active lines of these keys)
-for k in unix-socket-path log-file log-level data-dir; do
-    last=$(grep -E "^[[:space:]]*$k[[:space:]]*=" "$conf" | tail -n 1)
-    sed -i -E "/^[[:space:]]*$k[[:space:]]*=/d" "$conf"
-    echo "$last" >>"$conf"
-done
-mkdir -p "$W/root/data"
 
 # The tunnel: server = the MCU node (its config dir only gives the server node ID),
 # client = root. No daemon serves that dir: point -s at nothing.
-SEP=$("$MCC" -s "$W/mcu/none.sock" create-tunnel -C "$W/mcu" -p "$W/mcu/network-certificate.txt" --stdin \
-    --targets udp:7 --remote-node "$ROOT_ID" <"$NETKEY" 2>"$W/create-tunnel.stderr" | tail -n 1 | tr -d '[:space:]')
-[[ $SEP =~ ^[0-9a-z]{52}$ ]] || die "mcc create-tunnel printed '$SEP': $(cat "$W/create-tunnel.stderr")"
+mcc_tunnel mcu "$W/mcu" "$ROOT_ID" udp:7 || die "mcc create-tunnel"
 ls "$W/mcu/tunnels/client-$SEP-private-key.txt" >/dev/null || die "no client key file next to the server key"
 log "tunnel: server endpoint $SEP (on mcu), client root"
 
 # ---------------------------------------------------------------- run
 
-ip netns exec "$P-root" "$MCCD" "$W/root" >>"$W/root/mccd.stderr" 2>&1 &
-PIDS+=($!)
-wait_until 20 0.3 sh -c "'$MCC' -s '$W/root/mcc.sock' health >/dev/null 2>&1" || die "root mccd not healthy"
-ip netns exec "$P-mcu" "$MCU" "$W/mcu" "$ROOT_IP:$PORT" --tun tun0 --ip "$TUN_SMOLTCP/30" \
-    --gateway "$TUN_KERNEL" --report-secs 1 >"$W/mcu/mcu-node.log" 2>&1 &
-MCU_PID=$!
-PIDS+=("$MCU_PID")
+mccd_start root "$W/root"
+wait_until 20 0.3 mccd_healthy root "$W/root" || die "root mccd not healthy"
+spawn mcu "$W/mcu/mcu-node.log" "$MCU" "$W/mcu" "$ROOT_IP:$PORT" --tun tun0 --ip "$TUN_SMOLTCP/30" \
+    --gateway "$TUN_KERNEL" --report-secs 1
+MCU_PID=$SPAWNED
 log "started mccd (root) and mcu-node (pid $MCU_PID)"
 
 mcu_is_child() { mccr nodes 2>/dev/null | grep -q "$MCU_ID"; }
@@ -208,8 +91,7 @@ fi
 check "2 MCU log reports its parent up" wait_until 15 0.5 grep -q "parent up" "$W/mcu/mcu-node.log"
 
 ADDR=""
-sep_resolves() { ADDR=$(mccr resolve "$SEP" 2>/dev/null | tr -d '[:space:]'); [[ $ADDR =~ ^[0-9]+(\.[0-9]+){3}$ ]]; }
-if wait_until 30 0.5 sep_resolves; then
+if mcc_resolve_wait 30 root "$W/root" "$SEP"; then
     log "server endpoint resolves on root: $ADDR"
     pass "3 the tunnel offer reached root (mcc resolve SEP = $ADDR)"
 else
@@ -269,5 +151,4 @@ log "MCU heap high-water mark: ${HWM:-?} B of 65536"
 check "9 heap high-water mark within 64 KiB, no failed allocation" \
     sh -c "[ -n '$HWM' ] && [ '$HWM' -le 65536 ] && ! grep -q 'HEAP BUDGET EXCEEDED' '$W/mcu/mcu-node.log'"
 tail -n 3 "$W/mcu/mcu-node.log" | sed 's/^/    /'
-[ "$FAILED" = 0 ] || dump_logs
 exit 0
