@@ -32,7 +32,9 @@ impl ReplayWindow {
         if !self.seen_any || c > self.last {
             return true;
         }
-        if c + WINDOW <= self.last {
+        // `last - c`, not `c + WINDOW`: an authenticated peer may send counters near
+        // u64::MAX, where the sum would overflow (a panic in debug builds).
+        if self.last - c >= WINDOW {
             return false;
         }
         self.bits[(c / 64) as usize % WORDS] & (1 << (c % 64)) == 0
@@ -182,5 +184,16 @@ mod tests {
         assert!(w.check(top - 11), "unseen, inside the window");
         assert!(!w.check(top - 3000), "behind the window");
         assert_eq!(w.highest(), Some(top));
+    }
+
+    #[test]
+    fn counters_at_the_very_top_do_not_overflow() {
+        // A malicious (authenticated) peer is not bound by the senders' limit.
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(u64::MAX));
+        assert!(!w.accept(u64::MAX), "replay");
+        assert!(w.accept(u64::MAX - 1), "inside the window");
+        assert!(!w.check(u64::MAX - WINDOW), "behind the window");
+        assert!(w.check(u64::MAX - WINDOW + 1));
     }
 }
