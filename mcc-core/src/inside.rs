@@ -52,7 +52,7 @@ impl<C: Cipher> Node<C> {
         }
         let server_side = t.server_side;
         let idle = t.hs.is_none();
-        match &t.cur {
+        match &t.sessions.cur {
             None => {
                 if !server_side && idle {
                     self.start_tunnel_handshake(slot, now);
@@ -88,7 +88,7 @@ impl<C: Cipher> Node<C> {
         let (Some(t), Some(p)) = (self.tunnels[slot].as_mut(), self.peers[ps].as_mut()) else {
             return;
         };
-        let (Some(ts), Some(ls)) = (t.cur.as_mut(), p.cur.as_mut()) else {
+        let (Some(ts), Some(ls)) = (t.sessions.cur.as_mut(), p.sessions.cur.as_mut()) else {
             return self.drop_packet(DropReason::NoSession);
         };
         let direct = p.id == remote_node;

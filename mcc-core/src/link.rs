@@ -75,3 +75,10 @@ impl<C: Cipher> LinkSession<C> {
         self.keys.sent()
     }
 }
+
+impl<C> crate::session::Indexed for LinkSession<C> {
+    type Index = u32;
+    fn local_index(&self) -> u32 {
+        self.local
+    }
+}

@@ -14,16 +14,18 @@ use crate::config::{Config, ConfigError, Limits, NatKeepalivePolicy, Timers};
 use crate::crypto::{self, Cipher, Ephemeral, Identity, RustCryptoChaCha};
 use crate::event::{DropReason, Event, Stats};
 use crate::filter::Conntrack;
+use crate::handshake::Verifier;
+use crate::handshake::link::{self, LinkInitiator};
+use crate::handshake::tunnel::{self, TunnelInitiator, TunnelSide};
 use crate::id::NodeId;
 use crate::link::LinkSession;
 use crate::queue::PacketQueue;
 use crate::resolver::Resolver;
 use crate::routing::Topology;
+use crate::session::SessionSlots;
 use crate::time::{Duration, Instant, earliest};
 use crate::tunnel::TunnelSession;
-use crate::wire::link::{
-    ACK_CONTEXT, COOKIE_LEN, Cookie, DATA_HEADER_LEN, INIT_CONTEXT, Init, InitAck, NatKeepalive,
-};
+use crate::wire::link::{COOKIE_LEN, Cookie, DATA_HEADER_LEN, Init, InitAck, NatKeepalive};
 use crate::wire::rpc::{
     self, Control, ControlHeader, NAT_PROBE_DELAYS, NatProbe, Record, RecordKind,
 };
@@ -38,8 +40,6 @@ use rand_core::{Rng, SeedableRng};
 pub const DEFAULT_TTL: u8 = 32;
 /// Budget of a topology update's plaintext.
 const UPDATE_BUDGET: usize = 1100;
-const TUNNEL_INIT_CONTEXT: &[u8] = b"mcc-tunnel-init";
-const TUNNEL_ACK_CONTEXT: &[u8] = b"mcc-tunnel-ack";
 
 /// Where a datagram goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,12 +105,9 @@ impl core::fmt::Display for CommandError {
 impl core::error::Error for CommandError {}
 
 pub(crate) struct Initiating {
-    pub eph: Ephemeral,
-    pub sender: u32,
-    pub init_hash: [u8; 32],
+    pub machine: LinkInitiator,
     pub sent_at: Instant,
     pub tries: u32,
-    pub cookie: [u8; COOKIE_LEN],
 }
 
 pub(crate) struct ParentSlot {
@@ -123,10 +120,8 @@ pub(crate) struct ParentSlot {
 pub(crate) struct Peer<C> {
     pub id: NodeId,
     pub addr: SocketAddr,
-    pub cur: Option<LinkSession<C>>,
-    pub prev: Option<LinkSession<C>>,
-    /// Responder side of a handshake, promoted when the initiator first uses it.
-    pub next: Option<LinkSession<C>>,
+    /// Current, previous and (responder side) next session.
+    pub sessions: SessionSlots<LinkSession<C>>,
     /// Last authenticated frame from the peer.
     pub last_rx: Instant,
     /// `last_rx` before the latest frame: a NAT probe's answer checks nothing else came in.
@@ -344,8 +339,7 @@ struct ParentDue {
 }
 
 pub(crate) struct TunnelInitiating {
-    pub eph: Ephemeral,
-    pub sender: u16,
+    pub machine: TunnelInitiator,
     pub sent_at: Instant,
     pub tries: u32,
 }
@@ -358,9 +352,7 @@ pub(crate) struct Tunnel<C> {
     pub local_endpoint: NodeId,
     pub remote_endpoint: NodeId,
     pub remote_node: NodeId,
-    pub cur: Option<TunnelSession<C>>,
-    pub prev: Option<TunnelSession<C>>,
-    pub next: Option<TunnelSession<C>>,
+    pub sessions: SessionSlots<TunnelSession<C>>,
     pub hs: Option<TunnelInitiating>,
     /// Last `TunnelInit` accepted (server side): a replay of it is ignored.
     pub last_init: [u8; 32],
@@ -368,6 +360,19 @@ pub(crate) struct Tunnel<C> {
     pub offer: Option<PendingOffer>,
     /// Last authenticated frame from the remote endpoint (or handshake completion).
     pub last_rx: Instant,
+}
+
+impl<C> Tunnel<C> {
+    /// What the handshake machines need to know of this tunnel on node `me`.
+    pub(crate) fn side(&self, me: NodeId) -> TunnelSide<'_> {
+        TunnelSide {
+            fingerprint: self.fingerprint,
+            key: &self.key,
+            remote_endpoint: self.remote_endpoint,
+            remote_node: self.remote_node,
+            me,
+        }
+    }
 }
 
 pub(crate) struct PendingLookup {
@@ -585,7 +590,7 @@ impl<C: Cipher> Node<C> {
         self.peers
             .iter()
             .flatten()
-            .filter(|p| p.cur.is_some() || p.next.is_some())
+            .filter(|p| p.sessions.cur.is_some() || p.sessions.next.is_some())
             .map(|p| PeerInfo {
                 id: p.id,
                 addr: p.addr,
@@ -600,8 +605,8 @@ impl<C: Cipher> Node<C> {
             local_endpoint: t.local_endpoint,
             remote_endpoint: t.remote_endpoint,
             remote_node: t.remote_node,
-            established: t.cur.is_some(),
-            packets_sent: t.cur.as_ref().map_or(0, |s| s.sent()),
+            established: t.sessions.cur.is_some(),
+            packets_sent: t.sessions.cur.as_ref().map_or(0, |s| s.sent()),
         })
     }
     /// Number of tunnel sessions (with keys) this node holds: a relay holds none.
@@ -609,9 +614,7 @@ impl<C: Cipher> Node<C> {
         self.tunnels
             .iter()
             .flatten()
-            .map(|t| {
-                t.cur.is_some() as usize + t.prev.is_some() as usize + t.next.is_some() as usize
-            })
+            .map(|t| t.sessions.count())
             .sum()
     }
 
@@ -759,7 +762,11 @@ impl<C: Cipher> Node<C> {
     /// spoil it; a probe ends within 1198 s + 10 s). Data spoils the probe anyway.
     fn rekey_due(&self, p: &Peer<C>) -> Option<Instant> {
         let t = &self.timers;
-        let at = p.cur.as_ref()?.rekey_at(t.rekey_after, t.rekey_idle_after);
+        let at = p
+            .sessions
+            .cur
+            .as_ref()?
+            .rekey_at(t.rekey_after, t.rekey_idle_after);
         let probe_end = Self::live_probe(p).map(|pr| self.probe_deadline(pr));
         Some(at.max(probe_end.unwrap_or(at)))
     }
@@ -899,7 +906,7 @@ impl<C: Cipher> Node<C> {
         let Some(p) = self.peers[peer].as_mut() else {
             return false;
         };
-        let Some(s) = p.cur.as_mut() else {
+        let Some(s) = p.sessions.cur.as_mut() else {
             return false;
         };
         let Some(slot) = self.tx.next_slot() else {
@@ -932,7 +939,9 @@ impl<C: Cipher> Node<C> {
     /// else the active parent. `None` at a root that does not know `dst`.
     pub(crate) fn route(&mut self, dst: &NodeId) -> Option<usize> {
         if let Some(&s) = self.peer_by_id.get(dst)
-            && self.peers[s].as_ref().is_some_and(|p| p.cur.is_some())
+            && self.peers[s]
+                .as_ref()
+                .is_some_and(|p| p.sessions.cur.is_some())
         {
             return Some(s);
         }
@@ -950,43 +959,31 @@ impl<C: Cipher> Node<C> {
     fn start_handshake(&mut self, slot: usize, now: Instant) {
         let eph = Ephemeral::generate(&mut self.rng);
         let sender = self.random_u32();
-        let tries = self.parents[slot].hs.as_ref().map_or(0, |h| h.tries + 1);
-        let cookie = self.parents[slot]
-            .hs
-            .as_ref()
-            .map_or([0; COOKIE_LEN], |h| h.cookie);
+        let old = self.parents[slot].hs.as_ref();
+        let tries = old.map_or(0, |h| h.tries + 1);
+        let cookie = old.map_or([0; COOKIE_LEN], |h| h.machine.cookie());
         self.parents[slot].hs = Some(Initiating {
-            eph,
-            sender,
-            init_hash: [0; 32],
+            machine: LinkInitiator::new(eph, sender, cookie),
             sent_at: now,
             tries,
-            cookie,
         });
         self.send_init(slot);
     }
 
     fn send_init(&mut self, slot: usize) {
         let addr = self.parents[slot].addr;
-        let Some(hs) = self.parents[slot].hs.as_ref() else {
+        let Some(hs) = self.parents[slot].hs.as_mut() else {
             return;
         };
-        let (eph, sender, cookie) = (hs.eph.public, hs.sender, hs.cookie);
-        let cert = self.cert.encoded().to_vec();
-        let identity = self.identity.clone();
-        let mut hash = [0u8; 32];
-        self.queue_plain(addr, |out| {
-            let sig_at = Init::emit_unsigned(out, sender, &eph, &cert).ok()?;
-            let mut msg = Vec::with_capacity(INIT_CONTEXT.len() + sig_at);
-            msg.extend_from_slice(INIT_CONTEXT);
-            msg.extend_from_slice(&out[..sig_at]);
-            out[sig_at..sig_at + 64].copy_from_slice(&identity.sign(&msg));
-            out[sig_at + 64..sig_at + 64 + COOKIE_LEN].copy_from_slice(&cookie);
-            hash = crypto::sha256(&[&out[..sig_at + 64]]);
-            Some(Init::buffer_len(cert.len()))
-        });
-        if let Some(hs) = self.parents[slot].hs.as_mut() {
-            hs.init_hash = hash;
+        let Some(out) = self.tx.next_slot() else {
+            return self.drop_packet(DropReason::Full);
+        };
+        match hs
+            .machine
+            .write_init(&self.identity, self.cert.encoded(), out)
+        {
+            Some(n) => self.tx.commit(n, Some(addr)),
+            None => self.stats.drop_malformed += 1,
         }
         // A rekey's Init passes the same NAT binding.
         if let Some(id) = self.parents[slot].peer
@@ -1039,27 +1036,16 @@ impl<C: Cipher> Node<C> {
             self.queue_plain(from, |out| cookie.emit(out).ok());
             return self.drop_packet(DropReason::RateLimited);
         }
-        let unix = self.unix_time();
-        let Ok(cert) = Certificate::decode(init.cert) else {
-            return self.drop_packet(DropReason::BadCertificate);
+        let verified = link::verify_init(&init, &self.verifier());
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => return self.drop_packet(e.drop_reason()),
         };
-        let Ok(id) = self.trust.verify_node(&cert, unix) else {
-            return self.drop_packet(DropReason::BadCertificate);
+        let accepted = match verified.accept(Ephemeral::generate(&mut self.rng)) {
+            Ok(a) => a,
+            Err(e) => return self.drop_packet(e.drop_reason()),
         };
-        if id == self.me {
-            return self.drop_packet(DropReason::BadHandshake);
-        }
-        let mut msg = Vec::with_capacity(INIT_CONTEXT.len() + init.signed.len());
-        msg.extend_from_slice(INIT_CONTEXT);
-        msg.extend_from_slice(init.signed);
-        if !crypto::verify(&id, &msg, &init.signature) {
-            return self.drop_packet(DropReason::BadHandshake);
-        }
-        let eph = Ephemeral::generate(&mut self.rng);
-        let Some(shared) = eph.agree(&init.ephemeral) else {
-            return self.drop_packet(DropReason::BadHandshake);
-        };
-        let init_hash = crypto::sha256(&[init.without_cookie]);
+        let (id, init_hash) = (verified.peer, verified.init_hash);
         let Some(slot) = self.peer_slot_for(id, from, now) else {
             return self.drop_packet(DropReason::Full);
         };
@@ -1070,36 +1056,51 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Replay);
         }
         let local = self.random_u32();
-        let cert_bytes = self.cert.encoded().to_vec();
-        let identity = self.identity.clone();
-        let mut transcript = [0u8; 32];
-        let sender = init.sender;
-        self.queue_plain(from, |out| {
-            let sig_at =
-                InitAck::emit_unsigned(out, local, sender, &eph.public, &cert_bytes).ok()?;
-            let mut msg = Vec::with_capacity(ACK_CONTEXT.len() + 32 + sig_at);
-            msg.extend_from_slice(ACK_CONTEXT);
-            msg.extend_from_slice(&init_hash);
-            msg.extend_from_slice(&out[..sig_at]);
-            out[sig_at..sig_at + 64].copy_from_slice(&identity.sign(&msg));
-            transcript = crypto::sha256(&[&init_hash, &out[..sig_at + 64]]);
-            Some(InitAck::buffer_len(cert_bytes.len()))
-        });
-        let Some(ikm) = crypto::session_ikm(&shared, &self.identity, &id) else {
-            return self.drop_packet(DropReason::BadHandshake);
+        // Under a full queue the InitAck is lost but the session is still kept, as if the
+        // datagram had been lost on the wire: the initiator's retry replaces it.
+        let mut spill = alloc::vec::Vec::new();
+        let out = match self.tx.next_slot() {
+            Some(out) => Some(out),
+            None => {
+                spill.resize(self.limits.mtu + 128, 0);
+                None
+            }
         };
-        let (i2r, r2i) = crypto::derive_pair(&ikm, &transcript, b"mcc link i2r", b"mcc link r2i");
-        let session = LinkSession::new(local, sender, &r2i, &i2r, now);
+        let queued = out.is_some();
+        let out = match out {
+            Some(out) => out,
+            None => &mut spill[..],
+        };
+        let (len, est) = match accepted.write_ack(&self.identity, self.cert.encoded(), local, out) {
+            Ok(r) => r,
+            Err(e) => return self.drop_packet(e.drop_reason()),
+        };
+        if queued {
+            self.tx.commit(len, Some(from));
+        } else {
+            self.drop_packet(DropReason::Full);
+        }
+        let session =
+            LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
         let p = self.peers[slot].as_mut().expect("slot just allocated");
-        if let Some(old) = p.next.replace(session) {
+        if let Some(old) = p.sessions.install_next(session) {
             self.peer_by_index.remove(&old.local);
         }
         p.last_init = init_hash;
-        if p.cur.is_none() {
+        if p.sessions.cur.is_none() {
             // An established peer moves only on an authenticated, fresh data frame.
             p.addr = from;
         }
         self.peer_by_index.insert(local, slot);
+    }
+
+    /// The certificate check of link handshakes, at this node's wall clock.
+    fn verifier(&self) -> Verifier<'_> {
+        Verifier {
+            trust: &self.trust,
+            unix_secs: self.unix_time(),
+            me: self.me,
+        }
     }
 
     /// Finds or allocates the peer slot for `id`.
@@ -1113,9 +1114,7 @@ impl<C: Cipher> Node<C> {
         self.peers[s] = Some(alloc::boxed::Box::new(Peer {
             id,
             addr,
-            cur: None,
-            prev: None,
-            next: None,
+            sessions: SessionSlots::default(),
             last_rx: now,
             rx_before: now,
             last_tx: now,
@@ -1139,37 +1138,21 @@ impl<C: Cipher> Node<C> {
         let Ok(ack) = InitAck::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let Some(slot) = self
-            .parents
-            .iter()
-            .position(|p| p.hs.as_ref().is_some_and(|h| h.sender == ack.receiver))
-        else {
+        let Some(slot) = self.parents.iter().position(|p| {
+            p.hs.as_ref()
+                .is_some_and(|h| h.machine.sender() == ack.receiver)
+        }) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let unix = self.unix_time();
-        let Ok(cert) = Certificate::decode(ack.cert) else {
-            return self.drop_packet(DropReason::BadCertificate);
-        };
-        let Ok(id) = self.trust.verify_node(&cert, unix) else {
-            return self.drop_packet(DropReason::BadCertificate);
-        };
         let hs = self.parents[slot].hs.as_ref().expect("found above");
-        let mut msg = Vec::with_capacity(ACK_CONTEXT.len() + 32 + ack.signed.len());
-        msg.extend_from_slice(ACK_CONTEXT);
-        msg.extend_from_slice(&hs.init_hash);
-        msg.extend_from_slice(ack.signed);
-        if id == self.me || !crypto::verify(&id, &msg, &ack.signature) {
-            return self.drop_packet(DropReason::BadHandshake);
-        }
-        let Some(shared) = hs.eph.agree(&ack.ephemeral) else {
-            return self.drop_packet(DropReason::BadHandshake);
+        let est = hs
+            .machine
+            .process_ack(buf, &self.verifier(), &self.identity);
+        let est = match est {
+            Ok(est) => est,
+            Err(e) => return self.drop_packet(e.drop_reason()),
         };
-        let transcript = crypto::sha256(&[&hs.init_hash, buf]);
-        let Some(ikm) = crypto::session_ikm(&shared, &self.identity, &id) else {
-            return self.drop_packet(DropReason::BadHandshake);
-        };
-        let (i2r, r2i) = crypto::derive_pair(&ikm, &transcript, b"mcc link i2r", b"mcc link r2i");
-        let local = hs.sender;
+        let id = est.peer;
         self.parents[slot].hs = None;
         // If this slot used to reach another node, that link is replaced.
         if let Some(old) = self.parents[slot].peer
@@ -1182,13 +1165,14 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Full);
         };
         let p = self.peers[ps].as_mut().expect("slot just allocated");
-        let is_new = p.cur.is_none();
+        let is_new = p.sessions.cur.is_none();
         let rekey = !is_new;
-        if let Some(old) = p.prev.take() {
+        let local = est.local;
+        let session =
+            LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
+        if let Some(old) = p.sessions.install_current(session) {
             self.peer_by_index.remove(&old.local);
         }
-        p.prev = p.cur.take();
-        p.cur = Some(LinkSession::new(local, ack.sender, &i2r, &r2i, now));
         p.addr = from;
         p.heard(now);
         p.parent_slot = Some(slot);
@@ -1224,15 +1208,16 @@ impl<C: Cipher> Node<C> {
         let Ok(c) = Cookie::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let Some(slot) = self
-            .parents
-            .iter()
-            .position(|p| p.hs.as_ref().is_some_and(|h| h.sender == c.receiver))
-        else {
+        let Some(slot) = self.parents.iter().position(|p| {
+            p.hs.as_ref()
+                .is_some_and(|h| h.machine.sender() == c.receiver)
+        }) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        if let Some(hs) = self.parents[slot].hs.as_mut() {
-            hs.cookie = c.cookie;
+        if let Some(hs) = self.parents[slot].hs.as_mut()
+            && let Err(e) = hs.machine.process_cookie(buf)
+        {
+            return self.drop_packet(e.drop_reason());
         }
         self.send_init(slot);
     }
@@ -1273,12 +1258,12 @@ impl<C: Cipher> Node<C> {
         let Some(p) = self.peers[slot].take() else {
             return;
         };
-        for s in [&p.cur, &p.prev, &p.next].into_iter().flatten() {
+        for s in p.sessions.iter() {
             self.peer_by_index.remove(&s.local);
         }
         self.peer_by_id.remove(&p.id);
         self.topology.drop_child(&p.id);
-        if p.cur.is_some() {
+        if p.sessions.cur.is_some() {
             self.emit(Event::PeerDown { id: p.id });
             if let Some(i) = self.neighbours.iter().position(|n| *n == p.id) {
                 self.neighbours.swap_remove(i);
@@ -1566,7 +1551,7 @@ impl<C: Cipher> Node<C> {
         let Some(p) = self.peers[ps].as_ref() else {
             return false;
         };
-        if p.cur.is_none() {
+        if p.sessions.cur.is_none() {
             return false;
         }
         if let Some((_, at)) = p.inflight
@@ -1667,9 +1652,7 @@ impl<C: Cipher> Node<C> {
             local_endpoint,
             remote_endpoint,
             remote_node,
-            cur: None,
-            prev: None,
-            next: None,
+            sessions: SessionSlots::default(),
             hs: None,
             last_init: [0; 32],
             offer: None,
@@ -1687,11 +1670,11 @@ impl<C: Cipher> Node<C> {
         let Some(t) = self.tunnels[slot].take() else {
             return;
         };
-        for s in [&t.cur, &t.prev, &t.next].into_iter().flatten() {
+        for s in t.sessions.iter() {
             self.tunnel_by_index.remove(&s.local);
         }
         if let Some(hs) = &t.hs {
-            self.tunnel_by_index.remove(&hs.sender);
+            self.tunnel_by_index.remove(&hs.machine.sender());
         }
         self.tunnel_by_endpoint.remove(&t.remote_endpoint);
         self.conntrack.forget_tunnel(slot as u16);
@@ -1704,24 +1687,18 @@ impl<C: Cipher> Node<C> {
     pub(crate) fn start_tunnel_handshake(&mut self, slot: usize, now: Instant) {
         let sender = self.random_u16();
         let eph = Ephemeral::generate(&mut self.rng);
+        let me = self.me;
         let Some(t) = self.tunnels[slot].as_mut() else {
             return;
         };
         if let Some(old) = t.hs.take() {
-            self.tunnel_by_index.remove(&old.sender);
+            self.tunnel_by_index.remove(&old.machine.sender());
         }
         let remote_node = t.remote_node;
-        let init = signed_tunnel_init(
-            &t.key,
-            t.fingerprint,
-            sender,
-            &eph.public,
-            &self.me,
-            &remote_node,
-        );
+        let mut init = [0u8; rpc::TUNNEL_INIT_LEN];
+        let machine = TunnelInitiator::initiate(eph, sender, &t.side(me), &mut init);
         t.hs = Some(TunnelInitiating {
-            eph,
-            sender,
+            machine,
             sent_at: now,
             tries: 0,
         });
@@ -1748,7 +1725,7 @@ impl<C: Cipher> Node<C> {
             let tries = hs.tries + 1;
             if tries >= self.timers.handshake_attempts * 2 {
                 // Give up until traffic asks again.
-                let sender = hs.sender;
+                let sender = hs.machine.sender();
                 self.tunnel_by_index.remove(&sender);
                 if let Some(t) = self.tunnels[s].as_mut() {
                     t.hs = None;
@@ -1760,13 +1737,6 @@ impl<C: Cipher> Node<C> {
                 hs.tries = tries;
             }
         }
-    }
-
-    /// Sends a control message to `dst` through the tree.
-    pub(crate) fn send_control(&mut self, dst: NodeId, msg: &Control) {
-        let mut body = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
-        let n = msg.emit(&mut body).unwrap_or(0);
-        self.send_control_bytes(dst, &body[..n]);
     }
 
     pub(crate) fn send_control_bytes(&mut self, dst: NodeId, body: &[u8]) {
@@ -1802,136 +1772,84 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Malformed);
         };
         match msg {
-            Control::TunnelInit {
-                tunnel,
-                sender,
-                ephemeral,
-                signature,
-            } => {
-                let Some(slot) = self.tunnels.iter().position(|t| {
-                    t.as_ref()
-                        .is_some_and(|t| t.fingerprint == tunnel && t.server_side)
-                }) else {
-                    return self.drop_packet(DropReason::NoTunnel);
-                };
-                let t = self.tunnels[slot].as_ref().expect("found");
-                if src != t.remote_node {
-                    return self.drop_packet(DropReason::BadHandshake);
-                }
-                let mut m = Vec::with_capacity(15 + 64 + body.len());
-                m.extend_from_slice(TUNNEL_INIT_CONTEXT);
-                m.extend_from_slice(&src.0);
-                m.extend_from_slice(&self.me.0);
-                m.extend_from_slice(msg.signed_part(body));
-                let init_hash = crypto::sha256(&[body]);
-                if !crypto::verify(&t.remote_endpoint, &m, &signature) || init_hash == t.last_init {
-                    return self.drop_packet(DropReason::BadHandshake);
-                }
-                let eph = Ephemeral::generate(&mut self.rng);
-                let Some(shared) = eph.agree(&ephemeral) else {
-                    return self.drop_packet(DropReason::BadHandshake);
-                };
-                let local = self.random_u16();
-                let unsigned = Control::TunnelInitAck {
-                    tunnel,
-                    sender: local,
-                    receiver: sender,
-                    ephemeral: eph.public,
-                    signature: [0; 64],
-                };
-                let mut enc = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
-                let _ = unsigned.emit(&mut enc);
-                let signed_len = rpc::TUNNEL_INIT_ACK_LEN - 64;
-                let mut m = Vec::with_capacity(14 + 32 + signed_len);
-                m.extend_from_slice(TUNNEL_ACK_CONTEXT);
-                m.extend_from_slice(&init_hash);
-                m.extend_from_slice(&enc[..signed_len]);
-                let t = self.tunnels[slot].as_mut().expect("found");
-                let sig = t.key.sign(&m);
-                enc[signed_len..].copy_from_slice(&sig);
-                let transcript = crypto::sha256(&[&init_hash, &enc]);
-                let Some(ikm) = crypto::session_ikm(&shared, &t.key, &t.remote_endpoint) else {
-                    return self.drop_packet(DropReason::BadHandshake);
-                };
-                let (c2s, s2c) =
-                    crypto::derive_pair(&ikm, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
-                if let Some(old) = t
-                    .next
-                    .replace(TunnelSession::new(local, sender, &s2c, &c2s, now))
-                {
-                    self.tunnel_by_index.remove(&old.local);
-                }
-                t.last_init = init_hash;
-                t.offer = None;
-                self.tunnel_by_index.insert(local, slot);
-                let ack = Control::TunnelInitAck {
-                    tunnel,
-                    sender: local,
-                    receiver: sender,
-                    ephemeral: eph.public,
-                    signature: sig,
-                };
-                self.send_control(src, &ack);
-            }
-            Control::TunnelInitAck {
-                tunnel,
-                sender,
-                receiver,
-                ephemeral,
-                signature,
-            } => {
-                let Some(&slot) = self.tunnel_by_index.get(&receiver) else {
-                    return self.drop_packet(DropReason::UnknownSession);
-                };
-                let Some(t) = self.tunnels[slot].as_mut() else {
-                    return;
-                };
-                let Some(hs) = t.hs.as_ref().filter(|h| h.sender == receiver) else {
-                    return self.drop_packet(DropReason::UnknownSession);
-                };
-                if t.fingerprint != tunnel || src != t.remote_node {
-                    return self.drop_packet(DropReason::BadHandshake);
-                }
-                // Rebuild the Init we sent to hash it: Ed25519 is deterministic, so re-signing
-                // from the stored state gives the very bytes we sent.
-                let init =
-                    signed_tunnel_init(&t.key, tunnel, hs.sender, &hs.eph.public, &self.me, &src);
-                let init_hash = crypto::sha256(&[&init]);
-                let signed_len = rpc::TUNNEL_INIT_ACK_LEN - 64;
-                let mut m = Vec::with_capacity(14 + 32 + signed_len);
-                m.extend_from_slice(TUNNEL_ACK_CONTEXT);
-                m.extend_from_slice(&init_hash);
-                m.extend_from_slice(msg.signed_part(body));
-                if !crypto::verify(&t.remote_endpoint, &m, &signature) {
-                    return self.drop_packet(DropReason::BadHandshake);
-                }
-                let Some(shared) = hs.eph.agree(&ephemeral) else {
-                    return self.drop_packet(DropReason::BadHandshake);
-                };
-                let transcript = crypto::sha256(&[&init_hash, body]);
-                let Some(ikm) = crypto::session_ikm(&shared, &t.key, &t.remote_endpoint) else {
-                    return self.drop_packet(DropReason::BadHandshake);
-                };
-                let (c2s, s2c) =
-                    crypto::derive_pair(&ikm, &transcript, b"mcc tunnel c2s", b"mcc tunnel s2c");
-                let session = TunnelSession::new(receiver, sender, &c2s, &s2c, now);
-                t.hs = None;
-                t.last_rx = now;
-                if let Some(old) = t.prev.take() {
-                    self.tunnel_by_index.remove(&old.local);
-                }
-                t.prev = t.cur.replace(session);
-                let remote = t.remote_endpoint;
-                let first = t.prev.is_none();
-                if first {
-                    self.emit(Event::TunnelUp {
-                        remote_endpoint: remote,
-                    });
-                }
-                // An empty frame confirms the session to the server.
-                self.send_tunnel_frame(slot, &[], now);
+            Control::TunnelInit { tunnel, .. } => self.handle_tunnel_init(now, src, tunnel, body),
+            Control::TunnelInitAck { receiver, .. } => {
+                self.handle_tunnel_init_ack(now, src, receiver, body)
             }
         }
+    }
+
+    /// Server side: a client endpoint starts (or restarts) a tunnel session.
+    fn handle_tunnel_init(&mut self, now: Instant, src: NodeId, tunnel: [u8; 32], body: &[u8]) {
+        let Some(slot) = self.tunnels.iter().position(|t| {
+            t.as_ref()
+                .is_some_and(|t| t.fingerprint == tunnel && t.server_side)
+        }) else {
+            return self.drop_packet(DropReason::NoTunnel);
+        };
+        let me = self.me;
+        let t = self.tunnels[slot].as_ref().expect("found");
+        // Every refusal past the lookup counts as a bad handshake, replays included.
+        let Ok(verified) = tunnel::verify_init(body, &src, &t.side(me), &t.last_init) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let Ok(accepted) = verified.accept(Ephemeral::generate(&mut self.rng)) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let local = self.random_u16();
+        let t = self.tunnels[slot].as_mut().expect("found");
+        let mut ack = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
+        let Ok(est) = accepted.write_ack(&t.side(me), local, &mut ack) else {
+            return self.drop_packet(DropReason::BadHandshake);
+        };
+        let session =
+            TunnelSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
+        if let Some(old) = t.sessions.install_next(session) {
+            self.tunnel_by_index.remove(&old.local);
+        }
+        t.last_init = verified.init_hash;
+        t.offer = None;
+        self.tunnel_by_index.insert(local, slot);
+        self.send_control_bytes(src, &ack);
+    }
+
+    /// Client side: the server endpoint's answer to our `TunnelInit`.
+    fn handle_tunnel_init_ack(&mut self, now: Instant, src: NodeId, receiver: u16, body: &[u8]) {
+        let Some(&slot) = self.tunnel_by_index.get(&receiver) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let me = self.me;
+        let Some(t) = self.tunnels[slot].as_mut() else {
+            return;
+        };
+        let Some(hs) = t.hs.as_ref().filter(|h| h.machine.sender() == receiver) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let est = hs.machine.process_ack(body, &src, &t.side(me));
+        let est = match est {
+            Ok(est) => est,
+            Err(e) => return self.drop_packet(e.drop_reason()),
+        };
+        let session = TunnelSession::new(
+            receiver,
+            est.remote,
+            &est.secrets.send,
+            &est.secrets.recv,
+            now,
+        );
+        t.hs = None;
+        t.last_rx = now;
+        if let Some(old) = t.sessions.install_current(session) {
+            self.tunnel_by_index.remove(&old.local);
+        }
+        let remote = t.remote_endpoint;
+        if t.sessions.prev.is_none() {
+            self.emit(Event::TunnelUp {
+                remote_endpoint: remote,
+            });
+        }
+        // An empty frame confirms the session to the server.
+        self.send_tunnel_frame(slot, &[], now);
     }
 
     // ----- revocations -----
@@ -1963,7 +1881,11 @@ impl<C: Cipher> Node<C> {
         }
         let enc = r.encode();
         for ps in 0..self.peers_used {
-            if Some(ps) == from || self.peers[ps].as_ref().is_none_or(|p| p.cur.is_none()) {
+            if Some(ps) == from
+                || self.peers[ps]
+                    .as_ref()
+                    .is_none_or(|p| p.sessions.cur.is_none())
+            {
                 continue;
             }
             self.send_rpc(ps, |b| {
@@ -2269,32 +2191,6 @@ impl<C: Cipher> Node<C> {
     pub fn parent_addr(&self, i: usize) -> Option<SocketAddr> {
         self.parents.get(i).map(|p| p.addr)
     }
-}
-
-/// A `TunnelInit`, signed by the client endpoint over both node IDs and the message.
-fn signed_tunnel_init(
-    key: &Identity,
-    tunnel: [u8; 32],
-    sender: u16,
-    ephemeral: &[u8; 32],
-    client_node: &NodeId,
-    server_node: &NodeId,
-) -> [u8; rpc::TUNNEL_INIT_LEN] {
-    let unsigned = Control::TunnelInit {
-        tunnel,
-        sender,
-        ephemeral: *ephemeral,
-        signature: [0; 64],
-    };
-    let mut enc = [0u8; rpc::TUNNEL_INIT_LEN];
-    let _ = unsigned.emit(&mut enc);
-    let mut m = Vec::with_capacity(TUNNEL_INIT_CONTEXT.len() + 64 + enc.len());
-    m.extend_from_slice(TUNNEL_INIT_CONTEXT);
-    m.extend_from_slice(&client_node.0);
-    m.extend_from_slice(&server_node.0);
-    m.extend_from_slice(unsigned.signed_part(&enc));
-    enc[rpc::TUNNEL_INIT_LEN - 64..].copy_from_slice(&key.sign(&m));
-    enc
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::event::{DropReason, Event};
 use crate::filter::{self, Direction};
 use crate::id::NodeId;
 use crate::node::Node;
+use crate::session::Slot;
 use crate::time::Instant;
 use crate::wire::link::{
     DATA_HEADER_LEN, DataHeader, NatKeepalive, TYPE_COOKIE, TYPE_DATA, TYPE_INIT, TYPE_INIT_ACK,
@@ -47,21 +48,10 @@ impl<C: Cipher> Node<C> {
         let Some(p) = self.peers[ps].as_mut() else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let is = |s: &Option<crate::link::LinkSession<C>>| {
-            s.as_ref().is_some_and(|s| s.local == h.receiver)
-        };
-        let which = if is(&p.cur) {
-            0
-        } else if is(&p.prev) {
-            1
-        } else if is(&p.next) {
-            2
-        } else {
+        let Some(which) = p.sessions.find(h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let session = [&mut p.cur, &mut p.prev, &mut p.next][which]
-            .as_mut()
-            .expect("matched above");
+        let session = p.sessions.get_mut(which).expect("matched above");
         let counter = match session.open(buf) {
             Ok(c) => c,
             Err(e) => return self.drop_packet(e),
@@ -69,16 +59,14 @@ impl<C: Cipher> Node<C> {
         let newest = session.is_newest(counter);
         p.heard(now);
         let id = p.id;
-        if which == 2 {
+        if which == Slot::Next {
             // The initiator used the session it just agreed: promote it.
-            let first = p.cur.is_none();
-            if let Some(old) = p.prev.take() {
+            let promoted = p.sessions.promote();
+            if let Some(old) = promoted.retired {
                 self.peer_by_index.remove(&old.local);
             }
-            p.prev = p.cur.take();
-            p.cur = p.next.take();
             self.stats.handshakes_completed += 1;
-            if first {
+            if promoted.first {
                 let addr = p.addr;
                 self.emit(Event::PeerUp { id, addr });
                 self.neighbour_up(id);
@@ -262,34 +250,21 @@ impl<C: Cipher> Node<C> {
         let Some(t) = self.tunnels[slot].as_mut() else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let is = |s: &Option<crate::tunnel::TunnelSession<C>>| {
-            s.as_ref().is_some_and(|s| s.local == h.receiver)
-        };
-        let which = if is(&t.cur) {
-            0
-        } else if is(&t.prev) {
-            1
-        } else if is(&t.next) {
-            2
-        } else {
+        let Some(which) = t.sessions.find(h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let session = [&mut t.cur, &mut t.prev, &mut t.next][which]
-            .as_mut()
-            .expect("matched above");
+        let session = t.sessions.get_mut(which).expect("matched above");
         if let Err(e) = session.open(frame) {
             return self.drop_packet(e);
         }
         let remote = t.remote_endpoint;
         t.last_rx = now;
-        if which == 2 {
-            let first = t.cur.is_none();
-            if let Some(old) = t.prev.take() {
+        if which == Slot::Next {
+            let promoted = t.sessions.promote();
+            if let Some(old) = promoted.retired {
                 self.tunnel_by_index.remove(&old.local);
             }
-            t.prev = t.cur.take();
-            t.cur = t.next.take();
-            if first {
+            if promoted.first {
                 self.emit(Event::TunnelUp {
                     remote_endpoint: remote,
                 });

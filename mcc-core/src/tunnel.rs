@@ -57,3 +57,10 @@ impl<C: Cipher> TunnelSession<C> {
         self.keys.sent()
     }
 }
+
+impl<C> crate::session::Indexed for TunnelSession<C> {
+    type Index = u16;
+    fn local_index(&self) -> u16 {
+        self.local
+    }
+}
