@@ -17,6 +17,11 @@ const TUNNEL_SILENCE: crate::time::Duration = crate::time::Duration::from_secs(1
 impl<C: Cipher> Node<C> {
     /// An IP packet read from the TUN device.
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.on_tun_packet(now, packet);
+        self.refresh_deadlines();
+    }
+
+    fn on_tun_packet(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
         self.stats.tun_in += 1;
         if packet.len() > self.limits.mtu {
@@ -29,10 +34,10 @@ impl<C: Cipher> Node<C> {
         let Some(endpoint) = self.resolver.lookup(info.dst) else {
             return self.drop_packet(DropReason::NoTunnel);
         };
-        let Some(&slot) = self.tunnel_by_endpoint.get(&endpoint) else {
+        let Some(slot) = self.tunnels.slot_of_endpoint(&endpoint) else {
             return self.drop_packet(DropReason::NoTunnel);
         };
-        let Some(t) = self.tunnels[slot].as_ref() else {
+        let Some(t) = self.tunnels.get(slot) else {
             return self.drop_packet(DropReason::NoTunnel);
         };
         let dir = if t.server_side {
@@ -79,13 +84,13 @@ impl<C: Cipher> Node<C> {
     /// Seals `payload` for the tunnel's remote endpoint and then for the next hop, in one
     /// buffer with no intermediate copy.
     pub(crate) fn send_tunnel_frame(&mut self, slot: usize, payload: &[u8], _now: Instant) {
-        let Some(remote_node) = self.tunnels[slot].as_ref().map(|t| t.remote_node) else {
+        let Some(remote_node) = self.tunnels.get(slot).map(|t| t.remote_node) else {
             return;
         };
         let Some(ps) = self.route(&remote_node) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        let (Some(t), Some(p)) = (self.tunnels[slot].as_mut(), self.peers[ps].as_mut()) else {
+        let (Some(t), Some(p)) = (self.tunnels.get_mut(slot), self.peers.get_mut(ps)) else {
             return;
         };
         let (Some(ts), Some(ls)) = (t.sessions.cur.as_mut(), p.sessions.cur.as_mut()) else {

@@ -21,6 +21,11 @@ use core::net::{IpAddr, SocketAddr};
 impl<C: Cipher> Node<C> {
     /// A datagram arrived from `from`. `buf` is decrypted in place (it is the caller's).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+        self.on_datagram(now, from, buf);
+        self.refresh_deadlines();
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
         self.now = now;
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += buf.len() as u64;
@@ -42,10 +47,10 @@ impl<C: Cipher> Node<C> {
         let Ok(h) = DataHeader::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let Some(&ps) = self.peer_by_index.get(&h.receiver) else {
+        let Some(ps) = self.peers.slot_of_index(&h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let Some(p) = self.peers[ps].as_mut() else {
+        let Some(p) = self.peers.get_mut(ps) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
         let Some(which) = p.sessions.find(h.receiver) else {
@@ -62,12 +67,12 @@ impl<C: Cipher> Node<C> {
         if which == Slot::Next {
             // The initiator used the session it just agreed: promote it.
             let promoted = p.sessions.promote();
+            let addr = p.addr;
             if let Some(old) = promoted.retired {
-                self.peer_by_index.remove(&old.local);
+                self.peers.forget_index(&old.local);
             }
             self.stats.handshakes_completed += 1;
             if promoted.first {
-                let addr = p.addr;
                 self.emit(Event::PeerUp { id, addr });
                 self.neighbour_up(id);
                 self.send_revocations(ps);
@@ -75,7 +80,7 @@ impl<C: Cipher> Node<C> {
                 self.stats.rekeys += 1;
             }
         }
-        if let Some(p) = self.peers[ps].as_mut()
+        if let Some(p) = self.peers.get_mut(ps)
             && from != p.addr
             && newest
         {
@@ -100,7 +105,7 @@ impl<C: Cipher> Node<C> {
                 let Ok(update) = TopologyUpdate::parse(&plain[1..]) else {
                     return self.drop_packet(DropReason::Malformed);
                 };
-                let Some(child) = self.peers[ps].as_ref().map(|p| p.id) else {
+                let Some(child) = self.peers.get(ps).map(|p| p.id) else {
                     return;
                 };
                 if Some(child) == self.parent() {
@@ -148,8 +153,9 @@ impl<C: Cipher> Node<C> {
             }
             Some(rpc::KIND_LEAVE) => {
                 // Not for the active parent: a parent never leaves its child.
-                if self.peers[ps]
-                    .as_ref()
+                if self
+                    .peers
+                    .get(ps)
                     .is_some_and(|p| Some(p.id) != self.parent())
                 {
                     self.remove_peer(ps);
@@ -175,10 +181,8 @@ impl<C: Cipher> Node<C> {
 
     /// Which node a short ID names: a direct neighbour first, then the topology table.
     fn resolve_short(&self, s: &crate::id::ShortId) -> Option<NodeId> {
-        self.neighbours
-            .iter()
-            .find(|n| &n.short() == s)
-            .copied()
+        self.peers
+            .neighbour_by_short(s)
             .or_else(|| self.topology.by_short(s))
     }
 
@@ -191,13 +195,13 @@ impl<C: Cipher> Node<C> {
             Some(dst) => self.route(&dst).map(|n| (n, Some(dst))),
             None => self
                 .parent()
-                .and_then(|p| self.peer_by_id.get(&p).copied())
+                .and_then(|p| self.peers.slot_of(&p))
                 .map(|n| (n, None)),
         };
         let Some((next, dst)) = next.filter(|(n, _)| *n != from) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        let last_hop = dst.is_some() && self.peers[next].as_ref().map(|p| p.id) == dst;
+        let last_hop = dst.is_some() && self.peers.get(next).map(|p| p.id) == dst;
         let sent = self.send_rpc(next, |b| {
             if last_hop {
                 // The next hop is the destination: the short ID and TTL are not needed.
@@ -244,10 +248,10 @@ impl<C: Cipher> Node<C> {
         let Ok(h) = TunnelHeader::parse(frame) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let Some(&slot) = self.tunnel_by_index.get(&h.receiver) else {
+        let Some(slot) = self.tunnels.slot_of_index(&h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let Some(t) = self.tunnels[slot].as_mut() else {
+        let Some(t) = self.tunnels.get_mut(slot) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
         let Some(which) = t.sessions.find(h.receiver) else {
@@ -262,7 +266,7 @@ impl<C: Cipher> Node<C> {
         if which == Slot::Next {
             let promoted = t.sessions.promote();
             if let Some(old) = promoted.retired {
-                self.tunnel_by_index.remove(&old.local);
+                self.tunnels.forget_index(&old.local);
             }
             if promoted.first {
                 self.emit(Event::TunnelUp {
@@ -276,7 +280,7 @@ impl<C: Cipher> Node<C> {
             // Session confirmation or tunnel keepalive.
             return;
         }
-        let Some(t) = self.tunnels[slot].as_ref() else {
+        let Some(t) = self.tunnels.get(slot) else {
             return;
         };
         let info = match filter::parse(packet) {
