@@ -19,7 +19,6 @@ use crate::queue::PacketQueue;
 use crate::resolver::Resolver;
 use crate::routing::Topology;
 use crate::time::Instant;
-use crate::wire::link::DATA_HEADER_LEN;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr};
@@ -35,15 +34,19 @@ mod offers;
 mod parents;
 mod peers;
 mod revocations;
+mod send;
 mod timers;
 mod tunnels;
+
+#[cfg(test)]
+mod tests;
 
 pub use nat::NatStatus;
 
 use admission::Admission;
 use lookups::Lookups;
 use parents::Parents;
-use peers::{PeerTable, wants_answer};
+use peers::PeerTable;
 use revocations::Revocations;
 use timers::Deadlines;
 use tunnels::{PendingOffer, TunnelTable};
@@ -422,62 +425,6 @@ impl<C: Cipher> Node<C> {
     pub(crate) fn drop_packet(&mut self, r: DropReason) {
         self.stats.count_drop(r);
         self.emit(Event::Dropped { reason: r });
-    }
-
-    /// Queues an unencrypted handshake frame built by `f`.
-    fn queue_plain(&mut self, dst: SocketAddr, f: impl FnOnce(&mut [u8]) -> Option<usize>) {
-        let Some(slot) = self.tx.next_slot() else {
-            self.drop_packet(DropReason::Full);
-            return;
-        };
-        match f(slot) {
-            Some(n) => self.tx.commit(n, Some(dst)),
-            None => self.stats.drop_malformed += 1,
-        }
-    }
-
-    /// Seals and queues an RPC message to a peer; `f` writes the plaintext (starting at the
-    /// message kind) and returns its length.
-    pub(crate) fn send_rpc(&mut self, peer: usize, f: impl FnOnce(&mut [u8]) -> usize) -> bool {
-        let Some(p) = self.peers.get_mut(peer) else {
-            return false;
-        };
-        let Some(s) = p.sessions.cur.as_mut() else {
-            return false;
-        };
-        let Some(slot) = self.tx.next_slot() else {
-            self.stats.count_drop(DropReason::Full);
-            return false;
-        };
-        let end = slot.len() - 16;
-        let n = f(&mut slot[DATA_HEADER_LEN..end]);
-        let wants = wants_answer(&slot[DATA_HEADER_LEN..DATA_HEADER_LEN + n]);
-        match s.seal(slot, n) {
-            Some(len) => {
-                p.sent(self.now, wants);
-                let addr = p.addr;
-                self.tx.commit(len, Some(addr));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Peer slot of the next hop toward `dst`: a direct link, else the shortest known path,
-    /// else the active parent. `None` at a root that does not know `dst`.
-    pub(crate) fn route(&mut self, dst: &NodeId) -> Option<usize> {
-        if let Some(s) = self.peers.slot_of(dst)
-            && self.peers.is_established(s)
-        {
-            return Some(s);
-        }
-        if let Some(hop) = self.topology.next_hop(dst, self.peers.neighbours())
-            && let Some(s) = self.peers.slot_of(&hop)
-        {
-            return Some(s);
-        }
-        let parent = self.parent()?;
-        self.peers.slot_of(&parent)
     }
 
     /// Gives `id` a local address (if it has none yet) and returns its index in the pool.

@@ -330,3 +330,45 @@ impl<C: Cipher> Node<C> {
         self.flush_topology(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::{IpAddr, Ipv4Addr};
+
+    fn addrs(n: u8) -> Vec<SocketAddr> {
+        (1..=n)
+            .map(|i| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)), 1))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_list_dials_the_first_parent_at_once() {
+        let now = Instant::ZERO;
+        let p = Parents::new(&addrs(3), now, Duration::from_secs(60));
+        assert_eq!(p.slots.len(), 3);
+        assert!(
+            p.slots
+                .iter()
+                .all(|s| s.next_attempt == now && s.peer.is_none())
+        );
+        assert_eq!((p.active, p.trying), (None, 0));
+        assert_eq!(p.next_rejoin, now + Duration::from_secs(60));
+        assert_eq!(p.active_peer(), None);
+        assert_eq!(p.by_sender(7), None);
+    }
+
+    #[test]
+    fn forgetting_the_last_reachable_parent_clears_the_active_one() {
+        let mut p = Parents::new(&addrs(2), Instant::ZERO, Duration::from_secs(60));
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        p.slots[0].peer = Some(a);
+        p.slots[1].peer = Some(b);
+        p.active = Some(0);
+        assert_eq!(p.active_peer(), Some(a));
+        p.forget_peer(&b);
+        assert_eq!(p.active, Some(0), "another parent is still reached");
+        p.forget_peer(&a);
+        assert_eq!((p.active, p.active_peer()), (None, None));
+    }
+}

@@ -88,3 +88,22 @@ impl<C: Cipher> Node<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Identity;
+
+    #[test]
+    fn the_list_is_bounded_and_drops_the_oldest() {
+        let net = Identity::from_secret([1; 32]);
+        let mut l = Revocations::new(2);
+        for b in 1..=3u8 {
+            l.push(Revocation::sign(&net, [b; 32], 0));
+        }
+        assert_eq!(l.len(), 2);
+        let first = Revocation::decode(&l.encoded(0).unwrap()).unwrap();
+        assert_eq!(first.subject, [2; 32]);
+        assert_eq!(l.encoded(2), None);
+    }
+}

@@ -239,7 +239,7 @@ impl<C: Cipher> Node<C> {
     }
 
     /// The full walk `poll_timeout` used to do, kept to check the cache in debug builds.
-    fn walk_timeout(&self) -> Option<Instant> {
+    pub(crate) fn walk_timeout(&self) -> Option<Instant> {
         let mut next = self.other_deadline();
         for p in self.peers.iter() {
             next = earliest(next, self.peer_deadline(p));

@@ -426,3 +426,78 @@ impl<C: Cipher> Node<C> {
         Some((t.cert.clone(), t.key.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::{TunnelInfo as CertTunnel, issue};
+    use crate::crypto::RustCryptoChaCha;
+    use crate::tunnel::TunnelSession;
+
+    fn tunnel(remote: u8) -> Tunnel<RustCryptoChaCha> {
+        let net = Identity::from_secret([1; 32]);
+        let key = Identity::from_secret([2; 32]);
+        let info = CertTunnel {
+            server_node: NodeId([3; 32]),
+            client_node: NodeId([4; 32]),
+            client_endpoint: NodeId([remote; 32]),
+            targets: crate::cert::Target::parse_list("tcp:80").unwrap(),
+            dns_names: Vec::new(),
+            static_addr: None,
+            external_addr: None,
+        };
+        let cert = issue::tunnel(&net, &key.id(), info, 0, 10).unwrap();
+        Tunnel {
+            fingerprint: cert.fingerprint(),
+            cert,
+            server_side: true,
+            key,
+            local_endpoint: NodeId([2; 32]),
+            remote_endpoint: NodeId([remote; 32]),
+            remote_node: NodeId([4; 32]),
+            sessions: SessionSlots::default(),
+            hs: None,
+            last_init: [0; 32],
+            offer: None,
+            last_rx: Instant::ZERO,
+        }
+    }
+
+    #[test]
+    fn tunnels_are_found_by_endpoint_fingerprint_and_index() {
+        let mut t = TunnelTable::new(2);
+        let a = tunnel(5);
+        let fp = a.fingerprint;
+        let s = t.free_slot().unwrap();
+        t.install(s, a);
+        assert_eq!(t.slot_of_endpoint(&NodeId([5; 32])), Some(s));
+        assert_eq!(t.slot_of_fingerprint(&fp), Some(s));
+        let session = TunnelSession::new(9, 1, &[1; 32], &[2; 32], Instant::ZERO);
+        t.get_mut(s).unwrap().sessions.install_next(session);
+        t.insert_index(9, s);
+        assert_eq!(t.slot_of_index(&9), Some(s));
+        assert_eq!(t.free_slot(), Some(1));
+        let gone = t.remove(s).unwrap();
+        assert_eq!(gone.fingerprint, fp);
+        assert_eq!(t.slot_of_index(&9), None);
+        assert_eq!(t.slot_of_endpoint(&NodeId([5; 32])), None);
+        assert_eq!(t.iter().count(), 0);
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_marks_changed_slots() {
+        let mut t = TunnelTable::new(1);
+        t.install(0, tunnel(5));
+        assert_eq!(t.free_slot(), None);
+        assert_eq!(t.pop_dirty(), Some(0));
+        assert_eq!(t.pop_dirty(), None);
+        let _ = t.get(0);
+        assert_eq!(t.pop_dirty(), None, "reading does not mark");
+        let _ = t.get_mut(0);
+        assert_eq!(t.pop_dirty(), Some(0));
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+        let i = t.fresh_index(&mut rng);
+        assert_ne!(i, 0);
+    }
+}
