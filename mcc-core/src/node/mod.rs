@@ -59,7 +59,9 @@ const UPDATE_BUDGET: usize = 1100;
 /// Where a datagram goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transmit {
+    /// The underlay address to send to.
     pub dst: SocketAddr,
+    /// Length of the datagram at the start of the caller's buffer.
     pub len: usize,
 }
 
@@ -69,17 +71,28 @@ pub struct Transmit {
 pub enum Command {
     /// Installs a tunnel; `key` is this node's endpoint key (client or server side is
     /// read from the certificate). Takes effect at once.
-    AddTunnel { cert: Certificate, key: Identity },
+    AddTunnel {
+        /// The tunnel certificate.
+        cert: Certificate,
+        /// This node's endpoint key.
+        key: Identity,
+    },
     /// Installs the server side of a tunnel and delivers the client endpoint's key to the
     /// client node, sealed to its X25519 key (what `mcc create-tunnel` does: the tunnel is
     /// created on the server side only). Resent until the client starts its handshake.
     OfferTunnel {
+        /// The tunnel certificate.
         cert: Certificate,
+        /// The server endpoint's key, kept here.
         server_key: Identity,
+        /// The client endpoint's key, delivered to the client node.
         client_key: Identity,
     },
     /// Removes a tunnel by its certificate fingerprint.
-    RemoveTunnel { fingerprint: [u8; 32] },
+    RemoveTunnel {
+        /// SHA-256 of the tunnel certificate.
+        fingerprint: [u8; 32],
+    },
     /// Applies a network-signed revocation and floods it to every neighbour.
     Revoke(Revocation),
     /// Corrects the wall clock used for certificate validity.
@@ -122,21 +135,32 @@ impl core::fmt::Display for CommandError {
 /// Public view of a link peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerInfo {
+    /// The peer's node ID.
     pub id: NodeId,
+    /// Its underlay address (follows roaming).
     pub addr: SocketAddr,
+    /// Last authenticated frame from it.
     pub last_rx: Instant,
+    /// It is this node's active parent.
     pub is_parent: bool,
 }
 
 /// Public view of a tunnel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelInfo {
+    /// SHA-256 of the tunnel certificate.
     pub fingerprint: [u8; 32],
+    /// This node holds the server endpoint.
     pub server_side: bool,
+    /// This node's endpoint ID.
     pub local_endpoint: NodeId,
+    /// The other endpoint's ID.
     pub remote_endpoint: NodeId,
+    /// The node that holds the other endpoint.
     pub remote_node: NodeId,
+    /// A session with keys is in use.
     pub established: bool,
+    /// Frames sent under the current session.
     pub packets_sent: u64,
 }
 
@@ -239,15 +263,19 @@ impl<C: Cipher> Node<C> {
         Ok(node)
     }
 
+    /// This node's ID.
     pub fn id(&self) -> NodeId {
         self.me
     }
+    /// Counters since start.
     pub fn stats(&self) -> Stats {
         self.stats
     }
+    /// The topology table (records of this node's subtree, all records at a root).
     pub fn topology(&self) -> &Topology {
         &self.topology
     }
+    /// The overlay address pool.
     pub fn resolver(&self) -> &Resolver {
         &self.resolver
     }
@@ -255,6 +283,7 @@ impl<C: Cipher> Node<C> {
     pub fn address(&self) -> Ipv4Addr {
         self.own_v4
     }
+    /// Networks, CAs and revocations this node knows.
     pub fn trust(&self) -> &TrustStore {
         &self.trust
     }
@@ -266,12 +295,15 @@ impl<C: Cipher> Node<C> {
     pub fn parent_index(&self) -> Option<usize> {
         self.parents.active
     }
+    /// Has no parents configured.
     pub fn is_root(&self) -> bool {
         self.parents.slots.is_empty()
     }
+    /// The wall clock (Unix seconds) used for certificate validity.
     pub fn unix_time(&self) -> u64 {
         self.unix_base.1 + self.now.saturating_since(self.unix_base.0).as_secs()
     }
+    /// The link peers with a session (or one about to be confirmed).
     pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
         self.peers
             .iter()
@@ -283,6 +315,7 @@ impl<C: Cipher> Node<C> {
                 is_parent: self.parent() == Some(p.id),
             })
     }
+    /// The tunnels this node is an endpoint of.
     pub fn tunnels(&self) -> impl Iterator<Item = TunnelInfo> + '_ {
         self.tunnels.iter().map(|t| TunnelInfo {
             fingerprint: t.fingerprint,
@@ -329,6 +362,7 @@ impl<C: Cipher> Node<C> {
         }
     }
 
+    /// Next event for the driver (links, tunnels, drops, lookups).
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
