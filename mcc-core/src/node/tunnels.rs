@@ -11,6 +11,7 @@ use crate::session::SessionSlots;
 use crate::time::Instant;
 use crate::tunnel::TunnelSession;
 use crate::wire::rpc::{self, Record, RecordKind};
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use rand_core::Rng;
