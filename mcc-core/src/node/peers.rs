@@ -123,7 +123,7 @@ pub(crate) struct PeerTable<C> {
     /// root with N children does O(1) work per join instead of O(N).
     neighbours: Vec<NodeId>,
     /// Slots changed since the timer table last drained them (each listed once).
-    dirty: Vec<usize>,
+    dirty: Vec<u32>,
     is_dirty: Vec<bool>,
 }
 
@@ -147,13 +147,13 @@ impl<C> PeerTable<C> {
             && !*d
         {
             *d = true;
-            self.dirty.push(slot);
+            self.dirty.push(slot as u32);
         }
     }
 
     /// A slot whose deadline may have changed, for the timer table.
     pub fn pop_dirty(&mut self) -> Option<usize> {
-        let s = self.dirty.pop()?;
+        let s = self.dirty.pop()? as usize;
         self.is_dirty[s] = false;
         Some(s)
     }

@@ -14,21 +14,22 @@ use crate::crypto::Cipher;
 use crate::time::{Instant, earliest};
 use alloc::vec::Vec;
 
-const ABSENT: usize = usize::MAX;
+const ABSENT: u32 = u32::MAX;
 
 /// An indexed binary min-heap of deadlines over slots `0..n`: set, clear and read the
 /// minimum in O(log n) / O(1), with every buffer allocated up front.
 pub(crate) struct DeadlineHeap {
     at: Vec<Option<Instant>>,
-    /// Slots with a deadline, heap-ordered by `at`.
-    heap: Vec<usize>,
+    /// Slots with a deadline, heap-ordered by `at` (u32: 4 bytes per slot, not 8).
+    heap: Vec<u32>,
     /// Where each slot sits in `heap` (`ABSENT`: not there).
-    pos: Vec<usize>,
+    pos: Vec<u32>,
 }
 
 impl DeadlineHeap {
-    /// A heap over `n` slots, none with a deadline.
+    /// A heap over `n` slots (at most `u32::MAX - 1`), none with a deadline.
     pub fn new(n: usize) -> Self {
+        let n = n.min(ABSENT as usize);
         DeadlineHeap {
             at: alloc::vec![None; n],
             heap: Vec::with_capacity(n),
@@ -38,7 +39,7 @@ impl DeadlineHeap {
 
     /// The earliest deadline.
     pub fn min(&self) -> Option<Instant> {
-        self.heap.first().and_then(|&s| self.at[s])
+        self.heap.first().and_then(|&s| self.at[s as usize])
     }
 
     /// The deadline of `slot`.
@@ -57,11 +58,12 @@ impl DeadlineHeap {
         match (self.pos[slot], deadline) {
             (ABSENT, None) => {}
             (ABSENT, Some(_)) => {
-                self.pos[slot] = self.heap.len();
-                self.heap.push(slot);
+                self.pos[slot] = self.heap.len() as u32;
+                self.heap.push(slot as u32);
                 self.up(self.heap.len() - 1);
             }
             (i, None) => {
+                let i = i as usize;
                 let last = self.heap.len() - 1;
                 self.swap(i, last);
                 self.heap.pop();
@@ -72,6 +74,7 @@ impl DeadlineHeap {
                 }
             }
             (i, Some(new)) => {
+                let i = i as usize;
                 if old.is_some_and(|o| new < o) {
                     self.up(i);
                 } else {
@@ -82,13 +85,13 @@ impl DeadlineHeap {
     }
 
     fn key(&self, i: usize) -> Instant {
-        self.at[self.heap[i]].expect("slots in the heap have a deadline")
+        self.at[self.heap[i] as usize].expect("slots in the heap have a deadline")
     }
 
     fn swap(&mut self, i: usize, j: usize) {
         self.heap.swap(i, j);
-        self.pos[self.heap[i]] = i;
-        self.pos[self.heap[j]] = j;
+        self.pos[self.heap[i] as usize] = i as u32;
+        self.pos[self.heap[j] as usize] = j as u32;
     }
 
     fn up(&mut self, mut i: usize) {

@@ -69,7 +69,7 @@ pub(crate) struct TunnelTable<C> {
     slots: Vec<Option<Box<Tunnel<C>>>>,
     by_endpoint: BTreeMap<NodeId, usize>,
     by_index: BTreeMap<u16, usize>,
-    dirty: Vec<usize>,
+    dirty: Vec<u32>,
     is_dirty: Vec<bool>,
 }
 
@@ -90,13 +90,13 @@ impl<C> TunnelTable<C> {
             && !*d
         {
             *d = true;
-            self.dirty.push(slot);
+            self.dirty.push(slot as u32);
         }
     }
 
     /// A slot whose deadline may have changed, for the timer table.
     pub fn pop_dirty(&mut self) -> Option<usize> {
-        let s = self.dirty.pop()?;
+        let s = self.dirty.pop()? as usize;
         self.is_dirty[s] = false;
         Some(s)
     }
