@@ -11,7 +11,7 @@
 //! `next` until the initiator's first frame proves the initiator got the `InitAck`.
 
 use super::transcript::Signed;
-use super::{HandshakeError, SessionSecrets, Verifier};
+use super::{AllocateIndex, HandshakeError, SessionSecrets, Verify};
 use crate::crypto::{self, Ephemeral, Identity};
 use crate::id::NodeId;
 use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck};
@@ -98,7 +98,7 @@ impl LinkInitiator {
     pub fn process_ack(
         &self,
         buf: &[u8],
-        v: &Verifier<'_>,
+        v: &impl Verify,
         identity: &Identity,
     ) -> Result<LinkEstablished, HandshakeError> {
         let ack = InitAck::parse(buf).map_err(|_| HandshakeError::Malformed)?;
@@ -110,7 +110,7 @@ impl LinkInitiator {
             init_hash: &self.init_hash,
             unsigned: ack.signed,
         };
-        if peer == v.me || !signed.verify(&peer, &ack.signature) {
+        if peer == v.me() || !signed.verify(&peer, &ack.signature) {
             return Err(HandshakeError::BadSignature);
         }
         let shared = self
@@ -147,9 +147,9 @@ pub struct VerifiedInit {
 }
 
 /// Verifies an `Init` (already parsed for admission).
-pub fn verify_init(init: &Init<'_>, v: &Verifier<'_>) -> Result<VerifiedInit, HandshakeError> {
+pub fn verify_init(init: &Init<'_>, v: &impl Verify) -> Result<VerifiedInit, HandshakeError> {
     let peer = v.node(init.cert)?;
-    if peer == v.me {
+    if peer == v.me() {
         return Err(HandshakeError::OwnIdentity);
     }
     let signed = Signed::Init {
@@ -190,15 +190,16 @@ pub struct AcceptedInit {
 }
 
 impl AcceptedInit {
-    /// Step 3: writes the signed `InitAck` (receiver index `local`) into `out` and derives
-    /// the session. Returns the frame length and the session.
+    /// Step 3: draws this side's receiver index, writes the signed `InitAck` into `out` and
+    /// derives the session. Returns the frame length and the session.
     pub fn write_ack(
         &self,
         identity: &Identity,
         cert: &[u8],
-        local: u32,
+        indices: &mut impl AllocateIndex<u32>,
         out: &mut [u8],
     ) -> Result<(usize, LinkEstablished), HandshakeError> {
+        let local = indices.allocate();
         let peer = self.init.peer;
         let ikm = crypto::session_ikm(&self.shared, identity, &peer)
             .ok_or(HandshakeError::BadSignature)?;
@@ -230,6 +231,7 @@ impl AcceptedInit {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Verifier;
     use super::super::testing::*;
     use super::*;
     use crate::cert::{CertError, Revocation, TrustStore, issue};
@@ -278,7 +280,7 @@ mod tests {
         let parsed = Init::parse(init).map_err(|_| HandshakeError::Malformed)?;
         let accepted = verify_init(&parsed, &b.verifier())?.accept(eph(20))?;
         let mut buf = vec![0u8; 1500];
-        let (n, est) = accepted.write_ack(&b.id, &b.cert, 0x0a0b_0c0d, &mut buf)?;
+        let (n, est) = accepted.write_ack(&b.id, &b.cert, &mut || 0x0a0b_0c0d, &mut buf)?;
         buf.truncate(n);
         Ok((buf, est))
     }
@@ -445,6 +447,30 @@ mod tests {
     }
 
     #[test]
+    fn the_injected_verifier_decides_on_the_certificate() {
+        struct Refuse(NodeId);
+        impl Verify for Refuse {
+            fn node(&self, _: &[u8]) -> Result<NodeId, HandshakeError> {
+                Err(HandshakeError::Certificate(CertError::Revoked))
+            }
+            fn me(&self) -> NodeId {
+                self.0
+            }
+        }
+        let (a, b) = pair();
+        let (hs, init_bytes) = init(&a);
+        let refuse = Refuse(b.id.id());
+        let parsed = Init::parse(&init_bytes).unwrap();
+        assert_eq!(
+            verify_init(&parsed, &refuse).err(),
+            Some(HandshakeError::Certificate(CertError::Revoked))
+        );
+        let (ack, _) = respond(&b, &init_bytes).unwrap();
+        assert!(hs.process_ack(&ack, &Refuse(a.id.id()), &a.id).is_err());
+        assert!(hs.process_ack(&ack, &a.verifier(), &a.id).is_ok());
+    }
+
+    #[test]
     fn our_own_identity_is_refused() {
         let (a, _) = pair();
         let (_, init_bytes) = init(&a);
@@ -522,7 +548,7 @@ mod tests {
             .accept(eph(20))
             .unwrap();
         assert_eq!(
-            acc.write_ack(&b.id, &b.cert, 1, &mut small).err(),
+            acc.write_ack(&b.id, &b.cert, &mut || 1, &mut small).err(),
             Some(HandshakeError::Malformed)
         );
     }

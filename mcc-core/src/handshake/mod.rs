@@ -1,7 +1,9 @@
 //! The handshakes as I/O-free machines: they read and write byte buffers and return
-//! outcomes; the node decides where bytes go and which tables change. Randomness (the
-//! ephemeral keys, the receiver indices) is drawn by the caller and passed in, so the
-//! order of draws, and with it the simulator's determinism, stays the node's business.
+//! outcomes; the node decides where bytes go and which tables change. The certificate
+//! check ([`Verify`]) and the responder's receiver indices ([`AllocateIndex`]) are
+//! injected; ephemeral keys and the initiator's index are drawn by the caller and passed
+//! in, so the order of draws, and with it the simulator's determinism, stays the node's
+//! business.
 //!
 //! - [`link`]: `Init` / `InitAck` / `Cookie` between neighbours.
 //! - [`tunnel`]: `TunnelInit` / `TunnelInitAck` between the two endpoints of a tunnel.
@@ -75,8 +77,21 @@ impl core::fmt::Display for HandshakeError {
 
 impl core::error::Error for HandshakeError {}
 
-/// Checks the certificate a peer presents in a link handshake: the node's trust store at
-/// the node's wall-clock time.
+/// Checks the certificate a peer presents in a link handshake.
+pub trait Verify {
+    /// Decodes and verifies a peer's node certificate; returns the peer's ID.
+    fn node(&self, encoded: &[u8]) -> Result<NodeId, HandshakeError>;
+    /// This node's ID: a peer presenting it is refused.
+    fn me(&self) -> NodeId;
+}
+
+/// Hands out receiver indices not in use on this node.
+pub trait AllocateIndex<T> {
+    /// A fresh index (never zero).
+    fn allocate(&mut self) -> T;
+}
+
+/// The node's [`Verify`]: its trust store at its wall-clock time.
 #[derive(Clone, Copy)]
 pub struct Verifier<'a> {
     /// Networks, CAs and revocations this node knows.
@@ -87,13 +102,21 @@ pub struct Verifier<'a> {
     pub me: NodeId,
 }
 
-impl Verifier<'_> {
-    /// Decodes and verifies a peer's node certificate; returns the peer's ID.
-    pub fn node(&self, encoded: &[u8]) -> Result<NodeId, HandshakeError> {
+impl Verify for Verifier<'_> {
+    fn node(&self, encoded: &[u8]) -> Result<NodeId, HandshakeError> {
         let cert = Certificate::decode(encoded).map_err(HandshakeError::Certificate)?;
         self.trust
             .verify_node(&cert, self.unix_secs)
             .map_err(HandshakeError::Certificate)
+    }
+    fn me(&self) -> NodeId {
+        self.me
+    }
+}
+
+impl<T, F: FnMut() -> T> AllocateIndex<T> for F {
+    fn allocate(&mut self) -> T {
+        self()
     }
 }
 

@@ -11,7 +11,7 @@
 //! client endpoint), so only the two holders of the tunnel's keys can complete it.
 
 use super::transcript::Signed;
-use super::{HandshakeError, SessionSecrets};
+use super::{AllocateIndex, HandshakeError, SessionSecrets};
 use crate::crypto::{self, Ephemeral, Identity};
 use crate::id::NodeId;
 use crate::wire::rpc::{Control, TUNNEL_INIT_ACK_LEN, TUNNEL_INIT_LEN};
@@ -212,14 +212,15 @@ pub struct AcceptedTunnelInit {
 }
 
 impl AcceptedTunnelInit {
-    /// Step 3: writes the signed `TunnelInitAck` (receiver index `local`) into `out` and
-    /// derives the session.
+    /// Step 3: draws this side's receiver index, writes the signed `TunnelInitAck` into
+    /// `out` and derives the session.
     pub fn write_ack(
         &self,
         side: &TunnelSide<'_>,
-        local: u16,
+        indices: &mut impl AllocateIndex<u16>,
         out: &mut [u8; TUNNEL_INIT_ACK_LEN],
     ) -> Result<TunnelEstablished, HandshakeError> {
+        let local = indices.allocate();
         let unsigned = Control::TunnelInitAck {
             tunnel: side.fingerprint,
             sender: local,
@@ -310,7 +311,7 @@ mod tests {
         let v = verify_init(init, &e.client_node, &e.server(), &[0; 32])?;
         let acc = v.accept(eph(2))?;
         let mut out = [0u8; TUNNEL_INIT_ACK_LEN];
-        let est = acc.write_ack(&e.server(), 0x5678, &mut out)?;
+        let est = acc.write_ack(&e.server(), &mut || 0x5678, &mut out)?;
         Ok((out, est))
     }
 
@@ -417,7 +418,7 @@ mod tests {
         let mut side = e.server();
         side.key = &impostor;
         let mut out = [0u8; TUNNEL_INIT_ACK_LEN];
-        acc.write_ack(&side, 9, &mut out).unwrap();
+        acc.write_ack(&side, &mut || 9, &mut out).unwrap();
         assert_eq!(
             hs.process_ack(&out, &e.server_node, &e.client()).err(),
             Some(HandshakeError::BadSignature)

@@ -92,7 +92,6 @@ impl<C: Cipher> Node<C> {
         {
             return self.drop_packet(DropReason::Replay);
         }
-        let local = self.peers.fresh_index(&mut self.rng);
         // Under a full queue the InitAck is lost but the session is still kept, as if the
         // datagram had been lost on the wire: the initiator's retry replaces it.
         let mut spill = alloc::vec::Vec::new();
@@ -108,7 +107,9 @@ impl<C: Cipher> Node<C> {
             Some(out) => out,
             None => &mut spill[..],
         };
-        let (len, est) = match accepted.write_ack(&self.identity, self.cert.encoded(), local, out) {
+        let mut indices = || self.peers.fresh_index(&mut self.rng);
+        let ack = accepted.write_ack(&self.identity, self.cert.encoded(), &mut indices, out);
+        let (len, est) = match ack {
             Ok(r) => r,
             Err(e) => return self.drop_packet(e.drop_reason()),
         };
@@ -117,6 +118,7 @@ impl<C: Cipher> Node<C> {
         } else {
             self.drop_packet(DropReason::Full);
         }
+        let local = est.local;
         let session =
             LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
         let p = self.peers.get_mut(slot).expect("slot just allocated");

@@ -353,12 +353,14 @@ impl<C: Cipher> Node<C> {
         let Ok(accepted) = verified.accept(Ephemeral::generate(&mut self.rng)) else {
             return self.drop_packet(DropReason::BadHandshake);
         };
-        let local = self.tunnels.fresh_index(&mut self.rng);
-        let t = self.tunnels.get_mut(slot).expect("found");
+        let t = self.tunnels.get(slot).expect("found");
         let mut ack = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
-        let Ok(est) = accepted.write_ack(&t.side(me), local, &mut ack) else {
+        let mut indices = || self.tunnels.fresh_index(&mut self.rng);
+        let Ok(est) = accepted.write_ack(&t.side(me), &mut indices, &mut ack) else {
             return self.drop_packet(DropReason::BadHandshake);
         };
+        let local = est.local;
+        let t = self.tunnels.get_mut(slot).expect("found");
         let session =
             TunnelSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
         let retired = t.sessions.install_next(session).map(|s| s.local);
