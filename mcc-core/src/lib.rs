@@ -150,6 +150,7 @@
 //!   [`crypto::RustCryptoChaCha`], is portable and interoperates with `RingChaCha`.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 extern crate alloc;
 pub mod cert;
 pub mod config;
