@@ -27,6 +27,8 @@ use rand_core::SeedableRng;
 
 mod admission;
 mod control;
+#[cfg(feature = "_insider")]
+mod insider;
 mod links;
 mod lookups;
 mod nat;

@@ -1,0 +1,53 @@
+//! What a certified insider can do that an honest node never does, for attack tests only
+//! (feature `_insider`: unstable, never enabled by a driver). A node that holds a valid
+//! certificate and link sessions can send any RPC plaintext to its neighbours and any
+//! datagram to any address; the attack scenarios in `tests/sim` use these to lie the way
+//! a modified firmware would, so every check a receiver makes is tested against real
+//! sealed traffic instead of hand-built bytes.
+
+use super::Node;
+use crate::crypto::Cipher;
+use crate::id::NodeId;
+use crate::time::Instant;
+use core::net::SocketAddr;
+
+impl<C: Cipher> Node<C> {
+    /// Seals `plain` (an RPC message starting at its kind byte) on the current link
+    /// session to neighbour `to` and queues it. `false` if there is no such session or
+    /// the message does not fit.
+    pub fn insider_send_rpc(&mut self, now: Instant, to: &NodeId, plain: &[u8]) -> bool {
+        self.now = now;
+        let Some(slot) = self.peers.slot_of(to) else {
+            return false;
+        };
+        let mut fits = true;
+        let sent = self.send_rpc(slot, |buf| match buf.get_mut(..plain.len()) {
+            Some(b) => {
+                b.copy_from_slice(plain);
+                plain.len()
+            }
+            None => {
+                fits = false;
+                0
+            }
+        });
+        self.refresh_deadlines();
+        sent && fits
+    }
+
+    /// Queues `bytes` as an unencrypted datagram to `dst` (a replayed or forged frame).
+    pub fn insider_send_raw(&mut self, now: Instant, dst: SocketAddr, bytes: &[u8]) {
+        self.now = now;
+        self.queue_plain(dst, |buf| {
+            let b = buf.get_mut(..bytes.len())?;
+            b.copy_from_slice(bytes);
+            Some(bytes.len())
+        });
+        self.refresh_deadlines();
+    }
+
+    /// The link session's peer IDs this node holds, for an attacker that picks a victim.
+    pub fn insider_neighbours(&self) -> impl Iterator<Item = &NodeId> + '_ {
+        self.peers.neighbours().iter()
+    }
+}
