@@ -2,25 +2,14 @@
 //! overlay routes. A utun device is point-to-point, so the IPv4 address is its own
 //! destination and the overlay network needs an explicit route through the interface.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 /// The utun name macOS nodes use when the configuration keeps the generic default.
 pub const DEFAULT_UTUN: &str = "utun83";
 
-/// Addresses and routes the device gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UtunSettings {
-    /// `utunN`.
-    pub name: String,
-    pub mtu: u16,
-    pub ipv4: Ipv4Addr,
-    pub ipv4_prefix: u8,
-    pub ipv6: Ipv6Addr,
-    pub ipv6_prefix: u8,
-    /// IPv4 routes through the device besides the address's own network (the static
-    /// range 10.115.0.0/16).
-    pub routes: Vec<(Ipv4Addr, u8)>,
-}
+/// Addresses and routes the device gets: the shared start-up's [`TunSpec`], with `name`
+/// a `utunN` name.
+pub use mcc_std::daemon::TunSpec;
 
 /// The unit number N of a `utunN` name (`utun0` is unit 0; the kernel control address
 /// takes N + 1). `None` for anything else, including leading zeros and `utun` alone.
@@ -68,7 +57,7 @@ pub fn network(addr: Ipv4Addr, prefix: u8) -> Ipv4Addr {
 /// The commands to run, in order, as argv lists: the IPv4 address (as its own
 /// point-to-point destination) with netmask and MTU, the IPv6 address, then a route
 /// through the device for the address's IPv4 network and for each extra route.
-pub fn commands(s: &UtunSettings) -> Vec<Vec<String>> {
+pub fn commands(s: &TunSpec) -> Vec<Vec<String>> {
     let argv = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
     let ipv4 = s.ipv4.to_string();
     let mut out = vec![
@@ -122,8 +111,8 @@ pub fn commands(s: &UtunSettings) -> Vec<Vec<String>> {
 mod tests {
     use super::*;
 
-    fn settings() -> UtunSettings {
-        UtunSettings {
+    fn settings() -> TunSpec {
+        TunSpec {
             name: "utun83".into(),
             mtu: 1280,
             ipv4: Ipv4Addr::new(10, 83, 0, 1),

@@ -3,7 +3,7 @@
 //! `/etc/resolver` file that sends the overlay domain to the node's DNS server, removed
 //! again when the device closes.
 
-use crate::commands::{self, UtunSettings};
+use crate::commands;
 use crate::resolver;
 use crate::utun::UtunTun;
 use mcc_std::config::DaemonConfig;
@@ -27,14 +27,9 @@ impl Platform for MacosPlatform {
     fn create_tun(&mut self, spec: &TunSpec, cfg: &DaemonConfig) -> io::Result<MacosTun> {
         let name = commands::utun_name(&spec.name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let utun = UtunTun::create(&UtunSettings {
+        let utun = UtunTun::create(&TunSpec {
             name,
-            mtu: spec.mtu,
-            ipv4: spec.ipv4,
-            ipv4_prefix: spec.ipv4_prefix,
-            ipv6: spec.ipv6,
-            ipv6_prefix: spec.ipv6_prefix,
-            routes: spec.routes.clone(),
+            ..spec.clone()
         })?;
         tracing::info!(device = %utun.name, address = %spec.ipv4, "utun device up");
         let resolver_file = if cfg.dns_enable {

@@ -6,7 +6,7 @@
 //!
 //! Not compiled or run on the Linux machines this crate is developed on; see the README.
 
-use crate::commands::{self, UtunSettings};
+use crate::commands::{self, TunSpec};
 use crate::frame::{self, HEADER_LEN};
 use mcc_std::tun::TunDevice;
 use std::ffi::CStr;
@@ -141,7 +141,7 @@ impl UtunTun {
     }
 
     /// Opens the device and runs [`commands::commands`] for it: addresses, MTU, routes.
-    pub fn create(s: &UtunSettings) -> io::Result<Self> {
+    pub fn create(s: &TunSpec) -> io::Result<Self> {
         let tun = Self::open(&s.name)?;
         let mut s = s.clone();
         s.name = tun.name.clone();
