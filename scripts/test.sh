@@ -28,9 +28,25 @@ echo "== no_std";  scripts/nostd-probe.sh && examples/mcu-node/size.sh   # core 
 echo "== fuzz";    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
 echo "== e2e"
 if [[ $EUID -eq 0 ]]; then
-    bash tests/e2e/linux.sh        # mccd/mcc in 7 namespaces with a NAT
-    bash tests/e2e/android-jvm.sh  # the JNI library in a host JVM against mccd
-    bash tests/e2e/mcu.sh          # the no_std smoltcp node against mccd
+    # Every script builds what it needs first, so the lanes do not race on cargo. Each
+    # script scopes its namespaces by its own prefix (tests/e2e/lib.sh), so two lanes can
+    # run at once on two cores; each lane's output is printed when it ends.
+    cargo build --release -q -p mcc-linux -p mcc-android -p mcu-node
+    lane() {
+        local out=$1 rc=0; shift
+        for t in "$@"; do bash "tests/e2e/$t" >>"$out" 2>&1 || { echo "FAILED: $t" >>"$out"; rc=1; }; done
+        return $rc
+    }
+    logs=$(mktemp -d)
+    lane "$logs/a" linux.sh mcu.sh & a=$!          # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node
+    lane "$logs/b" android-jvm.sh & b=$!           # the JNI library in a host JVM against mccd (both ciphers)
+    rc=0
+    wait $a || rc=1
+    wait $b || rc=1
+    cat "$logs/a" "$logs/b"
+    grep -h 'passed, .* failed$' "$logs/a" "$logs/b"
+    rm -rf "$logs"
+    ((rc == 0)) || { echo "== e2e FAILED"; exit 1; }
 else
     echo "e2e: SKIPPED (needs root for network namespaces and TUN devices; CI runs as root)"
 fi
