@@ -31,6 +31,7 @@ if [[ $EUID -eq 0 ]]; then
     bash tests/e2e/linux.sh        # mccd/mcc in 7 namespaces with a NAT
     bash tests/e2e/android-jvm.sh  # the JNI library in a host JVM against mccd
     bash tests/e2e/mcu.sh          # the no_std smoltcp node against mccd
+    bash tests/e2e/control.sh      # the control socket against a local unprivileged user
 else
     echo "e2e: SKIPPED (needs root for network namespaces and TUN devices; CI runs as root)"
 fi
