@@ -5,7 +5,8 @@
 
 use crate::clock::{Clock, unix_now};
 use crate::config::{self, DaemonConfig};
-use crate::control_server::{ControlServer, NodeState};
+use crate::control_respond::NodeState;
+use crate::control_server::ControlServer;
 use crate::dns_service::DnsService;
 use crate::event_log::{EventLog, describe};
 use crate::resolver_state::ResolverState;
