@@ -39,7 +39,7 @@ if [[ $EUID -eq 0 ]]; then
     }
     logs=$(mktemp -d)
     lane "$logs/a" linux.sh mcu.sh & a=$!          # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node
-    lane "$logs/b" android-jvm.sh & b=$!           # the JNI library in a host JVM against mccd (both ciphers)
+    lane "$logs/b" android-jvm.sh control.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user
     rc=0
     wait $a || rc=1
     wait $b || rc=1

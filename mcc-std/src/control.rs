@@ -2,6 +2,7 @@
 //! one JSON response, each on its own line. Versioned: a daemon answers a request whose
 //! `version` it does not speak with an error saying so, never with a misparse.
 
+use crate::control_access;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -46,6 +47,43 @@ pub enum Request {
         #[serde(default)]
         dns_names: Vec<String>,
     },
+}
+
+impl Request {
+    /// The request's `cmd`, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Id => "id",
+            Request::Parent => "parent",
+            Request::Health => "health",
+            Request::Resolve { .. } => "resolve",
+            Request::Route { .. } => "route",
+            Request::Nodes => "nodes",
+            Request::ReloadTunnels => "reload-tunnels",
+            Request::Revoke { .. } => "revoke",
+            Request::Status => "status",
+            Request::Events => "events",
+            Request::CreateTunnel { .. } => "create-tunnel",
+        }
+    }
+
+    /// Whether the request changes the node's state (then only root or the daemon's user
+    /// may ask it: [`crate::control_access`]). No wildcard: a new request must be classed.
+    /// `resolve` counts as a read, as in the docs: it may give a node ID an address of the
+    /// resolver pool, as any local DNS query to the node does.
+    pub fn mutates(&self) -> bool {
+        match self {
+            Request::Id
+            | Request::Parent
+            | Request::Health
+            | Request::Resolve { .. }
+            | Request::Route { .. }
+            | Request::Nodes
+            | Request::Status
+            | Request::Events => false,
+            Request::ReloadTunnels | Request::Revoke { .. } | Request::CreateTunnel { .. } => true,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,9 +150,16 @@ pub enum ControlError {
     },
     #[error("control socket {path}: bad response: {reason}")]
     Protocol { path: String, reason: String },
+    #[error(
+        "refusing the control socket {path}: it is served by uid {server}, not by root or this user (uid {me}), so it is not mccd's; another user may have bound the path while mccd was not running (stop that process, remove {path} and restart mccd)"
+    )]
+    Untrusted { path: String, server: u32, me: u32 },
 }
 
 /// Sends one request and waits for the response (blocking; used by the `mcc` client).
+/// Nothing is sent to a socket served by a user other than root or this process's own
+/// ([`control_access::trusted_server`]), read-only requests included: a forged answer to
+/// `resolve` or `health` misleads as much as a forged "revoked".
 pub fn call(socket: &Path, request: Request) -> Result<Response, ControlError> {
     let path = socket.display().to_string();
     let io = |source| ControlError::Io {
@@ -125,7 +170,14 @@ pub fn call(socket: &Path, request: Request) -> Result<Response, ControlError> {
         path: path.clone(),
         source,
     })?;
+    let server = control_access::peer_uid(&s).map_err(io)?;
+    let me = control_access::effective_uid();
+    if !control_access::trusted_server(server, me) {
+        return Err(ControlError::Untrusted { path, server, me });
+    }
     s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(io)?;
+    s.set_write_timeout(Some(Duration::from_secs(30)))
         .map_err(io)?;
     let mut line = serde_json::to_string(&RequestEnvelope {
         version: PROTOCOL_VERSION,
@@ -136,9 +188,15 @@ pub fn call(socket: &Path, request: Request) -> Result<Response, ControlError> {
         reason: e.to_string(),
     })?;
     line.push('\n');
-    s.write_all(line.as_bytes()).map_err(io)?;
+    let sent = s.write_all(line.as_bytes());
+    // A daemon that refuses a connection (busy) answers and closes without reading, so a
+    // failed write may still have an answer waiting.
     let mut resp = String::new();
-    BufReader::new(&s).read_line(&mut resp).map_err(io)?;
+    let read = BufReader::new(&s).read_line(&mut resp);
+    if resp.is_empty() {
+        sent.map_err(io)?;
+        read.map_err(io)?;
+    }
     serde_json::from_str(&resp).map_err(|e| ControlError::Protocol {
         path: path.clone(),
         reason: e.to_string(),

@@ -1,336 +1,381 @@
-//! The daemon's side of the control socket (`unix-socket-path`): accepting connections,
-//! reading one request per connection and answering it from the node's state. The wire
-//! format is [`crate::control`]'s.
+//! The daemon's side of the control socket (`unix-socket-path`): binding it with a fixed
+//! mode, accepting connections, reading one request per connection and handing it to the
+//! event loop, which answers with [`crate::control_respond`]. The wire format is [`crate::control`]'s; who may ask what is
+//! [`crate::control_access`]'s.
+//!
+//! Every connection is its own task with read and write deadlines. Only a parsed, permitted
+//! request reaches the event loop, through a bounded queue ([`ControlServer::next`]), and
+//! the answer goes back the same way: a client that stalls holds up its own task and
+//! nothing else. Connections are bounded per class (root and the daemon's user, everyone
+//! else), so other users cannot crowd out the administrator.
 
-use crate::clock::{Clock, rfc3339, unix_now};
-use crate::config::DaemonConfig;
-use crate::control::{self, NodeRow, Request, Response};
-use crate::event_log::EventLog;
-use crate::{provision, store, tunnel_dir};
-use mcc_core::cert::Revocation;
-use mcc_core::crypto::Cipher;
-use mcc_core::id::NodeId;
-use mcc_core::time::Instant;
-use mcc_core::wire::rpc::RecordKind;
-use mcc_core::{Command, Node};
-use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::control::{self, Request, Response};
+use crate::control_access;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::{debug, warn};
 
+/// The socket file's mode: every local user may connect, as the read-only commands are
+/// theirs too (the docs); what a connection may ask is checked per request.
+pub const SOCKET_MODE: u32 = 0o666;
 /// How long a client may take to send its request line.
-const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client may take to take its answer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a request may wait for the event loop (a full queue, a slow `create-tunnel`).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest request line (a `create-tunnel` with its key and names is well under 1 KiB).
+const MAX_REQUEST: u64 = 64 * 1024;
+/// Requests waiting for the event loop.
+const QUEUE: usize = 8;
+/// Open connections of root and the daemon's user, and of everyone else.
+const MAX_PRIVILEGED: usize = 8;
+const MAX_OTHERS: usize = 16;
 
-/// The listening socket; `None` when `unix-enable` is off.
+/// A permitted request waiting for the node's answer.
+pub struct PendingRequest {
+    request: Request,
+    reply: oneshot::Sender<Response>,
+}
+
+impl PendingRequest {
+    /// Answers with `respond`; the connection's task writes the answer.
+    pub fn answer(self, respond: impl FnOnce(Request) -> Response) {
+        let _ = self.reply.send(respond(self.request));
+    }
+}
+
+/// The listening socket and its acceptor task; nothing when `unix-enable` is off.
 pub struct ControlServer {
-    listener: Option<(UnixListener, PathBuf)>,
+    running: Option<Running>,
+}
+
+struct Running {
+    path: PathBuf,
+    /// Device and inode of the socket file: [`ControlServer::close`] removes only that.
+    file: (u64, u64),
+    acceptor: tokio::task::JoinHandle<()>,
+    requests: mpsc::Receiver<PendingRequest>,
 }
 
 impl ControlServer {
-    /// Binds `path` (replacing a stale socket file left by a daemon that did not stop
-    /// cleanly), or nothing for `None`.
-    pub fn bind(path: Option<&std::path::Path>) -> io::Result<Self> {
-        let listener = match path {
-            Some(p) => {
-                let _ = std::fs::remove_file(p);
-                Some((UnixListener::bind(p)?, p.to_path_buf()))
-            }
-            None => None,
+    /// Binds `path` with mode [`SOCKET_MODE`] whatever the umask, replacing what is there
+    /// (a stale socket of a daemon that did not stop cleanly, or another user's), and
+    /// starts accepting; or nothing for `None`. Must run inside the tokio runtime.
+    pub fn bind(path: Option<&Path>) -> io::Result<Self> {
+        let Some(path) = path else {
+            return Ok(ControlServer { running: None });
         };
-        Ok(ControlServer { listener })
+        let std_listener = bind_socket(path)?;
+        let meta = std::fs::symlink_metadata(path)?;
+        std_listener.set_nonblocking(true)?;
+        let listener = UnixListener::from_std(std_listener)?;
+        let (tx, requests) = mpsc::channel(QUEUE);
+        let acceptor = tokio::spawn(accept_loop(listener, tx));
+        Ok(ControlServer {
+            running: Some(Running {
+                path: path.to_path_buf(),
+                file: (meta.dev(), meta.ino()),
+                acceptor,
+                requests,
+            }),
+        })
     }
 
-    /// The next connection; never completes when the server is off.
-    pub async fn accept(&self) -> io::Result<UnixStream> {
-        match &self.listener {
-            Some((l, _)) => l.accept().await.map(|(s, _)| s),
-            None => std::future::pending().await,
+    /// The next permitted request; never completes when the server is off. Cancel-safe.
+    pub async fn next(&mut self) -> PendingRequest {
+        if let Some(r) = &mut self.running
+            && let Some(p) = r.requests.recv().await
+        {
+            return p;
         }
+        std::future::pending().await
     }
 
-    /// Removes the socket file, so clients see at once that the daemon is gone.
+    /// Stops accepting and removes the socket file (if it is still ours), so clients see at
+    /// once that the daemon is gone.
     pub fn close(&mut self) {
-        if let Some((_, path)) = self.listener.take() {
-            let _ = std::fs::remove_file(path);
+        if let Some(r) = self.running.take() {
+            r.acceptor.abort();
+            if let Ok(m) = std::fs::symlink_metadata(&r.path)
+                && (m.dev(), m.ino()) == r.file
+            {
+                let _ = std::fs::remove_file(&r.path);
+            }
         }
     }
 }
 
-/// Reads one request from `stream`, answers it with `respond` and closes the connection. A
-/// client that sends nothing within [`READ_TIMEOUT`] gets no answer.
-pub async fn serve(stream: UnixStream, respond: impl FnOnce(Request) -> Response) {
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Binds the socket in a fresh directory only this process can enter, sets its mode there
+/// and renames it onto `path`. Binding at `path` and then changing the mode by name would
+/// leave a window in which the mode is the umask's and, in a directory others may write,
+/// the name could be swapped for a link to some other file; the rename also replaces a
+/// stale socket in one step.
+fn bind_socket(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    if path.file_name().is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path names no socket file",
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut seed = [0u8; 4];
+    let mut private = None;
+    for _ in 0..16 {
+        getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
+        let p = dir.join(format!(".{:08x}", u32::from_le_bytes(seed)));
+        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => {
+                private = Some(p);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let private = private.ok_or_else(|| io::Error::other("no free temporary name"))?;
+    let tmp = private.join("s");
+    if tmp.as_os_str().len() > 107 {
+        let _ = std::fs::remove_dir(&private);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the directory's path is too long to bind the socket safely (at most 95 bytes)",
+        ));
+    }
+    let result = (|| {
+        let l = std::os::unix::net::UnixListener::bind(&tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(SOCKET_MODE))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(l)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir(&private);
+    result
+}
+
+/// Accepts connections until aborted; each permitted one gets its own task.
+async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<PendingRequest>) {
+    let daemon = control_access::effective_uid();
+    let privileged = Arc::new(Semaphore::new(MAX_PRIVILEGED));
+    let others = Arc::new(Semaphore::new(MAX_OTHERS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors, most likely: wait instead of spinning.
+                warn!("control socket: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(peer) = control_access::peer_uid(&stream) else {
+            continue;
+        };
+        let class = if control_access::privileged(peer, daemon) {
+            &privileged
+        } else {
+            &others
+        };
+        let Ok(permit) = class.clone().try_acquire_owned() else {
+            debug!("control socket: too many connections of uid {peer}'s class; refused");
+            let busy = Response::err("the control socket is busy: too many open connections");
+            let _ = stream.try_write(line_of(&busy).as_bytes());
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            serve(stream, peer, daemon, &tx).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Reads one request from `stream`, checks it against the peer's user ID, has the event
+/// loop answer it and writes the answer. A client that sends no full line within
+/// [`READ_TIMEOUT`] gets no answer; one that does not take its answer within
+/// [`WRITE_TIMEOUT`] loses it.
+async fn serve(stream: UnixStream, peer: u32, daemon: u32, tx: &mpsc::Sender<PendingRequest>) {
     let (rd, mut wr) = stream.into_split();
-    let mut line = String::new();
-    let read = tokio::time::timeout(READ_TIMEOUT, BufReader::new(rd).read_line(&mut line)).await;
+    let mut line = Vec::new();
+    let mut rd = BufReader::new(rd.take(MAX_REQUEST));
+    let read = tokio::time::timeout(READ_TIMEOUT, rd.read_until(b'\n', &mut line)).await;
     let resp = match read {
-        Ok(Ok(_)) => match control::parse_request(&line) {
-            Ok(req) => respond(req),
+        Ok(Ok(n)) if n as u64 == MAX_REQUEST && !line.ends_with(b"\n") => {
+            Response::err(format!("request longer than {MAX_REQUEST} bytes"))
+        }
+        Ok(Ok(_)) => match control::parse_request(&String::from_utf8_lossy(&line)) {
+            Ok(req) => match control_access::check(&req, peer, daemon) {
+                Ok(()) => hand_off(tx, req).await,
+                Err(denied) => {
+                    warn!("control socket: {denied}");
+                    Response::err(denied.to_string())
+                }
+            },
             Err(resp) => resp,
         },
         _ => return,
     };
-    let mut out = serde_json::to_string(&resp).unwrap_or_else(|_| "{}".into());
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(line_of(&resp).as_bytes())).await;
+}
+
+/// Queues `req` for the event loop and waits for its answer.
+async fn hand_off(tx: &mpsc::Sender<PendingRequest>, request: Request) -> Response {
+    let (reply, answer) = oneshot::channel();
+    let exchange = async {
+        tx.send(PendingRequest { request, reply }).await.ok()?;
+        answer.await.ok()
+    };
+    match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
+        Ok(Some(r)) => r,
+        Ok(None) => Response::err("the daemon is shutting down"),
+        Err(_) => Response::err(format!(
+            "the daemon did not answer within {} s; the request may still be carried out",
+            ANSWER_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+fn line_of(resp: &Response) -> String {
+    let mut out = serde_json::to_string(resp).unwrap_or_else(|_| "{}".into());
     out.push('\n');
-    let _ = wr.write_all(out.as_bytes()).await;
-}
-
-/// What a request may read or change.
-pub struct NodeState<'a, C: Cipher> {
-    pub node: &'a mut Node<C>,
-    pub cfg: &'a DaemonConfig,
-    pub events: &'a EventLog,
-    pub clock: &'a Clock,
-}
-
-impl<C: Cipher> NodeState<'_, C> {
-    /// Answers one control request from the node's state.
-    pub fn respond(&mut self, req: Request) -> Response {
-        let now = self.clock.now();
-        match req {
-            Request::Id => Response::ok(json!(self.node.id().to_string())),
-            Request::Parent => match self.node.parent() {
-                Some(p) => {
-                    let addr = self
-                        .node
-                        .peers()
-                        .find(|x| x.id == p)
-                        .map(|x| x.addr.to_string())
-                        .unwrap_or_default();
-                    Response::ok(json!({ "id": p.to_string(), "address": addr }))
-                }
-                None if self.node.is_root() => {
-                    Response::ok(json!({ "id": null, "address": null, "root": true }))
-                }
-                None => Response::err("no parent: not connected to any of the configured parents"),
-            },
-            Request::Health => {
-                if self.node.is_root() || self.node.parent().is_some() {
-                    Response::ok(json!({ "healthy": true }))
-                } else {
-                    Response::err("unhealthy: no parent link")
-                }
-            }
-            Request::Resolve { address, target } => self.resolve(&address, &target),
-            Request::Route {
-                destination,
-                source,
-            } => {
-                let Ok(dst) = destination.parse::<NodeId>() else {
-                    return Response::err(format!("destination: not a node ID: {destination}"));
-                };
-                if let Some(src) = source
-                    && src.parse::<NodeId>().ok() != Some(self.node.id())
-                {
-                    return Response::err("source: only routes from this node are known here");
-                }
-                let path: Vec<String> = self
-                    .node
-                    .route_path(&dst)
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect();
-                Response::ok(json!(path))
-            }
-            Request::Nodes => Response::ok(json!(self.node_rows())),
-            Request::ReloadTunnels => match tunnel_dir::sync(self.node, &self.cfg.tunnels, now) {
-                Ok(n) => Response::ok(json!({ "tunnels": n })),
-                Err(e) => Response::err(e.to_string()),
-            },
-            Request::Revoke { revocation } => {
-                use base64::Engine;
-                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(revocation.trim())
-                else {
-                    return Response::err("revocation: not base64");
-                };
-                let Some(r) = Revocation::decode(&bytes) else {
-                    return Response::err("revocation: malformed");
-                };
-                match self.node.handle_command(now, Command::Revoke(r)) {
-                    Ok(()) => Response::ok(json!({ "revoked": true })),
-                    Err(e) => Response::err(e.to_string()),
-                }
-            }
-            Request::Events => Response::ok(self.events.to_json()),
-            Request::CreateTunnel {
-                network_key,
-                targets,
-                remote_node,
-                dns_names,
-            } => match self.create_tunnel(&network_key, &targets, &remote_node, &dns_names, now) {
-                Ok(id) => Response::ok(json!(id.to_string())),
-                Err(e) => Response::err(e),
-            },
-            Request::Status => {
-                let s = self.node.stats();
-                Response::ok(json!({
-                    "id": self.node.id().to_string(),
-                    "address": self.node.address().to_string(),
-                    "parent": self.node.parent().map(|p| p.to_string()),
-                    "parent_index": self.node.parent_index(),
-                    "peers": self.node.peers().count(),
-                    "known_nodes": self.node.topology().len(),
-                    "tunnels": self.node.tunnels().map(|t| json!({
-                        "remote_endpoint": t.remote_endpoint.to_string(),
-                        "server_side": t.server_side,
-                        "established": t.established,
-                    })).collect::<Vec<_>>(),
-                    "stats": format!("{s:?}"),
-                    "drop_filtered": s.drop_filtered,
-                    "forwarded": s.forwarded,
-                }))
-            }
-        }
-    }
-
-    fn resolve(&mut self, address: &str, target: &str) -> Response {
-        let id = if let Ok(id) = address.parse::<NodeId>() {
-            Some(id)
-        } else if let Ok(ip) = address.parse::<IpAddr>() {
-            self.node.resolver().lookup(ip)
-        } else if let Some(mac) = parse_mac(address) {
-            self.node.resolver().lookup_mac(mac)
-        } else {
-            let ids = self.node.lookup_name(
-                address
-                    .trim_end_matches(&self.cfg.resolver_domain)
-                    .trim_end_matches('.'),
-            );
-            ids.first().copied()
-        };
-        let Some(id) = id else {
-            return Response::err(format!("{address}: unknown address"));
-        };
-        let Some(index) = self.node.resolve_id(&id) else {
-            return Response::err("resolver pool is full");
-        };
-        let r = self.node.resolver();
-        let out = match target {
-            "ipv4" => r.ipv4(index).to_string(),
-            "ipv6" => r.ipv6(index).to_string(),
-            "mac6" | "mac" => r
-                .mac(index)
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<Vec<_>>()
-                .join(":"),
-            "node-id" => id.to_string(),
-            t => return Response::err(format!("-t {t}: use ipv4, ipv6, mac6 or node-id")),
-        };
-        Response::ok(json!(out))
-    }
-
-    fn node_rows(&self) -> Vec<NodeRow> {
-        let peers: BTreeMap<NodeId, (SocketAddr, Instant)> = self
-            .node
-            .peers()
-            .map(|p| (p.id, (p.addr, p.last_rx)))
-            .collect();
-        let wall = |t: Instant| rfc3339(self.clock.wall(t));
-        let mut rows = Vec::new();
-        let mut seen = BTreeSet::new();
-        for r in self.node.topology().records() {
-            seen.insert(r.id);
-            let (address, last_seen) = peers
-                .get(&r.id)
-                .map_or((String::new(), String::new()), |(a, t)| {
-                    (a.to_string(), wall(*t))
-                });
-            rows.push(NodeRow {
-                node_id: r.id.to_string(),
-                address,
-                last_seen,
-                parent: r.parent.map(|p| p.to_string()).unwrap_or_default(),
-                tags: r.names.join(","),
-                kind: match r.kind {
-                    RecordKind::Node => String::new(),
-                    RecordKind::ServerEndpoint => "server-endpoint".into(),
-                    RecordKind::ClientEndpoint => "client-endpoint".into(),
-                },
-            });
-        }
-        for (id, (a, t)) in &peers {
-            if !seen.contains(id) {
-                rows.push(NodeRow {
-                    node_id: id.to_string(),
-                    address: a.to_string(),
-                    last_seen: wall(*t),
-                    parent: String::new(),
-                    tags: String::new(),
-                    kind: String::new(),
-                });
-            }
-        }
-        rows
-    }
-
-    /// `mcc create-tunnel` for an embedding app: this node is the server; the tunnel is
-    /// active at once.
-    fn create_tunnel(
-        &mut self,
-        network_key: &str,
-        targets: &str,
-        remote_node: &str,
-        dns_names: &[String],
-        now: Instant,
-    ) -> Result<NodeId, String> {
-        let key =
-            store::decode_identity_text(network_key).map_err(|e| format!("network key: {e}"))?;
-        let node_cert =
-            store::read_certificate(&self.cfg.node_certificate).map_err(|e| e.to_string())?;
-        let mut net_cert = None;
-        for p in &self.cfg.network_certificates {
-            let c = store::read_certificate(p).map_err(|e| e.to_string())?;
-            if c.subject() == key.id() {
-                net_cert = Some(c);
-            }
-        }
-        let net_cert =
-            net_cert.ok_or("network key: no configured network certificate belongs to it")?;
-        let req = provision::TunnelRequest {
-            targets,
-            remote_node,
-            dns_names,
-            static_ip_address: None,
-            external_ip_address: None,
-        };
-        let id = provision::create_tunnel(
-            &self.cfg.tunnels,
-            &node_cert,
-            &net_cert,
-            &key,
-            &req,
-            unix_now(),
-        )
-        .map_err(|e| e.to_string())?;
-        tunnel_dir::sync(self.node, &self.cfg.tunnels, now).map_err(|e| e.to_string())?;
-        Ok(id)
-    }
-}
-
-/// `01:23:45:67:89:AB` or `01-23-...`.
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = s.split([':', '-']).collect();
-    if parts.len() != 6 {
-        return None;
-    }
-    let mut m = [0u8; 6];
-    for (i, p) in parts.iter().enumerate() {
-        m[i] = u8::from_str_radix(p, 16).ok()?;
-    }
-    Some(m)
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::net::UnixStream as UnixStreamStd;
+    use std::time::Instant;
+
+    /// A stand-in for the event loop: answers every request with `size` bytes of "x".
+    fn answer_all(mut server: ControlServer, size: usize) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                server
+                    .next()
+                    .await
+                    .answer(|_| Response::ok(serde_json::json!("x".repeat(size))));
+            }
+        })
+    }
+
+    /// Runs `client` on a blocking thread while this (current-thread) runtime serves, as
+    /// mccd's does.
+    async fn client<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        tokio::task::spawn_blocking(f).await.unwrap()
+    }
+
+    fn connect(path: &Path) -> UnixStreamStd {
+        let s = UnixStreamStd::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    /// What `s` yields until the server closes it (an error if it does not within 5 s).
+    fn read_all(mut s: UnixStreamStd) -> io::Result<Vec<u8>> {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).map(|_| got)
+    }
+
     #[test]
-    fn macs_parse_with_either_separator() {
-        let want = Some([0x01, 0x23, 0x45, 0x67, 0x89, 0xab]);
-        assert_eq!(super::parse_mac("01:23:45:67:89:AB"), want);
-        assert_eq!(super::parse_mac("01-23-45-67-89-ab"), want);
-        assert_eq!(super::parse_mac("01:23:45:67:89"), None);
-        assert_eq!(super::parse_mac("01:23:45:67:89:zz"), None);
+    fn bind_sets_the_mode_replaces_what_is_there_and_close_removes_only_its_own() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mcc.sock");
+        std::fs::write(&path, b"stale").unwrap();
+        let mut server = ControlServer::bind(Some(&path)).unwrap();
+        let m = std::fs::symlink_metadata(&path).unwrap();
+        assert!(m.file_type().is_socket());
+        assert_eq!(m.permissions().mode() & 0o7777, SOCKET_MODE);
+        // Nothing is left of the private directory the socket was bound in.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        server.close();
+        assert!(!path.exists());
+
+        let mut server = ControlServer::bind(Some(&path)).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"someone else's").unwrap();
+        server.close();
+        assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+    }
+
+    #[tokio::test]
+    async fn stalled_clients_hold_up_only_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mcc.sock");
+        let server = ControlServer::bind(Some(&path)).unwrap();
+        let node = answer_all(server, 8 << 20);
+        let (half, deaf, took) = client(move || {
+            // One sends half a line and waits; one asks for 8 MiB and never reads.
+            let mut half = connect(&path);
+            half.write_all(br#"{"version":1,"cmd":"#).unwrap();
+            let mut deaf = connect(&path);
+            deaf.write_all(b"{\"version\":1,\"cmd\":\"nodes\"}\n")
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let t0 = Instant::now();
+            assert!(control::call(&path, Request::Health).unwrap().ok);
+            let took = t0.elapsed();
+            std::thread::sleep(WRITE_TIMEOUT + Duration::from_millis(500));
+            (read_all(half), read_all(deaf), took)
+        })
+        .await;
+        assert!(took < Duration::from_millis(500), "{took:?}");
+        // The half line got no answer; the deaf client's was cut off at the write timeout.
+        // Both connections were closed by the server.
+        assert!(half.unwrap().is_empty());
+        let deaf = deaf.unwrap();
+        assert!(deaf.len() < 8 << 20, "{} bytes", deaf.len());
+        node.abort();
+    }
+
+    #[tokio::test]
+    async fn connections_are_bounded_and_requests_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mcc.sock");
+        let server = ControlServer::bind(Some(&path)).unwrap();
+        let node = answer_all(server, 1);
+        let (busy, after, long) = client(move || {
+            // This test is root or the daemon's user: these fill the privileged class.
+            let stalled: Vec<_> = (0..MAX_PRIVILEGED).map(|_| connect(&path)).collect();
+            std::thread::sleep(Duration::from_millis(100));
+            let busy = control::call(&path, Request::Health).unwrap();
+            drop(stalled);
+            std::thread::sleep(Duration::from_millis(100));
+            let after = control::call(&path, Request::Health).unwrap();
+            let mut long = connect(&path);
+            long.write_all(&vec![b' '; MAX_REQUEST as usize]).unwrap();
+            (
+                busy,
+                after,
+                String::from_utf8(read_all(long).unwrap()).unwrap(),
+            )
+        })
+        .await;
+        assert!(busy.error.unwrap().contains("busy"));
+        assert!(after.ok);
+        assert!(long.contains("request longer than"), "{long}");
+        node.abort();
     }
 }

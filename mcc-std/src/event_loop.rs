@@ -5,7 +5,8 @@
 
 use crate::clock::{Clock, unix_now};
 use crate::config::{self, DaemonConfig};
-use crate::control_server::{self, ControlServer, NodeState};
+use crate::control_respond::NodeState;
+use crate::control_server::ControlServer;
 use crate::dns_service::DnsService;
 use crate::event_log::{EventLog, describe};
 use crate::resolver_state::ResolverState;
@@ -166,16 +167,14 @@ impl<C: Cipher> EventLoop<C> {
                         self.dns.answer(&mut self.node, now, &dbuf[..n], from).await;
                     }
                 },
-                r = self.control.accept() => {
-                    if let Ok(stream) = r {
-                        let mut state = NodeState {
-                            node: &mut self.node,
-                            cfg: &self.cfg,
-                            events: &self.events,
-                            clock: &self.clock,
-                        };
-                        control_server::serve(stream, |req| state.respond(req)).await;
-                    }
+                pending = self.control.next() => {
+                    let mut state = NodeState {
+                        node: &mut self.node,
+                        cfg: &self.cfg,
+                        events: &self.events,
+                        clock: &self.clock,
+                    };
+                    pending.answer(|req| state.respond(req));
                 },
                 _ = sleep => {
                     let now = self.clock.now();

@@ -4,6 +4,8 @@
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod control_access;
+pub mod control_respond;
 pub mod control_server;
 pub mod daemon;
 pub mod dns;

@@ -329,9 +329,24 @@ fn run(cli: Cli) -> Result<(), Fail> {
             };
             let id = provision::create_tunnel(&dir, &my_cert, &net_cert, &net_key, &req, now())
                 .map_err(|e| Fail::Usage(e.into()))?;
-            // Active at once when the daemon runs; otherwise at its next start.
-            if let Err(Fail::Daemon(e)) = ask(s, Request::ReloadTunnels) {
-                return Err(Fail::Daemon(e));
+            // Active at once when the daemon runs; otherwise at its next start. Only "not
+            // running" is fine: a socket of another user, or one that fails mid-request,
+            // did not reload anything.
+            match control::call(s, Request::ReloadTunnels) {
+                Ok(r) if !r.ok => {
+                    return Err(Fail::Daemon(anyhow!(
+                        "tunnel saved in {}, but not activated: {}",
+                        dir.display(),
+                        r.error.unwrap_or_else(|| "failed".into())
+                    )));
+                }
+                Ok(_) | Err(control::ControlError::Connect { .. }) => {}
+                Err(e) => {
+                    return Err(Fail::Unreachable(anyhow::Error::from(e).context(format!(
+                        "tunnel saved in {}, but not activated",
+                        dir.display()
+                    ))));
+                }
             }
             println!("{id}");
         }

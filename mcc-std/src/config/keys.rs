@@ -161,7 +161,9 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "unix-socket-path",
         default: "/tmp/.mcc-socket",
-        doc: "UNIX socket of the `mcc` command.",
+        doc: "UNIX socket of the `mcc` command, mode 0666: every local user may read (id, nodes,\n\
+              resolve, ...), only root and mccd's user may change (revoke, create-tunnel);\n\
+              mcc trusts only a socket served by root or its own user (docs/SECURITY.md).",
         value: Value::Set(|c, v, dir| {
             let p = path(dir, v)?;
             // sun_path holds 108 bytes including the terminating NUL.

@@ -1,0 +1,276 @@
+//! The node's answers to control requests ([`crate::control`]'s protocol), given the
+//! node's state. Only the event loop calls this, with a request the control server
+//! ([`crate::control_server`]) has read and permitted.
+
+use crate::clock::{Clock, rfc3339, unix_now};
+use crate::config::DaemonConfig;
+use crate::control::{NodeRow, Request, Response};
+use crate::event_log::EventLog;
+use crate::{provision, store, tunnel_dir};
+use mcc_core::cert::Revocation;
+use mcc_core::crypto::Cipher;
+use mcc_core::id::NodeId;
+use mcc_core::time::Instant;
+use mcc_core::wire::rpc::RecordKind;
+use mcc_core::{Command, Node};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+
+/// What a request may read or change.
+pub struct NodeState<'a, C: Cipher> {
+    pub node: &'a mut Node<C>,
+    pub cfg: &'a DaemonConfig,
+    pub events: &'a EventLog,
+    pub clock: &'a Clock,
+}
+
+impl<C: Cipher> NodeState<'_, C> {
+    /// Answers one control request from the node's state.
+    pub fn respond(&mut self, req: Request) -> Response {
+        let now = self.clock.now();
+        match req {
+            Request::Id => Response::ok(json!(self.node.id().to_string())),
+            Request::Parent => match self.node.parent() {
+                Some(p) => {
+                    let addr = self
+                        .node
+                        .peers()
+                        .find(|x| x.id == p)
+                        .map(|x| x.addr.to_string())
+                        .unwrap_or_default();
+                    Response::ok(json!({ "id": p.to_string(), "address": addr }))
+                }
+                None if self.node.is_root() => {
+                    Response::ok(json!({ "id": null, "address": null, "root": true }))
+                }
+                None => Response::err("no parent: not connected to any of the configured parents"),
+            },
+            Request::Health => {
+                if self.node.is_root() || self.node.parent().is_some() {
+                    Response::ok(json!({ "healthy": true }))
+                } else {
+                    Response::err("unhealthy: no parent link")
+                }
+            }
+            Request::Resolve { address, target } => self.resolve(&address, &target),
+            Request::Route {
+                destination,
+                source,
+            } => {
+                let Ok(dst) = destination.parse::<NodeId>() else {
+                    return Response::err(format!("destination: not a node ID: {destination}"));
+                };
+                if let Some(src) = source
+                    && src.parse::<NodeId>().ok() != Some(self.node.id())
+                {
+                    return Response::err("source: only routes from this node are known here");
+                }
+                let path: Vec<String> = self
+                    .node
+                    .route_path(&dst)
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect();
+                Response::ok(json!(path))
+            }
+            Request::Nodes => Response::ok(json!(self.node_rows())),
+            Request::ReloadTunnels => match tunnel_dir::sync(self.node, &self.cfg.tunnels, now) {
+                Ok(n) => Response::ok(json!({ "tunnels": n })),
+                Err(e) => Response::err(e.to_string()),
+            },
+            Request::Revoke { revocation } => {
+                use base64::Engine;
+                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(revocation.trim())
+                else {
+                    return Response::err("revocation: not base64");
+                };
+                let Some(r) = Revocation::decode(&bytes) else {
+                    return Response::err("revocation: malformed");
+                };
+                match self.node.handle_command(now, Command::Revoke(r)) {
+                    Ok(()) => Response::ok(json!({ "revoked": true })),
+                    Err(e) => Response::err(e.to_string()),
+                }
+            }
+            Request::Events => Response::ok(self.events.to_json()),
+            Request::CreateTunnel {
+                network_key,
+                targets,
+                remote_node,
+                dns_names,
+            } => match self.create_tunnel(&network_key, &targets, &remote_node, &dns_names, now) {
+                Ok(id) => Response::ok(json!(id.to_string())),
+                Err(e) => Response::err(e),
+            },
+            Request::Status => {
+                let s = self.node.stats();
+                Response::ok(json!({
+                    "id": self.node.id().to_string(),
+                    "address": self.node.address().to_string(),
+                    "parent": self.node.parent().map(|p| p.to_string()),
+                    "parent_index": self.node.parent_index(),
+                    "peers": self.node.peers().count(),
+                    "known_nodes": self.node.topology().len(),
+                    "tunnels": self.node.tunnels().map(|t| json!({
+                        "remote_endpoint": t.remote_endpoint.to_string(),
+                        "server_side": t.server_side,
+                        "established": t.established,
+                    })).collect::<Vec<_>>(),
+                    "stats": format!("{s:?}"),
+                    "drop_filtered": s.drop_filtered,
+                    "forwarded": s.forwarded,
+                }))
+            }
+        }
+    }
+
+    fn resolve(&mut self, address: &str, target: &str) -> Response {
+        let id = if let Ok(id) = address.parse::<NodeId>() {
+            Some(id)
+        } else if let Ok(ip) = address.parse::<IpAddr>() {
+            self.node.resolver().lookup(ip)
+        } else if let Some(mac) = parse_mac(address) {
+            self.node.resolver().lookup_mac(mac)
+        } else {
+            let ids = self.node.lookup_name(
+                address
+                    .trim_end_matches(&self.cfg.resolver_domain)
+                    .trim_end_matches('.'),
+            );
+            ids.first().copied()
+        };
+        let Some(id) = id else {
+            return Response::err(format!("{address}: unknown address"));
+        };
+        let Some(index) = self.node.resolve_id(&id) else {
+            return Response::err("resolver pool is full");
+        };
+        let r = self.node.resolver();
+        let out = match target {
+            "ipv4" => r.ipv4(index).to_string(),
+            "ipv6" => r.ipv6(index).to_string(),
+            "mac6" | "mac" => r
+                .mac(index)
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            "node-id" => id.to_string(),
+            t => return Response::err(format!("-t {t}: use ipv4, ipv6, mac6 or node-id")),
+        };
+        Response::ok(json!(out))
+    }
+
+    fn node_rows(&self) -> Vec<NodeRow> {
+        let peers: BTreeMap<NodeId, (SocketAddr, Instant)> = self
+            .node
+            .peers()
+            .map(|p| (p.id, (p.addr, p.last_rx)))
+            .collect();
+        let wall = |t: Instant| rfc3339(self.clock.wall(t));
+        let mut rows = Vec::new();
+        let mut seen = BTreeSet::new();
+        for r in self.node.topology().records() {
+            seen.insert(r.id);
+            let (address, last_seen) = peers
+                .get(&r.id)
+                .map_or((String::new(), String::new()), |(a, t)| {
+                    (a.to_string(), wall(*t))
+                });
+            rows.push(NodeRow {
+                node_id: r.id.to_string(),
+                address,
+                last_seen,
+                parent: r.parent.map(|p| p.to_string()).unwrap_or_default(),
+                tags: r.names.join(","),
+                kind: match r.kind {
+                    RecordKind::Node => String::new(),
+                    RecordKind::ServerEndpoint => "server-endpoint".into(),
+                    RecordKind::ClientEndpoint => "client-endpoint".into(),
+                },
+            });
+        }
+        for (id, (a, t)) in &peers {
+            if !seen.contains(id) {
+                rows.push(NodeRow {
+                    node_id: id.to_string(),
+                    address: a.to_string(),
+                    last_seen: wall(*t),
+                    parent: String::new(),
+                    tags: String::new(),
+                    kind: String::new(),
+                });
+            }
+        }
+        rows
+    }
+
+    /// `mcc create-tunnel` for an embedding app: this node is the server; the tunnel is
+    /// active at once.
+    fn create_tunnel(
+        &mut self,
+        network_key: &str,
+        targets: &str,
+        remote_node: &str,
+        dns_names: &[String],
+        now: Instant,
+    ) -> Result<NodeId, String> {
+        let key =
+            store::decode_identity_text(network_key).map_err(|e| format!("network key: {e}"))?;
+        let node_cert =
+            store::read_certificate(&self.cfg.node_certificate).map_err(|e| e.to_string())?;
+        let mut net_cert = None;
+        for p in &self.cfg.network_certificates {
+            let c = store::read_certificate(p).map_err(|e| e.to_string())?;
+            if c.subject() == key.id() {
+                net_cert = Some(c);
+            }
+        }
+        let net_cert =
+            net_cert.ok_or("network key: no configured network certificate belongs to it")?;
+        let req = provision::TunnelRequest {
+            targets,
+            remote_node,
+            dns_names,
+            static_ip_address: None,
+            external_ip_address: None,
+        };
+        let id = provision::create_tunnel(
+            &self.cfg.tunnels,
+            &node_cert,
+            &net_cert,
+            &key,
+            &req,
+            unix_now(),
+        )
+        .map_err(|e| e.to_string())?;
+        tunnel_dir::sync(self.node, &self.cfg.tunnels, now).map_err(|e| e.to_string())?;
+        Ok(id)
+    }
+}
+
+/// `01:23:45:67:89:AB` or `01-23-...`.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut m = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        m[i] = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn macs_parse_with_either_separator() {
+        let want = Some([0x01, 0x23, 0x45, 0x67, 0x89, 0xab]);
+        assert_eq!(super::parse_mac("01:23:45:67:89:AB"), want);
+        assert_eq!(super::parse_mac("01-23-45-67-89-ab"), want);
+        assert_eq!(super::parse_mac("01:23:45:67:89"), None);
+        assert_eq!(super::parse_mac("01:23:45:67:89:zz"), None);
+    }
+}
