@@ -62,6 +62,9 @@ pub struct Pki {
     pub ca: Identity,
     pub network: Identity,
     pub network_cert: Certificate,
+    /// Other networks of the same CA every node knows (see [`World::add_network`]), and
+    /// whether nodes list them in `trusted-networks`.
+    pub other_networks: Vec<(Certificate, bool)>,
 }
 
 struct SimNode {
@@ -157,6 +160,7 @@ impl World {
                 ca,
                 network,
                 network_cert,
+                other_networks: Vec::new(),
             },
             wire: Vec::new(),
             capture: false,
@@ -173,7 +177,31 @@ impl World {
         let mut t = TrustStore::new(vec![self.pki.ca.id()], self.pki.network.id());
         t.add_network(self.pki.network_cert.clone(), UNIX_START)
             .expect("valid network cert");
+        for (cert, trusted) in &self.pki.other_networks {
+            t.add_network(cert.clone(), UNIX_START)
+                .expect("valid network cert");
+            if *trusted {
+                t.trusted_networks.push(cert.subject());
+            }
+        }
         t
+    }
+
+    /// Creates another network under the simulated CA whose certificate every node started
+    /// afterwards knows (and lists in `trusted-networks` if `trusted`); returns its key, as
+    /// whoever runs that network holds it.
+    pub fn add_network(&mut self, trusted: bool) -> Identity {
+        let key = Identity::generate(&mut self.rng);
+        let n = self.pki.other_networks.len();
+        let cert = issue::network(
+            &self.pki.ca,
+            &key.id(),
+            &format!("other{n}"),
+            0,
+            u64::MAX / 2,
+        );
+        self.pki.other_networks.push((cert, trusted));
+        key
     }
 
     /// Adds a node whose parents (in priority order) are earlier nodes.
@@ -437,6 +465,16 @@ impl World {
             .handle_command(now, Command::Revoke(r))
             .expect("valid revocation");
         self.drain(at);
+    }
+
+    /// Node `from` (a certified insider) seals `plain` on its link to `to` and sends it at
+    /// once; `false` if it has no session with `to`.
+    pub fn send_insider_rpc(&mut self, from: usize, to: usize, plain: &[u8]) -> bool {
+        let now = self.now;
+        let to_id = self.node(to).id();
+        let sent = self.node_mut(from).insider_send_rpc(now, &to_id, plain);
+        self.drain(from);
+        sent
     }
 
     /// Starts a name lookup on `node` (what its DNS server does for an unknown name).
