@@ -79,6 +79,9 @@ struct SimNode {
     events: Vec<Event>,
     timers: Timers,
     limits: Limits,
+    /// The node's held revocations as its driver last saved them (mccd's
+    /// `revocations.json`), with the version saved: handed back at restart.
+    saved_revocations: (u64, Vec<Revocation>),
 }
 
 /// A NAT with expiring bindings: when the node last sent to each remote address.
@@ -228,6 +231,7 @@ impl World {
             events: Vec::new(),
             timers: self.timers,
             limits: self.limits,
+            saved_revocations: (0, Vec::new()),
         });
         self.by_addr.insert(addr, i);
         self.deadlines.push(None);
@@ -240,10 +244,17 @@ impl World {
 
     fn config(&self, i: usize) -> Config {
         let n = &self.nodes[i];
+        let unix = UNIX_START + self.now.as_micros() / 1_000_000;
+        let mut trust = self.trust_store();
+        trust.max_revocations = n.limits.max_revocations;
+        for r in &n.saved_revocations.1 {
+            // As mccd loads its saved list: each one is checked again.
+            let _ = trust.revoke(r, unix);
+        }
         Config {
             identity: n.identity.clone(),
             certificate: issue::node(&self.pki.network, &n.identity.id(), 0, u64::MAX / 2),
-            trust: self.trust_store(),
+            trust,
             parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
             names: vec![format!("node{i}")],
             timers: n.timers,
@@ -459,7 +470,7 @@ impl World {
 
     /// Revokes a tunnel at node `at` (the revocation floods from there).
     pub fn revoke(&mut self, at: usize, subject: [u8; 32]) {
-        let r = Revocation::sign(&self.pki.network, subject, UNIX_START);
+        let r = Revocation::sign(&self.pki.network, subject, UNIX_START, u64::MAX / 2);
         let now = self.now;
         self.node_mut(at)
             .handle_command(now, Command::Revoke(r))
@@ -522,6 +533,11 @@ impl World {
         }
         while let Some(e) = n.poll_event() {
             sn.events.push(e);
+        }
+        // As mccd does after each drain: save the held revocations when they changed.
+        let version = n.trust().revocations_version();
+        if version != sn.saved_revocations.0 {
+            sn.saved_revocations = (version, n.trust().revocations().cloned().collect());
         }
     }
 

@@ -2,8 +2,9 @@
 //! issued the subject signed it, a burst of junk never evicts a genuine one, a new
 //! neighbour gets the whole list however long, and a restarted node still refuses what
 //! was revoked before.
-use mcc_core::cert::Revocation;
+use mcc_core::cert::{Revocation, RevokeError, issue};
 use mcc_core::crypto::Identity;
+use mcc_core::event::Event;
 use mcc_core::time::Duration;
 use mcc_core::wire::rpc::KIND_REVOCATION;
 use mcc_sim::World;
@@ -12,7 +13,7 @@ use mcc_sim::World;
 const UNIX: u64 = 1_800_000_000;
 
 fn revocation(key: &Identity, subject: [u8; 32]) -> Revocation {
-    Revocation::sign(key, subject, UNIX)
+    Revocation::sign(key, subject, UNIX, u64::MAX / 2)
 }
 
 fn rpc(r: &Revocation) -> Vec<u8> {
@@ -53,6 +54,11 @@ fn an_untrusted_network_cannot_revoke_a_node() {
         "an untrusted network's revocation dropped the victim"
     );
     assert!(!w.node(root).trust().is_revoked(&w.node(victim).id().0));
+    assert_eq!(w.node(root).stats().revocations_refused, 1, "counted");
+    assert!(w.take_events(root).contains(&Event::RevocationRefused {
+        network: untrusted.id(),
+        reason: RevokeError::NotIssuer,
+    }));
 }
 
 #[test]
@@ -68,6 +74,9 @@ fn a_trusted_network_cannot_revoke_another_networks_node() {
         linked(&w, victim),
         "another network's revocation keeps the victim out"
     );
+    // What `World` issued the victim: our network's certificate is not covered.
+    let cert = issue::node(&w.pki.network, &w.node(victim).id(), 0, u64::MAX / 2);
+    assert!(w.node(root).trust().verify_node(&cert, UNIX + 30).is_ok());
 }
 
 #[test]
@@ -97,6 +106,13 @@ fn a_junk_burst_does_not_evict_a_genuine_revocation() {
     w.restart(victim);
     w.run_for_secs(30);
     assert!(!linked(&w, victim), "the revoked victim linked again");
+    // Half the table is the foreign network's share; the rest of the burst was refused.
+    let root_stats = w.node(root).stats();
+    assert_eq!(root_stats.revocations_refused, 40 - 8);
+    assert!(w.take_events(root).contains(&Event::RevocationRefused {
+        network: other.id(),
+        reason: RevokeError::Full,
+    }));
 }
 
 #[test]
