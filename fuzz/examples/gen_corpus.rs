@@ -70,7 +70,7 @@ fn main() {
     write(
         "cert_decode",
         "revocation",
-        &Revocation::sign(&net, tunnel_cert.fingerprint(), 1_800_000_000).encode(),
+        &Revocation::sign(&net, tunnel_cert.fingerprint(), 1_800_000_000, 1_900_000_000).encode(),
     );
 
     // link_frames

@@ -12,7 +12,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 const CERT_CONTEXT: &[u8] = b"mcc-cert-v1";
-const REVOCATION_CONTEXT: &[u8] = b"mcc-revocation-v1";
+const REVOCATION_CONTEXT: &[u8] = b"mcc-revocation-v2";
 /// Upper bound of an encoded certificate; anything longer is rejected before parsing.
 pub const MAX_CERT_LEN: usize = 1024;
 /// Most `proto:port` targets one tunnel certificate may list.
@@ -338,40 +338,59 @@ fn check_limits(body: &CertBody) -> Result<(), CertError> {
     Ok(())
 }
 
-/// A network's signed statement that a node or tunnel certificate is no longer valid.
-/// `subject` is a node ID or a tunnel certificate's [`Certificate::fingerprint`].
+/// A network's signed statement that a node or tunnel certificate it issued is no longer
+/// valid. `subject` is a node ID or a tunnel certificate's [`Certificate::fingerprint`];
+/// `expires_at` is the subject certificate's `not_after` (the latest, if the network issued
+/// several for a node key): after it there is nothing left to revoke and the entry is
+/// dropped, so the table holds only revocations that still matter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
-    /// The revoking network (must be known to the [`TrustStore`]).
+    /// The revoking network: it only ever covers certificates this network issued.
     pub network: NodeId,
     /// The revoked node ID, or tunnel certificate fingerprint.
     pub subject: [u8; 32],
     /// When the network issued it, Unix seconds.
     pub issued_at: u64,
-    /// Ed25519 signature by `network` over `"mcc-revocation-v1" ‖ network ‖ subject ‖ issued_at`.
+    /// Until when it must be kept (the subject certificate's `not_after`), Unix seconds.
+    pub expires_at: u64,
+    /// Ed25519 signature by `network` over
+    /// `"mcc-revocation-v2" ‖ network ‖ subject ‖ issued_at ‖ expires_at`.
     pub signature: [u8; 64],
 }
 
 /// Encoded size of a [`Revocation`].
-pub const REVOCATION_LEN: usize = 32 + 32 + 8 + 64;
+pub const REVOCATION_LEN: usize = 32 + 32 + 8 + 8 + 64;
 
 impl Revocation {
-    fn message(network: &NodeId, subject: &[u8; 32], issued_at: u64) -> [u8; 17 + 72] {
-        let mut m = [0u8; 17 + 72];
+    fn message(
+        network: &NodeId,
+        subject: &[u8; 32],
+        issued_at: u64,
+        expires_at: u64,
+    ) -> [u8; 17 + 80] {
+        let mut m = [0u8; 17 + 80];
         m[..17].copy_from_slice(REVOCATION_CONTEXT);
         m[17..49].copy_from_slice(&network.0);
         m[49..81].copy_from_slice(subject);
-        m[81..].copy_from_slice(&issued_at.to_le_bytes());
+        m[81..89].copy_from_slice(&issued_at.to_le_bytes());
+        m[89..].copy_from_slice(&expires_at.to_le_bytes());
         m
     }
-    /// Signs a revocation of `subject` with the network's key.
-    pub fn sign(network: &Identity, subject: [u8; 32], issued_at: u64) -> Revocation {
+    /// Signs a revocation of `subject`, a certificate of this network valid until
+    /// `expires_at`, with the network's key.
+    pub fn sign(
+        network: &Identity,
+        subject: [u8; 32],
+        issued_at: u64,
+        expires_at: u64,
+    ) -> Revocation {
         let id = network.id();
-        let signature = network.sign(&Self::message(&id, &subject, issued_at));
+        let signature = network.sign(&Self::message(&id, &subject, issued_at, expires_at));
         Revocation {
             network: id,
             subject,
             issued_at,
+            expires_at,
             signature,
         }
     }
@@ -379,7 +398,12 @@ impl Revocation {
     pub fn verify(&self) -> bool {
         crypto::verify(
             &self.network,
-            &Self::message(&self.network, &self.subject, self.issued_at),
+            &Self::message(
+                &self.network,
+                &self.subject,
+                self.issued_at,
+                self.expires_at,
+            ),
             &self.signature,
         )
     }
@@ -389,7 +413,8 @@ impl Revocation {
         out[..32].copy_from_slice(&self.network.0);
         out[32..64].copy_from_slice(&self.subject);
         out[64..72].copy_from_slice(&self.issued_at.to_le_bytes());
-        out[72..].copy_from_slice(&self.signature);
+        out[72..80].copy_from_slice(&self.expires_at.to_le_bytes());
+        out[80..].copy_from_slice(&self.signature);
         out
     }
     /// Parses [`Revocation::encode`]'s form; `None` if the length is wrong (the signature is not checked here: see [`Revocation::verify`]).
@@ -398,15 +423,59 @@ impl Revocation {
             return None;
         }
         let arr = |r: core::ops::Range<usize>| -> [u8; 32] { b[r].try_into().unwrap_or([0; 32]) };
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         let mut signature = [0u8; 64];
-        signature.copy_from_slice(&b[72..]);
+        signature.copy_from_slice(&b[80..]);
         Some(Revocation {
             network: NodeId(arr(0..32)),
             subject: arr(32..64),
-            issued_at: u64::from_le_bytes(b[64..72].try_into().unwrap_or([0; 8])),
+            issued_at: u64_at(64),
+            expires_at: u64_at(72),
             signature,
         })
     }
+}
+
+/// Why [`TrustStore::revoke`] refused a revocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeError {
+    /// Already held (same network and subject, not a later expiry): nothing to do.
+    Duplicate,
+    /// Signed by no network this node has a certificate of.
+    UnknownNetwork,
+    /// Signed by a network that issued nothing this node accepts (neither its own network,
+    /// nor in `trusted-networks`, nor the subject in `trusted-nodes`).
+    NotIssuer,
+    /// The signature does not verify.
+    BadSignature,
+    /// The subject certificate has expired already: nothing left to revoke.
+    Expired,
+    /// The table is full of revocations that are all still valid (or the signing network,
+    /// not this node's own, holds its share): refused, nothing held is forgotten.
+    Full,
+}
+
+impl fmt::Display for RevokeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RevokeError::Duplicate => "revocation already applied",
+            RevokeError::UnknownNetwork => "revocation signed by an unknown network",
+            RevokeError::NotIssuer => "revocation signed by a network this node does not trust",
+            RevokeError::BadSignature => "revocation signature does not verify",
+            RevokeError::Expired => "revoked certificate has expired already",
+            RevokeError::Full => "revocation table full (max_revocations)",
+        })
+    }
+}
+
+impl core::error::Error for RevokeError {}
+
+/// A held revocation and its place in the order revocations arrived (what a per-peer
+/// cursor walks when handing the list to a neighbour).
+#[derive(Clone, Debug)]
+struct HeldRevocation {
+    seq: u64,
+    r: Revocation,
 }
 
 /// What this node trusts: the network certificates it was given (each checked against its
@@ -423,7 +492,11 @@ pub struct TrustStore {
     pub trusted_networks: Vec<NodeId>,
     /// Individual nodes of other networks (`trusted-nodes`).
     pub trusted_nodes: Vec<NodeId>,
-    revoked: Vec<[u8; 32]>,
+    /// Ordered by `seq` (appended; removals keep the order).
+    revoked: Vec<HeldRevocation>,
+    next_seq: u64,
+    /// Bumped on every change of the held revocations: a driver saves them when it moved.
+    revocations_version: u64,
     /// Upper bound of the revocation list.
     pub max_revocations: usize,
 }
@@ -463,23 +536,107 @@ impl TrustStore {
         self.networks.iter().any(|n| &n.body.subject == id)
     }
 
-    /// Has `subject` (node ID or tunnel fingerprint) been revoked?
+    /// Does any held revocation name `subject` (node ID or tunnel fingerprint)?
     pub fn is_revoked(&self, subject: &[u8; 32]) -> bool {
-        self.revoked.contains(subject)
+        self.revoked.iter().any(|h| &h.r.subject == subject)
     }
 
-    /// Records a revocation. Returns `true` if it was new and verified (so it should be
-    /// passed on to neighbours).
-    pub fn revoke(&mut self, r: &Revocation) -> bool {
-        if self.is_revoked(&r.subject) || !self.network_is_known(&r.network) || !r.verify() {
-            return false;
+    /// Has `issuer` revoked `subject`? Only this binds: a revocation covers certificates its
+    /// signer issued, never another network's.
+    pub fn is_revoked_by(&self, issuer: &NodeId, subject: &[u8; 32]) -> bool {
+        self.revoked
+            .iter()
+            .any(|h| &h.r.network == issuer && &h.r.subject == subject)
+    }
+
+    /// The held revocations, in the order they were accepted.
+    pub fn revocations(&self) -> impl ExactSizeIterator<Item = &Revocation> + '_ {
+        self.revoked.iter().map(|h| &h.r)
+    }
+
+    /// Changes with every revocation added or dropped (a driver saves the list when it moved).
+    pub fn revocations_version(&self) -> u64 {
+        self.revocations_version
+    }
+
+    /// The first held revocation accepted at or after position `seq`, with its position:
+    /// what a neighbour's cursor sends next.
+    pub(crate) fn revocation_from(&self, seq: u64) -> Option<(u64, &Revocation)> {
+        let i = self.revoked.partition_point(|h| h.seq < seq);
+        self.revoked.get(i).map(|h| (h.seq, &h.r))
+    }
+
+    /// The position the next accepted revocation gets (one past the newest).
+    pub(crate) fn next_revocation_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Drops revocations whose subject certificate expired before `unix_secs`.
+    pub fn expire_revocations(&mut self, unix_secs: u64) {
+        let before = self.revoked.len();
+        self.revoked.retain(|h| h.r.expires_at >= unix_secs);
+        if self.revoked.len() != before {
+            self.revocations_version += 1;
         }
-        if self.revoked.len() >= self.max_revocations {
-            // Bounded: the oldest entry goes. Certificates should expire well before this.
-            self.revoked.remove(0);
+    }
+
+    /// Checks and holds a revocation: it must be new, signed by a known network that this
+    /// node trusts for the subject (its own network, a `trusted-networks` entry, or any
+    /// known network for a `trusted-nodes` subject), not expired at `unix_secs`, and fit:
+    /// a full table first drops expired entries, then refuses; networks other than the own
+    /// one share at most half of it, so a trusted foreign network cannot crowd out the own
+    /// network's revocations. Held entries are never evicted by newer ones. On success the
+    /// caller applies it and passes it on.
+    pub fn revoke(&mut self, r: &Revocation, unix_secs: u64) -> Result<(), RevokeError> {
+        let held = self
+            .revoked
+            .iter()
+            .position(|h| h.r.network == r.network && h.r.subject == r.subject);
+        if held.is_some_and(|i| self.revoked[i].r.expires_at >= r.expires_at) {
+            return Err(RevokeError::Duplicate);
         }
-        self.revoked.push(r.subject);
-        true
+        if !self.network_is_known(&r.network) {
+            return Err(RevokeError::UnknownNetwork);
+        }
+        let own = Some(r.network) == self.own_network;
+        if !own
+            && !self.trusted_networks.contains(&r.network)
+            && !self.trusted_nodes.contains(&NodeId(r.subject))
+        {
+            return Err(RevokeError::NotIssuer);
+        }
+        if r.expires_at < unix_secs {
+            return Err(RevokeError::Expired);
+        }
+        if !r.verify() {
+            return Err(RevokeError::BadSignature);
+        }
+        if let Some(i) = held {
+            // The same revocation with a later expiry: it replaces the held one (and is
+            // passed on again, as the one neighbours must keep).
+            self.revoked.remove(i);
+        } else {
+            if self.revoked.len() >= self.max_revocations {
+                self.expire_revocations(unix_secs);
+            }
+            let foreign = self
+                .revoked
+                .iter()
+                .filter(|h| Some(h.r.network) != self.own_network)
+                .count();
+            if self.revoked.len() >= self.max_revocations
+                || (!own && foreign >= self.max_revocations / 2)
+            {
+                return Err(RevokeError::Full);
+            }
+        }
+        self.revoked.push(HeldRevocation {
+            seq: self.next_seq,
+            r: r.clone(),
+        });
+        self.next_seq += 1;
+        self.revocations_version += 1;
+        Ok(())
     }
 
     /// Verifies a node certificate presented by a peer: chain, validity, revocation, policy.
@@ -496,7 +653,7 @@ impl TrustStore {
         {
             return Err(CertError::Untrusted);
         }
-        if self.is_revoked(&subject.0) {
+        if self.is_revoked_by(&net, &subject.0) {
             return Err(CertError::Revoked);
         }
         Ok(subject)
@@ -512,7 +669,7 @@ impl TrustStore {
         if Some(net) != self.own_network && !self.trusted_networks.contains(&net) {
             return Err(CertError::Untrusted);
         }
-        if self.is_revoked(&cert.fingerprint()) {
+        if self.is_revoked_by(&net, &cert.fingerprint()) {
             return Err(CertError::Revoked);
         }
         Ok(())
@@ -658,12 +815,15 @@ mod tests {
     fn revocation_is_signed_by_the_network() {
         let (_ca, net, node, mut ts) = chain();
         let c = issue::node(&net, &node.id(), 0, 1000);
-        let fake = Revocation::sign(&node, node.id().0, 5);
-        assert!(!ts.revoke(&fake));
-        let r = Revocation::sign(&net, node.id().0, 5);
+        let fake = Revocation::sign(&node, node.id().0, 5, 1000);
+        assert_eq!(ts.revoke(&fake, 5), Err(RevokeError::UnknownNetwork));
+        let mut forged = Revocation::sign(&net, node.id().0, 5, 1000);
+        forged.issued_at += 1;
+        assert_eq!(ts.revoke(&forged, 5), Err(RevokeError::BadSignature));
+        let r = Revocation::sign(&net, node.id().0, 5, 1000);
         assert_eq!(Revocation::decode(&r.encode()), Some(r.clone()));
-        assert!(ts.revoke(&r));
-        assert!(!ts.revoke(&r), "second time is not new");
+        assert_eq!(ts.revoke(&r, 5), Ok(()));
+        assert_eq!(ts.revoke(&r, 5), Err(RevokeError::Duplicate));
         assert_eq!(ts.verify_node(&c, 10), Err(CertError::Revoked));
     }
 
@@ -902,7 +1062,10 @@ mod tests {
             t.fingerprint(),
             Certificate::decode(t.encoded()).unwrap().fingerprint()
         );
-        assert!(ts.revoke(&Revocation::sign(&net, t.fingerprint(), 20)));
+        assert_eq!(
+            ts.revoke(&Revocation::sign(&net, t.fingerprint(), 20, 1000), 20),
+            Ok(())
+        );
         assert_eq!(ts.verify_tunnel(&t, 30), Err(CertError::Revoked));
         assert_eq!(ts.verify_tunnel(&t2, 30), Ok(()), "only that certificate");
         // A tunnel from another known network needs `trusted-networks`; a node entry is not enough.
@@ -917,31 +1080,87 @@ mod tests {
     }
 
     #[test]
-    fn revocations_need_a_known_network_and_are_bounded() {
+    fn revocations_need_a_known_network_and_a_full_table_refuses() {
         let (_ca, net, _node, mut ts) = chain();
         let unknown = Identity::from_secret([77; 32]);
-        assert!(!ts.revoke(&Revocation::sign(&unknown, [1; 32], 0)));
+        let rev = |k: &Identity, s: u8, until: u64| Revocation::sign(k, [s; 32], 0, until);
+        assert_eq!(
+            ts.revoke(&rev(&unknown, 1, 100), 0),
+            Err(RevokeError::UnknownNetwork)
+        );
         ts.max_revocations = 3;
-        for i in 0..5u8 {
-            assert!(ts.revoke(&Revocation::sign(&net, [i; 32], 0)));
+        for i in 0..3u8 {
+            assert_eq!(ts.revoke(&rev(&net, i, 100 + u64::from(i)), 10), Ok(()));
         }
-        // The two oldest went to make room.
-        assert!(!ts.is_revoked(&[0; 32]) && !ts.is_revoked(&[1; 32]));
-        assert!((2..5).all(|i| ts.is_revoked(&[i; 32])));
+        // Full of valid revocations: the newcomer is refused, nothing held is forgotten.
+        assert_eq!(ts.revoke(&rev(&net, 9, 500), 10), Err(RevokeError::Full));
+        assert!((0..3).all(|i| ts.is_revoked(&[i; 32])));
+        assert_eq!(
+            ts.revoke(&rev(&net, 8, 5), 10),
+            Err(RevokeError::Expired),
+            "its certificate expired already"
+        );
+        // Once the first subject's certificate expired, its slot is free again.
+        let v = ts.revocations_version();
+        assert_eq!(ts.revoke(&rev(&net, 9, 500), 101), Ok(()));
+        assert!(!ts.is_revoked(&[0; 32]) && ts.is_revoked(&[9; 32]));
+        assert!(ts.revocations_version() > v);
+        // The same subject again with a later expiry replaces the held one.
+        assert_eq!(
+            ts.revoke(&rev(&net, 9, 400), 101),
+            Err(RevokeError::Duplicate)
+        );
+        assert_eq!(ts.revoke(&rev(&net, 9, 900), 101), Ok(()));
+        assert_eq!(ts.revocations().len(), 3);
+    }
+
+    #[test]
+    fn a_revocation_binds_only_to_its_signers_certificates() {
+        let (ca, net, node, mut ts) = chain();
+        let c = issue::node(&net, &node.id(), 0, 1000);
+        let other = Identity::from_secret([4; 32]);
+        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10)
+            .unwrap();
+        // Known but not trusted: it issued nothing this node accepts.
+        let r = Revocation::sign(&other, node.id().0, 10, 1000);
+        assert_eq!(ts.revoke(&r, 10), Err(RevokeError::NotIssuer));
+        // Trusted for its own nodes: held, but it does not cover our network's certificate.
+        ts.trusted_networks.push(other.id());
+        assert_eq!(ts.revoke(&r, 10), Ok(()));
+        assert_eq!(ts.verify_node(&c, 10), Ok(node.id()));
+        let theirs = issue::node(&other, &node.id(), 0, 1000);
+        assert_eq!(ts.verify_node(&theirs, 10), Err(CertError::Revoked));
+    }
+
+    #[test]
+    fn foreign_networks_share_half_the_table() {
+        let (ca, net, _node, mut ts) = chain();
+        let other = Identity::from_secret([4; 32]);
+        ts.add_network(issue::network(&ca, &other.id(), "other", 0, 1000), 10)
+            .unwrap();
+        ts.trusted_networks.push(other.id());
+        ts.max_revocations = 4;
+        let rev = |k: &Identity, s: u8| Revocation::sign(k, [s; 32], 0, 1000);
+        assert_eq!(ts.revoke(&rev(&other, 1), 10), Ok(()));
+        assert_eq!(ts.revoke(&rev(&other, 2), 10), Ok(()));
+        assert_eq!(ts.revoke(&rev(&other, 3), 10), Err(RevokeError::Full));
+        assert_eq!(ts.revoke(&rev(&net, 3), 10), Ok(()));
+        assert_eq!(ts.revoke(&rev(&net, 4), 10), Ok(()));
     }
 
     #[test]
     fn revocation_encoding_and_tampering() {
         let net = Identity::from_secret([2; 32]);
-        let r = Revocation::sign(&net, [8; 32], 0x0102_0304);
+        let r = Revocation::sign(&net, [8; 32], 0x0102_0304, 0x0506_0708);
         let enc = r.encode();
         assert_eq!(enc.len(), REVOCATION_LEN);
         assert_eq!(&enc[..32], &net.id().0);
         assert_eq!(&enc[64..72], &0x0102_0304u64.to_le_bytes());
+        assert_eq!(&enc[72..80], &0x0506_0708u64.to_le_bytes());
         assert!(Revocation::decode(&enc[..REVOCATION_LEN - 1]).is_none());
         assert!(Revocation::decode(&[0; REVOCATION_LEN + 1]).is_none());
         assert!(r.verify());
-        for field in [0usize, 40, 70, 100] {
+        for field in [0usize, 40, 70, 75, 100] {
             let mut b = enc;
             b[field] ^= 1;
             assert!(!Revocation::decode(&b).unwrap().verify(), "byte {field}");

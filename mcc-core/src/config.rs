@@ -107,7 +107,8 @@ pub struct Limits {
     pub max_tunnels: usize,
     /// Conntrack flows across all tunnels.
     pub max_flows: usize,
-    /// Revocations remembered (the oldest is forgotten first).
+    /// Revocations held; a full table refuses new ones (`Event::RevocationRefused`) and
+    /// forgets none before its subject certificate expires.
     pub max_revocations: usize,
     /// Datagrams waiting for `poll_transmit`.
     pub tx_queue: usize,

@@ -96,6 +96,14 @@ pub enum Event {
         /// Did the name resolve to at least one ID?
         found: bool,
     },
+    /// A revocation (from a neighbour or the operator) was refused; a duplicate is not
+    /// reported (every flood produces them).
+    RevocationRefused {
+        /// The network that signed it.
+        network: NodeId,
+        /// Why.
+        reason: crate::cert::RevokeError,
+    },
     /// A packet or frame was dropped.
     Dropped {
         /// Why.
@@ -162,6 +170,8 @@ pub struct Stats {
     pub drop_full: u64,
     /// Events discarded because the event queue was full (see `Limits::events`).
     pub events_lost: u64,
+    /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.
+    pub revocations_refused: u64,
 }
 
 impl Stats {

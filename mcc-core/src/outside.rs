@@ -167,7 +167,8 @@ impl<C: Cipher> Node<C> {
             },
             Some(rpc::KIND_REVOCATION) => match Revocation::decode(&plain[1..]) {
                 Some(r) => {
-                    self.apply_revocation(&r, Some(ps));
+                    // A refusal is counted and reported inside; nothing goes back.
+                    let _ = self.apply_revocation(&r, Some(ps));
                 }
                 None => self.drop_packet(DropReason::Malformed),
             },

@@ -50,6 +50,9 @@ pub fn describe(e: &Event) -> String {
         }
         Event::TunnelInstalled { .. } => "tunnel installed".into(),
         Event::LookupDone { query, found } => format!("lookup {query} done (found: {found})"),
+        Event::RevocationRefused { network, reason } => {
+            format!("revocation signed by {network} refused: {reason}")
+        }
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

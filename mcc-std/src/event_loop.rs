@@ -10,6 +10,7 @@ use crate::control_server::ControlServer;
 use crate::dns_service::DnsService;
 use crate::event_log::{EventLog, describe};
 use crate::resolver_state::ResolverState;
+use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
 use crate::tun::{TunDevice, TunRead, TunWrite};
 use crate::tunnel_dir::{self, TunnelDirError};
@@ -36,6 +37,8 @@ pub enum StartError {
     Node(String),
     #[error(transparent)]
     Tunnels(#[from] TunnelDirError),
+    #[error(transparent)]
+    Revocations(#[from] RevocationStateError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -53,6 +56,7 @@ pub struct EventLoop<C: Cipher> {
     dns: DnsService,
     control: ControlServer,
     resolver: ResolverState,
+    revocations: RevocationState,
     events: EventLog,
 }
 
@@ -62,7 +66,12 @@ impl<C: Cipher> EventLoop<C> {
     /// the node runs.
     pub async fn start(cfg: DaemonConfig) -> Result<Self, StartError> {
         let unix = unix_now();
-        let core = config::core_config(&cfg, unix)?;
+        let mut core = config::core_config(&cfg, unix)?;
+        // Revoked before the restart stays revoked: the saved list goes into the trust
+        // store the node is built from.
+        core.trust.max_revocations = core.limits.max_revocations;
+        let mut revocations = RevocationState::new(&cfg.data_dir);
+        let held = revocations.restore(&mut core.trust, unix)?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| StartError::Node(format!("no OS randomness: {e}")))?;
@@ -103,7 +112,7 @@ impl<C: Cipher> EventLoop<C> {
                 cfg.path.display()
             );
         }
-        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, "node started");
+        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, "node started");
         Ok(EventLoop {
             node,
             cfg,
@@ -112,6 +121,7 @@ impl<C: Cipher> EventLoop<C> {
             dns,
             control,
             resolver,
+            revocations,
             events: EventLog::default(),
         })
     }
@@ -246,6 +256,9 @@ impl<C: Cipher> EventLoop<C> {
             self.dns.lookup_done(&mut self.node, q).await;
         }
         self.resolver.save_if_changed(self.node.resolver());
+        if let Err(e) = self.revocations.save_if_changed(self.node.trust()) {
+            warn!("saving revocations: {e}");
+        }
     }
 
     fn on_event(&mut self, e: Event) {

@@ -15,6 +15,7 @@ pub mod event_loop;
 pub mod logging;
 pub mod provision;
 pub mod resolver_state;
+pub mod revocation_state;
 pub mod store;
 pub mod tun;
 pub mod tunnel_dir;

@@ -211,19 +211,29 @@ pub fn init(
     Ok(id)
 }
 
-/// A revocation of `subject` (a node ID, or the file of a tunnel certificate) signed by the
-/// network key, in base64 as the `revoke` control request takes it.
+/// A revocation of `subject` (a node ID, or a node or tunnel certificate file) signed by
+/// the network key, in base64 as the `revoke` control request takes it. It is kept until
+/// the subject certificate expires: the file's `not_after`, or for a bare node ID the
+/// latest expiry of any certificate this tool could have issued for it by now
+/// (`VALIDITY_DAYS` from now).
 pub fn revocation(
     network_key: &Identity,
     subject: &str,
     unix_secs: u64,
 ) -> Result<String, ProvisionError> {
     use base64::Engine;
-    let target = match subject.parse::<NodeId>() {
-        Ok(id) => id.0,
-        Err(_) => store::read_certificate(Path::new(subject))?.fingerprint(),
+    let (target, expires_at) = match subject.parse::<NodeId>() {
+        Ok(id) => (id.0, unix_secs + VALIDITY_DAYS * DAY),
+        Err(_) => {
+            let cert = store::read_certificate(Path::new(subject))?;
+            let target = match cert.body.kind {
+                CertKind::Node => cert.subject().0,
+                _ => cert.fingerprint(),
+            };
+            (target, cert.body.not_after)
+        }
     };
-    let r = Revocation::sign(network_key, target, unix_secs);
+    let r = Revocation::sign(network_key, target, unix_secs, expires_at);
     Ok(base64::engine::general_purpose::STANDARD.encode(r.encode()))
 }
 
@@ -384,6 +394,12 @@ mod tests {
         let r = revocation(&key, &id.to_string(), now).unwrap();
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD.decode(r).unwrap();
-        assert!(Revocation::decode(&bytes).is_some());
+        let r = Revocation::decode(&bytes).unwrap();
+        assert!(r.verify() && r.subject == id.0);
+        assert_eq!(
+            r.expires_at,
+            now + VALIDITY_DAYS * DAY,
+            "outlives what was issued"
+        );
     }
 }

@@ -292,6 +292,25 @@ else
     fail "10b tunnel works after srv restarts"
 fi
 
+# ---------------------------------------------------------------- 12 revocation sticks
+# srv is revoked at its parent a; a's mccd restarts and must load the revocation from its
+# data-dir before any neighbour could re-send it (the log line), and still refuse srv.
+
+srv_under_a() { [ "$(mccn srv parent 2>/dev/null | awk '{print $2}')" = "${ID[a]}" ]; }
+srv_not_under_a() { ! srv_under_a; }
+revoke_srv_at_a() { nsx a timeout 10 "$MCC" -s "$W/a/mcc.sock" revoke -p "$W/a/network-certificate.txt" --stdin "${ID[srv]}" <"$NETKEY" >/dev/null; }
+a_loaded_one() { grep 'node started' "$W/a/mccd.log" | tail -n 1 | grep -q 'revocations=1'; }
+log "revoking srv at a"
+check "12a mcc revoke is accepted" revoke_srv_at_a
+check "12b srv loses a as its parent" wait_until 20 0.5 srv_not_under_a
+check "12c a saved the revocation" grep -q '"revocations"' "$W/a/data/revocations.json"
+mccd_stop "$W/a"
+mccd_start a "$W/a"
+wait_until 20 0.3 healthy a || fail "12 a healthy after restart"
+check "12d a loaded 1 revocation from data-dir at start" a_loaded_one
+sleep 8
+check "12e the restarted a still refuses srv" srv_not_under_a
+
 # ---------------------------------------------------------------- 11 clean shutdown
 
 for n in root a b srv cli; do

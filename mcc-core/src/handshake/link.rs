@@ -435,10 +435,8 @@ mod tests {
     fn a_revoked_certificate_is_refused() {
         let pki = Pki::new();
         let (a, mut b) = (Side::new(&pki, 3), Side::new(&pki, 4));
-        assert!(
-            b.trust
-                .revoke(&Revocation::sign(&pki.net, a.id.id().0, NOW))
-        );
+        let r = Revocation::sign(&pki.net, a.id.id().0, NOW, u64::MAX);
+        assert_eq!(b.trust.revoke(&r, NOW), Ok(()));
         let (_, init_bytes) = init(&a);
         assert_eq!(
             respond(&b, &init_bytes).err(),

@@ -9,7 +9,7 @@
 //! packets from the TUN device (TUN → UDP); this file holds the state, the timers and the
 //! control paths (handshakes, topology, tunnels, revocations).
 
-use crate::cert::{CertError, Certificate, Revocation, TrustStore};
+use crate::cert::{CertError, Certificate, Revocation, RevokeError, TrustStore};
 use crate::config::{Config, ConfigError, Limits, Timers};
 use crate::crypto::{Cipher, Identity, RustCryptoChaCha};
 use crate::event::{DropReason, Event, Stats};
@@ -112,8 +112,9 @@ pub enum CommandError {
     Full,
     /// No tunnel with that fingerprint.
     UnknownTunnel,
-    /// The revocation is not signed by a known network, or was already applied.
-    Revocation,
+    /// The revocation was refused (already applied, not signed by this node's own or a
+    /// trusted network, expired, or the table is full of valid ones).
+    Revocation(RevokeError),
 }
 
 impl core::error::Error for CommandError {}
@@ -127,9 +128,7 @@ impl core::fmt::Display for CommandError {
             }
             CommandError::Full => f.write_str("tunnel table or address pool is full"),
             CommandError::UnknownTunnel => f.write_str("no such tunnel"),
-            CommandError::Revocation => {
-                f.write_str("revocation not signed by a known network, or already applied")
-            }
+            CommandError::Revocation(e) => write!(f, "revocation: {e}"),
         }
     }
 }
@@ -253,7 +252,7 @@ impl<C: Cipher> Node<C> {
             own_v4,
             tunnels: TunnelTable::new(l.max_tunnels),
             conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout),
-            revocations: Revocations::new(l.max_revocations),
+            revocations: Revocations::new(l.max_peers),
             lookups: Lookups::new(),
             deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
             tx: PacketQueue::new(l.tx_queue, slot),
@@ -338,7 +337,14 @@ impl<C: Cipher> Node<C> {
     #[must_use]
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         loop {
-            match self.tx.pop_into(buf)? {
+            let Some(item) = self.tx.pop_into(buf) else {
+                // Empty: refill with revocations neighbours still lack (paced, never dropped).
+                if self.pump_revocations() {
+                    continue;
+                }
+                return None;
+            };
+            match item {
                 Ok((len, Some(dst))) => {
                     self.stats.datagrams_out += 1;
                     self.stats.bytes_out += len as u64;
@@ -436,13 +442,9 @@ impl<C: Cipher> Node<C> {
                 self.remove_tunnel(slot);
                 Ok(())
             }
-            Command::Revoke(r) => {
-                if self.apply_revocation(&r, None) {
-                    Ok(())
-                } else {
-                    Err(CommandError::Revocation)
-                }
-            }
+            Command::Revoke(r) => self
+                .apply_revocation(&r, None)
+                .map_err(CommandError::Revocation),
             Command::SetUnixTime(s) => {
                 self.unix_base = (now, s);
                 Ok(())

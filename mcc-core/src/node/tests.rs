@@ -2,7 +2,7 @@
 //! looking at one handshake or timer path through `Node`'s public inputs and outputs.
 
 use super::*;
-use crate::cert::{Revocation, issue};
+use crate::cert::{Revocation, RevokeError, issue};
 use crate::resolver::ResolverConfig;
 use crate::time::Duration;
 use alloc::vec;
@@ -251,14 +251,14 @@ fn a_revoked_node_is_dropped_and_refused_when_it_comes_back() {
     let mut p = Pair::with(config(&n, n.trust(), 1, &[], u64::MAX / 2), child());
     p.link();
     assert_eq!(p.root.peers().count(), 1);
-    let r = Revocation::sign(&n.net, p.child.id().0, UNIX);
+    let r = Revocation::sign(&n.net, p.child.id().0, UNIX, u64::MAX / 2);
     p.root
         .handle_command(p.now, Command::Revoke(r.clone()))
         .unwrap();
     assert_eq!(p.root.peers().count(), 0);
     assert_eq!(
         p.root.handle_command(p.now, Command::Revoke(r)),
-        Err(CommandError::Revocation),
+        Err(CommandError::Revocation(RevokeError::Duplicate)),
         "applied once"
     );
     // The child restarts and dials again: its certificate is revoked now.

@@ -9,7 +9,7 @@
 //! | 0x04 | tunnel frame                               tunnel data for this very neighbour
 //! | 0x05 | ttl | dst short id 6 | tunnel frame        tunnel data routed further
 //! | 0x06 | ttl | dst id 32 | src id 32 | control      routed control (tunnel handshakes)
-//! | 0x07 | revocation 136                             flooded to every neighbour
+//! | 0x07 | revocation 144                             flooded to every neighbour, paced
 //! | 0x08 | ttl | origin 32 | query u32 | len | name     name lookup, up the tree
 //! | 0x09 |                                            child leaves this parent
 //! | 0x10 + rung |                                     NAT probe: "answer after delay[rung]"

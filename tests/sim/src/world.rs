@@ -62,6 +62,9 @@ pub struct Pki {
     pub ca: Identity,
     pub network: Identity,
     pub network_cert: Certificate,
+    /// Other networks of the same CA every node knows (see [`World::add_network`]), and
+    /// whether nodes list them in `trusted-networks`.
+    pub other_networks: Vec<(Certificate, bool)>,
 }
 
 struct SimNode {
@@ -76,6 +79,9 @@ struct SimNode {
     events: Vec<Event>,
     timers: Timers,
     limits: Limits,
+    /// The node's held revocations as its driver last saved them (mccd's
+    /// `revocations.json`), with the version saved: handed back at restart.
+    saved_revocations: (u64, Vec<Revocation>),
 }
 
 /// A NAT with expiring bindings: when the node last sent to each remote address.
@@ -157,6 +163,7 @@ impl World {
                 ca,
                 network,
                 network_cert,
+                other_networks: Vec::new(),
             },
             wire: Vec::new(),
             capture: false,
@@ -173,7 +180,31 @@ impl World {
         let mut t = TrustStore::new(vec![self.pki.ca.id()], self.pki.network.id());
         t.add_network(self.pki.network_cert.clone(), UNIX_START)
             .expect("valid network cert");
+        for (cert, trusted) in &self.pki.other_networks {
+            t.add_network(cert.clone(), UNIX_START)
+                .expect("valid network cert");
+            if *trusted {
+                t.trusted_networks.push(cert.subject());
+            }
+        }
         t
+    }
+
+    /// Creates another network under the simulated CA whose certificate every node started
+    /// afterwards knows (and lists in `trusted-networks` if `trusted`); returns its key, as
+    /// whoever runs that network holds it.
+    pub fn add_network(&mut self, trusted: bool) -> Identity {
+        let key = Identity::generate(&mut self.rng);
+        let n = self.pki.other_networks.len();
+        let cert = issue::network(
+            &self.pki.ca,
+            &key.id(),
+            &format!("other{n}"),
+            0,
+            u64::MAX / 2,
+        );
+        self.pki.other_networks.push((cert, trusted));
+        key
     }
 
     /// Adds a node whose parents (in priority order) are earlier nodes.
@@ -200,6 +231,7 @@ impl World {
             events: Vec::new(),
             timers: self.timers,
             limits: self.limits,
+            saved_revocations: (0, Vec::new()),
         });
         self.by_addr.insert(addr, i);
         self.deadlines.push(None);
@@ -212,10 +244,17 @@ impl World {
 
     fn config(&self, i: usize) -> Config {
         let n = &self.nodes[i];
+        let unix = UNIX_START + self.now.as_micros() / 1_000_000;
+        let mut trust = self.trust_store();
+        trust.max_revocations = n.limits.max_revocations;
+        for r in &n.saved_revocations.1 {
+            // As mccd loads its saved list: each one is checked again.
+            let _ = trust.revoke(r, unix);
+        }
         Config {
             identity: n.identity.clone(),
             certificate: issue::node(&self.pki.network, &n.identity.id(), 0, u64::MAX / 2),
-            trust: self.trust_store(),
+            trust,
             parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
             names: vec![format!("node{i}")],
             timers: n.timers,
@@ -431,12 +470,22 @@ impl World {
 
     /// Revokes a tunnel at node `at` (the revocation floods from there).
     pub fn revoke(&mut self, at: usize, subject: [u8; 32]) {
-        let r = Revocation::sign(&self.pki.network, subject, UNIX_START);
+        let r = Revocation::sign(&self.pki.network, subject, UNIX_START, u64::MAX / 2);
         let now = self.now;
         self.node_mut(at)
             .handle_command(now, Command::Revoke(r))
             .expect("valid revocation");
         self.drain(at);
+    }
+
+    /// Node `from` (a certified insider) seals `plain` on its link to `to` and sends it at
+    /// once; `false` if it has no session with `to`.
+    pub fn send_insider_rpc(&mut self, from: usize, to: usize, plain: &[u8]) -> bool {
+        let now = self.now;
+        let to_id = self.node(to).id();
+        let sent = self.node_mut(from).insider_send_rpc(now, &to_id, plain);
+        self.drain(from);
+        sent
     }
 
     /// Starts a name lookup on `node` (what its DNS server does for an unknown name).
@@ -484,6 +533,11 @@ impl World {
         }
         while let Some(e) = n.poll_event() {
             sn.events.push(e);
+        }
+        // As mccd does after each drain: save the held revocations when they changed.
+        let version = n.trust().revocations_version();
+        if version != sn.saved_revocations.0 {
+            sn.saved_revocations = (version, n.trust().revocations().cloned().collect());
         }
     }
 
