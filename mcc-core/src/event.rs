@@ -96,6 +96,15 @@ pub enum Event {
         /// Did the name resolve to at least one ID?
         found: bool,
     },
+    /// A child reported a topology record this node refused (see `routing::Refusal`).
+    RecordRefused {
+        /// The child that sent it.
+        from: NodeId,
+        /// The record's ID.
+        id: NodeId,
+        /// Why.
+        reason: crate::routing::Refusal,
+    },
     /// A packet or frame was dropped.
     Dropped {
         /// Why.

@@ -50,6 +50,9 @@ pub fn describe(e: &Event) -> String {
         }
         Event::TunnelInstalled { .. } => "tunnel installed".into(),
         Event::LookupDone { query, found } => format!("lookup {query} done (found: {found})"),
+        Event::RecordRefused { from, id, reason } => {
+            format!("refused topology record {id} from {from}: {reason}")
+        }
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

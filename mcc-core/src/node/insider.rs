@@ -63,8 +63,13 @@ impl<C: Cipher> Node<C> {
     /// record that names someone else.
     pub fn insider_sign_record(
         &mut self,
-        record: crate::wire::rpc::Record,
+        mut record: crate::wire::rpc::Record,
     ) -> crate::wire::rpc::Record {
+        let sig = self
+            .identity
+            .sign(&crate::routing::record::signed_message(&record));
+        let proof = crate::wire::rpc::Proof::new(sig, self.cert.encoded().to_vec());
+        record.proof = Some(alloc::boxed::Box::new(proof));
         record
     }
 

@@ -40,6 +40,7 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
+        Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

@@ -5,8 +5,8 @@ use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
-use mcc_core::wire::rpc::{Record, RecordKind};
 use mcc_core::time::{Duration, Instant};
+use mcc_core::wire::rpc::{Record, RecordKind};
 use mcc_core::{Command, Node};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -397,13 +397,17 @@ impl World {
     pub fn insider_certified_record(&mut self, holder: usize, parent: NodeId) -> Record {
         let _ = holder;
         let key = Identity::generate(&mut self.rng);
-        Record {
+        let cert = issue::node(&self.pki.network, &key.id(), 0, u64::MAX / 2);
+        let mut r = Record {
             id: key.id(),
             parent: Some(parent),
             seq: 1,
             kind: RecordKind::Node,
             names: Vec::new(),
-        }
+            proof: None,
+        };
+        mcc_core::routing::record::sign(&mut r, &key, cert.encoded().to_vec());
+        r
     }
 
     /// Installs a tunnel on both nodes directly (certificate and keys copied by hand).
