@@ -55,6 +55,7 @@ pub struct Applied {
 }
 
 /// This node's routing table: its own records and those of its subtree, with the change journal that drives upward updates and the next-hop cache.
+#[derive(Clone)]
 pub struct Topology {
     me: NodeId,
     slots: BTreeMap<NodeId, Slot>,
@@ -923,5 +924,219 @@ mod tests {
         assert!(u.entries.contains(&Entry::Remove { id: id(40), seq: 2 }));
         assert_eq!(t.records().count(), 1);
         assert_eq!(t.me(), id(1));
+    }
+
+    #[test]
+    fn a_record_must_hang_under_the_child_that_sent_it() {
+        // Root 0; 5 is under child 1. Child 2 replays 5 (under 1), and claims 6 directly
+        // under 0. (Child 2 claiming 5 under itself passes this check: only 5's signature,
+        // the verifier's part, can stop that.)
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.apply(
+            id(1),
+            &upd(
+                1,
+                vec![Entry::Upsert(rec(1, 0, 1)), Entry::Upsert(rec(5, 1, 1))],
+            ),
+            ok,
+        );
+        let a = t.apply(
+            id(2),
+            &upd(
+                2,
+                vec![
+                    Entry::Upsert(rec(5, 1, u32::MAX)),
+                    Entry::Upsert(rec(6, 0, 1)),
+                    Entry::Upsert(rec(7, 1, 1)),
+                    Entry::Upsert(rec(2, 9, 1)),
+                ],
+            ),
+            ok,
+        );
+        assert_eq!(a.changed, 0);
+        assert!(
+            a.refusals.iter().all(|(_, r)| *r == Refusal::NotUnderChild),
+            "{a:?}"
+        );
+        assert_eq!(
+            a.refused, 4,
+            "5 and 7 are under 1, 6 under 0, 2 names another parent"
+        );
+        assert_eq!(t.get(&id(5)).unwrap().parent, Some(id(1)));
+        // A removal from 2 cannot touch what came through 1.
+        t.apply(
+            id(2),
+            &upd(
+                3,
+                vec![Entry::Remove {
+                    id: id(5),
+                    seq: u32::MAX,
+                }],
+            ),
+            ok,
+        );
+        assert!(t.get(&id(5)).is_some());
+        // The verifier has the last word.
+        let a = t.apply(id(2), &upd(4, vec![Entry::Upsert(rec(2, 0, 1))]), |_| {
+            Err(Refusal::BadSignature)
+        });
+        assert_eq!(a.refusals, vec![(id(2), Refusal::BadSignature)]);
+        assert!(t.get(&id(2)).is_none());
+    }
+
+    #[test]
+    fn each_child_holds_at_most_its_share() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.set_max_per_child(3);
+        let entries = (1..=6)
+            .map(|n| Entry::Upsert(rec(n, if n == 1 { 0 } else { 1 }, 1)))
+            .collect();
+        let a = t.apply(id(1), &upd(6, entries), ok);
+        assert_eq!((a.changed, a.refused), (3, 3));
+        assert!(a.refusals.iter().all(|(_, r)| *r == Refusal::ChildFull));
+        // Updates of records it already holds still go through; another child has room.
+        assert_eq!(
+            t.apply(id(1), &upd(7, vec![Entry::Upsert(rec(2, 1, 2))]), ok)
+                .changed,
+            1
+        );
+        assert_eq!(
+            t.apply(id(9), &upd(1, vec![Entry::Upsert(rec(9, 0, 1))]), ok)
+                .changed,
+            1
+        );
+        // Dropping the child frees its share.
+        t.drop_child(&id(1));
+        let entries = (1..=3)
+            .map(|n| Entry::Upsert(rec(n, if n == 1 { 0 } else { 1 }, 5)))
+            .collect();
+        assert_eq!(t.apply(id(1), &upd(8, entries), ok).changed, 3);
+    }
+
+    #[test]
+    fn seeing_its_own_record_reported_or_withdrawn_reannounces() {
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)), 0);
+        let own = t.get(&id(1)).unwrap().seq;
+        let a = t.apply(
+            id(2),
+            &upd(
+                1,
+                vec![Entry::Remove {
+                    id: id(1),
+                    seq: own,
+                }],
+            ),
+            ok,
+        );
+        assert!(a.reannounced);
+        let a = t.apply(id(2), &upd(2, vec![Entry::Upsert(rec(1, 2, own - 1))]), ok);
+        assert!(!a.reannounced, "an older copy is no threat");
+        t.reannounce(0);
+        assert_eq!(t.get(&id(1)).unwrap().seq, own + 1);
+    }
+
+    #[test]
+    fn certified_service_names_and_first_claims_win() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        let named = |n: u8, parent: u8, kind: RecordKind, names: &[&str]| Record {
+            kind,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            ..rec(n, parent, 1)
+        };
+        t.apply(
+            id(1),
+            &upd(
+                1,
+                vec![Entry::Upsert(named(1, 0, RecordKind::Node, &["a"]))],
+            ),
+            ok,
+        );
+        t.apply(
+            id(2),
+            &upd(
+                1,
+                vec![Entry::Upsert(named(2, 0, RecordKind::Node, &["b"]))],
+            ),
+            ok,
+        );
+        // 2 now claims "a" too: the older claim keeps it.
+        t.apply(
+            id(2),
+            &upd(
+                2,
+                vec![Entry::Upsert(Record {
+                    seq: 2,
+                    ..named(2, 0, RecordKind::Node, &["a", "b"])
+                })],
+            ),
+            ok,
+        );
+        assert_eq!(t.names("a"), vec![id(1)]);
+        assert_eq!(t.names("B"), vec![id(2)]);
+        // A (certified) server endpoint named "a" beats both nodes.
+        t.apply(
+            id(2),
+            &upd(
+                3,
+                vec![Entry::Upsert(named(
+                    3,
+                    2,
+                    RecordKind::ServerEndpoint,
+                    &["a"],
+                ))],
+            ),
+            ok,
+        );
+        assert_eq!(t.names("a"), vec![id(3)]);
+        assert!(t.names("c").is_empty());
+    }
+
+    #[test]
+    fn a_root_drops_proofs_and_a_relay_keeps_them() {
+        use crate::wire::rpc::Proof;
+        let proved = || Record {
+            proof: Some(alloc::boxed::Box::new(Proof::new([1; 64], vec![2; 100]))),
+            ..rec(5, 1, 1)
+        };
+        for keep in [false, true] {
+            let mut t = Topology::new(id(0), Vec::new(), 10);
+            t.set_keep_proofs(keep);
+            t.apply(id(1), &upd(1, vec![Entry::Upsert(proved())]), ok);
+            assert_eq!(t.get(&id(5)).unwrap().proof.is_some(), keep);
+            // The same record again (with its proof) is no change at a root either.
+            let v = t.version();
+            assert_eq!(
+                t.apply(id(1), &upd(2, vec![Entry::Upsert(proved())]), ok)
+                    .changed,
+                0
+            );
+            assert_eq!(t.version(), v);
+        }
+    }
+
+    #[test]
+    fn a_moved_parent_is_sent_before_its_subtree() {
+        // Relay 1 learned 3 (under 2) before 2's own record changed: the update carries 2
+        // first, so the root above sees 3's parent under this relay.
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)), 0);
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(3, 2, 1))]), ok);
+        t.apply(id(2), &upd(2, vec![Entry::Upsert(rec(2, 1, 1))]), ok);
+        let u = t.update_since(0, 1200).unwrap();
+        let order: Vec<NodeId> = u
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Upsert(r) => Some(r.id),
+                _ => None,
+            })
+            .collect();
+        let pos = |n| order.iter().position(|x| *x == id(n)).unwrap();
+        assert!(pos(2) < pos(3), "{order:?}");
+        let mut root = Topology::new(id(0), Vec::new(), 100);
+        let a = root.apply(id(1), &u, ok);
+        assert_eq!(a.refused, 0);
+        assert!(root.get(&id(3)).is_some());
     }
 }
