@@ -114,23 +114,31 @@ fn main() {
     write("node_input", "nat_keepalive", &[0, nat[0]]);
 
     // rpc_messages
+    // Signed records, as nodes send them: the node's with its certificate, the endpoint's
+    // with the tunnel certificate.
+    let mut own = Record {
+        id: node.id(),
+        parent: Some(peer.id()),
+        seq: 1_700_000_003,
+        kind: RecordKind::Node,
+        names: vec!["laptop".into()],
+        proof: None,
+    };
+    mcc_core::routing::record::sign(&mut own, &node, node_cert.encoded().to_vec());
+    let mut ep = Record {
+        id: endpoint.id(),
+        parent: Some(node.id()),
+        seq: 1_700_000_001,
+        kind: RecordKind::ServerEndpoint,
+        names: vec![],
+        proof: None,
+    };
+    mcc_core::routing::record::sign(&mut ep, &endpoint, tunnel_cert.encoded().to_vec());
     let update = TopologyUpdate {
         upto: 9,
         entries: vec![
-            Entry::Upsert(Record {
-                id: node.id(),
-                parent: Some(peer.id()),
-                seq: 3,
-                kind: RecordKind::Node,
-                names: vec!["laptop".into()],
-            }),
-            Entry::Upsert(Record {
-                id: endpoint.id(),
-                parent: Some(node.id()),
-                seq: 1,
-                kind: RecordKind::ServerEndpoint,
-                names: vec![],
-            }),
+            Entry::Upsert(own),
+            Entry::Upsert(ep),
             Entry::Remove {
                 id: NodeId([9; 32]),
                 seq: 4,

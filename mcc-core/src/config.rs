@@ -103,6 +103,8 @@ pub struct Limits {
     pub max_peers: usize,
     /// Routing records (nodes and endpoints of the subtree).
     pub max_records: usize,
+    /// Routing records any one child's subtree may hold, so one child cannot fill the table.
+    pub max_records_per_child: usize,
     /// Tunnels this node hosts an endpoint of.
     pub max_tunnels: usize,
     /// Conntrack flows across all tunnels.
@@ -127,6 +129,7 @@ impl Default for Limits {
         Limits {
             max_peers: 256,
             max_records: 16_384,
+            max_records_per_child: 4096,
             max_tunnels: 256,
             max_flows: 4096,
             max_revocations: 1024,
@@ -145,6 +148,7 @@ impl Limits {
         Limits {
             max_peers: 4,
             max_records: 8,
+            max_records_per_child: 8,
             max_tunnels: 4,
             max_flows: 32,
             max_revocations: 16,

@@ -104,6 +104,15 @@ pub enum Event {
         /// Why.
         reason: crate::cert::RevokeError,
     },
+    /// A child reported a topology record this node refused (see `routing::Refusal`).
+    RecordRefused {
+        /// The child that sent it.
+        from: NodeId,
+        /// The record's ID.
+        id: NodeId,
+        /// Why.
+        reason: crate::routing::Refusal,
+    },
     /// A packet or frame was dropped.
     Dropped {
         /// Why.

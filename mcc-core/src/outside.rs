@@ -101,31 +101,10 @@ impl<C: Cipher> Node<C> {
                 });
             }
             Some(rpc::KIND_PONG) => {}
-            Some(rpc::KIND_TOPOLOGY) => {
-                let Ok(update) = TopologyUpdate::parse(&plain[1..]) else {
-                    return self.drop_packet(DropReason::Malformed);
-                };
-                let Some(child) = self.peers.get(ps).map(|p| p.id) else {
-                    return;
-                };
-                if Some(child) == self.parent() {
-                    // Updates only flow upward.
-                    return self.drop_packet(DropReason::Malformed);
-                }
-                let applied = self.topology.apply(child, &update);
-                for _ in 0..applied.refused {
-                    self.stats.count_drop(DropReason::Full);
-                }
-                let upto = update.upto;
-                self.send_rpc(ps, |b| {
-                    b[0] = rpc::KIND_TOPOLOGY_ACK;
-                    b[1..9].copy_from_slice(&upto.to_le_bytes());
-                    9
-                });
-                if applied.changed > 0 {
-                    self.flush_topology(now);
-                }
-            }
+            Some(rpc::KIND_TOPOLOGY) => match TopologyUpdate::parse(&plain[1..]) {
+                Ok(update) => self.handle_topology_update(now, ps, update),
+                Err(_) => self.drop_packet(DropReason::Malformed),
+            },
             Some(rpc::KIND_TOPOLOGY_ACK) => match rpc::parse_topology_ack(plain) {
                 Ok(upto) => self.handle_topology_ack(now, ps, upto),
                 Err(_) => self.drop_packet(DropReason::Malformed),

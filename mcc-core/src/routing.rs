@@ -8,7 +8,17 @@
 //! tombstones and only cancel a record that came the same way with an older or equal `seq`,
 //! which is what makes failover races harmless: the node's own `seq` grows with every parent
 //! change, so the newer path wins at every ancestor.
+//!
+//! Records are signed by the key they describe and carry its certificate ([`record`]), so
+//! a child can only report what its subtree signed. On top of that a parent accepts a
+//! record only if its parent chain ends at the child that sent it, caps the records each
+//! child may hold, and never lets a second ID take a short ID that a known one has.
 
+pub mod record;
+
+pub use record::Refusal;
+
+use crate::crypto::Identity;
 use crate::id::{NodeId, ShortId};
 use crate::wire::rpc::{Entry, MAX_UPDATE_ENTRIES, Record, RecordKind, TopologyUpdate};
 use alloc::collections::{BTreeMap, BinaryHeap};
@@ -25,18 +35,27 @@ struct Slot {
     /// The child it came through; `None` for records this node owns (itself, its endpoints).
     via: Option<NodeId>,
     changed: u64,
+    /// Stamp at which this ID last became live: the age of its name claims.
+    since: u64,
 }
 
 /// What the topology learned from applying an update.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     /// Records added, updated or removed.
     pub changed: usize,
-    /// Entries refused because the table is full.
+    /// Entries refused (table full, child's share full, or a record that does not prove
+    /// itself or does not belong under the child); one per entry in `refusals`.
     pub refused: usize,
+    /// The refused records' IDs and why.
+    pub refusals: Vec<(NodeId, Refusal)>,
+    /// The child reported this node's own record (or withdrew it): this node signed a
+    /// fresh one so its ancestors hear the genuine record again.
+    pub reannounced: bool,
 }
 
 /// This node's routing table: its own records and those of its subtree, with the change journal that drives upward updates and the next-hop cache.
+#[derive(Clone)]
 pub struct Topology {
     me: NodeId,
     slots: BTreeMap<NodeId, Slot>,
@@ -44,16 +63,39 @@ pub struct Topology {
     clock: u64,
     live: usize,
     max_records: usize,
-    shorts: BTreeMap<ShortId, Option<NodeId>>,
+    /// The one ID each known short ID stands for: the first to arrive keeps it.
+    shorts: BTreeMap<ShortId, NodeId>,
     version: u64,
     cache: BTreeMap<NodeId, NodeId>,
     cache_version: u64,
+    /// Live records per child (by the child's first 8 ID bytes, to keep a flat root's
+    /// per-child cost small).
+    per_child: BTreeMap<[u8; 8], u32>,
+    max_per_child: usize,
+    /// Keep the proofs of children's records? Only a node with a parent forwards them.
+    keep_proofs: bool,
+    /// This node's key and certificate, to sign its own record.
+    signer: Option<(Identity, Vec<u8>)>,
+}
+
+fn child_key(id: &NodeId) -> [u8; 8] {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&id.0[..8]);
+    k
+}
+
+/// Same record but for its proof (a root keeps none): nothing to apply.
+fn same_content(a: &Record, b: &Record) -> bool {
+    a.id == b.id && a.parent == b.parent && a.seq == b.seq && a.kind == b.kind && a.names == b.names
 }
 
 /// Rough encoded size of an entry, to keep an update within one datagram.
 fn entry_cost(e: &Entry) -> usize {
     match e {
-        Entry::Upsert(r) => 76 + r.names.iter().map(|n| n.len() + 1).sum::<usize>(),
+        Entry::Upsert(r) => {
+            let proof = r.proof.as_ref().map_or(0, |p| 66 + p.cert.len());
+            76 + proof + r.names.iter().map(|n| n.len() + 1).sum::<usize>()
+        }
         Entry::Remove { .. } => 40,
     }
 }
@@ -72,6 +114,10 @@ impl Topology {
             version: 1,
             cache: BTreeMap::new(),
             cache_version: 0,
+            per_child: BTreeMap::new(),
+            max_per_child: max_records.max(1),
+            keep_proofs: true,
+            signer: None,
         };
         let own = Record {
             id: me,
@@ -79,9 +125,45 @@ impl Topology {
             seq: 1,
             kind: RecordKind::Node,
             names,
+            proof: None,
         };
         t.put(me, Some(own), 0, None);
         t
+    }
+
+    /// Signs this node's own record from now on with `key` (whose ID is this node's) and
+    /// attaches `cert` (its encoded node certificate); `unix_secs` dates the first `seq`.
+    pub fn sign_with(&mut self, key: Identity, cert: Vec<u8>, unix_secs: u64) {
+        self.signer = Some((key, cert));
+        self.reannounce(unix_secs);
+    }
+
+    /// At most `n` live records may come through any one child.
+    pub fn set_max_per_child(&mut self, n: usize) {
+        self.max_per_child = n.max(1);
+    }
+
+    /// Keep children's proofs (signature and certificate)? A node with a parent must, to
+    /// forward them; a root drops them once checked.
+    pub fn set_keep_proofs(&mut self, keep: bool) {
+        self.keep_proofs = keep;
+    }
+
+    /// Re-signs this node's own record with a higher `seq`, so it wins over any copy an
+    /// ancestor holds.
+    pub fn reannounce(&mut self, unix_secs: u64) {
+        let me = self.me;
+        if let Some(mut own) = self.get(&me).cloned() {
+            own.seq = record::next_seq(own.seq, unix_secs);
+            self.sign_own(&mut own);
+            self.put(me, Some(own), 0, None);
+        }
+    }
+
+    fn sign_own(&self, r: &mut Record) {
+        if let Some((key, cert)) = &self.signer {
+            record::sign(r, key, cert.clone());
+        }
     }
 
     /// This node's ID.
@@ -114,19 +196,64 @@ impl Topology {
         self.slots.values().filter_map(|s| s.record.as_ref())
     }
 
-    /// The node a short ID stands for, if exactly one known node has it.
+    /// The node a short ID stands for (the first known ID with it).
     pub fn by_short(&self, s: &ShortId) -> Option<NodeId> {
-        self.shorts.get(s).copied().flatten()
+        self.shorts.get(s).copied()
+    }
+
+    /// The IDs a DNS name stands for: every server endpoint whose tunnel certificate lists
+    /// it (checked on arrival); else the node that claimed it first (node certificates carry
+    /// no names, so a node's names are claims that cannot override a certified one or an
+    /// older claim).
+    pub fn names(&self, name: &str) -> Vec<NodeId> {
+        let claims = |r: &Record| r.names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        let mut out = Vec::new();
+        let mut node: Option<(u64, NodeId)> = None;
+        for (id, s) in &self.slots {
+            let Some(r) = s.record.as_ref().filter(|r| claims(r)) else {
+                continue;
+            };
+            match r.kind {
+                RecordKind::ServerEndpoint => out.push(*id),
+                RecordKind::Node if node.is_none_or(|(since, _)| s.since < since) => {
+                    node = Some((s.since, *id))
+                }
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            out.extend(node.map(|(_, id)| id));
+        }
+        out
     }
 
     fn put(&mut self, id: NodeId, record: Option<Record>, removed_seq: u32, via: Option<NodeId>) {
         self.clock += 1;
         let changed = self.clock;
-        let was_live = self.slots.get(&id).is_some_and(|s| s.record.is_some());
-        if let Some(old) = self.slots.get(&id) {
+        let old = self.slots.get(&id);
+        let was_live = old.is_some_and(|s| s.record.is_some());
+        let old_via = old.and_then(|s| s.via).filter(|_| was_live);
+        // A name claim dates from when the record started making it.
+        let same_names =
+            |s: &Slot| s.record.as_ref().map(|r| &r.names) == record.as_ref().map(|r| &r.names);
+        let since = old
+            .filter(|s| was_live && same_names(s))
+            .map_or(changed, |s| s.since);
+        if let Some(old) = old {
             self.journal.remove(&old.changed);
         }
         let live = record.is_some();
+        if let Some(c) = old_via
+            && let Some(n) = self.per_child.get_mut(&child_key(&c))
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_child.remove(&child_key(&c));
+            }
+        }
+        if live && let Some(c) = via {
+            *self.per_child.entry(child_key(&c)).or_insert(0) += 1;
+        }
         self.slots.insert(
             id,
             Slot {
@@ -134,22 +261,20 @@ impl Topology {
                 removed_seq,
                 via,
                 changed,
+                since,
             },
         );
         self.journal.insert(changed, id);
         match (was_live, live) {
             (false, true) => {
                 self.live += 1;
-                let short = id.short();
-                let e = self.shorts.entry(short).or_insert(Some(id));
-                if *e != Some(id) {
-                    // Two known nodes share a short ID: routed frames to it are ambiguous.
-                    *e = None;
-                }
+                // Children's records never collide (`apply` refuses them); an own record
+                // that does keeps routing to the first holder rather than to nobody.
+                self.shorts.entry(id.short()).or_insert(id);
             }
             (true, false) => {
                 self.live -= 1;
-                if self.shorts.get(&id.short()) == Some(&Some(id)) {
+                if self.shorts.get(&id.short()) == Some(&id) {
                     self.shorts.remove(&id.short());
                 }
             }
@@ -158,8 +283,8 @@ impl Topology {
         self.version += 1;
     }
 
-    /// Changes this node's own record: its active parent.
-    pub fn set_parent(&mut self, parent: Option<NodeId>) {
+    /// Changes this node's own record: its active parent. `unix_secs` dates the new `seq`.
+    pub fn set_parent(&mut self, parent: Option<NodeId>, unix_secs: u64) {
         let me = self.me;
         let Some(mut own) = self.get(&me).cloned() else {
             return;
@@ -168,15 +293,21 @@ impl Topology {
             return;
         }
         own.parent = parent;
-        own.seq += 1;
+        own.seq = record::next_seq(own.seq, unix_secs);
+        self.sign_own(&mut own);
         self.put(me, Some(own), 0, None);
     }
 
-    /// Adds or updates a record this node owns (a tunnel endpoint it hosts).
-    pub fn set_local(&mut self, record: Record) {
+    /// Adds or updates a record this node owns (a tunnel endpoint it hosts), signed by the
+    /// endpoint's `key` with `cert` (the tunnel certificate) attached when given.
+    pub fn set_local(&mut self, record: Record, key: Option<(&Identity, Vec<u8>)>, unix_secs: u64) {
         let id = record.id;
-        let seq = self.get(&id).map_or(1, |r| r.seq + 1);
-        self.put(id, Some(Record { seq, ..record }), 0, None);
+        let seq = record::next_seq(self.get(&id).map_or(0, |r| r.seq), unix_secs);
+        let mut r = Record { seq, ..record };
+        if let Some((key, cert)) = key {
+            record::sign(&mut r, key, cert);
+        }
+        self.put(id, Some(r), 0, None);
     }
 
     /// Removes a record this node owns.
@@ -187,35 +318,85 @@ impl Topology {
     }
 
     /// Applies a child's update. Entries are trusted only to describe the child's subtree:
-    /// nothing can overwrite this node's own records.
-    pub fn apply(&mut self, child: NodeId, update: &TopologyUpdate) -> Applied {
+    /// nothing can overwrite this node's own records, a record must hang under the child
+    /// (see [`Topology::under_child`]), fit the child's share, keep short IDs unambiguous
+    /// and pass `verify` (signature and certificate, checked last: it is the costly part).
+    pub fn apply(
+        &mut self,
+        child: NodeId,
+        update: &TopologyUpdate,
+        mut verify: impl FnMut(&Record) -> Result<(), Refusal>,
+    ) -> Applied {
         let mut a = Applied::default();
+        let refuse = |a: &mut Applied, id: NodeId, why: Refusal| {
+            a.refused += 1;
+            a.refusals.push((id, why));
+        };
         for e in &update.entries {
             match e {
                 Entry::Upsert(r) => {
                     let existing = self.slots.get(&r.id);
-                    if r.id == self.me
-                        || existing.is_some_and(|s| s.via.is_none() && s.record.is_some())
-                    {
+                    if existing.is_some_and(|s| s.via.is_none() && s.record.is_some()) {
+                        // Someone reports this node's own record: make sure the genuine one
+                        // is the newest anywhere above.
+                        if r.id == self.me
+                            && existing
+                                .and_then(|s| s.record.as_ref())
+                                .is_some_and(|o| r.seq >= o.seq)
+                        {
+                            a.reannounced = true;
+                        }
+                        continue;
+                    }
+                    if r.id == self.me {
                         continue;
                     }
                     let live = existing.and_then(|s| s.record.as_ref());
+                    let same_child = existing.is_some_and(|s| s.via == Some(child));
                     if live.is_some_and(|old| old.seq > r.seq)
-                        || live == Some(r) && existing.unwrap().via == Some(child)
+                        || live.is_some_and(|old| same_child && same_content(old, r))
                     {
                         continue;
                     }
-                    if live.is_none() && self.live >= self.max_records {
-                        a.refused += 1;
+                    if !self.under_child(child, r) {
+                        refuse(&mut a, r.id, Refusal::NotUnderChild);
                         continue;
                     }
-                    self.put(r.id, Some(r.clone()), 0, Some(child));
+                    let held = self.per_child.get(&child_key(&child)).copied().unwrap_or(0);
+                    if !(live.is_some() && same_child) && held as usize >= self.max_per_child {
+                        refuse(&mut a, r.id, Refusal::ChildFull);
+                        continue;
+                    }
+                    if live.is_none() && self.live >= self.max_records {
+                        refuse(&mut a, r.id, Refusal::Full);
+                        continue;
+                    }
+                    if self.shorts.get(&r.id.short()).is_some_and(|o| *o != r.id) {
+                        refuse(&mut a, r.id, Refusal::ShortIdTaken);
+                        continue;
+                    }
+                    if let Err(why) = verify(r) {
+                        refuse(&mut a, r.id, why);
+                        continue;
+                    }
+                    let mut r = r.clone();
+                    if !self.keep_proofs {
+                        r.proof = None;
+                    }
+                    self.put(r.id, Some(r), 0, Some(child));
                     a.changed += 1;
                 }
                 Entry::Remove { id, seq } => {
                     let Some(s) = self.slots.get(id) else {
                         continue;
                     };
+                    if s.via.is_none() {
+                        // A withdrawal of this node's own record: answer with a newer one.
+                        if *id == self.me && s.record.as_ref().is_some_and(|r| r.seq <= *seq) {
+                            a.reannounced = true;
+                        }
+                        continue;
+                    }
                     if s.via == Some(child) && s.record.as_ref().is_some_and(|r| r.seq <= *seq) {
                         self.put(*id, None, *seq, Some(child));
                         a.changed += 1;
@@ -224,6 +405,26 @@ impl Topology {
             }
         }
         a
+    }
+
+    /// Does `r`'s parent chain end at `child`? The child's own record must name this node
+    /// as its parent; any other record must hang under the child or under a record that
+    /// came through the child. A parent this node does not know yet is let through: such a
+    /// record has no path here (routing follows parent edges), so it cannot attract traffic
+    /// until its parent arrives the same way.
+    fn under_child(&self, child: NodeId, r: &Record) -> bool {
+        if r.id == child {
+            return r.kind == RecordKind::Node && r.parent == Some(self.me);
+        }
+        match r.parent {
+            None => false,
+            Some(p) if p == self.me => false,
+            Some(p) if p == child => true,
+            Some(p) => match self.slots.get(&p) {
+                Some(s) if s.record.is_some() => s.via == Some(child),
+                _ => true,
+            },
+        }
     }
 
     /// A child link is gone: everything learned through it is removed.
@@ -246,20 +447,48 @@ impl Topology {
         let mut entries = Vec::new();
         let mut used = 0;
         let mut upto = acked;
-        for (&changed, id) in self.journal.range(acked + 1..) {
-            let s = &self.slots[id];
-            let e = match &s.record {
-                Some(r) => Entry::Upsert(r.clone()),
-                None => Entry::Remove {
-                    id: *id,
-                    seq: s.removed_seq,
-                },
-            };
-            used += entry_cost(&e);
-            if !entries.is_empty() && (used > budget || entries.len() == MAX_UPDATE_ENTRIES) {
-                break;
+        let mut sent: Vec<NodeId> = Vec::new();
+        'journal: for (&changed, id) in self.journal.range(acked + 1..) {
+            // A record's unsent parent goes first: the parent above checks that every
+            // record hangs under the child that sent it, and a parent that moved would
+            // otherwise still sit under its old path there. Pulled-forward entries are sent
+            // again in journal order later; the receiver skips the duplicate.
+            let mut chain = alloc::vec![*id];
+            let mut cur = *id;
+            while let Some(p) = self.slots.get(&cur).and_then(|s| s.record.as_ref()?.parent) {
+                let pending = self
+                    .slots
+                    .get(&p)
+                    .is_some_and(|s| s.changed > acked && s.via.is_some() && s.record.is_some());
+                if !pending || chain.len() > 8 || sent.contains(&p) || chain.contains(&p) {
+                    break;
+                }
+                chain.push(p);
+                cur = p;
             }
-            entries.push(e);
+            let batch_start = entries.len();
+            for cid in chain.iter().rev() {
+                if sent.contains(cid) {
+                    continue;
+                }
+                let s = &self.slots[cid];
+                let e = match &s.record {
+                    Some(r) => Entry::Upsert(r.clone()),
+                    None => Entry::Remove {
+                        id: *cid,
+                        seq: s.removed_seq,
+                    },
+                };
+                used += entry_cost(&e);
+                if !entries.is_empty() && (used > budget || entries.len() == MAX_UPDATE_ENTRIES) {
+                    if batch_start > 0 {
+                        entries.truncate(batch_start);
+                    }
+                    break 'journal;
+                }
+                entries.push(e);
+                sent.push(*cid);
+            }
             upto = changed;
         }
         (!entries.is_empty()).then_some(TopologyUpdate { upto, entries })
@@ -374,13 +603,18 @@ mod tests {
             seq,
             kind: RecordKind::Node,
             names: Vec::new(),
+            proof: None,
         }
+    }
+
+    fn ok(_: &Record) -> Result<(), Refusal> {
+        Ok(())
     }
 
     #[test]
     fn differential_updates_send_nothing_when_nothing_changed() {
         let mut t = Topology::new(id(1), Vec::new(), 100);
-        t.set_parent(Some(id(0)));
+        t.set_parent(Some(id(0)), 0);
         let u = t.update_since(0, 1200).unwrap();
         assert_eq!(u.entries.len(), 1);
         assert!(
@@ -393,6 +627,7 @@ mod tests {
                 upto: 1,
                 entries: vec![Entry::Upsert(rec(2, 1, 1))],
             },
+            ok,
         );
         let u2 = t.update_since(u.upto, 1200).unwrap();
         assert_eq!(u2.entries, vec![Entry::Upsert(rec(2, 1, 1))]);
@@ -408,6 +643,7 @@ mod tests {
                 upto: 1,
                 entries: vec![Entry::Upsert(rec(5, 1, 1))],
             },
+            ok,
         );
         root.apply(
             id(2),
@@ -415,6 +651,7 @@ mod tests {
                 upto: 1,
                 entries: vec![Entry::Upsert(rec(5, 2, 2))],
             },
+            ok,
         );
         root.apply(
             id(1),
@@ -422,6 +659,7 @@ mod tests {
                 upto: 2,
                 entries: vec![Entry::Remove { id: id(5), seq: 1 }],
             },
+            ok,
         );
         assert_eq!(root.get(&id(5)).unwrap().parent, Some(id(2)));
         root.drop_child(&id(1));
@@ -433,8 +671,8 @@ mod tests {
     #[test]
     fn table_is_bounded() {
         let mut t = Topology::new(id(0), Vec::new(), 3);
-        let entries = (1..10).map(|n| Entry::Upsert(rec(n, 0, 1))).collect();
-        let a = t.apply(id(1), &TopologyUpdate { upto: 9, entries });
+        let entries = (2..11).map(|n| Entry::Upsert(rec(n, 1, 1))).collect();
+        let a = t.apply(id(1), &TopologyUpdate { upto: 9, entries }, ok);
         assert_eq!((t.len(), a.refused), (3, 7));
     }
 
@@ -442,13 +680,14 @@ mod tests {
     fn next_hops_follow_the_tree() {
         // 0 ← 1 ← 2 ← 3, seen from 1 (which knows 2 and 3 from its subtree).
         let mut t = Topology::new(id(1), Vec::new(), 100);
-        t.set_parent(Some(id(0)));
+        t.set_parent(Some(id(0)), 0);
         t.apply(
             id(2),
             &TopologyUpdate {
                 upto: 2,
                 entries: vec![Entry::Upsert(rec(2, 1, 1)), Entry::Upsert(rec(3, 2, 1))],
             },
+            ok,
         );
         let n = [id(0), id(2)];
         assert_eq!(t.next_hop(&id(3), &n), Some(id(2)));
@@ -464,7 +703,7 @@ mod tests {
     fn a_direct_link_beats_the_tree_path() {
         // Root 0 with children 1 and 2; 3 under 2; 4 under 3. Seen from 0.
         let mut t = Topology::new(id(0), Vec::new(), 100);
-        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(1, 0, 1))]));
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(1, 0, 1))]), ok);
         t.apply(
             id(2),
             &upd(
@@ -475,6 +714,7 @@ mod tests {
                     Entry::Upsert(rec(4, 3, 1)),
                 ],
             ),
+            ok,
         );
         assert_eq!(t.next_hop(&id(4), &[id(1), id(2)]), Some(id(2)));
         // A direct link to 3 (say, a shortcut) is one hop shorter to 4.
@@ -491,10 +731,10 @@ mod tests {
         let mut t = Topology::new(id(0), Vec::new(), 100);
         let n = [id(1), id(2)];
         assert_eq!(t.next_hop(&id(5), &n), None);
-        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 1))]));
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 1))]), ok);
         assert_eq!(t.next_hop(&id(5), &n), Some(id(1)));
         // 5 moves under 2 (newer seq): the next lookup uses the new path.
-        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(5, 2, 2))]));
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(5, 2, 2))]), ok);
         assert_eq!(t.next_hop(&id(5), &n), Some(id(2)));
         t.drop_child(&id(2));
         assert_eq!(t.next_hop(&id(5), &n), None);
@@ -504,7 +744,7 @@ mod tests {
     fn unreachable_records_have_no_next_hop() {
         // A record whose parent chain does not reach this node or a neighbour.
         let mut t = Topology::new(id(0), Vec::new(), 100);
-        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(7, 8, 1))]));
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(7, 8, 1))]), ok);
         assert_eq!(t.next_hop(&id(7), &[id(1)]), None);
         assert!(t.get(&id(7)).is_some());
     }
@@ -518,13 +758,14 @@ mod tests {
             seq: 0,
             kind: RecordKind::ServerEndpoint,
             names: vec!["svc".into()],
+            proof: None,
         };
-        t.set_local(ep);
+        t.set_local(ep, None, 0);
         let forged = vec![
             Entry::Upsert(rec(1, 9, 100)),
             Entry::Upsert(rec(50, 9, 100)),
         ];
-        assert_eq!(t.apply(id(9), &upd(2, forged)).changed, 0);
+        assert_eq!(t.apply(id(9), &upd(2, forged), ok).changed, 0);
         assert_eq!(t.get(&id(1)).unwrap().names, vec!["me".to_string()]);
         assert_eq!(t.get(&id(50)).unwrap().parent, Some(id(1)));
         assert_eq!(t.get(&id(50)).unwrap().seq, 1, "local records start at 1");
@@ -533,7 +774,7 @@ mod tests {
             id: id(50),
             seq: 100,
         }];
-        assert_eq!(t.apply(id(9), &upd(3, rm)).changed, 0);
+        assert_eq!(t.apply(id(9), &upd(3, rm), ok).changed, 0);
         assert!(t.get(&id(50)).is_some());
     }
 
@@ -541,24 +782,24 @@ mod tests {
     fn older_and_identical_upserts_change_nothing() {
         let mut t = Topology::new(id(0), Vec::new(), 100);
         assert_eq!(
-            t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 3))]))
+            t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 3))]), ok)
                 .changed,
             1
         );
         let v = t.version();
         assert_eq!(
-            t.apply(id(1), &upd(2, vec![Entry::Upsert(rec(5, 1, 2))]))
+            t.apply(id(1), &upd(2, vec![Entry::Upsert(rec(5, 1, 2))]), ok)
                 .changed,
             0
         );
         assert_eq!(
-            t.apply(id(1), &upd(3, vec![Entry::Upsert(rec(5, 1, 3))]))
+            t.apply(id(1), &upd(3, vec![Entry::Upsert(rec(5, 1, 3))]), ok)
                 .changed,
             0
         );
         assert_eq!(t.version(), v, "no change, no new version");
         assert_eq!(
-            t.apply(id(1), &upd(4, vec![Entry::Upsert(rec(5, 1, 4))]))
+            t.apply(id(1), &upd(4, vec![Entry::Upsert(rec(5, 1, 4))]), ok)
                 .changed,
             1
         );
@@ -568,11 +809,11 @@ mod tests {
     #[test]
     fn removals_only_count_from_the_same_child() {
         let mut t = Topology::new(id(0), Vec::new(), 100);
-        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 3))]));
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(5, 1, 3))]), ok);
         let rm = |seq| vec![Entry::Remove { id: id(5), seq }];
-        assert_eq!(t.apply(id(2), &upd(1, rm(9))).changed, 0, "other child");
-        assert_eq!(t.apply(id(1), &upd(2, rm(2))).changed, 0, "older seq");
-        assert_eq!(t.apply(id(1), &upd(3, rm(3))).changed, 1);
+        assert_eq!(t.apply(id(2), &upd(1, rm(9)), ok).changed, 0, "other child");
+        assert_eq!(t.apply(id(1), &upd(2, rm(2)), ok).changed, 0, "older seq");
+        assert_eq!(t.apply(id(1), &upd(3, rm(3)), ok).changed, 1);
         assert!(t.get(&id(5)).is_none());
         assert_eq!(t.len(), 1);
     }
@@ -580,8 +821,8 @@ mod tests {
     #[test]
     fn tombstones_travel_up_then_are_collected() {
         let mut t = Topology::new(id(1), Vec::new(), 100);
-        t.set_parent(Some(id(0)));
-        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(2, 1, 1))]));
+        t.set_parent(Some(id(0)), 0);
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(2, 1, 1))]), ok);
         let acked = t.update_since(0, 1200).unwrap().upto;
         assert_eq!(t.drop_child(&id(2)), 1);
         let u = t.update_since(acked, 1200).unwrap();
@@ -600,8 +841,10 @@ mod tests {
     #[test]
     fn updates_are_split_by_budget_and_entry_count() {
         let mut t = Topology::new(id(0), Vec::new(), 1000);
-        let entries = (1..=200u8).map(|n| Entry::Upsert(rec(n, 0, 1))).collect();
-        t.apply(id(1), &upd(200, entries));
+        let entries = (1..=200u8)
+            .map(|n| Entry::Upsert(rec(n, if n == 1 { 0 } else { 1 }, 1)))
+            .collect();
+        t.apply(id(1), &upd(200, entries), ok);
         let mut acked = 0;
         let mut batches = Vec::new();
         while let Some(u) = t.update_since(acked, 800) {
@@ -628,17 +871,17 @@ mod tests {
     fn set_parent_bumps_seq_only_on_change() {
         let mut t = Topology::new(id(1), Vec::new(), 10);
         assert_eq!(t.get(&id(1)).unwrap().seq, 1);
-        t.set_parent(Some(id(0)));
-        t.set_parent(Some(id(0)));
+        t.set_parent(Some(id(0)), 0);
+        t.set_parent(Some(id(0)), 0);
         assert_eq!(t.get(&id(1)).unwrap().seq, 2);
-        t.set_parent(Some(id(9)));
+        t.set_parent(Some(id(9)), 0);
         assert_eq!(t.get(&id(1)).unwrap().seq, 3);
-        t.set_parent(None);
+        t.set_parent(None, 0);
         assert_eq!(t.get(&id(1)).unwrap().parent, None);
     }
 
     #[test]
-    fn short_id_collisions_are_ambiguous() {
+    fn short_id_collisions_refuse_the_newcomer() {
         let mut t = Topology::new(id(0), Vec::new(), 100);
         let mut a = [1u8; 32];
         let mut b = [1u8; 32];
@@ -648,10 +891,15 @@ mod tests {
             id: NodeId(k),
             ..rec(0, 1, 1)
         };
-        t.apply(id(1), &upd(1, vec![Entry::Upsert(r(a))]));
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(r(a))]), ok);
         assert_eq!(t.by_short(&NodeId(a).short()), Some(NodeId(a)));
-        t.apply(id(1), &upd(2, vec![Entry::Upsert(r(b))]));
-        assert_eq!(t.by_short(&NodeId(a).short()), None, "two nodes share it");
+        t.apply(id(1), &upd(2, vec![Entry::Upsert(r(b))]), ok);
+        assert_eq!(
+            t.by_short(&NodeId(a).short()),
+            Some(NodeId(a)),
+            "the first holder keeps it"
+        );
+        assert!(t.get(&NodeId(b)).is_none(), "the newcomer is refused");
         assert_eq!(t.by_short(&id(0).short()), Some(id(0)));
     }
 
@@ -664,9 +912,10 @@ mod tests {
             seq: 0,
             kind: RecordKind::ClientEndpoint,
             names: Vec::new(),
+            proof: None,
         };
-        t.set_local(ep.clone());
-        t.set_local(ep);
+        t.set_local(ep.clone(), None, 0);
+        t.set_local(ep, None, 0);
         assert_eq!(t.get(&id(40)).unwrap().seq, 2);
         assert_eq!(t.len(), 2);
         t.remove_local(&id(40));
@@ -675,5 +924,219 @@ mod tests {
         assert!(u.entries.contains(&Entry::Remove { id: id(40), seq: 2 }));
         assert_eq!(t.records().count(), 1);
         assert_eq!(t.me(), id(1));
+    }
+
+    #[test]
+    fn a_record_must_hang_under_the_child_that_sent_it() {
+        // Root 0; 5 is under child 1. Child 2 replays 5 (under 1), and claims 6 directly
+        // under 0. (Child 2 claiming 5 under itself passes this check: only 5's signature,
+        // the verifier's part, can stop that.)
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.apply(
+            id(1),
+            &upd(
+                1,
+                vec![Entry::Upsert(rec(1, 0, 1)), Entry::Upsert(rec(5, 1, 1))],
+            ),
+            ok,
+        );
+        let a = t.apply(
+            id(2),
+            &upd(
+                2,
+                vec![
+                    Entry::Upsert(rec(5, 1, u32::MAX)),
+                    Entry::Upsert(rec(6, 0, 1)),
+                    Entry::Upsert(rec(7, 1, 1)),
+                    Entry::Upsert(rec(2, 9, 1)),
+                ],
+            ),
+            ok,
+        );
+        assert_eq!(a.changed, 0);
+        assert!(
+            a.refusals.iter().all(|(_, r)| *r == Refusal::NotUnderChild),
+            "{a:?}"
+        );
+        assert_eq!(
+            a.refused, 4,
+            "5 and 7 are under 1, 6 under 0, 2 names another parent"
+        );
+        assert_eq!(t.get(&id(5)).unwrap().parent, Some(id(1)));
+        // A removal from 2 cannot touch what came through 1.
+        t.apply(
+            id(2),
+            &upd(
+                3,
+                vec![Entry::Remove {
+                    id: id(5),
+                    seq: u32::MAX,
+                }],
+            ),
+            ok,
+        );
+        assert!(t.get(&id(5)).is_some());
+        // The verifier has the last word.
+        let a = t.apply(id(2), &upd(4, vec![Entry::Upsert(rec(2, 0, 1))]), |_| {
+            Err(Refusal::BadSignature)
+        });
+        assert_eq!(a.refusals, vec![(id(2), Refusal::BadSignature)]);
+        assert!(t.get(&id(2)).is_none());
+    }
+
+    #[test]
+    fn each_child_holds_at_most_its_share() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.set_max_per_child(3);
+        let entries = (1..=6)
+            .map(|n| Entry::Upsert(rec(n, if n == 1 { 0 } else { 1 }, 1)))
+            .collect();
+        let a = t.apply(id(1), &upd(6, entries), ok);
+        assert_eq!((a.changed, a.refused), (3, 3));
+        assert!(a.refusals.iter().all(|(_, r)| *r == Refusal::ChildFull));
+        // Updates of records it already holds still go through; another child has room.
+        assert_eq!(
+            t.apply(id(1), &upd(7, vec![Entry::Upsert(rec(2, 1, 2))]), ok)
+                .changed,
+            1
+        );
+        assert_eq!(
+            t.apply(id(9), &upd(1, vec![Entry::Upsert(rec(9, 0, 1))]), ok)
+                .changed,
+            1
+        );
+        // Dropping the child frees its share.
+        t.drop_child(&id(1));
+        let entries = (1..=3)
+            .map(|n| Entry::Upsert(rec(n, if n == 1 { 0 } else { 1 }, 5)))
+            .collect();
+        assert_eq!(t.apply(id(1), &upd(8, entries), ok).changed, 3);
+    }
+
+    #[test]
+    fn seeing_its_own_record_reported_or_withdrawn_reannounces() {
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)), 0);
+        let own = t.get(&id(1)).unwrap().seq;
+        let a = t.apply(
+            id(2),
+            &upd(
+                1,
+                vec![Entry::Remove {
+                    id: id(1),
+                    seq: own,
+                }],
+            ),
+            ok,
+        );
+        assert!(a.reannounced);
+        let a = t.apply(id(2), &upd(2, vec![Entry::Upsert(rec(1, 2, own - 1))]), ok);
+        assert!(!a.reannounced, "an older copy is no threat");
+        t.reannounce(0);
+        assert_eq!(t.get(&id(1)).unwrap().seq, own + 1);
+    }
+
+    #[test]
+    fn certified_service_names_and_first_claims_win() {
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        let named = |n: u8, parent: u8, kind: RecordKind, names: &[&str]| Record {
+            kind,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            ..rec(n, parent, 1)
+        };
+        t.apply(
+            id(1),
+            &upd(
+                1,
+                vec![Entry::Upsert(named(1, 0, RecordKind::Node, &["a"]))],
+            ),
+            ok,
+        );
+        t.apply(
+            id(2),
+            &upd(
+                1,
+                vec![Entry::Upsert(named(2, 0, RecordKind::Node, &["b"]))],
+            ),
+            ok,
+        );
+        // 2 now claims "a" too: the older claim keeps it.
+        t.apply(
+            id(2),
+            &upd(
+                2,
+                vec![Entry::Upsert(Record {
+                    seq: 2,
+                    ..named(2, 0, RecordKind::Node, &["a", "b"])
+                })],
+            ),
+            ok,
+        );
+        assert_eq!(t.names("a"), vec![id(1)]);
+        assert_eq!(t.names("B"), vec![id(2)]);
+        // A (certified) server endpoint named "a" beats both nodes.
+        t.apply(
+            id(2),
+            &upd(
+                3,
+                vec![Entry::Upsert(named(
+                    3,
+                    2,
+                    RecordKind::ServerEndpoint,
+                    &["a"],
+                ))],
+            ),
+            ok,
+        );
+        assert_eq!(t.names("a"), vec![id(3)]);
+        assert!(t.names("c").is_empty());
+    }
+
+    #[test]
+    fn a_root_drops_proofs_and_a_relay_keeps_them() {
+        use crate::wire::rpc::Proof;
+        let proved = || Record {
+            proof: Some(alloc::boxed::Box::new(Proof::new([1; 64], vec![2; 100]))),
+            ..rec(5, 1, 1)
+        };
+        for keep in [false, true] {
+            let mut t = Topology::new(id(0), Vec::new(), 10);
+            t.set_keep_proofs(keep);
+            t.apply(id(1), &upd(1, vec![Entry::Upsert(proved())]), ok);
+            assert_eq!(t.get(&id(5)).unwrap().proof.is_some(), keep);
+            // The same record again (with its proof) is no change at a root either.
+            let v = t.version();
+            assert_eq!(
+                t.apply(id(1), &upd(2, vec![Entry::Upsert(proved())]), ok)
+                    .changed,
+                0
+            );
+            assert_eq!(t.version(), v);
+        }
+    }
+
+    #[test]
+    fn a_moved_parent_is_sent_before_its_subtree() {
+        // Relay 1 learned 3 (under 2) before 2's own record changed: the update carries 2
+        // first, so the root above sees 3's parent under this relay.
+        let mut t = Topology::new(id(1), Vec::new(), 100);
+        t.set_parent(Some(id(0)), 0);
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(rec(3, 2, 1))]), ok);
+        t.apply(id(2), &upd(2, vec![Entry::Upsert(rec(2, 1, 1))]), ok);
+        let u = t.update_since(0, 1200).unwrap();
+        let order: Vec<NodeId> = u
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Upsert(r) => Some(r.id),
+                _ => None,
+            })
+            .collect();
+        let pos = |n| order.iter().position(|x| *x == id(n)).unwrap();
+        assert!(pos(2) < pos(3), "{order:?}");
+        let mut root = Topology::new(id(0), Vec::new(), 100);
+        let a = root.apply(id(1), &u, ok);
+        assert_eq!(a.refused, 0);
+        assert!(root.get(&id(3)).is_some());
     }
 }

@@ -53,6 +53,9 @@ pub fn describe(e: &Event) -> String {
         Event::RevocationRefused { network, reason } => {
             format!("revocation signed by {network} refused: {reason}")
         }
+        Event::RecordRefused { from, id, reason } => {
+            format!("refused topology record {id} from {from}: {reason}")
+        }
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

@@ -328,6 +328,7 @@ pub fn tree_updates(
                 } else {
                     Vec::new()
                 },
+                proof: None,
             }));
         }
         let head = ids[0];
@@ -347,7 +348,7 @@ pub fn tree_updates(
 pub fn build_topology(root: NodeId, updates: &[(NodeId, TopologyUpdate)]) -> Topology {
     let mut t = Topology::new(root, Vec::new(), 200_000);
     for (child, u) in updates {
-        let a = t.apply(*child, u);
+        let a = t.apply(*child, u, |_| Ok(()));
         assert_eq!(a.refused, 0, "table full");
     }
     t

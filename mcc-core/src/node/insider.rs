@@ -46,6 +46,33 @@ impl<C: Cipher> Node<C> {
         self.refresh_deadlines();
     }
 
+    /// Sends `update` as a topology update (`0x02 ‖ postcard`) to neighbour `to`, whatever
+    /// it claims: the forged routes of the topology attacks.
+    pub fn insider_send_topology(
+        &mut self,
+        now: Instant,
+        to: &NodeId,
+        update: &crate::wire::rpc::TopologyUpdate,
+    ) -> bool {
+        let mut plain = alloc::vec![crate::wire::rpc::KIND_TOPOLOGY];
+        plain.extend_from_slice(&postcard::to_allocvec(update).expect("serializable"));
+        self.insider_send_rpc(now, to, &plain)
+    }
+
+    /// `record` as this node would sign it with its own key: all an insider can do for a
+    /// record that names someone else.
+    pub fn insider_sign_record(
+        &mut self,
+        mut record: crate::wire::rpc::Record,
+    ) -> crate::wire::rpc::Record {
+        let sig = self
+            .identity
+            .sign(&crate::routing::record::signed_message(&record));
+        let proof = crate::wire::rpc::Proof::new(sig, self.cert.encoded().to_vec());
+        record.proof = Some(alloc::boxed::Box::new(proof));
+        record
+    }
+
     /// The link session's peer IDs this node holds, for an attacker that picks a victim.
     pub fn insider_neighbours(&self) -> impl Iterator<Item = &NodeId> + '_ {
         self.peers.neighbours().iter()

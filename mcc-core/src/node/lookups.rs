@@ -114,9 +114,9 @@ impl<C: Cipher> Node<C> {
                 out.push(t.remote_endpoint);
             }
         }
-        for r in self.topology.records() {
-            if r.names.iter().any(|n| n.eq_ignore_ascii_case(name)) && !out.contains(&r.id) {
-                out.push(r.id);
+        for id in self.topology.names(name) {
+            if !out.contains(&id) {
+                out.push(id);
             }
         }
         if out.is_empty()

@@ -38,6 +38,7 @@ mod peers;
 mod revocations;
 mod send;
 mod timers;
+mod topology;
 mod tunnels;
 
 #[cfg(test)]
@@ -234,6 +235,15 @@ impl<C: Cipher> Node<C> {
         let slot = l.mtu + 128;
         let mut rng = ChaCha20Rng::from_seed(seed);
         let admission = Admission::new(l.init_rate, now, &mut rng);
+        let mut topology = Topology::new(me, config.names, l.max_records);
+        topology.set_max_per_child(l.max_records_per_child);
+        // Only a node with parents forwards records, so only it keeps their proofs.
+        topology.set_keep_proofs(!config.parents.is_empty());
+        topology.sign_with(
+            config.identity.clone(),
+            config.certificate.encoded().to_vec(),
+            unix_secs,
+        );
         let mut node = Node {
             me,
             identity: config.identity,
@@ -247,7 +257,7 @@ impl<C: Cipher> Node<C> {
             parents: Parents::new(&config.parents, now, config.timers.rejoin),
             peers: PeerTable::new(l.max_peers),
             admission,
-            topology: Topology::new(me, config.names, l.max_records),
+            topology,
             resolver,
             own_v4,
             tunnels: TunnelTable::new(l.max_tunnels),

@@ -191,7 +191,7 @@ impl<C: Cipher> Node<C> {
             p.inflight = None;
             p.last_keepalive = self.now;
         }
-        self.topology.set_parent(to);
+        self.topology.set_parent(to, self.unix_time());
         self.parents.next_rejoin = self.now + self.timers.rejoin;
         if from != to {
             self.emit(Event::ParentChanged { from, to });
@@ -236,7 +236,7 @@ impl<C: Cipher> Node<C> {
             self.parents.slots[a].peer = None;
             self.parents.slots[a].next_attempt = now + self.timers.rejoin;
             self.parents.active = None;
-            self.topology.set_parent(None);
+            self.topology.set_parent(None, self.unix_time());
             self.emit(Event::ParentChanged {
                 from: Some(id),
                 to: None,

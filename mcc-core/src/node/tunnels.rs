@@ -225,13 +225,19 @@ impl<C: Cipher> Node<C> {
         } else {
             (RecordKind::ClientEndpoint, Vec::new())
         };
-        self.topology.set_local(Record {
-            id: local_endpoint,
-            parent: Some(self.me),
-            seq: 0,
-            kind,
-            names,
-        });
+        let unix = self.unix_time();
+        self.topology.set_local(
+            Record {
+                id: local_endpoint,
+                parent: Some(self.me),
+                seq: 0,
+                kind,
+                names,
+                proof: None,
+            },
+            Some((&key, cert.encoded().to_vec())),
+            unix,
+        );
         self.tunnels.install(
             slot,
             Tunnel {

@@ -4,7 +4,7 @@
 //! ```text
 //! (empty)                                             keepalive (child → parent)
 //! | 0x01 |                                            pong (parent → child)
-//! | 0x02 | postcard(TopologyUpdate)                   child → parent, differential
+//! | 0x02 | postcard(TopologyUpdate)                   child → parent, differential, signed records
 //! | 0x03 | upto u64                                   parent → child, acknowledges updates
 //! | 0x04 | tunnel frame                               tunnel data for this very neighbour
 //! | 0x05 | ttl | dst short id 6 | tunnel frame        tunnel data routed further
@@ -124,6 +124,39 @@ pub struct Record {
     pub kind: RecordKind,
     /// DNS names it answers to.
     pub names: Vec<String>,
+    /// What proves the record (see [`Proof`]). Always present on the wire; a root, which
+    /// never forwards records, drops it once it has verified it.
+    pub proof: Option<alloc::boxed::Box<Proof>>,
+}
+
+/// The signature and certificate that make a [`Record`] believable to every ancestor, not
+/// only to the parent that heard it first (see `routing::record`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    /// Ed25519 signature by the record's `id` (64 bytes, as two halves: serde's arrays stop
+    /// at 32) over `"mcc-record-v1" ‖ postcard(id, parent, seq, kind, names)`.
+    pub sig: [[u8; 32]; 2],
+    /// The encoded certificate of `id`: its node certificate, or for an endpoint the tunnel
+    /// certificate that names it and its hosting node.
+    pub cert: Vec<u8>,
+}
+
+impl Proof {
+    /// The signature as one 64-byte array.
+    pub fn signature(&self) -> [u8; 64] {
+        let mut s = [0u8; 64];
+        s[..32].copy_from_slice(&self.sig[0]);
+        s[32..].copy_from_slice(&self.sig[1]);
+        s
+    }
+
+    /// A proof from a 64-byte signature and certificate bytes.
+    pub fn new(signature: [u8; 64], cert: Vec<u8>) -> Proof {
+        let mut sig = [[0u8; 32]; 2];
+        sig[0].copy_from_slice(&signature[..32]);
+        sig[1].copy_from_slice(&signature[32..]);
+        Proof { sig, cert }
+    }
 }
 
 /// What a [`Record`] describes.
@@ -162,12 +195,15 @@ pub struct TopologyUpdate {
 }
 
 impl TopologyUpdate {
-    /// Parses the postcard encoding after the kind byte; rejects trailing bytes, more than [`MAX_UPDATE_ENTRIES`] entries and names over the certificate bounds.
+    /// Parses the postcard encoding after the kind byte; rejects trailing bytes, more than [`MAX_UPDATE_ENTRIES`] entries, names over the certificate bounds and records without a [`Proof`] (or with a certificate over `MAX_CERT_LEN`).
     pub fn parse(b: &[u8]) -> Result<TopologyUpdate> {
         let (u, rest): (TopologyUpdate, _) = postcard::take_from_bytes(b).map_err(|_| Error)?;
         let names_ok = |r: &Record| {
             r.names.len() <= crate::cert::MAX_NAMES
                 && r.names.iter().all(|n| n.len() <= crate::cert::MAX_NAME_LEN)
+                && r.proof
+                    .as_ref()
+                    .is_some_and(|p| p.cert.len() <= crate::cert::MAX_CERT_LEN)
         };
         let ok = rest.is_empty()
             && u.entries.len() <= MAX_UPDATE_ENTRIES
@@ -578,7 +614,29 @@ mod tests {
             seq: 3,
             kind: RecordKind::Node,
             names: alloc::vec!["a".into()],
+            proof: Some(alloc::boxed::Box::new(Proof::new(
+                [9; 64],
+                alloc::vec![7; 140],
+            ))),
         };
+        assert_eq!(r.proof.as_ref().unwrap().signature(), [9; 64]);
+        let mut bare = r.clone();
+        bare.proof = None;
+        let no_proof = TopologyUpdate {
+            upto: 1,
+            entries: alloc::vec![Entry::Upsert(bare)],
+        };
+        assert!(
+            TopologyUpdate::parse(&postcard::to_allocvec(&no_proof).unwrap()).is_err(),
+            "an unproven record"
+        );
+        let mut huge = r.clone();
+        huge.proof.as_mut().unwrap().cert = alloc::vec![0; crate::cert::MAX_CERT_LEN + 1];
+        let huge = TopologyUpdate {
+            upto: 1,
+            entries: alloc::vec![Entry::Upsert(huge)],
+        };
+        assert!(TopologyUpdate::parse(&postcard::to_allocvec(&huge).unwrap()).is_err());
         let u = TopologyUpdate {
             upto: 5,
             entries: alloc::vec![
@@ -775,6 +833,7 @@ mod tests {
             seq: 1,
             kind: RecordKind::ServerEndpoint,
             names,
+            proof: Some(alloc::boxed::Box::new(Proof::new([0; 64], alloc::vec![]))),
         };
         let enc = |u: &TopologyUpdate| postcard::to_allocvec(u).unwrap();
         let many = TopologyUpdate {

@@ -41,6 +41,7 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::RevocationRefused { reason, .. } => format!("revocation refused: {reason}"),
+        Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),
         Event::Dropped { reason } => format!("dropped: {reason}"),
     }
 }

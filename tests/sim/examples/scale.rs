@@ -169,22 +169,18 @@ fn topology_heap(n: usize) -> (usize, usize, f64) {
     };
     let before = live().0;
     let mut t = Topology::new(id(0), vec!["node0".into()], n + 16);
-    let mut upto = 0;
-    for chunk in (1..n).collect::<Vec<_>>().chunks(64) {
-        upto += chunk.len() as u64;
-        let entries = chunk
-            .iter()
-            .map(|&i| {
-                Entry::Upsert(Record {
-                    id: id(i),
-                    parent: Some(id(0)),
-                    seq: 1,
-                    kind: RecordKind::Node,
-                    names: vec![format!("node{i}")],
-                })
-            })
-            .collect();
-        t.apply(id(1), &TopologyUpdate { upto, entries });
+    // A root: every record came through its own child (flat), proofs checked and dropped.
+    t.set_keep_proofs(false);
+    for i in 1..n {
+        let entries = vec![Entry::Upsert(Record {
+            id: id(i),
+            parent: Some(id(0)),
+            seq: 1,
+            kind: RecordKind::Node,
+            names: vec![format!("node{i}")],
+            proof: None,
+        })];
+        t.apply(id(i), &TopologyUpdate { upto: 1, entries }, |_| Ok(()));
     }
     assert_eq!(t.len(), n);
     let table = live().0 - before;

@@ -6,6 +6,7 @@ use mcc_core::event::Event;
 use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::time::{Duration, Instant};
+use mcc_core::wire::rpc::{Record, RecordKind};
 use mcc_core::{Command, Node};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -132,6 +133,8 @@ pub struct World {
     pub capture: bool,
     pub timers: Timers,
     pub limits: Limits,
+    /// DNS names written into the tunnel certificates issued from now on.
+    pub tunnel_names: Vec<String>,
 }
 
 impl World {
@@ -169,6 +172,7 @@ impl World {
             capture: false,
             timers: Timers::default(),
             limits: Limits::default(),
+            tunnel_names: Vec::new(),
         }
     }
 
@@ -400,7 +404,7 @@ impl World {
             client_node: self.nodes[client].identity.id(),
             server_node: self.nodes[server].identity.id(),
             targets: Target::parse_list(targets).expect("valid targets"),
-            dns_names: vec![],
+            dns_names: self.tunnel_names.clone(),
             static_addr: None,
             external_addr: None,
         };
@@ -417,6 +421,32 @@ impl World {
             .tunnels
             .push((cert.clone(), server_key.clone()));
         (cert, server_key, client_key, h)
+    }
+
+    /// Runs `f` on node `i` now (an insider's action) and puts what it queued on the wire.
+    pub fn act<R>(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant) -> R) -> R {
+        let now = self.now;
+        let r = f(self.node_mut(i), now);
+        self.drain(i);
+        r
+    }
+
+    /// A record for a fresh key that the network certified and node `holder` owns (an
+    /// insider with a stack of certificates), under `parent`.
+    pub fn insider_certified_record(&mut self, holder: usize, parent: NodeId) -> Record {
+        let _ = holder;
+        let key = Identity::generate(&mut self.rng);
+        let cert = issue::node(&self.pki.network, &key.id(), 0, u64::MAX / 2);
+        let mut r = Record {
+            id: key.id(),
+            parent: Some(parent),
+            seq: 1,
+            kind: RecordKind::Node,
+            names: Vec::new(),
+            proof: None,
+        };
+        mcc_core::routing::record::sign(&mut r, &key, cert.encoded().to_vec());
+        r
     }
 
     /// Installs a tunnel on both nodes directly (certificate and keys copied by hand).
