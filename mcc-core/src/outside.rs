@@ -33,7 +33,7 @@ impl<C: Cipher> Node<C> {
             Some(&TYPE_DATA) => self.handle_data(now, from, buf),
             Some(&TYPE_INIT) => self.handle_init(now, from, buf),
             Some(&TYPE_INIT_ACK) => self.handle_init_ack(now, from, buf),
-            Some(&TYPE_COOKIE) => self.handle_cookie(buf),
+            Some(&TYPE_COOKIE) => self.handle_cookie(from, buf),
             // A child's NAT keepalive: it only had to pass the child's NAT. It proves
             // nothing (anyone can send it), so it refreshes nothing and gets no answer.
             Some(&TYPE_NAT_KEEPALIVE) if NatKeepalive::parse(buf).is_ok() => {

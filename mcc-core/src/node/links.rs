@@ -25,6 +25,7 @@ impl<C: Cipher> Node<C> {
             machine: LinkInitiator::new(eph, sender, cookie),
             sent_at: now,
             tries,
+            cookie_used: false,
         });
         self.send_init(slot);
     }
@@ -151,6 +152,11 @@ impl<C: Cipher> Node<C> {
         let Some(slot) = self.parents.by_sender(ack.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
+        // Only the dialled address answers (checked before any signature work): the
+        // receiver index travels in clear, so anyone on the path could echo it.
+        if from != self.parents.slots[slot].addr {
+            return self.drop_packet(DropReason::UnknownSession);
+        }
         let hs = self.parents.slots[slot].hs.as_ref().expect("found above");
         let est = hs
             .machine
@@ -160,6 +166,12 @@ impl<C: Cipher> Node<C> {
             Err(e) => return self.drop_packet(e.drop_reason()),
         };
         let id = est.peer;
+        if self.parents.slots[slot].pinned.is_some_and(|pin| pin != id) {
+            // Another certified node at the parent's address: refused, the attempt stays
+            // in flight for the genuine parent's answer.
+            return self.drop_packet(DropReason::BadHandshake);
+        }
+        self.parents.slots[slot].pinned = Some(id);
         self.parents.slots[slot].hs = None;
         // If this slot used to reach another node, that link is replaced.
         if let Some(old) = self.parents.slots[slot].peer
@@ -213,18 +225,28 @@ impl<C: Cipher> Node<C> {
     }
 
     /// Initiator: a loaded responder asks us to echo a cookie.
-    pub(crate) fn handle_cookie(&mut self, buf: &[u8]) {
+    /// Honoured only from the dialled address and once per attempt: each honoured cookie
+    /// costs a re-sent `Init`, so a flood of forged ones is bounded by the retry timer.
+    pub(crate) fn handle_cookie(&mut self, from: SocketAddr, buf: &[u8]) {
         let Ok(c) = Cookie::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
         let Some(slot) = self.parents.by_sender(c.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        if let Some(hs) = self.parents.slots[slot].hs.as_mut()
-            && let Err(e) = hs.machine.process_cookie(buf)
-        {
+        if from != self.parents.slots[slot].addr {
+            return self.drop_packet(DropReason::UnknownSession);
+        }
+        let Some(hs) = self.parents.slots[slot].hs.as_mut() else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        if hs.cookie_used {
+            return self.drop_packet(DropReason::RateLimited);
+        }
+        if let Err(e) = hs.machine.process_cookie(buf) {
             return self.drop_packet(e.drop_reason());
         }
+        hs.cookie_used = true;
         self.send_init(slot);
     }
 }

@@ -20,6 +20,9 @@ pub(crate) struct Initiating {
     pub machine: LinkInitiator,
     pub sent_at: Instant,
     pub tries: u32,
+    /// A `Cookie` was honoured for this attempt: further ones wait for the next retry, so
+    /// forged cookies cannot make the node re-sign `Init`s at the attacker's rate.
+    pub cookie_used: bool,
 }
 
 /// One configured parent address.
@@ -27,6 +30,9 @@ pub(crate) struct ParentSlot {
     pub addr: SocketAddr,
     /// The node reached there, once a handshake completed.
     pub peer: Option<NodeId>,
+    /// The node first reached at this address: a later `InitAck` from another certified
+    /// node is refused, so no insider can take the parent's place (kept across link loss).
+    pub pinned: Option<NodeId>,
     pub hs: Option<Initiating>,
     /// Earliest time to dial it again (after a give-up or a failover).
     pub next_attempt: Instant,
@@ -52,6 +58,7 @@ impl Parents {
                 .map(|&addr| ParentSlot {
                     addr,
                     peer: None,
+                    pinned: None,
                     hs: None,
                     next_attempt: now,
                 })
