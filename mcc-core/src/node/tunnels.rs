@@ -200,6 +200,7 @@ impl<C: Cipher> Node<C> {
             .verify_tunnel(&cert, unix)
             .map_err(CommandError::Certificate)?;
         let info = cert.tunnel().expect("verified tunnel").clone();
+        self.validity.note(cert.body.not_after);
         let (server_side, remote_endpoint, remote_node) =
             if info.server_node == self.me && key.id() == cert.body.subject {
                 (true, info.client_endpoint, info.client_node)

@@ -41,6 +41,16 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::Dropped { reason } => format!("dropped: {reason}"),
+        Event::OwnCertificateInvalid { reason, unix_secs } => {
+            format!("own certificate: {reason} at clock {unix_secs}; no links until it is")
+        }
+        Event::OwnCertificateValid { .. } => "own certificate valid at the clock again".into(),
+        Event::PeerCertificateLapsed { id, reason } => {
+            format!("certificate of {}: {reason}; link dropped", name(id))
+        }
+        Event::TunnelCertificateLapsed { reason, .. } => {
+            format!("tunnel certificate: {reason}; tunnel removed")
+        }
     }
 }
 
