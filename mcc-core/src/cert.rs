@@ -312,14 +312,25 @@ impl Certificate {
         if !crypto::verify(issuer, &msg, &self.signature) {
             return Err(CertError::BadSignature);
         }
-        if unix_secs < self.body.not_before {
-            return Err(CertError::NotYetValid);
-        }
-        if unix_secs > self.body.not_after {
-            return Err(CertError::Expired);
-        }
-        Ok(())
+        self.check_period(unix_secs)
     }
+
+    /// Is `unix_secs` inside the validity period? (No signature check: for certificates
+    /// verified before, checked again as the wall clock moves.)
+    pub fn check_period(&self, unix_secs: u64) -> Result<(), CertError> {
+        check_period(self.body.not_before, self.body.not_after, unix_secs)
+    }
+}
+
+/// `NotYetValid` before `not_before`, `Expired` after `not_after` (both inclusive bounds).
+pub fn check_period(not_before: u64, not_after: u64, unix_secs: u64) -> Result<(), CertError> {
+    if unix_secs < not_before {
+        return Err(CertError::NotYetValid);
+    }
+    if unix_secs > not_after {
+        return Err(CertError::Expired);
+    }
+    Ok(())
 }
 
 fn check_limits(body: &CertBody) -> Result<(), CertError> {

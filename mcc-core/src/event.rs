@@ -1,5 +1,6 @@
 //! What the node reports: events (polled), drop reasons, and counters.
 
+use crate::cert::CertError;
 use crate::id::NodeId;
 use core::fmt;
 use core::net::SocketAddr;
@@ -117,6 +118,38 @@ pub enum Event {
     Dropped {
         /// Why.
         reason: DropReason,
+    },
+    /// This node's own certificate is not valid at its wall clock: `NotYetValid` is most
+    /// likely a clock that is wrong (a device that booted in 1970 and waits for NTP),
+    /// `Expired` a certificate to renew. The node sends no handshake until
+    /// [`Event::OwnCertificateValid`] (the driver corrects the clock with
+    /// `Command::SetUnixTime`).
+    OwnCertificateInvalid {
+        /// `NotYetValid` or `Expired`.
+        reason: CertError,
+        /// The wall clock the node has (Unix seconds).
+        unix_secs: u64,
+    },
+    /// The node's own certificate is valid again at its wall clock: it dials its parents.
+    OwnCertificateValid {
+        /// The wall clock the node has (Unix seconds).
+        unix_secs: u64,
+    },
+    /// A neighbour's certificate went out of its validity period at this node's wall clock:
+    /// the link is dropped ([`Event::PeerDown`] follows).
+    PeerCertificateLapsed {
+        /// The neighbour.
+        id: NodeId,
+        /// `NotYetValid` or `Expired`.
+        reason: CertError,
+    },
+    /// A tunnel's certificate went out of its validity period at this node's wall clock:
+    /// the tunnel is removed ([`Event::TunnelDown`] follows).
+    TunnelCertificateLapsed {
+        /// The other end of the tunnel.
+        remote_endpoint: NodeId,
+        /// `NotYetValid` or `Expired`.
+        reason: CertError,
     },
 }
 

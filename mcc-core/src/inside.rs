@@ -56,22 +56,23 @@ impl<C: Cipher> Node<C> {
         let idle = t.hs.is_none();
         match &t.sessions.cur {
             None => {
-                if !server_side && idle {
-                    self.start_tunnel_handshake(slot, now);
+                if !server_side {
+                    self.tunnel_handshake_on_traffic(slot, now);
                 }
                 return self.drop_packet(DropReason::NoSession);
             }
-            Some(s)
-                if !server_side
-                    && idle
-                    && (now >= s.created + self.timers.rekey_after
-                        || (now.saturating_since(t.last_rx) >= TUNNEL_SILENCE
-                            && now.saturating_since(s.created) >= TUNNEL_SILENCE)) =>
-            {
+            Some(s) if !server_side => {
                 // Rekey under traffic, or the server has been silent for a while (it may have
-                // restarted and lost the session). This packet still goes out under the
-                // current keys.
-                self.start_tunnel_handshake(slot, now);
+                // restarted and lost the session, or never got a frame under it): then each
+                // packet is a chance to retry, as for a first session. This packet still goes
+                // out under the current keys.
+                let silent = now.saturating_since(t.last_rx) >= TUNNEL_SILENCE
+                    && now.saturating_since(s.created) >= TUNNEL_SILENCE;
+                if silent {
+                    self.tunnel_handshake_on_traffic(slot, now);
+                } else if idle && now >= s.created + self.timers.rekey_after {
+                    self.start_tunnel_handshake(slot, now);
+                }
             }
             Some(_) => {}
         }

@@ -15,7 +15,8 @@
 //! - [`Node::handle_timeout`]: the deadline from [`Node::poll_timeout`] has passed (calling
 //!   it early or spuriously is harmless: it only runs timers that are due);
 //! - [`Node::handle_command`]: an operator action ([`Command`]: add, offer or remove a
-//!   tunnel, apply a revocation, correct the wall clock).
+//!   tunnel, apply a revocation) or the platform's wall clock ([`Command::SetUnixTime`]:
+//!   feed it periodically and on a jump; every certificate in use is checked again).
 //!
 //! **Outputs**, polled until they return `None`:
 //! - [`Node::poll_transmit`]: a datagram to send, written into the caller's buffer, with its
@@ -31,8 +32,9 @@
 //!
 //! **Time is passed in, never read.** Instants are microseconds on a monotonic clock whose
 //! origin the driver picks; they must not go backwards. The wall clock (Unix seconds, for
-//! certificate validity) is given once to [`Node::new`] and can be corrected with
-//! [`Command::SetUnixTime`].
+//! certificate validity) is given to [`Node::new`] and corrected with
+//! [`Command::SetUnixTime`]; a node whose own certificate is outside its period at that
+//! clock (a device booted in 1970) runs, reports it and makes no link until it is right.
 //!
 //! **Randomness comes from the seed** given to [`Node::new`] (ephemeral keys, session
 //! indices, cookie secrets): draw it from the OS in production, fix it in tests, and a run

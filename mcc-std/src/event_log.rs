@@ -57,6 +57,29 @@ pub fn describe(e: &Event) -> String {
             format!("refused topology record {id} from {from}: {reason}")
         }
         Event::Dropped { reason } => format!("dropped: {reason}"),
+        Event::OwnCertificateInvalid { reason, unix_secs } => format!(
+            "own node certificate: {reason} at the wall clock {} ({}); no links until {}",
+            crate::clock::rfc3339(*unix_secs),
+            unix_secs,
+            if *reason == mcc_core::cert::CertError::NotYetValid {
+                "the clock is right (waiting for NTP?)"
+            } else {
+                "a new certificate is installed"
+            }
+        ),
+        Event::OwnCertificateValid { unix_secs } => format!(
+            "own node certificate valid at the wall clock {}: dialling parents",
+            crate::clock::rfc3339(*unix_secs)
+        ),
+        Event::PeerCertificateLapsed { id, reason } => {
+            format!("certificate of {id}: {reason}; link dropped")
+        }
+        Event::TunnelCertificateLapsed {
+            remote_endpoint,
+            reason,
+        } => format!(
+            "certificate of the tunnel with endpoint {remote_endpoint}: {reason}; tunnel removed"
+        ),
     }
 }
 

@@ -3,7 +3,7 @@
 //! deadline, feeds the node one input or one batch (a `recvmmsg`/GRO read, a TUN
 //! super-packet), then drains every output, datagrams in GSO batches.
 
-use crate::clock::{Clock, unix_now};
+use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
 use crate::control_respond::NodeState;
 use crate::control_server::ControlServer;
@@ -15,10 +15,10 @@ use crate::store;
 use crate::tun::{TunDevice, TunRead, TunWrite};
 use crate::tunnel_dir::{self, TunnelDirError};
 use crate::udp_io::UdpIo;
-use mcc_core::Node;
 use mcc_core::crypto::Cipher;
 use mcc_core::event::Event;
 use mcc_core::time::Instant;
+use mcc_core::{Command, Node};
 use std::future::Future;
 use std::io;
 use tokio::net::UdpSocket;
@@ -52,6 +52,7 @@ pub struct EventLoop<C: Cipher> {
     pub node: Node<C>,
     pub cfg: DaemonConfig,
     clock: Clock,
+    wall: WallClockWatch,
     udp: UdpIo,
     dns: DnsService,
     control: ControlServer,
@@ -117,6 +118,7 @@ impl<C: Cipher> EventLoop<C> {
             node,
             cfg,
             clock,
+            wall: WallClockWatch::new(Instant::ZERO, unix),
             udp,
             dns,
             control,
@@ -147,7 +149,12 @@ impl<C: Cipher> EventLoop<C> {
         self.node.handle_timeout(self.clock.now());
         loop {
             self.drain(tun, &mut twrite).await;
-            let deadline = self.node.poll_timeout().map(|t| self.clock.deadline(t));
+            // Wake at least once per wall-clock feed period (see `feed_wall_clock`).
+            let next = self
+                .node
+                .poll_timeout()
+                .map_or(self.wall.next_due(), |t| t.min(self.wall.next_due()));
+            let deadline = Some(self.clock.deadline(next));
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -188,6 +195,7 @@ impl<C: Cipher> EventLoop<C> {
                 },
                 _ = sleep => {
                     let now = self.clock.now();
+                    self.feed_wall_clock(now);
                     self.node.handle_timeout(now);
                 },
                 _ = &mut shutdown => {
@@ -222,6 +230,23 @@ impl<C: Cipher> EventLoop<C> {
                 self.drain(tun, twrite).await;
             }
         }
+    }
+
+    /// Tells the node the wall clock when it jumped or a feed period passed, so certificate
+    /// validity follows NTP (a device that booted in 1970 joins once the clock is set).
+    fn feed_wall_clock(&mut self, now: Instant) {
+        let Some(feed) = self.wall.sample(now, unix_now()) else {
+            return;
+        };
+        if let WallFeed::Jump { unix, by } = feed {
+            info!(
+                "wall clock jumped by {by} s to {}: certificates checked again",
+                crate::clock::rfc3339(unix)
+            );
+        }
+        let _ = self
+            .node
+            .handle_command(now, Command::SetUnixTime(feed.unix()));
     }
 
     fn node_mtu(&self) -> usize {
@@ -265,6 +290,9 @@ impl<C: Cipher> EventLoop<C> {
         self.events.record(&e);
         match e {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
+            e @ (Event::OwnCertificateInvalid { .. }
+            | Event::PeerCertificateLapsed { .. }
+            | Event::TunnelCertificateLapsed { .. }) => warn!("{}", describe(&e)),
             Event::TunnelInstalled { fingerprint } => {
                 if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
                     warn!("could not save the tunnel delivered by its server: {err}");

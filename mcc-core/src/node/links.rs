@@ -32,6 +32,10 @@ impl<C: Cipher> Node<C> {
 
     /// (Re)sends the `Init` of the handshake in flight toward parent `slot`.
     pub(crate) fn send_init(&mut self, slot: usize) {
+        // Own certificate outside its period: the attempt counts as lost (see `validity`).
+        if !self.may_dial() {
+            return;
+        }
         let addr = self.parents.slots[slot].addr;
         let Some(hs) = self.parents.slots[slot].hs.as_mut() else {
             return;
@@ -72,6 +76,9 @@ impl<C: Cipher> Node<C> {
             };
             self.queue_plain(from, |out| cookie.emit(out).ok());
             return self.drop_packet(DropReason::RateLimited);
+        }
+        if !self.may_dial() {
+            return self.drop_packet(DropReason::BadCertificate);
         }
         let verified = link::verify_init(&init, &self.verifier());
         let verified = match verified {
@@ -125,6 +132,8 @@ impl<C: Cipher> Node<C> {
         let p = self.peers.get_mut(slot).expect("slot just allocated");
         let retired = p.sessions.install_next(session).map(|s| s.local);
         p.last_init = init_hash;
+        self.note_peer_cert(slot, init.cert);
+        let p = self.peers.get_mut(slot).expect("slot just allocated");
         if p.sessions.cur.is_none() {
             // An established peer moves only on an authenticated, fresh data frame.
             p.addr = from;
@@ -197,6 +206,7 @@ impl<C: Cipher> Node<C> {
             self.peers.forget_index(&old);
         }
         self.peers.insert_index(local, ps);
+        self.note_peer_cert(ps, ack.cert);
         self.parents.slots[slot].peer = Some(id);
         self.stats.handshakes_completed += 1;
         if rekey {

@@ -40,6 +40,7 @@ mod send;
 mod timers;
 mod topology;
 mod tunnels;
+mod validity;
 
 #[cfg(test)]
 mod tests;
@@ -53,6 +54,7 @@ use peers::PeerTable;
 use revocations::Revocations;
 use timers::Deadlines;
 use tunnels::{PendingOffer, TunnelTable};
+use validity::Validity;
 
 /// Default TTL of routed frames: deeper than any sane tree.
 pub const DEFAULT_TTL: u8 = 32;
@@ -98,7 +100,9 @@ pub enum Command {
     },
     /// Applies a network-signed revocation and floods it to every neighbour.
     Revoke(Revocation),
-    /// Corrects the wall clock used for certificate validity.
+    /// Corrects the wall clock used for certificate validity (Unix seconds at `now`); every
+    /// certificate in use is checked again. Feed it periodically and whenever the wall
+    /// clock jumps (NTP): between corrections the node advances it with `now`.
     SetUnixTime(u64),
 }
 
@@ -193,6 +197,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) revocations: Revocations,
     pub(crate) lookups: Lookups,
     pub(crate) deadlines: Deadlines,
+    pub(crate) validity: Validity,
 
     pub(crate) tx: PacketQueue<Option<SocketAddr>>,
     pub(crate) tun: PacketQueue<()>,
@@ -213,9 +218,12 @@ impl<C: Cipher> Node<C> {
         if config.certificate.body.subject != me {
             return Err(ConfigError::CertificateMismatch);
         }
+        // The chain is checked now; the period against the wall clock by `check_validity`,
+        // which lets a device that booted with a wrong clock run until the clock is right.
+        let not_before = config.certificate.body.not_before;
         config
             .trust
-            .verify_node(&config.certificate, unix_secs)
+            .verify_node(&config.certificate, unix_secs.max(not_before))
             .map_err(ConfigError::Certificate)?;
         let l = config.limits;
         if l.max_peers == 0
@@ -265,11 +273,13 @@ impl<C: Cipher> Node<C> {
             revocations: Revocations::new(l.max_peers),
             lookups: Lookups::new(),
             deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
+            validity: Validity::new(),
             tx: PacketQueue::new(l.tx_queue, slot),
             tun: PacketQueue::new(l.tun_queue, slot),
             events: VecDeque::with_capacity(l.events),
             stats: Stats::default(),
         };
+        node.check_validity(now);
         node.refresh_deadlines();
         Ok(node)
     }
@@ -395,6 +405,7 @@ impl<C: Cipher> Node<C> {
 
     fn run_timers(&mut self, now: Instant) {
         self.now = now;
+        self.validity_timers(now);
         self.parent_timers(now);
         self.peer_timers(now);
         self.tunnel_timers(now);
@@ -456,7 +467,7 @@ impl<C: Cipher> Node<C> {
                 .apply_revocation(&r, None)
                 .map_err(CommandError::Revocation),
             Command::SetUnixTime(s) => {
-                self.unix_base = (now, s);
+                self.set_unix_time(now, s);
                 Ok(())
             }
         }

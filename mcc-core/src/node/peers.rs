@@ -53,6 +53,8 @@ pub(crate) struct Peer<C> {
     /// Hash of the last `Init` answered: a duplicated or replayed copy is ignored, so it
     /// cannot replace the session the initiator is about to use.
     pub last_init: [u8; 32],
+    /// Validity period of the certificate the peer presented in its latest handshake.
+    pub cert_period: (u64, u64),
 }
 
 impl<C> Peer<C> {
@@ -74,6 +76,7 @@ impl<C> Peer<C> {
             acked: 0,
             inflight: None,
             last_init: [0; 32],
+            cert_period: (0, u64::MAX),
         }
     }
 

@@ -242,6 +242,7 @@ impl<C: Cipher> Node<C> {
         if matches!(p.active, Some(a) if a > 0) {
             next = earliest(next, Some(p.next_rejoin));
         }
+        next = earliest(next, self.validity_deadline());
         earliest(next, self.lookups.next_deadline())
     }
 

@@ -200,6 +200,7 @@ impl<C: Cipher> Node<C> {
             .verify_tunnel(&cert, unix)
             .map_err(CommandError::Certificate)?;
         let info = cert.tunnel().expect("verified tunnel").clone();
+        self.validity.note(cert.body.not_after);
         let (server_side, remote_endpoint, remote_node) =
             if info.server_node == self.me && key.id() == cert.body.subject {
                 (true, info.client_endpoint, info.client_node)
@@ -296,6 +297,27 @@ impl<C: Cipher> Node<C> {
         }
         self.tunnels.insert_index(sender, slot);
         self.send_control_bytes(remote_node, &init);
+    }
+
+    /// Client side: a packet waits for the tunnel's first session. Starts a handshake if
+    /// none is in flight, or sends the one in flight again once it has gone unanswered for
+    /// `handshake_retry`. A tunnel Init and its ack cross every hop of the path unacknowledged
+    /// (at 30 % loss per hop over 4 hops, one try in 17 completes), and the timer alone backs
+    /// off to 16 s and gives up: each packet is another chance. The backoff count is kept,
+    /// so a flow of packets costs the server at most one Init per `handshake_retry`.
+    pub(crate) fn tunnel_handshake_on_traffic(&mut self, slot: usize, now: Instant) {
+        let Some(t) = self.tunnels.get(slot) else {
+            return;
+        };
+        let tries = match &t.hs {
+            None => 0,
+            Some(hs) if now >= hs.sent_at + self.timers.handshake_retry => hs.tries,
+            Some(_) => return,
+        };
+        self.start_tunnel_handshake(slot, now);
+        if let Some(hs) = self.tunnels.get_mut(slot).and_then(|t| t.hs.as_mut()) {
+            hs.tries = tries;
+        }
     }
 
     /// Offer resends, and retries and give-ups of tunnel handshakes.

@@ -59,6 +59,14 @@ fn cert_reason(e: CertError) -> String {
     }
 }
 
+/// When to check `cert`'s period at start: a clock behind the period (a device that booted
+/// in 1970 and waits for NTP) is not a reason to refuse to start; the node runs, reports
+/// its own certificate "not valid yet" and makes no link until the clock is right (the
+/// event loop feeds the corrected clock). An expired certificate is still refused.
+fn checked_at(cert: &mcc_core::cert::Certificate, unix_secs: u64) -> u64 {
+    unix_secs.max(cert.body.not_before)
+}
+
 /// Builds the node's configuration: reads the key and certificates, checks the chain at
 /// `unix_secs` and resolves the parents.
 pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadError> {
@@ -87,7 +95,7 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
             });
         }
         trust
-            .add_network(n.clone(), unix_secs)
+            .add_network(n.clone(), checked_at(n, unix_secs))
             .map_err(|e| LoadError::NetworkCertificate {
                 path: path.to_path_buf(),
                 reason: cert_reason(e),
@@ -127,7 +135,7 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
     trust.trusted_nodes = cfg.trusted_nodes.clone();
     trust.trusted_networks = cfg.trusted_networks.clone();
     trust
-        .verify_node(&certificate, unix_secs)
+        .verify_node(&certificate, checked_at(&certificate, unix_secs))
         .map_err(|e| node_err(cert_reason(e)))?;
 
     let parents = cfg

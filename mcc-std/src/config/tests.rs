@@ -381,6 +381,29 @@ fn tunnel_files() {
     );
 }
 
+#[test]
+fn a_clock_behind_the_certificates_does_not_stop_the_start() {
+    let s = setup();
+    let d = s.dir.path();
+    let ca = Identity::from_secret([1; 32]);
+    store::write_certificate(
+        &d.join("network-certificate.txt"),
+        &issue::network(&ca, &s.net.id(), "net", 5_000, 10_000),
+    )
+    .unwrap();
+    store::write_certificate(
+        &d.join("node-certificate.txt"),
+        &issue::node(&s.net, &s.node.id(), 5_000, 10_000),
+    )
+    .unwrap();
+    let cfg = load(d).unwrap();
+    // A device that booted in 1970: it starts and waits for the clock.
+    let c = core_config(&cfg, 0).unwrap();
+    assert_eq!(c.certificate.subject(), s.node.id());
+    // An expired certificate is still refused.
+    assert!(core_err(&cfg, 20_000).contains("expired"));
+}
+
 fn core_err(cfg: &DaemonConfig, unix_secs: u64) -> String {
     match core_config(cfg, unix_secs) {
         Ok(_) => panic!("core_config succeeded"),

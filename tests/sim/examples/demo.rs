@@ -43,6 +43,16 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::RevocationRefused { reason, .. } => format!("revocation refused: {reason}"),
         Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),
         Event::Dropped { reason } => format!("dropped: {reason}"),
+        Event::OwnCertificateInvalid { reason, unix_secs } => {
+            format!("own certificate: {reason} at clock {unix_secs}; no links until it is")
+        }
+        Event::OwnCertificateValid { .. } => "own certificate valid at the clock again".into(),
+        Event::PeerCertificateLapsed { id, reason } => {
+            format!("certificate of {}: {reason}; link dropped", name(id))
+        }
+        Event::TunnelCertificateLapsed { reason, .. } => {
+            format!("tunnel certificate: {reason}; tunnel removed")
+        }
     }
 }
 

@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 /// Wall clock the simulated nodes start at (certificates are valid around it).
 const UNIX_START: u64 = 1_800_000_000;
+/// Validity of the certificates the world issues unless told otherwise: from a day before
+/// the start (a clock in 1970 is before it) for centuries.
+const CERT_PERIOD: (u64, u64) = (UNIX_START - 86_400, u64::MAX / 2);
 
 /// Properties of the path between two nodes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -83,6 +86,10 @@ struct SimNode {
     /// The node's held revocations as its driver last saved them (mccd's
     /// `revocations.json`), with the version saved: handed back at restart.
     saved_revocations: (u64, Vec<Revocation>),
+    cert_period: (u64, u64),
+    /// The wall clock the node boots with, when not the world's (a device with a wrong
+    /// clock).
+    boot_unix: Option<u64>,
 }
 
 /// A NAT with expiring bindings: when the node last sent to each remote address.
@@ -135,6 +142,10 @@ pub struct World {
     pub limits: Limits,
     /// DNS names written into the tunnel certificates issued from now on.
     pub tunnel_names: Vec<String>,
+    /// Validity period of the node and tunnel certificates issued from now on.
+    pub cert_period: (u64, u64),
+    /// The wall clock nodes added from now on boot with (`None`: the world's).
+    pub boot_unix: Option<u64>,
 }
 
 impl World {
@@ -173,7 +184,24 @@ impl World {
             timers: Timers::default(),
             limits: Limits::default(),
             tunnel_names: Vec::new(),
+            cert_period: CERT_PERIOD,
+            boot_unix: None,
         }
+    }
+
+    /// The true wall clock (Unix seconds) at the world's current time.
+    pub fn unix_now(&self) -> u64 {
+        UNIX_START + self.now.as_micros() / 1_000_000
+    }
+
+    /// Sets node `i`'s wall clock to `unix` (what a driver does when NTP corrects it).
+    pub fn set_wall_clock(&mut self, i: usize, unix: u64) {
+        let now = self.now;
+        self.node_mut(i)
+            .handle_command(now, Command::SetUnixTime(unix))
+            .expect("always accepted");
+        self.nodes[i].boot_unix = None;
+        self.drain(i);
     }
 
     pub fn now(&self) -> Instant {
@@ -236,6 +264,8 @@ impl World {
             timers: self.timers,
             limits: self.limits,
             saved_revocations: (0, Vec::new()),
+            cert_period: self.cert_period,
+            boot_unix: self.boot_unix,
         });
         self.by_addr.insert(addr, i);
         self.deadlines.push(None);
@@ -257,7 +287,12 @@ impl World {
         }
         Config {
             identity: n.identity.clone(),
-            certificate: issue::node(&self.pki.network, &n.identity.id(), 0, u64::MAX / 2),
+            certificate: issue::node(
+                &self.pki.network,
+                &n.identity.id(),
+                n.cert_period.0,
+                n.cert_period.1,
+            ),
             trust,
             parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
             names: vec![format!("node{i}")],
@@ -270,7 +305,7 @@ impl World {
     fn boot(&mut self, i: usize) {
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
-        let unix = UNIX_START + self.now.as_micros() / 1_000_000;
+        let unix = self.nodes[i].boot_unix.unwrap_or(self.unix_now());
         let node = Node::new(self.config(i), seed, self.now, unix).expect("valid config");
         self.nodes[i].node = Some(node);
         let tunnels = self.nodes[i].tunnels.clone();
@@ -408,8 +443,15 @@ impl World {
             static_addr: None,
             external_addr: None,
         };
-        let cert = issue::tunnel(&self.pki.network, &server_key.id(), info, 0, u64::MAX / 2)
-            .expect("valid tunnel");
+        let (not_before, not_after) = self.cert_period;
+        let cert = issue::tunnel(
+            &self.pki.network,
+            &server_key.id(),
+            info,
+            not_before,
+            not_after,
+        )
+        .expect("valid tunnel");
         let h = TunnelHandle {
             client,
             server,
