@@ -252,7 +252,7 @@ impl<C: Cipher> Node<C> {
             resolver,
             own_v4,
             tunnels: TunnelTable::new(l.max_tunnels),
-            conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout),
+            conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout, l.max_tunnels),
             revocations: Revocations::new(l.max_revocations),
             lookups: Lookups::new(),
             deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
