@@ -146,7 +146,7 @@ impl<C: Cipher> Node<C> {
                     return self.drop_packet(DropReason::Malformed);
                 };
                 if h.dst == self.me {
-                    self.handle_control(now, h.src, &plain[rpc::CONTROL_HEADER_LEN..]);
+                    self.handle_control(now, ps, h.src, &plain[rpc::CONTROL_HEADER_LEN..]);
                 } else {
                     self.forward_control(ps, h, &plain[rpc::CONTROL_HEADER_LEN..]);
                 }

@@ -16,7 +16,7 @@ const MAX_PARKED: usize = 64;
 
 /// A query waiting for the lookup numbered `lookup`.
 struct Parked {
-    lookup: u32,
+    lookup: u64,
     query: Vec<u8>,
     from: SocketAddr,
 }
@@ -65,7 +65,7 @@ impl DnsService {
     }
 
     /// Answers the queries parked for `lookup`, with what the node knows now.
-    pub async fn lookup_done<C: Cipher>(&mut self, node: &mut Node<C>, lookup: u32) {
+    pub async fn lookup_done<C: Cipher>(&mut self, node: &mut Node<C>, lookup: u64) {
         let (ready, waiting) = std::mem::take(&mut self.parked)
             .into_iter()
             .partition(|p| p.lookup == lookup);
