@@ -112,6 +112,13 @@ impl Lookups {
             .map(|(_, ids, _)| &ids[..])
     }
 
+    /// Is `id` in a fresh cached answer?
+    pub fn answered_with(&self, id: &NodeId, now: Instant) -> bool {
+        self.cache
+            .iter()
+            .any(|(_, ids, exp)| *exp > now && ids.contains(id))
+    }
+
     /// A lookup whose deadline passed at `now`, removed from the table.
     pub fn pop_expired(&mut self, now: Instant) -> Option<u64> {
         let i = self.pending.iter().position(|l| l.deadline <= now)?;
@@ -126,7 +133,8 @@ impl Lookups {
 
 impl<C: Cipher> Node<C> {
     /// IDs known under a DNS name here: this node's names, the server endpoints of tunnels
-    /// this node is the client of, and names in the topology table (a root knows all).
+    /// this node is the client of, names in the topology table (a root knows all), cached
+    /// lookup answers, and an ID's own text for an ID this node knows.
     pub fn lookup_name(&self, name: &str) -> Vec<NodeId> {
         let mut out = Vec::new();
         for t in self.tunnels.iter() {
@@ -147,6 +155,14 @@ impl<C: Cipher> Node<C> {
             && let Some(ids) = self.lookups.cached(name, self.now)
         {
             out.extend_from_slice(ids);
+        }
+        // An ID written out as a name (`<id>.home.arpa` asked of a node that does not know
+        // it yet) resolves wherever the ID is known, so a lookup up the tree learns it.
+        if out.is_empty()
+            && let Ok(id) = name.parse::<NodeId>()
+            && self.knows(&id)
+        {
+            out.push(id);
         }
         out
     }
