@@ -204,7 +204,7 @@ impl<C: Cipher> NodeState<'_, C> {
             return Response::err(format!("{address}: unknown address"));
         };
         let Some(index) = self.node.resolve_id(&id) else {
-            return Response::err("resolver pool is full");
+            return Response::err(format!("{address}: not known to this node"));
         };
         let r = self.node.resolver();
         let out = match target {

@@ -246,7 +246,8 @@ impl<C: Cipher> EventLoop<C> {
         for q in looked_up {
             self.dns.lookup_done(&mut self.node, q).await;
         }
-        self.resolver.save_if_changed(self.node.resolver());
+        self.resolver
+            .save_due(self.node.resolver(), std::time::Instant::now());
     }
 
     fn on_event(&mut self, e: Event) {
