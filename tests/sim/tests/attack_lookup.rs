@@ -19,7 +19,7 @@ fn forged_reply(dst: NodeId, claimed_src: NodeId, query: u64, liar: NodeId) -> V
     }
     .emit(&mut b);
     let mut reply = LookupReply {
-        query: query.try_into().unwrap(),
+        query,
         ids: Default::default(),
     };
     reply.ids.push(liar).unwrap();
