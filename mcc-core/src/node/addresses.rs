@@ -34,6 +34,14 @@ impl<C: Cipher> Node<C> {
         self.resolver.assign(*id).ok()
     }
 
+    /// Gives any `id` an evictable local address: `mcc resolve <id>` on the control
+    /// socket, where the operator names the ID (documented to work for every ID). It can
+    /// never displace a pinned ID (this node, a tunnel endpoint), so a flood of such
+    /// requests only recycles other unpinned addresses. `None` if the pool is all pinned.
+    pub fn assign_address(&mut self, id: &NodeId) -> Option<u32> {
+        self.resolver.assign(*id).ok()
+    }
+
     /// Puts an ID back at the index it had before a restart (persisted resolver state).
     pub fn restore_address(&mut self, id: &NodeId, index: u32) -> bool {
         self.resolver.assign_at(*id, index)
