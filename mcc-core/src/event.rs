@@ -93,7 +93,7 @@ pub enum Event {
     /// `Node::lookup_name` now has the answer.
     LookupDone {
         /// The number `start_lookup` returned.
-        query: u32,
+        query: u64,
         /// Did the name resolve to at least one ID?
         found: bool,
     },

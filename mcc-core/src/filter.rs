@@ -140,21 +140,52 @@ pub fn flow_key(tunnel: u16, dir: Direction, p: &PacketInfo) -> u64 {
 
 const PROBE: usize = 16;
 
-/// A fixed-size open-addressing table of flows the client side opened. Allocated once;
-/// inserting evicts the soonest-to-expire entry of a full probe window. Expiry is checked
-/// against the `now` passed in, never a clock.
+/// The tunnel a flow key belongs to (see [`flow_key`]).
+fn tunnel_of(key: u64) -> usize {
+    (key >> 40) as u16 as usize
+}
+
+/// A fixed-size open-addressing table of flows the client side opened, shared by every
+/// tunnel of the node but partitioned by quota: a tunnel may hold at most
+/// `capacity / (active tunnels + 1)` flows, and a new flow may replace only an empty slot,
+/// an expired flow, or a flow of its own tunnel. No tunnel can evict another tunnel's live
+/// flows, so a client that opens flows from thousands of source ports only recycles its
+/// own. The `+ 1` keeps room free for a tunnel that is not active yet: the first tunnel
+/// never fills the table and a newcomer's probe window finds empty slots. A tunnel above
+/// the quota (it was active before others arrived) keeps its live flows and shrinks as
+/// they expire, because while over quota it only replaces its own. Allocated once; expiry
+/// is checked against the `now` passed in, never a clock.
 pub struct Conntrack {
     slots: Vec<(u64, Instant)>,
     timeout: Duration,
+    /// Occupied slots per tunnel slot (expired flows count until reclaimed).
+    held: Vec<u32>,
+    /// Tunnels holding at least one slot.
+    active: usize,
+    /// Where the incremental sweep for expired flows continues.
+    sweep: usize,
+}
+
+/// Why a new flow was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowRefused {
+    /// The tunnel is at its quota and none of its own flows is in reach to be replaced.
+    Quota,
+    /// Every slot in reach holds another tunnel's live flow.
+    Full,
 }
 
 impl Conntrack {
-    /// A table of at least `capacity` flows (rounded up to a power of two, at least 16), each forgotten after `timeout` idle.
-    pub fn new(capacity: usize, timeout: Duration) -> Self {
+    /// A table of at least `capacity` flows (rounded up to a power of two, at least 16),
+    /// each forgotten after `timeout` idle, for tunnel slots `0..tunnels`.
+    pub fn new(capacity: usize, timeout: Duration, tunnels: usize) -> Self {
         let cap = capacity.max(PROBE).next_power_of_two();
         Conntrack {
             slots: vec![(0, Instant::ZERO); cap],
             timeout,
+            held: vec![0; tunnels.max(1)],
+            active: 0,
+            sweep: 0,
         }
     }
 
@@ -163,23 +194,90 @@ impl Conntrack {
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (self.slots.len() - 1)
     }
 
-    /// Records (or refreshes) a flow.
-    pub fn insert(&mut self, key: u64, now: Instant) {
+    /// Most flows one tunnel may hold now.
+    pub fn quota(&self, tunnel: usize) -> usize {
+        let others = self.active - usize::from(self.held_by(tunnel) > 0);
+        // The tunnel asking, plus one share kept free for a tunnel not active yet.
+        (self.slots.len() / (others + 2)).max(1)
+    }
+
+    /// Flows a tunnel holds (expired ones included until their slot is reused).
+    pub fn held_by(&self, tunnel: usize) -> usize {
+        self.held.get(tunnel).copied().unwrap_or(0) as usize
+    }
+
+    fn release(&mut self, at: usize) {
+        let k = self.slots[at].0;
+        if k != 0 {
+            let t = tunnel_of(k);
+            if let Some(h) = self.held.get_mut(t) {
+                *h -= 1;
+                if *h == 0 {
+                    self.active -= 1;
+                }
+            }
+        }
+        self.slots[at] = (0, Instant::ZERO);
+    }
+
+    fn occupy(&mut self, at: usize, key: u64, now: Instant) {
+        self.release(at);
+        if let Some(h) = self.held.get_mut(tunnel_of(key)) {
+            if *h == 0 {
+                self.active += 1;
+            }
+            *h += 1;
+        }
+        self.slots[at] = (key, now + self.timeout);
+    }
+
+    /// Reclaims expired flows in the next probe window's worth of slots, so that quotas
+    /// and the active count follow flows that expired where no insert looks (each insert
+    /// sweeps 16 slots: the whole table every `capacity / 16` inserts).
+    fn sweep_expired(&mut self, now: Instant) {
         let mask = self.slots.len() - 1;
+        for _ in 0..PROBE {
+            let at = self.sweep;
+            self.sweep = (self.sweep + 1) & mask;
+            if self.slots[at].0 != 0 && self.slots[at].1 < now {
+                self.release(at);
+            }
+        }
+    }
+
+    /// Records (or refreshes) a flow. A new flow takes an empty or expired slot while its
+    /// tunnel is under quota, else replaces the soonest-to-expire flow of its own tunnel in
+    /// the probe window; it never displaces another tunnel's live flow.
+    pub fn insert(&mut self, key: u64, now: Instant) -> Result<(), FlowRefused> {
+        self.sweep_expired(now);
+        let mask = self.slots.len() - 1;
+        let tunnel = tunnel_of(key);
         let s = self.start(key);
-        let mut victim = s;
+        let (mut free, mut own) = (None, None::<usize>);
         for i in 0..PROBE {
             let at = (s + i) & mask;
             let (k, exp) = self.slots[at];
-            if k == key || k == 0 {
-                self.slots[at] = (key, now + self.timeout);
-                return;
+            if k == key {
+                self.slots[at].1 = now + self.timeout;
+                return Ok(());
             }
-            if exp < self.slots[victim].1 {
-                victim = at;
+            if k == 0 || exp < now {
+                free = free.or(Some(at));
+            } else if tunnel_of(k) == tunnel && own.is_none_or(|o| exp < self.slots[o].1) {
+                own = Some(at);
             }
         }
-        self.slots[victim] = (key, now + self.timeout);
+        let under_quota = self.held_by(tunnel) < self.quota(tunnel);
+        match (free, own) {
+            (Some(at), _) if under_quota => self.occupy(at, key, now),
+            (_, Some(at)) => self.occupy(at, key, now),
+            // Over quota with only an expired slot of another tunnel in reach: taking it
+            // would grow this tunnel past its share.
+            (Some(_), None) => return Err(FlowRefused::Quota),
+            (None, None) if !under_quota => return Err(FlowRefused::Quota),
+            (None, None) => return Err(FlowRefused::Full),
+        }
+        Ok(())
     }
 
     /// Is the flow known and not expired? Refreshes it when it is.
@@ -201,9 +299,9 @@ impl Conntrack {
 
     /// Forgets every flow of one tunnel (it was revoked or removed).
     pub fn forget_tunnel(&mut self, tunnel: u16) {
-        for s in self.slots.iter_mut() {
-            if s.0 != 0 && (s.0 >> 40) as u16 & 0x7fff == tunnel & 0x7fff {
-                *s = (0, Instant::ZERO);
+        for at in 0..self.slots.len() {
+            if self.slots[at].0 != 0 && tunnel_of(self.slots[at].0) == tunnel as usize {
+                self.release(at);
             }
         }
     }
@@ -332,13 +430,13 @@ mod tests {
 
     #[test]
     fn conntrack_is_bounded_and_expires() {
-        let mut ct = Conntrack::new(16, Duration::from_secs(10));
+        let mut ct = Conntrack::new(16, Duration::from_secs(10), 4);
         let now = Instant::from_secs(1);
         for k in 0..1000u64 {
-            ct.insert(1 << 63 | k, now);
+            let _ = ct.insert(1 << 63 | k, now);
         }
         assert_eq!(ct.slots.len(), 16);
-        ct.insert(1 << 63 | 5000, now);
+        assert_eq!(ct.insert(1 << 63 | 5000, now), Ok(()), "replaces its own");
         assert!(ct.check(1 << 63 | 5000, now));
         assert!(!ct.check(1 << 63 | 5000, Instant::from_secs(100)));
     }
@@ -561,17 +659,17 @@ mod tests {
 
     #[test]
     fn conntrack_expiry_uses_the_now_passed_in() {
-        let mut ct = Conntrack::new(64, Duration::from_secs(10));
+        let mut ct = Conntrack::new(64, Duration::from_secs(10), 8);
         let k = 1 << 63 | 42;
         assert!(!ct.check(k, Instant::from_secs(0)), "unknown flow");
-        ct.insert(k, Instant::from_secs(0));
+        ct.insert(k, Instant::from_secs(0)).unwrap();
         // Valid up to and including the deadline; each hit pushes it out again.
         assert!(ct.check(k, Instant::from_secs(10)));
         assert!(ct.check(k, Instant::from_secs(19)));
         assert!(!ct.check(k, Instant::from_secs(29) + Duration::from_micros(1)));
         // Once expired it stays expired: a check does not revive it.
         assert!(!ct.check(k, Instant::from_secs(29) + Duration::from_micros(2)));
-        ct.insert(k, Instant::from_secs(100));
+        ct.insert(k, Instant::from_secs(100)).unwrap();
         assert!(ct.check(k, Instant::from_secs(105)));
         assert_eq!(
             ct.slots.iter().filter(|s| s.0 == k).count(),
@@ -582,12 +680,15 @@ mod tests {
 
     #[test]
     fn conntrack_evicts_the_soonest_to_expire() {
-        let mut ct = Conntrack::new(1, Duration::from_secs(10));
+        let mut ct = Conntrack::new(1, Duration::from_secs(10), 1);
         assert_eq!(ct.slots.len(), 16, "rounded up to one probe window");
         for k in 0..200u64 {
-            ct.insert(1 << 63 | k, Instant::from_secs(k));
+            ct.insert(1 << 63 | k, Instant::from_secs(k)).unwrap();
         }
-        assert_eq!(ct.slots.iter().filter(|s| s.0 != 0).count(), 16);
+        // One tunnel alone holds half the table: the other half waits for a newcomer.
+        assert_eq!(ct.quota(0), 8);
+        assert_eq!(ct.slots.iter().filter(|s| s.0 != 0).count(), 8);
+        assert_eq!(ct.held_by(0), 8);
         // The newest flows survive; the oldest were evicted.
         assert!(ct.check(1 << 63 | 199, Instant::from_secs(199)));
         assert!(!ct.check(1 << 63, Instant::from_secs(199)));
@@ -595,18 +696,85 @@ mod tests {
 
     #[test]
     fn forget_tunnel_drops_only_that_tunnel() {
-        let mut ct = Conntrack::new(64, Duration::from_secs(10));
+        let mut ct = Conntrack::new(64, Duration::from_secs(10), 8);
         let p = parse(&ip4(17, &udp(4000, 53, b""))).unwrap();
         let now = Instant::from_secs(1);
         let (a, b) = (
             flow_key(3, Direction::ToServer, &p),
             flow_key(4, Direction::ToServer, &p),
         );
-        ct.insert(a, now);
-        ct.insert(b, now);
+        ct.insert(a, now).unwrap();
+        ct.insert(b, now).unwrap();
         ct.forget_tunnel(3);
         assert!(!ct.check(a, now));
         assert!(ct.check(b, now));
+        assert_eq!((ct.held_by(3), ct.held_by(4), ct.active), (0, 1, 1));
+    }
+
+    fn key(tunnel: u16, port: u16) -> u64 {
+        1 << 63 | (tunnel as u64) << 40 | 2 << 32 | (port as u64) << 16 | 7000
+    }
+
+    #[test]
+    fn a_tunnel_flooding_flows_never_evicts_another_tunnels_live_flow() {
+        let mut ct = Conntrack::new(256, Duration::from_secs(60), 4);
+        let now = Instant::from_secs(1);
+        let victims: Vec<u64> = (0..20).map(|p| key(1, p)).collect();
+        for &v in &victims {
+            ct.insert(v, now).unwrap();
+        }
+        let mut refused = 0;
+        for p in 0..10_000u16 {
+            refused += usize::from(ct.insert(key(0, p), now).is_err());
+        }
+        // The flooder holds at most its share: 256 / (1 other + 2).
+        assert_eq!(ct.quota(0), 85);
+        assert!(ct.held_by(0) <= 85, "{}", ct.held_by(0));
+        assert!(refused < 10_000, "it still recycles its own flows");
+        for &v in &victims {
+            assert!(ct.check(v, now), "victim flow evicted");
+        }
+        // A third tunnel still finds room for new flows.
+        for p in 0..20 {
+            assert_eq!(ct.insert(key(2, p), now), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_tunnel_over_its_quota_replaces_only_its_own_flows() {
+        let mut ct = Conntrack::new(16, Duration::from_secs(60), 2);
+        let now = Instant::from_secs(1);
+        // Alone, tunnel 0 takes its share: half the table.
+        for p in 0..8 {
+            ct.insert(key(0, p), now).unwrap();
+        }
+        assert_eq!(ct.held_by(0), 8);
+        // Tunnel 1 arrives: both quotas shrink to 16 / 3, tunnel 0 keeps its live flows.
+        for p in 0..5 {
+            ct.insert(key(1, p), now).unwrap();
+        }
+        assert_eq!(ct.quota(1), 5);
+        assert_eq!(ct.insert(key(1, 99), now), Ok(()), "replaces its own");
+        assert_eq!(ct.held_by(1), 5);
+        assert!((0..8).all(|p| ct.check(key(0, p), now)));
+        // Over quota, tunnel 0 may not take the free slots, only recycle its own.
+        assert_eq!(ct.insert(key(0, 50), now), Ok(()));
+        assert_eq!(ct.held_by(0), 8);
+    }
+
+    #[test]
+    fn expired_flows_are_swept_and_free_their_quota() {
+        let mut ct = Conntrack::new(64, Duration::from_secs(10), 2);
+        for p in 0..21 {
+            ct.insert(key(0, p), Instant::from_secs(0)).unwrap();
+        }
+        assert_eq!((ct.held_by(0), ct.active), (21, 1));
+        // Four inserts sweep the whole 64-slot table.
+        let later = Instant::from_secs(100);
+        for p in 0..4 {
+            ct.insert(key(1, p), later).unwrap();
+        }
+        assert_eq!((ct.held_by(0), ct.held_by(1), ct.active), (0, 4, 1));
     }
 
     #[test]

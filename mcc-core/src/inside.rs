@@ -48,7 +48,9 @@ impl<C: Cipher> Node<C> {
         }
         let key = filter::flow_key(slot as u16, dir, &info);
         if !t.server_side {
-            self.conntrack.insert(key, now);
+            if self.conntrack.insert(key, now).is_err() {
+                return self.drop_packet(DropReason::Full);
+            }
         } else if !self.conntrack.check(key, now) {
             return self.drop_packet(DropReason::Filtered);
         }

@@ -125,7 +125,7 @@ impl<C: Cipher> Node<C> {
                     return self.drop_packet(DropReason::Malformed);
                 };
                 if h.dst == self.me {
-                    self.handle_control(now, h.src, &plain[rpc::CONTROL_HEADER_LEN..]);
+                    self.handle_control(now, ps, h.src, &plain[rpc::CONTROL_HEADER_LEN..]);
                 } else {
                     self.forward_control(ps, h, &plain[rpc::CONTROL_HEADER_LEN..]);
                 }
@@ -278,7 +278,9 @@ impl<C: Cipher> Node<C> {
         }
         let key = filter::flow_key(slot as u16, dir, &info);
         if t.server_side {
-            self.conntrack.insert(key, now);
+            if self.conntrack.insert(key, now).is_err() {
+                return self.drop_packet(DropReason::Full);
+            }
         } else if !self.conntrack.check(key, now) {
             return self.drop_packet(DropReason::Filtered);
         }

@@ -1,6 +1,7 @@
 //! Local address resolver: node and endpoint IDs ↔ dynamic IPv4 (10.83.0.0/16), IPv6
 //! (200::/7) and MAC (AE:…) addresses. The mapping is local to this node: the same ID may
 //! have another address elsewhere. The pool is bounded; index 0 is the network address.
+//! Pinned IDs keep their address; unpinned ones are evicted least recently resolved first.
 
 use crate::id::NodeId;
 use alloc::collections::BTreeMap;
@@ -33,7 +34,7 @@ impl Default for ResolverConfig {
     }
 }
 
-/// The pool is full: raise `capacity` or use a larger network.
+/// The pool is full of pinned IDs: raise `capacity` or use a larger network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolFull;
 
@@ -43,12 +44,29 @@ impl core::fmt::Display for PoolFull {
     }
 }
 
-/// The ID ↔ index map behind every local address; index `i` is `ipv4_network + i`, `ipv6_network + i` and `mac_mask | i`.
+/// One ID's assignment.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    index: u32,
+    /// Holders that need the address to stay (the node itself, tunnels); evictable at 0.
+    pins: u32,
+    /// When it was last resolved (the resolver's own counter), for LRU eviction.
+    used: u64,
+}
+
+/// The ID ↔ index map behind every local address; index `i` is `ipv4_network + i`,
+/// `ipv6_network + i` and `mac_mask | i`. Pinned IDs (this node, tunnel endpoints) keep
+/// their index; when the pool is full a new ID takes the index of the least recently
+/// resolved unpinned ID, so the pool never fills with IDs nothing needs.
 pub struct Resolver {
     cfg: ResolverConfig,
-    by_id: BTreeMap<NodeId, u32>,
+    by_id: BTreeMap<NodeId, Entry>,
     by_index: BTreeMap<u32, NodeId>,
+    /// Unpinned IDs by `Entry::used`, oldest first: the eviction order.
+    unpinned: BTreeMap<u64, NodeId>,
+    tick: u64,
     next: u32,
+    version: u64,
 }
 
 impl Resolver {
@@ -58,7 +76,10 @@ impl Resolver {
             cfg,
             by_id: BTreeMap::new(),
             by_index: BTreeMap::new(),
+            unpinned: BTreeMap::new(),
+            tick: 0,
             next: 1,
+            version: 0,
         }
     }
 
@@ -72,13 +93,56 @@ impl Resolver {
         ((1u64 << host_bits) - 2).min(self.cfg.capacity as u64) as u32
     }
 
-    /// The ID's index, assigning the next free one if it has none.
+    /// Bumped by every change of the mapping (an ID added, evicted or released): what a
+    /// driver compares to decide whether its saved copy is stale.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn touch(&mut self, id: &NodeId) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(e) = self.by_id.get_mut(id) {
+            if e.pins == 0 {
+                self.unpinned.remove(&e.used);
+                self.unpinned.insert(tick, *id);
+            }
+            e.used = tick;
+        }
+    }
+
+    fn insert(&mut self, id: NodeId, index: u32) {
+        self.tick += 1;
+        self.by_id.insert(
+            id,
+            Entry {
+                index,
+                pins: 0,
+                used: self.tick,
+            },
+        );
+        self.by_index.insert(index, id);
+        self.unpinned.insert(self.tick, id);
+        self.version += 1;
+    }
+
+    /// The ID's index, assigning one if it has none: the next free index, or, when the
+    /// pool is full, the index of the least recently resolved unpinned ID (which loses its
+    /// address). Resolving an ID counts as using it.
     pub fn assign(&mut self, id: NodeId) -> Result<u32, PoolFull> {
-        if let Some(&i) = self.by_id.get(&id) {
+        if let Some(i) = self.index_of(&id) {
+            self.touch(&id);
             return Ok(i);
         }
         if self.by_id.len() as u32 >= self.limit() {
-            return Err(PoolFull);
+            let (_, oldest) = self.unpinned.pop_first().ok_or(PoolFull)?;
+            let e = self
+                .by_id
+                .remove(&oldest)
+                .expect("unpinned IDs are assigned");
+            self.by_index.remove(&e.index);
+            self.insert(id, e.index);
+            return Ok(e.index);
         }
         let host_max = self.limit().max(1);
         // Next free index, wrapping; terminates because the pool is not full.
@@ -90,38 +154,69 @@ impl Resolver {
             };
         }
         let i = self.next;
-        self.by_id.insert(id, i);
-        self.by_index.insert(i, id);
+        self.insert(id, i);
         Ok(i)
     }
 
-    /// Assigns a specific index (restoring persisted state). Refused if the index is out of
-    /// range or taken by another ID, or the ID already has another index.
+    /// Assigns (as [`assign`](Self::assign)) and pins: the ID keeps its index until every
+    /// pin is released with [`unpin`](Self::unpin).
+    pub fn pin(&mut self, id: NodeId) -> Result<u32, PoolFull> {
+        let i = self.assign(id)?;
+        let e = self.by_id.get_mut(&id).expect("just assigned");
+        if e.pins == 0 {
+            self.unpinned.remove(&e.used);
+        }
+        e.pins += 1;
+        Ok(i)
+    }
+
+    /// Releases one pin; at none the ID keeps its address but may be evicted.
+    pub fn unpin(&mut self, id: &NodeId) {
+        if let Some(e) = self.by_id.get_mut(id)
+            && e.pins > 0
+        {
+            e.pins -= 1;
+            if e.pins == 0 {
+                self.touch(id);
+            }
+        }
+    }
+
+    /// Does something hold the ID's address?
+    pub fn is_pinned(&self, id: &NodeId) -> bool {
+        self.by_id.get(id).is_some_and(|e| e.pins > 0)
+    }
+
+    /// Assigns a specific index (restoring persisted state), unpinned. Refused if the
+    /// index is out of range or taken by another ID, or the ID already has another index.
     pub fn assign_at(&mut self, id: NodeId, index: u32) -> bool {
         if index == 0 || index > self.limit() || self.by_id.len() as u32 >= self.limit() {
             return false;
         }
-        match (self.by_id.get(&id), self.by_index.get(&index)) {
-            (Some(&i), _) => i == index,
+        match (self.index_of(&id), self.by_index.get(&index)) {
+            (Some(i), _) => i == index,
             (None, Some(_)) => false,
             (None, None) => {
-                self.by_id.insert(id, index);
-                self.by_index.insert(index, id);
+                self.insert(id, index);
                 true
             }
         }
     }
 
-    /// Forgets an ID (its addresses become free).
+    /// Forgets an ID (its addresses become free), pinned or not.
     pub fn release(&mut self, id: &NodeId) {
-        if let Some(i) = self.by_id.remove(id) {
-            self.by_index.remove(&i);
+        if let Some(e) = self.by_id.remove(id) {
+            self.by_index.remove(&e.index);
+            if e.pins == 0 {
+                self.unpinned.remove(&e.used);
+            }
+            self.version += 1;
         }
     }
 
     /// The ID's index, if it has one.
     pub fn index_of(&self, id: &NodeId) -> Option<u32> {
-        self.by_id.get(id).copied()
+        self.by_id.get(id).map(|e| e.index)
     }
 
     /// The IPv4 address of an index.
@@ -204,7 +299,7 @@ impl Resolver {
 
     /// Every (ID, index) pair, by ID.
     pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &u32)> {
-        self.by_id.iter()
+        self.by_id.iter().map(|(id, e)| (id, &e.index))
     }
 }
 
@@ -234,11 +329,76 @@ mod tests {
             ..Default::default()
         });
         for i in 0..3 {
-            r.assign(NodeId([i; 32])).unwrap();
+            r.pin(NodeId([i; 32])).unwrap();
         }
-        assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull));
+        assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull), "all pinned");
         r.release(&NodeId([1; 32]));
         assert!(r.assign(NodeId([9; 32])).is_ok());
+    }
+
+    #[test]
+    fn a_full_pool_evicts_the_least_recently_resolved_unpinned_id() {
+        let mut r = Resolver::new(ResolverConfig {
+            capacity: 4,
+            ..Default::default()
+        });
+        let id = |i: u8| NodeId([i; 32]);
+        assert_eq!(r.pin(id(1)), Ok(1));
+        for i in 2..=4 {
+            r.assign(id(i)).unwrap();
+        }
+        // 2 is resolved again, so 3 is now the least recently used unpinned ID.
+        r.assign(id(2)).unwrap();
+        let v = r.version();
+        assert_eq!(r.assign(id(5)), Ok(3), "takes 3's index");
+        assert_eq!(r.index_of(&id(3)), None);
+        assert_eq!(r.lookup(IpAddr::V4(r.ipv4(3))), Some(id(5)));
+        assert!(r.version() > v, "an eviction is a change");
+        // A flood of new IDs never takes the pinned one.
+        for i in 10..200 {
+            r.assign(id(i)).unwrap();
+        }
+        assert_eq!(r.index_of(&id(1)), Some(1));
+        assert_eq!(r.len(), 4);
+        // Unpinned, it becomes evictable like the others.
+        assert!(r.is_pinned(&id(1)));
+        r.unpin(&id(1));
+        assert!(!r.is_pinned(&id(1)));
+        for i in 200..204 {
+            r.assign(id(i)).unwrap();
+        }
+        assert_eq!(r.index_of(&id(1)), None);
+    }
+
+    #[test]
+    fn pins_count_and_resolving_is_not_a_change() {
+        let mut r = Resolver::new(ResolverConfig {
+            capacity: 2,
+            ..Default::default()
+        });
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        r.pin(a).unwrap();
+        r.pin(a).unwrap();
+        r.unpin(&a);
+        assert!(r.is_pinned(&a), "one pin left");
+        r.assign(b).unwrap();
+        let v = r.version();
+        r.assign(b).unwrap();
+        r.assign(a).unwrap();
+        assert_eq!(
+            r.version(),
+            v,
+            "resolving a known ID changes nothing to save"
+        );
+        assert_eq!(
+            r.assign(NodeId([3; 32])),
+            Ok(2),
+            "b was the only unpinned ID"
+        );
+        r.unpin(&NodeId([9; 32])); // unknown: no effect
+        r.release(&a);
+        assert!(!r.is_pinned(&a));
+        assert_eq!(r.len(), 1);
     }
 
     #[test]
@@ -269,7 +429,7 @@ mod tests {
             ..Default::default()
         });
         for i in 1..=4u8 {
-            assert_eq!(r.assign(NodeId([i; 32])), Ok(i as u32));
+            assert_eq!(r.pin(NodeId([i; 32])), Ok(i as u32));
         }
         assert_eq!(r.assign(NodeId([9; 32])), Err(PoolFull));
         r.release(&NodeId([2; 32]));
@@ -291,8 +451,8 @@ mod tests {
             ipv4_prefix: 30,
             ..Default::default()
         });
-        assert_eq!(r.assign(NodeId([1; 32])), Ok(1));
-        assert_eq!(r.assign(NodeId([2; 32])), Ok(2));
+        assert_eq!(r.pin(NodeId([1; 32])), Ok(1));
+        assert_eq!(r.pin(NodeId([2; 32])), Ok(2));
         assert_eq!(
             r.assign(NodeId([3; 32])),
             Err(PoolFull),

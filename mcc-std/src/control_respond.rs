@@ -143,7 +143,7 @@ impl<C: Cipher> NodeState<'_, C> {
         let Some(id) = id else {
             return Response::err(format!("{address}: unknown address"));
         };
-        let Some(index) = self.node.resolve_id(&id) else {
+        let Some(index) = self.node.assign_address(&id) else {
             return Response::err("resolver pool is full");
         };
         let r = self.node.resolver();

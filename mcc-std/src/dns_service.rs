@@ -16,7 +16,7 @@ const MAX_PARKED: usize = 64;
 
 /// A query waiting for the lookup numbered `lookup`.
 struct Parked {
-    lookup: u32,
+    lookup: u64,
     query: Vec<u8>,
     from: SocketAddr,
 }
@@ -65,7 +65,7 @@ impl DnsService {
     }
 
     /// Answers the queries parked for `lookup`, with what the node knows now.
-    pub async fn lookup_done<C: Cipher>(&mut self, node: &mut Node<C>, lookup: u32) {
+    pub async fn lookup_done<C: Cipher>(&mut self, node: &mut Node<C>, lookup: u64) {
         let (ready, waiting) = std::mem::take(&mut self.parked)
             .into_iter()
             .partition(|p| p.lookup == lookup);
@@ -118,15 +118,19 @@ impl<C: Cipher> NameView for View<'_, C> {
             Ok(id) => vec![id],
             Err(_) => self.node.lookup_name(name),
         };
-        if ids.is_empty() {
-            self.missed = Some(name.to_string());
-        }
-        ids.iter()
+        // An ID the node has no reason to know gets no address (made-up IDs would fill
+        // the pool); it is looked up like a name and answered once the tree knows it.
+        let addrs: Vec<_> = ids
+            .iter()
             .filter_map(|id| {
                 let i = self.node.resolve_id(id)?;
                 Some((self.node.resolver().ipv4(i), self.node.resolver().ipv6(i)))
             })
-            .collect()
+            .collect();
+        if addrs.is_empty() {
+            self.missed = Some(name.to_string());
+        }
+        addrs
     }
     fn reverse(&mut self, addr: IpAddr) -> Option<String> {
         self.node.resolver().lookup(addr).map(|id| id.to_string())

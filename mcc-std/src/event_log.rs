@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn keeps_the_most_recent_events_but_no_drops() {
         let mut log = EventLog::default();
-        for query in 0..RECENT_EVENTS as u32 + 3 {
+        for query in 0..RECENT_EVENTS as u64 + 3 {
             log.record(&Event::LookupDone { query, found: true });
         }
         log.record(&Event::Dropped {

@@ -280,7 +280,8 @@ impl<C: Cipher> EventLoop<C> {
         for q in looked_up {
             self.dns.lookup_done(&mut self.node, q).await;
         }
-        self.resolver.save_if_changed(self.node.resolver());
+        self.resolver
+            .save_due(self.node.resolver(), std::time::Instant::now());
         if let Err(e) = self.revocations.save_if_changed(self.node.trust()) {
             warn!("saving revocations: {e}");
         }

@@ -30,13 +30,13 @@ impl<C: Cipher> Node<C> {
         });
     }
 
-    /// A control message addressed to this node.
-    pub(crate) fn handle_control(&mut self, now: Instant, src: NodeId, body: &[u8]) {
+    /// A control message addressed to this node, arrived over the link of peer slot `from`.
+    pub(crate) fn handle_control(&mut self, now: Instant, from: usize, src: NodeId, body: &[u8]) {
         if body.first() == Some(&rpc::TUNNEL_OFFER_KIND) {
             return self.handle_offer(now, src, body);
         }
         if body.first() == Some(&rpc::LOOKUP_REPLY_KIND) {
-            return self.handle_lookup_reply(body);
+            return self.handle_lookup_reply(from, body);
         }
         let Ok(msg) = Control::parse(body) else {
             return self.drop_packet(DropReason::Malformed);

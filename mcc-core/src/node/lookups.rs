@@ -1,4 +1,10 @@
 //! Name lookups up the tree and the cache of their answers.
+//!
+//! A reply is believed only if it echoes a pending query's number and arrives over the
+//! link of the parent that query was sent to: honest answers (from the parent or any
+//! ancestor) are routed back down through it. Query numbers are random 64-bit values from
+//! the node's CSPRNG, so a node elsewhere in the tree whose forged reply is routed down the
+//! same link cannot guess one.
 
 use super::Node;
 use crate::crypto::Cipher;
@@ -9,10 +15,13 @@ use crate::wire::rpc::{self};
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
+use rand_core::Rng;
 
 /// A lookup waiting for its answer.
 pub(crate) struct PendingLookup {
-    pub query: u32,
+    pub query: u64,
+    /// The parent the lookup was sent to: the only neighbour whose link may carry the reply.
+    pub asked: NodeId,
     pub name: String,
     pub deadline: Instant,
 }
@@ -25,47 +34,62 @@ const MAX_CACHED_NAMES: usize = 64;
 pub(crate) struct Lookups {
     pending: Vec<PendingLookup>,
     cache: VecDeque<(String, Vec<NodeId>, Instant)>,
-    next_query: u32,
 }
 
 impl Lookups {
-    /// No lookups; query numbers start at 1.
+    /// No lookups.
     pub fn new() -> Self {
         Lookups {
             pending: Vec::new(),
             cache: VecDeque::new(),
-            next_query: 1,
         }
     }
 
     /// The query already asking for `name`.
-    pub fn pending_for(&self, name: &str) -> Option<u32> {
+    pub fn pending_for(&self, name: &str) -> Option<u64> {
         self.pending
             .iter()
             .find(|l| l.name.eq_ignore_ascii_case(name))
             .map(|l| l.query)
     }
 
-    /// Records a new lookup for `name`, due at `deadline`; returns its query number, or
-    /// `None` when the table is full.
-    pub fn start(&mut self, name: &str, deadline: Instant) -> Option<u32> {
+    /// Records a new lookup for `name` sent to `asked`, due at `deadline`, numbered by a
+    /// random draw from `rng`; returns that number, or `None` when the table is full.
+    pub fn start(
+        &mut self,
+        name: &str,
+        asked: NodeId,
+        deadline: Instant,
+        rng: &mut impl Rng,
+    ) -> Option<u64> {
         if self.pending.len() >= MAX_LOOKUPS {
             return None;
         }
-        let query = self.next_query;
-        self.next_query = self.next_query.wrapping_add(1).max(1);
+        let query = loop {
+            // Never reuse a number in flight: its reply would end the wrong lookup.
+            let q = rng.next_u64();
+            if !self.pending.iter().any(|l| l.query == q) {
+                break q;
+            }
+        };
         self.pending.push(PendingLookup {
             query,
+            asked,
             name: name.into(),
             deadline,
         });
         Some(query)
     }
 
-    /// The answer to `query` arrived: the lookup ends; a non-empty answer is cached
-    /// until `expires`.
-    pub fn answered(&mut self, query: u32, ids: &[NodeId], expires: Instant) -> bool {
-        let Some(i) = self.pending.iter().position(|l| l.query == query) else {
+    /// An answer to `query` arrived over the link to `via`: if that is the parent the
+    /// lookup was sent to, the lookup ends and a non-empty answer is cached until
+    /// `expires`. Anything else is not an answer.
+    pub fn answered(&mut self, query: u64, via: &NodeId, ids: &[NodeId], expires: Instant) -> bool {
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|l| l.query == query && l.asked == *via)
+        else {
             return false;
         };
         let l = self.pending.swap_remove(i);
@@ -88,8 +112,15 @@ impl Lookups {
             .map(|(_, ids, _)| &ids[..])
     }
 
+    /// Is `id` in a fresh cached answer?
+    pub fn answered_with(&self, id: &NodeId, now: Instant) -> bool {
+        self.cache
+            .iter()
+            .any(|(_, ids, exp)| *exp > now && ids.contains(id))
+    }
+
     /// A lookup whose deadline passed at `now`, removed from the table.
-    pub fn pop_expired(&mut self, now: Instant) -> Option<u32> {
+    pub fn pop_expired(&mut self, now: Instant) -> Option<u64> {
         let i = self.pending.iter().position(|l| l.deadline <= now)?;
         Some(self.pending.swap_remove(i).query)
     }
@@ -102,7 +133,8 @@ impl Lookups {
 
 impl<C: Cipher> Node<C> {
     /// IDs known under a DNS name here: this node's names, the server endpoints of tunnels
-    /// this node is the client of, and names in the topology table (a root knows all).
+    /// this node is the client of, names in the topology table (a root knows all), cached
+    /// lookup answers, and an ID's own text for an ID this node knows.
     pub fn lookup_name(&self, name: &str) -> Vec<NodeId> {
         let mut out = Vec::new();
         for t in self.tunnels.iter() {
@@ -124,19 +156,27 @@ impl<C: Cipher> Node<C> {
         {
             out.extend_from_slice(ids);
         }
+        // An ID written out as a name (`<id>.home.arpa` asked of a node that does not know
+        // it yet) resolves wherever the ID is known, so a lookup up the tree learns it.
+        if out.is_empty()
+            && let Ok(id) = name.parse::<NodeId>()
+            && self.knows(&id)
+        {
+            out.push(id);
+        }
         out
     }
 
     /// Asks up the tree for a name this node does not know. Returns the query number that a
     /// later [`Event::LookupDone`] carries, or `None` when there is nobody to ask (a root,
     /// which knows every name) or the table of pending lookups is full.
-    pub fn start_lookup(&mut self, now: Instant, name: &str) -> Option<u32> {
+    pub fn start_lookup(&mut self, now: Instant, name: &str) -> Option<u64> {
         let q = self.ask_parent(now, name);
         self.refresh_deadlines();
         q
     }
 
-    fn ask_parent(&mut self, now: Instant, name: &str) -> Option<u32> {
+    fn ask_parent(&mut self, now: Instant, name: &str) -> Option<u64> {
         self.now = now;
         if name.is_empty() || name.len() > crate::cert::MAX_NAME_LEN {
             return None;
@@ -146,7 +186,8 @@ impl<C: Cipher> Node<C> {
         }
         let parent = self.parent()?;
         let ps = self.peers.slot_of(&parent)?;
-        let query = self.lookups.start(name, now + self.timers.lookup_timeout)?;
+        let deadline = now + self.timers.lookup_timeout;
+        let query = self.lookups.start(name, parent, deadline, &mut self.rng)?;
         let lookup = rpc::Lookup {
             ttl: self.timers.lookup_ttl,
             origin: self.me,
@@ -184,7 +225,7 @@ impl<C: Cipher> Node<C> {
                 for id in ids.into_iter().take(rpc::MAX_LOOKUP_IDS) {
                     let _ = reply.ids.push(id);
                 }
-                let mut body = [0u8; 6 + 32 * rpc::MAX_LOOKUP_IDS];
+                let mut body = [0u8; rpc::MAX_LOOKUP_REPLY_LEN];
                 if let Ok(n) = reply.emit(&mut body) {
                     self.send_control_bytes(l.origin, &body[..n]);
                 }
@@ -192,14 +233,19 @@ impl<C: Cipher> Node<C> {
         }
     }
 
-    /// The answer to one of our lookups, routed back to this node.
-    pub(crate) fn handle_lookup_reply(&mut self, body: &[u8]) {
+    /// The answer to one of our lookups, routed back to this node over the link of peer
+    /// slot `from`.
+    pub(crate) fn handle_lookup_reply(&mut self, from: usize, body: &[u8]) {
         let Ok(r) = rpc::LookupReply::parse(body) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let expires = self.now + self.timers.lookup_cache;
-        if !self.lookups.answered(r.query, &r.ids, expires) {
+        let Some(via) = self.peers.get(from).map(|p| p.id) else {
             return;
+        };
+        let expires = self.now + self.timers.lookup_cache;
+        if !self.lookups.answered(r.query, &via, &r.ids, expires) {
+            // Not a lookup of ours, or not over the link it was asked on: forged or stale.
+            return self.drop_packet(DropReason::Forged);
         }
         let found = !r.ids.is_empty();
         self.emit(Event::LookupDone {
@@ -223,50 +269,78 @@ impl<C: Cipher> Node<C> {
 mod tests {
     use super::*;
     use crate::time::Duration;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
 
     const T0: Instant = Instant::ZERO;
+    const PARENT: NodeId = NodeId([9; 32]);
+
+    fn rng() -> ChaCha20Rng {
+        ChaCha20Rng::from_seed([7; 32])
+    }
 
     #[test]
-    fn query_numbers_are_never_zero_and_the_table_is_bounded() {
-        let mut l = Lookups::new();
-        let mut names = Vec::new();
+    fn query_numbers_are_random_distinct_and_the_table_is_bounded() {
+        let (mut l, mut r) = (Lookups::new(), rng());
+        let mut queries = Vec::new();
         for i in 0..MAX_LOOKUPS {
-            names.push(alloc::format!("n{i}"));
-            assert_eq!(l.start(&names[i], T0), Some(i as u32 + 1));
+            let q = l
+                .start(&alloc::format!("n{i}"), PARENT, T0, &mut r)
+                .unwrap();
+            assert!(!queries.contains(&q));
+            queries.push(q);
         }
-        assert_eq!(l.start("more", T0), None);
-        assert_eq!(l.pending_for("N3"), Some(4), "names compare without case");
-        l.next_query = u32::MAX;
-        l.pending.clear();
-        assert_eq!(l.start("a", T0), Some(u32::MAX));
-        assert_eq!(l.start("b", T0), Some(1), "wraps past zero");
+        assert_eq!(l.start("more", PARENT, T0, &mut r), None);
+        assert_eq!(
+            l.pending_for("N3"),
+            Some(queries[3]),
+            "names compare without case"
+        );
+        // Not a counter: no two consecutive numbers, and the high bits are used.
+        assert!(queries.windows(2).all(|w| w[1] != w[0].wrapping_add(1)));
+        assert!(queries.iter().any(|q| *q > u64::from(u32::MAX)));
     }
 
     #[test]
     fn answers_are_cached_until_they_expire() {
-        let mut l = Lookups::new();
-        let q = l.start("web", T0).unwrap();
+        let (mut l, mut r) = (Lookups::new(), rng());
+        let q = l.start("web", PARENT, T0, &mut r).unwrap();
         let ids = [NodeId([1; 32])];
         let exp = T0 + Duration::from_secs(10);
-        assert!(!l.answered(q + 1, &ids, exp), "not ours");
-        assert!(l.answered(q, &ids, exp));
-        assert!(!l.answered(q, &ids, exp), "answered once");
+        assert!(!l.answered(q ^ 1, &PARENT, &ids, exp), "not ours");
+        assert!(l.answered(q, &PARENT, &ids, exp));
+        assert!(!l.answered(q, &PARENT, &ids, exp), "answered once");
         assert_eq!(l.cached("WEB", T0), Some(&ids[..]));
         assert_eq!(l.cached("web", exp), None);
         // An empty answer ends the lookup and caches nothing.
-        let q = l.start("none", T0).unwrap();
-        assert!(l.answered(q, &[], exp));
+        let q = l.start("none", PARENT, T0, &mut r).unwrap();
+        assert!(l.answered(q, &PARENT, &[], exp));
         assert_eq!(l.cached("none", T0), None);
     }
 
     #[test]
+    fn a_reply_counts_only_over_the_link_that_was_asked() {
+        let (mut l, mut r) = (Lookups::new(), rng());
+        let q = l.start("web", PARENT, T0, &mut r).unwrap();
+        let liar = NodeId([6; 32]);
+        let exp = T0 + Duration::from_secs(10);
+        assert!(
+            !l.answered(q, &liar, &[liar], exp),
+            "right number, wrong link"
+        );
+        assert_eq!(l.cached("web", T0), None);
+        assert_eq!(l.pending_for("web"), Some(q), "the lookup still waits");
+        assert!(l.answered(q, &PARENT, &[NodeId([1; 32])], exp));
+    }
+
+    #[test]
     fn the_cache_keeps_the_newest_names() {
-        let mut l = Lookups::new();
+        let (mut l, mut r) = (Lookups::new(), rng());
         let exp = T0 + Duration::from_secs(10);
         for i in 0..=MAX_CACHED_NAMES {
             let name = alloc::format!("n{i}");
-            let q = l.start(&name, T0).unwrap();
-            l.answered(q, &[NodeId([i as u8; 32])], exp);
+            let q = l.start(&name, PARENT, T0, &mut r).unwrap();
+            l.answered(q, &PARENT, &[NodeId([i as u8; 32])], exp);
         }
         assert_eq!(l.cache.len(), MAX_CACHED_NAMES);
         assert_eq!(l.cached("n0", T0), None);
@@ -275,10 +349,10 @@ mod tests {
 
     #[test]
     fn lookups_expire_in_deadline_order() {
-        let mut l = Lookups::new();
+        let (mut l, mut r) = (Lookups::new(), rng());
         let (a, b) = (T0 + Duration::from_secs(2), T0 + Duration::from_secs(1));
-        let qa = l.start("a", a).unwrap();
-        let qb = l.start("b", b).unwrap();
+        let qa = l.start("a", PARENT, a, &mut r).unwrap();
+        let qb = l.start("b", PARENT, b, &mut r).unwrap();
         assert_eq!(l.next_deadline(), Some(b));
         assert_eq!(l.pop_expired(T0), None);
         assert_eq!(l.pop_expired(b), Some(qb));

@@ -25,6 +25,7 @@ use core::net::{Ipv4Addr, SocketAddr};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
+mod addresses;
 mod admission;
 mod control;
 #[cfg(feature = "_insider")]
@@ -238,7 +239,7 @@ impl<C: Cipher> Node<C> {
         trust.max_revocations = l.max_revocations;
         let mut resolver = Resolver::new(config.resolver);
         // Index 1 is this node's own address (10.83.0.1 by default).
-        let own = resolver.assign(me).map_err(|_| ConfigError::Limits)?;
+        let own = resolver.pin(me).map_err(|_| ConfigError::Limits)?;
         let own_v4 = resolver.ipv4(own);
         let slot = l.mtu + 128;
         let mut rng = ChaCha20Rng::from_seed(seed);
@@ -269,7 +270,7 @@ impl<C: Cipher> Node<C> {
             resolver,
             own_v4,
             tunnels: TunnelTable::new(l.max_tunnels),
-            conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout),
+            conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout, l.max_tunnels),
             revocations: Revocations::new(l.max_peers),
             lookups: Lookups::new(),
             deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
@@ -486,17 +487,6 @@ impl<C: Cipher> Node<C> {
         self.emit(Event::Dropped { reason: r });
     }
 
-    /// Gives `id` a local address (if it has none yet) and returns its index in the pool.
-    /// Node IDs always resolve; this is how `<id>.home.arpa` works on any node.
-    pub fn resolve_id(&mut self, id: &NodeId) -> Option<u32> {
-        self.resolver.assign(*id).ok()
-    }
-
-    /// Puts an ID back at the index it had before a restart (persisted resolver state).
-    pub fn restore_address(&mut self, id: &NodeId, index: u32) -> bool {
-        self.resolver.assign_at(*id, index)
-    }
-
     /// The path to `dst` as far as this node knows it: itself, then hops down its subtree,
     /// or up through its parent when `dst` is elsewhere.
     pub fn route_path(&mut self, dst: &NodeId) -> Vec<NodeId> {
@@ -528,11 +518,6 @@ impl<C: Cipher> Node<C> {
             path.push(*dst);
         }
         path
-    }
-
-    /// The address a remote endpoint (or node) has on this node.
-    pub fn address_of(&self, id: &NodeId) -> Option<Ipv4Addr> {
-        self.resolver.index_of(id).map(|i| self.resolver.ipv4(i))
     }
 
     /// The underlay address of a parent slot (for diagnostics).

@@ -217,8 +217,9 @@ impl<C: Cipher> Node<C> {
             return Err(CommandError::Full);
         }
         let slot = self.tunnels.free_slot().ok_or(CommandError::Full)?;
+        // Pinned while the tunnel exists: its traffic is addressed by it.
         self.resolver
-            .assign(remote_endpoint)
+            .pin(remote_endpoint)
             .map_err(|_| CommandError::Full)?;
         let local_endpoint = key.id();
         let (kind, names) = if server_side {
@@ -269,6 +270,7 @@ impl<C: Cipher> Node<C> {
             return;
         };
         self.conntrack.forget_tunnel(slot as u16);
+        self.resolver.unpin(&t.remote_endpoint);
         self.topology.remove_local(&t.local_endpoint);
         self.emit(Event::TunnelDown {
             remote_endpoint: t.remote_endpoint,

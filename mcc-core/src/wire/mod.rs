@@ -106,11 +106,11 @@ mod tests {
             ok |= 1 << 11;
         }
         if let Ok(l) = rpc::Lookup::parse(b) {
-            assert_eq!(39 + l.name.len(), b.len());
+            assert_eq!(43 + l.name.len(), b.len());
             ok |= 1 << 12;
         }
         if let Ok(r) = rpc::LookupReply::parse(b) {
-            assert_eq!(6 + 32 * r.ids.len(), b.len());
+            assert_eq!(rpc::LOOKUP_REPLY_FIXED + 32 * r.ids.len(), b.len());
             ok |= 1 << 13;
         }
         if let Ok(o) = rpc::TunnelOffer::parse(b) {
@@ -139,9 +139,9 @@ mod tests {
                     let cert = (len as u16).wrapping_sub(107).to_le_bytes();
                     b[41..43].copy_from_slice(&cert);
                     accepted |= parse_all(&b);
-                    let name = (len as u8).wrapping_sub(39);
-                    b[38] = name;
-                    b[5] = (len.saturating_sub(6) / 32) as u8;
+                    let name = (len as u8).wrapping_sub(43);
+                    b[42] = name;
+                    b[9] = (len.saturating_sub(10) / 32) as u8;
                     if len >= 83 {
                         b[81..83].copy_from_slice(&(len as u16 - 83).to_le_bytes());
                     }

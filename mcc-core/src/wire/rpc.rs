@@ -10,7 +10,7 @@
 //! | 0x05 | ttl | dst short id 6 | tunnel frame        tunnel data routed further
 //! | 0x06 | ttl | dst id 32 | src id 32 | control      routed control (tunnel handshakes)
 //! | 0x07 | revocation 144                             flooded to every neighbour, paced
-//! | 0x08 | ttl | origin 32 | query u32 | len | name     name lookup, up the tree
+//! | 0x08 | ttl | origin 32 | query u64 | len | name     name lookup, up the tree
 //! | 0x09 |                                            child leaves this parent
 //! | 0x10 + rung |                                     NAT probe: "answer after delay[rung]"
 //! | 0x18 + rung |                                     the delayed answer to a NAT probe
@@ -388,7 +388,7 @@ impl Control {
 /// knows every name). The answer comes back as a routed [`LookupReply`].
 ///
 /// ```text
-/// | 0x08 | ttl | origin id 32 | query u32 | name len u8 | name |
+/// | 0x08 | ttl | origin id 32 | query u64 | name len u8 | name |
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lookup<'a> {
@@ -396,15 +396,16 @@ pub struct Lookup<'a> {
     pub ttl: u8,
     /// The node asking (where the reply is routed).
     pub origin: NodeId,
-    /// The origin's query number, echoed in the reply.
-    pub query: u32,
+    /// The origin's query number, echoed in the reply: random, so that a node off the
+    /// path cannot guess it.
+    pub query: u64,
     /// The name, 1 to [`MAX_NAME_LEN`](crate::cert::MAX_NAME_LEN) bytes.
     pub name: &'a [u8],
 }
 
 /// Kind byte of a [`Lookup`].
 pub const KIND_LOOKUP: u8 = 8;
-const LOOKUP_FIXED: usize = 1 + 1 + 32 + 4 + 1;
+const LOOKUP_FIXED: usize = 1 + 1 + 32 + 8 + 1;
 
 impl<'a> Lookup<'a> {
     /// Parses a lookup; the name length must match the frame and be 1 to 63 bytes.
@@ -419,7 +420,7 @@ impl<'a> Lookup<'a> {
         Ok(Lookup {
             ttl: b[1],
             origin: NodeId(arr_at(b, 2)?),
-            query: super::u32_at(b, 34)?,
+            query: super::u64_at(b, 34)?,
             name: &b[LOOKUP_FIXED..],
         })
     }
@@ -434,8 +435,8 @@ impl<'a> Lookup<'a> {
         out[0] = KIND_LOOKUP;
         out[1] = self.ttl;
         out[2..34].copy_from_slice(&self.origin.0);
-        out[34..38].copy_from_slice(&self.query.to_le_bytes());
-        out[38] = self.name.len() as u8;
+        out[34..42].copy_from_slice(&self.query.to_le_bytes());
+        out[LOOKUP_FIXED - 1] = self.name.len() as u8;
         out[LOOKUP_FIXED..].copy_from_slice(self.name);
         Ok(n)
     }
@@ -445,17 +446,21 @@ impl<'a> Lookup<'a> {
 pub const LOOKUP_REPLY_KIND: u8 = 4;
 /// Most IDs one reply carries (providers of one name).
 pub const MAX_LOOKUP_IDS: usize = 8;
+/// Bytes of a [`LookupReply`] before its IDs: kind, query, count.
+pub const LOOKUP_REPLY_FIXED: usize = 1 + 8 + 1;
+/// Longest [`LookupReply`].
+pub const MAX_LOOKUP_REPLY_LEN: usize = LOOKUP_REPLY_FIXED + 32 * MAX_LOOKUP_IDS;
 
 /// The answer to a [`Lookup`], routed to its origin: every ID known under the name
 /// (none = the name does not exist).
 ///
 /// ```text
-/// | 0x04 | query u32 | count u8 | ids 32 × count |
+/// | 0x04 | query u64 | count u8 | ids 32 × count |
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LookupReply {
     /// The query number of the [`Lookup`] answered.
-    pub query: u32,
+    pub query: u64,
     /// Every ID known under the name.
     pub ids: heapless::Vec<NodeId, MAX_LOOKUP_IDS>,
 }
@@ -463,32 +468,33 @@ pub struct LookupReply {
 impl LookupReply {
     /// Parses a reply; the length must match the count.
     pub fn parse(b: &[u8]) -> Result<LookupReply> {
-        if b.first() != Some(&LOOKUP_REPLY_KIND) || b.len() < 6 {
+        if b.first() != Some(&LOOKUP_REPLY_KIND) || b.len() < LOOKUP_REPLY_FIXED {
             return Err(Error);
         }
-        let count = b[5] as usize;
-        if count > MAX_LOOKUP_IDS || b.len() != 6 + 32 * count {
+        let count = b[LOOKUP_REPLY_FIXED - 1] as usize;
+        if count > MAX_LOOKUP_IDS || b.len() != LOOKUP_REPLY_FIXED + 32 * count {
             return Err(Error);
         }
         let mut ids = heapless::Vec::new();
         for i in 0..count {
-            let _ = ids.push(NodeId(arr_at(b, 6 + 32 * i)?));
+            let _ = ids.push(NodeId(arr_at(b, LOOKUP_REPLY_FIXED + 32 * i)?));
         }
         Ok(LookupReply {
-            query: super::u32_at(b, 1)?,
+            query: super::u64_at(b, 1)?,
             ids,
         })
     }
 
     /// Writes the reply; fails for a short buffer.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
-        let n = 6 + 32 * self.ids.len();
+        let n = LOOKUP_REPLY_FIXED + 32 * self.ids.len();
         let out = out.get_mut(..n).ok_or(Error)?;
         out[0] = LOOKUP_REPLY_KIND;
-        out[1..5].copy_from_slice(&self.query.to_le_bytes());
-        out[5] = self.ids.len() as u8;
+        out[1..9].copy_from_slice(&self.query.to_le_bytes());
+        out[9] = self.ids.len() as u8;
         for (i, id) in self.ids.iter().enumerate() {
-            out[6 + 32 * i..38 + 32 * i].copy_from_slice(&id.0);
+            let at = LOOKUP_REPLY_FIXED + 32 * i;
+            out[at..at + 32].copy_from_slice(&id.0);
         }
         Ok(n)
     }
@@ -739,12 +745,13 @@ mod tests {
         let l = Lookup {
             ttl: 64,
             origin: NodeId([4; 32]),
-            query: 0x0A0B_0C0D,
+            query: 0x0102_0304_0A0B_0C0D,
             name: b"printer.lan",
         };
         let mut b = [0u8; 128];
         let n = l.emit(&mut b).unwrap();
-        assert_eq!(n, 39 + 11);
+        assert_eq!(n, 43 + 11);
+        assert_eq!(&b[34..42], &0x0102_0304_0A0B_0C0Du64.to_le_bytes());
         assert_eq!(Lookup::parse(&b[..n]), Ok(l));
         for cut in 0..n {
             assert!(Lookup::parse(&b[..cut]).is_err(), "cut at {cut}");
@@ -772,23 +779,27 @@ mod tests {
         for i in 0..MAX_LOOKUP_IDS as u8 {
             ids.push(NodeId([i; 32])).unwrap();
         }
-        let r = LookupReply { query: 77, ids };
-        let mut b = [0u8; 6 + 32 * 9];
+        let r = LookupReply {
+            query: u64::MAX - 77,
+            ids,
+        };
+        let mut b = [0u8; LOOKUP_REPLY_FIXED + 32 * 9];
         let n = r.emit(&mut b).unwrap();
-        assert_eq!(n, 6 + 32 * MAX_LOOKUP_IDS);
+        assert_eq!(n, MAX_LOOKUP_REPLY_LEN);
+        assert_eq!(&b[1..9], &(u64::MAX - 77).to_le_bytes());
         assert_eq!(LookupReply::parse(&b[..n]), Ok(r.clone()));
         for cut in 0..n {
             assert!(LookupReply::parse(&b[..cut]).is_err(), "cut at {cut}");
         }
         // A count of 9 is over the bound even with the bytes present.
-        b[5] = 9;
-        assert!(LookupReply::parse(&b[..6 + 32 * 9]).is_err());
+        b[9] = 9;
+        assert!(LookupReply::parse(&b[..LOOKUP_REPLY_FIXED + 32 * 9]).is_err());
         let none = LookupReply {
             query: 1,
             ids: heapless::Vec::new(),
         };
         let n = none.emit(&mut b).unwrap();
-        assert_eq!(n, 6);
+        assert_eq!(n, LOOKUP_REPLY_FIXED);
         assert_eq!(LookupReply::parse(&b[..n]).unwrap().ids.len(), 0);
     }
 

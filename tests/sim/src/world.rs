@@ -561,11 +561,17 @@ impl World {
     }
 
     /// Starts a name lookup on `node` (what its DNS server does for an unknown name).
-    pub fn start_lookup(&mut self, node: usize, name: &str) -> Option<u32> {
+    pub fn start_lookup(&mut self, node: usize, name: &str) -> Option<u64> {
         let now = self.now;
         let q = self.node_mut(node).start_lookup(now, name);
         self.drain(node);
         q
+    }
+
+    /// Puts on the wire whatever `node` queued after a direct call through
+    /// [`node_mut`](Self::node_mut) (an insider's forged frames).
+    pub fn flush(&mut self, node: usize) {
+        self.drain(node);
     }
 
     /// An application on `node` writes `packet` to the TUN device.
