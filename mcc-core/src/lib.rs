@@ -156,6 +156,7 @@ pub mod config;
 pub mod crypto;
 pub mod event;
 pub mod filter;
+pub mod handshake;
 pub mod id;
 mod inside;
 pub mod link;

@@ -8,18 +8,21 @@ use crate::wire::link::{DATA_HEADER_LEN, DataHeader};
 
 pub use crate::session::REJECT_AFTER_MESSAGES;
 
+/// A link session with one neighbour.
 pub struct LinkSession<C> {
     /// Receiver index chosen by this node (peers put it in frames sent here).
     pub local: u32,
     /// Receiver index chosen by the peer.
     pub remote: u32,
     keys: SessionKeys<C>,
+    /// When the handshake completed.
     pub created: Instant,
     /// Frames sent that were more than a keepalive or pong: idle links rekey less often.
     pub busy: bool,
 }
 
 impl<C: Cipher> LinkSession<C> {
+    /// A session from a finished handshake's indices and oriented keys.
     pub fn new(
         local: u32,
         remote: u32,
@@ -71,7 +74,15 @@ impl<C: Cipher> LinkSession<C> {
         self.created + if self.busy { rekey_after } else { idle_after }
     }
 
+    /// Frames sealed so far.
     pub fn sent(&self) -> u64 {
         self.keys.sent()
+    }
+}
+
+impl<C> crate::session::Indexed for LinkSession<C> {
+    type Index = u32;
+    fn local_index(&self) -> u32 {
+        self.local
     }
 }

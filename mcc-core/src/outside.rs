@@ -8,6 +8,7 @@ use crate::event::{DropReason, Event};
 use crate::filter::{self, Direction};
 use crate::id::NodeId;
 use crate::node::Node;
+use crate::session::Slot;
 use crate::time::Instant;
 use crate::wire::link::{
     DATA_HEADER_LEN, DataHeader, NatKeepalive, TYPE_COOKIE, TYPE_DATA, TYPE_INIT, TYPE_INIT_ACK,
@@ -20,6 +21,11 @@ use core::net::{IpAddr, SocketAddr};
 impl<C: Cipher> Node<C> {
     /// A datagram arrived from `from`. `buf` is decrypted in place (it is the caller's).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+        self.on_datagram(now, from, buf);
+        self.refresh_deadlines();
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
         self.now = now;
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += buf.len() as u64;
@@ -41,27 +47,16 @@ impl<C: Cipher> Node<C> {
         let Ok(h) = DataHeader::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let Some(&ps) = self.peer_by_index.get(&h.receiver) else {
+        let Some(ps) = self.peers.slot_of_index(&h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let Some(p) = self.peers[ps].as_mut() else {
+        let Some(p) = self.peers.get_mut(ps) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let is = |s: &Option<crate::link::LinkSession<C>>| {
-            s.as_ref().is_some_and(|s| s.local == h.receiver)
-        };
-        let which = if is(&p.cur) {
-            0
-        } else if is(&p.prev) {
-            1
-        } else if is(&p.next) {
-            2
-        } else {
+        let Some(which) = p.sessions.find(h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let session = [&mut p.cur, &mut p.prev, &mut p.next][which]
-            .as_mut()
-            .expect("matched above");
+        let session = p.sessions.get_mut(which).expect("matched above");
         let counter = match session.open(buf) {
             Ok(c) => c,
             Err(e) => return self.drop_packet(e),
@@ -69,17 +64,15 @@ impl<C: Cipher> Node<C> {
         let newest = session.is_newest(counter);
         p.heard(now);
         let id = p.id;
-        if which == 2 {
+        if which == Slot::Next {
             // The initiator used the session it just agreed: promote it.
-            let first = p.cur.is_none();
-            if let Some(old) = p.prev.take() {
-                self.peer_by_index.remove(&old.local);
+            let promoted = p.sessions.promote();
+            let addr = p.addr;
+            if let Some(old) = promoted.retired {
+                self.peers.forget_index(&old.local);
             }
-            p.prev = p.cur.take();
-            p.cur = p.next.take();
             self.stats.handshakes_completed += 1;
-            if first {
-                let addr = p.addr;
+            if promoted.first {
                 self.emit(Event::PeerUp { id, addr });
                 self.neighbour_up(id);
                 self.send_revocations(ps);
@@ -87,7 +80,7 @@ impl<C: Cipher> Node<C> {
                 self.stats.rekeys += 1;
             }
         }
-        if let Some(p) = self.peers[ps].as_mut()
+        if let Some(p) = self.peers.get_mut(ps)
             && from != p.addr
             && newest
         {
@@ -112,7 +105,7 @@ impl<C: Cipher> Node<C> {
                 let Ok(update) = TopologyUpdate::parse(&plain[1..]) else {
                     return self.drop_packet(DropReason::Malformed);
                 };
-                let Some(child) = self.peers[ps].as_ref().map(|p| p.id) else {
+                let Some(child) = self.peers.get(ps).map(|p| p.id) else {
                     return;
                 };
                 if Some(child) == self.parent() {
@@ -160,8 +153,9 @@ impl<C: Cipher> Node<C> {
             }
             Some(rpc::KIND_LEAVE) => {
                 // Not for the active parent: a parent never leaves its child.
-                if self.peers[ps]
-                    .as_ref()
+                if self
+                    .peers
+                    .get(ps)
                     .is_some_and(|p| Some(p.id) != self.parent())
                 {
                     self.remove_peer(ps);
@@ -187,10 +181,8 @@ impl<C: Cipher> Node<C> {
 
     /// Which node a short ID names: a direct neighbour first, then the topology table.
     fn resolve_short(&self, s: &crate::id::ShortId) -> Option<NodeId> {
-        self.neighbours
-            .iter()
-            .find(|n| &n.short() == s)
-            .copied()
+        self.peers
+            .neighbour_by_short(s)
             .or_else(|| self.topology.by_short(s))
     }
 
@@ -203,13 +195,13 @@ impl<C: Cipher> Node<C> {
             Some(dst) => self.route(&dst).map(|n| (n, Some(dst))),
             None => self
                 .parent()
-                .and_then(|p| self.peer_by_id.get(&p).copied())
+                .and_then(|p| self.peers.slot_of(&p))
                 .map(|n| (n, None)),
         };
         let Some((next, dst)) = next.filter(|(n, _)| *n != from) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        let last_hop = dst.is_some() && self.peers[next].as_ref().map(|p| p.id) == dst;
+        let last_hop = dst.is_some() && self.peers.get(next).map(|p| p.id) == dst;
         let sent = self.send_rpc(next, |b| {
             if last_hop {
                 // The next hop is the destination: the short ID and TTL are not needed.
@@ -256,40 +248,27 @@ impl<C: Cipher> Node<C> {
         let Ok(h) = TunnelHeader::parse(frame) else {
             return self.drop_packet(DropReason::Malformed);
         };
-        let Some(&slot) = self.tunnel_by_index.get(&h.receiver) else {
+        let Some(slot) = self.tunnels.slot_of_index(&h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let Some(t) = self.tunnels[slot].as_mut() else {
+        let Some(t) = self.tunnels.get_mut(slot) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let is = |s: &Option<crate::tunnel::TunnelSession<C>>| {
-            s.as_ref().is_some_and(|s| s.local == h.receiver)
-        };
-        let which = if is(&t.cur) {
-            0
-        } else if is(&t.prev) {
-            1
-        } else if is(&t.next) {
-            2
-        } else {
+        let Some(which) = t.sessions.find(h.receiver) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
-        let session = [&mut t.cur, &mut t.prev, &mut t.next][which]
-            .as_mut()
-            .expect("matched above");
+        let session = t.sessions.get_mut(which).expect("matched above");
         if let Err(e) = session.open(frame) {
             return self.drop_packet(e);
         }
         let remote = t.remote_endpoint;
         t.last_rx = now;
-        if which == 2 {
-            let first = t.cur.is_none();
-            if let Some(old) = t.prev.take() {
-                self.tunnel_by_index.remove(&old.local);
+        if which == Slot::Next {
+            let promoted = t.sessions.promote();
+            if let Some(old) = promoted.retired {
+                self.tunnels.forget_index(&old.local);
             }
-            t.prev = t.cur.take();
-            t.cur = t.next.take();
-            if first {
+            if promoted.first {
                 self.emit(Event::TunnelUp {
                     remote_endpoint: remote,
                 });
@@ -301,7 +280,7 @@ impl<C: Cipher> Node<C> {
             // Session confirmation or tunnel keepalive.
             return;
         }
-        let Some(t) = self.tunnels[slot].as_ref() else {
+        let Some(t) = self.tunnels.get(slot) else {
             return;
         };
         let info = match filter::parse(packet) {

@@ -8,14 +8,19 @@ use crate::session::SessionKeys;
 use crate::time::Instant;
 use crate::wire::tunnel::{HEADER_LEN, TunnelHeader};
 
+/// A tunnel session with the other endpoint.
 pub struct TunnelSession<C> {
+    /// Receiver index chosen by this endpoint.
     pub local: u16,
+    /// Receiver index chosen by the other endpoint.
     pub remote: u16,
     keys: SessionKeys<C>,
+    /// When the handshake completed.
     pub created: Instant,
 }
 
 impl<C: Cipher> TunnelSession<C> {
+    /// A session from a finished handshake's indices and oriented keys.
     pub fn new(
         local: u16,
         remote: u16,
@@ -53,7 +58,15 @@ impl<C: Cipher> TunnelSession<C> {
         self.keys.open_frame(frame, HEADER_LEN, h.counter)
     }
 
+    /// Frames sealed so far.
     pub fn sent(&self) -> u64 {
         self.keys.sent()
+    }
+}
+
+impl<C> crate::session::Indexed for TunnelSession<C> {
+    type Index = u16;
+    fn local_index(&self) -> u16 {
+        self.local
     }
 }

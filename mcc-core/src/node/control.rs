@@ -1,0 +1,51 @@
+//! Control messages: routed end to end through the tree (tunnel handshakes, offers and
+//! lookup replies travel this way).
+
+use super::{DEFAULT_TTL, Node};
+use crate::crypto::Cipher;
+use crate::event::DropReason;
+use crate::id::NodeId;
+use crate::time::Instant;
+use crate::wire::rpc::{self, Control, ControlHeader};
+
+impl<C: Cipher> Node<C> {
+    pub(crate) fn send_control_bytes(&mut self, dst: NodeId, body: &[u8]) {
+        let Some(peer) = self.route(&dst) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        let me = self.me;
+        self.send_rpc(peer, |b| {
+            ControlHeader {
+                ttl: DEFAULT_TTL,
+                dst,
+                src: me,
+            }
+            .emit(b);
+            let end = rpc::CONTROL_HEADER_LEN + body.len();
+            if end > b.len() {
+                return 0;
+            }
+            b[rpc::CONTROL_HEADER_LEN..end].copy_from_slice(body);
+            end
+        });
+    }
+
+    /// A control message addressed to this node.
+    pub(crate) fn handle_control(&mut self, now: Instant, src: NodeId, body: &[u8]) {
+        if body.first() == Some(&rpc::TUNNEL_OFFER_KIND) {
+            return self.handle_offer(now, src, body);
+        }
+        if body.first() == Some(&rpc::LOOKUP_REPLY_KIND) {
+            return self.handle_lookup_reply(body);
+        }
+        let Ok(msg) = Control::parse(body) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        match msg {
+            Control::TunnelInit { tunnel, .. } => self.handle_tunnel_init(now, src, tunnel, body),
+            Control::TunnelInitAck { receiver, .. } => {
+                self.handle_tunnel_init_ack(now, src, receiver, body)
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The node's side of the link handshake: it draws the keys and indices, feeds the
+//! [`crate::handshake::link`] machines and installs the sessions they produce.
+
+use super::Node;
+use super::admission::Admit;
+use super::parents::Initiating;
+use crate::crypto::{Cipher, Ephemeral};
+use crate::event::DropReason;
+use crate::handshake::Verifier;
+use crate::handshake::link::{self, LinkInitiator};
+use crate::link::LinkSession;
+use crate::time::Instant;
+use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck};
+use core::net::SocketAddr;
+
+impl<C: Cipher> Node<C> {
+    /// A new `Init` toward parent `slot` (a fresh key and index; the cookie is kept).
+    pub(crate) fn start_handshake(&mut self, slot: usize, now: Instant) {
+        let eph = Ephemeral::generate(&mut self.rng);
+        let sender = self.peers.fresh_index(&mut self.rng);
+        let old = self.parents.slots[slot].hs.as_ref();
+        let tries = old.map_or(0, |h| h.tries + 1);
+        let cookie = old.map_or([0; COOKIE_LEN], |h| h.machine.cookie());
+        self.parents.slots[slot].hs = Some(Initiating {
+            machine: LinkInitiator::new(eph, sender, cookie),
+            sent_at: now,
+            tries,
+        });
+        self.send_init(slot);
+    }
+
+    /// (Re)sends the `Init` of the handshake in flight toward parent `slot`.
+    pub(crate) fn send_init(&mut self, slot: usize) {
+        let addr = self.parents.slots[slot].addr;
+        let Some(hs) = self.parents.slots[slot].hs.as_mut() else {
+            return;
+        };
+        let Some(out) = self.tx.next_slot() else {
+            return self.drop_packet(DropReason::Full);
+        };
+        match hs
+            .machine
+            .write_init(&self.identity, self.cert.encoded(), out)
+        {
+            Some(n) => self.tx.commit(n, Some(addr)),
+            None => self.stats.drop_malformed += 1,
+        }
+        // A rekey's Init passes the same NAT binding.
+        if let Some(id) = self.parents.slots[slot].peer
+            && let Some(ps) = self.peers.slot_of(&id)
+            && let Some(p) = self.peers.get_mut(ps)
+        {
+            p.last_out = self.now;
+        }
+    }
+
+    /// Responder: an `Init` arrived. Cost is bounded before any signature is checked:
+    /// a token bucket admits `init_rate` per second; past it, only `Init`s that echo a
+    /// cookie bound to their source address are processed.
+    pub(crate) fn handle_init(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
+        let Ok(init) = Init::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        if let Admit::Cookie(cookie) = self
+            .admission
+            .admit(now, &from, &init.cookie, &mut self.rng)
+        {
+            let cookie = Cookie {
+                receiver: init.sender,
+                cookie,
+            };
+            self.queue_plain(from, |out| cookie.emit(out).ok());
+            return self.drop_packet(DropReason::RateLimited);
+        }
+        let verified = link::verify_init(&init, &self.verifier());
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => return self.drop_packet(e.drop_reason()),
+        };
+        let accepted = match verified.accept(Ephemeral::generate(&mut self.rng)) {
+            Ok(a) => a,
+            Err(e) => return self.drop_packet(e.drop_reason()),
+        };
+        let (id, init_hash) = (verified.peer, verified.init_hash);
+        let Some(slot) = self.peers.find_or_insert(id, from, now) else {
+            return self.drop_packet(DropReason::Full);
+        };
+        if self
+            .peers
+            .get(slot)
+            .is_some_and(|p| p.last_init == init_hash)
+        {
+            return self.drop_packet(DropReason::Replay);
+        }
+        let local = self.peers.fresh_index(&mut self.rng);
+        // Under a full queue the InitAck is lost but the session is still kept, as if the
+        // datagram had been lost on the wire: the initiator's retry replaces it.
+        let mut spill = alloc::vec::Vec::new();
+        let out = match self.tx.next_slot() {
+            Some(out) => Some(out),
+            None => {
+                spill.resize(self.limits.mtu + 128, 0);
+                None
+            }
+        };
+        let queued = out.is_some();
+        let out = match out {
+            Some(out) => out,
+            None => &mut spill[..],
+        };
+        let (len, est) = match accepted.write_ack(&self.identity, self.cert.encoded(), local, out) {
+            Ok(r) => r,
+            Err(e) => return self.drop_packet(e.drop_reason()),
+        };
+        if queued {
+            self.tx.commit(len, Some(from));
+        } else {
+            self.drop_packet(DropReason::Full);
+        }
+        let session =
+            LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
+        let p = self.peers.get_mut(slot).expect("slot just allocated");
+        let retired = p.sessions.install_next(session).map(|s| s.local);
+        p.last_init = init_hash;
+        if p.sessions.cur.is_none() {
+            // An established peer moves only on an authenticated, fresh data frame.
+            p.addr = from;
+        }
+        if let Some(old) = retired {
+            self.peers.forget_index(&old);
+        }
+        self.peers.insert_index(local, slot);
+    }
+
+    /// The certificate check of link handshakes, at this node's wall clock.
+    pub(crate) fn verifier(&self) -> Verifier<'_> {
+        Verifier {
+            trust: &self.trust,
+            unix_secs: self.unix_time(),
+            me: self.me,
+        }
+    }
+
+    /// Initiator: an `InitAck` for one of our pending handshakes.
+    pub(crate) fn handle_init_ack(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
+        let Ok(ack) = InitAck::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(slot) = self.parents.by_sender(ack.receiver) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let hs = self.parents.slots[slot].hs.as_ref().expect("found above");
+        let est = hs
+            .machine
+            .process_ack(buf, &self.verifier(), &self.identity);
+        let est = match est {
+            Ok(est) => est,
+            Err(e) => return self.drop_packet(e.drop_reason()),
+        };
+        let id = est.peer;
+        self.parents.slots[slot].hs = None;
+        // If this slot used to reach another node, that link is replaced.
+        if let Some(old) = self.parents.slots[slot].peer
+            && old != id
+            && let Some(ps) = self.peers.slot_of(&old)
+        {
+            self.remove_peer(ps);
+        }
+        let Some(ps) = self.peers.find_or_insert(id, from, now) else {
+            return self.drop_packet(DropReason::Full);
+        };
+        let p = self.peers.get_mut(ps).expect("slot just allocated");
+        let is_new = p.sessions.cur.is_none();
+        let rekey = !is_new;
+        let local = est.local;
+        let session =
+            LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
+        let retired = p.sessions.install_current(session).map(|s| s.local);
+        p.addr = from;
+        p.heard(now);
+        p.parent_slot = Some(slot);
+        if let Some(old) = retired {
+            self.peers.forget_index(&old);
+        }
+        self.peers.insert_index(local, ps);
+        self.parents.slots[slot].peer = Some(id);
+        self.stats.handshakes_completed += 1;
+        if rekey {
+            self.stats.rekeys += 1;
+        } else {
+            self.emit(crate::event::Event::PeerUp { id, addr: from });
+            self.neighbour_up(id);
+        }
+        match self.parents.active {
+            Some(a) if a <= slot && self.parents.slots[a].peer.is_some() && a != slot => {
+                // A lower-priority parent answered while we have a better one: not needed.
+                self.remove_peer(ps);
+                self.parents.slots[slot].peer = None;
+                return;
+            }
+            Some(a) if a == slot => {}
+            _ => self.switch_parent(slot),
+        }
+        // Confirm the session: the responder promotes it when this frame arrives.
+        if !self.flush_topology(now) {
+            self.send_rpc(ps, |_| 0);
+        }
+        if is_new {
+            self.send_revocations(ps);
+        }
+    }
+
+    /// Initiator: a loaded responder asks us to echo a cookie.
+    pub(crate) fn handle_cookie(&mut self, buf: &[u8]) {
+        let Ok(c) = Cookie::parse(buf) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let Some(slot) = self.parents.by_sender(c.receiver) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        if let Some(hs) = self.parents.slots[slot].hs.as_mut()
+            && let Err(e) = hs.machine.process_cookie(buf)
+        {
+            return self.drop_packet(e.drop_reason());
+        }
+        self.send_init(slot);
+    }
+}

@@ -1,0 +1,517 @@
+//! The sans-IO node: one state machine per device, driven by the caller.
+//!
+//! Inputs (`handle_*`) take the current [`Instant`]; outputs are polled (`poll_*`). After
+//! every input, drain the outputs: `poll_transmit` until `None`, `poll_tun` until `None`,
+//! `poll_event` until `None`, then sleep until `poll_timeout`. Calling `handle_timeout`
+//! early or spuriously is a harmless no-op.
+//!
+//! Module map: `outside` handles datagrams from the underlay (UDP → TUN), `inside` handles
+//! packets from the TUN device (TUN → UDP); this file holds the state, the timers and the
+//! control paths (handshakes, topology, tunnels, revocations).
+
+use crate::cert::{CertError, Certificate, Revocation, TrustStore};
+use crate::config::{Config, ConfigError, Limits, Timers};
+use crate::crypto::{Cipher, Identity, RustCryptoChaCha};
+use crate::event::{DropReason, Event, Stats};
+use crate::filter::Conntrack;
+use crate::id::NodeId;
+use crate::queue::PacketQueue;
+use crate::resolver::Resolver;
+use crate::routing::Topology;
+use crate::time::Instant;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddr};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+mod admission;
+mod control;
+mod links;
+mod lookups;
+mod nat;
+mod offers;
+mod parents;
+mod peers;
+mod revocations;
+mod send;
+mod timers;
+mod tunnels;
+
+#[cfg(test)]
+mod tests;
+
+pub use nat::NatStatus;
+
+use admission::Admission;
+use lookups::Lookups;
+use parents::Parents;
+use peers::PeerTable;
+use revocations::Revocations;
+use timers::Deadlines;
+use tunnels::{PendingOffer, TunnelTable};
+
+/// Default TTL of routed frames: deeper than any sane tree.
+pub const DEFAULT_TTL: u8 = 32;
+/// Budget of a topology update's plaintext.
+const UPDATE_BUDGET: usize = 1100;
+
+/// Where a datagram goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The underlay address to send to.
+    pub dst: SocketAddr,
+    /// Length of the datagram at the start of the caller's buffer.
+    pub len: usize,
+}
+
+/// Inputs that come from the operator or the platform rather than the network.
+// A command is built once per operator action, so the size of `AddTunnel` does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Installs a tunnel; `key` is this node's endpoint key (client or server side is
+    /// read from the certificate). Takes effect at once.
+    AddTunnel {
+        /// The tunnel certificate.
+        cert: Certificate,
+        /// This node's endpoint key.
+        key: Identity,
+    },
+    /// Installs the server side of a tunnel and delivers the client endpoint's key to the
+    /// client node, sealed to its X25519 key (what `mcc create-tunnel` does: the tunnel is
+    /// created on the server side only). Resent until the client starts its handshake.
+    OfferTunnel {
+        /// The tunnel certificate.
+        cert: Certificate,
+        /// The server endpoint's key, kept here.
+        server_key: Identity,
+        /// The client endpoint's key, delivered to the client node.
+        client_key: Identity,
+    },
+    /// Removes a tunnel by its certificate fingerprint.
+    RemoveTunnel {
+        /// SHA-256 of the tunnel certificate.
+        fingerprint: [u8; 32],
+    },
+    /// Applies a network-signed revocation and floods it to every neighbour.
+    Revoke(Revocation),
+    /// Corrects the wall clock used for certificate validity.
+    SetUnixTime(u64),
+}
+
+/// Why a [`Command`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// The tunnel certificate did not verify.
+    Certificate(CertError),
+    /// The certificate names neither this node nor the endpoint key given.
+    NotOurTunnel,
+    /// The tunnel table or address pool is full (see `Limits`).
+    Full,
+    /// No tunnel with that fingerprint.
+    UnknownTunnel,
+    /// The revocation is not signed by a known network, or was already applied.
+    Revocation,
+}
+
+impl core::error::Error for CommandError {}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CommandError::Certificate(e) => write!(f, "tunnel certificate: {e}"),
+            CommandError::NotOurTunnel => {
+                f.write_str("the tunnel certificate is not for this node and key")
+            }
+            CommandError::Full => f.write_str("tunnel table or address pool is full"),
+            CommandError::UnknownTunnel => f.write_str("no such tunnel"),
+            CommandError::Revocation => {
+                f.write_str("revocation not signed by a known network, or already applied")
+            }
+        }
+    }
+}
+
+/// Public view of a link peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's node ID.
+    pub id: NodeId,
+    /// Its underlay address (follows roaming).
+    pub addr: SocketAddr,
+    /// Last authenticated frame from it.
+    pub last_rx: Instant,
+    /// It is this node's active parent.
+    pub is_parent: bool,
+}
+
+/// Public view of a tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelInfo {
+    /// SHA-256 of the tunnel certificate.
+    pub fingerprint: [u8; 32],
+    /// This node holds the server endpoint.
+    pub server_side: bool,
+    /// This node's endpoint ID.
+    pub local_endpoint: NodeId,
+    /// The other endpoint's ID.
+    pub remote_endpoint: NodeId,
+    /// The node that holds the other endpoint.
+    pub remote_node: NodeId,
+    /// A session with keys is in use.
+    pub established: bool,
+    /// Frames sent under the current session.
+    pub packets_sent: u64,
+}
+
+/// The node. `C` is the AEAD backend ([`RustCryptoChaCha`] by default).
+///
+/// A coordinator over sub-states that own their data: the peer table, the parents, the
+/// admission control, the tunnel table, the lookups and the revocations. `handle_*` and
+/// `poll_*` live here; each sub-module adds the node's side of one concern.
+pub struct Node<C: Cipher = RustCryptoChaCha> {
+    pub(crate) me: NodeId,
+    pub(crate) identity: Identity,
+    pub(crate) cert: Certificate,
+    pub(crate) trust: TrustStore,
+    pub(crate) timers: Timers,
+    pub(crate) limits: Limits,
+    pub(crate) rng: ChaCha20Rng,
+    pub(crate) unix_base: (Instant, u64),
+    pub(crate) now: Instant,
+
+    pub(crate) parents: Parents,
+    pub(crate) peers: PeerTable<C>,
+    pub(crate) admission: Admission,
+    pub(crate) topology: Topology,
+    pub(crate) resolver: Resolver,
+    pub(crate) own_v4: Ipv4Addr,
+    pub(crate) tunnels: TunnelTable<C>,
+    pub(crate) conntrack: Conntrack,
+    pub(crate) revocations: Revocations,
+    pub(crate) lookups: Lookups,
+    pub(crate) deadlines: Deadlines,
+
+    pub(crate) tx: PacketQueue<Option<SocketAddr>>,
+    pub(crate) tun: PacketQueue<()>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+}
+
+impl<C: Cipher> Node<C> {
+    /// Builds a node. `seed` seeds its CSPRNG (draw it from the OS in production, fix it in
+    /// tests); `unix_secs` is the wall clock at `now`, for certificate validity.
+    pub fn new(
+        config: Config,
+        seed: [u8; 32],
+        now: Instant,
+        unix_secs: u64,
+    ) -> Result<Self, ConfigError> {
+        let me = config.identity.id();
+        if config.certificate.body.subject != me {
+            return Err(ConfigError::CertificateMismatch);
+        }
+        config
+            .trust
+            .verify_node(&config.certificate, unix_secs)
+            .map_err(ConfigError::Certificate)?;
+        let l = config.limits;
+        if l.max_peers == 0
+            || l.max_records == 0
+            || l.tx_queue == 0
+            || l.tun_queue == 0
+            || !(576..=9000).contains(&l.mtu)
+        {
+            return Err(ConfigError::Limits);
+        }
+        let mut trust = config.trust;
+        trust.max_revocations = l.max_revocations;
+        let mut resolver = Resolver::new(config.resolver);
+        // Index 1 is this node's own address (10.83.0.1 by default).
+        let own = resolver.assign(me).map_err(|_| ConfigError::Limits)?;
+        let own_v4 = resolver.ipv4(own);
+        let slot = l.mtu + 128;
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let admission = Admission::new(l.init_rate, now, &mut rng);
+        let mut node = Node {
+            me,
+            identity: config.identity,
+            cert: config.certificate,
+            trust,
+            timers: config.timers,
+            limits: l,
+            rng,
+            unix_base: (now, unix_secs),
+            now,
+            parents: Parents::new(&config.parents, now, config.timers.rejoin),
+            peers: PeerTable::new(l.max_peers),
+            admission,
+            topology: Topology::new(me, config.names, l.max_records),
+            resolver,
+            own_v4,
+            tunnels: TunnelTable::new(l.max_tunnels),
+            conntrack: Conntrack::new(l.max_flows, config.timers.flow_timeout),
+            revocations: Revocations::new(l.max_revocations),
+            lookups: Lookups::new(),
+            deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
+            tx: PacketQueue::new(l.tx_queue, slot),
+            tun: PacketQueue::new(l.tun_queue, slot),
+            events: VecDeque::with_capacity(l.events),
+            stats: Stats::default(),
+        };
+        node.refresh_deadlines();
+        Ok(node)
+    }
+
+    /// This node's ID.
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+    /// The topology table (records of this node's subtree, all records at a root).
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+    /// The overlay address pool.
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+    /// This node's own overlay address.
+    pub fn address(&self) -> Ipv4Addr {
+        self.own_v4
+    }
+    /// Networks, CAs and revocations this node knows.
+    pub fn trust(&self) -> &TrustStore {
+        &self.trust
+    }
+    /// The active parent, if linked.
+    pub fn parent(&self) -> Option<NodeId> {
+        self.parents.active_peer()
+    }
+    /// Index of the active parent in the configured list.
+    pub fn parent_index(&self) -> Option<usize> {
+        self.parents.active
+    }
+    /// Has no parents configured.
+    pub fn is_root(&self) -> bool {
+        self.parents.slots.is_empty()
+    }
+    /// The wall clock (Unix seconds) used for certificate validity.
+    pub fn unix_time(&self) -> u64 {
+        self.unix_base.1 + self.now.saturating_since(self.unix_base.0).as_secs()
+    }
+    /// The link peers with a session (or one about to be confirmed).
+    pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
+        self.peers
+            .iter()
+            .filter(|p| p.sessions.cur.is_some() || p.sessions.next.is_some())
+            .map(|p| PeerInfo {
+                id: p.id,
+                addr: p.addr,
+                last_rx: p.last_rx,
+                is_parent: self.parent() == Some(p.id),
+            })
+    }
+    /// The tunnels this node is an endpoint of.
+    pub fn tunnels(&self) -> impl Iterator<Item = TunnelInfo> + '_ {
+        self.tunnels.iter().map(|t| TunnelInfo {
+            fingerprint: t.fingerprint,
+            server_side: t.server_side,
+            local_endpoint: t.local_endpoint,
+            remote_endpoint: t.remote_endpoint,
+            remote_node: t.remote_node,
+            established: t.sessions.cur.is_some(),
+            packets_sent: t.sessions.cur.as_ref().map_or(0, |s| s.sent()),
+        })
+    }
+    /// Number of tunnel sessions (with keys) this node holds: a relay holds none.
+    pub fn tunnel_key_count(&self) -> usize {
+        self.tunnels.iter().map(|t| t.sessions.count()).sum()
+    }
+
+    /// Next datagram to send, copied into `buf` (size it `Limits::mtu + 128`).
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            match self.tx.pop_into(buf)? {
+                Ok((len, Some(dst))) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += len as u64;
+                    return Some(Transmit { dst, len });
+                }
+                // A slot without destination or a too-small buffer: counted, skipped.
+                _ => self.stats.drop_full += 1,
+            }
+        }
+    }
+
+    /// Next IP packet for the TUN device, copied into `buf`; returns its length.
+    #[must_use]
+    pub fn poll_tun(&mut self, buf: &mut [u8]) -> Option<usize> {
+        loop {
+            match self.tun.pop_into(buf)? {
+                Ok((len, ())) => {
+                    self.stats.tun_out += 1;
+                    return Some(len);
+                }
+                Err(_) => self.stats.drop_full += 1,
+            }
+        }
+    }
+
+    /// Next event for the driver (links, tunnels, drops, lookups).
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Runs every timer that is due at `now`.
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.run_timers(now);
+        self.refresh_deadlines();
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        self.now = now;
+        self.parent_timers(now);
+        self.peer_timers(now);
+        self.tunnel_timers(now);
+        self.lookup_timers(now);
+        self.flush_topology(now);
+        if self.parents.slots.is_empty() {
+            let c = self.topology.clock();
+            self.topology.collect_tombstones(c);
+        }
+    }
+
+    /// An operator or platform input (see [`Command`]).
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<(), CommandError> {
+        let r = self.run_command(now, cmd);
+        self.refresh_deadlines();
+        r
+    }
+
+    fn run_command(&mut self, now: Instant, cmd: Command) -> Result<(), CommandError> {
+        self.now = now;
+        match cmd {
+            Command::AddTunnel { cert, key } => self.add_tunnel(now, cert, key),
+            Command::OfferTunnel {
+                cert,
+                server_key,
+                client_key,
+            } => {
+                let fp = cert.fingerprint();
+                if cert
+                    .tunnel()
+                    .is_none_or(|t| t.client_endpoint != client_key.id())
+                {
+                    return Err(CommandError::NotOurTunnel);
+                }
+                self.add_tunnel(now, cert, server_key)?;
+                let slot = self.tunnels.slot_of_fingerprint(&fp).expect("just added");
+                if let Some(t) = self.tunnels.get_mut(slot) {
+                    if !t.server_side {
+                        return Err(CommandError::NotOurTunnel);
+                    }
+                    t.offer = Some(PendingOffer {
+                        client_key,
+                        tries: 0,
+                        next_at: now,
+                    });
+                }
+                self.send_offer(slot, now);
+                Ok(())
+            }
+            Command::RemoveTunnel { fingerprint } => {
+                let slot = self
+                    .tunnels
+                    .slot_of_fingerprint(&fingerprint)
+                    .ok_or(CommandError::UnknownTunnel)?;
+                self.remove_tunnel(slot);
+                Ok(())
+            }
+            Command::Revoke(r) => {
+                if self.apply_revocation(&r, None) {
+                    Ok(())
+                } else {
+                    Err(CommandError::Revocation)
+                }
+            }
+            Command::SetUnixTime(s) => {
+                self.unix_base = (now, s);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn emit(&mut self, e: Event) {
+        if self.events.len() < self.limits.events {
+            self.events.push_back(e);
+        } else {
+            self.stats.events_lost += 1;
+        }
+    }
+
+    pub(crate) fn drop_packet(&mut self, r: DropReason) {
+        self.stats.count_drop(r);
+        self.emit(Event::Dropped { reason: r });
+    }
+
+    /// Gives `id` a local address (if it has none yet) and returns its index in the pool.
+    /// Node IDs always resolve; this is how `<id>.home.arpa` works on any node.
+    pub fn resolve_id(&mut self, id: &NodeId) -> Option<u32> {
+        self.resolver.assign(*id).ok()
+    }
+
+    /// Puts an ID back at the index it had before a restart (persisted resolver state).
+    pub fn restore_address(&mut self, id: &NodeId, index: u32) -> bool {
+        self.resolver.assign_at(*id, index)
+    }
+
+    /// The path to `dst` as far as this node knows it: itself, then hops down its subtree,
+    /// or up through its parent when `dst` is elsewhere.
+    pub fn route_path(&mut self, dst: &NodeId) -> Vec<NodeId> {
+        let mut path = alloc::vec![self.me];
+        if *dst == self.me {
+            return path;
+        }
+        if self.topology.get(dst).is_some() {
+            // Walk up from dst to this node through the records' parents.
+            let mut up = alloc::vec![*dst];
+            let mut cur = *dst;
+            while let Some(p) = self.topology.get(&cur).and_then(|r| r.parent) {
+                if p == self.me || up.len() > 64 {
+                    break;
+                }
+                up.push(p);
+                cur = p;
+            }
+            if self.topology.get(&cur).and_then(|r| r.parent) == Some(self.me) {
+                up.reverse();
+                path.extend(up);
+                return path;
+            }
+        }
+        if let Some(p) = self.parent() {
+            path.push(p);
+        }
+        if path.last() != Some(dst) {
+            path.push(*dst);
+        }
+        path
+    }
+
+    /// The address a remote endpoint (or node) has on this node.
+    pub fn address_of(&self, id: &NodeId) -> Option<Ipv4Addr> {
+        self.resolver.index_of(id).map(|i| self.resolver.ipv4(i))
+    }
+
+    /// The underlay address of a parent slot (for diagnostics).
+    pub fn parent_addr(&self, i: usize) -> Option<SocketAddr> {
+        self.parents.slots.get(i).map(|p| p.addr)
+    }
+}

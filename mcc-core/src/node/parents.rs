@@ -1,0 +1,374 @@
+//! The parents a node dials, in priority order: the active one, the one being tried, the
+//! periodic rejoin toward preferred ones, failover, and the topology updates that flow to
+//! the active parent.
+
+use super::nat::scale;
+use super::peers::Peer;
+use super::{Node, UPDATE_BUDGET};
+use crate::config::NatKeepalivePolicy;
+use crate::crypto::Cipher;
+use crate::event::Event;
+use crate::handshake::link::LinkInitiator;
+use crate::id::NodeId;
+use crate::time::{Duration, Instant};
+use crate::wire::rpc::{self};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+/// A link handshake in flight toward a parent.
+pub(crate) struct Initiating {
+    pub machine: LinkInitiator,
+    pub sent_at: Instant,
+    pub tries: u32,
+}
+
+/// One configured parent address.
+pub(crate) struct ParentSlot {
+    pub addr: SocketAddr,
+    /// The node reached there, once a handshake completed.
+    pub peer: Option<NodeId>,
+    pub hs: Option<Initiating>,
+    /// Earliest time to dial it again (after a give-up or a failover).
+    pub next_attempt: Instant,
+}
+
+/// The parent list, in priority order, and where the node stands in it.
+pub(crate) struct Parents {
+    pub slots: Vec<ParentSlot>,
+    /// Index of the parent linked to, if any.
+    pub active: Option<usize>,
+    /// The candidate dialled while no parent is active.
+    pub trying: usize,
+    /// When to try again the parents preferred to the active one.
+    pub next_rejoin: Instant,
+}
+
+impl Parents {
+    /// The configured addresses, none dialled yet; the first rejoin is due `rejoin` later.
+    pub fn new(addrs: &[SocketAddr], now: Instant, rejoin: Duration) -> Self {
+        Parents {
+            slots: addrs
+                .iter()
+                .map(|&addr| ParentSlot {
+                    addr,
+                    peer: None,
+                    hs: None,
+                    next_attempt: now,
+                })
+                .collect(),
+            active: None,
+            trying: 0,
+            next_rejoin: now + rejoin,
+        }
+    }
+
+    /// The active parent's node ID.
+    pub fn active_peer(&self) -> Option<NodeId> {
+        self.active.and_then(|i| self.slots[i].peer)
+    }
+
+    /// The slot whose handshake in flight uses sender index `sender`.
+    pub fn by_sender(&self, sender: u32) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|p| p.hs.as_ref().is_some_and(|h| h.machine.sender() == sender))
+    }
+
+    /// `id` is gone (revoked): no slot reaches it any more, and with no parent left the
+    /// node has no active one.
+    pub fn forget_peer(&mut self, id: &NodeId) {
+        for p in self.slots.iter_mut().filter(|p| p.peer == Some(*id)) {
+            p.peer = None;
+        }
+        if self.slots.iter().all(|p| p.peer.is_none()) {
+            self.active = None;
+        }
+    }
+}
+
+/// What a child owes its active parent, each with its deadline.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ParentDue {
+    /// A check went unanswered for the whole window: the parent is dead.
+    pub failover: Option<Instant>,
+    /// An authenticated keepalive: a new check (frames went unanswered) or a retry.
+    pub check: Option<Instant>,
+    /// The NAT probe in flight was not answered.
+    pub probe_lost: Option<Instant>,
+    /// Idle check: a NAT probe or an authenticated keepalive.
+    pub idle: Option<Instant>,
+    /// A NAT probe instead of the next keepalive (learning, or a re-check after a loss).
+    pub probe: Option<Instant>,
+    /// A NAT keepalive.
+    pub nat: Option<Instant>,
+}
+
+impl<C: Cipher> Node<C> {
+    /// Backoff of handshake retries: `handshake_retry`, doubling up to 16 times it.
+    pub(crate) fn retry_delay(&self, tries: u32) -> Duration {
+        self.timers.handshake_retry.mul(1 << tries.min(4))
+    }
+
+    /// What the child owes its active parent `p`, and when. While a NAT probe is in flight
+    /// the child keeps quiet (no idle check, no NAT keepalive); a probe spoiled by any
+    /// other frame in either direction counts as no probe.
+    pub(crate) fn parent_due(&self, p: &Peer<C>) -> ParentDue {
+        let t = &self.timers;
+        let grace = scale(t.keepalive, 1, 4);
+        let mut d = ParentDue::default();
+        if let Some(c) = p.check_since {
+            let window = t
+                .parent_timeout
+                .as_micros()
+                .saturating_sub(t.keepalive.as_micros())
+                .max(t.keepalive.as_micros() / 3);
+            d.failover = Some(c + Duration::from_micros(window));
+            d.check = Some(p.last_keepalive + scale(t.keepalive, 1, 3));
+        } else if let Some(u) = p.unanswered {
+            d.check = Some(u + t.keepalive);
+        }
+        if let Some(pr) = Self::live_probe(p) {
+            d.probe_lost = Some(self.probe_deadline(pr));
+            return d;
+        }
+        if p.check_since.is_none() {
+            d.idle = Some(p.last_tx.min(p.last_rx) + t.idle_check);
+        }
+        match t.nat_keepalive {
+            NatKeepalivePolicy::Off => {}
+            NatKeepalivePolicy::Every(i) => {
+                d.nat = Some(p.last_out + i.max(Duration::from_secs(1)));
+            }
+            NatKeepalivePolicy::Learn => {
+                d.nat = Some(p.last_out + p.nat.interval());
+                if Self::may_probe(p) && p.nat.probe_at_keepalive(t.idle_check).is_some() {
+                    // Probe once the link has been quiet both ways for a moment.
+                    d.probe = Some(p.last_out.max(p.last_rx) + grace);
+                }
+            }
+        }
+        d
+    }
+
+    /// When the session with the active parent `p` is due for a rekey: its age, but not
+    /// while a NAT probe waits for its answer (the `Init` would refresh the binding and
+    /// spoil it; a probe ends within 1198 s + 10 s). Data spoils the probe anyway.
+    pub(crate) fn rekey_due(&self, p: &Peer<C>) -> Option<Instant> {
+        let t = &self.timers;
+        let at = p
+            .sessions
+            .cur
+            .as_ref()?
+            .rekey_at(t.rekey_after, t.rekey_idle_after);
+        let probe_end = Self::live_probe(p).map(|pr| self.probe_deadline(pr));
+        Some(at.max(probe_end.unwrap_or(at)))
+    }
+
+    /// Makes parent `slot` the active one: leaves the old one, points the topology at the
+    /// new one.
+    pub(crate) fn switch_parent(&mut self, slot: usize) {
+        let from = self.parent();
+        let old = self.parents.active.replace(slot);
+        if let Some(o) = old
+            && o != slot
+            && let Some(id) = self.parents.slots[o].peer.take()
+            && let Some(ps) = self.peers.slot_of(&id)
+        {
+            // Tell the old parent at once, so it stops routing to us over this link
+            // instead of waiting for its child timeout.
+            self.send_rpc(ps, |b| {
+                b[0] = rpc::KIND_LEAVE;
+                1
+            });
+            self.remove_peer(ps);
+        }
+        let to = self.parents.slots[slot].peer;
+        if let Some(id) = to
+            && let Some(ps) = self.peers.slot_of(&id)
+            && let Some(p) = self.peers.get_mut(ps)
+        {
+            p.acked = 0;
+            p.inflight = None;
+            p.last_keepalive = self.now;
+        }
+        self.topology.set_parent(to);
+        self.parents.next_rejoin = self.now + self.timers.rejoin;
+        if from != to {
+            self.emit(Event::ParentChanged { from, to });
+        }
+    }
+
+    /// Handshake retries, the active parent's link timers (and failover when it died),
+    /// dialling while parentless, rejoin toward preferred parents, and rekeys.
+    pub(crate) fn parent_timers(&mut self, now: Instant) {
+        if self.parents.slots.is_empty() {
+            return;
+        }
+        // Retries and give-ups of handshakes in flight.
+        for i in 0..self.parents.slots.len() {
+            let Some(hs) = &self.parents.slots[i].hs else {
+                continue;
+            };
+            if now < hs.sent_at + self.retry_delay(hs.tries) {
+                continue;
+            }
+            if hs.tries + 1 < self.timers.handshake_attempts {
+                self.start_handshake(i, now);
+            } else {
+                self.parents.slots[i].hs = None;
+                self.parents.slots[i].next_attempt = now + self.timers.rejoin;
+                if self.parents.active.is_none() && self.parents.trying == i {
+                    self.parents.trying = (i + 1) % self.parents.slots.len();
+                    let next = self.parents.trying;
+                    self.parents.slots[next].next_attempt =
+                        self.parents.slots[next].next_attempt.min(now);
+                }
+            }
+        }
+        // Checks, NAT keepalives and probes toward the active parent; fail over to the next
+        // parent in priority order when it died.
+        if let Some(a) = self.parents.active
+            && let Some(id) = self.parents.slots[a].peer
+            && let Some(ps) = self.peers.slot_of(&id)
+            && self.parent_link_timers(now, ps)
+        {
+            self.remove_peer(ps);
+            self.parents.slots[a].peer = None;
+            self.parents.slots[a].next_attempt = now + self.timers.rejoin;
+            self.parents.active = None;
+            self.topology.set_parent(None);
+            self.emit(Event::ParentChanged {
+                from: Some(id),
+                to: None,
+            });
+            self.parents.trying = (a + 1) % self.parents.slots.len();
+            let t = self.parents.trying;
+            self.parents.slots[t].next_attempt = now;
+        }
+        // Looking for a parent: dial the current candidate.
+        if self.parents.active.is_none() {
+            let t = self.parents.trying % self.parents.slots.len();
+            if self.parents.slots[t].hs.is_none() && now >= self.parents.slots[t].next_attempt {
+                self.start_handshake(t, now);
+            }
+        }
+        // Rejoin: periodically try every parent preferred to the active one.
+        if let Some(a) = self.parents.active
+            && a > 0
+            && now >= self.parents.next_rejoin
+        {
+            self.parents.next_rejoin = now + self.timers.rejoin;
+            for i in 0..a {
+                if self.parents.slots[i].hs.is_none() {
+                    self.start_handshake(i, now);
+                }
+            }
+        }
+        // Rekey toward the active parent.
+        if let Some(id) = self.parent()
+            && let Some(ps) = self.peers.slot_of(&id)
+            && let Some(p) = self.peers.get(ps)
+        {
+            let rekey = self.rekey_due(p).is_some_and(|at| now >= at);
+            let slot = self.parents.active.expect("parent implies active");
+            if rekey && self.parents.slots[slot].hs.is_none() {
+                self.start_handshake(slot, now);
+            }
+        }
+    }
+
+    /// Sends the next topology update to the active parent if there is anything new and
+    /// nothing unacknowledged in flight. Returns whether a frame was sent.
+    pub(crate) fn flush_topology(&mut self, now: Instant) -> bool {
+        let Some(id) = self.parent() else {
+            return false;
+        };
+        let Some(ps) = self.peers.slot_of(&id) else {
+            return false;
+        };
+        let Some(p) = self.peers.get(ps) else {
+            return false;
+        };
+        if p.sessions.cur.is_none() {
+            return false;
+        }
+        if let Some((_, at)) = p.inflight
+            && now < at + self.timers.topology_retransmit
+        {
+            return false;
+        }
+        let Some(update) = self.topology.update_since(p.acked, UPDATE_BUDGET) else {
+            return false;
+        };
+        let upto = update.upto;
+        let sent = self.send_rpc(ps, |b| {
+            b[0] = rpc::KIND_TOPOLOGY;
+            match postcard::to_slice(&update, &mut b[1..]) {
+                Ok(s) => 1 + s.len(),
+                Err(_) => 0,
+            }
+        });
+        if sent && let Some(p) = self.peers.get_mut(ps) {
+            p.inflight = Some((upto, now));
+        }
+        sent
+    }
+
+    /// The parent acknowledged topology up to `upto`: the next update may go.
+    pub(crate) fn handle_topology_ack(&mut self, now: Instant, peer: usize, upto: u64) {
+        let parent = self.parent();
+        let clock = self.topology.clock();
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        if Some(p.id) != parent || upto < p.acked || upto > clock {
+            return;
+        }
+        p.acked = upto;
+        p.inflight = None;
+        self.topology.collect_tombstones(upto);
+        self.flush_topology(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::{IpAddr, Ipv4Addr};
+
+    fn addrs(n: u8) -> Vec<SocketAddr> {
+        (1..=n)
+            .map(|i| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)), 1))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_list_dials_the_first_parent_at_once() {
+        let now = Instant::ZERO;
+        let p = Parents::new(&addrs(3), now, Duration::from_secs(60));
+        assert_eq!(p.slots.len(), 3);
+        assert!(
+            p.slots
+                .iter()
+                .all(|s| s.next_attempt == now && s.peer.is_none())
+        );
+        assert_eq!((p.active, p.trying), (None, 0));
+        assert_eq!(p.next_rejoin, now + Duration::from_secs(60));
+        assert_eq!(p.active_peer(), None);
+        assert_eq!(p.by_sender(7), None);
+    }
+
+    #[test]
+    fn forgetting_the_last_reachable_parent_clears_the_active_one() {
+        let mut p = Parents::new(&addrs(2), Instant::ZERO, Duration::from_secs(60));
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        p.slots[0].peer = Some(a);
+        p.slots[1].peer = Some(b);
+        p.active = Some(0);
+        assert_eq!(p.active_peer(), Some(a));
+        p.forget_peer(&b);
+        assert_eq!(p.active, Some(0), "another parent is still reached");
+        p.forget_peer(&a);
+        assert_eq!((p.active, p.active_peer()), (None, None));
+    }
+}
