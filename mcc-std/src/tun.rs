@@ -67,6 +67,8 @@ impl TunRead {
 
 /// Packets for the device. Each buffer holds `headroom` spare bytes (where a device with
 /// offloads writes its virtio header), then one packet; the buffer's length ends it.
+/// Buffers keep their capacity from batch to batch, so a packet costs one copy and no
+/// zero fill.
 pub struct TunWrite {
     pub bufs: Vec<Vec<u8>>,
     pub count: usize,
@@ -86,16 +88,13 @@ impl TunWrite {
         self.count == self.bufs.len()
     }
 
-    /// The next free buffer, sized for a packet of up to `max` bytes after the headroom.
-    pub fn next_buf(&mut self, max: usize) -> &mut [u8] {
+    /// Appends `packet` to the batch (call only when not [full](Self::is_full)).
+    pub fn push(&mut self, packet: &[u8]) {
         let b = &mut self.bufs[self.count];
-        b.resize(self.headroom + max, 0);
-        &mut b[self.headroom..]
-    }
-
-    /// Keeps the `n` bytes just written to [`TunWrite::next_buf`] as the next packet.
-    pub fn commit(&mut self, n: usize) {
-        self.bufs[self.count].truncate(self.headroom + n);
+        // The device may have written its header into the headroom, or coalesced other
+        // packets after it: both are overwritten or cut off here.
+        b.resize(self.headroom, 0);
+        b.extend_from_slice(packet);
         self.count += 1;
     }
 }

@@ -4,6 +4,8 @@
 //! - `open`: server `handle_datagram` (link open, tunnel open, filter, conntrack, address
 //!   rewrite) + `poll_tun`, on a fresh datagram each iteration (the replay window rejects
 //!   repeats), sealed by the client outside the timed section;
+//! - `burst32_copy` / `burst32_lent`: 32 packets sealed, then taken by 32 `poll_transmit`
+//!   copies into one GSO buffer, or lent as one `poll_transmit_batch`;
 //! - `aead_seal`: a bare `Cipher::seal`, for reference.
 //!
 //! Sizes are IP packet sizes. Every measured iteration is checked to have taken the delivery
@@ -82,6 +84,43 @@ fn backend<C: Cipher>(c: &mut Criterion, name: &str) {
             "a datagram was not delivered"
         );
     }
+
+    // ----- a burst of 32 sealed packets to the socket: copied vs lent -----
+    // `copy`: 32 × `poll_transmit`, each copied to the next offset of one GSO buffer
+    // (what the event loop did); `lent`: one `poll_transmit_batch`, the datagrams lent
+    // back to back from the queue, ready for one GSO send.
+    const BURST: usize = 32;
+    let size = 1400;
+    g.throughput(Throughput::Bytes((BURST * size) as u64));
+    let mut pair = Pair::<C>::established(3);
+    let pkt = pair.client_packet(size);
+    let now = pair.now;
+    let dgram = 13 + 1 + 10 + size + 16 + 16;
+    let mut gso = vec![0u8; 65_000 + mcc_bench::BUF_LEN];
+    g.bench_function(BenchmarkId::new("burst32_copy", size), |b| {
+        b.iter(|| {
+            for _ in 0..BURST {
+                pair.child.handle_tun_packet(now, black_box(&pkt));
+            }
+            let mut len = 0;
+            while let Some(t) = pair.child.poll_transmit(&mut gso[len..]) {
+                len += t.len;
+            }
+            assert_eq!(len, BURST * dgram);
+            black_box(&gso[..len]);
+        })
+    });
+    g.bench_function(BenchmarkId::new("burst32_lent", size), |b| {
+        b.iter(|| {
+            for _ in 0..BURST {
+                pair.child.handle_tun_packet(now, black_box(&pkt));
+            }
+            let t = pair.child.poll_transmit_batch(64, 65_000).expect("sealed");
+            assert_eq!((t.datagrams, t.segment_size), (BURST, dgram));
+            black_box(t.contents);
+        })
+    });
+    assert_eq!(pair.child.stats().drops(), 0, "burst bench hit a drop path");
 
     // ----- raw AEAD, for reference -----
     for size in SIZES {
