@@ -1,5 +1,6 @@
-//! A bounded queue of packets in one contiguous byte ring allocated once: outputs wait
-//! here until the driver polls them, and pushing never allocates.
+//! A bounded queue of packets in one contiguous byte ring: outputs wait here until the
+//! driver polls them. The ring grows only to the deepest the queue has been, so pushing
+//! allocates nothing in steady state.
 //!
 //! Packets are stored back to back (a packet never wraps: when the end of the ring has no
 //! room for a full slot, the next one starts at the beginning), so consecutive packets
@@ -34,7 +35,7 @@ pub struct Batch<'a, M> {
 /// At most `slots` packets of up to `slot_size` bytes each, with metadata `M` (for the
 /// transmit queue: the destination).
 pub struct PacketQueue<M: Copy> {
-    /// `(slots + 1) * slot_size` bytes once the first packet is written: one slot more
+    /// Grows as packets are written up to `(slots + 1) * slot_size` bytes: one slot more
     /// than the packets it holds, so `slots` full-size packets always fit whatever the
     /// space lost where the ring wraps (less than a slot).
     mem: Vec<u8>,
@@ -49,7 +50,7 @@ pub struct PacketQueue<M: Copy> {
 
 impl<M: Copy + Default> PacketQueue<M> {
     /// A queue of `slots` (at least one) packets of up to `slot_size` bytes; the ring is
-    /// allocated on first use and then reused.
+    /// allocated as it is first used and then reused.
     pub fn new(slots: usize, slot_size: usize) -> Self {
         let slots = slots.max(1);
         PacketQueue {
@@ -84,6 +85,11 @@ impl<M: Copy + Default> PacketQueue<M> {
         self.len
     }
 
+    /// Bytes the ring may grow to.
+    fn cap(&self) -> usize {
+        (self.entries.len() + 1) * self.slot_size
+    }
+
     fn at(&self, i: usize) -> usize {
         (self.head + i) % self.entries.len()
     }
@@ -98,7 +104,7 @@ impl<M: Copy + Default> PacketQueue<M> {
         let tail = last.start + last.len;
         if last.start >= first.start {
             // Not wrapped: packets fill [first.start, tail).
-            if self.mem.len() - tail >= self.slot_size {
+            if self.mem.len() - tail >= self.slot_size || tail + self.slot_size <= self.cap() {
                 Some(tail)
             } else if first.start >= self.slot_size {
                 Some(0)
@@ -117,10 +123,14 @@ impl<M: Copy + Default> PacketQueue<M> {
         if self.is_full() {
             return None;
         }
-        if self.mem.is_empty() {
-            self.mem = vec![0u8; (self.entries.len() + 1) * self.slot_size];
-        }
         let start = self.free_start()?;
+        if self.mem.len() < start + self.slot_size {
+            // The ring grows to the deepest the queue has been, one slot at a time (like
+            // the per-slot buffers it replaced): a node that never queues much keeps little.
+            self.mem
+                .reserve_exact(start + self.slot_size - self.mem.len());
+            self.mem.resize(start + self.slot_size, 0);
+        }
         self.pending = start;
         Some(&mut self.mem[start..start + self.slot_size])
     }
