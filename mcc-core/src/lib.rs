@@ -20,8 +20,11 @@
 //!
 //! **Outputs**, polled until they return `None`:
 //! - [`Node::poll_transmit`]: a datagram to send, written into the caller's buffer, with its
-//!   destination ([`Transmit`]);
-//! - [`Node::poll_tun`]: an IP packet for the host (write it to the TUN device);
+//!   destination ([`Transmit`]); or [`Node::poll_transmit_batch`]: consecutive datagrams to
+//!   one destination lent from the node's queue as one UDP GSO buffer ([`TransmitBatch`]),
+//!   for drivers that send batches (the `mccd` event loop); the two drain the same queue;
+//! - [`Node::poll_tun`]: an IP packet for the host (write it to the TUN device), or
+//!   [`Node::poll_tun_ref`], the same packet lent instead of copied;
 //! - [`Node::poll_event`]: an [`event::Event`] (peer up/down, parent changed, tunnel
 //!   up/down, drops);
 //! - [`Node::poll_timeout`]: when to call [`Node::handle_timeout`] next, if ever.
@@ -41,8 +44,9 @@
 //! is reproducible (the simulator in `tests/sim` relies on this).
 //!
 //! **Buffers belong to the caller.** Inputs are borrowed (`handle_datagram` decrypts in
-//! place in the caller's buffer); outputs are copied into the buffer the caller passes. Size
-//! it `Limits::mtu + 128` bytes.
+//! place in the caller's buffer); outputs are copied into the buffer the caller passes (size
+//! it `Limits::mtu + 128` bytes), or lent from the node's queues by the `_batch`/`_ref`
+//! polls, valid until the next call on the node.
 //!
 //! **Every table is bounded** ([`config::Limits`]: peers, routing records, tunnels, flows,
 //! revocations, queues): a hostile peer cannot grow memory past them.
@@ -174,4 +178,4 @@ pub mod time;
 pub mod tunnel;
 pub mod wire;
 
-pub use node::{Command, CommandError, Node, PeerInfo, Transmit, TunnelInfo};
+pub use node::{Command, CommandError, Node, PeerInfo, Transmit, TransmitBatch, TunnelInfo};

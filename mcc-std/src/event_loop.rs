@@ -14,7 +14,7 @@ use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
 use crate::tun::{TunDevice, TunRead, TunWrite};
 use crate::tunnel_dir::{self, TunnelDirError};
-use crate::udp_io::UdpIo;
+use crate::udp_io::{self, UdpIo};
 use mcc_core::crypto::Cipher;
 use mcc_core::event::Event;
 use mcc_core::time::Instant;
@@ -93,8 +93,7 @@ impl<C: Cipher> EventLoop<C> {
         let udp = UdpSocket::bind(cfg.listen_addr)
             .await
             .map_err(bind_err("listen-addr", listen.clone()))?;
-        let udp = UdpIo::new(udp, cfg.tun_device_mtu as usize + 256)
-            .map_err(bind_err("listen-addr", listen))?;
+        let udp = UdpIo::new(udp).map_err(bind_err("listen-addr", listen))?;
         let dns = DnsService::bind(
             cfg.dns_enable.then_some(cfg.dns_addr),
             &cfg.resolver_domain,
@@ -255,17 +254,17 @@ impl<C: Cipher> EventLoop<C> {
 
     /// Sends every datagram and TUN packet the node has, then handles its events.
     async fn drain<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
-        while let Some(t) = self.node.poll_transmit(self.udp.tx_buf()) {
-            self.udp.push(t.dst, t.len).await;
+        // Batches are lent from the node's queue and go to the socket as they are.
+        let max = self.udp.max_segments();
+        while let Some(b) = self.node.poll_transmit_batch(max, udp_io::MAX_BATCH_BYTES) {
+            self.udp.send_batch(b.dst, b.contents, b.segment_size).await;
         }
-        self.udp.flush().await;
-        let max = self.node_mtu() + 256;
         loop {
             if twrite.is_full() {
                 write_tun(tun, twrite).await;
             }
-            match self.node.poll_tun(twrite.next_buf(max)) {
-                Some(n) => twrite.commit(n),
+            match self.node.poll_tun_ref() {
+                Some(p) => twrite.push(p),
                 None => break,
             }
         }

@@ -65,8 +65,14 @@ impl TunRead {
     }
 }
 
+/// Room in each [`TunWrite`] buffer for packets a device with offloads coalesces into one
+/// write (a TCP super-packet of up to 64 KiB). Pages are only made resident as written.
+pub const TUN_COALESCE: usize = 65_535;
+
 /// Packets for the device. Each buffer holds `headroom` spare bytes (where a device with
 /// offloads writes its virtio header), then one packet; the buffer's length ends it.
+/// Buffers keep their capacity from batch to batch, so a packet costs one copy and no
+/// zero fill.
 pub struct TunWrite {
     pub bufs: Vec<Vec<u8>>,
     pub count: usize,
@@ -86,16 +92,18 @@ impl TunWrite {
         self.count == self.bufs.len()
     }
 
-    /// The next free buffer, sized for a packet of up to `max` bytes after the headroom.
-    pub fn next_buf(&mut self, max: usize) -> &mut [u8] {
+    /// Appends `packet` to the batch (call only when not [full](Self::is_full)).
+    pub fn push(&mut self, packet: &[u8]) {
         let b = &mut self.bufs[self.count];
-        b.resize(self.headroom + max, 0);
-        &mut b[self.headroom..]
-    }
-
-    /// Keeps the `n` bytes just written to [`TunWrite::next_buf`] as the next packet.
-    pub fn commit(&mut self, n: usize) {
-        self.bufs[self.count].truncate(self.headroom + n);
+        if b.capacity() < self.headroom + TUN_COALESCE {
+            // Once per buffer: a device with offloads coalesces the following packets
+            // of a flow into this one only if the buffer can hold them without growing.
+            b.reserve_exact(self.headroom + TUN_COALESCE - b.len());
+        }
+        // The device may have written its header into the headroom, or coalesced other
+        // packets after it: both are overwritten or cut off here.
+        b.resize(self.headroom, 0);
+        b.extend_from_slice(packet);
         self.count += 1;
     }
 }

@@ -1,5 +1,6 @@
 //! The underlay UDP socket with batching, through quinn-udp: `recvmmsg` and UDP GRO in,
-//! UDP GSO out. A burst of same-size datagrams to one peer (what a TCP flow through the
+//! UDP GSO out. The node lends each GSO batch from its own queue
+//! (`Node::poll_transmit_batch`), so sending copies nothing here. A burst of same-size datagrams to one peer (what a TCP flow through the
 //! overlay produces) costs one `sendmsg`, and a coalesced burst one `recvmmsg`, instead
 //! of one system call per datagram. Where the kernel lacks GSO/GRO quinn-udp reports one
 //! segment and everything still works, one datagram per call.
@@ -19,8 +20,8 @@ const RX_SLOTS: usize = 32;
 /// Size of one receive buffer: a coalesced GRO burst is at most 64 KiB.
 const RX_BUF: usize = 65_536;
 
-/// Bytes of datagrams collected for one GSO send.
-const TX_BUF: usize = 65_000;
+/// Largest GSO send: the datagrams' bytes must fit one 64 KiB UDP payload.
+pub const MAX_BATCH_BYTES: usize = 65_000;
 
 pub struct UdpIo {
     socket: UdpSocket,
@@ -33,20 +34,13 @@ pub struct UdpIo {
     rx_size: usize,
     rx_slots: usize,
     meta: [RecvMeta; RX_SLOTS],
-    /// Datagrams waiting for one GSO send: all to `dst`, each `seg` bytes but the last.
-    tx: Vec<u8>,
-    len: usize,
-    dst: Option<SocketAddr>,
-    seg: usize,
-    count: usize,
-    /// A shorter datagram ended the batch: the next one starts a new send.
-    closed: bool,
+    /// Datagrams per GSO send (1 when batching is off or the kernel lacks GSO).
     max_segments: usize,
     batch: bool,
 }
 
 impl UdpIo {
-    pub fn new(socket: UdpSocket, max_datagram: usize) -> io::Result<Self> {
+    pub fn new(socket: UdpSocket) -> io::Result<Self> {
         let state = UdpSocketState::new((&socket).into())?;
         // Bursts of a full TCP window must not overflow the default 208 KiB buffers;
         // the kernel caps these at net.core.[rw]mem_max, so failure is harmless.
@@ -68,12 +62,6 @@ impl UdpIo {
             rx_size: 0,
             rx_slots: 0,
             meta: [RecvMeta::default(); RX_SLOTS],
-            tx: vec![0; TX_BUF + max_datagram],
-            len: 0,
-            dst: None,
-            seg: 0,
-            count: 0,
-            closed: false,
             max_segments,
             batch,
         })
@@ -116,79 +104,44 @@ impl UdpIo {
         (addr, m.stride.max(1), &mut self.rx[start..start + m.len])
     }
 
-    /// Space for the next datagram (at least `max_datagram` bytes).
-    pub fn tx_buf(&mut self) -> &mut [u8] {
-        &mut self.tx[self.len..]
+    /// Most datagrams to hand to [`UdpIo::send_batch`] at once.
+    pub fn max_segments(&self) -> usize {
+        self.max_segments
     }
 
-    /// Queues the `n` bytes just written to [`UdpIo::tx_buf`] for `dst`, sending what was
-    /// collected first if this datagram cannot join it.
-    pub async fn push(&mut self, dst: SocketAddr, n: usize) {
-        let joins = self.dst == Some(dst)
-            && !self.closed
-            && n <= self.seg
-            && self.count < self.max_segments
-            && self.len + n <= TX_BUF;
-        if joins {
-            self.len += n;
-            self.count += 1;
-            self.closed = n < self.seg;
-            return;
-        }
-        if self.count > 0 {
-            let start = self.len;
-            self.flush().await;
-            self.tx.copy_within(start..start + n, 0);
-        }
-        self.dst = Some(dst);
-        self.seg = n;
-        self.len = n;
-        self.count = 1;
-        self.closed = false;
-    }
-
-    /// Sends what was collected.
-    pub async fn flush(&mut self) {
-        if self.count == 0 {
-            return;
-        }
-        let Some(dst) = self.dst else { return };
+    /// Sends `contents`, datagrams of `segment` bytes back to back (the last may be
+    /// shorter), to `dst`: one GSO send when there are several.
+    pub async fn send_batch(&mut self, dst: SocketAddr, contents: &[u8], segment: usize) {
         let dst = if self.v6 { map(dst) } else { dst };
-        let segment_size = (self.count > 1).then_some(self.seg);
-        let r = self.send(dst, 0..self.len, segment_size).await;
+        let segment_size = (contents.len() > segment).then_some(segment);
+        let r = self.send(dst, contents, segment_size).await;
         if let Err(e) = r {
             if segment_size.is_some() && self.state.max_gso_segments() == 1 {
                 // The kernel or device refused GSO (EIO/EINVAL without checksum offload)
                 // and quinn-udp turned it off: send each datagram on its own from now on.
                 debug!("UDP GSO send to {dst} failed ({e}); sending datagrams one by one");
                 self.max_segments = 1;
-                let mut off = 0;
-                while off < self.len {
-                    let end = (off + self.seg).min(self.len);
-                    if let Err(e) = self.send(dst, off..end, None).await {
+                for d in contents.chunks(segment) {
+                    if let Err(e) = self.send(dst, d, None).await {
                         debug!("udp send to {dst}: {e}");
                     }
-                    off = end;
                 }
             } else {
                 debug!("udp send to {dst}: {e}");
             }
         }
-        self.len = 0;
-        self.count = 0;
-        self.dst = None;
     }
 
     async fn send(
         &self,
         destination: SocketAddr,
-        range: std::ops::Range<usize>,
+        contents: &[u8],
         segment_size: Option<usize>,
     ) -> io::Result<()> {
         let t = Transmit {
             destination,
             ecn: None,
-            contents: &self.tx[range],
+            contents,
             segment_size,
             src_ip: None,
         };

@@ -71,6 +71,19 @@ pub struct Transmit {
     pub len: usize,
 }
 
+/// Datagrams to send in one system call: see [`Node::poll_transmit_batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransmitBatch<'a> {
+    /// The underlay address to send every datagram to.
+    pub dst: SocketAddr,
+    /// The datagrams, back to back.
+    pub contents: &'a [u8],
+    /// Length of every datagram but the last, which may be shorter (UDP GSO segment size).
+    pub segment_size: usize,
+    /// Datagrams in `contents`.
+    pub datagrams: usize,
+}
+
 /// Inputs that come from the operator or the platform rather than the network.
 // A command is built once per operator action, so the size of `AddTunnel` does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -377,6 +390,50 @@ impl<C: Cipher> Node<C> {
         }
     }
 
+    /// The next datagrams to send as one batch, lent from the transmit queue without a
+    /// copy: consecutive datagrams to one destination, all as long as the first but the
+    /// last (which may be shorter), stored back to back — a ready UDP GSO buffer
+    /// (quinn-udp's `Transmit` with `segment_size`). At most `max_datagrams` (at least
+    /// one) and `max_bytes` in all (unless the first datagram alone is longer). Drivers
+    /// without GSO use [`poll_transmit`](Self::poll_transmit), or send the batch
+    /// `segment_size` bytes at a time.
+    #[must_use]
+    pub fn poll_transmit_batch(
+        &mut self,
+        max_datagrams: usize,
+        max_bytes: usize,
+    ) -> Option<TransmitBatch<'_>> {
+        // Empty: refill with revocations neighbours still lack (paced, never dropped), as
+        // `poll_transmit` does.
+        if self.tx.is_empty() {
+            self.pump_revocations();
+        }
+        // Entries without a destination are never queued (every commit names one); the
+        // check keeps the contract of `poll_transmit`, which counts and skips them.
+        while self.tx.iter().next()?.1.is_none() {
+            let _ = self.tx.pop();
+            self.stats.drop_full += 1;
+        }
+        let b = self.tx.pop_batch(max_datagrams, max_bytes)?;
+        self.stats.datagrams_out += b.count as u64;
+        self.stats.bytes_out += b.bytes.len() as u64;
+        Some(TransmitBatch {
+            dst: b.meta.expect("checked above"),
+            contents: b.bytes,
+            segment_size: b.segment,
+            datagrams: b.count,
+        })
+    }
+
+    /// Next IP packet for the TUN device, lent from the node's queue without a copy; valid
+    /// until the next call on the node.
+    #[must_use]
+    pub fn poll_tun_ref(&mut self) -> Option<&[u8]> {
+        let (p, ()) = self.tun.pop()?;
+        self.stats.tun_out += 1;
+        Some(p)
+    }
+
     /// Next IP packet for the TUN device, copied into `buf`; returns its length.
     #[must_use]
     pub fn poll_tun(&mut self, buf: &mut [u8]) -> Option<usize> {
@@ -397,7 +454,6 @@ impl<C: Cipher> Node<C> {
         self.events.pop_front()
     }
 
-    /// Runs every timer that is due at `now`.
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.run_timers(now);
