@@ -319,7 +319,7 @@ impl Topology {
 
     /// Applies a child's update. Entries are trusted only to describe the child's subtree:
     /// nothing can overwrite this node's own records, a record must hang under the child
-    /// (see [`Topology::under_child`]), fit the child's share, keep short IDs unambiguous
+    /// (see `Topology::under_child`), fit the child's share, keep short IDs unambiguous
     /// and pass `verify` (signature and certificate, checked last: it is the costly part).
     pub fn apply(
         &mut self,
