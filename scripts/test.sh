@@ -21,6 +21,7 @@ fi
 
 echo "== fmt";     cargo fmt --all -- --check
 echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
+echo "== doc";     RUSTDOCFLAGS="-D warnings" cargo doc -q -p mcc-core --no-deps   # the core's API docs link cleanly
 echo "== tests";   cargo test --workspace --release
 echo "== example"; cargo run --release -q -p udp-service-example   # two nodes on loopback UDP, a tunnel, an echo service
 echo "== ring";    cargo test -p mcc-core --features ring --release
