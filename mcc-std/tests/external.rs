@@ -185,7 +185,7 @@ fn the_driver_gets_exactly_the_external_tunnels_and_refusals_fail_closed() {
         err.contains("nft: refused") && err.contains(&again) && err.contains(&cam),
         "{err}"
     );
-    assert_eq!(endpoints(&n.node), [plain.clone()]);
+    assert_eq!(endpoints(&n.node), std::slice::from_ref(&plain));
     // Once the driver works again, a reload brings both back.
     log.borrow_mut().fail = false;
     tunnel_dir::sync(&mut n.node, &cfg.tunnels, Instant::ZERO).unwrap();
