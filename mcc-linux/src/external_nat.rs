@@ -118,6 +118,8 @@ pub struct LinuxForwarding {
     /// Cleared when the kernel refused the timeout policies (warned once).
     expiry_supported: bool,
     forwarding: IpForwarding,
+    /// Fingerprints of the tunnels forwarded now, to log only the new ones.
+    logged: BTreeSet<[u8; 32]>,
 }
 
 impl LinuxForwarding {
@@ -132,6 +134,7 @@ impl LinuxForwarding {
             expiry,
             expiry_supported: true,
             forwarding: IpForwarding::new(data_dir),
+            logged: BTreeSet::new(),
         }
     }
 
@@ -194,7 +197,11 @@ impl Forwarding for LinuxForwarding {
             self.write_table(tunnels).map_err(io::Error::other)?;
             self.forwarding.set(Some(&self.tun), &lan)?;
         }
-        for t in tunnels {
+        let now: BTreeSet<[u8; 32]> = tunnels.iter().map(|t| t.fingerprint).collect();
+        for t in tunnels
+            .iter()
+            .filter(|t| !self.logged.contains(&t.fingerprint))
+        {
             info!(
                 endpoint = %t.server_endpoint,
                 client = %t.client_v4,
@@ -202,6 +209,7 @@ impl Forwarding for LinuxForwarding {
                 "external tunnel forwarded to its LAN device"
             );
         }
+        self.logged = now;
         Ok(())
     }
 

@@ -4,10 +4,11 @@
 //!
 //! netlink-packet-route and netlink-sys at the versions tun-rs already builds (through
 //! netconfig-rs), rather than the async `rtnetlink` crate: a single request needs no
-//! connection task, and nothing new is compiled.
+//! connection task, and nothing new is compiled. The name comes from `if_indextoname`
+//! (nix, also built for tun-rs): an RTM_GETLINK answer carries every per-device setting,
+//! which this netlink-packet-route version warns about on newer kernels.
 
 use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
-use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::constants::NETLINK_ROUTE;
@@ -59,22 +60,18 @@ pub fn route_to(dst: Ipv4Addr) -> io::Result<OutRoute> {
     })
 }
 
-/// The name of interface `index` (RTM_GETLINK).
+/// The name of interface `index`.
 pub fn link_name(index: u32) -> io::Result<String> {
-    let mut msg = LinkMessage::default();
-    msg.header.index = index;
-    let RouteNetlinkMessage::NewLink(link) = request(RouteNetlinkMessage::GetLink(msg))? else {
+    let name = nix::net::if_::if_indextoname(index)
+        .map_err(|e| io::Error::other(format!("interface {index}: {e}")))?;
+    let name = name.to_string_lossy().into_owned();
+    // nix passes its buffer through even when the call fails (an unknown index).
+    if name.is_empty() {
         return Err(io::Error::other(format!(
-            "interface {index}: unexpected answer"
+            "interface {index}: no such interface"
         )));
-    };
-    link.attributes
-        .iter()
-        .find_map(|a| match a {
-            LinkAttribute::IfName(n) => Some(n.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| io::Error::other(format!("interface {index}: no name")))
+    }
+    Ok(name)
 }
 
 /// Sends one request and reads its one answer; a kernel error comes back as `io::Error`.

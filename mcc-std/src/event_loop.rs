@@ -214,8 +214,11 @@ impl<C: Cipher> EventLoop<C> {
                             return r;
                         }
                         match externals.refresh(state.node, state.cfg, state.clock.now()) {
-                            Err(e) if r.ok => Response::err(e.to_string()),
-                            _ => r,
+                            Err(e) => {
+                                warn!("{e}");
+                                if r.ok { Response::err(e.to_string()) } else { r }
+                            }
+                            Ok(()) => r,
                         }
                     });
                 },
