@@ -1,5 +1,7 @@
 //! The Linux node: a TUN device and routes for the overlay ranges, started and driven by
-//! `mcc_std::daemon`. The binaries are `mccd` (the daemon) and `mcc` (the client).
+//! `mcc_std::daemon`, and the one nftables table mccd owns (`firewall`) with the NAT of
+//! external tunnels (`external_nat`, docs/FIREWALL.md). The binaries are `mccd` (the
+//! daemon) and `mcc` (the client).
 
 pub mod external_nat;
 pub mod firewall;
