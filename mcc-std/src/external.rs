@@ -44,7 +44,8 @@ pub struct ExternalTunnel {
 }
 
 /// What an OS driver does for external tunnels (Linux: nftables NAT and IPv4 forwarding).
-pub trait Forwarding {
+/// `Send`: a daemon may run on a thread of its own (the Android library does).
+pub trait Forwarding: Send {
     /// Refuses a tunnel this driver cannot forward (the device is not on a LAN of this host,
     /// say); the reason names what is wrong. Called before [`Forwarding::apply`] lists it.
     fn check(&mut self, tunnel: &ExternalTunnel) -> Result<(), String>;

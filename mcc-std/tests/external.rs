@@ -13,11 +13,10 @@ use mcc_std::config::DaemonConfig;
 use mcc_std::external::{ExternalTunnel, Externals, Forwarding};
 use mcc_std::provision::{TunnelRequest, create_tunnel};
 use mcc_std::tunnel_dir;
-use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 const UNIX: u64 = 1_000_000;
 
@@ -77,7 +76,7 @@ struct Log {
     stopped: bool,
 }
 
-struct Fake(Rc<RefCell<Log>>);
+struct Fake(Arc<Mutex<Log>>);
 
 impl Forwarding for Fake {
     fn check(&mut self, t: &ExternalTunnel) -> Result<(), String> {
@@ -87,7 +86,7 @@ impl Forwarding for Fake {
         Ok(())
     }
     fn apply(&mut self, tunnels: &[ExternalTunnel]) -> io::Result<()> {
-        let mut log = self.0.borrow_mut();
+        let mut log = self.0.lock().unwrap();
         if log.fail {
             return Err(io::Error::other("nft: refused"));
         }
@@ -95,7 +94,7 @@ impl Forwarding for Fake {
         Ok(())
     }
     fn stop(&mut self) {
-        self.0.borrow_mut().stopped = true;
+        self.0.lock().unwrap().stopped = true;
     }
 }
 
@@ -123,7 +122,7 @@ fn the_driver_gets_exactly_the_external_tunnels_and_refusals_fail_closed() {
         4
     );
 
-    let log = Rc::new(RefCell::new(Log::default()));
+    let log = Arc::new(Mutex::new(Log::default()));
     let mut ext = Externals::new(Some(Box::new(Fake(log.clone()))));
     let err = ext
         .refresh(&mut n.node, &cfg, Instant::ZERO)
@@ -143,7 +142,7 @@ fn the_driver_gets_exactly_the_external_tunnels_and_refusals_fail_closed() {
     want.sort();
     assert_eq!(endpoints(&n.node), want);
     {
-        let l = log.borrow();
+        let l = log.lock().unwrap();
         assert_eq!(l.applied.len(), 1);
         let [t] = &l.applied[0][..] else {
             panic!("{:?}", l.applied)
@@ -169,14 +168,14 @@ fn the_driver_gets_exactly_the_external_tunnels_and_refusals_fail_closed() {
     }
     // Nothing changed: the driver is not asked again.
     ext.refresh(&mut n.node, &cfg, Instant::ZERO).unwrap();
-    assert_eq!(log.borrow().applied.len(), 1);
+    assert_eq!(log.lock().unwrap().applied.len(), 1);
 
     // The driver fails: the external tunnel goes out of service, the regular one stays.
     std::fs::remove_file(cfg.tunnels.join(format!("{clash}.conf"))).unwrap();
     std::fs::remove_file(cfg.tunnels.join(format!("{unrouted}.conf"))).unwrap();
     let again = tunnel(&n, &cfg.tunnels, Some(Ipv4Addr::new(172, 16, 0, 9)));
     tunnel_dir::sync(&mut n.node, &cfg.tunnels, Instant::ZERO).unwrap();
-    log.borrow_mut().fail = true;
+    log.lock().unwrap().fail = true;
     let err = ext
         .refresh(&mut n.node, &cfg, Instant::ZERO)
         .unwrap_err()
@@ -187,19 +186,19 @@ fn the_driver_gets_exactly_the_external_tunnels_and_refusals_fail_closed() {
     );
     assert_eq!(endpoints(&n.node), std::slice::from_ref(&plain));
     // Once the driver works again, a reload brings both back.
-    log.borrow_mut().fail = false;
+    log.lock().unwrap().fail = false;
     tunnel_dir::sync(&mut n.node, &cfg.tunnels, Instant::ZERO).unwrap();
     ext.refresh(&mut n.node, &cfg, Instant::ZERO).unwrap();
-    assert_eq!(log.borrow().applied.last().unwrap().len(), 2);
+    assert_eq!(log.lock().unwrap().applied.last().unwrap().len(), 2);
 
     // A tunnel removed from the directory is no longer forwarded.
     std::fs::remove_file(cfg.tunnels.join(format!("{again}.conf"))).unwrap();
     tunnel_dir::sync(&mut n.node, &cfg.tunnels, Instant::ZERO).unwrap();
     ext.refresh(&mut n.node, &cfg, Instant::ZERO).unwrap();
-    assert_eq!(log.borrow().applied.last().unwrap().len(), 1);
+    assert_eq!(log.lock().unwrap().applied.last().unwrap().len(), 1);
 
     drop(ext);
-    assert!(log.borrow().stopped, "a dropped loop cleans up");
+    assert!(log.lock().unwrap().stopped, "a dropped loop cleans up");
 }
 
 #[test]
