@@ -5,10 +5,12 @@
 
 use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
+use crate::control::Response;
 use crate::control_respond::NodeState;
 use crate::control_server::ControlServer;
 use crate::dns_service::DnsService;
 use crate::event_log::{EventLog, describe};
+use crate::external::{Externals, Forwarding};
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -59,6 +61,9 @@ pub struct EventLoop<C: Cipher> {
     resolver: ResolverState,
     revocations: RevocationState,
     events: EventLog,
+    externals: Externals,
+    /// A tunnel came or went: the external tunnels are looked at again after the events.
+    externals_stale: bool,
 }
 
 impl<C: Cipher> EventLoop<C> {
@@ -124,7 +129,15 @@ impl<C: Cipher> EventLoop<C> {
             resolver,
             revocations,
             events: EventLog::default(),
+            externals: Externals::new(None),
+            externals_stale: false,
         })
+    }
+
+    /// The OS driver's forwarding to the LAN devices of external tunnels. Without it (the
+    /// default) external tunnels are refused: their packets would reach this node itself.
+    pub fn set_forwarding(&mut self, forwarding: Box<dyn Forwarding>) {
+        self.externals = Externals::new(Some(forwarding));
     }
 
     /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
@@ -145,6 +158,8 @@ impl<C: Cipher> EventLoop<C> {
         let mut tread = TunRead::new(mtu + 256, tun.offload());
         let mut twrite = TunWrite::new(tun.headroom());
         let mut dbuf = vec![0u8; 1500];
+        // Before any packet: a tunnel installed at start must not deliver to this node.
+        self.refresh_externals();
         self.node.handle_timeout(self.clock.now());
         loop {
             self.drain(tun, &mut twrite).await;
@@ -190,7 +205,22 @@ impl<C: Cipher> EventLoop<C> {
                         events: &self.events,
                         clock: &self.clock,
                     };
-                    pending.answer(|req| state.respond(req));
+                    let externals = &mut self.externals;
+                    pending.answer(|req| {
+                        let mutates = req.mutates();
+                        let r = state.respond(req);
+                        // A new tunnel is forwarded before the answer says it is active.
+                        if !mutates {
+                            return r;
+                        }
+                        match externals.refresh(state.node, state.cfg, state.clock.now()) {
+                            Err(e) => {
+                                warn!("{e}");
+                                if r.ok { Response::err(e.to_string()) } else { r }
+                            }
+                            Ok(()) => r,
+                        }
+                    });
                 },
                 _ = sleep => {
                     let now = self.clock.now();
@@ -199,6 +229,7 @@ impl<C: Cipher> EventLoop<C> {
                 },
                 _ = &mut shutdown => {
                     info!("shutting down");
+                    self.externals.stop();
                     self.resolver.save(self.node.resolver());
                     self.control.close();
                     return Ok(());
@@ -279,6 +310,9 @@ impl<C: Cipher> EventLoop<C> {
         for q in looked_up {
             self.dns.lookup_done(&mut self.node, q).await;
         }
+        if std::mem::take(&mut self.externals_stale) {
+            self.refresh_externals();
+        }
         self.resolver
             .save_due(self.node.resolver(), std::time::Instant::now());
         if let Err(e) = self.revocations.save_if_changed(self.node.trust()) {
@@ -286,8 +320,20 @@ impl<C: Cipher> EventLoop<C> {
         }
     }
 
+    /// Forwards the external tunnels the node has now; a refused one is logged (and taken
+    /// out of the node by [`Externals::refresh`]).
+    fn refresh_externals(&mut self) {
+        let now = self.clock.now();
+        if let Err(e) = self.externals.refresh(&mut self.node, &self.cfg, now) {
+            warn!("{e}");
+        }
+    }
+
     fn on_event(&mut self, e: Event) {
         self.events.record(&e);
+        if matches!(e, Event::TunnelDown { .. } | Event::TunnelInstalled { .. }) {
+            self.externals_stale = true;
+        }
         match e {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
             e @ (Event::OwnCertificateInvalid { .. }

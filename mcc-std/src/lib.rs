@@ -12,6 +12,7 @@ pub mod dns;
 pub mod dns_service;
 pub mod event_log;
 pub mod event_loop;
+pub mod external;
 pub mod logging;
 pub mod provision;
 pub mod resolver_state;

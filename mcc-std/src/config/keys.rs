@@ -4,8 +4,8 @@
 use super::net::{ipv4_network, ipv6_network, parent, socket_addr, static_addr};
 use super::table::{Key, Value, set};
 use super::values::{
-    boolean, device_name, dns_names, domain, duration, list_of, log_level, mac_mask,
-    nat_keep_alive, network_key, node_id, number_in, path,
+    boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
+    nat_keep_alive, network_key, node_id, number_in, path, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS};
 
@@ -103,6 +103,21 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         default: "1280",
         doc: "TUN device MTU (576 to 9000).",
         value: Value::Set(|c, v, _| set(&mut c.tun_device_mtu, number_in(v, 576..=9000, "MTU"))),
+    },
+    // The docs call it a chain; with nftables mcc owns one whole table (family inet) of this
+    // name, replaced atomically, so that nothing of another program's ruleset is touched.
+    Key {
+        name: "firewall-chain-name",
+        default: "MCC",
+        doc: "Name of the nftables table (family inet) mccd owns: the NAT and forwarding rules of\n\
+              external tunnels (docs/FIREWALL.md). Give each mccd on one host its own.",
+        value: Value::Set(|c, v, _| set(&mut c.firewall_chain_name, firewall_name(v))),
+    },
+    Key {
+        name: "nat-table-expiry",
+        default: "60s",
+        doc: "Idle time after which a NAT entry of an external tunnel is gone (whole seconds).",
+        value: Value::Set(|c, v, _| set(&mut c.nat_table_expiry, whole_seconds(v))),
     },
     Key {
         name: "dns-addr",
@@ -256,7 +271,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
               instructions); every node of a network must use the same.",
         value: Value::Set(|c, v, _| set(&mut c.cipher, CipherChoice::from_name(v))),
     },
-    unsupported("firewall-chain-name", &[]),
     unsupported("compression", &["none"]),
     unsupported("cert-update-addr", &[]),
     unsupported("cert-update-enable", &["false"]),
@@ -272,7 +286,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("gateway-post-add-hook", &[]),
     unsupported("gateway-post-delete-hook", &[]),
     unsupported("kill-switch", &["false"]),
-    unsupported("nat-table-expiry", &[]),
     unsupported("reroute-dns", &[]),
     unsupported("reroute-ntp", &[]),
     unsupported("ssl-install", &["false"]),
