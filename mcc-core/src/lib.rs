@@ -166,6 +166,7 @@ pub mod filter;
 pub mod handshake;
 pub mod id;
 mod inside;
+pub mod internet;
 pub mod link;
 pub mod node;
 mod outside;

@@ -7,8 +7,10 @@
 //!
 //! - [`link`]: `Init` / `InitAck` / `Cookie` between neighbours.
 //! - [`tunnel`]: `TunnelInit` / `TunnelInitAck` between the two endpoints of a tunnel.
+//! - [`gateway`]: `GatewayInit` / `GatewayInitAck` between a client node and its exit node.
 //! - [`transcript`]: what every handshake signature covers.
 
+pub mod gateway;
 pub mod link;
 pub mod transcript;
 pub mod tunnel;

@@ -12,6 +12,10 @@ use alloc::vec::Vec;
 pub const TUNNEL_INIT_CONTEXT: &[u8] = b"mcc-tunnel-init";
 /// Context string of a `TunnelInitAck` signature.
 pub const TUNNEL_ACK_CONTEXT: &[u8] = b"mcc-tunnel-ack";
+/// Context string of a `GatewayInit` signature.
+pub const GATEWAY_INIT_CONTEXT: &[u8] = b"mcc-gateway-init";
+/// Context string of a `GatewayInitAck` signature.
+pub const GATEWAY_ACK_CONTEXT: &[u8] = b"mcc-gateway-ack";
 
 /// A handshake message as its signature sees it.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +48,22 @@ pub enum Signed<'a> {
         /// The message up to its signature.
         unsigned: &'a [u8],
     },
+    /// A `GatewayInit`: `"mcc-gateway-init" ‖ client node ‖ exit node ‖ GatewayInit[..sig]`.
+    GatewayInit {
+        /// The client node (the signer, the control message's source).
+        client: &'a NodeId,
+        /// The exit node it is meant for.
+        exit: &'a NodeId,
+        /// The message up to its signature.
+        unsigned: &'a [u8],
+    },
+    /// A `GatewayInitAck`: `"mcc-gateway-ack" ‖ SHA-256(GatewayInit) ‖ GatewayInitAck[..sig]`.
+    GatewayInitAck {
+        /// Hash of the whole `GatewayInit` answered.
+        init_hash: &'a [u8; 32],
+        /// The message up to its signature.
+        unsigned: &'a [u8],
+    },
 }
 
 impl Signed<'_> {
@@ -69,6 +89,15 @@ impl Signed<'_> {
                 init_hash,
                 unsigned,
             } => [TUNNEL_ACK_CONTEXT, *init_hash, unsigned, &[]],
+            Signed::GatewayInit {
+                client,
+                exit,
+                unsigned,
+            } => [GATEWAY_INIT_CONTEXT, &client.0, &exit.0, unsigned],
+            Signed::GatewayInitAck {
+                init_hash,
+                unsigned,
+            } => [GATEWAY_ACK_CONTEXT, *init_hash, unsigned, &[]],
         };
         let mut m = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
         for p in parts {
@@ -138,6 +167,45 @@ mod tests {
         };
         assert!(!ack.verify(&k.id(), &sig));
         assert!(!init.verify(&Identity::from_secret([8; 32]).id(), &sig));
+    }
+
+    #[test]
+    fn gateway_signatures_bind_both_nodes_and_differ_from_tunnel_ones() {
+        let k = Identity::from_secret([7; 32]);
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        let s = Signed::GatewayInit {
+            client: &a,
+            exit: &b,
+            unsigned: b"m",
+        };
+        assert_eq!(&s.message()[..16], b"mcc-gateway-init");
+        let sig = s.sign(&k);
+        assert!(s.verify(&k.id(), &sig));
+        let swapped = Signed::GatewayInit {
+            client: &b,
+            exit: &a,
+            unsigned: b"m",
+        };
+        assert!(!swapped.verify(&k.id(), &sig));
+        let tunnel = Signed::TunnelInit {
+            client_node: &a,
+            server_node: &b,
+            unsigned: b"m",
+        };
+        assert!(!tunnel.verify(&k.id(), &sig));
+        let h = [3u8; 32];
+        let ack = Signed::GatewayInitAck {
+            init_hash: &h,
+            unsigned: b"z",
+        };
+        assert_eq!(&ack.message()[..15], b"mcc-gateway-ack");
+        assert!(
+            !Signed::TunnelInitAck {
+                init_hash: &h,
+                unsigned: b"z"
+            }
+            .verify(&k.id(), &ack.sign(&k))
+        );
     }
 
     #[test]

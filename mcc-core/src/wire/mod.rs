@@ -7,8 +7,10 @@
 //! Layers, outside in:
 //! - [`link`]: the hop-by-hop UDP datagram (`Init`, `InitAck`, `Cookie`, `Data`);
 //! - [`rpc`]: the plaintext inside a `Data` frame (keepalive, topology, tunnel frames, control);
-//! - [`tunnel`]: the end-to-end tunnel frame, opaque to relays.
+//! - [`tunnel`]: the end-to-end tunnel frame, opaque to relays;
+//! - [`gateway`]: the gateway channel handshake (control messages, like the tunnel one).
 
+pub mod gateway;
 pub mod link;
 pub mod rpc;
 pub mod tunnel;
