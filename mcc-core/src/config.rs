@@ -173,6 +173,8 @@ pub struct Config {
     pub parents: Vec<SocketAddr>,
     /// DNS names of this node (`dns-names`).
     pub names: Vec<String>,
+    /// Internet tunnels: gateway, exit node, reroutes (none by default).
+    pub internet: crate::internet::InternetConfig,
     /// Timers (defaults follow the user documentation).
     pub timers: Timers,
     /// Table and queue bounds.
@@ -186,6 +188,8 @@ pub struct Config {
 pub enum ConfigError {
     /// The node certificate is not for this identity.
     CertificateMismatch,
+    /// The gateway or a reroute names this node itself, or an exit node serves no client.
+    Internet,
     /// The node certificate does not verify against the trust store.
     Certificate(crate::cert::CertError),
     /// A limit is zero or the MTU is outside 576..=9000.
@@ -198,6 +202,9 @@ impl core::fmt::Display for ConfigError {
             ConfigError::CertificateMismatch => {
                 f.write_str("node certificate is not for this node's key")
             }
+            ConfigError::Internet => f.write_str(
+                "gateway and reroutes must name another node, and an exit node must serve at least one client",
+            ),
             ConfigError::Certificate(e) => write!(f, "node certificate: {e}"),
             ConfigError::Limits => f.write_str("a limit is zero or the MTU is out of range"),
         }

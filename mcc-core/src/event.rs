@@ -89,6 +89,24 @@ pub enum Event {
         /// The other end of the tunnel.
         remote_endpoint: NodeId,
     },
+    /// The gateway channel is up: packets for addresses outside the overlay now go
+    /// through the exit node `exit`.
+    GatewayUp {
+        /// The exit node (`gateway`).
+        exit: NodeId,
+    },
+    /// This exit node serves a new client (its first channel session is confirmed).
+    ExitClientUp {
+        /// The client node.
+        client: NodeId,
+    },
+    /// This node refused a gateway channel (or ended one whose certificate lapsed).
+    GatewayRefused {
+        /// The node that asked.
+        client: NodeId,
+        /// Why.
+        reason: crate::internet::ExitRefusal,
+    },
     /// A name lookup started with `Node::start_lookup` finished (answered or timed out);
     /// `Node::lookup_name` now has the answer.
     LookupDone {
@@ -170,6 +188,13 @@ pub struct Stats {
     pub tun_out: u64,
     /// Frames relayed for other nodes.
     pub forwarded: u64,
+    /// Packets sent into a gateway channel (a client's to its exit node, an exit node's
+    /// back to its clients).
+    pub internet_sent: u64,
+    /// Packets from a gateway channel written to the TUN device.
+    pub internet_delivered: u64,
+    /// Packets `reroute-dns` / `reroute-ntp` sent to their service.
+    pub rerouted: u64,
     /// Link handshakes completed (first sessions and rekeys).
     pub handshakes_completed: u64,
     /// Sessions replaced by a rekey.

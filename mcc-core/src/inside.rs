@@ -1,5 +1,6 @@
-//! Packets from the TUN device (TUN → node → UDP): parse → which tunnel (by destination
-//! address) → filter → session → route → seal twice (tunnel, then link) into one buffer.
+//! Packets from the TUN device (TUN → node → UDP): parse → internet tunnels (gateway,
+//! reroutes, exit clients: node/internet.rs) → which tunnel (by destination address) →
+//! filter → session → route → seal twice (tunnel, then link) into one buffer.
 
 use crate::crypto::Cipher;
 use crate::event::DropReason;
@@ -28,6 +29,16 @@ impl<C: Cipher> Node<C> {
             Ok(i) => i,
             Err(e) => return self.drop_packet(e),
         };
+        // Internet tunnels first: outside the overlay, or to an exit client (node/internet.rs).
+        if !self.internet.off && self.internet_tun_packet(now, packet, &info) {
+            return;
+        }
+        self.tunnel_out(now, packet, info);
+    }
+
+    /// A parsed packet for a tunnel: which one (by destination address), filter, session,
+    /// seal.
+    pub(crate) fn tunnel_out(&mut self, now: Instant, packet: &[u8], info: filter::PacketInfo) {
         let Some(endpoint) = self.resolver.lookup(info.dst) else {
             return self.drop_packet(DropReason::NoTunnel);
         };

@@ -125,6 +125,7 @@
 //!     trust,
 //!     parents: vec![],
 //!     names: vec!["root".into()],
+//!     internet: Default::default(),
 //!     timers: Timers::default(),
 //!     limits: Limits::default(),
 //!     resolver: ResolverConfig::default(),

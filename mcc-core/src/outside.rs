@@ -182,6 +182,15 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::NoRoute);
         };
         let last_hop = dst.is_some() && self.peers.get(next).map(|p| p.id) == dst;
+        #[cfg(feature = "_insider")]
+        let tampered;
+        #[cfg(feature = "_insider")]
+        let frame = if self.insider_tamper {
+            tampered = self.insider_tampered(frame);
+            &tampered[..]
+        } else {
+            frame
+        };
         let sent = self.send_rpc(next, |b| {
             if last_hop {
                 // The next hop is the destination: the short ID and TTL are not needed.
@@ -229,7 +238,8 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Malformed);
         };
         let Some(slot) = self.tunnels.slot_of_index(&h.receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
+            // A gateway channel's frame, or nobody's (node/internet.rs).
+            return self.receive_channel_frame(now, frame);
         };
         let Some(t) = self.tunnels.get_mut(slot) else {
             return self.drop_packet(DropReason::UnknownSession);
@@ -292,6 +302,11 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::NoTunnel);
         };
         if let Err(e) = filter::rewrite(packet, src, dst) {
+            return self.drop_packet(e);
+        }
+        if !self.internet.reroutes.is_empty()
+            && let Err(e) = self.reroute_reply(now, slot, &info, packet)
+        {
             return self.drop_packet(e);
         }
         let Some(out) = self.tun.next_slot() else {

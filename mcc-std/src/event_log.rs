@@ -49,6 +49,11 @@ pub fn describe(e: &Event) -> String {
             format!("tunnel down with endpoint {remote_endpoint}")
         }
         Event::TunnelInstalled { .. } => "tunnel installed".into(),
+        Event::GatewayUp { exit } => format!("gateway channel to exit node {exit} up"),
+        Event::ExitClientUp { client } => format!("exit node: serving {client}"),
+        Event::GatewayRefused { client, reason } => {
+            format!("exit node: refused gateway client {client}: {reason}")
+        }
         Event::LookupDone { query, found } => format!("lookup {query} done (found: {found})"),
         Event::RevocationRefused { network, reason } => {
             format!("revocation signed by {network} refused: {reason}")

@@ -47,6 +47,7 @@ fn root() -> (Node, Identity) {
         trust,
         parents: Vec::new(),
         names: Vec::new(),
+        internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),

@@ -83,6 +83,7 @@ impl Pki {
             trust: self.trust(),
             parents,
             names: vec![name.into()],
+            internet: Default::default(),
             timers: Timers::default(),
             limits: limits(),
             resolver: ResolverConfig::default(),

@@ -148,6 +148,7 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
         trust,
         parents: vec![args.parent],
         names: Vec::new(),
+        internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),

@@ -81,6 +81,7 @@ fn run() -> Result<String, String> {
             trust,
             parents,
             names: vec![],
+            internet: Default::default(),
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),

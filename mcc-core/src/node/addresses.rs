@@ -91,6 +91,7 @@ mod tests {
             trust,
             parents: Vec::new(),
             names: Vec::new(),
+            internet: Default::default(),
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),

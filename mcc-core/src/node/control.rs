@@ -6,6 +6,7 @@ use crate::crypto::Cipher;
 use crate::event::DropReason;
 use crate::id::NodeId;
 use crate::time::Instant;
+use crate::wire::gateway;
 use crate::wire::rpc::{self, Control, ControlHeader};
 
 impl<C: Cipher> Node<C> {
@@ -37,6 +38,12 @@ impl<C: Cipher> Node<C> {
         }
         if body.first() == Some(&rpc::LOOKUP_REPLY_KIND) {
             return self.handle_lookup_reply(from, body);
+        }
+        if body.first() == Some(&gateway::GATEWAY_INIT_KIND) {
+            return self.handle_gateway_init(now, src, body);
+        }
+        if body.first() == Some(&gateway::GATEWAY_INIT_ACK_KIND) {
+            return self.handle_gateway_ack(now, src, body);
         }
         let Ok(msg) = Control::parse(body) else {
             return self.drop_packet(DropReason::Malformed);

@@ -81,6 +81,64 @@ impl<C: Cipher> Node<C> {
         self.refresh_deadlines();
     }
 
+    /// A relay that alters what it relays: from now on (`on`) every tunnel frame it
+    /// forwards, gateway channels' included, has one byte of its sealed payload flipped.
+    pub fn insider_tamper_relayed(&mut self, on: bool) {
+        self.insider_tamper = on;
+    }
+
+    pub(crate) fn insider_tampered(&self, frame: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut f = frame.to_vec();
+        let at = crate::wire::tunnel::HEADER_LEN.min(f.len().saturating_sub(1));
+        if let Some(b) = f.get_mut(at) {
+            *b ^= 0x40;
+        }
+        f
+    }
+
+    /// A client that ignores its own rules: seals `packet` as it is (no overlay or flow
+    /// check) under its gateway session and sends it to the exit node. `false` without a
+    /// session.
+    pub fn insider_send_gateway(&mut self, now: Instant, packet: &[u8]) -> bool {
+        self.now = now;
+        let Some(exit) = self.internet.gateway.as_ref().map(|g| g.exit) else {
+            return false;
+        };
+        let Some(ps) = self.route(&exit) else {
+            return false;
+        };
+        let (Some(g), Some(p)) = (self.internet.gateway.as_mut(), self.peers.get_mut(ps)) else {
+            return false;
+        };
+        let Some(ts) = g.sessions.cur.as_mut() else {
+            return false;
+        };
+        let ok = super::send::seal_frame(&mut self.tx, p, ts, &exit, packet, now).is_ok();
+        self.refresh_deadlines();
+        ok
+    }
+
+    /// An exit node that ignores its own rules: seals `packet` as it is under the channel
+    /// session of exit client `client` and sends it. `false` without a session.
+    pub fn insider_send_to_client(&mut self, now: Instant, client: &NodeId, packet: &[u8]) -> bool {
+        self.now = now;
+        let Some(slot) = self.internet.exit.slot_of(client) else {
+            return false;
+        };
+        let Some(ps) = self.route(client) else {
+            return false;
+        };
+        let (Some(c), Some(p)) = (self.internet.exit.get_mut(slot), self.peers.get_mut(ps)) else {
+            return false;
+        };
+        let Some(ts) = c.sessions.cur.as_mut() else {
+            return false;
+        };
+        let ok = super::send::seal_frame(&mut self.tx, p, ts, client, packet, now).is_ok();
+        self.refresh_deadlines();
+        ok
+    }
+
     /// The link session's peer IDs this node holds, for an attacker that picks a victim.
     pub fn insider_neighbours(&self) -> impl Iterator<Item = &NodeId> + '_ {
         self.peers.neighbours().iter()

@@ -28,14 +28,19 @@ use rand_core::SeedableRng;
 mod addresses;
 mod admission;
 mod control;
+mod exit;
+mod gateway;
 #[cfg(feature = "_insider")]
 mod insider;
+mod internet;
+mod internet_flows;
 mod links;
 mod lookups;
 mod nat;
 mod offers;
 mod parents;
 mod peers;
+mod reroute;
 mod revocations;
 mod send;
 mod timers;
@@ -49,6 +54,7 @@ mod tests;
 pub use nat::NatStatus;
 
 use admission::Admission;
+use internet::Internet;
 use lookups::Lookups;
 use parents::Parents;
 use peers::PeerTable;
@@ -214,6 +220,10 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) lookups: Lookups,
     pub(crate) deadlines: Deadlines,
     pub(crate) validity: Validity,
+    pub(crate) internet: Internet<C>,
+    /// Insider only: flip a byte of every tunnel frame this node relays.
+    #[cfg(feature = "_insider")]
+    pub(crate) insider_tamper: bool,
 
     pub(crate) tx: PacketQueue<Option<SocketAddr>>,
     pub(crate) tun: PacketQueue<()>,
@@ -249,6 +259,16 @@ impl<C: Cipher> Node<C> {
             || !(576..=9000).contains(&l.mtu)
         {
             return Err(ConfigError::Limits);
+        }
+        let net = &config.internet;
+        if net.gateway == Some(me)
+            || [net.reroute_dns, net.reroute_ntp]
+                .iter()
+                .flatten()
+                .any(|r| r.node == me)
+            || net.exit.as_ref().is_some_and(|e| e.max_clients == 0)
+        {
+            return Err(ConfigError::Internet);
         }
         let mut trust = config.trust;
         trust.max_revocations = l.max_revocations;
@@ -291,6 +311,9 @@ impl<C: Cipher> Node<C> {
             lookups: Lookups::new(),
             deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
             validity: Validity::new(),
+            internet: Internet::new(config.internet, &l, &config.timers),
+            #[cfg(feature = "_insider")]
+            insider_tamper: false,
             tx: PacketQueue::new(l.tx_queue, slot),
             tun: PacketQueue::new(l.tun_queue, slot),
             events: VecDeque::with_capacity(l.events),
@@ -478,6 +501,7 @@ impl<C: Cipher> Node<C> {
         self.parent_timers(now);
         self.peer_timers(now);
         self.tunnel_timers(now);
+        self.gateway_timers(now);
         self.lookup_timers(now);
         self.flush_topology(now);
         if self.parents.slots.is_empty() {

@@ -80,6 +80,7 @@ impl<C: Cipher> Node<C> {
         {
             self.remove_tunnel(s);
         }
+        self.internet_revoked(r.network, subject);
         // The sender has it: skip it there if that neighbour was caught up.
         let seq = self.trust.next_revocation_seq() - 1;
         if let Some(c) = from.and_then(|f| self.revocations.cursors.get_mut(f))

@@ -2,12 +2,14 @@
 //! neighbour, and a tunnel frame sealed twice (tunnel, then link) into one buffer. The
 //! route lookup they share is here too.
 
-use super::peers::wants_answer;
+use super::peers::{Peer, wants_answer};
 use super::{DEFAULT_TTL, Node};
 use crate::crypto::{Cipher, TAG_LEN};
 use crate::event::DropReason;
 use crate::id::NodeId;
+use crate::queue::PacketQueue;
 use crate::time::Instant;
+use crate::tunnel::TunnelSession;
 use crate::wire::link::DATA_HEADER_LEN;
 use crate::wire::rpc::{self, RoutedHeader};
 use crate::wire::tunnel::{HEADER_LEN as TUNNEL_HEADER_LEN, OVERHEAD as TUNNEL_OVERHEAD};
@@ -86,38 +88,51 @@ impl<C: Cipher> Node<C> {
         let (Some(t), Some(p)) = (self.tunnels.get_mut(slot), self.peers.get_mut(ps)) else {
             return;
         };
-        let (Some(ts), Some(ls)) = (t.sessions.cur.as_mut(), p.sessions.cur.as_mut()) else {
+        let Some(ts) = t.sessions.cur.as_mut() else {
             return self.drop_packet(DropReason::NoSession);
         };
-        let direct = p.id == remote_node;
-        let hdr = if direct { 1 } else { rpc::ROUTED_HEADER_LEN };
-        let Some(buf) = self.tx.next_slot() else {
-            return self.drop_packet(DropReason::Full);
-        };
-        let frame_at = DATA_HEADER_LEN + hdr;
-        let n = payload.len();
-        if buf.len() < frame_at + TUNNEL_OVERHEAD + n + TAG_LEN {
-            return self.drop_packet(DropReason::Full);
+        if let Err(e) = seal_frame(&mut self.tx, p, ts, &remote_node, payload, self.now) {
+            self.drop_packet(e);
         }
-        buf[frame_at + TUNNEL_HEADER_LEN..frame_at + TUNNEL_HEADER_LEN + n]
-            .copy_from_slice(payload);
-        let Some(flen) = ts.seal(&mut buf[frame_at..], n) else {
-            return self.drop_packet(DropReason::NoSession);
-        };
-        if direct {
-            buf[DATA_HEADER_LEN] = rpc::KIND_TUNNEL_DIRECT;
-        } else {
-            RoutedHeader {
-                ttl: DEFAULT_TTL,
-                dst: remote_node.short(),
-            }
-            .emit(&mut buf[DATA_HEADER_LEN..]);
-        }
-        let Some(len) = ls.seal(buf, hdr + flen) else {
-            return self.drop_packet(DropReason::Full);
-        };
-        p.sent(self.now, true);
-        let addr = p.addr;
-        self.tx.commit(len, Some(addr));
     }
+}
+
+/// Seals `payload` under the end-to-end session `ts` with node `remote_node`, then under
+/// the link session of `p` (its next hop), into the next transmit slot: a tunnel or a
+/// gateway channel frame, direct when `p` is `remote_node`, routed by short ID otherwise.
+pub(crate) fn seal_frame<C: Cipher>(
+    tx: &mut PacketQueue<Option<SocketAddr>>,
+    p: &mut Peer<C>,
+    ts: &mut TunnelSession<C>,
+    remote_node: &NodeId,
+    payload: &[u8],
+    now: Instant,
+) -> Result<(), DropReason> {
+    let ls = p.sessions.cur.as_mut().ok_or(DropReason::NoSession)?;
+    let direct = p.id == *remote_node;
+    let hdr = if direct { 1 } else { rpc::ROUTED_HEADER_LEN };
+    let buf = tx.next_slot().ok_or(DropReason::Full)?;
+    let frame_at = DATA_HEADER_LEN + hdr;
+    let n = payload.len();
+    if buf.len() < frame_at + TUNNEL_OVERHEAD + n + TAG_LEN {
+        return Err(DropReason::Full);
+    }
+    buf[frame_at + TUNNEL_HEADER_LEN..frame_at + TUNNEL_HEADER_LEN + n].copy_from_slice(payload);
+    let flen = ts
+        .seal(&mut buf[frame_at..], n)
+        .ok_or(DropReason::NoSession)?;
+    if direct {
+        buf[DATA_HEADER_LEN] = rpc::KIND_TUNNEL_DIRECT;
+    } else {
+        RoutedHeader {
+            ttl: DEFAULT_TTL,
+            dst: remote_node.short(),
+        }
+        .emit(&mut buf[DATA_HEADER_LEN..]);
+    }
+    let len = ls.seal(buf, hdr + flen).ok_or(DropReason::Full)?;
+    p.sent(now, true);
+    let addr = p.addr;
+    tx.commit(len, Some(addr));
+    Ok(())
 }

@@ -51,6 +51,7 @@ fn config(
         trust,
         parents: parents.to_vec(),
         names: Vec::new(),
+        internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),

@@ -279,7 +279,7 @@ impl<C: Cipher> Node<C> {
 
     /// Client side: a new `TunnelInit` to the server node (replacing one in flight).
     pub(crate) fn start_tunnel_handshake(&mut self, slot: usize, now: Instant) {
-        let sender = self.tunnels.fresh_index(&mut self.rng);
+        let sender = self.fresh_frame_index();
         let eph = Ephemeral::generate(&mut self.rng);
         let me = self.me;
         let Some(t) = self.tunnels.get_mut(slot) else {
@@ -385,7 +385,14 @@ impl<C: Cipher> Node<C> {
         };
         let t = self.tunnels.get(slot).expect("found");
         let mut ack = [0u8; rpc::TUNNEL_INIT_ACK_LEN];
-        let mut indices = || self.tunnels.fresh_index(&mut self.rng);
+        // Unique among the gateway channels' indices too (see `Node::fresh_frame_index`).
+        let channels = &self.internet.by_index;
+        let mut indices = || loop {
+            let i = self.tunnels.fresh_index(&mut self.rng);
+            if !channels.contains_key(&i) {
+                break i;
+            }
+        };
         let Ok(est) = accepted.write_ack(&t.side(me), &mut indices, &mut ack) else {
             return self.drop_packet(DropReason::BadHandshake);
         };

@@ -39,6 +39,11 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
+        Event::GatewayUp { exit } => format!("gateway channel to {} up", name(exit)),
+        Event::ExitClientUp { client } => format!("serving {} as its exit node", name(client)),
+        Event::GatewayRefused { client, reason } => {
+            format!("refused {} as a gateway client: {reason}", name(client))
+        }
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::RevocationRefused { reason, .. } => format!("revocation refused: {reason}"),
         Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),

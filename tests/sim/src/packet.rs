@@ -1,6 +1,6 @@
 //! Builders for the IP packets applications would write to the TUN device.
 
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use mcc_core::filter;
 
 /// IPv4/UDP with valid checksums.
@@ -58,6 +58,24 @@ pub fn icmp_echo4(
     let sum = checksum(&b[at..]);
     b[at + 2..at + 4].copy_from_slice(&sum.to_be_bytes());
     filter::rewrite(&mut b, IpAddr::V4(src), IpAddr::V4(dst)).expect("well-formed");
+    b
+}
+
+/// IPv6/UDP with a valid checksum.
+pub fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut b = vec![0x60, 0, 0, 0];
+    b.extend_from_slice(&(len as u16).to_be_bytes());
+    b.push(17);
+    b.push(64);
+    b.extend_from_slice(&src.octets());
+    b.extend_from_slice(&dst.octets());
+    b.extend_from_slice(&sport.to_be_bytes());
+    b.extend_from_slice(&dport.to_be_bytes());
+    b.extend_from_slice(&(len as u16).to_be_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(payload);
+    filter::rewrite(&mut b, IpAddr::V6(src), IpAddr::V6(dst)).expect("well-formed");
     b
 }
 

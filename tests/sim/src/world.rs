@@ -4,6 +4,7 @@ use mcc_core::config::{Config, Limits, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::id::NodeId;
+use mcc_core::internet::InternetConfig;
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::time::{Duration, Instant};
 use mcc_core::wire::rpc::{Record, RecordKind};
@@ -90,6 +91,10 @@ struct SimNode {
     /// The wall clock the node boots with, when not the world's (a device with a wrong
     /// clock).
     boot_unix: Option<u64>,
+    /// Internet tunnels (gateway, exit node, reroutes) it boots with.
+    internet: InternetConfig,
+    /// The network that issued its certificate, when not the world's.
+    network: Option<Identity>,
 }
 
 /// A NAT with expiring bindings: when the node last sent to each remote address.
@@ -146,6 +151,9 @@ pub struct World {
     pub cert_period: (u64, u64),
     /// The wall clock nodes added from now on boot with (`None`: the world's).
     pub boot_unix: Option<u64>,
+    /// The network that certifies nodes added from now on (`None`: the world's); see
+    /// [`World::add_network`].
+    pub issuing_network: Option<Identity>,
 }
 
 impl World {
@@ -186,6 +194,7 @@ impl World {
             tunnel_names: Vec::new(),
             cert_period: CERT_PERIOD,
             boot_unix: None,
+            issuing_network: None,
         }
     }
 
@@ -266,6 +275,8 @@ impl World {
             saved_revocations: (0, Vec::new()),
             cert_period: self.cert_period,
             boot_unix: self.boot_unix,
+            internet: InternetConfig::default(),
+            network: self.issuing_network.clone(),
         });
         self.by_addr.insert(addr, i);
         self.deadlines.push(None);
@@ -288,7 +299,7 @@ impl World {
         Config {
             identity: n.identity.clone(),
             certificate: issue::node(
-                &self.pki.network,
+                n.network.as_ref().unwrap_or(&self.pki.network),
                 &n.identity.id(),
                 n.cert_period.0,
                 n.cert_period.1,
@@ -296,6 +307,7 @@ impl World {
             trust,
             parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
             names: vec![format!("node{i}")],
+            internet: n.internet.clone(),
             timers: n.timers,
             limits: n.limits,
             resolver: ResolverConfig::default(),
@@ -321,6 +333,13 @@ impl World {
     /// Changes one node's timers (takes effect at its next restart; call before traffic).
     pub fn set_timers(&mut self, i: usize, t: Timers) {
         self.nodes[i].timers = t;
+        self.boot(i);
+    }
+
+    /// Gives one node internet tunnels (gateway, exit node, reroutes): it restarts with
+    /// them, as mccd does when its mcc.conf changes.
+    pub fn set_internet(&mut self, i: usize, c: InternetConfig) {
+        self.nodes[i].internet = c;
         self.boot(i);
     }
 

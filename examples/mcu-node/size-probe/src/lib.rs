@@ -131,6 +131,7 @@ pub unsafe extern "C" fn mcu_start(
         trust,
         parents: vec![SocketAddr::new(Ipv4Addr::from(parent_ip).into(), 9376)],
         names: vec![],
+        internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
