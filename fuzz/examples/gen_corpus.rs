@@ -14,7 +14,11 @@ use mcc_core::wire::rpc::{
     CONTROL_HEADER_LEN, Control, ControlHeader, Entry, KIND_TOPOLOGY, NatProbe, ROUTED_HEADER_LEN,
     Record, RecordKind, RoutedHeader, TopologyUpdate,
 };
+use mcc_core::wire::gateway::{GATEWAY_MAX, GatewayInitAck};
 use mcc_core::wire::tunnel::{HEADER_LEN, TunnelHeader};
+use mcc_core::crypto::Ephemeral;
+use mcc_core::handshake::gateway::GatewayInitiator;
+use rand_core::SeedableRng;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
@@ -213,6 +217,34 @@ fn main() {
         write("rpc_messages", &format!("routed_{name}"), &msg);
         write("rpc_messages", name, &msg[CONTROL_HEADER_LEN..]);
     }
+    // The gateway channel handshake, signed as nodes send it.
+    let mut init = vec![0u8; GATEWAY_MAX];
+    let eph = Ephemeral::generate(&mut rand_chacha::ChaCha20Rng::from_seed([8; 32]));
+    let (_, n) = GatewayInitiator::initiate(
+        eph,
+        5,
+        1_800_000_000_000,
+        &node,
+        node_cert.encoded(),
+        &peer.id(),
+        &mut init,
+    )
+    .expect("fits");
+    write("rpc_messages", "gateway_init", &init[..n]);
+    let peer_cert = cert::issue::node(&net, &peer.id(), 1_700_000_000, 1_900_000_000);
+    let mut ack = vec![0u8; GATEWAY_MAX];
+    let at = GatewayInitAck::emit_unsigned(&mut ack, 6, 5, &[0x55; 32], peer_cert.encoded())
+        .expect("fits");
+    write("rpc_messages", "gateway_init_ack", &ack[..at + 64]);
+    let mut routed_init = vec![0u8; CONTROL_HEADER_LEN];
+    ControlHeader {
+        ttl: 16,
+        dst: peer.id(),
+        src: node.id(),
+    }
+    .emit(&mut routed_init);
+    routed_init.extend_from_slice(&init[..n]);
+    write("rpc_messages", "routed_gateway_init", &routed_init);
 
     // tunnel_frame
     let mut frame = vec![0x77u8; HEADER_LEN + 28 + 16];

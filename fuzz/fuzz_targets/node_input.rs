@@ -1,12 +1,14 @@
 //! Whole-node fuzzing: arbitrary bytes as a datagram from the network, and as a packet from
-//! the TUN device, into a node that has a parent and a tunnel configured. Whatever comes in,
-//! the node must not panic, and its outputs must stay within their bounds.
+//! the TUN device, into a node that has a parent, a tunnel and every internet tunnel role
+//! (gateway client, exit node, DNS reroute) configured. Whatever comes in, the node must not
+//! panic, and its outputs must stay within their bounds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mcc_core::cert::{Target, TrustStore, TunnelInfo, issue};
 use mcc_core::config::{Config, Limits, Timers};
 use mcc_core::crypto::Identity;
+use mcc_core::internet::{ExitPolicy, InternetConfig, Reroute};
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::time::Instant;
 use mcc_core::{Command, Node};
@@ -29,7 +31,13 @@ fn node() -> Node {
             trust,
             parents: vec!["192.0.2.1:9376".parse().unwrap()],
             names: vec![],
-            internet: Default::default(),
+            // Every internet path reachable: a gateway, an exit node and a reroute at once.
+            internet: InternetConfig {
+                gateway: Some(Identity::from_secret([6; 32]).id()),
+                exit: Some(ExitPolicy::default()),
+                reroute_dns: Some(Reroute { node: Identity::from_secret([6; 32]).id(), port: 5353 }),
+                reroute_ntp: None,
+            },
             timers: Timers::default(),
             limits: Limits::leaf(),
             resolver: ResolverConfig::default(),
@@ -53,7 +61,7 @@ fn node() -> Node {
         trust: config.trust.clone(),
         parents: config.parents.clone(),
         names: vec![],
-        internet: Default::default(),
+        internet: config.internet.clone(),
         timers: config.timers,
         limits: config.limits,
         resolver: config.resolver,

@@ -1,9 +1,10 @@
 //! The plaintext inside `Data` frames: topology updates and acks, routed and control headers,
-//! control messages, lookups, tunnel offers, NAT probes. Parsing never panics; everything
+//! control messages, lookups, tunnel offers, the gateway channel handshake, NAT probes. Parsing never panics; everything
 //! round-trips.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mcc_core::wire::gateway::{GATEWAY_MAX, GatewayInit, GatewayInitAck};
 use mcc_core::wire::rpc::{
     CONTROL_HEADER_LEN, Control, ControlHeader, Lookup, LookupReply, NatProbe, ROUTED_HEADER_LEN,
     RoutedHeader, TUNNEL_OFFER_MAX, TopologyUpdate, TunnelOffer, parse_topology_ack,
@@ -23,6 +24,20 @@ fn variable_roundtrip(b: &[u8]) {
     if let Ok(o) = TunnelOffer::parse(b) {
         let n = o.emit(&mut out).expect("fits");
         assert_eq!(&out[..n], b);
+    }
+    let mut out = vec![0u8; GATEWAY_MAX];
+    if let Ok(g) = GatewayInit::parse(b) {
+        let at = GatewayInit::emit_unsigned(&mut out, g.sender, &g.ephemeral, g.timestamp, g.cert)
+            .expect("fits");
+        assert_eq!(g.signed, &out[..at]);
+        assert_eq!(at + 64, b.len());
+        assert_eq!(GatewayInit::buffer_len(g.cert.len()), b.len());
+    }
+    if let Ok(g) = GatewayInitAck::parse(b) {
+        let at = GatewayInitAck::emit_unsigned(&mut out, g.sender, g.receiver, &g.ephemeral, g.cert)
+            .expect("fits");
+        assert_eq!(g.signed, &out[..at]);
+        assert_eq!(GatewayInitAck::buffer_len(g.cert.len()), b.len());
     }
 }
 

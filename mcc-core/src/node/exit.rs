@@ -340,3 +340,196 @@ impl<C: Cipher> Node<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cert::{TrustStore, issue};
+    use crate::config::{Config, Limits, Timers};
+    use crate::crypto::{Ephemeral, Identity};
+    use crate::event::{DropReason, Event};
+    use crate::handshake::gateway::GatewayInitiator;
+    use crate::internet::{ExitPolicy, ExitRefusal, InternetConfig};
+    use crate::resolver::ResolverConfig;
+    use crate::time::Instant;
+    use crate::wire::gateway::GATEWAY_MAX;
+    use crate::{Node, id::NodeId};
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use rand_core::SeedableRng;
+
+    const UNIX: u64 = 1_000_000;
+
+    fn network() -> (Identity, TrustStore) {
+        let ca = Identity::from_secret([1; 32]);
+        let net = Identity::from_secret([2; 32]);
+        let mut trust = TrustStore::new(vec![ca.id()], net.id());
+        trust
+            .add_network(issue::network(&ca, &net.id(), "net", 0, u64::MAX / 2), UNIX)
+            .unwrap();
+        (net, trust)
+    }
+
+    fn exit(policy: ExitPolicy) -> Node {
+        let (net, trust) = network();
+        let identity = Identity::from_secret([3; 32]);
+        let config = Config {
+            certificate: issue::node(&net, &identity.id(), 0, u64::MAX / 2),
+            identity,
+            trust,
+            parents: Vec::new(),
+            names: Vec::new(),
+            internet: InternetConfig {
+                exit: Some(policy),
+                ..InternetConfig::default()
+            },
+            timers: Timers::default(),
+            limits: Limits::default(),
+            resolver: ResolverConfig::default(),
+        };
+        Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap()
+    }
+
+    /// A `GatewayInit` from the client with seed byte `seed`, stamped `timestamp`.
+    fn init(seed: u8, timestamp: u64, exit: &NodeId) -> (NodeId, Vec<u8>) {
+        let (net, _) = network();
+        let me = Identity::from_secret([seed; 32]);
+        let cert = issue::node(&net, &me.id(), 0, u64::MAX / 2);
+        let eph = Ephemeral::generate(&mut rand_chacha::ChaCha20Rng::from_seed([seed; 32]));
+        let mut out = vec![0u8; GATEWAY_MAX];
+        let (_, n) =
+            GatewayInitiator::initiate(eph, 7, timestamp, &me, cert.encoded(), exit, &mut out)
+                .unwrap();
+        out.truncate(n);
+        (me.id(), out)
+    }
+
+    fn drops(n: &mut Node) -> Vec<Event> {
+        core::iter::from_fn(|| n.poll_event()).collect()
+    }
+
+    #[test]
+    fn an_init_not_newer_than_the_last_accepted_is_dropped_before_any_signature_work() {
+        let mut n = exit(ExitPolicy::default());
+        let me = n.id();
+        let (client, first) = init(10, 1_000, &me);
+        n.handle_gateway_init(Instant::ZERO, client, &first);
+        assert_eq!(n.exit_clients().collect::<Vec<_>>(), vec![client]);
+        let _ = drops(&mut n);
+        let (_, older) = init(10, 999, &me);
+        for replay in [&first, &older] {
+            n.handle_gateway_init(Instant::ZERO, client, replay);
+            assert_eq!(
+                drops(&mut n),
+                vec![Event::Dropped {
+                    reason: DropReason::Replay
+                }]
+            );
+        }
+        assert_eq!(n.stats().drop_replay, 2);
+        let (_, newer) = init(10, 1_001, &me);
+        n.handle_gateway_init(Instant::ZERO, client, &newer);
+        assert!(
+            !drops(&mut n)
+                .iter()
+                .any(|e| matches!(e, Event::GatewayRefused { .. }))
+        );
+        assert_eq!(n.stats().drop_replay, 2);
+    }
+
+    #[test]
+    fn the_policy_is_checked_on_what_the_message_claims_and_the_sender() {
+        let listed = init(11, 1, &NodeId([0; 32])).0;
+        let mut n = exit(ExitPolicy {
+            clients: vec![listed],
+            ..ExitPolicy::default()
+        });
+        let me = n.id();
+        let (other, msg) = init(12, 1, &me);
+        n.handle_gateway_init(Instant::ZERO, other, &msg);
+        assert!(drops(&mut n).contains(&Event::GatewayRefused {
+            client: other,
+            reason: ExitRefusal::NotListed
+        }));
+        // The listed client's genuine message, claimed by another sender (a relay rewrote
+        // the control header): refused, nothing installed.
+        let (_, genuine) = init(11, 2, &me);
+        n.handle_gateway_init(Instant::ZERO, other, &genuine);
+        assert_eq!(n.exit_clients().count(), 0);
+        n.handle_gateway_init(Instant::ZERO, listed, &genuine);
+        assert_eq!(n.exit_clients().collect::<Vec<_>>(), vec![listed]);
+        // Garbage is malformed, not a refusal.
+        n.handle_gateway_init(Instant::ZERO, listed, &genuine[..genuine.len() - 1]);
+        assert_eq!(n.stats().drop_malformed, 1);
+    }
+
+    #[test]
+    fn a_node_that_is_no_exit_node_refuses_and_keeps_nothing() {
+        let (net, trust) = network();
+        let identity = Identity::from_secret([3; 32]);
+        let config = Config {
+            certificate: issue::node(&net, &identity.id(), 0, u64::MAX / 2),
+            identity,
+            trust,
+            parents: Vec::new(),
+            names: Vec::new(),
+            internet: InternetConfig::default(),
+            timers: Timers::default(),
+            limits: Limits::default(),
+            resolver: ResolverConfig::default(),
+        };
+        let mut n = Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap();
+        let me = n.id();
+        let (client, msg) = init(13, 1, &me);
+        n.handle_gateway_init(Instant::ZERO, client, &msg);
+        assert!(drops(&mut n).contains(&Event::GatewayRefused {
+            client,
+            reason: ExitRefusal::NotExitNode
+        }));
+        assert_eq!(n.exit_clients().count(), 0);
+        assert!(n.resolver().index_of(&client).is_none());
+    }
+
+    #[test]
+    fn a_gateway_or_reroute_naming_the_node_itself_is_a_config_error() {
+        let (net, trust) = network();
+        let identity = Identity::from_secret([3; 32]);
+        let me = identity.id();
+        for internet in [
+            InternetConfig {
+                gateway: Some(me),
+                ..InternetConfig::default()
+            },
+            InternetConfig {
+                reroute_ntp: Some(crate::internet::Reroute {
+                    node: me,
+                    port: 123,
+                }),
+                ..InternetConfig::default()
+            },
+            InternetConfig {
+                exit: Some(ExitPolicy {
+                    max_clients: 0,
+                    ..ExitPolicy::default()
+                }),
+                ..InternetConfig::default()
+            },
+        ] {
+            let config = Config {
+                certificate: issue::node(&net, &me, 0, u64::MAX / 2),
+                identity: identity.clone(),
+                trust: trust.clone(),
+                parents: Vec::new(),
+                names: Vec::new(),
+                internet,
+                timers: Timers::default(),
+                limits: Limits::default(),
+                resolver: ResolverConfig::default(),
+            };
+            assert_eq!(
+                Node::<crate::crypto::RustCryptoChaCha>::new(config, [4; 32], Instant::ZERO, UNIX)
+                    .err(),
+                Some(crate::config::ConfigError::Internet)
+            );
+        }
+    }
+}

@@ -119,6 +119,16 @@ mod tests {
             assert_eq!(83 + o.cert.len(), b.len());
             ok |= 1 << 14;
         }
+        if let Ok(g) = gateway::GatewayInit::parse(b) {
+            assert_eq!(g.signed.len() + 64, b.len());
+            assert_eq!(gateway::GatewayInit::buffer_len(g.cert.len()), b.len());
+            ok |= 1 << 15;
+        }
+        if let Ok(g) = gateway::GatewayInitAck::parse(b) {
+            assert_eq!(g.signed.len() + 64, b.len());
+            assert_eq!(gateway::GatewayInitAck::buffer_len(g.cert.len()), b.len());
+            ok |= 1 << 16;
+        }
         ok
     }
 
@@ -150,16 +160,23 @@ mod tests {
                         b[81..83].copy_from_slice(&(len as u16 - 83).to_le_bytes());
                     }
                     accepted |= parse_all(&b);
+                    // The gateway handshake's certificate lengths.
+                    b[37..39].copy_from_slice(&(len as u16).wrapping_sub(103).to_le_bytes());
+                    accepted |= parse_all(&b);
+                    if len >= 45 {
+                        b[43..45].copy_from_slice(&(len as u16).wrapping_sub(109).to_le_bytes());
+                        accepted |= parse_all(&b);
+                    }
                 }
             }
         }
         // Random data mostly fails; the crafted lengths make every parser accept something.
         // (TopologyUpdate is the exception: random postcard rarely decodes.)
-        let want = ((1u32 << 15) - 1) & !(1 << 5);
+        let want = ((1u32 << 17) - 1) & !(1 << 5);
         assert_eq!(
             accepted & want,
             want,
-            "parsers never reached: {:015b}",
+            "parsers never reached: {:017b}",
             !accepted & want
         );
     }
