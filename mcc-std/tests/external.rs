@@ -41,6 +41,7 @@ fn server() -> Net {
         trust,
         parents: Vec::new(),
         names: Vec::new(),
+        internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),

@@ -177,7 +177,7 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
         trust,
         parents,
         names: cfg.dns_names.clone(),
-        internet: Default::default(),
+        internet: cfg.internet(),
         timers,
         limits,
         resolver,

@@ -37,4 +37,11 @@ pub enum ConfigError {
     },
     #[error("{}: {key}: required key is missing", path.display())]
     Missing { path: PathBuf, key: String },
+    /// Two keys that do not go together (e.g. `kill-switch` without `gateway`).
+    #[error("{}: {key}: {reason}", path.display())]
+    Conflict {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
 }

@@ -7,7 +7,7 @@ use super::values::{
     boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
     nat_keep_alive, network_key, node_id, number_in, path, whole_seconds,
 };
-use super::{CipherChoice, DaemonConfig, MAX_PEERS};
+use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
 /// A documented key this implementation does not implement, with its "off" values.
 const fn unsupported(name: &'static str, harmless: &'static [&'static str]) -> Key<DaemonConfig> {
@@ -281,13 +281,64 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("dnsmasq-enable", &["false"]),
     unsupported("dnsmasq-directory", &[]),
     unsupported("dnsmasq-restart-command", &[]),
-    unsupported("exit-node", &["false"]),
-    unsupported("gateway", &[]),
-    unsupported("gateway-post-add-hook", &[]),
-    unsupported("gateway-post-delete-hook", &[]),
-    unsupported("kill-switch", &["false"]),
-    unsupported("reroute-dns", &[]),
-    unsupported("reroute-ntp", &[]),
+    Key {
+        name: "exit-node",
+        default: "false",
+        doc: "Forward other nodes' internet traffic: their packets leave this node's underlay\n\
+              masqueraded, answers come back through their gateway channel (docs/FIREWALL.md).\n\
+              Serves the nodes of this node's own network only, never into the overlay.",
+        value: Value::Set(|c, v, _| set(&mut c.exit_node, boolean(v))),
+    },
+    Key {
+        name: "exit-node-clients",
+        default: "",
+        doc: "With exit-node: if set, the only nodes (comma-separated IDs, of this network) it\n\
+              serves.",
+        value: Value::Set(|c, v, _| set(&mut c.exit_node_clients, list_of(v, node_id))),
+    },
+    Key {
+        name: "gateway",
+        default: "",
+        doc: "Node ID of the exit node all traffic of this node goes through, except local\n\
+              networks and mccd's own (its packets are marked 0x9376; routing table 9376).",
+        value: Value::Set(|c, v, _| set(&mut c.gateway, internet::optional_node_id(v))),
+    },
+    Key {
+        name: "gateway-post-add-hook",
+        default: "",
+        doc: "Shell command run (sh -c) after the gateway's routing rules are added, e.g.\n\
+              ip rule add sport 1234 lookup main (another VPN on port 1234 bypasses it).",
+        value: Value::Set(|c, v, _| set(&mut c.gateway_post_add_hook, internet::hook(v))),
+    },
+    Key {
+        name: "gateway-post-delete-hook",
+        default: "",
+        doc: "Shell command run after the gateway's routing rules are deleted (a clean stop, or\n\
+              at start when a killed daemon or the kill switch left them), e.g.\n\
+              ip rule del sport 1234 lookup main || true",
+        value: Value::Set(|c, v, _| set(&mut c.gateway_post_delete_hook, internet::hook(v))),
+    },
+    Key {
+        name: "kill-switch",
+        default: "false",
+        doc: "With gateway: while mccd is down or restarting, traffic that would go through the\n\
+              gateway is blackholed (a route that outlives mcc0), never sent in clear; left in\n\
+              place when mccd stops, removed when this is turned off.",
+        value: Value::Set(|c, v, _| set(&mut c.kill_switch, boolean(v))),
+    },
+    Key {
+        name: "reroute-dns",
+        default: "",
+        doc: "NODE-ID:PORT: every packet to port 53 outside the overlay goes to PORT of that\n\
+              node, through a tunnel from it to this node that allows the port.",
+        value: Value::Set(|c, v, _| set(&mut c.reroute_dns, internet::reroute(v))),
+    },
+    Key {
+        name: "reroute-ntp",
+        default: "",
+        doc: "NODE-ID:PORT: the same for port 123 (NTP).",
+        value: Value::Set(|c, v, _| set(&mut c.reroute_ntp, internet::reroute(v))),
+    },
     unsupported("ssl-install", &["false"]),
     unsupported("ssl-manage-script", &[]),
     unsupported("ssl-certificates", &[]),

@@ -15,6 +15,7 @@
 
 mod core_config;
 mod error;
+mod internet;
 mod keys;
 mod lexer;
 mod net;
@@ -114,6 +115,17 @@ pub struct DaemonConfig {
     pub max_peers: usize,
     /// The AEAD of both layers; every node of a network must use the same.
     pub cipher: CipherChoice,
+    /// Internet tunnels (config/internet.rs): forward other nodes' internet traffic.
+    pub exit_node: bool,
+    /// If not empty, the only nodes the exit node serves.
+    pub exit_node_clients: Vec<NodeId>,
+    /// The exit node this node's traffic goes through.
+    pub gateway: Option<NodeId>,
+    pub gateway_post_add_hook: Option<String>,
+    pub gateway_post_delete_hook: Option<String>,
+    pub kill_switch: bool,
+    pub reroute_dns: Option<mcc_core::internet::Reroute>,
+    pub reroute_ntp: Option<mcc_core::internet::Reroute>,
     /// Documented keys this implementation ignores, with their line, for a warning.
     pub unsupported: Vec<(usize, String)>,
 }
@@ -169,6 +181,20 @@ impl DaemonConfig {
             network_lookup_timeout: Duration::ZERO,
             max_peers: 0,
             cipher: CipherChoice::Aes256Gcm,
+            exit_node: true,
+            exit_node_clients: vec![NodeId::from_bytes([0; 32])],
+            gateway: Some(NodeId::from_bytes([0; 32])),
+            gateway_post_add_hook: Some(String::new()),
+            gateway_post_delete_hook: Some(String::new()),
+            kill_switch: true,
+            reroute_dns: Some(mcc_core::internet::Reroute {
+                node: NodeId::from_bytes([0; 32]),
+                port: 0,
+            }),
+            reroute_ntp: Some(mcc_core::internet::Reroute {
+                node: NodeId::from_bytes([0; 32]),
+                port: 0,
+            }),
             unsupported: Vec::new(),
         }
     }
@@ -195,6 +221,7 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<DaemonConfig, Config
     let mut cfg = DaemonConfig::defaults(dir);
     cfg.path = file.to_path_buf();
     cfg.unsupported = table::apply(KEYS, text, file, dir, &mut cfg)?;
+    internet::check(&cfg)?;
     Ok(cfg)
 }
 

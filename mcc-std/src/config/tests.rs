@@ -85,7 +85,7 @@ fn values_parse() {
          gateway =\n\
          firewall-chain-name = mcc_node-2\n\
          nat-table-expiry = 2m\n\
-         kill-switch = true\n"
+         ssl-install = true\n"
     ))
     .unwrap();
     assert_eq!(cfg.listen_addr, "[::]:1000".parse().unwrap());
@@ -115,7 +115,8 @@ fn values_parse() {
     assert_eq!(cfg.trusted_nodes, [id]);
     assert_eq!(cfg.trusted_networks, [id, id]);
     assert_eq!(cfg.static_addr, Some(Ipv4Addr::new(10, 115, 3, 4)));
-    assert_eq!(cfg.unsupported, [(24, "kill-switch".into())]);
+    assert_eq!(cfg.unsupported, [(24, "ssl-install".into())]);
+    assert!(!cfg.exit_node && cfg.gateway.is_none());
     assert_eq!(cfg.firewall_chain_name, "mcc_node-2");
     assert_eq!(cfg.nat_table_expiry, Duration::from_secs(120));
 }
