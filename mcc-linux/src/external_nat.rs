@@ -120,6 +120,8 @@ pub struct LinuxForwarding {
     forwarding: IpForwarding,
     /// Fingerprints of the tunnels forwarded now, to log only the new ones.
     logged: BTreeSet<[u8; 32]>,
+    /// An exit node: the TUN device and the uplinks forward whatever the tunnels need.
+    exit: bool,
 }
 
 impl LinuxForwarding {
@@ -135,7 +137,22 @@ impl LinuxForwarding {
             expiry_supported: true,
             forwarding: IpForwarding::new(data_dir),
             logged: BTreeSet::new(),
+            exit: false,
         }
+    }
+
+    /// A section that does not depend on the tunnels (the exit node's NAT, the gateway's
+    /// marks): part of every table written from now on.
+    pub fn with_section(mut self, name: &'static str, s: Section) -> Self {
+        self.table.set(name, s);
+        self
+    }
+
+    /// An exit node: forwarding stays on for the TUN device and the interfaces of the
+    /// default routes ([`crate::exit_nat::uplinks`]), tunnels or not.
+    pub fn exit_node(mut self) -> Self {
+        self.exit = true;
+        self
     }
 
     fn lan_route(&self, t: &ExternalTunnel) -> Result<OutRoute, String> {
@@ -189,7 +206,16 @@ impl Forwarding for LinuxForwarding {
         for t in tunnels {
             lan.insert(self.lan_route(t).map_err(io::Error::other)?.name);
         }
-        if tunnels.is_empty() {
+        if self.exit {
+            match crate::exit_nat::uplinks(&self.tun) {
+                Ok(up) if !up.is_empty() => lan.extend(up),
+                Ok(_) | Err(_) => warn!(
+                    "exit node: no IPv4 default route; clients' answers come back only on \
+                     interfaces that forward already"
+                ),
+            }
+        }
+        if tunnels.is_empty() && !self.exit {
             // Forwarding off before the rules go, so the guard is never missing while on.
             self.forwarding.set(None, &lan)?;
             self.write_table(tunnels).map_err(io::Error::other)?;

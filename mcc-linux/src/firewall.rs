@@ -5,8 +5,8 @@
 //! killed is replaced rather than added to, and another program's tables are never touched.
 //! With no section the transaction only deletes: that is how the daemon cleans up.
 //!
-//! A section (external tunnels today; exit-node NAT, the gateway kill switch and forwarding
-//! rules later) is a list of named objects and of rules for the table's base chains, each
+//! A section (external tunnels, the exit node's NAT, the gateway's marks; forwarding rules
+//! later) is a list of named objects and of rules for the table's base chains, each
 //! rule nft syntax built from typed values by the section's own code. To add one: build a
 //! [`Section`], [`Table::set`] it under its name, [`Table::apply`]. Sections render in name
 //! order; within a chain their rules keep their order.
@@ -39,10 +39,21 @@ pub enum Chain {
     Forward,
     /// Source NAT of new connections (postrouting, priority srcnat).
     SrcNat,
+    /// Every packet coming in, before routing (prerouting, priority mangle): marks.
+    PreMangle,
+    /// Every packet going out, after routing (postrouting, priority mangle): marks.
+    PostMangle,
 }
 
 impl Chain {
-    const ALL: [Chain; 4] = [Chain::DstNat, Chain::Input, Chain::Forward, Chain::SrcNat];
+    const ALL: [Chain; 6] = [
+        Chain::DstNat,
+        Chain::Input,
+        Chain::Forward,
+        Chain::SrcNat,
+        Chain::PreMangle,
+        Chain::PostMangle,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -50,6 +61,8 @@ impl Chain {
             Chain::Input => "input",
             Chain::Forward => "forward",
             Chain::SrcNat => "srcnat",
+            Chain::PreMangle => "premangle",
+            Chain::PostMangle => "postmangle",
         }
     }
 
@@ -61,6 +74,8 @@ impl Chain {
             Chain::Input => "type filter hook input priority filter; policy accept;",
             Chain::Forward => "type filter hook forward priority filter; policy accept;",
             Chain::SrcNat => "type nat hook postrouting priority srcnat; policy accept;",
+            Chain::PreMangle => "type filter hook prerouting priority mangle; policy accept;",
+            Chain::PostMangle => "type filter hook postrouting priority mangle; policy accept;",
         }
     }
 }

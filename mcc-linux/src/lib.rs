@@ -1,12 +1,16 @@
 //! The Linux node: a TUN device and routes for the overlay ranges, started and driven by
 //! `mcc_std::daemon`, and the one nftables table mccd owns (`firewall`) with the NAT of
-//! external tunnels (`external_nat`, docs/FIREWALL.md). The binaries are `mccd` (the
-//! daemon) and `mcc` (the client).
+//! external tunnels (`external_nat`) and of the exit node (`exit_nat`), and the policy
+//! routing of a gateway client and its kill switch (`gateway_routing`, `policy_routing`;
+//! docs/FIREWALL.md). The binaries are `mccd` (the daemon) and `mcc` (the client).
 
+pub mod exit_nat;
 pub mod external_nat;
 pub mod firewall;
+pub mod gateway_routing;
 pub mod ip_forwarding;
 pub mod platform;
+pub mod policy_routing;
 pub mod route_lookup;
 pub mod tun_device;
 

@@ -338,7 +338,8 @@ impl<C: Cipher> EventLoop<C> {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
             e @ (Event::OwnCertificateInvalid { .. }
             | Event::PeerCertificateLapsed { .. }
-            | Event::TunnelCertificateLapsed { .. }) => warn!("{}", describe(&e)),
+            | Event::TunnelCertificateLapsed { .. }
+            | Event::GatewayRefused { .. }) => warn!("{}", describe(&e)),
             Event::TunnelInstalled { fingerprint } => {
                 if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
                     warn!("could not save the tunnel delivered by its server: {err}");

@@ -110,7 +110,8 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         name: "firewall-chain-name",
         default: "MCC",
         doc: "Name of the nftables table (family inet) mccd owns: the NAT and forwarding rules of\n\
-              external tunnels (docs/FIREWALL.md). Give each mccd on one host its own.",
+              external tunnels and of the exit node, the gateway's marks (docs/FIREWALL.md).\n\
+              Give each mccd on one host its own.",
         value: Value::Set(|c, v, _| set(&mut c.firewall_chain_name, firewall_name(v))),
     },
     Key {
