@@ -18,7 +18,8 @@
 #
 #    1 mcc-nsswitch add/remove/check on a copy of nsswitch.conf: the docs' line, idempotent
 #    2 getent hosts/ahosts of the server endpoint's ID, of `web` with and without the
-#      domain, of node names known only up the tree (a lookup through srv), v4 and v6
+#      domain, of node names known only up the tree (a lookup through srv), v4 and v6,
+#      also as user nobody (host-by-* are read-only requests)
 #    3 reverse: getent hosts of the endpoint's IPv4 and IPv6 addresses
 #    4 ping -c1 through the tunnel by name and by ID (IPv4, IPv6 and getaddrinfo's choice)
 #    5 an unknown name is not found; a socket served by another user is not believed
@@ -190,6 +191,11 @@ check "2j getent SRV-ID = node1" [ "$(v4_of "$SRV")" = "$NODE1" ]
 OWN=$(mccn cli resolve "$CLI")
 check "2k getent client1 (cli's own name) = its address $OWN" [ "$(v4_of client1)" = "$OWN" ]
 check "2l getent ahostsv6 web: $ADDR6" [ "$(ghost ahostsv6 web)" = "$ADDR6" ]
+# Every local user's programs: host-by-* are read-only requests (the socket is 0666; cli's
+# directory gets search permission only, its keys stay 0600).
+chmod 711 "$W/cli"
+as_nobody() { in_nss setpriv --reuid=nobody --regid=nogroup --clear-groups -- timeout 10 getent ahostsv4 "$1" | awk 'NR == 1 {print $1}'; }
+check "2m getent ahostsv4 web.staex as user nobody = $ADDR" [ "$(as_nobody web.staex)" = "$ADDR" ]
 
 # ---------------------------------------------------------------- 3 reverse lookups
 
