@@ -5,10 +5,10 @@
 
 use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
-use crate::control::Response;
+use crate::control::{Request, Response};
 use crate::control_respond::NodeState;
 use crate::control_server::ControlServer;
-use crate::dns_service::DnsService;
+use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
 use crate::resolver_state::ResolverState;
@@ -99,13 +99,10 @@ impl<C: Cipher> EventLoop<C> {
             .await
             .map_err(bind_err("listen-addr", listen.clone()))?;
         let udp = UdpIo::new(udp).map_err(bind_err("listen-addr", listen))?;
-        let dns = DnsService::bind(
-            cfg.dns_enable.then_some(cfg.dns_addr),
-            &cfg.resolver_domain,
-            cfg.resolver_ttl,
-        )
-        .await
-        .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        let mut dns = DnsService::bind(cfg.dns_enable.then_some(cfg.dns_addr), dns_config(&cfg))
+            .await
+            .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        dns.set_tunnel_names(tunnel_dir::file_names(&cfg.tunnels)?);
         let control = ControlServer::bind(cfg.unix_enable.then_some(&*cfg.unix_socket_path))
             .map_err(bind_err(
                 "unix-socket-path",
@@ -198,29 +195,40 @@ impl<C: Cipher> EventLoop<C> {
                         self.dns.answer(&mut self.node, now, &dbuf[..n], from).await;
                     }
                 },
-                pending = self.control.next() => {
-                    let mut state = NodeState {
-                        node: &mut self.node,
-                        cfg: &self.cfg,
-                        events: &self.events,
-                        clock: &self.clock,
-                    };
-                    let externals = &mut self.externals;
-                    pending.answer(|req| {
-                        let mutates = req.mutates();
-                        let r = state.respond(req);
-                        // A new tunnel is forwarded before the answer says it is active.
-                        if !mutates {
-                            return r;
-                        }
-                        match externals.refresh(state.node, state.cfg, state.clock.now()) {
-                            Err(e) => {
-                                warn!("{e}");
-                                if r.ok { Response::err(e.to_string()) } else { r }
+                pending = self.control.next() => match pending.request() {
+                    Request::HostByName { .. } | Request::HostByAddress { .. } => {
+                        let now = self.clock.now();
+                        self.dns.host_request(&mut self.node, now, pending);
+                    }
+                    req => {
+                        let tunnels_change =
+                            matches!(req, Request::ReloadTunnels | Request::CreateTunnel { .. });
+                        let mut state = NodeState {
+                            node: &mut self.node,
+                            cfg: &self.cfg,
+                            events: &self.events,
+                            clock: &self.clock,
+                        };
+                        let externals = &mut self.externals;
+                        pending.answer(|req| {
+                            let mutates = req.mutates();
+                            let r = state.respond(req);
+                            // A new tunnel is forwarded before the answer says it is active.
+                            if !mutates {
+                                return r;
                             }
-                            Ok(()) => r,
+                            match externals.refresh(state.node, state.cfg, state.clock.now()) {
+                                Err(e) => {
+                                    warn!("{e}");
+                                    if r.ok { Response::err(e.to_string()) } else { r }
+                                }
+                                Ok(()) => r,
+                            }
+                        });
+                        if tunnels_change {
+                            self.reload_tunnel_names();
                         }
-                    });
+                    }
                 },
                 _ = sleep => {
                     let now = self.clock.now();
@@ -344,18 +352,35 @@ impl<C: Cipher> EventLoop<C> {
                     warn!("could not save the tunnel delivered by its server: {err}");
                 } else {
                     info!("tunnel delivered by its server node installed and saved");
+                    self.reload_tunnel_names();
                 }
             }
             e => info!("{}", describe(&e)),
         }
     }
 
-    /// Saves a tunnel its server node delivered, so it is there after a restart.
+    /// Re-reads the names the tunnel files give (after the directory changed).
+    fn reload_tunnel_names(&mut self) {
+        match tunnel_dir::file_names(&self.cfg.tunnels) {
+            Ok(names) => self.dns.set_tunnel_names(names),
+            Err(e) => warn!("tunnel names: {e}"),
+        }
+    }
+
+    /// Saves a tunnel its server node delivered, so it is there after a restart. Its file
+    /// gives the certificate's names, where the operator can see and change them.
     fn persist_offered_tunnel(&self, fingerprint: &[u8; 32]) -> Result<(), store::StoreError> {
         let Some((cert, key)) = self.node.tunnel_credentials(fingerprint) else {
             return Ok(());
         };
-        let opts = tunnel_dir::TunnelOptions::default();
+        let names = cert
+            .tunnel()
+            .map(|t| t.dns_names.clone())
+            .unwrap_or_default();
+        let opts = tunnel_dir::TunnelOptions {
+            dns_names: &names,
+            ..Default::default()
+        };
         tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())
     }
 }

@@ -246,6 +246,20 @@ pub fn sync<C: Cipher>(
     Ok(node.tunnels().count())
 }
 
+/// The names the tunnel files of `dir` give their server endpoints (the certificate's
+/// subject), for the tunnels whose file gives any ([`crate::names`] says how they override
+/// the certificate's).
+pub fn file_names(dir: &Path) -> Result<BTreeMap<NodeId, Vec<String>>, TunnelDirError> {
+    let mut out = BTreeMap::new();
+    for t in config::load_tunnels(dir)? {
+        if !t.dns_names.is_empty() {
+            let cert = store::read_certificate(&t.certificate)?;
+            out.insert(cert.body.subject, t.dns_names);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +298,10 @@ mod tests {
         assert_eq!(confs[0].certificate, files.certificate);
         assert_eq!(confs[0].private_key, files.private_key);
         assert_eq!(confs[0].dns_names, names);
+        assert_eq!(
+            file_names(tmp.path()).unwrap(),
+            BTreeMap::from([(server.id(), names.to_vec())])
+        );
         assert!(matches!(
             command(&confs[0]).unwrap(),
             Command::OfferTunnel { client_key, .. } if client_key.id() == client.id()

@@ -140,13 +140,15 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "resolver.ipv4-network",
         default: "10.83.0.0/16",
-        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs.",
+        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs; the DNS\n\
+              server answers its reverse zone (83.10.in-addr.arpa for the default).",
         value: Value::Set(|c, v, _| set(&mut c.resolver_ipv4_network, ipv4_network(v))),
     },
     Key {
         name: "resolver.ipv6-network",
         default: "200::/7",
-        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs.",
+        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs (the index\n\
+              fills the low 32 bits); the DNS server answers its reverse zone.",
         value: Value::Set(|c, v, _| set(&mut c.resolver_ipv6_network, ipv6_network(v))),
     },
     Key {
@@ -158,13 +160,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "resolver.domain",
         default: ".home.arpa",
-        doc: "Domain under which node IDs and names are resolved.",
+        doc: "Domain under which node IDs and names are resolved; a name of one label\n\
+              resolves without it too (DNS, NSS module).",
         value: Value::Set(|c, v, _| set(&mut c.resolver_domain, domain(v))),
     },
     Key {
         name: "resolver.ttl",
         default: "0",
-        doc: "TTL of DNS answers, in seconds.",
+        doc: "TTL of DNS answers and NSS module results, in seconds.",
         value: Value::Set(|c, v, _| {
             let ttl = v.parse();
             set(
