@@ -44,6 +44,14 @@ pub fn describe(e: &Event) -> String {
             from.map_or("none".into(), |p| p.to_string()),
             to.map_or("none".into(), |p| p.to_string())
         ),
+        Event::ParentPinned { addr, id } => format!("parent {addr} pinned to node {id}"),
+        Event::ParentRefused {
+            addr,
+            expected,
+            offered,
+        } => format!(
+            "parent {addr}: refused node {offered}, which answered there: the address is pinned to node {expected}"
+        ),
         Event::TunnelUp { remote_endpoint } => format!("tunnel up with endpoint {remote_endpoint}"),
         Event::TunnelDown { remote_endpoint } => {
             format!("tunnel down with endpoint {remote_endpoint}")
