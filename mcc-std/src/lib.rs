@@ -14,6 +14,7 @@ pub mod event_log;
 pub mod event_loop;
 pub mod external;
 pub mod logging;
+pub mod parent_pins;
 pub mod provision;
 pub mod resolver_state;
 pub mod revocation_state;

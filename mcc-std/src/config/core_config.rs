@@ -69,7 +69,7 @@ fn checked_at(cert: &mcc_core::cert::Certificate, unix_secs: u64) -> u64 {
 
 /// Builds the node's configuration: reads the key and certificates, checks the chain at
 /// `unix_secs` and resolves the parents (with their configured pins; the remembered ones
-/// are `parent_pins`'s to add).
+/// are [`crate::parent_pins`]'s to add).
 pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadError> {
     let identity = store::read_identity(&cfg.node_private_key)?;
     let certificate = store::read_certificate(&cfg.node_certificate)?;
