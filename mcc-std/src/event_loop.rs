@@ -376,15 +376,21 @@ impl<C: Cipher> EventLoop<C> {
     fn remember_parent(&mut self, addr: std::net::SocketAddr, id: mcc_core::id::NodeId) {
         for entry in self.parent_entries(addr) {
             let file = self.parent_pins.path().display().to_string();
+            // A host name is shown with the address it resolved to.
+            let at = if entry.addr == addr.to_string() {
+                entry.to_string()
+            } else {
+                format!("{entry} ({addr})")
+            };
             match self.parent_pins.remember(&entry.addr, id) {
-                Err(e) => warn!("parent {entry} ({addr}) pinned to node {id}, not saved: {e}"),
-                Ok(None) => info!("parent {entry} ({addr}) pinned to node {id} (saved in {file})"),
+                Err(e) => warn!("parent {at} pinned to node {id}, not saved: {e}"),
+                Ok(None) => info!("parent {at} pinned to node {id} (saved in {file})"),
                 Ok(Some(old)) if old == id => {}
                 Ok(Some(old)) if entry.pin == Some(id) => info!(
-                    "parent {entry} ({addr}) pinned to the configured node {id} in place of node {old} (saved in {file})"
+                    "parent {at} pinned to the configured node {id} in place of node {old} (saved in {file})"
                 ),
                 Ok(Some(old)) => warn!(
-                    "parent {entry} ({addr}): node {id} accepted in place of node {old} (parents-allow-id-change = true; saved in {file})"
+                    "parent {at}: node {id} accepted in place of node {old} (parents-allow-id-change = true; saved in {file})"
                 ),
             }
         }
