@@ -40,7 +40,7 @@ if [[ $EUID -eq 0 ]]; then
     }
     logs=$(mktemp -d)
     lane "$logs/a" linux.sh mcu.sh external.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; a LAN device behind an external tunnel (nftables NAT)
-    lane "$logs/b" android-jvm.sh control.sh nss.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig
+    lane "$logs/b" android-jvm.sh control.sh nss.sh pinning.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig; pinned parents against an impostor
     rc=0
     wait $a || rc=1
     wait $b || rc=1

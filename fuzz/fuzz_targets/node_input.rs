@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mcc_core::cert::{Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::time::Instant;
@@ -27,7 +27,8 @@ fn node() -> Node {
             identity: me.clone(),
             certificate: issue::node(&net, &me.id(), 0, u64::MAX / 2),
             trust,
-            parents: vec!["192.0.2.1:9376".parse().unwrap()],
+            parents: vec![Parent::new("192.0.2.1:9376".parse().unwrap())],
+            allow_parent_id_change: false,
             names: vec![],
             timers: Timers::default(),
             limits: Limits::leaf(),
@@ -51,6 +52,7 @@ fn node() -> Node {
         certificate: config.certificate.clone(),
         trust: config.trust.clone(),
         parents: config.parents.clone(),
+        allow_parent_id_change: config.allow_parent_id_change,
         names: vec![],
         timers: config.timers,
         limits: config.limits,

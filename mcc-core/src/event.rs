@@ -73,6 +73,28 @@ pub enum Event {
         /// The new parent (`None`: no parent reachable).
         to: Option<NodeId>,
     },
+    /// A parent address is now pinned to a node ID the driver did not hold for it (see
+    /// [`Parent`](crate::config::Parent)): the first certified node met there, the
+    /// configured one, or a new one that `Config::allow_parent_id_change` let in. A driver
+    /// that keeps state remembers it (mccd: `data-dir/parent-pins.json`) and hands it back
+    /// as `Parent::seen` at the next start.
+    ParentPinned {
+        /// The parent's configured address.
+        addr: SocketAddr,
+        /// The node now expected there.
+        id: NodeId,
+    },
+    /// A certified node answered at a parent address pinned to another node and was
+    /// refused: it does not become the parent. Reported at most once per `Timers::rejoin`
+    /// per address; each refusal counts in [`Stats::parents_refused`].
+    ParentRefused {
+        /// The parent's configured address.
+        addr: SocketAddr,
+        /// The node pinned there.
+        expected: NodeId,
+        /// The node that answered.
+        offered: NodeId,
+    },
     /// A tunnel session is established with the remote endpoint.
     TunnelUp {
         /// The other end of the tunnel.
@@ -214,6 +236,9 @@ pub struct Stats {
     pub events_lost: u64,
     /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.
     pub revocations_refused: u64,
+    /// `InitAck`s refused because another node is pinned at that parent address: see
+    /// `Event::ParentRefused` (each also counts in `drop_bad_handshake`).
+    pub parents_refused: u64,
 }
 
 impl Stats {

@@ -124,6 +124,7 @@
 //!     identity: me,
 //!     trust,
 //!     parents: vec![],
+//!     allow_parent_id_change: false,
 //!     names: vec!["root".into()],
 //!     timers: Timers::default(),
 //!     limits: Limits::default(),

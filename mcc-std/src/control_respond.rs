@@ -50,7 +50,12 @@ impl<C: Cipher> NodeState<'_, C> {
                 if self.node.is_root() || self.node.parent().is_some() {
                     Response::ok(json!({ "healthy": true }))
                 } else {
-                    Response::err("unhealthy: no parent link")
+                    let mut why = String::from("unhealthy: no parent link");
+                    for r in self.events.refused_parents() {
+                        why.push_str("; ");
+                        why.push_str(r);
+                    }
+                    Response::err(why)
                 }
             }
             Request::Resolve { address, target } => self.resolve(&address, &target),

@@ -8,18 +8,31 @@ use std::collections::VecDeque;
 
 /// Events kept for the `events` request.
 const RECENT_EVENTS: usize = 128;
+/// Parent addresses whose last refusal `health` reports (the core reports only configured
+/// parents; this only bounds what a driver bug could add).
+const REFUSED_PARENTS: usize = 64;
 
 /// The most recent events, oldest first, each `{ "time": RFC 3339, "event": text }`.
 #[derive(Debug, Default)]
 pub struct EventLog {
     recent: VecDeque<serde_json::Value>,
+    /// The last refusal at each parent address since a parent was last linked, in words.
+    refused_parents: Vec<(std::net::SocketAddr, String)>,
 }
 
 impl EventLog {
     /// Keeps `e` unless it is a dropped packet (those would flush everything else out).
     pub fn record(&mut self, e: &Event) {
-        if matches!(e, Event::Dropped { .. }) {
-            return;
+        match e {
+            Event::Dropped { .. } => return,
+            Event::ParentChanged { to: Some(_), .. } => self.refused_parents.clear(),
+            Event::ParentRefused { addr, .. } => {
+                self.refused_parents.retain(|(a, _)| a != addr);
+                if self.refused_parents.len() < REFUSED_PARENTS {
+                    self.refused_parents.push((*addr, describe(e)));
+                }
+            }
+            _ => {}
         }
         if self.recent.len() == RECENT_EVENTS {
             self.recent.pop_front();
@@ -30,6 +43,12 @@ impl EventLog {
 
     pub fn to_json(&self) -> serde_json::Value {
         json!(self.recent)
+    }
+
+    /// The parents refused since a parent was last linked (an impostor at a pinned
+    /// parent's address), one line each, for `health`.
+    pub fn refused_parents(&self) -> impl Iterator<Item = &str> {
+        self.refused_parents.iter().map(|(_, s)| s.as_str())
     }
 }
 
@@ -43,6 +62,14 @@ pub fn describe(e: &Event) -> String {
             "parent changed from {} to {}",
             from.map_or("none".into(), |p| p.to_string()),
             to.map_or("none".into(), |p| p.to_string())
+        ),
+        Event::ParentPinned { addr, id } => format!("parent {addr} pinned to node {id}"),
+        Event::ParentRefused {
+            addr,
+            expected,
+            offered,
+        } => format!(
+            "parent {addr}: refused node {offered}, which answered there: the address is pinned to node {expected}"
         ),
         Event::TunnelUp { remote_endpoint } => format!("tunnel up with endpoint {remote_endpoint}"),
         Event::TunnelDown { remote_endpoint } => {
@@ -86,6 +113,33 @@ pub fn describe(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcc_core::id::NodeId;
+
+    #[test]
+    fn refused_parents_are_kept_until_a_parent_is_linked() {
+        let mut log = EventLog::default();
+        let (a, b) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
+        let addr: std::net::SocketAddr = "10.0.0.1:9376".parse().unwrap();
+        for offered in [b, a] {
+            log.record(&Event::ParentRefused {
+                addr,
+                expected: NodeId::from_bytes([3; 32]),
+                offered,
+            });
+        }
+        let refused: Vec<&str> = log.refused_parents().collect();
+        assert_eq!(refused.len(), 1, "the latest per address");
+        assert!(
+            refused[0].starts_with(&format!("parent 10.0.0.1:9376: refused node {a}")),
+            "{}",
+            refused[0]
+        );
+        log.record(&Event::ParentChanged {
+            from: None,
+            to: Some(b),
+        });
+        assert_eq!(log.refused_parents().count(), 0);
+    }
 
     #[test]
     fn keeps_the_most_recent_events_but_no_drops() {

@@ -11,6 +11,7 @@ use crate::control_server::ControlServer;
 use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
+use crate::parent_pins::{ParentPins, ParentPinsError};
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -41,6 +42,8 @@ pub enum StartError {
     Tunnels(#[from] TunnelDirError),
     #[error(transparent)]
     Revocations(#[from] RevocationStateError),
+    #[error(transparent)]
+    ParentPins(#[from] ParentPinsError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -60,6 +63,7 @@ pub struct EventLoop<C: Cipher> {
     control: ControlServer,
     resolver: ResolverState,
     revocations: RevocationState,
+    parent_pins: ParentPins,
     events: EventLog,
     externals: Externals,
     /// A tunnel came or went: the external tunnels are looked at again after the events.
@@ -78,6 +82,11 @@ impl<C: Cipher> EventLoop<C> {
         core.trust.max_revocations = core.limits.max_revocations;
         let mut revocations = RevocationState::new(&cfg.data_dir);
         let held = revocations.restore(&mut core.trust, unix)?;
+        // The parents' node IDs met before the restart stay pinned.
+        let mut parent_pins = ParentPins::load(&cfg.data_dir)?;
+        for w in parent_pins.apply(&cfg, &mut core) {
+            warn!("{w}");
+        }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| StartError::Node(format!("no OS randomness: {e}")))?;
@@ -114,7 +123,7 @@ impl<C: Cipher> EventLoop<C> {
                 cfg.path.display()
             );
         }
-        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, "node started");
+        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, parent_pins = parent_pins.len(), "node started");
         Ok(EventLoop {
             node,
             cfg,
@@ -125,6 +134,7 @@ impl<C: Cipher> EventLoop<C> {
             control,
             resolver,
             revocations,
+            parent_pins,
             events: EventLog::default(),
             externals: Externals::new(None),
             externals_stale: false,
@@ -347,6 +357,10 @@ impl<C: Cipher> EventLoop<C> {
             e @ (Event::OwnCertificateInvalid { .. }
             | Event::PeerCertificateLapsed { .. }
             | Event::TunnelCertificateLapsed { .. }) => warn!("{}", describe(&e)),
+            Event::ParentPinned { addr, id } => self.remember_parent(addr, id),
+            e @ Event::ParentRefused { addr, .. } => {
+                warn!("{}; {}", describe(&e), self.refusal_hint(addr));
+            }
             Event::TunnelInstalled { fingerprint } => {
                 if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
                     warn!("could not save the tunnel delivered by its server: {err}");
@@ -364,6 +378,55 @@ impl<C: Cipher> EventLoop<C> {
         match tunnel_dir::file_names(&self.cfg.tunnels) {
             Ok(names) => self.dns.set_tunnel_names(names),
             Err(e) => warn!("tunnel names: {e}"),
+        }
+    }
+
+    /// The `parents` entries whose address resolved to `addr` (normally one).
+    fn parent_entries(&self, addr: std::net::SocketAddr) -> Vec<config::ParentEntry> {
+        (self.cfg.parents.iter().enumerate())
+            .filter(|(i, _)| self.node.parent_addr(*i) == Some(addr))
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    /// The core pinned `id` at parent address `addr`: remembered in `parent-pins.json`.
+    fn remember_parent(&mut self, addr: std::net::SocketAddr, id: mcc_core::id::NodeId) {
+        for entry in self.parent_entries(addr) {
+            let file = self.parent_pins.path().display().to_string();
+            // A host name is shown with the address it resolved to.
+            let at = if entry.addr == addr.to_string() {
+                entry.to_string()
+            } else {
+                format!("{entry} ({addr})")
+            };
+            match self.parent_pins.remember(&entry.addr, id) {
+                Err(e) => warn!("parent {at} pinned to node {id}, not saved: {e}"),
+                Ok(None) => info!("parent {at} pinned to node {id} (saved in {file})"),
+                Ok(Some(old)) if old == id => {}
+                Ok(Some(old)) if entry.pin == Some(id) => info!(
+                    "parent {at} pinned to the configured node {id} in place of node {old} (saved in {file})"
+                ),
+                Ok(Some(old)) => warn!(
+                    "parent {at}: node {id} accepted in place of node {old} (parents-allow-id-change = true; saved in {file})"
+                ),
+            }
+        }
+    }
+
+    /// What the operator can do about a refused node at parent address `addr`.
+    fn refusal_hint(&self, addr: std::net::SocketAddr) -> String {
+        let entries = self.parent_entries(addr);
+        if entries.iter().any(|e| e.pin.is_some()) {
+            format!(
+                "the node ID is configured in parents ({}); change it there to accept another node",
+                self.cfg.path.display()
+            )
+        } else {
+            format!(
+                "if the parent's key was replaced on purpose, set parents-allow-id-change = true in {} or remove the address from {}",
+                self.cfg.path.display(),
+                self.parent_pins.path().display()
+            )
         }
     }
 

@@ -16,6 +16,7 @@ pub mod external;
 pub mod host_lookup;
 pub mod logging;
 pub mod names;
+pub mod parent_pins;
 pub mod provision;
 pub mod resolver_state;
 pub mod revocation_state;

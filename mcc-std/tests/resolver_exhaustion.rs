@@ -47,6 +47,7 @@ fn root() -> (Node, Identity) {
         identity,
         trust,
         parents: Vec::new(),
+        allow_parent_id_change: false,
         names: Vec::new(),
         timers: Timers::default(),
         limits: Limits::default(),

@@ -90,6 +90,7 @@ mod tests {
             identity,
             trust,
             parents: Vec::new(),
+            allow_parent_id_change: false,
             names: Vec::new(),
             timers: Timers::default(),
             limits: Limits::default(),

@@ -204,12 +204,11 @@ impl<C: Cipher> Node<C> {
             Err(e) => return self.drop_packet(e.drop_reason()),
         };
         let id = est.peer;
-        if self.parents.slots[slot].pinned.is_some_and(|pin| pin != id) {
+        if !self.admit_parent(now, slot, id) {
             // Another certified node at the parent's address: refused, the attempt stays
             // in flight for the genuine parent's answer.
             return self.drop_packet(DropReason::BadHandshake);
         }
-        self.parents.slots[slot].pinned = Some(id);
         self.parents.slots[slot].hs = None;
         // If this slot used to reach another node, that link is replaced.
         if let Some(old) = self.parents.slots[slot].peer

@@ -279,7 +279,12 @@ impl<C: Cipher> Node<C> {
             unix_base: (now, unix_secs),
             init_stamp: 0,
             now,
-            parents: Parents::new(&config.parents, now, config.timers.rejoin),
+            parents: Parents::new(
+                &config.parents,
+                config.allow_parent_id_change,
+                now,
+                config.timers.rejoin,
+            ),
             peers: PeerTable::new(l.max_peers),
             admission,
             topology,

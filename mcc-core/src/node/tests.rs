@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cert::{Revocation, RevokeError, issue};
+use crate::config::Parent;
 use crate::resolver::ResolverConfig;
 use crate::time::Duration;
 use alloc::vec;
@@ -49,7 +50,8 @@ fn config(
         certificate: issue::node(&net.net, &identity.id(), 0, not_after),
         identity,
         trust,
-        parents: parents.to_vec(),
+        parents: parents.iter().copied().map(Parent::from).collect(),
+        allow_parent_id_change: false,
         names: Vec::new(),
         timers: Timers::default(),
         limits: Limits::default(),

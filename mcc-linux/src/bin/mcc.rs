@@ -89,7 +89,8 @@ enum Cmd {
     },
     /// Initialize this node: key, certificate and a complete mcc.conf.
     Init {
-        /// Parent nodes: comma-separated ip:port or ip items.
+        /// Parent nodes: comma-separated ip:port, ip, host:port or host items, each
+        /// optionally NODEID@ in front to accept only that node there.
         #[arg(short = 'p', long = "parents", value_delimiter = ',')]
         parents: Vec<String>,
         /// Read the network private key from standard input.

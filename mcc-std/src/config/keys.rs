@@ -1,7 +1,8 @@
 //! The keys of `mcc.conf`, in the order `mccd -C` prints them: each with its default, its doc
 //! line and its parser. Adding a key is adding an entry here (and its field).
 
-use super::net::{ipv4_network, ipv6_network, parent, socket_addr, static_addr};
+use super::net::{ipv4_network, ipv6_network, socket_addr, static_addr};
+use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
@@ -29,9 +30,18 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "parents",
         default: "",
-        doc: "Parent nodes in priority order, comma-separated: ip:port, host:port, ip or host \
-              (port 9376).",
-        value: Value::Set(|c, v, _| set(&mut c.parents, list_of(v, parent))),
+        doc: "Parent nodes in priority order, comma-separated: ip:port, host:port, ip or host\n\
+              (port 9376), each optionally NODEID@ in front (the ID `mcc id` prints there) to\n\
+              take only that node as the parent there. Otherwise the first node met at an\n\
+              address is remembered in data-dir and another one answering there is refused.",
+        value: Value::Set(|c, v, _| set(&mut c.parents, ParentEntry::parse_list(v))),
+    },
+    Key {
+        name: "parents-allow-id-change",
+        default: "false",
+        doc: "Accept a node other than the one remembered at a parent's address (its key was\n\
+              replaced) and remember it instead; a NODEID@ in parents is enforced regardless.",
+        value: Value::Set(|c, v, _| set(&mut c.parents_allow_id_change, boolean(v))),
     },
     Key {
         name: "parents-resolve-period",

@@ -18,6 +18,7 @@ mod error;
 mod keys;
 mod lexer;
 mod net;
+mod parent_entry;
 mod table;
 mod tunnel_file;
 mod values;
@@ -29,6 +30,7 @@ mod tests;
 
 pub use core_config::{LoadError, core_config, resolve_parent};
 pub use error::ConfigError;
+pub use parent_entry::ParentEntry;
 pub use tunnel_file::{TunnelConf, load_tunnels, parse_tunnel, tunnel_conf_text};
 
 use keys::KEYS;
@@ -67,8 +69,12 @@ pub struct DaemonConfig {
     pub dir: PathBuf,
     pub listen_addr: SocketAddr,
     /// Parents in priority order, each `ip:port` or `host:port` (a missing port is
-    /// [`DEFAULT_PORT`]); host names are resolved by [`core_config`].
-    pub parents: Vec<String>,
+    /// [`DEFAULT_PORT`]) with an optional pinned node ID; host names are resolved by
+    /// [`core_config`].
+    pub parents: Vec<ParentEntry>,
+    /// `parents-allow-id-change`: a node other than the one remembered at a parent's
+    /// address is accepted (and remembered); a configured pin is enforced regardless.
+    pub parents_allow_id_change: bool,
     pub parents_resolve_period: Duration,
     /// How often an idle parent is checked; frames that go unanswered start a check after
     /// `min(keep-alive-period, 20s)`.
@@ -135,7 +141,11 @@ impl DaemonConfig {
             path: dir.join(CONFIG_FILE),
             dir: dir.to_path_buf(),
             listen_addr: zero_addr,
-            parents: vec![String::new()],
+            parents: vec![ParentEntry {
+                addr: String::new(),
+                pin: None,
+            }],
+            parents_allow_id_change: true,
             parents_resolve_period: Duration::ZERO,
             keep_alive_period: Duration::ZERO,
             nat_keep_alive: NatKeepalivePolicy::Every(mcc_core::time::Duration::ZERO),

@@ -36,6 +36,16 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
             from.as_ref().map(name),
             to.as_ref().map(name)
         ),
+        Event::ParentPinned { addr, id } => format!("parent {addr} pinned to {}", name(id)),
+        Event::ParentRefused {
+            addr,
+            expected,
+            offered,
+        } => format!(
+            "refused {} at parent {addr} (pinned to {})",
+            name(offered),
+            name(expected)
+        ),
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),

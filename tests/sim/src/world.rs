@@ -1,6 +1,6 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use mcc_core::cert::{Certificate, Revocation, Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::id::NodeId;
@@ -75,6 +75,12 @@ struct SimNode {
     node: Option<Node>,
     identity: Identity,
     parents: Vec<usize>,
+    /// Node IDs configured for the parents (`NODEID@ip:port`), by parent position.
+    parent_pins: Vec<Option<NodeId>>,
+    /// The parent IDs the node's driver remembered from `Event::ParentPinned` (mccd's
+    /// `parent-pins.json`), by parent address: handed back at restart.
+    saved_pins: BTreeMap<SocketAddr, NodeId>,
+    allow_parent_id_change: bool,
     addr: SocketAddr,
     /// Public address while behind a NAT (what peers see).
     nat: Option<SocketAddr>,
@@ -146,6 +152,8 @@ pub struct World {
     pub cert_period: (u64, u64),
     /// The wall clock nodes added from now on boot with (`None`: the world's).
     pub boot_unix: Option<u64>,
+    /// `parents-allow-id-change` of the nodes added from now on.
+    pub allow_parent_id_change: bool,
 }
 
 impl World {
@@ -186,6 +194,7 @@ impl World {
             tunnel_names: Vec::new(),
             cert_period: CERT_PERIOD,
             boot_unix: None,
+            allow_parent_id_change: false,
         }
     }
 
@@ -241,21 +250,45 @@ impl World {
 
     /// Adds a node whose parents (in priority order) are earlier nodes.
     pub fn add_node(&mut self, parents: &[usize]) -> usize {
-        let i = self.nodes.len();
-        let identity = Identity::generate(&mut self.rng);
+        self.add_node_pinned(parents, &[])
+    }
+
+    /// Adds a node whose parents are earlier nodes, with the node IDs configured for them
+    /// (`pins[k]` for `parents[k]`, as `NODEID@ip:port` in mcc.conf).
+    pub fn add_node_pinned(&mut self, parents: &[usize], pins: &[Option<NodeId>]) -> usize {
         let addr = SocketAddr::new(
             IpAddr::V4(
                 Ipv4Addr::new(192, 0, 2, 0)
                     .to_bits()
-                    .wrapping_add(i as u32 + 1)
+                    .wrapping_add(self.nodes.len() as u32 + 1)
                     .into(),
             ),
             9376,
         );
+        self.add_node_with(parents, pins, addr)
+    }
+
+    /// Adds a node that takes over `addr` (another node's address, as a machine started in
+    /// its place): datagrams to `addr` reach the new node from now on.
+    pub fn add_node_at(&mut self, parents: &[usize], addr: SocketAddr) -> usize {
+        self.add_node_with(parents, &[], addr)
+    }
+
+    fn add_node_with(
+        &mut self,
+        parents: &[usize],
+        pins: &[Option<NodeId>],
+        addr: SocketAddr,
+    ) -> usize {
+        let i = self.nodes.len();
+        let identity = Identity::generate(&mut self.rng);
         self.nodes.push(SimNode {
             node: None,
             identity,
             parents: parents.to_vec(),
+            parent_pins: pins.to_vec(),
+            saved_pins: BTreeMap::new(),
+            allow_parent_id_change: self.allow_parent_id_change,
             addr,
             nat: None,
             tunnels: Vec::new(),
@@ -294,7 +327,17 @@ impl World {
                 n.cert_period.1,
             ),
             trust,
-            parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
+            parents: (n.parents.iter().enumerate())
+                .map(|(k, &p)| {
+                    let addr = self.nodes[p].addr;
+                    Parent {
+                        addr,
+                        pin: n.parent_pins.get(k).copied().flatten(),
+                        seen: n.saved_pins.get(&addr).copied(),
+                    }
+                })
+                .collect(),
+            allow_parent_id_change: n.allow_parent_id_change,
             names: vec![format!("node{i}")],
             timers: n.timers,
             limits: n.limits,
@@ -316,6 +359,16 @@ impl World {
                 .expect("tunnel re-added");
         }
         self.drain(i);
+    }
+
+    /// Sets node `i`'s `parents-allow-id-change` (takes effect at its next restart).
+    pub fn set_allow_parent_id_change(&mut self, i: usize, allow: bool) {
+        self.nodes[i].allow_parent_id_change = allow;
+    }
+
+    /// The parent IDs node `i`'s driver remembers, by parent address.
+    pub fn saved_parent_pins(&self, i: usize) -> &BTreeMap<SocketAddr, NodeId> {
+        &self.nodes[i].saved_pins
     }
 
     /// Changes one node's timers (takes effect at its next restart; call before traffic).
@@ -610,6 +663,10 @@ impl World {
             sn.tun.push(buf[..len].to_vec());
         }
         while let Some(e) = n.poll_event() {
+            // As mccd does: remember the ID pinned at each parent address.
+            if let Event::ParentPinned { addr, id } = e {
+                sn.saved_pins.insert(addr, id);
+            }
             sn.events.push(e);
         }
         // As mccd does after each drain: save the held revocations when they changed.
