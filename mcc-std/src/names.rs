@@ -142,6 +142,7 @@ pub(crate) mod tests {
             identity,
             trust,
             parents: Vec::new(),
+            allow_parent_id_change: false,
             names: vec!["node1".into()],
             timers: Timers::default(),
             limits: Limits::default(),

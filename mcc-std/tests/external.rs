@@ -40,6 +40,7 @@ fn server() -> Net {
         identity,
         trust,
         parents: Vec::new(),
+        allow_parent_id_change: false,
         names: Vec::new(),
         timers: Timers::default(),
         limits: Limits::default(),
