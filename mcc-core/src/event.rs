@@ -95,6 +95,17 @@ pub enum Event {
         /// The node that answered.
         offered: NodeId,
     },
+    /// A whole round of `Init`s to a parent address (`Timers::handshake_attempts`) went
+    /// unanswered since it last answered (or since the start); reported once until it
+    /// answers again. The parent is down or unreachable, or, when `expected` is set,
+    /// another node holds the address: the `Init`s name the expected node (their responder
+    /// tag), and any other node drops them unanswered.
+    ParentUnanswered {
+        /// The parent's configured address.
+        addr: SocketAddr,
+        /// The node the `Init`s were meant for, if the address is pinned.
+        expected: Option<NodeId>,
+    },
     /// A tunnel session is established with the remote endpoint.
     TunnelUp {
         /// The other end of the tunnel.

@@ -51,7 +51,7 @@ impl<C: Cipher> NodeState<'_, C> {
                     Response::ok(json!({ "healthy": true }))
                 } else {
                     let mut why = String::from("unhealthy: no parent link");
-                    for r in self.events.refused_parents() {
+                    for r in self.events.parent_problems() {
                         why.push_str("; ");
                         why.push_str(r);
                     }

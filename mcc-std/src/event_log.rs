@@ -8,16 +8,17 @@ use std::collections::VecDeque;
 
 /// Events kept for the `events` request.
 const RECENT_EVENTS: usize = 128;
-/// Parent addresses whose last refusal `health` reports (the core reports only configured
+/// Parent addresses whose last problem `health` reports (the core reports only configured
 /// parents; this only bounds what a driver bug could add).
-const REFUSED_PARENTS: usize = 64;
+const PARENT_PROBLEMS: usize = 64;
 
 /// The most recent events, oldest first, each `{ "time": RFC 3339, "event": text }`.
 #[derive(Debug, Default)]
 pub struct EventLog {
     recent: VecDeque<serde_json::Value>,
-    /// The last refusal at each parent address since a parent was last linked, in words.
-    refused_parents: Vec<(std::net::SocketAddr, String)>,
+    /// The last problem (a refused node, no answer) at each parent address since a parent
+    /// was last linked, in words.
+    parent_problems: Vec<(std::net::SocketAddr, String)>,
 }
 
 impl EventLog {
@@ -25,11 +26,11 @@ impl EventLog {
     pub fn record(&mut self, e: &Event) {
         match e {
             Event::Dropped { .. } => return,
-            Event::ParentChanged { to: Some(_), .. } => self.refused_parents.clear(),
-            Event::ParentRefused { addr, .. } => {
-                self.refused_parents.retain(|(a, _)| a != addr);
-                if self.refused_parents.len() < REFUSED_PARENTS {
-                    self.refused_parents.push((*addr, describe(e)));
+            Event::ParentChanged { to: Some(_), .. } => self.parent_problems.clear(),
+            Event::ParentRefused { addr, .. } | Event::ParentUnanswered { addr, .. } => {
+                self.parent_problems.retain(|(a, _)| a != addr);
+                if self.parent_problems.len() < PARENT_PROBLEMS {
+                    self.parent_problems.push((*addr, describe(e)));
                 }
             }
             _ => {}
@@ -45,10 +46,11 @@ impl EventLog {
         json!(self.recent)
     }
 
-    /// The parents refused since a parent was last linked (an impostor at a pinned
-    /// parent's address), one line each, for `health`.
-    pub fn refused_parents(&self) -> impl Iterator<Item = &str> {
-        self.refused_parents.iter().map(|(_, s)| s.as_str())
+    /// The latest problem at each parent address since a parent was last linked (a node
+    /// refused at a pinned address, a round of handshakes unanswered), one line each, for
+    /// `health`.
+    pub fn parent_problems(&self) -> impl Iterator<Item = &str> {
+        self.parent_problems.iter().map(|(_, s)| s.as_str())
     }
 }
 
@@ -70,6 +72,16 @@ pub fn describe(e: &Event) -> String {
             offered,
         } => format!(
             "parent {addr}: refused node {offered}, which answered there: the address is pinned to node {expected}"
+        ),
+        Event::ParentUnanswered {
+            addr,
+            expected: None,
+        } => format!("parent {addr}: no answer to a round of handshakes"),
+        Event::ParentUnanswered {
+            addr,
+            expected: Some(id),
+        } => format!(
+            "parent {addr}: no answer to a round of handshakes meant for node {id}, pinned there: the parent is down, or a node with another key holds the address and drops them"
         ),
         Event::TunnelUp { remote_endpoint } => format!("tunnel up with endpoint {remote_endpoint}"),
         Event::TunnelDown { remote_endpoint } => {
@@ -116,7 +128,7 @@ mod tests {
     use mcc_core::id::NodeId;
 
     #[test]
-    fn refused_parents_are_kept_until_a_parent_is_linked() {
+    fn parent_problems_are_kept_until_a_parent_is_linked() {
         let mut log = EventLog::default();
         let (a, b) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
         let addr: std::net::SocketAddr = "10.0.0.1:9376".parse().unwrap();
@@ -127,18 +139,29 @@ mod tests {
                 offered,
             });
         }
-        let refused: Vec<&str> = log.refused_parents().collect();
-        assert_eq!(refused.len(), 1, "the latest per address");
+        let problems: Vec<&str> = log.parent_problems().collect();
+        assert_eq!(problems.len(), 1, "the latest per address");
         assert!(
-            refused[0].starts_with(&format!("parent 10.0.0.1:9376: refused node {a}")),
+            problems[0].starts_with(&format!("parent 10.0.0.1:9376: refused node {a}")),
             "{}",
-            refused[0]
+            problems[0]
+        );
+        log.record(&Event::ParentUnanswered {
+            addr,
+            expected: Some(b),
+        });
+        let problems: Vec<&str> = log.parent_problems().collect();
+        assert_eq!(
+            problems,
+            [format!(
+                "parent 10.0.0.1:9376: no answer to a round of handshakes meant for node {b}, pinned there: the parent is down, or a node with another key holds the address and drops them"
+            )]
         );
         log.record(&Event::ParentChanged {
             from: None,
             to: Some(b),
         });
-        assert_eq!(log.refused_parents().count(), 0);
+        assert_eq!(log.parent_problems().count(), 0);
     }
 
     #[test]

@@ -358,7 +358,11 @@ impl<C: Cipher> EventLoop<C> {
             | Event::PeerCertificateLapsed { .. }
             | Event::TunnelCertificateLapsed { .. }) => warn!("{}", describe(&e)),
             Event::ParentPinned { addr, id } => self.remember_parent(addr, id),
-            e @ Event::ParentRefused { addr, .. } => {
+            e @ (Event::ParentRefused { addr, .. }
+            | Event::ParentUnanswered {
+                addr,
+                expected: Some(_),
+            }) => {
                 warn!("{}; {}", describe(&e), self.refusal_hint(addr));
             }
             Event::TunnelInstalled { fingerprint } => {
@@ -413,7 +417,7 @@ impl<C: Cipher> EventLoop<C> {
         }
     }
 
-    /// What the operator can do about a refused node at parent address `addr`.
+    /// What the operator can do about another node at the pinned parent address `addr`.
     fn refusal_hint(&self, addr: std::net::SocketAddr) -> String {
         let entries = self.parent_entries(addr);
         if entries.iter().any(|e| e.pin.is_some()) {

@@ -21,10 +21,10 @@ impl<C: Cipher> Node<C> {
         let old = self.parents.slots[slot].hs.as_ref();
         let tries = old.map_or(0, |h| h.tries + 1);
         let cookie = old.map_or([0; COOKIE_LEN], |h| h.machine.cookie());
-        // Bound to the parent this address answered with before (or is pinned to), so a
-        // recorded Init cannot be replayed to another node.
-        let responder = self.parents.slots[slot]
-            .pinned
+        // Bound to the node the slot insists on (configured, remembered or first met), so a
+        // recorded Init cannot be replayed to another node; none while a remembered pin
+        // may change (`parents-allow-id-change`), or the parent's successor never answers.
+        let responder = (self.parents.expected_id(slot))
             .map_or([0; RESPONDER_TAG_LEN], |id| link::responder_tag(&id));
         let timestamp = self.next_init_timestamp();
         self.parents.slots[slot].hs = Some(Initiating {

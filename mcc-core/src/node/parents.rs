@@ -43,6 +43,9 @@ pub(crate) struct ParentSlot {
     /// When the last `Event::ParentRefused` of this address was raised: one per `rejoin`,
     /// so an impostor answering every `Init` cannot flood the driver's log.
     pub refused_at: Option<Instant>,
+    /// A round of `Init`s went unanswered and `Event::ParentUnanswered` was raised; cleared
+    /// when the address answers.
+    pub silent: bool,
     pub hs: Option<Initiating>,
     /// Earliest time to dial it again (after a give-up or a failover).
     pub next_attempt: Instant,
@@ -85,6 +88,7 @@ impl Parents {
                     fixed: p.pin.is_some(),
                     reported: p.seen,
                     refused_at: None,
+                    silent: false,
                     hs: None,
                     next_attempt: now,
                 })
@@ -225,6 +229,7 @@ impl<C: Cipher> Node<C> {
     /// with `Event::ParentPinned` when the pin is news to the driver.
     pub(crate) fn admit_parent(&mut self, now: Instant, slot: usize, id: NodeId) -> bool {
         let addr = self.parents.slots[slot].addr;
+        self.parents.slots[slot].silent = false;
         match self.parents.check_pin(slot, id) {
             PinVerdict::Accept { report } => {
                 if report {
@@ -302,6 +307,12 @@ impl<C: Cipher> Node<C> {
             } else {
                 self.parents.slots[i].hs = None;
                 self.parents.slots[i].next_attempt = now + self.timers.rejoin;
+                if !self.parents.slots[i].silent {
+                    self.parents.slots[i].silent = true;
+                    let (addr, expected) =
+                        (self.parents.slots[i].addr, self.parents.expected_id(i));
+                    self.emit(Event::ParentUnanswered { addr, expected });
+                }
                 if self.parents.active.is_none() && self.parents.trying == i {
                     self.parents.trying = (i + 1) % self.parents.slots.len();
                     let next = self.parents.trying;

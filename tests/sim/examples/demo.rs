@@ -46,6 +46,7 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
             name(offered),
             name(expected)
         ),
+        Event::ParentUnanswered { addr, .. } => format!("no answer at parent {addr}"),
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),

@@ -115,6 +115,10 @@ pub struct TunnelHandle {
     pub fingerprint: [u8; 32],
 }
 
+/// What a node with a modified firmware does with a datagram in place of
+/// `Node::handle_datagram` (see [`World::set_firmware`]).
+pub type Firmware = Box<dyn FnMut(&mut Node, Instant, SocketAddr, &mut [u8])>;
+
 /// The simulated world: nodes, the network between them, and virtual time.
 pub struct World {
     now: Instant,
@@ -140,6 +144,8 @@ pub struct World {
     nat_bindings: BTreeMap<usize, NatBindings>,
     /// Datagrams a NAT dropped because their binding had expired.
     pub nat_dropped: u64,
+    /// Nodes running a modified firmware (an insider's), by index.
+    firmware: BTreeMap<usize, Firmware>,
     pub pki: Pki,
     /// Every datagram put on the wire, when `capture` is on.
     pub wire: Vec<Datagram>,
@@ -181,6 +187,7 @@ impl World {
             is_touched: Vec::new(),
             nat_bindings: BTreeMap::new(),
             nat_dropped: 0,
+            firmware: BTreeMap::new(),
             pki: Pki {
                 ca,
                 network,
@@ -359,6 +366,13 @@ impl World {
                 .expect("tunnel re-added");
         }
         self.drain(i);
+    }
+
+    /// Node `i` runs a modified firmware from now on: `f` receives every datagram
+    /// delivered to it instead of `Node::handle_datagram` (an insider's node that, e.g.,
+    /// answers `Init`s meant for another node).
+    pub fn set_firmware(&mut self, i: usize, f: Firmware) {
+        self.firmware.insert(i, f);
     }
 
     /// Sets node `i`'s `parents-allow-id-change` (takes effect at its next restart).
@@ -791,7 +805,10 @@ impl World {
                 continue;
             }
             if let Some(n) = self.nodes[f.to].node.as_mut() {
-                n.handle_datagram(now, f.from, &mut f.bytes);
+                match self.firmware.get_mut(&f.to) {
+                    Some(fw) => fw(n, now, f.from, &mut f.bytes),
+                    None => n.handle_datagram(now, f.from, &mut f.bytes),
+                }
                 self.drain(f.to);
             }
         }
