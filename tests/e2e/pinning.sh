@@ -6,8 +6,9 @@
 #   sudo bash tests/e2e/pinning.sh
 #
 #   1 c joins p and remembers p's node ID in data-dir/parent-pins.json
-#   2 p stops, x starts at p's address: c refuses it (`mcc parent` does not show x, x does
-#     make a link with c, the log and `mcc health` name the address, p's ID and x's ID)
+#   2 p stops, x starts at p's address: c refuses it. c's Inits name p (their responder
+#     tag), so x drops them unanswered: `mcc parent` on c does not show x, x has no link
+#     with c, and c's log and `mcc health` name the address and p's ID with what to do
 #   3 c's daemon restarts: the remembered pin holds, x is still refused
 #   4 with parents-allow-id-change = true c takes x and remembers x instead
 #   5 parents = P_ID@ip:port: x is refused even so (a configured pin holds whatever the
@@ -26,7 +27,7 @@ P_IP=10.233.0.1
 DUMP_LOGS="$W/*/mccd.log $W/*/mccd.stderr"
 
 need_root
-need_tools ip:iproute2 || exit 2
+need_tools ip:iproute2 tcpdump:tcpdump || exit 2
 need_tun
 lib_start
 build_release mcc-linux
@@ -49,9 +50,10 @@ log "p = $P_ID, x = $X_ID, c = $C_ID"
 
 # c_parent_is ID: `mcc parent` on c names ID.
 c_parent_is() { mcc_in c "$W/c" parent 2>/dev/null | grep -q "$1"; }
-# refusals: how many refusals of x c has logged.
-refusals() { grep -c "refused node $X_ID" "$CLOG" 2>/dev/null; }
-# refused_more N: c logged more than N refusals of x.
+# refusals: how many times c logged that its handshakes meant for p went unanswered at
+# p's address (x, an honest node, drops Inits that name another node).
+refusals() { grep -c "parent $P_IP:$PORT: no answer to a round of handshakes meant for node $P_ID" "$CLOG" 2>/dev/null; }
+# refused_more N: c logged that more than N times.
 refused_more() { [ "$(refusals)" -gt "$1" ]; }
 pinned_to() { grep -q "\"$P_IP:$PORT\": \"$1\"" "$PINS"; } # pinned_to ID: the file says so
 x_lists_c() { mcc_in p "$W/x" nodes 2>/dev/null | grep -q "$C_ID"; }
@@ -82,15 +84,23 @@ check "1c the pin is logged" grep -q "parent $P_IP:$PORT pinned to node $P_ID" "
 # ---------------------------------------------------------------- 2 an impostor at p's address
 
 swap p x
-check "2a c refuses x at p's address (logged)" wait_until 60 0.5 refused_more 0
-check "2b the refusal names address and both IDs" \
-    grep -q "parent $P_IP:$PORT: refused node $X_ID, which answered there: the address is pinned to node $P_ID" "$CLOG"
-check "2c the log says what to do" grep -q "set parents-allow-id-change = true" "$CLOG"
-check_not "2d mcc parent on c does not show x" c_parent_is "$X_ID"
+# What reaches x and what it answers: Inits (link type 1) from c, InitAcks (2).
+spawn p "$W/tcpdump.log" tcpdump -Z root -i eth0 -U -w "$W/p.pcap" udp port $PORT
+wait_until 10 0.2 grep -q "listening on eth0" "$W/tcpdump.log" || die "tcpdump did not start"
+check "2a c keeps x out at p's address (logged)" wait_until 60 0.5 refused_more 0
+check "2b the log names the address and p's ID, and says what to do" \
+    grep -q "no answer to a round of handshakes meant for node $P_ID, pinned there: .*; if the parent's key was replaced on purpose, set parents-allow-id-change = true" "$CLOG"
+check_not "2c mcc parent on c does not show x" c_parent_is "$X_ID"
 health=$(mcc_in c "$W/c" health 2>&1)
-check "2e mcc health on c is unhealthy and names the refusal" \
-    sh -c 'printf "%s" "$1" | grep -q "unhealthy: no parent link; parent $2: refused node $3"' _ "$health" "$P_IP:$PORT" "$X_ID"
-check_not "2f x has no link with c" x_linked_c
+check "2d mcc health on c is unhealthy and names the pinned node" \
+    sh -c 'printf "%s" "$1" | grep -q "unhealthy: no parent link; parent $2: no answer to a round of handshakes meant for node $3"' _ "$health" "$P_IP:$PORT" "$P_ID"
+check_not "2e x has no link with c" x_linked_c
+kill_pids "$SPAWNED"
+count() { timeout 20 tcpdump -nn -r "$W/p.pcap" "$1" 2>/dev/null | wc -l; } # count FILTER
+inits=$(count "src host 10.233.0.2 and dst port $PORT and udp[8] = 1")
+acks=$(count "src host $P_IP and udp[8] = 2")
+log "at p's address, x running: $inits Inits from c, $acks InitAcks"
+check "2f c's Inits reached x, which answered none of them" test "$inits" -ge 2 -a "$acks" -eq 0
 check "2g the pins file still holds p" pinned_to "$P_ID"
 
 # ---------------------------------------------------------------- 3 the pin survives a restart
