@@ -122,6 +122,7 @@ fn main() {
         seq: 1_700_000_003,
         kind: RecordKind::Node,
         names: vec!["laptop".into()],
+        static_addr: None,
         proof: None,
     };
     mcc_core::routing::record::sign(&mut own, &node, node_cert.encoded().to_vec());
@@ -131,6 +132,7 @@ fn main() {
         seq: 1_700_000_001,
         kind: RecordKind::ServerEndpoint,
         names: vec![],
+        static_addr: None,
         proof: None,
     };
     mcc_core::routing::record::sign(&mut ep, &endpoint, tunnel_cert.encoded().to_vec());

@@ -328,6 +328,7 @@ pub fn tree_updates(
                 } else {
                     Vec::new()
                 },
+                static_addr: None,
                 proof: None,
             }));
         }

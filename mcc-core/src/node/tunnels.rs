@@ -235,6 +235,7 @@ impl<C: Cipher> Node<C> {
                 seq: 0,
                 kind,
                 names,
+                static_addr: None,
                 proof: None,
             },
             Some((&key, cert.encoded().to_vec())),

@@ -485,6 +485,7 @@ impl World {
             seq: 1,
             kind: RecordKind::Node,
             names: Vec::new(),
+            static_addr: None,
             proof: None,
         };
         mcc_core::routing::record::sign(&mut r, &key, cert.encoded().to_vec());
