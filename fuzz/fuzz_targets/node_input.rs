@@ -32,6 +32,7 @@ fn node() -> Node {
             timers: Timers::default(),
             limits: Limits::leaf(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         };
         let client_key = Identity::from_secret([5; 32]);
         let info = TunnelInfo {

@@ -86,6 +86,7 @@ impl Pki {
             timers: Timers::default(),
             limits: limits(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         }
     }
 }

@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(c.holder(A), Some(id(3)));
         c.set(id(3), None, 13);
         assert_eq!(c.holder(A), None);
-        assert!(c.by_addr.get(&A).is_none(), "no empty entries left");
+        assert!(!c.by_addr.contains_key(&A), "no empty entries left");
     }
 
     #[test]
