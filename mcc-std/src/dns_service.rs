@@ -1,11 +1,17 @@
 //! The node's DNS service on `dns-addr`: the socket, [`dns::answer`] over a [`NameView`] of
-//! the node, and the queries for names not known here, parked until the node's lookup up
-//! the tree completes. The protocol itself is [`crate::dns`]'s.
+//! the node, and the queries for names (and reverse queries for static addresses) not
+//! known here, parked until the node's lookup up the tree completes. The protocol itself is
+//! [`crate::dns`]'s.
+//!
+//! Names and IDs answer with their dynamic addresses, resolved here without asking anyone
+//! (the docs' faster and safer kind). A static address (10.115.0.0/16) answers a `PTR`
+//! query with its holder's name: bound here, else asked of the root.
 
 use crate::dns::{self, DnsConfig, NameView};
 use mcc_core::Node;
 use mcc_core::crypto::Cipher;
 use mcc_core::id::NodeId;
+use mcc_core::resolver::is_static_host;
 use mcc_core::time::Instant;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -86,9 +92,12 @@ impl DnsService {
         let mut view = View { node, missed: None };
         let resp = dns::answer(query, &self.cfg, &mut view);
         if let Some(now) = look_up_at
-            && let Some(name) = view.missed.take()
+            && let Some(missed) = view.missed.take()
             && self.parked.len() < MAX_PARKED
-            && let Some(lookup) = view.node.start_lookup(now, &name)
+            && let Some(lookup) = match missed {
+                Missed::Name(name) => view.node.start_lookup(now, &name),
+                Missed::Static(a) => view.node.start_address_lookup(now, a),
+            }
         {
             self.parked.push(Parked {
                 lookup,
@@ -105,11 +114,16 @@ impl DnsService {
     }
 }
 
+/// What was not known here (worth a lookup up the tree).
+enum Missed {
+    Name(String),
+    Static(Ipv4Addr),
+}
+
 /// The node as the DNS server sees it.
 struct View<'a, C: Cipher> {
     node: &'a mut Node<C>,
-    /// A name that was not known here (worth a lookup up the tree).
-    missed: Option<String>,
+    missed: Option<Missed>,
 }
 
 impl<C: Cipher> NameView for View<'_, C> {
@@ -128,11 +142,20 @@ impl<C: Cipher> NameView for View<'_, C> {
             })
             .collect();
         if addrs.is_empty() {
-            self.missed = Some(name.to_string());
+            self.missed = Some(Missed::Name(name.to_string()));
         }
         addrs
     }
     fn reverse(&mut self, addr: IpAddr) -> Option<String> {
+        if let IpAddr::V4(a) = addr
+            && is_static_host(a)
+        {
+            let id = self.node.lookup_address(a);
+            if id.is_none() {
+                self.missed = Some(Missed::Static(a));
+            }
+            return id.map(|id| id.to_string());
+        }
         self.node.resolver().lookup(addr).map(|id| id.to_string())
     }
 }

@@ -6,7 +6,7 @@
 use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
 use crate::control_respond::NodeState;
-use crate::control_server::ControlServer;
+use crate::control_server::{ControlServer, PendingRequest};
 use crate::dns_service::DnsService;
 use crate::event_log::{EventLog, describe};
 use crate::resolver_state::ResolverState;
@@ -59,7 +59,12 @@ pub struct EventLoop<C: Cipher> {
     resolver: ResolverState,
     revocations: RevocationState,
     events: EventLog,
+    /// Control requests waiting for a lookup up the tree, by query number.
+    parked: Vec<(u64, PendingRequest)>,
 }
+
+/// Most control requests waiting for lookups at once (more are answered at once).
+const MAX_PARKED_REQUESTS: usize = 8;
 
 impl<C: Cipher> EventLoop<C> {
     /// Loads the keys, certificates, saved resolver state and tunnels the configuration
@@ -124,6 +129,7 @@ impl<C: Cipher> EventLoop<C> {
             resolver,
             revocations,
             events: EventLog::default(),
+            parked: Vec::new(),
         })
     }
 
@@ -190,7 +196,12 @@ impl<C: Cipher> EventLoop<C> {
                         events: &self.events,
                         clock: &self.clock,
                     };
-                    pending.answer(|req| state.respond(req));
+                    match state.lookup_first(pending.request()) {
+                        Some(q) if self.parked.len() < MAX_PARKED_REQUESTS => {
+                            self.parked.push((q, pending))
+                        }
+                        _ => pending.answer(|req| state.respond(req)),
+                    }
                 },
                 _ = sleep => {
                     let now = self.clock.now();
@@ -278,6 +289,20 @@ impl<C: Cipher> EventLoop<C> {
         }
         for q in looked_up {
             self.dns.lookup_done(&mut self.node, q).await;
+            let (ready, waiting) = std::mem::take(&mut self.parked)
+                .into_iter()
+                .partition(|(p, _)| *p == q);
+            self.parked = waiting;
+            let ready: Vec<(u64, PendingRequest)> = ready;
+            for (_, pending) in ready {
+                let mut state = NodeState {
+                    node: &mut self.node,
+                    cfg: &self.cfg,
+                    events: &self.events,
+                    clock: &self.clock,
+                };
+                pending.answer(|req| state.respond(req));
+            }
         }
         self.resolver
             .save_due(self.node.resolver(), std::time::Instant::now());
@@ -292,7 +317,8 @@ impl<C: Cipher> EventLoop<C> {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
             e @ (Event::OwnCertificateInvalid { .. }
             | Event::PeerCertificateLapsed { .. }
-            | Event::TunnelCertificateLapsed { .. }) => warn!("{}", describe(&e)),
+            | Event::TunnelCertificateLapsed { .. }
+            | Event::StaticAddressTaken { .. }) => warn!("{}", describe(&e)),
             Event::TunnelInstalled { fingerprint } => {
                 if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
                     warn!("could not save the tunnel delivered by its server: {err}");
@@ -309,7 +335,14 @@ impl<C: Cipher> EventLoop<C> {
         let Some((cert, key)) = self.node.tunnel_credentials(fingerprint) else {
             return Ok(());
         };
-        let opts = tunnel_dir::TunnelOptions::default();
+        // The file states the server endpoint's static address the certificate signs.
+        let opts = tunnel_dir::TunnelOptions {
+            static_addr: cert
+                .tunnel()
+                .and_then(|t| t.static_addr)
+                .map(std::net::Ipv4Addr::from),
+            ..tunnel_dir::TunnelOptions::default()
+        };
         tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())
     }
 }

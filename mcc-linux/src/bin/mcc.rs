@@ -136,8 +136,10 @@ enum Cmd {
         remote_node: String,
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
-        #[arg(long = "static-ip-address")]
-        static_ip_address: Option<Ipv4Addr>,
+        /// Static address of the server endpoint, signed into the certificate; the
+        /// default 10.115.0.0/16 means none.
+        #[arg(long = "static-ip-address", value_parser = static_ip)]
+        static_ip_address: Option<StaticIp>,
         #[arg(long = "external-ip-address")]
         external_ip_address: Option<Ipv4Addr>,
         /// Configuration directory of this (server) node.
@@ -324,7 +326,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 targets: &targets,
                 remote_node: &remote_node,
                 dns_names: &dns_names,
-                static_ip_address,
+                static_ip_address: static_ip_address.and_then(|s| s.0),
                 external_ip_address,
             };
             let id = provision::create_tunnel(&dir, &my_cert, &net_cert, &net_key, &req, now())
@@ -381,6 +383,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+/// A `--static-ip-address` value: a host of 10.115.0.0/16, or `10.115.0.0/16` for none.
+#[derive(Clone, Debug)]
+struct StaticIp(Option<Ipv4Addr>);
+
+fn static_ip(v: &str) -> Result<StaticIp, String> {
+    config::parse_static_addr(v).map(StaticIp)
 }
 
 fn now() -> u64 {
