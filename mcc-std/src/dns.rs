@@ -7,7 +7,8 @@
 //!   entry: `A`, `AAAA` (one record per provider, in the order [`NameView::lookup`] gives
 //!   them) and `ANY` (all `A` then all `AAAA`). A known name with any other type is NODATA
 //!   (NOERROR, empty answer); an unknown name is NXDOMAIN; the apex `<domain>.` is NODATA.
-//! - `83.10.in-addr.arpa.` (10.83.0.0/16) and `2.0.ip6.arpa.`/`3.0.ip6.arpa.` (200::/7):
+//! - `83.10.in-addr.arpa.` (10.83.0.0/16), `115.10.in-addr.arpa.` (the static addresses,
+//!   10.115.0.0/16) and `2.0.ip6.arpa.`/`3.0.ip6.arpa.` (200::/7):
 //!   `PTR` (and `ANY`) of a full address answers `<name>.<domain>.`; an address without a
 //!   name is NXDOMAIN, other types are NODATA, partial (shorter) names inside these zones are
 //!   NODATA, and malformed ones NXDOMAIN.
@@ -65,8 +66,9 @@ const PLAIN_PAYLOAD: usize = 512;
 
 /// Reverse zones of the dynamic ranges, as lowercase labels: 10.83.0.0/16 and 200::/7 (first
 /// byte 0x02 or 0x03, i.e. nibbles `0` then `2` or `3`).
-const REVERSE_ZONES: [&[&str]; 3] = [
+const REVERSE_ZONES: [&[&str]; 4] = [
     &["83", "10", "in-addr", "arpa"],
+    &["115", "10", "in-addr", "arpa"],
     &["2", "0", "ip6", "arpa"],
     &["3", "0", "ip6", "arpa"],
 ];
@@ -472,6 +474,21 @@ mod tests {
         let r = ask("0.83.10.in-addr.arpa.", RecordType::PTR);
         assert_eq!(r.metadata.response_code, ResponseCode::NoError);
         assert!(r.answers.is_empty());
+    }
+
+    #[test]
+    fn ptr_of_a_static_address() {
+        let mut v = view();
+        v.rev.insert(IpAddr::V4(Ipv4Addr::new(10, 115, 4, 4)), id());
+        let q =
+            |name: &str, v: &mut FakeView| ask_msg(&query_msg(name, RecordType::PTR), &cfg(), v);
+        let r = q("4.4.115.10.in-addr.arpa.", &mut v);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative);
+        assert_eq!(ptr_records(&r), vec![format!("{}.home.arpa.", id())]);
+        let r = q("5.4.115.10.in-addr.arpa.", &mut v);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        assert!(r.metadata.authoritative, "our zone: no name is an answer");
     }
 
     #[test]

@@ -328,6 +328,36 @@ mod tests {
         assert!(verify(&c, &p.trust, 10).is_err());
     }
 
+    /// The sizes docs/PROTOCOL.md gives for a signed node record in a topology update.
+    #[test]
+    fn a_signed_node_update_is_284_bytes_and_a_static_address_adds_4() {
+        let mut p = pki();
+        let key = Identity::generate(&mut p.rng);
+        let t0 = 1_767_225_600;
+        let cert = issue::node(&p.net, &key.id(), t0, t0 + 365 * 86_400);
+        assert_eq!(cert.encoded().len(), 141);
+        let size = |static_addr: Option<[u8; 4]>| {
+            let mut r = Record {
+                id: key.id(),
+                parent: Some(NodeId([1; 32])),
+                seq: next_seq(0, t0),
+                kind: RecordKind::Node,
+                names: alloc::vec![],
+                static_addr,
+                proof: None,
+            };
+            let bare = postcard::to_allocvec(&r).unwrap().len();
+            sign(&mut r, &key, cert.encoded().to_vec());
+            let u = crate::wire::rpc::TopologyUpdate {
+                upto: 1,
+                entries: alloc::vec![crate::wire::rpc::Entry::Upsert(r)],
+            };
+            (bare, postcard::to_allocvec(&u).unwrap().len())
+        };
+        assert_eq!(size(None), (74, 284));
+        assert_eq!(size(Some([10, 115, 4, 4])), (78, 288));
+    }
+
     #[test]
     fn seq_follows_the_wall_clock_and_never_goes_back() {
         assert_eq!(next_seq(1, 1_700_000_000), 1_700_000_000);
