@@ -21,6 +21,7 @@ fi
 
 echo "== fmt";     cargo fmt --all -- --check
 echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
+echo "== doc";     RUSTDOCFLAGS="-D warnings" cargo doc -q -p mcc-core --no-deps   # the core's API docs link cleanly
 echo "== tests";   cargo test --workspace --release
 echo "== example"; cargo run --release -q -p udp-service-example   # two nodes on loopback UDP, a tunnel, an echo service
 echo "== ring";    cargo test -p mcc-core --features ring --release
@@ -31,15 +32,15 @@ if [[ $EUID -eq 0 ]]; then
     # Every script builds what it needs first, so the lanes do not race on cargo. Each
     # script scopes its namespaces by its own prefix (tests/e2e/lib.sh), so two lanes can
     # run at once on two cores; each lane's output is printed when it ends.
-    cargo build --release -q -p mcc-linux -p mcc-android -p mcu-node
+    cargo build --release -q -p mcc-linux -p mcc-nss -p mcc-android -p mcu-node
     lane() {
         local out=$1 rc=0; shift
         for t in "$@"; do bash "tests/e2e/$t" >>"$out" 2>&1 || { echo "FAILED: $t" >>"$out"; rc=1; }; done
         return $rc
     }
     logs=$(mktemp -d)
-    lane "$logs/a" linux.sh mcu.sh & a=$!          # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node
-    lane "$logs/b" android-jvm.sh control.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user
+    lane "$logs/a" linux.sh mcu.sh external.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; a LAN device behind an external tunnel (nftables NAT)
+    lane "$logs/b" android-jvm.sh control.sh nss.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig
     rc=0
     wait $a || rc=1
     wait $b || rc=1

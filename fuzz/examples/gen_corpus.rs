@@ -7,7 +7,8 @@ use mcc_core::crypto::{Identity, sha256};
 use mcc_core::filter;
 use mcc_core::id::NodeId;
 use mcc_core::wire::link::{
-    ACK_CONTEXT, Cookie, DATA_HEADER_LEN, DataHeader, INIT_CONTEXT, Init, InitAck, NatKeepalive,
+    ACK_CONTEXT, Cookie, DATA_HEADER_LEN, DataHeader, INIT_CONTEXT, Init, InitAck, InitFields,
+    NatKeepalive,
 };
 use mcc_core::wire::rpc::{
     AddressLookup, CONTROL_HEADER_LEN, Control, ControlHeader, Entry, KIND_TOPOLOGY, NatProbe,
@@ -85,8 +86,13 @@ fn main() {
     write("link_frames", "data", &data);
     write("link_frames", "keepalive", &data[..DATA_HEADER_LEN + 16]);
     let mut init = vec![0u8; Init::buffer_len(node_cert.encoded().len())];
-    let sig_at =
-        Init::emit_unsigned(&mut init, 11, &[0x11; 32], node_cert.encoded()).expect("fits");
+    let fields = InitFields {
+        sender: 11,
+        ephemeral: [0x11; 32],
+        timestamp: 1_750_000_000_000,
+        responder: [0x22; 8],
+    };
+    let sig_at = Init::emit_unsigned(&mut init, &fields, node_cert.encoded()).expect("fits");
     let sig = node.sign(&[INIT_CONTEXT, &init[..sig_at]].concat());
     init[sig_at..sig_at + 64].copy_from_slice(&sig);
     write("link_frames", "init", &init);

@@ -4,7 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcc_core::wire::link::{Cookie, DATA_HEADER_LEN, DataHeader, Init, InitAck, NatKeepalive};
+use mcc_core::wire::link::{
+    Cookie, DATA_HEADER_LEN, DataHeader, Init, InitAck, InitFields, NatKeepalive,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(h) = DataHeader::parse(data) {
@@ -15,7 +17,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(i) = Init::parse(data) {
         let mut b = vec![0u8; Init::buffer_len(i.cert.len())];
         assert_eq!(b.len(), data.len());
-        let sig_at = Init::emit_unsigned(&mut b, i.sender, &i.ephemeral, i.cert).expect("fits");
+        let fields = InitFields {
+            sender: i.sender,
+            ephemeral: i.ephemeral,
+            timestamp: i.timestamp,
+            responder: i.responder,
+        };
+        let sig_at = Init::emit_unsigned(&mut b, &fields, i.cert).expect("fits");
         b[sig_at..sig_at + 64].copy_from_slice(&i.signature);
         b[sig_at + 64..].copy_from_slice(&i.cookie);
         assert_eq!(b, data);

@@ -1,7 +1,13 @@
 //! The Linux node: a TUN device and routes for the overlay ranges, started and driven by
-//! `mcc_std::daemon`. The binaries are `mccd` (the daemon) and `mcc` (the client).
+//! `mcc_std::daemon`, and the one nftables table mccd owns (`firewall`) with the NAT of
+//! external tunnels (`external_nat`, docs/FIREWALL.md). The binaries are `mccd` (the
+//! daemon) and `mcc` (the client).
 
+pub mod external_nat;
+pub mod firewall;
+pub mod ip_forwarding;
 pub mod platform;
+pub mod route_lookup;
 pub mod tun_device;
 
 pub use mcc_std::logging::error_chain;

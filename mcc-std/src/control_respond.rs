@@ -104,6 +104,10 @@ impl<C: Cipher> NodeState<'_, C> {
                 Ok(id) => Response::ok(json!(id.to_string())),
                 Err(e) => Response::err(e),
             },
+            // The name service answers these (the event loop hands them to it).
+            Request::HostByName { .. } | Request::HostByAddress { .. } => {
+                Response::err(format!("{}: answered by the name service", req.name()))
+            }
             Request::Status => {
                 let s = self.node.stats();
                 Response::ok(json!({

@@ -5,6 +5,7 @@
 
 use crate::config::{self, CipherChoice, DaemonConfig};
 use crate::event_loop::{EventLoop, StartError};
+use crate::external::Forwarding;
 use crate::logging;
 use crate::tun::TunDevice;
 use mcc_core::crypto::Cipher;
@@ -37,6 +38,17 @@ pub trait Platform {
     /// inside the tokio runtime, after the sockets are bound). `cfg` is the whole
     /// configuration, for what else a platform sets up with the device (macOS: DNS).
     fn create_tun(&mut self, spec: &TunSpec, cfg: &DaemonConfig) -> io::Result<Self::Tun>;
+
+    /// The forwarding to the LAN devices of external tunnels, once the TUN device of `spec`
+    /// exists ([`crate::external`]). `None` by default: such a platform refuses external
+    /// tunnels.
+    fn forwarding(
+        &mut self,
+        _spec: &TunSpec,
+        _cfg: &DaemonConfig,
+    ) -> io::Result<Option<Box<dyn Forwarding>>> {
+        Ok(None)
+    }
 }
 
 /// The TUN device a node wants: its name and MTU from mcc.conf, the node's own overlay
@@ -119,7 +131,7 @@ async fn start_with<C: Cipher, P: Platform>(
     cfg: DaemonConfig,
     platform: &mut P,
 ) -> Result<(EventLoop<C>, P::Tun), DaemonError> {
-    let lp = EventLoop::<C>::start(cfg).await?;
+    let mut lp = EventLoop::<C>::start(cfg).await?;
     info!(cipher = C::NAME, "both layers sealed with {}", C::NAME);
     platform
         .protect_socket(lp.udp_fd())
@@ -128,6 +140,12 @@ async fn start_with<C: Cipher, P: Platform>(
     let tun = platform
         .create_tun(&spec, &lp.cfg)
         .map_err(DaemonError::Platform)?;
+    if let Some(f) = platform
+        .forwarding(&spec, &lp.cfg)
+        .map_err(DaemonError::Platform)?
+    {
+        lp.set_forwarding(f);
+    }
     Ok((lp, tun))
 }
 

@@ -5,10 +5,12 @@
 
 use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
+use crate::control::{Request, Response};
 use crate::control_respond::NodeState;
 use crate::control_server::{ControlServer, PendingRequest};
-use crate::dns_service::DnsService;
+use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
+use crate::external::{Externals, Forwarding};
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -61,6 +63,9 @@ pub struct EventLoop<C: Cipher> {
     events: EventLog,
     /// Control requests waiting for a lookup up the tree, by query number.
     parked: Vec<(u64, PendingRequest)>,
+    externals: Externals,
+    /// A tunnel came or went: the external tunnels are looked at again after the events.
+    externals_stale: bool,
 }
 
 /// Most control requests waiting for lookups at once (more are answered at once).
@@ -99,13 +104,10 @@ impl<C: Cipher> EventLoop<C> {
             .await
             .map_err(bind_err("listen-addr", listen.clone()))?;
         let udp = UdpIo::new(udp).map_err(bind_err("listen-addr", listen))?;
-        let dns = DnsService::bind(
-            cfg.dns_enable.then_some(cfg.dns_addr),
-            &cfg.resolver_domain,
-            cfg.resolver_ttl,
-        )
-        .await
-        .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        let mut dns = DnsService::bind(cfg.dns_enable.then_some(cfg.dns_addr), dns_config(&cfg))
+            .await
+            .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        dns.set_tunnel_names(tunnel_dir::file_names(&cfg.tunnels)?);
         let control = ControlServer::bind(cfg.unix_enable.then_some(&*cfg.unix_socket_path))
             .map_err(bind_err(
                 "unix-socket-path",
@@ -130,7 +132,15 @@ impl<C: Cipher> EventLoop<C> {
             revocations,
             events: EventLog::default(),
             parked: Vec::new(),
+            externals: Externals::new(None),
+            externals_stale: false,
         })
+    }
+
+    /// The OS driver's forwarding to the LAN devices of external tunnels. Without it (the
+    /// default) external tunnels are refused: their packets would reach this node itself.
+    pub fn set_forwarding(&mut self, forwarding: Box<dyn Forwarding>) {
+        self.externals = Externals::new(Some(forwarding));
     }
 
     /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
@@ -151,6 +161,8 @@ impl<C: Cipher> EventLoop<C> {
         let mut tread = TunRead::new(mtu + 256, tun.offload());
         let mut twrite = TunWrite::new(tun.headroom());
         let mut dbuf = vec![0u8; 1500];
+        // Before any packet: a tunnel installed at start must not deliver to this node.
+        self.refresh_externals();
         self.node.handle_timeout(self.clock.now());
         loop {
             self.drain(tun, &mut twrite).await;
@@ -189,18 +201,47 @@ impl<C: Cipher> EventLoop<C> {
                         self.dns.answer(&mut self.node, now, &dbuf[..n], from).await;
                     }
                 },
-                pending = self.control.next() => {
-                    let mut state = NodeState {
-                        node: &mut self.node,
-                        cfg: &self.cfg,
-                        events: &self.events,
-                        clock: &self.clock,
-                    };
-                    match state.lookup_first(pending.request()) {
-                        Some(q) if self.parked.len() < MAX_PARKED_REQUESTS => {
-                            self.parked.push((q, pending))
+                pending = self.control.next() => match pending.request() {
+                    Request::HostByName { .. } | Request::HostByAddress { .. } => {
+                        let now = self.clock.now();
+                        self.dns.host_request(&mut self.node, now, pending);
+                    }
+                    req => {
+                        let tunnels_change =
+                            matches!(req, Request::ReloadTunnels | Request::CreateTunnel { .. });
+                        let mut state = NodeState {
+                            node: &mut self.node,
+                            cfg: &self.cfg,
+                            events: &self.events,
+                            clock: &self.clock,
+                        };
+                        // `mcc resolve` of a static address not known here waits for the
+                        // root's answer (answered in `after_events`).
+                        if self.parked.len() < MAX_PARKED_REQUESTS
+                            && let Some(q) = state.lookup_first(req)
+                        {
+                            self.parked.push((q, pending));
+                        } else {
+                        let externals = &mut self.externals;
+                        pending.answer(|req| {
+                            let mutates = req.mutates();
+                            let r = state.respond(req);
+                            // A new tunnel is forwarded before the answer says it is active.
+                            if !mutates {
+                                return r;
+                            }
+                            match externals.refresh(state.node, state.cfg, state.clock.now()) {
+                                Err(e) => {
+                                    warn!("{e}");
+                                    if r.ok { Response::err(e.to_string()) } else { r }
+                                }
+                                Ok(()) => r,
+                            }
+                        });
                         }
-                        _ => pending.answer(|req| state.respond(req)),
+                        if tunnels_change {
+                            self.reload_tunnel_names();
+                        }
                     }
                 },
                 _ = sleep => {
@@ -210,6 +251,7 @@ impl<C: Cipher> EventLoop<C> {
                 },
                 _ = &mut shutdown => {
                     info!("shutting down");
+                    self.externals.stop();
                     self.resolver.save(self.node.resolver());
                     self.control.close();
                     return Ok(());
@@ -304,6 +346,9 @@ impl<C: Cipher> EventLoop<C> {
                 pending.answer(|req| state.respond(req));
             }
         }
+        if std::mem::take(&mut self.externals_stale) {
+            self.refresh_externals();
+        }
         self.resolver
             .save_due(self.node.resolver(), std::time::Instant::now());
         if let Err(e) = self.revocations.save_if_changed(self.node.trust()) {
@@ -311,8 +356,20 @@ impl<C: Cipher> EventLoop<C> {
         }
     }
 
+    /// Forwards the external tunnels the node has now; a refused one is logged (and taken
+    /// out of the node by [`Externals::refresh`]).
+    fn refresh_externals(&mut self) {
+        let now = self.clock.now();
+        if let Err(e) = self.externals.refresh(&mut self.node, &self.cfg, now) {
+            warn!("{e}");
+        }
+    }
+
     fn on_event(&mut self, e: Event) {
         self.events.record(&e);
+        if matches!(e, Event::TunnelDown { .. } | Event::TunnelInstalled { .. }) {
+            self.externals_stale = true;
+        }
         match e {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
             e @ (Event::OwnCertificateInvalid { .. }
@@ -324,24 +381,39 @@ impl<C: Cipher> EventLoop<C> {
                     warn!("could not save the tunnel delivered by its server: {err}");
                 } else {
                     info!("tunnel delivered by its server node installed and saved");
+                    self.reload_tunnel_names();
                 }
             }
             e => info!("{}", describe(&e)),
         }
     }
 
-    /// Saves a tunnel its server node delivered, so it is there after a restart.
+    /// Re-reads the names the tunnel files give (after the directory changed).
+    fn reload_tunnel_names(&mut self) {
+        match tunnel_dir::file_names(&self.cfg.tunnels) {
+            Ok(names) => self.dns.set_tunnel_names(names),
+            Err(e) => warn!("tunnel names: {e}"),
+        }
+    }
+
+    /// Saves a tunnel its server node delivered, so it is there after a restart. Its file
+    /// gives the certificate's names, where the operator can see and change them.
     fn persist_offered_tunnel(&self, fingerprint: &[u8; 32]) -> Result<(), store::StoreError> {
         let Some((cert, key)) = self.node.tunnel_credentials(fingerprint) else {
             return Ok(());
         };
+        let names = cert
+            .tunnel()
+            .map(|t| t.dns_names.clone())
+            .unwrap_or_default();
         // The file states the server endpoint's static address the certificate signs.
         let opts = tunnel_dir::TunnelOptions {
+            dns_names: &names,
             static_addr: cert
                 .tunnel()
                 .and_then(|t| t.static_addr)
                 .map(std::net::Ipv4Addr::from),
-            ..tunnel_dir::TunnelOptions::default()
+            ..Default::default()
         };
         tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())
     }

@@ -18,6 +18,7 @@ use mcc_core::crypto::{Cipher, Identity};
 use mcc_core::id::NodeId;
 use mcc_core::time::Instant;
 use mcc_core::{Command, Node};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -154,6 +155,11 @@ pub fn install<C: Cipher>(
     if let Command::AddTunnel { cert, .. } | Command::OfferTunnel { cert, .. } = &cmd {
         check_static_addr(t, cert)?;
     }
+    if let Command::AddTunnel { cert, key } = &cmd {
+        external_device(t, cert, cert.body.subject == key.id())?;
+    } else if let Command::OfferTunnel { cert, .. } = &cmd {
+        external_device(t, cert, true)?;
+    }
     node.handle_command(now, cmd)
         .map_err(|e| TunnelDirError::Refused {
             path: t.path.clone(),
@@ -174,6 +180,73 @@ fn check_static_addr(t: &TunnelConf, cert: &Certificate) -> Result<(), TunnelDir
         }),
         _ => Ok(()),
     }
+}
+
+/// The LAN device an external tunnel forwards to, and the tunnel file that says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalDevice {
+    pub address: Ipv4Addr,
+    pub file: PathBuf,
+}
+
+/// The LAN device of the tunnel file `t` with certificate `cert`: the file's
+/// `external-ip-address`, else the certificate's. Refused: a file and a certificate that
+/// name different devices, a certificate's address outside RFC 1918 (the file's is checked
+/// when it is parsed), and an address on the client side (only the server forwards).
+pub fn external_device(
+    t: &TunnelConf,
+    cert: &Certificate,
+    server_side: bool,
+) -> Result<Option<Ipv4Addr>, TunnelDirError> {
+    let refused = |reason: String| TunnelDirError::Refused {
+        path: t.path.clone(),
+        reason,
+    };
+    let signed = cert
+        .tunnel()
+        .and_then(|i| i.external_addr)
+        .map(Ipv4Addr::from);
+    if !server_side {
+        return match t.external_ip_address {
+            Some(a) => Err(refused(format!(
+                "external-ip-address {a}: only the server side of a tunnel forwards to a LAN device"
+            ))),
+            None => Ok(None),
+        };
+    }
+    if let Some(a) = signed
+        && !a.is_private()
+    {
+        return Err(refused(format!(
+            "the certificate's external address {a} is not an RFC 1918 private address"
+        )));
+    }
+    match (t.external_ip_address, signed) {
+        (Some(f), Some(c)) if f != c => Err(refused(format!(
+            "external-ip-address {f} differs from the certificate's external address {c}"
+        ))),
+        (f, c) => Ok(f.or(c)),
+    }
+}
+
+/// The LAN devices the tunnel files of `dir` name, by certificate fingerprint. Which of
+/// them are server sides, the only ones that forward, the node's tunnel table tells
+/// ([`install`] has refused an address on a client side).
+pub fn external_devices(dir: &Path) -> Result<BTreeMap<[u8; 32], ExternalDevice>, TunnelDirError> {
+    let mut out = BTreeMap::new();
+    for t in config::load_tunnels(dir)? {
+        let cert = store::read_certificate(&t.certificate)?;
+        if let Some(address) = external_device(&t, &cert, true)? {
+            out.insert(
+                cert.fingerprint(),
+                ExternalDevice {
+                    address,
+                    file: t.path.clone(),
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Makes the node's tunnels match the directory `dir`: installs the new tunnel files and
@@ -201,6 +274,20 @@ pub fn sync<C: Cipher>(
         let _ = node.handle_command(now, Command::RemoveTunnel { fingerprint });
     }
     Ok(node.tunnels().count())
+}
+
+/// The names the tunnel files of `dir` give their server endpoints (the certificate's
+/// subject), for the tunnels whose file gives any ([`crate::names`] says how they override
+/// the certificate's).
+pub fn file_names(dir: &Path) -> Result<BTreeMap<NodeId, Vec<String>>, TunnelDirError> {
+    let mut out = BTreeMap::new();
+    for t in config::load_tunnels(dir)? {
+        if !t.dns_names.is_empty() {
+            let cert = store::read_certificate(&t.certificate)?;
+            out.insert(cert.body.subject, t.dns_names);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -281,6 +368,10 @@ mod tests {
         assert_eq!(confs[0].certificate, files.certificate);
         assert_eq!(confs[0].private_key, files.private_key);
         assert_eq!(confs[0].dns_names, names);
+        assert_eq!(
+            file_names(tmp.path()).unwrap(),
+            BTreeMap::from([(server.id(), names.to_vec())])
+        );
         assert!(matches!(
             command(&confs[0]).unwrap(),
             Command::OfferTunnel { client_key, .. } if client_key.id() == client.id()

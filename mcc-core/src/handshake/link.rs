@@ -14,7 +14,7 @@ use super::transcript::Signed;
 use super::{AllocateIndex, HandshakeError, SessionSecrets, Verify};
 use crate::crypto::{self, Ephemeral, Identity};
 use crate::id::NodeId;
-use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck};
+use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck, InitFields, RESPONDER_TAG_LEN};
 
 /// HKDF labels of the two directions of a link session.
 const I2R: &[u8] = b"mcc link i2r";
@@ -38,17 +38,52 @@ pub struct LinkEstablished {
 pub struct LinkInitiator {
     eph: Ephemeral,
     sender: u32,
+    timestamp: u64,
+    responder: [u8; RESPONDER_TAG_LEN],
     init_hash: [u8; 32],
     cookie: [u8; COOKIE_LEN],
 }
 
+/// The tag an `Init` carries for the responder `id` it expects: the first bytes of its ID.
+pub fn responder_tag(id: &NodeId) -> [u8; RESPONDER_TAG_LEN] {
+    let mut t = [0; RESPONDER_TAG_LEN];
+    t.copy_from_slice(&id.0[..RESPONDER_TAG_LEN]);
+    t
+}
+
+/// Is this `Init` meant for `me`? A zero tag (the initiator does not know its parent's ID
+/// yet) is meant for anyone; otherwise it must be `me`'s, so a recorded `Init` cannot be
+/// replayed to another node. Checked before any signature: a lie only gets it dropped.
+pub fn addressed_to(init: &Init<'_>, me: &NodeId) -> bool {
+    init.responder == [0; RESPONDER_TAG_LEN] || init.responder == responder_tag(me)
+}
+
+/// The node an `Init` claims to come from, read from its certificate without verifying it:
+/// enough to look up the newest timestamp accepted from that node before spending a
+/// signature check. Only a refusal may be based on it.
+pub fn claimed_initiator(init: &Init<'_>) -> Option<NodeId> {
+    crate::cert::Certificate::decode(init.cert)
+        .ok()
+        .map(|c| c.subject())
+}
+
 impl LinkInitiator {
     /// A new attempt with a fresh ephemeral key and sender index; `cookie` is the last
-    /// cookie the responder handed out (all zero: none).
-    pub fn new(eph: Ephemeral, sender: u32, cookie: [u8; COOKIE_LEN]) -> Self {
+    /// cookie the responder handed out (all zero: none). `timestamp` must be newer than
+    /// any earlier attempt's (the responder refuses older ones); `responder` is the tag of
+    /// the node expected to answer ([`responder_tag`]) or zeros.
+    pub fn new(
+        eph: Ephemeral,
+        sender: u32,
+        cookie: [u8; COOKIE_LEN],
+        timestamp: u64,
+        responder: [u8; RESPONDER_TAG_LEN],
+    ) -> Self {
         LinkInitiator {
             eph,
             sender,
+            timestamp,
+            responder,
             init_hash: [0; 32],
             cookie,
         }
@@ -73,7 +108,13 @@ impl LinkInitiator {
         cert: &[u8],
         out: &mut [u8],
     ) -> Option<usize> {
-        let sig_at = Init::emit_unsigned(out, self.sender, &self.eph.public, cert).ok()?;
+        let fields = InitFields {
+            sender: self.sender,
+            ephemeral: self.eph.public,
+            timestamp: self.timestamp,
+            responder: self.responder,
+        };
+        let sig_at = Init::emit_unsigned(out, &fields, cert).ok()?;
         let sig = Signed::Init {
             unsigned: &out[..sig_at],
         }
@@ -141,6 +182,8 @@ pub struct VerifiedInit {
     pub peer: NodeId,
     /// The initiator's index: the `InitAck`'s receiver.
     pub sender: u32,
+    /// The initiator's signed timestamp: the node keeps the newest per peer.
+    pub timestamp: u64,
     ephemeral: [u8; 32],
     /// SHA-256 of the `Init` without its cookie: binds the `InitAck`, and detects a replay.
     pub init_hash: [u8; 32],
@@ -161,6 +204,7 @@ pub fn verify_init(init: &Init<'_>, v: &impl Verify) -> Result<VerifiedInit, Han
     Ok(VerifiedInit {
         peer,
         sender: init.sender,
+        timestamp: init.timestamp,
         ephemeral: init.ephemeral,
         init_hash: crypto::sha256(&[init.without_cookie]),
     })
@@ -269,7 +313,7 @@ mod tests {
     }
 
     fn init(a: &Side) -> (LinkInitiator, Vec<u8>) {
-        let mut hs = LinkInitiator::new(eph(10), 0x0102_0304, [0; COOKIE_LEN]);
+        let mut hs = LinkInitiator::new(eph(10), 0x0102_0304, [0; COOKIE_LEN], 1_000, [0; 8]);
         let mut buf = vec![0u8; 1500];
         let n = hs.write_init(&a.id, &a.cert, &mut buf).unwrap();
         buf.truncate(n);
@@ -314,8 +358,10 @@ mod tests {
         assert_eq!(b[0], 1);
         assert_eq!(&b[1..5], &0x0102_0304u32.to_le_bytes());
         assert_eq!(&b[5..37], &eph(10).public);
-        assert_eq!(u16::from_le_bytes([b[37], b[38]]) as usize, a.cert.len());
-        assert_eq!(&b[39..39 + a.cert.len()], &a.cert[..]);
+        assert_eq!(&b[37..45], &1_000u64.to_le_bytes());
+        assert_eq!(&b[45..53], &[0; 8]);
+        assert_eq!(u16::from_le_bytes([b[53], b[54]]) as usize, a.cert.len());
+        assert_eq!(&b[55..55 + a.cert.len()], &a.cert[..]);
         assert_eq!(&b[b.len() - COOKIE_LEN..], &[0; COOKIE_LEN]);
         assert_eq!(hs.sender(), 0x0102_0304);
     }
@@ -330,9 +376,9 @@ mod tests {
             bad[i] ^= 0x01;
             let r = respond(&b, &bad);
             let expected_kind = match i {
-                0 | 37 | 38 => matches!(r, Err(HandshakeError::Malformed)),
+                0 | 53 | 54 => matches!(r, Err(HandshakeError::Malformed)),
                 // The certificate: damaged encoding or a signature that no longer verifies.
-                39.. if i < 39 + a.cert.len() => {
+                55.. if i < 55 + a.cert.len() => {
                     matches!(r, Err(HandshakeError::Certificate(_)))
                 }
                 _ => matches!(r, Err(HandshakeError::BadSignature)),
@@ -380,7 +426,7 @@ mod tests {
         let (a, b) = pair();
         let (hs, _) = init(&a);
         // Same sender index, another ephemeral key: the InitAck is bound to the other Init.
-        let mut other = LinkInitiator::new(eph(11), 0x0102_0304, [0; COOKIE_LEN]);
+        let mut other = LinkInitiator::new(eph(11), 0x0102_0304, [0; COOKIE_LEN], 1_001, [0; 8]);
         let mut buf = vec![0u8; 1500];
         let n = other.write_init(&a.id, &a.cert, &mut buf).unwrap();
         let (ack, _) = respond(&b, &buf[..n]).unwrap();
@@ -479,6 +525,37 @@ mod tests {
     }
 
     #[test]
+    fn an_init_names_its_responder_and_its_claimed_initiator() {
+        let (a, b) = pair();
+        let (_, anyone) = init(&a);
+        let p = Init::parse(&anyone).unwrap();
+        assert!(addressed_to(&p, &b.id.id()), "a zero tag is for anyone");
+        assert_eq!(claimed_initiator(&p), Some(a.id.id()));
+        let tagged = |to: &NodeId| {
+            let mut hs = LinkInitiator::new(eph(10), 9, [0; COOKIE_LEN], 2_000, responder_tag(to));
+            let mut buf = vec![0u8; 1500];
+            let n = hs.write_init(&a.id, &a.cert, &mut buf).unwrap();
+            buf.truncate(n);
+            buf
+        };
+        let for_b = tagged(&b.id.id());
+        let p = Init::parse(&for_b).unwrap();
+        assert!(addressed_to(&p, &b.id.id()));
+        assert!(!addressed_to(&p, &a.id.id()), "replayed to another node");
+        assert_eq!(verify_init(&p, &b.verifier()).unwrap().timestamp, 2_000);
+        // The tag and the timestamp are signed: a changed one fails verification.
+        for at in [37, 45] {
+            let mut bad = for_b.clone();
+            bad[at] ^= 1;
+            let p = Init::parse(&bad).unwrap();
+            assert_eq!(
+                verify_init(&p, &b.verifier()).err(),
+                Some(HandshakeError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
     fn a_replayed_init_has_the_same_hash() {
         // The node refuses a second Init with the hash it answered last (the peer's
         // `last_init`): the hash is what makes a replay recognisable.
@@ -489,7 +566,7 @@ mod tests {
         let h2 = verify_init(&p, &b.verifier()).unwrap().init_hash;
         assert_eq!(h1, h2);
         let (_, fresh) = {
-            let mut hs = LinkInitiator::new(eph(12), 7, [0; COOKIE_LEN]);
+            let mut hs = LinkInitiator::new(eph(12), 7, [0; COOKIE_LEN], 1_002, [0; 8]);
             let mut buf = vec![0u8; 1500];
             let n = hs.write_init(&a.id, &a.cert, &mut buf).unwrap();
             buf.truncate(n);
@@ -537,7 +614,7 @@ mod tests {
     #[test]
     fn a_too_small_buffer_writes_nothing() {
         let (a, b) = pair();
-        let mut hs = LinkInitiator::new(eph(10), 1, [0; COOKIE_LEN]);
+        let mut hs = LinkInitiator::new(eph(10), 1, [0; COOKIE_LEN], 1_000, [0; 8]);
         let mut small = [0u8; 40];
         assert_eq!(hs.write_init(&a.id, &a.cert, &mut small), None);
         let (_, init_bytes) = init(&a);

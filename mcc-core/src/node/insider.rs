@@ -73,6 +73,14 @@ impl<C: Cipher> Node<C> {
         record
     }
 
+    /// Answers `init` from `from` as if it were addressed to this node, whatever responder
+    /// it names: a firmware that ignores the responder tag to impersonate another parent.
+    pub fn insider_answer_init(&mut self, now: Instant, from: SocketAddr, init: &[u8]) {
+        self.now = now;
+        self.answer_init(now, from, init, true);
+        self.refresh_deadlines();
+    }
+
     /// The link session's peer IDs this node holds, for an attacker that picks a victim.
     pub fn insider_neighbours(&self) -> impl Iterator<Item = &NodeId> + '_ {
         self.peers.neighbours().iter()

@@ -10,7 +10,7 @@ use crate::handshake::Verifier;
 use crate::handshake::link::{self, LinkInitiator};
 use crate::link::LinkSession;
 use crate::time::Instant;
-use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck};
+use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck, RESPONDER_TAG_LEN};
 use core::net::SocketAddr;
 
 impl<C: Cipher> Node<C> {
@@ -21,8 +21,14 @@ impl<C: Cipher> Node<C> {
         let old = self.parents.slots[slot].hs.as_ref();
         let tries = old.map_or(0, |h| h.tries + 1);
         let cookie = old.map_or([0; COOKIE_LEN], |h| h.machine.cookie());
+        // Bound to the parent this address answered with before (or is pinned to), so a
+        // recorded Init cannot be replayed to another node.
+        let responder = self.parents.slots[slot]
+            .pinned
+            .map_or([0; RESPONDER_TAG_LEN], |id| link::responder_tag(&id));
+        let timestamp = self.next_init_timestamp();
         self.parents.slots[slot].hs = Some(Initiating {
-            machine: LinkInitiator::new(eph, sender, cookie),
+            machine: LinkInitiator::new(eph, sender, cookie, timestamp, responder),
             sent_at: now,
             tries,
             cookie_used: false,
@@ -60,12 +66,32 @@ impl<C: Cipher> Node<C> {
     }
 
     /// Responder: an `Init` arrived. Cost is bounded before any signature is checked:
-    /// a token bucket admits `init_rate` per second; past it, only `Init`s that echo a
-    /// cookie bound to their source address are processed.
+    /// an `Init` tagged for another node, or not newer than the last one accepted from the
+    /// node it claims to come from (a replay), is dropped; a token bucket admits
+    /// `init_rate` per second; past it, only `Init`s that echo a cookie bound to their
+    /// source address are processed.
     pub(crate) fn handle_init(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
+        self.answer_init(now, from, buf, false);
+    }
+
+    /// [`Self::handle_init`]; `any_responder` skips the responder tag check (only an
+    /// insider's modified firmware does that, see `insider.rs`).
+    pub(crate) fn answer_init(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &[u8],
+        any_responder: bool,
+    ) {
         let Ok(init) = Init::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
+        if !any_responder && !link::addressed_to(&init, &self.me) {
+            return self.drop_packet(DropReason::UnknownSession);
+        }
+        if self.is_stale_init(&init) {
+            return self.drop_packet(DropReason::Replay);
+        }
         if let Admit::Cookie(cookie) = self
             .admission
             .admit(now, &from, &init.cookie, &mut self.rng)
@@ -89,17 +115,10 @@ impl<C: Cipher> Node<C> {
             Ok(a) => a,
             Err(e) => return self.drop_packet(e.drop_reason()),
         };
-        let (id, init_hash) = (verified.peer, verified.init_hash);
+        let (id, timestamp) = (verified.peer, verified.timestamp);
         let Some(slot) = self.peers.find_or_insert(id, from, now) else {
             return self.drop_packet(DropReason::Full);
         };
-        if self
-            .peers
-            .get(slot)
-            .is_some_and(|p| p.last_init == init_hash)
-        {
-            return self.drop_packet(DropReason::Replay);
-        }
         // Under a full queue the InitAck is lost but the session is still kept, as if the
         // datagram had been lost on the wire: the initiator's retry replaces it.
         let mut spill = alloc::vec::Vec::new();
@@ -131,7 +150,7 @@ impl<C: Cipher> Node<C> {
             LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
         let p = self.peers.get_mut(slot).expect("slot just allocated");
         let retired = p.sessions.install_next(session).map(|s| s.local);
-        p.last_init = init_hash;
+        p.newest_init = timestamp;
         self.note_peer_cert(slot, init.cert);
         let p = self.peers.get_mut(slot).expect("slot just allocated");
         if p.sessions.cur.is_none() {
@@ -142,6 +161,16 @@ impl<C: Cipher> Node<C> {
             self.peers.forget_index(&old);
         }
         self.peers.insert_index(local, slot);
+    }
+
+    /// Is `init` not newer than the newest `Init` accepted from the node it claims to be
+    /// from? Judged on the unverified claim: a forged one can only get itself dropped, and
+    /// a replay costs no signature check, no key exchange and no session.
+    fn is_stale_init(&self, init: &Init<'_>) -> bool {
+        link::claimed_initiator(init)
+            .and_then(|id| self.peers.slot_of(&id))
+            .and_then(|slot| self.peers.get(slot))
+            .is_some_and(|p| init.timestamp <= p.newest_init)
     }
 
     /// The certificate check of link handshakes, at this node's wall clock.

@@ -212,6 +212,8 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) limits: Limits,
     pub(crate) rng: ChaCha20Rng,
     pub(crate) unix_base: (Instant, u64),
+    /// Timestamp of the last link `Init` written (ms): the next one is newer.
+    pub(crate) init_stamp: u64,
     pub(crate) now: Instant,
 
     pub(crate) parents: Parents,
@@ -305,6 +307,7 @@ impl<C: Cipher> Node<C> {
             limits: l,
             rng,
             unix_base: (now, unix_secs),
+            init_stamp: 0,
             now,
             parents: Parents::new(&config.parents, now, config.timers.rejoin),
             peers: PeerTable::new(l.max_peers),
@@ -367,6 +370,15 @@ impl<C: Cipher> Node<C> {
     /// The wall clock (Unix seconds) used for certificate validity.
     pub fn unix_time(&self) -> u64 {
         self.unix_base.1 + self.now.saturating_since(self.unix_base.0).as_secs()
+    }
+    /// The timestamp of the next link `Init`: the wall clock in milliseconds, but always
+    /// newer than the last one, even when the clock is set back while running. Across a
+    /// restart only the wall clock carries it (docs/SECURITY.md, "Handshake freshness").
+    pub(crate) fn next_init_timestamp(&mut self) -> u64 {
+        let since = self.now.saturating_since(self.unix_base.0).as_micros() / 1000;
+        let wall = self.unix_base.1.saturating_mul(1000).saturating_add(since);
+        self.init_stamp = wall.max(self.init_stamp + 1);
+        self.init_stamp
     }
     /// The link peers with a session (or one about to be confirmed).
     pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {

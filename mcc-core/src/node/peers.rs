@@ -50,9 +50,9 @@ pub(crate) struct Peer<C> {
     /// Topology acknowledged by this peer (only meaningful for the active parent).
     pub acked: u64,
     pub inflight: Option<(u64, Instant)>,
-    /// Hash of the last `Init` answered: a duplicated or replayed copy is ignored, so it
-    /// cannot replace the session the initiator is about to use.
-    pub last_init: [u8; 32],
+    /// Timestamp of the newest `Init` answered: an older or equal one (a duplicate or a
+    /// replay) is refused, so it cannot replace the session the initiator is about to use.
+    pub newest_init: u64,
     /// Validity period of the certificate the peer presented in its latest handshake.
     pub cert_period: (u64, u64),
 }
@@ -75,7 +75,7 @@ impl<C> Peer<C> {
             parent_slot: None,
             acked: 0,
             inflight: None,
-            last_init: [0; 32],
+            newest_init: 0,
             cert_period: (0, u64::MAX),
         }
     }

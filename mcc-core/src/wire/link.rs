@@ -10,9 +10,13 @@
 //! +------+----------------+-------------------------------+-----------------+--------+
 //!  AAD = bytes 0..13
 //!
-//! Init (initiator → responder, 119 B + certificate):
-//! | 0x01 | sender index 4 | ephemeral X25519 32 | cert len u16 | cert | signature 64 | cookie 16 |
+//! Init (initiator → responder, 135 B + certificate):
+//! | 0x01 | sender index 4 | ephemeral X25519 32 | timestamp u64 | responder 8 | cert len u16 |
+//! | cert | signature 64 | cookie 16 |
 //!  signature = Ed25519(node key, "mcc-init" ‖ bytes 0..sig)
+//!  timestamp = initiator's wall clock in ms, strictly increasing: the responder refuses one
+//!  not newer than the last it accepted from that node (a replay)
+//!  responder = first 8 bytes of the ID the initiator expects to answer, zeros when unknown
 //!
 //! InitAck (responder → initiator, 107 B + certificate):
 //! | 0x02 | sender index 4 | receiver index 4 | ephemeral 32 | cert len u16 | cert | signature 64 |
@@ -49,7 +53,9 @@ pub const DATA_OVERHEAD: usize = DATA_HEADER_LEN + TAG_LEN;
 pub const COOKIE_LEN: usize = 16;
 /// Length of a [`Cookie`] frame.
 pub const COOKIE_FRAME_LEN: usize = 1 + 4 + COOKIE_LEN;
-const INIT_FIXED: usize = 1 + 4 + 32 + 2;
+const INIT_FIXED: usize = 1 + 4 + 32 + 8 + RESPONDER_TAG_LEN + 2;
+/// Length of the responder tag in an [`Init`].
+pub const RESPONDER_TAG_LEN: usize = 8;
 const ACK_FIXED: usize = 1 + 4 + 4 + 32 + 2;
 /// Signature context of an [`Init`].
 pub const INIT_CONTEXT: &[u8] = b"mcc-init";
@@ -91,6 +97,10 @@ pub struct Init<'a> {
     pub sender: u32,
     /// The initiator's ephemeral X25519 key.
     pub ephemeral: [u8; 32],
+    /// The initiator's wall clock in milliseconds, strictly increasing per initiator.
+    pub timestamp: u64,
+    /// The first bytes of the responder's ID the initiator expects, or zeros (any).
+    pub responder: [u8; RESPONDER_TAG_LEN],
     /// The initiator's node certificate.
     pub cert: &'a [u8],
     /// Ed25519 signature by the initiator's node key.
@@ -109,7 +119,7 @@ impl<'a> Init<'a> {
         if b.first() != Some(&TYPE_INIT) || b.len() < INIT_FIXED {
             return Err(Error);
         }
-        let cert_len = u16_at(b, 37)? as usize;
+        let cert_len = u16_at(b, INIT_FIXED - 2)? as usize;
         let sig_at = INIT_FIXED + cert_len;
         if b.len() != sig_at + 64 + COOKIE_LEN {
             return Err(Error);
@@ -117,6 +127,8 @@ impl<'a> Init<'a> {
         Ok(Init {
             sender: u32_at(b, 1)?,
             ephemeral: arr_at(b, 5)?,
+            timestamp: u64_at(b, 37)?,
+            responder: arr_at(b, 45)?,
             cert: &b[INIT_FIXED..sig_at],
             signature: arr_at(b, sig_at)?,
             cookie: arr_at(b, sig_at + 64)?,
@@ -131,23 +143,33 @@ impl<'a> Init<'a> {
     }
 
     /// Writes the frame up to the signature; returns where the signature goes.
-    pub fn emit_unsigned(
-        out: &mut [u8],
-        sender: u32,
-        ephemeral: &[u8; 32],
-        cert: &[u8],
-    ) -> Result<usize> {
+    pub fn emit_unsigned(out: &mut [u8], fields: &InitFields, cert: &[u8]) -> Result<usize> {
         let sig_at = INIT_FIXED + cert.len();
         if out.len() < Self::buffer_len(cert.len()) || cert.len() > u16::MAX as usize {
             return Err(Error);
         }
         out[0] = TYPE_INIT;
-        out[1..5].copy_from_slice(&sender.to_le_bytes());
-        out[5..37].copy_from_slice(ephemeral);
-        out[37..39].copy_from_slice(&(cert.len() as u16).to_le_bytes());
+        out[1..5].copy_from_slice(&fields.sender.to_le_bytes());
+        out[5..37].copy_from_slice(&fields.ephemeral);
+        out[37..45].copy_from_slice(&fields.timestamp.to_le_bytes());
+        out[45..53].copy_from_slice(&fields.responder);
+        out[53..55].copy_from_slice(&(cert.len() as u16).to_le_bytes());
         out[INIT_FIXED..sig_at].copy_from_slice(cert);
         Ok(sig_at)
     }
+}
+
+/// The fixed fields an initiator writes into an [`Init`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InitFields {
+    /// The initiator's session index.
+    pub sender: u32,
+    /// The initiator's ephemeral X25519 key.
+    pub ephemeral: [u8; 32],
+    /// Wall clock in milliseconds, strictly increasing.
+    pub timestamp: u64,
+    /// The expected responder's ID prefix, or zeros.
+    pub responder: [u8; RESPONDER_TAG_LEN],
 }
 
 /// A parsed `InitAck`, borrowing the datagram.
@@ -274,6 +296,15 @@ impl NatKeepalive {
 mod tests {
     use super::*;
 
+    fn fields(sender: u32, ephemeral: [u8; 32]) -> InitFields {
+        InitFields {
+            sender,
+            ephemeral,
+            timestamp: 0x1122_3344_5566_7788,
+            responder: [0xD3; RESPONDER_TAG_LEN],
+        }
+    }
+
     #[test]
     fn nat_keepalive_is_one_byte_and_nothing_else() {
         let mut b = [9u8; 4];
@@ -294,7 +325,7 @@ mod tests {
     fn init_roundtrip_and_truncation() {
         let mut buf = [0u8; 300];
         let cert = [7u8; 100];
-        let sig_at = Init::emit_unsigned(&mut buf, 42, &[1; 32], &cert).unwrap();
+        let sig_at = Init::emit_unsigned(&mut buf, &fields(42, [1; 32]), &cert).unwrap();
         buf[sig_at..sig_at + 64].copy_from_slice(&[9; 64]);
         let len = Init::buffer_len(cert.len());
         let p = Init::parse(&buf[..len]).unwrap();
@@ -326,7 +357,7 @@ mod tests {
 
     fn init_frame(cert: &[u8]) -> alloc::vec::Vec<u8> {
         let mut buf = alloc::vec![0u8; Init::buffer_len(cert.len())];
-        let sig_at = Init::emit_unsigned(&mut buf, 0x0102_0304, &[0xE1; 32], cert).unwrap();
+        let sig_at = Init::emit_unsigned(&mut buf, &fields(0x0102_0304, [0xE1; 32]), cert).unwrap();
         buf[sig_at..sig_at + 64].copy_from_slice(&[0x51; 64]);
         buf[sig_at + 64..].copy_from_slice(&[0xC0; COOKIE_LEN]);
         buf
@@ -343,14 +374,17 @@ mod tests {
     fn init_fields_and_transcript_slices() {
         let cert = [7u8; 33];
         let f = init_frame(&cert);
-        assert_eq!(f.len(), 39 + 33 + 64 + 16);
+        assert_eq!(f.len(), 55 + 33 + 64 + 16);
         let p = Init::parse(&f).unwrap();
         assert_eq!(p.sender, 0x0102_0304);
         assert_eq!(p.ephemeral, [0xE1; 32]);
+        assert_eq!(p.timestamp, 0x1122_3344_5566_7788);
+        assert_eq!(&f[37..45], &0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(p.responder, [0xD3; RESPONDER_TAG_LEN]);
         assert_eq!(p.cert, &cert[..]);
         assert_eq!(p.signature, [0x51; 64]);
         assert_eq!(p.cookie, [0xC0; COOKIE_LEN]);
-        assert_eq!(p.signed, &f[..39 + 33]);
+        assert_eq!(p.signed, &f[..55 + 33]);
         assert_eq!(p.without_cookie, &f[..f.len() - COOKIE_LEN]);
         assert_eq!(&f[1..5], &0x0102_0304u32.to_le_bytes(), "little endian");
     }
@@ -376,7 +410,7 @@ mod tests {
         // A certificate length field pointing past the end, or short of it.
         for cert_len in [0u16, 19, 21, u16::MAX] {
             let mut g = f.clone();
-            g[37..39].copy_from_slice(&cert_len.to_le_bytes());
+            g[53..55].copy_from_slice(&cert_len.to_le_bytes());
             assert!(Init::parse(&g).is_err(), "cert len {cert_len}");
         }
     }
@@ -386,11 +420,12 @@ mod tests {
         let cert = [3u8; 10];
         let need = Init::buffer_len(cert.len());
         let mut buf = alloc::vec![0u8; need];
-        assert_eq!(Init::emit_unsigned(&mut buf, 1, &[0; 32], &cert), Ok(49));
-        assert!(Init::emit_unsigned(&mut buf[..need - 1], 1, &[0; 32], &cert).is_err());
+        let f = fields(1, [0; 32]);
+        assert_eq!(Init::emit_unsigned(&mut buf, &f, &cert), Ok(65));
+        assert!(Init::emit_unsigned(&mut buf[..need - 1], &f, &cert).is_err());
         let huge = alloc::vec![0u8; u16::MAX as usize + 1];
         let mut big = alloc::vec![0u8; Init::buffer_len(huge.len())];
-        assert!(Init::emit_unsigned(&mut big, 1, &[0; 32], &huge).is_err());
+        assert!(Init::emit_unsigned(&mut big, &f, &huge).is_err());
     }
 
     #[test]

@@ -132,10 +132,12 @@ mod tests {
                 }
                 accepted |= parse_all(&b);
                 // Make the length fields agree with the frame so the deep paths run too.
-                if len >= 43 {
-                    let cert = (len as u16).wrapping_sub(119).to_le_bytes();
-                    b[37..39].copy_from_slice(&cert);
+                if len >= 55 {
+                    let cert = (len as u16).wrapping_sub(135).to_le_bytes();
+                    b[53..55].copy_from_slice(&cert);
                     accepted |= parse_all(&b);
+                }
+                if len >= 43 {
                     let cert = (len as u16).wrapping_sub(107).to_le_bytes();
                     b[41..43].copy_from_slice(&cert);
                     accepted |= parse_all(&b);

@@ -148,6 +148,40 @@ enum Cmd {
         /// Output directory (default: CONFIG_DIR/tunnels).
         output_directory: Option<PathBuf>,
     },
+    /// Deprecated in MCC v2: use create-tunnel --external-ip-address, which this runs.
+    ///
+    /// A dependent node was a LAN device behind this node; it is now the server endpoint of
+    /// an external tunnel. A tunnel needs a client and a whitelist, so --remote-node and
+    /// --targets are required here as for create-tunnel.
+    GenerateDependentNodeCertificate {
+        #[arg(
+            short = 'p',
+            long = "parent",
+            default_value = "/etc/mcc/network-certificate.txt"
+        )]
+        parent: PathBuf,
+        #[arg(long)]
+        stdin: bool,
+        #[arg(long = "dns-names", value_delimiter = ',')]
+        dns_names: Vec<String>,
+        /// Static overlay address (create-tunnel's --static-ip-address).
+        #[arg(long = "static-address", value_parser = static_ip)]
+        static_address: Option<StaticIp>,
+        /// Comma-separated protocol:port pairs the client may reach on the device.
+        #[arg(long)]
+        targets: String,
+        /// Node ID of the client node.
+        #[arg(long = "remote-node")]
+        remote_node: String,
+        /// Configuration directory of this (server) node.
+        #[arg(short = 'C', long = "config-dir", default_value = "/etc/mcc")]
+        config_dir: PathBuf,
+        /// The LAN device's IPv4 address (RFC 1918).
+        ipv4_address: Ipv4Addr,
+        /// Output directory (default: CONFIG_DIR/tunnels, where mccd reads tunnels; the
+        /// docs' /etc/mcc/dependent-nodes is deprecated with this command).
+        output_directory: Option<PathBuf>,
+    },
     /// Generate a self-signed CA key and certificate.
     GenerateCaCertificate {
         #[arg(long, default_value = "mcc-ca")]
@@ -315,42 +349,51 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
             output_directory,
         } => {
-            let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
-            let net_key = network_key(stdin, &net_cert)?;
-            let my_cert = store::read_certificate(
-                &config::DaemonConfig::defaults(&config_dir).node_certificate,
-            )
-            .map_err(|e| Fail::Usage(e.into()))?;
-            let dir = output_directory.unwrap_or_else(|| tunnel_dir::default_dir(&config_dir));
-            let req = provision::TunnelRequest {
-                targets: &targets,
-                remote_node: &remote_node,
-                dns_names: &dns_names,
+            let t = TunnelArgs {
+                parent,
+                stdin,
+                targets,
+                remote_node,
+                dns_names,
                 static_ip_address: static_ip_address.and_then(|s| s.0),
                 external_ip_address,
+                config_dir,
+                output_directory,
             };
-            let id = provision::create_tunnel(&dir, &my_cert, &net_cert, &net_key, &req, now())
-                .map_err(|e| Fail::Usage(e.into()))?;
-            // Active at once when the daemon runs; otherwise at its next start. Only "not
-            // running" is fine: a socket of another user, or one that fails mid-request,
-            // did not reload anything.
-            match control::call(s, Request::ReloadTunnels) {
-                Ok(r) if !r.ok => {
-                    return Err(Fail::Daemon(anyhow!(
-                        "tunnel saved in {}, but not activated: {}",
-                        dir.display(),
-                        r.error.unwrap_or_else(|| "failed".into())
-                    )));
-                }
-                Ok(_) | Err(control::ControlError::Connect { .. }) => {}
-                Err(e) => {
-                    return Err(Fail::Unreachable(anyhow::Error::from(e).context(format!(
-                        "tunnel saved in {}, but not activated",
-                        dir.display()
-                    ))));
-                }
+            create_tunnel(s, t)?;
+        }
+        Cmd::GenerateDependentNodeCertificate {
+            parent,
+            stdin,
+            dns_names,
+            static_address,
+            targets,
+            remote_node,
+            config_dir,
+            ipv4_address,
+            output_directory,
+        } => {
+            eprintln!(
+                "mcc: generate-dependent-node-certificate was deprecated in MCC v2; running \
+                 `mcc create-tunnel --external-ip-address {ipv4_address}` instead (use that)"
+            );
+            if ipv4_address.is_unspecified() {
+                return Err(Fail::Usage(anyhow!(
+                    "ipv4-address {ipv4_address}: a dependent node needs its device's address"
+                )));
             }
-            println!("{id}");
+            let t = TunnelArgs {
+                parent,
+                stdin,
+                targets,
+                remote_node,
+                dns_names,
+                static_ip_address: static_address.and_then(|s| s.0),
+                external_ip_address: Some(ipv4_address),
+                config_dir,
+                output_directory,
+            };
+            create_tunnel(s, t)?;
         }
         Cmd::GenerateCaCertificate {
             name,
@@ -391,6 +434,70 @@ struct StaticIp(Option<Ipv4Addr>);
 
 fn static_ip(v: &str) -> Result<StaticIp, String> {
     config::parse_static_addr(v).map(StaticIp)
+}
+
+/// What `create-tunnel` (and the deprecated `generate-dependent-node-certificate`) takes.
+struct TunnelArgs {
+    parent: PathBuf,
+    stdin: bool,
+    targets: String,
+    remote_node: String,
+    dns_names: Vec<String>,
+    static_ip_address: Option<Ipv4Addr>,
+    external_ip_address: Option<Ipv4Addr>,
+    config_dir: PathBuf,
+    output_directory: Option<PathBuf>,
+}
+
+/// Creates the tunnel with this node as its server and activates it in the running daemon.
+fn create_tunnel(s: &Path, t: TunnelArgs) -> Result<(), Fail> {
+    let TunnelArgs {
+        parent,
+        stdin,
+        targets,
+        remote_node,
+        dns_names,
+        static_ip_address,
+        external_ip_address,
+        config_dir,
+        output_directory,
+    } = t;
+    let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
+    let net_key = network_key(stdin, &net_cert)?;
+    let my_cert =
+        store::read_certificate(&config::DaemonConfig::defaults(&config_dir).node_certificate)
+            .map_err(|e| Fail::Usage(e.into()))?;
+    let dir = output_directory.unwrap_or_else(|| tunnel_dir::default_dir(&config_dir));
+    let req = provision::TunnelRequest {
+        targets: &targets,
+        remote_node: &remote_node,
+        dns_names: &dns_names,
+        static_ip_address,
+        external_ip_address,
+    };
+    let id = provision::create_tunnel(&dir, &my_cert, &net_cert, &net_key, &req, now())
+        .map_err(|e| Fail::Usage(e.into()))?;
+    // Active at once when the daemon runs; otherwise at its next start. Only "not
+    // running" is fine: a socket of another user, or one that fails mid-request,
+    // did not reload anything.
+    match control::call(s, Request::ReloadTunnels) {
+        Ok(r) if !r.ok => {
+            return Err(Fail::Daemon(anyhow!(
+                "tunnel saved in {}, but not activated: {}",
+                dir.display(),
+                r.error.unwrap_or_else(|| "failed".into())
+            )));
+        }
+        Ok(_) | Err(control::ControlError::Connect { .. }) => {}
+        Err(e) => {
+            return Err(Fail::Unreachable(anyhow::Error::from(e).context(format!(
+                "tunnel saved in {}, but not activated",
+                dir.display()
+            ))));
+        }
+    }
+    println!("{id}");
+    Ok(())
 }
 
 fn now() -> u64 {

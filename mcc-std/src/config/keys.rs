@@ -4,8 +4,8 @@
 use super::net::{ipv4_network, ipv6_network, parent, socket_addr, static_addr};
 use super::table::{Key, Value, set};
 use super::values::{
-    boolean, device_name, dns_names, domain, duration, list_of, log_level, mac_mask,
-    nat_keep_alive, network_key, node_id, number_in, path,
+    boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
+    nat_keep_alive, network_key, node_id, number_in, path, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS};
 
@@ -104,6 +104,21 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         doc: "TUN device MTU (576 to 9000).",
         value: Value::Set(|c, v, _| set(&mut c.tun_device_mtu, number_in(v, 576..=9000, "MTU"))),
     },
+    // The docs call it a chain; with nftables mcc owns one whole table (family inet) of this
+    // name, replaced atomically, so that nothing of another program's ruleset is touched.
+    Key {
+        name: "firewall-chain-name",
+        default: "MCC",
+        doc: "Name of the nftables table (family inet) mccd owns: the NAT and forwarding rules of\n\
+              external tunnels (docs/FIREWALL.md). Give each mccd on one host its own.",
+        value: Value::Set(|c, v, _| set(&mut c.firewall_chain_name, firewall_name(v))),
+    },
+    Key {
+        name: "nat-table-expiry",
+        default: "60s",
+        doc: "Idle time after which a NAT entry of an external tunnel is gone (whole seconds).",
+        value: Value::Set(|c, v, _| set(&mut c.nat_table_expiry, whole_seconds(v))),
+    },
     Key {
         name: "dns-addr",
         default: "127.0.0.1:8353",
@@ -125,13 +140,15 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "resolver.ipv4-network",
         default: "10.83.0.0/16",
-        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs.",
+        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs; the DNS\n\
+              server answers its reverse zone (83.10.in-addr.arpa for the default).",
         value: Value::Set(|c, v, _| set(&mut c.resolver_ipv4_network, ipv4_network(v))),
     },
     Key {
         name: "resolver.ipv6-network",
         default: "200::/7",
-        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs.",
+        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs (the index\n\
+              fills the low 32 bits); the DNS server answers its reverse zone.",
         value: Value::Set(|c, v, _| set(&mut c.resolver_ipv6_network, ipv6_network(v))),
     },
     Key {
@@ -143,13 +160,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "resolver.domain",
         default: ".home.arpa",
-        doc: "Domain under which node IDs and names are resolved.",
+        doc: "Domain under which node IDs and names are resolved; a name of one label\n\
+              resolves without it too (DNS, NSS module).",
         value: Value::Set(|c, v, _| set(&mut c.resolver_domain, domain(v))),
     },
     Key {
         name: "resolver.ttl",
         default: "0",
-        doc: "TTL of DNS answers, in seconds.",
+        doc: "TTL of DNS answers and NSS module results, in seconds.",
         value: Value::Set(|c, v, _| {
             let ttl = v.parse();
             set(
@@ -257,7 +275,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
               instructions); every node of a network must use the same.",
         value: Value::Set(|c, v, _| set(&mut c.cipher, CipherChoice::from_name(v))),
     },
-    unsupported("firewall-chain-name", &[]),
     unsupported("compression", &["none"]),
     unsupported("cert-update-addr", &[]),
     unsupported("cert-update-enable", &["false"]),
@@ -273,7 +290,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("gateway-post-add-hook", &[]),
     unsupported("gateway-post-delete-hook", &[]),
     unsupported("kill-switch", &["false"]),
-    unsupported("nat-table-expiry", &[]),
     unsupported("reroute-dns", &[]),
     unsupported("reroute-ntp", &[]),
     unsupported("ssl-install", &["false"]),

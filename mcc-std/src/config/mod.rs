@@ -89,6 +89,10 @@ pub struct DaemonConfig {
     pub data_dir: PathBuf,
     pub tun_device_name: String,
     pub tun_device_mtu: u16,
+    /// The nftables table (family inet) mccd owns (`firewall-chain-name`).
+    pub firewall_chain_name: String,
+    /// Idle time after which a NAT entry of an external tunnel expires; whole seconds.
+    pub nat_table_expiry: Duration,
     pub dns_addr: SocketAddr,
     pub dns_enable: bool,
     /// Lowercase DNS names of this node.
@@ -148,6 +152,8 @@ impl DaemonConfig {
             data_dir: nowhere.clone(),
             tun_device_name: String::new(),
             tun_device_mtu: 0,
+            firewall_chain_name: String::new(),
+            nat_table_expiry: Duration::ZERO,
             dns_addr: zero_addr,
             dns_enable: false,
             dns_names: vec![String::new()],

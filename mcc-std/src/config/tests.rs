@@ -83,7 +83,8 @@ fn values_parse() {
          compression = none\n\
          exit-node = false\n\
          gateway =\n\
-         firewall-chain-name = MCC\n\
+         firewall-chain-name = mcc_node-2\n\
+         nat-table-expiry = 2m\n\
          kill-switch = true\n"
     ))
     .unwrap();
@@ -114,13 +115,40 @@ fn values_parse() {
     assert_eq!(cfg.trusted_nodes, [id]);
     assert_eq!(cfg.trusted_networks, [id, id]);
     assert_eq!(cfg.static_addr, Some(Ipv4Addr::new(10, 115, 3, 4)));
+    assert_eq!(cfg.unsupported, [(24, "kill-switch".into())]);
+    assert_eq!(cfg.firewall_chain_name, "mcc_node-2");
+    assert_eq!(cfg.nat_table_expiry, Duration::from_secs(120));
+}
+
+#[test]
+fn firewall_keys_parse_and_refuse_what_nft_could_misread() {
+    let d = p("").unwrap();
+    assert_eq!(d.firewall_chain_name, "MCC");
+    assert_eq!(d.nat_table_expiry, Duration::from_secs(60));
     assert_eq!(
-        cfg.unsupported,
-        [
-            (22, "firewall-chain-name".into()),
-            (23, "kill-switch".into())
-        ]
+        p("nat-table-expiry = 3s").unwrap().nat_table_expiry,
+        Duration::from_secs(3)
     );
+    assert_eq!(
+        perr("nat-table-expiry = 1500ms"),
+        "/etc/mcc/mcc.conf:1: nat-table-expiry: invalid duration \"1500ms\" (use whole seconds, e.g. 60s or 2m)"
+    );
+    assert!(perr("nat-table-expiry = 0s").contains("more than zero"));
+    for bad in [
+        "",
+        "1MCC",
+        "MCC;",
+        "M\"C",
+        "a b",
+        "ta\\ble",
+        &"x".repeat(65),
+    ] {
+        assert!(
+            perr(&format!("firewall-chain-name = {bad}"))
+                .contains("firewall-chain-name: invalid name"),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]

@@ -42,6 +42,36 @@ pub(super) fn duration(v: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration of whole seconds, at least one and at most `u32::MAX` (nftables and conntrack
+/// count timeouts in seconds).
+pub(super) fn whole_seconds(v: &str) -> Result<Duration, String> {
+    let d = duration(v)?;
+    if d.subsec_nanos() != 0 || d.as_secs() > u64::from(u32::MAX) {
+        return Err(format!(
+            "invalid duration {v:?} (use whole seconds, e.g. 60s or 2m)"
+        ));
+    }
+    Ok(d)
+}
+
+/// An nftables table name: a letter or `_`, then letters, digits, `_` or `-`, at most 64
+/// characters (written into nft's syntax unquoted, so nothing else is allowed).
+pub(super) fn firewall_name(v: &str) -> Result<String, String> {
+    let mut chars = v.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok
+        || v.len() > 64
+        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "invalid name {v:?} (a letter or '_', then letters, digits, '_' or '-'; at most 64)"
+        ));
+    }
+    Ok(v.into())
+}
+
 /// `nat-keep-alive`: `auto` (learn the NAT's binding timeout), `off`, or a period.
 pub(super) fn nat_keep_alive(v: &str) -> Result<NatKeepalivePolicy, String> {
     Ok(match v {

@@ -17,11 +17,15 @@ fn init_flood_is_rate_limited_and_real_nodes_still_join() {
         .expect("an Init")
         .clone();
     w.crash(probe);
-    // 1000 forged Inits (a flipped sender index breaks the signature) within one second.
+    // 1000 forged Inits (a flipped sender index breaks the signature) within one second,
+    // each with a newer timestamp: an older one would be dropped as a replay before the
+    // rate limit is even asked.
     let before = w.node(root).stats();
+    let stamp = u64::from_le_bytes(init.bytes[37..45].try_into().unwrap());
     for i in 0..1000u32 {
         let mut b = init.bytes.clone();
         b[1..5].copy_from_slice(&i.to_le_bytes());
+        b[37..45].copy_from_slice(&(stamp + 1 + u64::from(i)).to_le_bytes());
         w.inject(root, "198.51.100.66:4444".parse().unwrap(), b);
     }
     let s = w.node(root).stats();
