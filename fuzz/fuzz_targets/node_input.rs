@@ -33,6 +33,9 @@ fn node() -> Node {
             timers: Timers::default(),
             limits: Limits::leaf(),
             resolver: ResolverConfig::default(),
+            // A static address of its own and one for its tunnel: the fuzzer reaches the
+            // static paths (address lookups, static flows) too.
+            static_addr: Some(std::net::Ipv4Addr::new(10, 115, 0, 1)),
         };
         let client_key = Identity::from_secret([5; 32]);
         let info = TunnelInfo {
@@ -41,7 +44,7 @@ fn node() -> Node {
             server_node: Identity::from_secret([6; 32]).id(),
             targets: Target::parse_list("udp:7000,tcp:80,icmp").unwrap(),
             dns_names: vec![],
-            static_addr: None,
+            static_addr: Some([10, 115, 0, 2]),
             external_addr: None,
         };
         let tunnel = issue::tunnel(&net, &server.id(), info, 0, u64::MAX / 2).unwrap();
@@ -57,6 +60,7 @@ fn node() -> Node {
         timers: config.timers,
         limits: config.limits,
         resolver: config.resolver,
+        static_addr: config.static_addr,
     };
     let mut n = Node::new(c, [7; 32], Instant::from_secs(1), UNIX).unwrap();
     n.handle_command(Instant::from_secs(1), Command::AddTunnel { cert: tunnel.clone(), key: key.clone() }).unwrap();

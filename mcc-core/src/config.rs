@@ -221,6 +221,10 @@ pub struct Config {
     pub limits: Limits,
     /// Address pools for the local resolver.
     pub resolver: ResolverConfig,
+    /// This node's static address (`static-addr`), a host of 10.115.0.0/16: carried in its
+    /// signed topology record, given to its TUN device, and resolved network-wide to this
+    /// node (first claimant keeps it; see `routing::StaticConflict`).
+    pub static_addr: Option<core::net::Ipv4Addr>,
 }
 
 /// Why a [`Config`] was refused.
@@ -232,6 +236,9 @@ pub enum ConfigError {
     Certificate(crate::cert::CertError),
     /// A limit is zero or the MTU is outside 576..=9000.
     Limits,
+    /// The static address is not a host of 10.115.0.0/16, or the dynamic pool overlaps
+    /// that network.
+    StaticAddress,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -242,6 +249,9 @@ impl core::fmt::Display for ConfigError {
             }
             ConfigError::Certificate(e) => write!(f, "node certificate: {e}"),
             ConfigError::Limits => f.write_str("a limit is zero or the MTU is out of range"),
+            ConfigError::StaticAddress => f.write_str(
+                "static address is not a host of 10.115.0.0/16, or the dynamic address pool overlaps 10.115.0.0/16",
+            ),
         }
     }
 }

@@ -147,6 +147,17 @@ pub enum Event {
         /// Why.
         reason: crate::routing::Refusal,
     },
+    /// A record's static address claim does not hold here: another record holds the
+    /// address (a certified claim before any other, then the first claimant; see
+    /// `routing::StaticConflict`). Traffic and lookups for the address go to `holder`.
+    StaticAddressTaken {
+        /// The record whose claim lost (this node itself, when its own address is taken).
+        id: NodeId,
+        /// The address.
+        addr: core::net::Ipv4Addr,
+        /// The record that holds it.
+        holder: NodeId,
+    },
     /// A packet or frame was dropped.
     Dropped {
         /// Why.

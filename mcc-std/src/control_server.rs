@@ -45,7 +45,8 @@ pub struct PendingRequest {
 }
 
 impl PendingRequest {
-    /// The request, to decide who answers it.
+    /// The request, to decide who answers it and whether it must wait (a lookup up the
+    /// tree) before `answer`.
     pub fn request(&self) -> &Request {
         &self.request
     }

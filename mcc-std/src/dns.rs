@@ -13,7 +13,8 @@
 //!   needs the domain.
 //! - The reverse zones of [`DnsConfig::reverse_zones`] (the resolver's networks,
 //!   `resolver.ipv4-network` and `resolver.ipv6-network`: `83.10.in-addr.arpa.` for
-//!   10.83.0.0/16, `2.0.ip6.arpa.` and `3.0.ip6.arpa.` for 200::/7): `PTR` (and `ANY`) of a
+//!   10.83.0.0/16, `2.0.ip6.arpa.` and `3.0.ip6.arpa.` for 200::/7; and
+//!   `115.10.in-addr.arpa.` for the static addresses, 10.115.0.0/16): `PTR` (and `ANY`) of a
 //!   full address answers `<name>.<domain>.`; an address without a name is NXDOMAIN, other
 //!   types are NODATA, partial (shorter) names inside these zones are NODATA, and malformed
 //!   ones NXDOMAIN. A prefix that does not end on a label boundary (10.83.0.0/20) serves the
@@ -55,12 +56,13 @@ pub struct DnsConfig {
     /// TTL of every record served, in seconds (`resolver.ttl`).
     pub ttl: u32,
     /// Networks whose reverse names (`in-addr.arpa`, `ip6.arpa`) are served: the
-    /// resolver's IPv4 and IPv6 networks.
+    /// resolver's IPv4 and IPv6 networks, and the static addresses' 10.115.0.0/16.
     pub reverse_zones: Vec<IpNet>,
 }
 
 impl Default for DnsConfig {
-    /// The documented defaults: `.home.arpa`, TTL 0, 10.83.0.0/16 and 200::/7.
+    /// The documented defaults: `.home.arpa`, TTL 0, 10.83.0.0/16 and 200::/7, and the
+    /// static addresses.
     fn default() -> Self {
         DnsConfig {
             domain: "home.arpa".into(),
@@ -68,6 +70,7 @@ impl Default for DnsConfig {
             reverse_zones: vec![
                 IpNet::new_assert(Ipv4Addr::new(10, 83, 0, 0).into(), 16),
                 IpNet::new_assert(Ipv6Addr::new(0x200, 0, 0, 0, 0, 0, 0, 0).into(), 7),
+                STATIC_ZONE,
             ],
         }
     }
@@ -78,6 +81,13 @@ impl Default for DnsConfig {
 pub const EDNS_PAYLOAD: u16 = 1232;
 /// UDP payload limit without EDNS (RFC 1035).
 const PLAIN_PAYLOAD: usize = 512;
+
+/// The static addresses' network, 10.115.0.0/16: served whatever the resolver's networks
+/// are, since certificates sign these addresses network-wide.
+pub const STATIC_ZONE: IpNet = IpNet::V4(ipnet::Ipv4Net::new_assert(
+    mcc_core::resolver::STATIC_NETWORK,
+    mcc_core::resolver::STATIC_PREFIX,
+));
 
 /// Parses a query and builds the response bytes. Returns None for input that is not a DNS
 /// query at all (drop it silently, e.g. a response or garbage shorter than a header);
@@ -696,6 +706,21 @@ mod tests {
         let r = ask("0.83.10.in-addr.arpa.", RecordType::PTR);
         assert_eq!(r.metadata.response_code, ResponseCode::NoError);
         assert!(r.answers.is_empty());
+    }
+
+    #[test]
+    fn ptr_of_a_static_address() {
+        let mut v = view();
+        v.rev.insert(IpAddr::V4(Ipv4Addr::new(10, 115, 4, 4)), id());
+        let q =
+            |name: &str, v: &mut FakeView| ask_msg(&query_msg(name, RecordType::PTR), &cfg(), v);
+        let r = q("4.4.115.10.in-addr.arpa.", &mut v);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative);
+        assert_eq!(ptr_records(&r), vec![format!("{}.home.arpa.", id())]);
+        let r = q("5.4.115.10.in-addr.arpa.", &mut v);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        assert!(r.metadata.authoritative, "our zone: no name is an answer");
     }
 
     #[test]

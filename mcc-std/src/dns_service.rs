@@ -1,8 +1,12 @@
 //! The node's name service: DNS on `dns-addr` ([`dns::answer`] over a [`NameView`] of the
 //! node) and the NSS module's `host-by-*` requests from the control socket
 //! ([`crate::host_lookup`]), both over the same [`Names`]. A query or request for a name not
-//! known here is parked until the node's lookup up the tree completes. The DNS protocol
-//! itself is [`crate::dns`]'s.
+//! known here, or for a static address not known here, is parked until the node's lookup up
+//! the tree completes. The DNS protocol itself is [`crate::dns`]'s.
+//!
+//! Names and IDs answer with their dynamic addresses, resolved here without asking anyone
+//! (the docs' faster and safer kind). A static address (10.115.0.0/16) answers a `PTR`
+//! query (and `host-by-address`) with its holder's name: bound here, else asked of the root.
 
 use crate::config::DaemonConfig;
 use crate::control::Request;
@@ -14,6 +18,7 @@ use ipnet::IpNet;
 use mcc_core::Node;
 use mcc_core::crypto::Cipher;
 use mcc_core::id::NodeId;
+use mcc_core::resolver::is_static_host;
 use mcc_core::time::Instant;
 use std::collections::BTreeMap;
 use std::io;
@@ -24,7 +29,8 @@ use tokio::net::UdpSocket;
 const MAX_PARKED: usize = 64;
 
 /// The DNS server's settings from the daemon's: `resolver.domain`, `resolver.ttl`, and the
-/// reverse zones of `resolver.ipv4-network` and `resolver.ipv6-network`.
+/// reverse zones of `resolver.ipv4-network`, `resolver.ipv6-network` and the static
+/// addresses (10.115.0.0/16, whatever the resolver's networks).
 pub fn dns_config(cfg: &DaemonConfig) -> DnsConfig {
     let (v4, v4_prefix) = cfg.resolver_ipv4_network;
     let (v6, v6_prefix) = cfg.resolver_ipv6_network;
@@ -36,7 +42,11 @@ pub fn dns_config(cfg: &DaemonConfig) -> DnsConfig {
     DnsConfig {
         domain: cfg.resolver_domain.trim_matches('.').to_string(),
         ttl: cfg.resolver_ttl,
-        reverse_zones: zones.into_iter().filter_map(Result::ok).collect(),
+        reverse_zones: zones
+            .into_iter()
+            .filter_map(Result::ok)
+            .chain([dns::STATIC_ZONE])
+            .collect(),
     }
 }
 
@@ -55,6 +65,11 @@ enum Waiting {
     Host {
         request: PendingRequest,
         name: String,
+    },
+    /// A `host-by-address` request for a static address not known here.
+    HostAddress {
+        request: PendingRequest,
+        address: String,
     },
 }
 
@@ -118,7 +133,18 @@ impl DnsService {
         let name = match request.request() {
             Request::HostByName { name } => name.clone(),
             Request::HostByAddress { address } => {
-                let found = host_lookup::by_address(node, &self.names, ttl, address);
+                let address = address.clone();
+                let found = host_lookup::by_address(node, &self.names, ttl, &address);
+                if let HostLookup::MissingAddress(a) = found
+                    && self.parked.len() < MAX_PARKED
+                    && let Some(lookup) = node.start_address_lookup(now, a)
+                {
+                    self.parked.push(Parked {
+                        lookup,
+                        waiting: Waiting::HostAddress { request, address },
+                    });
+                    return;
+                }
                 request.answer(|_| found.response());
                 return;
             }
@@ -157,6 +183,10 @@ impl DnsService {
                     let found = host_lookup::by_name(node, &self.names, self.cfg.ttl, &name);
                     request.answer(|_| found.response());
                 }
+                Waiting::HostAddress { request, address } => {
+                    let found = host_lookup::by_address(node, &self.names, self.cfg.ttl, &address);
+                    request.answer(|_| found.response());
+                }
             }
         }
     }
@@ -176,9 +206,12 @@ impl DnsService {
         };
         let resp = dns::answer(query, &self.cfg, &mut view);
         if let Some(now) = look_up_at
-            && let Some(name) = view.missed.take()
+            && let Some(missed) = view.missed.take()
             && self.parked.len() < MAX_PARKED
-            && let Some(lookup) = view.node.start_lookup(now, &name)
+            && let Some(lookup) = match missed {
+                Missed::Name(name) => view.node.start_lookup(now, &name),
+                Missed::Static(a) => view.node.start_address_lookup(now, a),
+            }
         {
             self.parked.push(Parked {
                 lookup,
@@ -197,12 +230,17 @@ impl DnsService {
     }
 }
 
+/// What was not known here (worth a lookup up the tree).
+enum Missed {
+    Name(String),
+    Static(Ipv4Addr),
+}
+
 /// The node as the DNS server sees it.
 struct View<'a, C: Cipher> {
     node: &'a mut Node<C>,
     names: &'a Names,
-    /// A name that was not known here (worth a lookup up the tree).
-    missed: Option<String>,
+    missed: Option<Missed>,
 }
 
 impl<C: Cipher> NameView for View<'_, C> {
@@ -218,11 +256,37 @@ impl<C: Cipher> NameView for View<'_, C> {
             })
             .collect();
         if addrs.is_empty() {
-            self.missed = Some(name.to_string());
+            self.missed = Some(Missed::Name(name.to_string()));
         }
         addrs
     }
     fn reverse(&mut self, addr: IpAddr) -> Option<String> {
-        self.names.reverse(self.node, addr).map(|id| id.to_string())
+        let id = self.names.reverse(self.node, addr);
+        if id.is_none()
+            && let IpAddr::V4(a) = addr
+            && is_static_host(a)
+        {
+            self.missed = Some(Missed::Static(a));
+        }
+        id.map(|id| id.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn reverse_zones_are_the_resolver_networks_and_the_static_addresses() {
+        let mut cfg = DaemonConfig::defaults(Path::new("/etc/mcc"));
+        cfg.resolver_ipv4_network = (Ipv4Addr::new(10, 99, 0, 0), 20);
+        cfg.resolver_ipv6_network = ("fd00:cc::".parse().unwrap(), 32);
+        let zones: Vec<String> = dns_config(&cfg)
+            .reverse_zones
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(zones, ["10.99.0.0/20", "fd00:cc::/32", "10.115.0.0/16"]);
     }
 }

@@ -95,6 +95,9 @@ pub fn describe(e: &Event) -> String {
         Event::RecordRefused { from, id, reason } => {
             format!("refused topology record {id} from {from}: {reason}")
         }
+        Event::StaticAddressTaken { id, addr, holder } => format!(
+            "static address {addr} claimed by {id} refused: {holder} holds it (a certified address first, then the first claimant)"
+        ),
         Event::Dropped { reason } => format!("dropped: {reason}"),
         Event::OwnCertificateInvalid { reason, unix_secs } => format!(
             "own node certificate: {reason} at the wall clock {} ({}); no links until {}",

@@ -7,7 +7,7 @@ use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
 use crate::control::{Request, Response};
 use crate::control_respond::NodeState;
-use crate::control_server::ControlServer;
+use crate::control_server::{ControlServer, PendingRequest};
 use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
@@ -65,10 +65,15 @@ pub struct EventLoop<C: Cipher> {
     revocations: RevocationState,
     parent_pins: ParentPins,
     events: EventLog,
+    /// Control requests waiting for a lookup up the tree, by query number.
+    parked: Vec<(u64, PendingRequest)>,
     externals: Externals,
     /// A tunnel came or went: the external tunnels are looked at again after the events.
     externals_stale: bool,
 }
+
+/// Most control requests waiting for lookups at once (more are answered at once).
+const MAX_PARKED_REQUESTS: usize = 8;
 
 impl<C: Cipher> EventLoop<C> {
     /// Loads the keys, certificates, saved resolver state and tunnels the configuration
@@ -136,6 +141,7 @@ impl<C: Cipher> EventLoop<C> {
             revocations,
             parent_pins,
             events: EventLog::default(),
+            parked: Vec::new(),
             externals: Externals::new(None),
             externals_stale: false,
         })
@@ -219,6 +225,13 @@ impl<C: Cipher> EventLoop<C> {
                             events: &self.events,
                             clock: &self.clock,
                         };
+                        // `mcc resolve` of a static address not known here waits for the
+                        // root's answer (answered in `after_events`).
+                        if self.parked.len() < MAX_PARKED_REQUESTS
+                            && let Some(q) = state.lookup_first(req)
+                        {
+                            self.parked.push((q, pending));
+                        } else {
                         let externals = &mut self.externals;
                         pending.answer(|req| {
                             let mutates = req.mutates();
@@ -235,6 +248,7 @@ impl<C: Cipher> EventLoop<C> {
                                 Ok(()) => r,
                             }
                         });
+                        }
                         if tunnels_change {
                             self.reload_tunnel_names();
                         }
@@ -327,6 +341,20 @@ impl<C: Cipher> EventLoop<C> {
         }
         for q in looked_up {
             self.dns.lookup_done(&mut self.node, q).await;
+            let (ready, waiting) = std::mem::take(&mut self.parked)
+                .into_iter()
+                .partition(|(p, _)| *p == q);
+            self.parked = waiting;
+            let ready: Vec<(u64, PendingRequest)> = ready;
+            for (_, pending) in ready {
+                let mut state = NodeState {
+                    node: &mut self.node,
+                    cfg: &self.cfg,
+                    events: &self.events,
+                    clock: &self.clock,
+                };
+                pending.answer(|req| state.respond(req));
+            }
         }
         if std::mem::take(&mut self.externals_stale) {
             self.refresh_externals();
@@ -356,7 +384,8 @@ impl<C: Cipher> EventLoop<C> {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
             e @ (Event::OwnCertificateInvalid { .. }
             | Event::PeerCertificateLapsed { .. }
-            | Event::TunnelCertificateLapsed { .. }) => warn!("{}", describe(&e)),
+            | Event::TunnelCertificateLapsed { .. }
+            | Event::StaticAddressTaken { .. }) => warn!("{}", describe(&e)),
             Event::ParentPinned { addr, id } => self.remember_parent(addr, id),
             e @ (Event::ParentRefused { addr, .. }
             | Event::ParentUnanswered {
@@ -444,8 +473,13 @@ impl<C: Cipher> EventLoop<C> {
             .tunnel()
             .map(|t| t.dns_names.clone())
             .unwrap_or_default();
+        // The file states the server endpoint's static address the certificate signs.
         let opts = tunnel_dir::TunnelOptions {
             dns_names: &names,
+            static_addr: cert
+                .tunnel()
+                .and_then(|t| t.static_addr)
+                .map(std::net::Ipv4Addr::from),
             ..Default::default()
         };
         tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())

@@ -8,7 +8,8 @@ use crate::dns::{self, Relative};
 use crate::names::Names;
 use mcc_core::Node;
 use mcc_core::crypto::Cipher;
-use std::net::IpAddr;
+use mcc_core::resolver::is_static_host;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// What a host request found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum HostLookup {
     NotFound,
     /// Ours but not known here: the name (without the domain) to look up up the tree.
     Missing(String),
+    /// A static address not known here: to ask the root about.
+    MissingAddress(Ipv4Addr),
 }
 
 impl HostLookup {
@@ -25,7 +28,9 @@ impl HostLookup {
     pub fn response(self) -> Response {
         match self {
             HostLookup::Found(e) => Response::ok(serde_json::json!(e)),
-            HostLookup::NotFound | HostLookup::Missing(_) => Response::ok(serde_json::Value::Null),
+            HostLookup::NotFound | HostLookup::Missing(_) | HostLookup::MissingAddress(_) => {
+                Response::ok(serde_json::Value::Null)
+            }
         }
     }
 }
@@ -56,17 +61,29 @@ pub fn by_name<C: Cipher>(node: &mut Node<C>, names: &Names, ttl: u32, name: &st
     })
 }
 
-/// The node or endpoint `address` (text) stands for in this node's resolver: named
-/// `<id>.<domain>` as in DNS PTR answers, with its `dns-names` as aliases.
+/// The node or endpoint `address` (text) stands for in this node's resolver, or that holds
+/// static address `address`: named `<id>.<domain>` as in DNS PTR answers, with its
+/// `dns-names` as aliases. A static address's entry lists that address (and the holder's
+/// dynamic IPv6 address when it has one here).
 pub fn by_address<C: Cipher>(node: &Node<C>, names: &Names, ttl: u32, address: &str) -> HostLookup {
     let Ok(ip) = address.parse::<IpAddr>() else {
         return HostLookup::NotFound;
     };
-    let Some(id) = names.reverse(node, ip) else {
-        return HostLookup::NotFound;
+    let fixed = match ip {
+        IpAddr::V4(a) if is_static_host(a) => Some(a),
+        _ => None,
     };
-    let Some(i) = node.resolver().index_of(&id) else {
-        return HostLookup::NotFound;
+    let Some(id) = names.reverse(node, ip) else {
+        return fixed.map_or(HostLookup::NotFound, HostLookup::MissingAddress);
+    };
+    let index = node.resolver().index_of(&id);
+    let (ipv4, ipv6) = match (fixed, index) {
+        (Some(a), i) => (
+            vec![a],
+            i.map(|i| node.resolver().ipv6(i)).into_iter().collect(),
+        ),
+        (None, Some(i)) => (vec![node.resolver().ipv4(i)], vec![node.resolver().ipv6(i)]),
+        (None, None) => return HostLookup::NotFound,
     };
     HostLookup::Found(HostEntry {
         name: names.qualified(&id.to_string()),
@@ -75,8 +92,8 @@ pub fn by_address<C: Cipher>(node: &Node<C>, names: &Names, ttl: u32, address: &
             .iter()
             .map(|n| names.qualified(n))
             .collect(),
-        ipv4: vec![node.resolver().ipv4(i)],
-        ipv6: vec![node.resolver().ipv6(i)],
+        ipv4,
+        ipv6,
         ttl,
     })
 }
@@ -84,7 +101,7 @@ pub fn by_address<C: Cipher>(node: &Node<C>, names: &Names, ttl: u32, address: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::names::tests::node_with_tunnel;
+    use crate::names::tests::{node_with_tunnel, node_with_tunnel_and};
     use mcc_core::id::NodeId;
 
     fn found(l: HostLookup) -> HostEntry {
@@ -178,5 +195,30 @@ mod tests {
         for a in [free.as_str(), "10.84.0.1", "192.168.1.1", "not an address"] {
             assert_eq!(by_address(&node, &names, 0, a), HostLookup::NotFound, "{a}");
         }
+    }
+
+    #[test]
+    fn static_addresses_name_their_holder_or_are_missing() {
+        let own = Ipv4Addr::new(10, 115, 4, 4);
+        let (node, _) = node_with_tunnel_and(Some(own));
+        let names = Names::new(".home.arpa");
+        let e = found(by_address(&node, &names, 2, "10.115.4.4"));
+        assert_eq!(e.name, format!("{}.home.arpa", node.id()));
+        assert_eq!(e.aliases, ["node1.home.arpa"]);
+        assert_eq!(e.ipv4, [own]);
+        let i = node.resolver().index_of(&node.id()).unwrap();
+        assert_eq!(e.ipv6, [node.resolver().ipv6(i)]);
+        // Not known here: worth asking the root; the network and broadcast are nobody's.
+        assert_eq!(
+            by_address(&node, &names, 0, "10.115.4.5"),
+            HostLookup::MissingAddress(Ipv4Addr::new(10, 115, 4, 5))
+        );
+        for a in ["10.115.0.0", "10.115.255.255"] {
+            assert_eq!(by_address(&node, &names, 0, a), HostLookup::NotFound, "{a}");
+        }
+        assert_eq!(
+            HostLookup::MissingAddress(own).response().result,
+            serde_json::Value::Null
+        );
     }
 }

@@ -15,6 +15,7 @@ use crate::dns;
 use mcc_core::Node;
 use mcc_core::crypto::Cipher;
 use mcc_core::id::NodeId;
+use mcc_core::resolver::is_static_host;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -105,9 +106,13 @@ impl Names {
         out
     }
 
-    /// The ID an overlay address of this node's resolver stands for.
+    /// The ID an overlay address of this node's resolver stands for, or the holder of a
+    /// static address as far as this node knows without asking ([`Node::lookup_address`]).
     pub fn reverse<C: Cipher>(&self, node: &Node<C>, addr: IpAddr) -> Option<NodeId> {
-        node.resolver().lookup(addr)
+        match addr {
+            IpAddr::V4(a) if is_static_host(a) => node.lookup_address(a),
+            _ => node.resolver().lookup(addr),
+        }
     }
 }
 
@@ -126,6 +131,11 @@ pub(crate) mod tests {
     /// A root node named `node1`, the client of a tunnel named `web` by its certificate;
     /// returns the node and the tunnel's server endpoint.
     pub(crate) fn node_with_tunnel() -> (Node, NodeId) {
+        node_with_tunnel_and(None)
+    }
+
+    /// [`node_with_tunnel`], the node with static address `static_addr`.
+    pub(crate) fn node_with_tunnel_and(static_addr: Option<std::net::Ipv4Addr>) -> (Node, NodeId) {
         let ca = Identity::from_secret([1; 32]);
         let network = Identity::from_secret([2; 32]);
         let mut trust = TrustStore::new(vec![ca.id()], network.id());
@@ -144,6 +154,7 @@ pub(crate) mod tests {
             parents: Vec::new(),
             allow_parent_id_change: false,
             names: vec!["node1".into()],
+            static_addr,
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),

@@ -202,6 +202,7 @@ mod tests {
             timers: Default::default(),
             limits: Default::default(),
             resolver: Default::default(),
+            static_addr: None,
         }
     }
 

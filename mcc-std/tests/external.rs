@@ -42,6 +42,7 @@ fn server() -> Net {
         parents: Vec::new(),
         allow_parent_id_change: false,
         names: Vec::new(),
+        static_addr: None,
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),

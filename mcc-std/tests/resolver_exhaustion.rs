@@ -52,6 +52,7 @@ fn root() -> (Node, Identity) {
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     };
     (
         Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

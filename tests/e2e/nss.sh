@@ -20,10 +20,12 @@
 #    2 getent hosts/ahosts of the server endpoint's ID, of `web` with and without the
 #      domain, of node names known only up the tree (a lookup through srv), v4 and v6,
 #      also as user nobody (host-by-* are read-only requests)
-#    3 reverse: getent hosts of the endpoint's IPv4 and IPv6 addresses
+#    3 reverse: getent hosts of the endpoint's IPv4 and IPv6 addresses, and of srv's static
+#      address 10.115.4.4, which cli does not know and asks of the root (srv)
 #    4 ping -c1 through the tunnel by name and by ID (IPv4, IPv6 and getaddrinfo's choice)
 #    5 an unknown name is not found; a socket served by another user is not believed
-#    6 DNS: names without the domain, reverse zones of the configured networks, the TTL
+#    6 DNS: names without the domain, reverse zones of the configured networks (and the
+#      static addresses' 115.10.in-addr.arpa), the TTL
 #    7 the tunnel file's dns-names replace the certificate's on cli after a reload
 #    8 mccd stopped (socket gone) or stuck (SIGSTOP): getent falls through to dns
 #    9 the host's files are unchanged
@@ -138,7 +140,7 @@ wait_until 10 0.2 nsx cli ping -c 1 -W 1 10.233.0.1 >/dev/null || die "underlay:
 
 pki "$W" || die "CA and network certificate"
 mcc_node srv "$W/srv" "" log-level debug keep-alive-period 2s resolver.domain .staex dns-names node1 \
-    dns-addr 10.233.0.1:53 || die "mcc init srv"
+    dns-addr 10.233.0.1:53 static-addr 10.115.4.4 || die "mcc init srv"
 SRV=$NODE_ID
 mcc_node cli "$W/cli" "10.233.0.1:$PORT" log-level debug keep-alive-period 2s resolver.domain .staex \
     dns-names client1 resolver.ipv4-network 10.99.0.0/16 resolver.ipv6-network fd99::/64 resolver.ttl 42 ||
@@ -204,6 +206,10 @@ check "3a getent hosts $ADDR: $SEP.staex, alias web.staex ($rev)" [ "$rev" = "$A
 rev=$(ghosts "$ADDR6")
 check "3b getent hosts $ADDR6: $SEP.staex ($rev)" [ "$rev" = "$ADDR6 $SEP.staex web.staex" ]
 check_not "3c getent hosts 10.99.200.200 (no one): not found" in_nss getent hosts 10.99.200.200
+rev=$(ghosts 10.115.4.4 | awk '{print $1, $2}')
+check "3d getent hosts 10.115.4.4 (srv's static address, asked of the root): $SRV.staex ($rev)" \
+    [ "$rev" = "10.115.4.4 $SRV.staex" ]
+check_not "3e getent hosts 10.115.4.5 (no one's static address): not found" in_nss getent hosts 10.115.4.5
 
 # ---------------------------------------------------------------- 4 ping through the tunnel
 
@@ -265,6 +271,8 @@ full=$(nsx srv timeout 8 dig @10.233.0.1 -p 53 +time=2 +tries=1 -x 10.99.0.1)
 check "6j srv (default networks) refuses 10.99/16" grep -q 'status: REFUSED' <<<"$full"
 full=$(nsx srv timeout 8 dig @10.233.0.1 -p 53 +time=2 +tries=1 83.10.in-addr.arpa. PTR)
 check "6k srv serves 83.10.in-addr.arpa" grep -q 'status: NOERROR' <<<"$full"
+check "6l dig -x 10.115.4.4 on cli (its networks are 10.99/16 and fd99::/64; the static zone is served too)" \
+    [ "$(digq cli +short -x 10.115.4.4)" = "$SRV.staex." ]
 
 # ---------------------------------------------------------------- 7 tunnel file names
 

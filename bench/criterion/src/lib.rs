@@ -87,6 +87,7 @@ impl Pki {
             timers: Timers::default(),
             limits: limits(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         }
     }
 }
@@ -329,6 +330,7 @@ pub fn tree_updates(
                 } else {
                     Vec::new()
                 },
+                static_addr: None,
                 proof: None,
             }));
         }

@@ -152,6 +152,7 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
         timers: Timers::default(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     };
     Node::new(config, seed()?, core_instant(now), unix).map_err(|e| format!("node: {e}"))
 }

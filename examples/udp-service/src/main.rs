@@ -85,6 +85,7 @@ fn run() -> Result<String, String> {
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         };
         Node::new(config, random32()?, Instant::ZERO, unix).map_err(|e| format!("node: {e}"))
     };

@@ -95,6 +95,7 @@ mod tests {
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         };
         Root {
             node: Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

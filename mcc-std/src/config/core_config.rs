@@ -188,6 +188,7 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
         timers,
         limits,
         resolver,
+        static_addr: cfg.static_addr,
     })
 }
 

@@ -252,19 +252,20 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "static-addr",
         default: "10.115.0.0/16",
-        doc: "Static address of this node inside 10.115.0.0/16 (10.115.0.0/16 means none).",
+        doc: "Static address of this node inside 10.115.0.0/16 (10.115.0.0/16 means none): on\n\
+              mcc0, and resolved network-wide by asking the root (the first claimant keeps it).",
         value: Value::Set(|c, v, _| set(&mut c.static_addr, static_addr(v))),
     },
     Key {
         name: "network-lookup-ttl",
         default: "64",
-        doc: "Hop limit of static address and DNS name lookups.",
+        doc: "Hop limit of lookups up the tree (static addresses, DNS names).",
         value: Value::Set(|c, v, _| set(&mut c.network_lookup_ttl, number_in(v, 1..=255, "TTL"))),
     },
     Key {
         name: "network-lookup-timeout",
         default: "20s",
-        doc: "Timeout of static address and DNS name lookups.",
+        doc: "How long a lookup up the tree (static address, DNS name) waits for its answer.",
         value: Value::Set(|c, v, _| set(&mut c.network_lookup_timeout, duration(v))),
     },
     // The default is the core's `Limits::default().max_peers` (a test checks).

@@ -59,6 +59,12 @@ pub const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "tra
 /// (for a warning) unless their value is empty or one that means "off".
 pub const UNSUPPORTED_KEYS: [&str; table::count_unsupported(KEYS)] = table::unsupported_names(KEYS);
 
+/// Parses a static address as the files and `mcc create-tunnel --static-ip-address` write
+/// it: a host of 10.115.0.0/16, or `10.115.0.0/16` (or nothing) for none.
+pub fn parse_static_addr(v: &str) -> Result<Option<Ipv4Addr>, String> {
+    net::static_addr(v)
+}
+
 /// The contents of `mcc.conf`, defaults filled in, paths made absolute against the
 /// configuration directory.
 #[derive(Clone, Debug, PartialEq, Eq)]

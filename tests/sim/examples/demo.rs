@@ -53,6 +53,9 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::RevocationRefused { reason, .. } => format!("revocation refused: {reason}"),
         Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),
+        Event::StaticAddressTaken { id, addr, holder } => {
+            format!("static address {addr} of {id} refused: held by {holder}")
+        }
         Event::Dropped { reason } => format!("dropped: {reason}"),
         Event::OwnCertificateInvalid { reason, unix_secs } => {
             format!("own certificate: {reason} at clock {unix_secs}; no links until it is")

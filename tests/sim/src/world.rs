@@ -154,6 +154,11 @@ pub struct World {
     pub limits: Limits,
     /// DNS names written into the tunnel certificates issued from now on.
     pub tunnel_names: Vec<String>,
+    /// Static address written into the tunnel certificates issued from now on
+    /// (`mcc create-tunnel --static-ip-address`).
+    pub tunnel_static_addr: Option<Ipv4Addr>,
+    /// Nodes' `static-addr`, by node index (see [`World::set_static_addr`]).
+    static_addrs: BTreeMap<usize, Ipv4Addr>,
     /// Validity period of the node and tunnel certificates issued from now on.
     pub cert_period: (u64, u64),
     /// The wall clock nodes added from now on boot with (`None`: the world's).
@@ -199,6 +204,8 @@ impl World {
             timers: Timers::default(),
             limits: Limits::default(),
             tunnel_names: Vec::new(),
+            tunnel_static_addr: None,
+            static_addrs: BTreeMap::new(),
             cert_period: CERT_PERIOD,
             boot_unix: None,
             allow_parent_id_change: false,
@@ -349,6 +356,7 @@ impl World {
             timers: n.timers,
             limits: n.limits,
             resolver: ResolverConfig::default(),
+            static_addr: self.static_addrs.get(&i).copied(),
         }
     }
 
@@ -383,6 +391,15 @@ impl World {
     /// The parent IDs node `i`'s driver remembers, by parent address.
     pub fn saved_parent_pins(&self, i: usize) -> &BTreeMap<SocketAddr, NodeId> {
         &self.nodes[i].saved_pins
+    }
+
+    /// Sets node `i`'s `static-addr` and restarts it (call before traffic).
+    pub fn set_static_addr(&mut self, i: usize, addr: Option<Ipv4Addr>) {
+        match addr {
+            Some(a) => self.static_addrs.insert(i, a),
+            None => self.static_addrs.remove(&i),
+        };
+        self.boot(i);
     }
 
     /// Changes one node's timers (takes effect at its next restart; call before traffic).
@@ -507,7 +524,7 @@ impl World {
             server_node: self.nodes[server].identity.id(),
             targets: Target::parse_list(targets).expect("valid targets"),
             dns_names: self.tunnel_names.clone(),
-            static_addr: None,
+            static_addr: self.tunnel_static_addr.map(|a| a.octets()),
             external_addr: None,
         };
         let (not_before, not_after) = self.cert_period;
@@ -552,6 +569,7 @@ impl World {
             seq: 1,
             kind: RecordKind::Node,
             names: Vec::new(),
+            static_addr: None,
             proof: None,
         };
         mcc_core::routing::record::sign(&mut r, &key, cert.encoded().to_vec());
@@ -631,6 +649,15 @@ impl World {
     pub fn start_lookup(&mut self, node: usize, name: &str) -> Option<u64> {
         let now = self.now;
         let q = self.node_mut(node).start_lookup(now, name);
+        self.drain(node);
+        q
+    }
+
+    /// Starts a static address lookup on `node` (what `mcc resolve 10.115.a.b` does for an
+    /// address it does not know).
+    pub fn start_address_lookup(&mut self, node: usize, addr: Ipv4Addr) -> Option<u64> {
+        let now = self.now;
+        let q = self.node_mut(node).start_address_lookup(now, addr);
         self.drain(node);
         q
     }

@@ -138,6 +138,7 @@ pub unsafe extern "C" fn mcu_start(
         timers: Timers::default(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     };
     let mut s = [0u8; 32];
     s.copy_from_slice(unsafe { bytes(seed, 32) });
