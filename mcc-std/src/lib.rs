@@ -14,6 +14,7 @@ pub mod event_log;
 pub mod event_loop;
 pub mod logging;
 pub mod provision;
+pub mod readiness;
 pub mod resolver_state;
 pub mod revocation_state;
 pub mod store;
