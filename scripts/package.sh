@@ -13,6 +13,7 @@
 #
 # Environment: TARGET (a Rust target triple to cross-build for, e.g.
 # aarch64-unknown-linux-gnu; default the host), MCC_PKG_REVISION (package revision, 1),
+# MCC_PKG_OUT (the output directory, target/packages),
 # OBJCOPY (objcopy for TARGET, e.g. aarch64-linux-gnu-objcopy), OPENWRT_ARCH (opkg
 # architecture, derived from TARGET), SOURCE_DATE_EPOCH (file times; default the last
 # commit's). Installs cargo-deb and cargo-generate-rpm from crates.io when missing.
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-OUT=target/packages
+OUT=${MCC_PKG_OUT:-target/packages}
 REV=${MCC_PKG_REVISION:-1}
 HOST=$(rustc -vV | sed -n 's/^host: //p')
 TRIPLE=${TARGET:-$HOST}

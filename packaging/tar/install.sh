@@ -64,8 +64,10 @@ remove_files() {
     setup=$DESTDIR$PREFIX/libexec/mcc/mcc-setup
     if [ -x "$setup" ]; then MCC_ROOT=$DESTDIR "$setup" "$1"; fi
     rm -f "$DESTDIR$PREFIX/bin/mccd" "$DESTDIR$PREFIX/bin/mcc" "$setup" "$DESTDIR$UNIT"
-    rmdir "$DESTDIR$PREFIX/libexec/mcc" 2>/dev/null || true
+    rmdir "$DESTDIR$PREFIX/libexec/mcc" "$DESTDIR$PREFIX/libexec" 2>/dev/null || true
     for m in $(man_pages); do rm -f "$DESTDIR$PREFIX/share/man/$m"; done
+    # The section directories install -D made, if nothing else is in them.
+    rmdir "$DESTDIR$PREFIX/share/man/man1" "$DESTDIR$PREFIX/share/man/man8" 2>/dev/null || true
     if [ -e lib/libnss_mcc.so.2 ]; then
         rm -f "$DESTDIR$(libdir)/libnss_mcc.so.2"
         [ -n "$DESTDIR" ] || ldconfig
