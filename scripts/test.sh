@@ -39,7 +39,9 @@ if [[ $EUID -eq 0 ]]; then
         return $rc
     }
     logs=$(mktemp -d)
-    lane "$logs/a" linux.sh mcu.sh & a=$!          # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node
+    # packages.sh: every package built, checked and installed, the .deb booted under systemd
+    # in a cached Debian root (built once, about a minute; a warm run takes about 1.5 min).
+    lane "$logs/a" linux.sh mcu.sh packages.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; the packages
     lane "$logs/b" android-jvm.sh control.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user
     rc=0
     wait $a || rc=1
