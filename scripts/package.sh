@@ -136,8 +136,10 @@ ipk() {
     # interpreter, no libraries), and it is what this machine can build without a musl
     # toolchain. A *-musl TARGET is linked statically by default and works the same.
     log "static mcc, mccd for OpenWrt ($TRIPLE)"
+    # A target directory of its own (other RUSTFLAGS rebuild everything), and no debug
+    # info: it is stripped anyway, and the build is a full one on a fresh clone.
     local sdir=target/openwrt
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_TARGET_DIR=$sdir \
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_TARGET_DIR=$sdir CARGO_PROFILE_RELEASE_DEBUG=0 \
         cargo build --release -q -p mcc-linux --bins --target "$TRIPLE"
     local bins=$sdir/$TRIPLE/release
     log "ipk ($arch)"
