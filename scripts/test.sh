@@ -40,7 +40,8 @@ if [[ $EUID -eq 0 ]]; then
     }
     logs=$(mktemp -d)
     # packages.sh: every package built, checked and installed, the .deb booted under systemd
-    # in a cached Debian root (built once, about a minute; a warm run takes about 1.5 min).
+    # in a Debian root cached in /var/cache/mcc-test (debootstrap once: 1 to 2.5 min). Warm:
+    # about 1.5 min; a fresh clone adds the static OpenWrt build (5 to 8 min on 2 busy cores).
     lane "$logs/a" linux.sh mcu.sh packages.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; the packages
     lane "$logs/b" android-jvm.sh control.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user
     rc=0
