@@ -7,6 +7,7 @@ use crate::config::{self, CipherChoice, DaemonConfig};
 use crate::event_loop::{EventLoop, StartError};
 use crate::external::Forwarding;
 use crate::logging;
+use crate::readiness;
 use crate::tun::TunDevice;
 use mcc_core::crypto::Cipher;
 use mcc_core::id::NodeId;
@@ -201,15 +202,21 @@ impl<T: TunDevice> Daemon<T> {
 }
 
 /// A daemon's whole life, for `mccd` and `mccd-macos`: loads `config_dir/mcc.conf`, logs as
-/// it says (to stderr without `log-file`), starts the node on `platform` and runs it on
-/// this thread until SIGTERM or SIGINT.
+/// it says (to stderr without `log-file`), starts the node on `platform`, tells systemd it
+/// is ready ([`readiness`]) and runs it on this thread until SIGTERM or SIGINT.
 pub fn serve<P: Platform>(config_dir: &Path, mut platform: P) -> Result<(), DaemonError> {
     let cfg = config::load(config_dir)?;
     logging::init(&cfg, true).map_err(DaemonError::LogFile)?;
     let rt = runtime()?;
     rt.block_on(async {
         let daemon = start(cfg, &mut platform).await?;
-        daemon.run(shutdown_signal()).await
+        readiness::ready(&daemon.id());
+        daemon
+            .run(async {
+                shutdown_signal().await;
+                readiness::stopping();
+            })
+            .await
     })
 }
 

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod names;
 pub mod parent_pins;
 pub mod provision;
+pub mod readiness;
 pub mod resolver_state;
 pub mod revocation_state;
 pub mod store;

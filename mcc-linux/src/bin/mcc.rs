@@ -21,7 +21,7 @@ use std::process::ExitCode;
     version,
     about = "mcc client: query the daemon and provision certificates"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// The daemon's UNIX socket path.
     #[arg(
         short = 's',
