@@ -47,6 +47,18 @@ pub enum Request {
         #[serde(default)]
         dns_names: Vec<String>,
     },
+    /// Forwards the rules of a forwarding-rules file on trial (`mcc apply-forwarding-rules`):
+    /// unless confirmed within `forwarding-rules-commit-timeout`, the previous rules come
+    /// back. Returns the trial's ID and the time left.
+    ApplyForwardingRules {
+        /// The file's name, for messages.
+        file: String,
+        text: String,
+    },
+    /// Keeps the trial's rules and writes them to the `forwarding-rules` file.
+    ConfirmForwardingRules { id: String },
+    /// Ends the trial at once: the previous rules come back.
+    RevertForwardingRules { id: String },
 }
 
 impl Request {
@@ -64,6 +76,9 @@ impl Request {
             Request::Status => "status",
             Request::Events => "events",
             Request::CreateTunnel { .. } => "create-tunnel",
+            Request::ApplyForwardingRules { .. } => "apply-forwarding-rules",
+            Request::ConfirmForwardingRules { .. } => "confirm-forwarding-rules",
+            Request::RevertForwardingRules { .. } => "revert-forwarding-rules",
         }
     }
 
@@ -81,7 +96,12 @@ impl Request {
             | Request::Nodes
             | Request::Status
             | Request::Events => false,
-            Request::ReloadTunnels | Request::Revoke { .. } | Request::CreateTunnel { .. } => true,
+            Request::ReloadTunnels
+            | Request::Revoke { .. }
+            | Request::CreateTunnel { .. }
+            | Request::ApplyForwardingRules { .. }
+            | Request::ConfirmForwardingRules { .. }
+            | Request::RevertForwardingRules { .. } => true,
         }
     }
 }

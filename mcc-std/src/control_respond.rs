@@ -6,6 +6,7 @@ use crate::clock::{Clock, rfc3339, unix_now};
 use crate::config::DaemonConfig;
 use crate::control::{NodeRow, Request, Response};
 use crate::event_log::EventLog;
+use crate::forwarding_rules::ForwardingRules;
 use crate::{provision, store, tunnel_dir};
 use mcc_core::cert::Revocation;
 use mcc_core::crypto::Cipher;
@@ -23,6 +24,7 @@ pub struct NodeState<'a, C: Cipher> {
     pub cfg: &'a DaemonConfig,
     pub events: &'a EventLog,
     pub clock: &'a Clock,
+    pub rules: &'a mut ForwardingRules,
 }
 
 impl<C: Cipher> NodeState<'_, C> {
@@ -103,6 +105,9 @@ impl<C: Cipher> NodeState<'_, C> {
                 Ok(id) => Response::ok(json!(id.to_string())),
                 Err(e) => Response::err(e),
             },
+            Request::ApplyForwardingRules { file, text } => self.rules.apply(&file, &text, now),
+            Request::ConfirmForwardingRules { id } => self.rules.confirm(&id, now),
+            Request::RevertForwardingRules { id } => self.rules.revert(&id, now),
             Request::Status => {
                 let s = self.node.stats();
                 Response::ok(json!({

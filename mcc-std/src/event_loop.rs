@@ -11,6 +11,7 @@ use crate::control_server::ControlServer;
 use crate::dns_service::DnsService;
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
+use crate::forwarding_rules::{ForwardingRules, RuleForwarding};
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -41,6 +42,8 @@ pub enum StartError {
     Tunnels(#[from] TunnelDirError),
     #[error(transparent)]
     Revocations(#[from] RevocationStateError),
+    #[error(transparent)]
+    ForwardingRules(#[from] config::ForwardingRulesError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -64,6 +67,7 @@ pub struct EventLoop<C: Cipher> {
     externals: Externals,
     /// A tunnel came or went: the external tunnels are looked at again after the events.
     externals_stale: bool,
+    rules: ForwardingRules,
 }
 
 impl<C: Cipher> EventLoop<C> {
@@ -91,6 +95,10 @@ impl<C: Cipher> EventLoop<C> {
         for t in config::load_tunnels(&cfg.tunnels)? {
             tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
         }
+        let own_v6 = node
+            .resolver()
+            .ipv6(node.resolver().index_of(&node.id()).unwrap_or(1));
+        let rules = ForwardingRules::load(&cfg, &[node.address().into(), own_v6.into()])?;
         let bind_err = |what: &'static str, addr: String| {
             move |source| StartError::Bind { what, addr, source }
         };
@@ -131,6 +139,7 @@ impl<C: Cipher> EventLoop<C> {
             events: EventLog::default(),
             externals: Externals::new(None),
             externals_stale: false,
+            rules,
         })
     }
 
@@ -138,6 +147,11 @@ impl<C: Cipher> EventLoop<C> {
     /// default) external tunnels are refused: their packets would reach this node itself.
     pub fn set_forwarding(&mut self, forwarding: Box<dyn Forwarding>) {
         self.externals = Externals::new(Some(forwarding));
+    }
+
+    /// The OS driver of forwarding rules. Without it (the default) they are refused.
+    pub fn set_rule_forwarding(&mut self, driver: Box<dyn RuleForwarding>) {
+        self.rules.set_driver(driver);
     }
 
     /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
@@ -160,14 +174,15 @@ impl<C: Cipher> EventLoop<C> {
         let mut dbuf = vec![0u8; 1500];
         // Before any packet: a tunnel installed at start must not deliver to this node.
         self.refresh_externals();
+        self.rules.start(self.clock.now());
         self.node.handle_timeout(self.clock.now());
         loop {
             self.drain(tun, &mut twrite).await;
             // Wake at least once per wall-clock feed period (see `feed_wall_clock`).
-            let next = self
-                .node
-                .poll_timeout()
-                .map_or(self.wall.next_due(), |t| t.min(self.wall.next_due()));
+            let next = [self.node.poll_timeout(), self.rules.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .fold(self.wall.next_due(), Instant::min);
             let deadline = Some(self.clock.deadline(next));
             let sleep = async {
                 match deadline {
@@ -204,6 +219,7 @@ impl<C: Cipher> EventLoop<C> {
                         cfg: &self.cfg,
                         events: &self.events,
                         clock: &self.clock,
+                        rules: &mut self.rules,
                     };
                     let externals = &mut self.externals;
                     pending.answer(|req| {
@@ -225,11 +241,13 @@ impl<C: Cipher> EventLoop<C> {
                 _ = sleep => {
                     let now = self.clock.now();
                     self.feed_wall_clock(now);
+                    self.rules.handle_timeout(now);
                     self.node.handle_timeout(now);
                 },
                 _ = &mut shutdown => {
                     info!("shutting down");
                     self.externals.stop();
+                    self.rules.stop();
                     self.resolver.save(self.node.resolver());
                     self.control.close();
                     return Ok(());

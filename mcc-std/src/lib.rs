@@ -13,6 +13,8 @@ pub mod dns_service;
 pub mod event_log;
 pub mod event_loop;
 pub mod external;
+pub mod forwarding_commit;
+pub mod forwarding_rules;
 pub mod logging;
 pub mod provision;
 pub mod resolver_state;

@@ -119,6 +119,21 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         doc: "Idle time after which a NAT entry of an external tunnel is gone (whole seconds).",
         value: Value::Set(|c, v, _| set(&mut c.nat_table_expiry, whole_seconds(v))),
     },
+    // The docs' default, /etc/mcc/forwarding-rules.conf, for the configuration directory /etc/mcc.
+    Key {
+        name: "forwarding-rules",
+        default: "forwarding-rules.conf",
+        doc: "Forwarding rules file: `port from PORT1 to IP:PORT2 protocol tcp|udp` a line forwards\n\
+              local PORT1 to PORT2 of an overlay address; replaced by `mcc apply-forwarding-rules`.",
+        value: Value::Set(|c, v, dir| set(&mut c.forwarding_rules, path(dir, v))),
+    },
+    Key {
+        name: "forwarding-rules-commit-timeout",
+        default: "7s",
+        doc: "How long `mcc apply-forwarding-rules` waits for a yes before mccd puts the previous\n\
+              rules back (the operator's SSH connection may have dropped with the new ones).",
+        value: Value::Set(|c, v, _| set(&mut c.forwarding_rules_commit_timeout, duration(v))),
+    },
     Key {
         name: "dns-addr",
         default: "127.0.0.1:8353",
@@ -276,8 +291,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("cert-update-enable", &["false"]),
     unsupported("cert-update-period", &[]),
     unsupported("dependent-nodes", &[]),
-    unsupported("forwarding-rules", &[]),
-    unsupported("forwarding-rules-commit-timeout", &[]),
     unsupported("dnsmasq-enable", &["false"]),
     unsupported("dnsmasq-directory", &[]),
     unsupported("dnsmasq-restart-command", &[]),
