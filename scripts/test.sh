@@ -40,7 +40,7 @@ if [[ $EUID -eq 0 ]]; then
     }
     logs=$(mktemp -d)
     lane "$logs/a" linux.sh mcu.sh external.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; a LAN device behind an external tunnel (nftables NAT)
-    lane "$logs/b" android-jvm.sh control.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user
+    lane "$logs/b" android-jvm.sh control.sh forwarding.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; forwarding rules with rollback (nftables DNAT into the tunnel)
     rc=0
     wait $a || rc=1
     wait $b || rc=1
