@@ -109,8 +109,8 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "firewall-chain-name",
         default: "MCC",
-        doc: "Name of the nftables table (family inet) mccd owns: the NAT and forwarding rules of\n\
-              external tunnels (docs/FIREWALL.md). Give each mccd on one host its own.",
+        doc: "Name of the nftables table (family inet) mccd owns: the NAT of external tunnels and\n\
+              of forwarding rules (docs/FIREWALL.md). Give each mccd on one host its own.",
         value: Value::Set(|c, v, _| set(&mut c.firewall_chain_name, firewall_name(v))),
     },
     Key {
