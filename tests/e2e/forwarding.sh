@@ -251,6 +251,15 @@ check "5b past the timeout B stays, A is gone" only_b
 check "5c the rules file is B now" cmp -s "$RULES" "$W/b.conf"
 check "5d out reaches srv through cli:8081" wait_until 10 0.5 b_out
 
+log "an interface that comes up while rules exist"
+nsx cli ip link add new0 type veth peer name new1 && nsx cli ip link set new0 up || fail "5e new0 on cli"
+new0_guarded() {
+    local t
+    t=$(cli_table)
+    [ "$(fwd_of new0)" = 1 ] && grep -q 'iifname { .*"new0".* } drop' <<<"$t"
+}
+check "5e is picked up within the 10 s refresh: forwarding on and guarded" wait_until 12 0.5 new0_guarded
+
 # ---------------------------------------------------------------- 6 kill -9, restart
 
 log "kill -9 of cli's mccd, then a restart"
