@@ -146,6 +146,12 @@ impl Table {
         &self.name
     }
 
+    /// Another program in place of `nft` (tests).
+    #[cfg(test)]
+    pub(crate) fn set_nft(&mut self, nft: &str) {
+        self.nft = nft.into();
+    }
+
     /// Whether the table has no section (writing it deletes it).
     pub fn is_empty(&self) -> bool {
         self.sections.is_empty()

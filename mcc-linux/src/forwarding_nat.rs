@@ -146,6 +146,8 @@ pub struct LinuxRuleForwarding {
     written: Option<(Section, BTreeSet<String>)>,
     /// The TUN device's `route_localnet` before it was switched on.
     localnet_was: Option<String>,
+    /// Whether this section's claim on the forwarding includes the TUN device.
+    own_claimed: bool,
     warned_v6: bool,
 }
 
@@ -160,6 +162,7 @@ impl LinuxRuleForwarding {
             conf: PathBuf::from("/proc/sys/net/ipv4/conf"),
             written: None,
             localnet_was: None,
+            own_claimed: false,
             warned_v6: false,
         }
     }
@@ -208,10 +211,12 @@ impl LinuxRuleForwarding {
 
 impl RuleForwarding for LinuxRuleForwarding {
     fn apply(&mut self, rules: &[ForwardingRule]) -> io::Result<()> {
-        let ingress = if rules.is_empty() {
-            BTreeSet::new()
-        } else {
+        // IPv4 forwarding and route_localnet serve IPv4 rules only.
+        let v4 = rules.iter().any(|r| r.to.is_ipv4());
+        let ingress = if v4 {
             ingress_interfaces(&self.conf, &self.tun)?
+        } else {
+            BTreeSet::new()
         };
         let fw = self.fw.clone();
         let mut fw = fw.lock();
@@ -231,18 +236,32 @@ impl RuleForwarding for LinuxRuleForwarding {
         if rules.is_empty() {
             // Forwarding off before the rules go, so the guard is never missing while on.
             fw.forwarding.set(SECTION, None, &ingress)?;
+            self.own_claimed = false;
             self.set_localnet(false)?;
             fw.table.set(SECTION, s.clone());
             fw.write().map_err(io::Error::other)?;
         } else {
+            // What is no longer needed goes off before the table changes, what is new comes
+            // on after it: an interface never forwards for these rules without its guard.
+            let tun = self.tun.clone();
+            let narrowed: BTreeSet<String> = old
+                .iter()
+                .flatten()
+                .filter(|i| ingress.contains(*i))
+                .cloned()
+                .collect();
+            let own_stays = (v4 && self.own_claimed).then_some(tun.as_str());
+            fw.forwarding.set(SECTION, own_stays, &narrowed)?;
+            self.own_claimed = own_stays.is_some();
             fw.table.set(SECTION, s.clone());
             if let Err(e) = fw.table.apply() {
                 fw.table.set(SECTION, before);
                 return Err(io::Error::other(e));
             }
-            self.set_localnet(true)?;
-            let tun = self.tun.clone();
-            fw.forwarding.set(SECTION, Some(&tun), &ingress)?;
+            self.set_localnet(v4)?;
+            fw.forwarding
+                .set(SECTION, v4.then_some(tun.as_str()), &ingress)?;
+            self.own_claimed = v4;
             self.warn_v6(rules);
         }
         if !ingress.is_empty() && old.as_ref() != Some(&ingress) {
@@ -273,6 +292,8 @@ impl RuleForwarding for LinuxRuleForwarding {
 mod tests {
     use super::*;
     use crate::firewall::Table;
+    use crate::host_firewall::HostFirewall;
+    use crate::ip_forwarding::IpForwarding;
     use mcc_std::config::Protocol;
     use std::net::SocketAddr;
 
@@ -343,6 +364,117 @@ mod tests {
         assert_eq!(text.matches("ct direction original accept").count(), 1);
         assert!(!text.contains("} drop"), "nothing guarded");
         assert!(section(&[], "mcc0", NODE, &BTreeSet::new()).is_empty());
+    }
+
+    /// A driver on a temporary `/proc/sys/net/ipv4/conf` and an `nft` that logs each
+    /// transaction with the forwarding of eth0 at that moment.
+    struct Host {
+        dir: tempfile::TempDir,
+        driver: LinuxRuleForwarding,
+    }
+
+    impl Host {
+        fn new() -> Host {
+            let dir = tempfile::tempdir().unwrap();
+            let conf = dir.path().join("conf");
+            for (i, f, l) in [("mcc0", "0", "0"), ("eth0", "0", "0"), ("lo", "0", "0")] {
+                std::fs::create_dir_all(conf.join(i)).unwrap();
+                std::fs::write(conf.join(i).join("forwarding"), f).unwrap();
+                std::fs::write(conf.join(i).join("route_localnet"), l).unwrap();
+            }
+            let nft = dir.path().join("nft");
+            let log = dir.path().join("nft.log");
+            let script = format!(
+                "#!/bin/sh\n{{ cat; echo \"eth0 forwarding: $(cat {}/eth0/forwarding)\"; echo ---; }} >> {}\n",
+                conf.display(),
+                log.display()
+            );
+            std::fs::write(&nft, script).unwrap();
+            std::fs::set_permissions(&nft, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let mut table = Table::new("MCC", "mcc0");
+            table.set_nft(nft.to_str().unwrap());
+            let forwarding = IpForwarding::with_conf(&dir.path().join("data"), &conf);
+            let fw = SharedFirewall::of(HostFirewall { table, forwarding });
+            let mut driver = LinuxRuleForwarding::new(fw, "mcc0", NODE);
+            driver.conf = conf;
+            Host { dir, driver }
+        }
+        fn transactions(&self) -> Vec<String> {
+            let log = std::fs::read_to_string(self.dir.path().join("nft.log")).unwrap_or_default();
+            log.split("---\n")
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect()
+        }
+        fn value(&self, iface: &str, key: &str) -> String {
+            let p = self.driver.conf.join(iface).join(key);
+            std::fs::read_to_string(p).unwrap().trim().to_string()
+        }
+    }
+
+    #[test]
+    fn the_driver_guards_before_it_forwards_and_writes_only_what_changed() {
+        let mut h = Host::new();
+        let rules = [rule(8080, Protocol::Tcp, "10.83.0.9:80")];
+        h.driver.apply(&rules).unwrap();
+        let t = h.transactions();
+        assert_eq!(t.len(), 1);
+        // The guard was in the table while eth0 did not forward yet; then it did.
+        assert!(
+            t[0].contains("meta nfproto ipv4 iifname { \"eth0\" } drop"),
+            "{}",
+            t[0]
+        );
+        assert!(t[0].ends_with("eth0 forwarding: 0\n"), "{}", t[0]);
+        assert_eq!(h.value("eth0", "forwarding"), "1");
+        assert_eq!(h.value("mcc0", "forwarding"), "1");
+        assert_eq!(h.value("mcc0", "route_localnet"), "1");
+        assert_eq!(h.value("lo", "forwarding"), "0");
+        // Nothing changed: nothing written (the refresh every 10 s costs no nft run).
+        h.driver.apply(&rules).unwrap();
+        assert_eq!(h.transactions().len(), 1);
+        // A new interface: written again, with it guarded.
+        std::fs::create_dir_all(h.driver.conf.join("wlan0")).unwrap();
+        std::fs::write(h.driver.conf.join("wlan0/forwarding"), "0").unwrap();
+        h.driver.apply(&rules).unwrap();
+        let t = h.transactions();
+        assert_eq!(t.len(), 2);
+        assert!(
+            t[1].contains("iifname { \"eth0\", \"wlan0\" } drop"),
+            "{}",
+            t[1]
+        );
+        assert_eq!(h.value("wlan0", "forwarding"), "1");
+        // IPv6 rules only: no IPv4 forwarding, no route_localnet, no guard.
+        h.driver
+            .apply(&[rule(53, Protocol::Udp, "[200::9]:53")])
+            .unwrap();
+        let t = h.transactions();
+        assert!(
+            !t[2].contains("} drop") && t[2].contains("dnat ip6 to [200::9]:53"),
+            "{}",
+            t[2]
+        );
+        assert!(
+            t[2].ends_with("eth0 forwarding: 0\n"),
+            "off before the guard went: {}",
+            t[2]
+        );
+        assert_eq!(h.value("mcc0", "route_localnet"), "0");
+        assert_eq!(h.value("mcc0", "forwarding"), "0");
+        // No rules: forwarding back as found, the table deleted.
+        h.driver.apply(&rules).unwrap();
+        h.driver.stop();
+        let t = h.transactions();
+        assert_eq!(
+            t.last().unwrap(),
+            "add table inet MCC\ndelete table inet MCC\neth0 forwarding: 0\n"
+        );
+        for i in ["eth0", "wlan0", "mcc0"] {
+            assert_eq!(h.value(i, "forwarding"), "0", "{i}");
+        }
+        assert_eq!(h.value("mcc0", "route_localnet"), "0");
     }
 
     #[test]

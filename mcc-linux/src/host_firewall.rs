@@ -42,6 +42,12 @@ impl SharedFirewall {
         })))
     }
 
+    /// Of a table and forwarding state made elsewhere (tests).
+    #[cfg(test)]
+    pub(crate) fn of(fw: HostFirewall) -> Self {
+        SharedFirewall(Arc::new(Mutex::new(fw)))
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, HostFirewall> {
         // A panic while holding it leaves plain data; the next write replaces the table.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)

@@ -43,7 +43,8 @@ impl IpForwarding {
         Self::with_conf(data_dir, Path::new("/proc/sys/net/ipv4/conf"))
     }
 
-    fn with_conf(data_dir: &Path, conf: &Path) -> Self {
+    /// With the `conf` directory in place of `/proc/sys/net/ipv4/conf` (tests).
+    pub(crate) fn with_conf(data_dir: &Path, conf: &Path) -> Self {
         let mut f = IpForwarding {
             conf: conf.to_path_buf(),
             state: data_dir.join(STATE_FILE),
