@@ -84,7 +84,7 @@ last_err() { cat "$W/apply-$APPLY_N.err"; }
 
 need_root
 need_tools ip:iproute2 nft:nftables curl:curl ping:iputils-ping python3:python3 setpriv:util-linux \
-    awk:gawk || exit 2
+    iperf3:iperf3 awk:gawk || exit 2
 need_tun
 lib_start
 build_release mcc-linux
@@ -122,6 +122,7 @@ while True:
     d, a = s.recvfrom(2048)
     print("peer %s:%d" % a, flush=True)
     s.sendto(d, a)'
+spawn srv "$W/srv-iperf3.log" iperf3 -s -p 5201
 wait_until 10 0.2 sh -c "[ \"\$(ip netns exec $P-srv curl -s --noproxy '*' --max-time 2 http://127.0.0.1/m.txt)\" = '$MARKER' ]" ||
     die "srv's HTTP server does not answer"
 : >"$W/srv-http.log"
@@ -143,7 +144,7 @@ for n in "${NODES[@]}"; do mccd_start "$n" "$W/$n"; done
 wait_until 30 0.3 all_healthy || die "not every node became healthy within 30 s"
 check "0d no mcc table on cli without rules" [ "$(mcc_tables)" = 0 ]
 
-mcc_tunnel srv "$W/srv" "${ID[cli]}" tcp:80,udp:5300 || die "create-tunnel"
+mcc_tunnel srv "$W/srv" "${ID[cli]}" tcp:80,udp:5300,tcp:5201 || die "create-tunnel"
 SEP=$SEP
 mcc_resolve_wait 40 cli "$W/cli" "$SEP" || die "cli does not resolve the server endpoint"
 E=$ADDR
@@ -152,7 +153,7 @@ wait_until 30 0.5 sh -c "[ \"\$(ip netns exec $P-cli curl -s --noproxy '*' --max
     die "cli does not reach srv's HTTP server through the tunnel"
 
 RULES=$W/cli/forwarding-rules.conf
-printf '# A\nport from 8080 to %s:80 protocol tcp\nport from 5300 to %s:5300 protocol udp\n' "$E" "$E" >"$W/a.conf"
+printf '# A\nport from 8080 to %s:80 protocol tcp\nport from 5300 to %s:5300 protocol udp\nport from 5201 to %s:5201 protocol tcp\n' "$E" "$E" "$E" >"$W/a.conf"
 printf '# B\nport from 8081 to %s:80 protocol tcp\nport from 8082 to %s:81 protocol tcp\n' "$E" "$E" >"$W/b.conf"
 
 # ---------------------------------------------------------------- 1 refusals
@@ -195,6 +196,27 @@ check "2i udp: out's datagram to cli:5300 is echoed by srv" [ "$(udp_echo out "$
 check "2j cli forwards on eth0 and lan0 now, host-wide ip_forward stays off" \
     sh -c "[ \"\$(ip netns exec $P-cli cat /proc/sys/net/ipv4/conf/eth0/forwarding /proc/sys/net/ipv4/conf/lan0/forwarding /proc/sys/net/ipv4/ip_forward | tr -d '\n')\" = 110 ]"
 check_not "2k but out still cannot route through cli to the LAN (the guard)" nsx out ping -c 2 -W 1 "$LANDEV"
+
+# Throughput and RTT printed, not asserted: out -> cli's forwarded port -> tunnel -> srv,
+# next to cli's own programs straight into the tunnel.
+measure_tcp() { # measure_tcp NS ADDR: Mbit/s of a 5 s iperf3 upload to ADDR:5201
+    nsx "$1" timeout 20 iperf3 -c "$2" -p 5201 -t 5 -J 2>/dev/null |
+        python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null
+}
+FWD_MBPS=$(measure_tcp out "$CLI")
+TUN_MBPS=$(measure_tcp cli "$E")
+# RTT of TCP connects (the tunnel forwards no ICMP to a port): curl's time_connect, 20 runs.
+connect_ms() {
+    local i
+    for i in $(seq 20); do
+        nsx "$1" curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{time_connect}\n' "$2"
+    done | awk '$1 > 0 { n++; s += $1; if (!m || $1 < m) m = $1 } END { if (n) printf "%.3f / %.3f", m * 1000, s / n * 1000 }'
+}
+FWD_RTT=$(connect_ms out "http://$CLI:8080/m.txt")
+TUN_RTT=$(connect_ms cli "http://$E/m.txt")
+echo "MEASURE forwarding rule (out -> cli:5201 -> tunnel -> root -> srv): ${FWD_MBPS:-?} Mbit/s, TCP connect min/avg ${FWD_RTT:-?} ms"
+echo "MEASURE regular tunnel  (cli -> root -> srv):                        ${TUN_MBPS:-?} Mbit/s, TCP connect min/avg ${TUN_RTT:-?} ms"
+check "2l iperf3 ran through the forwarded port and the tunnel" sh -c "[ -n '$FWD_MBPS' ] && [ -n '$TUN_MBPS' ]"
 
 # ---------------------------------------------------------------- 3 rules B, no answer: rollback
 
