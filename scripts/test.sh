@@ -32,7 +32,7 @@ if [[ $EUID -eq 0 ]]; then
     # Every script builds what it needs first, so the lanes do not race on cargo. Each
     # script scopes its namespaces by its own prefix (tests/e2e/lib.sh), so two lanes can
     # run at once on two cores; each lane's output is printed when it ends.
-    cargo build --release -q -p mcc-linux -p mcc-android -p mcu-node
+    cargo build --release -q -p mcc-linux -p mcc-nss -p mcc-android -p mcu-node
     lane() {
         local out=$1 rc=0; shift
         for t in "$@"; do bash "tests/e2e/$t" >>"$out" 2>&1 || { echo "FAILED: $t" >>"$out"; rc=1; }; done
@@ -40,7 +40,7 @@ if [[ $EUID -eq 0 ]]; then
     }
     logs=$(mktemp -d)
     lane "$logs/a" linux.sh mcu.sh external.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; a LAN device behind an external tunnel (nftables NAT)
-    lane "$logs/b" android-jvm.sh control.sh forwarding.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; forwarding rules with rollback (nftables DNAT into the tunnel)
+    lane "$logs/b" android-jvm.sh control.sh nss.sh pinning.sh forwarding.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig; pinned parents against an impostor; forwarding rules with rollback (nftables DNAT into the tunnel)
     rc=0
     wait $a || rc=1
     wait $b || rc=1

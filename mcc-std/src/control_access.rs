@@ -131,6 +131,10 @@ mod tests {
             },
             Request::ConfirmForwardingRules { id: "1".into() },
             Request::RevertForwardingRules { id: "1".into() },
+            Request::HostByName { name: "x".into() },
+            Request::HostByAddress {
+                address: "10.83.0.2".into(),
+            },
         ]
     }
 

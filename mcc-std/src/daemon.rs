@@ -76,6 +76,9 @@ pub struct TunSpec {
     /// IPv4 routes through the device besides the address's own prefix: the static range
     /// 10.115.0.0/16.
     pub routes: Vec<(Ipv4Addr, u8)>,
+    /// The node's static address (`static-addr`), an extra address of the device alone
+    /// (/32): the node answers to it, and its own traffic still leaves from `ipv4`.
+    pub static_ipv4: Option<Ipv4Addr>,
 }
 
 /// Why the daemon did not start or stopped with an error.
@@ -175,6 +178,7 @@ fn tun_spec<C: Cipher>(lp: &EventLoop<C>) -> TunSpec {
         ipv6: node.resolver().ipv6(own),
         ipv6_prefix: cfg.resolver_ipv6_network.1,
         routes: vec![(config::STATIC_NETWORK, 16)],
+        static_ipv4: node.static_address(),
     }
 }
 

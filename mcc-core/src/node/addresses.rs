@@ -90,10 +90,12 @@ mod tests {
             identity,
             trust,
             parents: Vec::new(),
+            allow_parent_id_change: false,
             names: Vec::new(),
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         };
         Root {
             node: Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

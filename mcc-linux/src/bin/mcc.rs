@@ -89,7 +89,8 @@ enum Cmd {
     },
     /// Initialize this node: key, certificate and a complete mcc.conf.
     Init {
-        /// Parent nodes: comma-separated ip:port or ip items.
+        /// Parent nodes: comma-separated ip:port, ip, host:port or host items, each
+        /// optionally NODEID@ in front to accept only that node there.
         #[arg(short = 'p', long = "parents", value_delimiter = ',')]
         parents: Vec<String>,
         /// Read the network private key from standard input.
@@ -136,8 +137,10 @@ enum Cmd {
         remote_node: String,
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
-        #[arg(long = "static-ip-address")]
-        static_ip_address: Option<Ipv4Addr>,
+        /// Static address of the server endpoint, signed into the certificate; the
+        /// default 10.115.0.0/16 means none.
+        #[arg(long = "static-ip-address", value_parser = static_ip)]
+        static_ip_address: Option<StaticIp>,
         #[arg(long = "external-ip-address")]
         external_ip_address: Option<Ipv4Addr>,
         /// Configuration directory of this (server) node.
@@ -163,8 +166,8 @@ enum Cmd {
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
         /// Static overlay address (create-tunnel's --static-ip-address).
-        #[arg(long = "static-address")]
-        static_address: Option<Ipv4Addr>,
+        #[arg(long = "static-address", value_parser = static_ip)]
+        static_address: Option<StaticIp>,
         /// Comma-separated protocol:port pairs the client may reach on the device.
         #[arg(long)]
         targets: String,
@@ -370,7 +373,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 targets,
                 remote_node,
                 dns_names,
-                static_ip_address,
+                static_ip_address: static_ip_address.and_then(|s| s.0),
                 external_ip_address,
                 config_dir,
                 output_directory,
@@ -403,7 +406,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 targets,
                 remote_node,
                 dns_names,
-                static_ip_address: static_address,
+                static_ip_address: static_address.and_then(|s| s.0),
                 external_ip_address: Some(ipv4_address),
                 config_dir,
                 output_directory,
@@ -442,6 +445,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+/// A `--static-ip-address` value: a host of 10.115.0.0/16, or `10.115.0.0/16` for none.
+#[derive(Clone, Debug)]
+struct StaticIp(Option<Ipv4Addr>);
+
+fn static_ip(v: &str) -> Result<StaticIp, String> {
+    config::parse_static_addr(v).map(StaticIp)
 }
 
 /// What `create-tunnel` (and the deprecated `generate-dependent-node-certificate`) takes.

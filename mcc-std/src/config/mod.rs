@@ -19,6 +19,7 @@ mod forwarding_rules;
 mod keys;
 mod lexer;
 mod net;
+mod parent_entry;
 mod table;
 mod tunnel_file;
 mod values;
@@ -34,6 +35,7 @@ pub use forwarding_rules::{
     ForwardingRule, ForwardingRulesError, MAX_RULES, Protocol, RuleFile, RuleScope, load_rules,
     parse_rules,
 };
+pub use parent_entry::ParentEntry;
 pub use tunnel_file::{TunnelConf, load_tunnels, parse_tunnel, tunnel_conf_text};
 
 use keys::KEYS;
@@ -62,6 +64,12 @@ pub const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "tra
 /// (for a warning) unless their value is empty or one that means "off".
 pub const UNSUPPORTED_KEYS: [&str; table::count_unsupported(KEYS)] = table::unsupported_names(KEYS);
 
+/// Parses a static address as the files and `mcc create-tunnel --static-ip-address` write
+/// it: a host of 10.115.0.0/16, or `10.115.0.0/16` (or nothing) for none.
+pub fn parse_static_addr(v: &str) -> Result<Option<Ipv4Addr>, String> {
+    net::static_addr(v)
+}
+
 /// The contents of `mcc.conf`, defaults filled in, paths made absolute against the
 /// configuration directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,8 +80,12 @@ pub struct DaemonConfig {
     pub dir: PathBuf,
     pub listen_addr: SocketAddr,
     /// Parents in priority order, each `ip:port` or `host:port` (a missing port is
-    /// [`DEFAULT_PORT`]); host names are resolved by [`core_config`].
-    pub parents: Vec<String>,
+    /// [`DEFAULT_PORT`]) with an optional pinned node ID; host names are resolved by
+    /// [`core_config`].
+    pub parents: Vec<ParentEntry>,
+    /// `parents-allow-id-change`: a node other than the one remembered at a parent's
+    /// address is accepted (and remembered); a configured pin is enforced regardless.
+    pub parents_allow_id_change: bool,
     pub parents_resolve_period: Duration,
     /// How often an idle parent is checked; frames that go unanswered start a check after
     /// `min(keep-alive-period, 20s)`.
@@ -145,7 +157,11 @@ impl DaemonConfig {
             path: dir.join(CONFIG_FILE),
             dir: dir.to_path_buf(),
             listen_addr: zero_addr,
-            parents: vec![String::new()],
+            parents: vec![ParentEntry {
+                addr: String::new(),
+                pin: None,
+            }],
+            parents_allow_id_change: true,
             parents_resolve_period: Duration::ZERO,
             keep_alive_period: Duration::ZERO,
             nat_keep_alive: NatKeepalivePolicy::Every(mcc_core::time::Duration::ZERO),

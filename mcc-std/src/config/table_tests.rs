@@ -154,7 +154,8 @@ fn trailing_comments_in_mcc_conf() {
          tun-device-mtu = 1400\t# tab\n")
     .unwrap();
     assert!(!cfg.dns_enable);
-    assert_eq!(cfg.parents, ["10.0.0.1:9376", "10.0.0.2:9376"]);
+    let addrs: Vec<&str> = cfg.parents.iter().map(|e| e.addr.as_str()).collect();
+    assert_eq!(addrs, ["10.0.0.1:9376", "10.0.0.2:9376"]);
     assert_eq!(
         cfg.network_certificates,
         [PathBuf::from("/etc/mcc/net#1.txt")]
@@ -265,7 +266,8 @@ fn tunnel_text_round_trips_and_names_every_key() {
 fn defaults_are_the_documented_ones() {
     // The key lines of `mccd -C`, pinned: a default changes only on purpose. The docs differ
     // on keep-alive-period (30s) and data-dir (/var/lib/mcc); keys.rs says why.
-    let want = "listen-addr = 0.0.0.0:9376\n# parents =\nparents-resolve-period = 1h\n\
+    let want = "listen-addr = 0.0.0.0:9376\n# parents =\nparents-allow-id-change = false\n\
+                parents-resolve-period = 1h\n\
                 keep-alive-period = 30m\nnat-keep-alive = auto\ntopology-update-period = 2m\n\
                 rejoin-period = 1m\nlog-level = info\n# log-file =\ndata-dir = data\n\
                 tun-device-name = mcc0\ntun-device-mtu = 1280\nfirewall-chain-name = MCC\n\
