@@ -1,10 +1,13 @@
 //! The Linux node: a TUN device and routes for the overlay ranges, started and driven by
-//! `mcc_std::daemon`, and the one nftables table mccd owns (`firewall`) with the NAT of
-//! external tunnels (`external_nat`, docs/FIREWALL.md). The binaries are `mccd` (the
+//! `mcc_std::daemon`, and the one nftables table mccd owns (`firewall`, shared by its
+//! sections through `host_firewall`) with the NAT of external tunnels (`external_nat`) and
+//! of forwarding rules (`forwarding_nat`), docs/FIREWALL.md. The binaries are `mccd` (the
 //! daemon) and `mcc` (the client).
 
 pub mod external_nat;
 pub mod firewall;
+pub mod forwarding_nat;
+pub mod host_firewall;
 pub mod ip_forwarding;
 pub mod platform;
 pub mod route_lookup;

@@ -54,6 +54,18 @@ pub enum Request {
     /// The node or endpoint an overlay address stands for (reverse lookup): a [`HostEntry`]
     /// or `null`.
     HostByAddress { address: String },
+    /// Forwards the rules of a forwarding-rules file on trial (`mcc apply-forwarding-rules`):
+    /// unless confirmed within `forwarding-rules-commit-timeout`, the previous rules come
+    /// back. Returns the trial's ID and the time left.
+    ApplyForwardingRules {
+        /// The file's name, for messages.
+        file: String,
+        text: String,
+    },
+    /// Keeps the trial's rules and writes them to the `forwarding-rules` file.
+    ConfirmForwardingRules { id: String },
+    /// Ends the trial at once: the previous rules come back.
+    RevertForwardingRules { id: String },
 }
 
 impl Request {
@@ -73,6 +85,9 @@ impl Request {
             Request::CreateTunnel { .. } => "create-tunnel",
             Request::HostByName { .. } => "host-by-name",
             Request::HostByAddress { .. } => "host-by-address",
+            Request::ApplyForwardingRules { .. } => "apply-forwarding-rules",
+            Request::ConfirmForwardingRules { .. } => "confirm-forwarding-rules",
+            Request::RevertForwardingRules { .. } => "revert-forwarding-rules",
         }
     }
 
@@ -93,7 +108,12 @@ impl Request {
             | Request::Events
             | Request::HostByName { .. }
             | Request::HostByAddress { .. } => false,
-            Request::ReloadTunnels | Request::Revoke { .. } | Request::CreateTunnel { .. } => true,
+            Request::ReloadTunnels
+            | Request::Revoke { .. }
+            | Request::CreateTunnel { .. }
+            | Request::ApplyForwardingRules { .. }
+            | Request::ConfirmForwardingRules { .. }
+            | Request::RevertForwardingRules { .. } => true,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::clock::{Clock, rfc3339, unix_now};
 use crate::config::DaemonConfig;
 use crate::control::{NodeRow, Request, Response};
 use crate::event_log::EventLog;
+use crate::forwarding_rules::ForwardingRules;
 use crate::{provision, store, tunnel_dir};
 use mcc_core::cert::Revocation;
 use mcc_core::crypto::Cipher;
@@ -24,6 +25,7 @@ pub struct NodeState<'a, C: Cipher> {
     pub cfg: &'a DaemonConfig,
     pub events: &'a EventLog,
     pub clock: &'a Clock,
+    pub rules: &'a mut ForwardingRules,
 }
 
 impl<C: Cipher> NodeState<'_, C> {
@@ -109,6 +111,9 @@ impl<C: Cipher> NodeState<'_, C> {
                 Ok(id) => Response::ok(json!(id.to_string())),
                 Err(e) => Response::err(e),
             },
+            Request::ApplyForwardingRules { file, text } => self.rules.apply(&file, &text, now),
+            Request::ConfirmForwardingRules { id } => self.rules.confirm(&id, now),
+            Request::RevertForwardingRules { id } => self.rules.revert(&id, now),
             // The name service answers these (the event loop hands them to it).
             Request::HostByName { .. } | Request::HostByAddress { .. } => {
                 Response::err(format!("{}: answered by the name service", req.name()))

@@ -6,6 +6,7 @@
 use crate::config::{self, CipherChoice, DaemonConfig};
 use crate::event_loop::{EventLoop, StartError};
 use crate::external::Forwarding;
+use crate::forwarding_rules::RuleForwarding;
 use crate::logging;
 use crate::readiness;
 use crate::tun::TunDevice;
@@ -48,6 +49,17 @@ pub trait Platform {
         _spec: &TunSpec,
         _cfg: &DaemonConfig,
     ) -> io::Result<Option<Box<dyn Forwarding>>> {
+        Ok(None)
+    }
+
+    /// The forwarding of local ports into the overlay (`forwarding-rules`,
+    /// [`crate::forwarding_rules`]), once the TUN device of `spec` exists. `None` by
+    /// default: such a platform refuses forwarding rules.
+    fn rule_forwarding(
+        &mut self,
+        _spec: &TunSpec,
+        _cfg: &DaemonConfig,
+    ) -> io::Result<Option<Box<dyn RuleForwarding>>> {
         Ok(None)
     }
 }
@@ -146,6 +158,12 @@ async fn start_with<C: Cipher, P: Platform>(
         .map_err(DaemonError::Platform)?
     {
         lp.set_forwarding(f);
+    }
+    if let Some(f) = platform
+        .rule_forwarding(&spec, &lp.cfg)
+        .map_err(DaemonError::Platform)?
+    {
+        lp.set_rule_forwarding(f);
     }
     Ok((lp, tun))
 }

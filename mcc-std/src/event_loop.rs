@@ -11,6 +11,7 @@ use crate::control_server::{ControlServer, PendingRequest};
 use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
+use crate::forwarding_rules::{ForwardingRules, RuleForwarding};
 use crate::parent_pins::{ParentPins, ParentPinsError};
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
@@ -44,6 +45,8 @@ pub enum StartError {
     Revocations(#[from] RevocationStateError),
     #[error(transparent)]
     ParentPins(#[from] ParentPinsError),
+    #[error(transparent)]
+    ForwardingRules(#[from] config::ForwardingRulesError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -70,6 +73,7 @@ pub struct EventLoop<C: Cipher> {
     externals: Externals,
     /// A tunnel came or went: the external tunnels are looked at again after the events.
     externals_stale: bool,
+    rules: ForwardingRules,
 }
 
 /// Most control requests waiting for lookups at once (more are answered at once).
@@ -105,6 +109,10 @@ impl<C: Cipher> EventLoop<C> {
         for t in config::load_tunnels(&cfg.tunnels)? {
             tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
         }
+        let own_v6 = node
+            .resolver()
+            .ipv6(node.resolver().index_of(&node.id()).unwrap_or(1));
+        let rules = ForwardingRules::load(&cfg, &[node.address().into(), own_v6.into()])?;
         let bind_err = |what: &'static str, addr: String| {
             move |source| StartError::Bind { what, addr, source }
         };
@@ -144,6 +152,7 @@ impl<C: Cipher> EventLoop<C> {
             parked: Vec::new(),
             externals: Externals::new(None),
             externals_stale: false,
+            rules,
         })
     }
 
@@ -151,6 +160,11 @@ impl<C: Cipher> EventLoop<C> {
     /// default) external tunnels are refused: their packets would reach this node itself.
     pub fn set_forwarding(&mut self, forwarding: Box<dyn Forwarding>) {
         self.externals = Externals::new(Some(forwarding));
+    }
+
+    /// The OS driver of forwarding rules. Without it (the default) they are refused.
+    pub fn set_rule_forwarding(&mut self, driver: Box<dyn RuleForwarding>) {
+        self.rules.set_driver(driver);
     }
 
     /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
@@ -173,14 +187,15 @@ impl<C: Cipher> EventLoop<C> {
         let mut dbuf = vec![0u8; 1500];
         // Before any packet: a tunnel installed at start must not deliver to this node.
         self.refresh_externals();
+        self.rules.start(self.clock.now());
         self.node.handle_timeout(self.clock.now());
         loop {
             self.drain(tun, &mut twrite).await;
             // Wake at least once per wall-clock feed period (see `feed_wall_clock`).
-            let next = self
-                .node
-                .poll_timeout()
-                .map_or(self.wall.next_due(), |t| t.min(self.wall.next_due()));
+            let next = [self.node.poll_timeout(), self.rules.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .fold(self.wall.next_due(), Instant::min);
             let deadline = Some(self.clock.deadline(next));
             let sleep = async {
                 match deadline {
@@ -224,6 +239,7 @@ impl<C: Cipher> EventLoop<C> {
                             cfg: &self.cfg,
                             events: &self.events,
                             clock: &self.clock,
+                            rules: &mut self.rules,
                         };
                         // `mcc resolve` of a static address not known here waits for the
                         // root's answer (answered in `after_events`).
@@ -257,11 +273,13 @@ impl<C: Cipher> EventLoop<C> {
                 _ = sleep => {
                     let now = self.clock.now();
                     self.feed_wall_clock(now);
+                    self.rules.handle_timeout(now);
                     self.node.handle_timeout(now);
                 },
                 _ = &mut shutdown => {
                     info!("shutting down");
                     self.externals.stop();
+                    self.rules.stop();
                     self.resolver.save(self.node.resolver());
                     self.control.close();
                     return Ok(());
@@ -352,6 +370,7 @@ impl<C: Cipher> EventLoop<C> {
                     cfg: &self.cfg,
                     events: &self.events,
                     clock: &self.clock,
+                    rules: &mut self.rules,
                 };
                 pending.answer(|req| state.respond(req));
             }

@@ -13,6 +13,8 @@ pub mod dns_service;
 pub mod event_log;
 pub mod event_loop;
 pub mod external;
+pub mod forwarding_commit;
+pub mod forwarding_rules;
 pub mod host_lookup;
 pub mod logging;
 pub mod names;

@@ -183,6 +183,23 @@ enum Cmd {
         /// docs' /etc/mcc/dependent-nodes is deprecated with this command).
         output_directory: Option<PathBuf>,
     },
+    /// Safely replace the forwarding rules with those of FILE, after a confirmation.
+    ///
+    /// FILE holds lines `port from PORT1 to IP:PORT2 protocol tcp|udp`: local PORT1 is
+    /// forwarded to PORT2 of IP, an address of the MCC network (of another node's tunnel
+    /// endpoint, which must allow that port). mccd applies the rules at once; this command
+    /// then asks "keep these rules? [y/N]" (on standard error; the answer is read from
+    /// standard input). Without a yes within the daemon's forwarding-rules-commit-timeout
+    /// (7s by default; say your SSH connection dropped with the new rules), mccd itself puts
+    /// the previous rules back. Kept rules replace the daemon's forwarding-rules file, so
+    /// they hold after a restart. Exit code 0 when the rules were kept, 1 when not.
+    ApplyForwardingRules {
+        /// Keep the rules without asking (the safety net is then the script's own).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// The rules file.
+        file: PathBuf,
+    },
     /// Generate a self-signed CA key and certificate.
     GenerateCaCertificate {
         #[arg(long, default_value = "mcc-ca")]
@@ -396,6 +413,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
             };
             create_tunnel(s, t)?;
         }
+        Cmd::ApplyForwardingRules { yes, file } => apply_forwarding_rules(s, &file, yes)?,
         Cmd::GenerateCaCertificate {
             name,
             output_directory,
@@ -503,6 +521,71 @@ fn create_tunnel(s: &Path, t: TunnelArgs) -> Result<(), Fail> {
 
 fn now() -> u64 {
     clock::unix_now()
+}
+
+/// What came of the question on the terminal.
+enum Answer {
+    Line(String),
+    /// Standard input is closed: no answer will come.
+    Closed,
+    TimedOut,
+}
+
+/// A line of standard input within `wait`. The read goes on in a thread of its own, which
+/// the process does not wait for when it times out.
+fn answer_within(wait: std::time::Duration) -> Answer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let n = std::io::stdin().read_line(&mut line);
+        let _ = tx.send(match n {
+            Ok(0) | Err(_) => Answer::Closed,
+            Ok(_) => Answer::Line(line),
+        });
+    });
+    rx.recv_timeout(wait).unwrap_or(Answer::TimedOut)
+}
+
+/// `apply-forwarding-rules`: the daemon forwards FILE's rules on trial; a yes keeps them.
+fn apply_forwarding_rules(s: &Path, file: &Path, yes: bool) -> Result<(), Fail> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let v = ask(
+        s,
+        Request::ApplyForwardingRules {
+            file: file.display().to_string(),
+            text,
+        },
+    )?;
+    let id = v["id"].as_str().unwrap_or_default().to_string();
+    let secs = v["timeout_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+    eprintln!(
+        "mcc: {} forwarding rules of {} applied; the previous ones come back in {secs} s unless these are kept",
+        v["rules"].as_u64().unwrap_or(0),
+        file.display()
+    );
+    let keep = yes || {
+        eprint!("keep these rules? [y/N] ");
+        match answer_within(std::time::Duration::from_secs_f64(secs)) {
+            Answer::Line(l) => matches!(l.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+            Answer::Closed => false,
+            Answer::TimedOut => {
+                eprintln!();
+                return Err(Fail::Daemon(anyhow!(
+                    "no answer within {secs} s: mccd has put the previous forwarding rules back"
+                )));
+            }
+        }
+    };
+    if !keep {
+        ask(s, Request::RevertForwardingRules { id })?;
+        return Err(Fail::Daemon(anyhow!(
+            "not kept: the previous forwarding rules are back"
+        )));
+    }
+    let v = ask(s, Request::ConfirmForwardingRules { id })?;
+    println!("kept; saved to {}", v["saved"].as_str().unwrap_or_default());
+    Ok(())
 }
 
 /// Reads the network private key (base64) from standard input; it must match the network

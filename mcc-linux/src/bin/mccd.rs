@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         eprintln!("mccd: missing CONFIG_DIR (e.g. mccd /etc/mcc); see mccd --help");
         return ExitCode::from(2);
     };
-    match daemon::serve(&dir, LinuxPlatform) {
+    match daemon::serve(&dir, LinuxPlatform::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let msg = mcc_linux::error_chain(&e);

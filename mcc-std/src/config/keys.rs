@@ -119,8 +119,8 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "firewall-chain-name",
         default: "MCC",
-        doc: "Name of the nftables table (family inet) mccd owns: the NAT and forwarding rules of\n\
-              external tunnels (docs/FIREWALL.md). Give each mccd on one host its own.",
+        doc: "Name of the nftables table (family inet) mccd owns: the NAT of external tunnels and\n\
+              of forwarding rules (docs/FIREWALL.md). Give each mccd on one host its own.",
         value: Value::Set(|c, v, _| set(&mut c.firewall_chain_name, firewall_name(v))),
     },
     Key {
@@ -128,6 +128,21 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         default: "60s",
         doc: "Idle time after which a NAT entry of an external tunnel is gone (whole seconds).",
         value: Value::Set(|c, v, _| set(&mut c.nat_table_expiry, whole_seconds(v))),
+    },
+    // The docs' default, /etc/mcc/forwarding-rules.conf, for the configuration directory /etc/mcc.
+    Key {
+        name: "forwarding-rules",
+        default: "forwarding-rules.conf",
+        doc: "Forwarding rules file: `port from PORT1 to IP:PORT2 protocol tcp|udp` a line forwards\n\
+              local PORT1 to PORT2 of an overlay address; replaced by `mcc apply-forwarding-rules`.",
+        value: Value::Set(|c, v, dir| set(&mut c.forwarding_rules, path(dir, v))),
+    },
+    Key {
+        name: "forwarding-rules-commit-timeout",
+        default: "7s",
+        doc: "How long `mcc apply-forwarding-rules` waits for a yes before mccd puts the previous\n\
+              rules back (the operator's SSH connection may have dropped with the new ones).",
+        value: Value::Set(|c, v, _| set(&mut c.forwarding_rules_commit_timeout, duration(v))),
     },
     Key {
         name: "dns-addr",
@@ -290,8 +305,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("cert-update-enable", &["false"]),
     unsupported("cert-update-period", &[]),
     unsupported("dependent-nodes", &[]),
-    unsupported("forwarding-rules", &[]),
-    unsupported("forwarding-rules-commit-timeout", &[]),
     unsupported("dnsmasq-enable", &["false"]),
     unsupported("dnsmasq-directory", &[]),
     unsupported("dnsmasq-restart-command", &[]),

@@ -15,6 +15,7 @@
 
 mod core_config;
 mod error;
+mod forwarding_rules;
 mod keys;
 mod lexer;
 mod net;
@@ -30,6 +31,10 @@ mod tests;
 
 pub use core_config::{LoadError, core_config, resolve_parent};
 pub use error::ConfigError;
+pub use forwarding_rules::{
+    ForwardingRule, ForwardingRulesError, MAX_RULES, Protocol, RuleFile, RuleScope, load_rules,
+    parse_rules,
+};
 pub use parent_entry::ParentEntry;
 pub use tunnel_file::{TunnelConf, load_tunnels, parse_tunnel, tunnel_conf_text};
 
@@ -99,6 +104,11 @@ pub struct DaemonConfig {
     pub firewall_chain_name: String,
     /// Idle time after which a NAT entry of an external tunnel expires; whole seconds.
     pub nat_table_expiry: Duration,
+    /// The forwarding rules file (`forwarding-rules`), read at start and written when
+    /// `mcc apply-forwarding-rules` is confirmed.
+    pub forwarding_rules: PathBuf,
+    /// How long new forwarding rules wait for confirmation before the previous ones return.
+    pub forwarding_rules_commit_timeout: Duration,
     pub dns_addr: SocketAddr,
     pub dns_enable: bool,
     /// Lowercase DNS names of this node.
@@ -164,6 +174,8 @@ impl DaemonConfig {
             tun_device_mtu: 0,
             firewall_chain_name: String::new(),
             nat_table_expiry: Duration::ZERO,
+            forwarding_rules: nowhere.clone(),
+            forwarding_rules_commit_timeout: Duration::ZERO,
             dns_addr: zero_addr,
             dns_enable: false,
             dns_names: vec![String::new()],

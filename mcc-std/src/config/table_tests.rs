@@ -115,7 +115,7 @@ fn key_names_are_unique_and_every_key_is_parsed() {
 #[test]
 fn unsupported_keys_are_listed_with_their_line() {
     // The documented list, in table order.
-    assert_eq!(UNSUPPORTED_KEYS.len(), 25);
+    assert_eq!(UNSUPPORTED_KEYS.len(), 23);
     let names: Vec<&str> = KEYS
         .iter()
         .filter(|k| !is_supported(k))
@@ -186,7 +186,12 @@ fn errors_name_file_line_and_key_for_every_key_that_can_be_wrong() {
     ];
     let free = [
         &free[..],
-        &["network-certificates", "tunnels", "unix-socket-path"],
+        &[
+            "network-certificates",
+            "tunnels",
+            "unix-socket-path",
+            "forwarding-rules",
+        ],
     ]
     .concat();
     for k in KEYS.iter().filter(|k| is_supported(k)) {
@@ -266,7 +271,8 @@ fn defaults_are_the_documented_ones() {
                 keep-alive-period = 30m\nnat-keep-alive = auto\ntopology-update-period = 2m\n\
                 rejoin-period = 1m\nlog-level = info\n# log-file =\ndata-dir = data\n\
                 tun-device-name = mcc0\ntun-device-mtu = 1280\nfirewall-chain-name = MCC\n\
-                nat-table-expiry = 60s\ndns-addr = 127.0.0.1:8353\n\
+                nat-table-expiry = 60s\nforwarding-rules = forwarding-rules.conf\n\
+                forwarding-rules-commit-timeout = 7s\ndns-addr = 127.0.0.1:8353\n\
                 dns-enable = true\n# dns-names =\nresolver.ipv4-network = 10.83.0.0/16\n\
                 resolver.ipv6-network = 200::/7\nresolver.mac-address-mask = AE:00:00:00:00:00\n\
                 resolver.domain = .home.arpa\nresolver.ttl = 0\n\
