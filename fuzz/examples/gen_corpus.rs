@@ -11,8 +11,8 @@ use mcc_core::wire::link::{
     NatKeepalive,
 };
 use mcc_core::wire::rpc::{
-    CONTROL_HEADER_LEN, Control, ControlHeader, Entry, KIND_TOPOLOGY, NatProbe, ROUTED_HEADER_LEN,
-    Record, RecordKind, RoutedHeader, TopologyUpdate,
+    AddressLookup, CONTROL_HEADER_LEN, Control, ControlHeader, Entry, KIND_TOPOLOGY, NatProbe,
+    ROUTED_HEADER_LEN, Record, RecordKind, RoutedHeader, TopologyUpdate,
 };
 use mcc_core::wire::gateway::{GATEWAY_MAX, GatewayInitAck};
 use mcc_core::wire::tunnel::{HEADER_LEN, TunnelHeader};
@@ -132,6 +132,7 @@ fn main() {
         seq: 1_700_000_003,
         kind: RecordKind::Node,
         names: vec!["laptop".into()],
+        static_addr: None,
         proof: None,
     };
     mcc_core::routing::record::sign(&mut own, &node, node_cert.encoded().to_vec());
@@ -141,6 +142,7 @@ fn main() {
         seq: 1_700_000_001,
         kind: RecordKind::ServerEndpoint,
         names: vec![],
+        static_addr: None,
         proof: None,
     };
     mcc_core::routing::record::sign(&mut ep, &endpoint, tunnel_cert.encoded().to_vec());
@@ -168,6 +170,16 @@ fn main() {
         &[&[3u8][..], &9u64.to_le_bytes()].concat(),
     );
     write("rpc_messages", "pong", &[1]);
+    let mut b = [0u8; 64];
+    let n = AddressLookup {
+        ttl: 64,
+        origin: node.id(),
+        query: 0x0123_4567_89ab_cdef,
+        addr: [10, 115, 7, 9],
+    }
+    .emit(&mut b)
+    .expect("fits");
+    write("rpc_messages", "address_lookup", &b[..n]);
     for (name, reply) in [("nat_probe", false), ("nat_probe_reply", true)] {
         let mut b = [0u8; 1];
         NatProbe { reply, rung: 3 }.emit(&mut b).expect("fits");

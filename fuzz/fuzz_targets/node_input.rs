@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mcc_core::cert::{Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::internet::{ExitPolicy, InternetConfig, Reroute};
 use mcc_core::resolver::ResolverConfig;
@@ -29,7 +29,8 @@ fn node() -> Node {
             identity: me.clone(),
             certificate: issue::node(&net, &me.id(), 0, u64::MAX / 2),
             trust,
-            parents: vec!["192.0.2.1:9376".parse().unwrap()],
+            parents: vec![Parent::new("192.0.2.1:9376".parse().unwrap())],
+            allow_parent_id_change: false,
             names: vec![],
             // Every internet path reachable: a gateway, an exit node and a reroute at once.
             internet: InternetConfig {
@@ -41,6 +42,9 @@ fn node() -> Node {
             timers: Timers::default(),
             limits: Limits::leaf(),
             resolver: ResolverConfig::default(),
+            // A static address of its own and one for its tunnel: the fuzzer reaches the
+            // static paths (address lookups, static flows) too.
+            static_addr: Some(std::net::Ipv4Addr::new(10, 115, 0, 1)),
         };
         let client_key = Identity::from_secret([5; 32]);
         let info = TunnelInfo {
@@ -49,7 +53,7 @@ fn node() -> Node {
             server_node: Identity::from_secret([6; 32]).id(),
             targets: Target::parse_list("udp:7000,tcp:80,icmp").unwrap(),
             dns_names: vec![],
-            static_addr: None,
+            static_addr: Some([10, 115, 0, 2]),
             external_addr: None,
         };
         let tunnel = issue::tunnel(&net, &server.id(), info, 0, u64::MAX / 2).unwrap();
@@ -60,11 +64,13 @@ fn node() -> Node {
         certificate: config.certificate.clone(),
         trust: config.trust.clone(),
         parents: config.parents.clone(),
+        allow_parent_id_change: config.allow_parent_id_change,
         names: vec![],
         internet: config.internet.clone(),
         timers: config.timers,
         limits: config.limits,
         resolver: config.resolver,
+        static_addr: config.static_addr,
     };
     let mut n = Node::new(c, [7; 32], Instant::from_secs(1), UNIX).unwrap();
     n.handle_command(Instant::from_secs(1), Command::AddTunnel { cert: tunnel.clone(), key: key.clone() }).unwrap();

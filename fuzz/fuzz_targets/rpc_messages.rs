@@ -1,12 +1,13 @@
 //! The plaintext inside `Data` frames: topology updates and acks, routed and control headers,
-//! control messages, lookups, tunnel offers, the gateway channel handshake, NAT probes. Parsing never panics; everything
+//! control messages, name and address lookups, tunnel offers, the gateway channel handshake, NAT probes. Parsing never panics; everything
 //! round-trips.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mcc_core::wire::gateway::{GATEWAY_MAX, GatewayInit, GatewayInitAck};
 use mcc_core::wire::rpc::{
-    CONTROL_HEADER_LEN, Control, ControlHeader, Lookup, LookupReply, NatProbe, ROUTED_HEADER_LEN,
+    AddressLookup, CONTROL_HEADER_LEN, Control, ControlHeader, Lookup, LookupReply, NatProbe,
+    ROUTED_HEADER_LEN,
     RoutedHeader, TUNNEL_OFFER_MAX, TopologyUpdate, TunnelOffer, parse_topology_ack,
 };
 
@@ -14,6 +15,10 @@ use mcc_core::wire::rpc::{
 fn variable_roundtrip(b: &[u8]) {
     let mut out = vec![0u8; TUNNEL_OFFER_MAX];
     if let Ok(l) = Lookup::parse(b) {
+        let n = l.emit(&mut out).expect("fits");
+        assert_eq!(&out[..n], b);
+    }
+    if let Ok(l) = AddressLookup::parse(b) {
         let n = l.emit(&mut out).expect("fits");
         assert_eq!(&out[..n], b);
     }

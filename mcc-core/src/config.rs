@@ -2,6 +2,7 @@
 
 use crate::cert::{Certificate, TrustStore};
 use crate::crypto::Identity;
+use crate::id::NodeId;
 use crate::resolver::ResolverConfig;
 use crate::time::Duration;
 use alloc::string::String;
@@ -161,6 +162,43 @@ impl Limits {
     }
 }
 
+/// A parent to dial, and the node ID expected there.
+///
+/// Only the node pinned to the address becomes the parent there: a node ID written in the
+/// configuration (`pin`), else the one met there before (`seen`, which the driver keeps
+/// across restarts from [`Event::ParentPinned`](crate::event::Event::ParentPinned)), else
+/// the first certified node that answers, which is then pinned. Another certified node
+/// answering at the address is refused with
+/// [`Event::ParentRefused`](crate::event::Event::ParentRefused), unless
+/// [`Config::allow_parent_id_change`] lets a remembered ID change (never `pin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parent {
+    /// Where the parent listens.
+    pub addr: SocketAddr,
+    /// The node ID the operator configured for the address (`NODEID@ip:port`).
+    pub pin: Option<NodeId>,
+    /// The node ID last accepted at the address, remembered by the driver; ignored when
+    /// `pin` is set.
+    pub seen: Option<NodeId>,
+}
+
+impl Parent {
+    /// A parent at `addr` with nothing pinned yet: the first node met there is pinned.
+    pub const fn new(addr: SocketAddr) -> Self {
+        Parent {
+            addr,
+            pin: None,
+            seen: None,
+        }
+    }
+}
+
+impl From<SocketAddr> for Parent {
+    fn from(addr: SocketAddr) -> Self {
+        Parent::new(addr)
+    }
+}
+
 /// Everything [`Node::new`](crate::Node::new) needs.
 pub struct Config {
     /// This node's key pair; its public key is the node ID.
@@ -169,8 +207,12 @@ pub struct Config {
     pub certificate: Certificate,
     /// The CAs and networks this node trusts.
     pub trust: TrustStore,
-    /// Parent addresses in priority order; empty for a root.
-    pub parents: Vec<SocketAddr>,
+    /// Parents in priority order; empty for a root.
+    pub parents: Vec<Parent>,
+    /// A parent address may take a node ID other than the one remembered for it
+    /// ([`Parent::seen`] or met since the start): the new one is accepted and pinned
+    /// (`parents-allow-id-change`). A configured [`Parent::pin`] is enforced regardless.
+    pub allow_parent_id_change: bool,
     /// DNS names of this node (`dns-names`).
     pub names: Vec<String>,
     /// Internet tunnels: gateway, exit node, reroutes (none by default).
@@ -181,6 +223,10 @@ pub struct Config {
     pub limits: Limits,
     /// Address pools for the local resolver.
     pub resolver: ResolverConfig,
+    /// This node's static address (`static-addr`), a host of 10.115.0.0/16: carried in its
+    /// signed topology record, given to its TUN device, and resolved network-wide to this
+    /// node (first claimant keeps it; see `routing::StaticConflict`).
+    pub static_addr: Option<core::net::Ipv4Addr>,
 }
 
 /// Why a [`Config`] was refused.
@@ -194,6 +240,9 @@ pub enum ConfigError {
     Certificate(crate::cert::CertError),
     /// A limit is zero or the MTU is outside 576..=9000.
     Limits,
+    /// The static address is not a host of 10.115.0.0/16, or the dynamic pool overlaps
+    /// that network.
+    StaticAddress,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -207,6 +256,9 @@ impl core::fmt::Display for ConfigError {
             ),
             ConfigError::Certificate(e) => write!(f, "node certificate: {e}"),
             ConfigError::Limits => f.write_str("a limit is zero or the MTU is out of range"),
+            ConfigError::StaticAddress => f.write_str(
+                "static address is not a host of 10.115.0.0/16, or the dynamic address pool overlaps 10.115.0.0/16",
+            ),
         }
     }
 }

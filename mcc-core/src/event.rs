@@ -73,6 +73,39 @@ pub enum Event {
         /// The new parent (`None`: no parent reachable).
         to: Option<NodeId>,
     },
+    /// A parent address is now pinned to a node ID the driver did not hold for it (see
+    /// [`Parent`](crate::config::Parent)): the first certified node met there, the
+    /// configured one, or a new one that `Config::allow_parent_id_change` let in. A driver
+    /// that keeps state remembers it (mccd: `data-dir/parent-pins.json`) and hands it back
+    /// as `Parent::seen` at the next start.
+    ParentPinned {
+        /// The parent's configured address.
+        addr: SocketAddr,
+        /// The node now expected there.
+        id: NodeId,
+    },
+    /// A certified node answered at a parent address pinned to another node and was
+    /// refused: it does not become the parent. Reported at most once per `Timers::rejoin`
+    /// per address; each refusal counts in [`Stats::parents_refused`].
+    ParentRefused {
+        /// The parent's configured address.
+        addr: SocketAddr,
+        /// The node pinned there.
+        expected: NodeId,
+        /// The node that answered.
+        offered: NodeId,
+    },
+    /// A whole round of `Init`s to a parent address (`Timers::handshake_attempts`) went
+    /// unanswered since it last answered (or since the start); reported once until it
+    /// answers again. The parent is down or unreachable, or, when `expected` is set,
+    /// another node holds the address: the `Init`s name the expected node (their responder
+    /// tag), and any other node drops them unanswered.
+    ParentUnanswered {
+        /// The parent's configured address.
+        addr: SocketAddr,
+        /// The node the `Init`s were meant for, if the address is pinned.
+        expected: Option<NodeId>,
+    },
     /// A tunnel session is established with the remote endpoint.
     TunnelUp {
         /// The other end of the tunnel.
@@ -131,6 +164,17 @@ pub enum Event {
         id: NodeId,
         /// Why.
         reason: crate::routing::Refusal,
+    },
+    /// A record's static address claim does not hold here: another record holds the
+    /// address (a certified claim before any other, then the first claimant; see
+    /// `routing::StaticConflict`). Traffic and lookups for the address go to `holder`.
+    StaticAddressTaken {
+        /// The record whose claim lost (this node itself, when its own address is taken).
+        id: NodeId,
+        /// The address.
+        addr: core::net::Ipv4Addr,
+        /// The record that holds it.
+        holder: NodeId,
     },
     /// A packet or frame was dropped.
     Dropped {
@@ -239,6 +283,9 @@ pub struct Stats {
     pub events_lost: u64,
     /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.
     pub revocations_refused: u64,
+    /// `InitAck`s refused because another node is pinned at that parent address: see
+    /// `Event::ParentRefused` (each also counts in `drop_bad_handshake`).
+    pub parents_refused: u64,
 }
 
 impl Stats {

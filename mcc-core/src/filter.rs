@@ -138,6 +138,11 @@ pub fn flow_key(tunnel: u16, dir: Direction, p: &PacketInfo) -> u64 {
     1 << 63 | (tunnel as u64) << 40 | proto << 32 | (client_port as u64) << 16 | server_port as u64
 }
 
+/// Set in a client's [`flow_key`] for a flow it opened to the server endpoint's static
+/// address rather than its dynamic one: the replies then come from the static address. A
+/// flow to either address is its own flow.
+pub const STATIC_FLOW: u64 = 1 << 62;
+
 const PROBE: usize = 16;
 
 /// The tunnel a flow key belongs to (see [`flow_key`]).

@@ -57,7 +57,12 @@ impl<C: Cipher> Node<C> {
         if !filter::rule_allows(targets, dir, &info) {
             return self.drop_packet(DropReason::Filtered);
         }
-        let key = filter::flow_key(slot as u16, dir, &info);
+        let mut key = filter::flow_key(slot as u16, dir, &info);
+        if let core::net::IpAddr::V4(a) = info.dst
+            && crate::resolver::in_static_network(a)
+        {
+            key |= filter::STATIC_FLOW;
+        }
         if !t.server_side {
             if self.conntrack.insert(key, now).is_err() {
                 return self.drop_packet(DropReason::Full);

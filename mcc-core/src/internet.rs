@@ -26,8 +26,6 @@ use core::net::{IpAddr, Ipv4Addr};
 pub const DNS_PORT: u16 = 53;
 /// Port of the packets `reroute-ntp` takes.
 pub const NTP_PORT: u16 = 123;
-/// The static address range (10.115.0.0/16): overlay addresses too.
-pub const STATIC_NETWORK: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 115, 0, 0), 16);
 /// Prefix length of the overlay's IPv6 range around the resolver's network (200::/7).
 pub const IPV6_OVERLAY_PREFIX: u8 = 7;
 
@@ -145,7 +143,7 @@ fn in_v4(a: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
 pub fn is_overlay(addr: IpAddr, r: &ResolverConfig) -> bool {
     match addr {
         IpAddr::V4(a) => {
-            in_v4(a, r.ipv4_network, r.ipv4_prefix) || in_v4(a, STATIC_NETWORK.0, STATIC_NETWORK.1)
+            in_v4(a, r.ipv4_network, r.ipv4_prefix) || crate::resolver::in_static_network(a)
         }
         IpAddr::V6(a) => {
             let mask = u128::MAX << (128 - IPV6_OVERLAY_PREFIX as u32);

@@ -124,11 +124,13 @@
 //!     identity: me,
 //!     trust,
 //!     parents: vec![],
+//!     allow_parent_id_change: false,
 //!     names: vec!["root".into()],
 //!     internet: Default::default(),
 //!     timers: Timers::default(),
 //!     limits: Limits::default(),
 //!     resolver: ResolverConfig::default(),
+//!     static_addr: None,
 //! };
 //! let seed = [7; 32]; // from the OS (getrandom) in production
 //! let mut node: Node = Node::new(config, seed, Instant::ZERO, unix_now).unwrap();

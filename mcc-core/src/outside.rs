@@ -144,6 +144,10 @@ impl<C: Cipher> Node<C> {
                 Ok(l) => self.handle_lookup(ps, l),
                 Err(_) => self.drop_packet(DropReason::Malformed),
             },
+            Some(rpc::KIND_ADDRESS_LOOKUP) => match rpc::AddressLookup::parse(plain) {
+                Ok(l) => self.handle_address_lookup(ps, l),
+                Err(_) => self.drop_packet(DropReason::Malformed),
+            },
             Some(rpc::KIND_REVOCATION) => match Revocation::decode(&plain[1..]) {
                 Some(r) => {
                     // A refusal is counted and reported inside; nothing goes back.
@@ -287,16 +291,24 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Filtered);
         }
         let key = filter::flow_key(slot as u16, dir, &info);
+        let v6 = matches!(info.src, IpAddr::V6(_));
+        let mut from_static = None;
         if t.server_side {
             if self.conntrack.insert(key, now).is_err() {
                 return self.drop_packet(DropReason::Full);
             }
         } else if !self.conntrack.check(key, now) {
-            return self.drop_packet(DropReason::Filtered);
+            // A reply in a flow opened to the server endpoint's static address comes
+            // from that address.
+            match self.resolver.static_of(&remote) {
+                Some(a) if !v6 && self.conntrack.check(key | filter::STATIC_FLOW, now) => {
+                    from_static = Some(IpAddr::V4(a))
+                }
+                _ => return self.drop_packet(DropReason::Filtered),
+            }
         }
-        let v6 = matches!(info.src, IpAddr::V6(_));
         let (Some(src), Some(dst)) = (
-            self.resolver.addr_of(&remote, v6),
+            from_static.or_else(|| self.resolver.addr_of(&remote, v6)),
             self.resolver.addr_of(&self.me, v6),
         ) else {
             return self.drop_packet(DropReason::NoTunnel);

@@ -2,10 +2,31 @@
 //! (200::/7) and MAC (AE:…) addresses. The mapping is local to this node: the same ID may
 //! have another address elsewhere. The pool is bounded; index 0 is the network address.
 //! Pinned IDs keep their address; unpinned ones are evicted least recently resolved first.
+//!
+//! Besides the pool, the resolver holds the static addresses (10.115.0.0/16) bound here:
+//! this node's own and those its tunnel certificates sign (see `node::statics`). Unlike a
+//! dynamic address, a static one names the same ID on every node.
 
 use crate::id::NodeId;
 use alloc::collections::BTreeMap;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The network of static addresses, 10.115.0.0/16 (the user documentation's). The value
+/// `10.115.0.0/16` itself stands for "no static address" in the configuration files.
+pub const STATIC_NETWORK: Ipv4Addr = Ipv4Addr::new(10, 115, 0, 0);
+/// Prefix length of [`STATIC_NETWORK`].
+pub const STATIC_PREFIX: u8 = 16;
+
+/// Is `a` inside 10.115.0.0/16 (network and broadcast addresses included)?
+pub fn in_static_network(a: Ipv4Addr) -> bool {
+    a.octets()[..2] == STATIC_NETWORK.octets()[..2]
+}
+
+/// Can `a` be a static address: a host of 10.115.0.0/16, neither its network nor its
+/// broadcast address?
+pub fn is_static_host(a: Ipv4Addr) -> bool {
+    in_static_network(a) && a != STATIC_NETWORK && a != Ipv4Addr::new(10, 115, 255, 255)
+}
 
 /// Address pools of the [`Resolver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +88,9 @@ pub struct Resolver {
     tick: u64,
     next: u32,
     version: u64,
+    /// Static addresses bound here, and the other way round (an ID has at most one).
+    statics: BTreeMap<Ipv4Addr, NodeId>,
+    static_of: BTreeMap<NodeId, Ipv4Addr>,
 }
 
 impl Resolver {
@@ -80,6 +104,8 @@ impl Resolver {
             tick: 0,
             next: 1,
             version: 0,
+            statics: BTreeMap::new(),
+            static_of: BTreeMap::new(),
         }
     }
 
@@ -248,8 +274,46 @@ impl Resolver {
         })
     }
 
-    /// Which ID has this address? Does not allocate (it is on the data path).
+    /// Binds static address `addr` to `id`. Refused (with the holder) if another ID holds
+    /// it; an ID has at most one static address, so a new one replaces its old one.
+    pub fn bind_static(&mut self, addr: Ipv4Addr, id: NodeId) -> Result<(), NodeId> {
+        match self.statics.get(&addr) {
+            Some(holder) if *holder != id => return Err(*holder),
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        if let Some(old) = self.static_of.insert(id, addr) {
+            self.statics.remove(&old);
+        }
+        self.statics.insert(addr, id);
+        Ok(())
+    }
+
+    /// Unbinds `id`'s static address, if it has one.
+    pub fn unbind_static(&mut self, id: &NodeId) {
+        if let Some(a) = self.static_of.remove(id) {
+            self.statics.remove(&a);
+        }
+    }
+
+    /// The static address bound to `id` here.
+    pub fn static_of(&self, id: &NodeId) -> Option<Ipv4Addr> {
+        self.static_of.get(id).copied()
+    }
+
+    /// The ID a static address is bound to here.
+    pub fn static_holder(&self, addr: Ipv4Addr) -> Option<NodeId> {
+        self.statics.get(&addr).copied()
+    }
+
+    /// Which ID has this address: a dynamic address of the pool, or a static address bound
+    /// here. Does not allocate (it is on the data path).
     pub fn lookup(&self, addr: IpAddr) -> Option<NodeId> {
+        if let IpAddr::V4(a) = addr
+            && in_static_network(a)
+        {
+            return self.static_holder(a);
+        }
         let index = match addr {
             IpAddr::V4(a) => {
                 let mask = u32::MAX
@@ -492,6 +556,45 @@ mod tests {
             r.lookup(IpAddr::V6("200::1:0:1:203".parse().unwrap())),
             None
         );
+    }
+
+    #[test]
+    fn static_addresses_are_bound_once_and_resolve_like_dynamic_ones() {
+        let mut r = Resolver::new(ResolverConfig::default());
+        let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
+        let s = Ipv4Addr::new(10, 115, 7, 9);
+        assert_eq!(r.bind_static(s, a), Ok(()));
+        assert_eq!(r.bind_static(s, a), Ok(()), "again: no change");
+        assert_eq!(r.bind_static(s, b), Err(a), "the first holder keeps it");
+        assert_eq!(r.lookup(IpAddr::V4(s)), Some(a));
+        assert_eq!(r.static_of(&a), Some(s));
+        assert_eq!(r.lookup(IpAddr::V4(Ipv4Addr::new(10, 115, 7, 8))), None);
+        // A new address for the same ID replaces its old one.
+        let s2 = Ipv4Addr::new(10, 115, 0, 1);
+        assert_eq!(r.bind_static(s2, a), Ok(()));
+        assert_eq!(r.lookup(IpAddr::V4(s)), None);
+        assert_eq!(r.bind_static(s, b), Ok(()));
+        r.unbind_static(&a);
+        assert_eq!(r.static_holder(s2), None);
+        assert_eq!(r.static_of(&a), None);
+        assert_eq!(r.static_holder(s), Some(b));
+        // Static bindings are not pool entries.
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn static_hosts_are_inside_10_115_without_network_and_broadcast() {
+        assert!(is_static_host(Ipv4Addr::new(10, 115, 0, 1)));
+        assert!(is_static_host(Ipv4Addr::new(10, 115, 255, 254)));
+        for bad in [
+            Ipv4Addr::new(10, 115, 0, 0),
+            Ipv4Addr::new(10, 115, 255, 255),
+            Ipv4Addr::new(10, 116, 0, 1),
+            Ipv4Addr::new(10, 83, 0, 1),
+        ] {
+            assert!(!is_static_host(bad), "{bad}");
+        }
+        assert!(in_static_network(Ipv4Addr::new(10, 115, 0, 0)));
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //! record only if its parent chain ends at the child that sent it, caps the records each
 //! child may hold, and never lets a second ID take a short ID that a known one has.
 
+mod claims;
 pub mod record;
 
+pub use claims::StaticConflict;
 pub use record::Refusal;
 
 use crate::crypto::Identity;
@@ -76,7 +78,13 @@ pub struct Topology {
     keep_proofs: bool,
     /// This node's key and certificate, to sign its own record.
     signer: Option<(Identity, Vec<u8>)>,
+    /// Static address claims of the live records, and the conflicts not yet taken.
+    claims: claims::Claims,
+    conflicts: Vec<StaticConflict>,
 }
+
+/// Conflicts kept for `take_static_conflicts`; more between two takes are not reported.
+const MAX_CONFLICTS: usize = 64;
 
 fn child_key(id: &NodeId) -> [u8; 8] {
     let mut k = [0u8; 8];
@@ -86,7 +94,12 @@ fn child_key(id: &NodeId) -> [u8; 8] {
 
 /// Same record but for its proof (a root keeps none): nothing to apply.
 fn same_content(a: &Record, b: &Record) -> bool {
-    a.id == b.id && a.parent == b.parent && a.seq == b.seq && a.kind == b.kind && a.names == b.names
+    a.id == b.id
+        && a.parent == b.parent
+        && a.seq == b.seq
+        && a.kind == b.kind
+        && a.names == b.names
+        && a.static_addr == b.static_addr
 }
 
 /// Rough encoded size of an entry, to keep an update within one datagram.
@@ -94,7 +107,8 @@ fn entry_cost(e: &Entry) -> usize {
     match e {
         Entry::Upsert(r) => {
             let proof = r.proof.as_ref().map_or(0, |p| 66 + p.cert.len());
-            76 + proof + r.names.iter().map(|n| n.len() + 1).sum::<usize>()
+            let addr = if r.static_addr.is_some() { 4 } else { 0 };
+            76 + addr + proof + r.names.iter().map(|n| n.len() + 1).sum::<usize>()
         }
         Entry::Remove { .. } => 40,
     }
@@ -118,6 +132,8 @@ impl Topology {
             max_per_child: max_records.max(1),
             keep_proofs: true,
             signer: None,
+            claims: claims::Claims::default(),
+            conflicts: Vec::new(),
         };
         let own = Record {
             id: me,
@@ -125,6 +141,7 @@ impl Topology {
             seq: 1,
             kind: RecordKind::Node,
             names,
+            static_addr: None,
             proof: None,
         };
         t.put(me, Some(own), 0, None);
@@ -201,6 +218,18 @@ impl Topology {
         self.shorts.get(s).copied()
     }
 
+    /// The record holding static address `addr` here: a server endpoint whose tunnel
+    /// certificate signs it, else the node that claimed it first (see [`StaticConflict`]).
+    pub fn static_holder(&self, addr: core::net::Ipv4Addr) -> Option<NodeId> {
+        self.claims.holder(addr.octets())
+    }
+
+    /// The static address conflicts found since the last call, oldest first: claims that
+    /// lost to (or lost their address to) another record's.
+    pub fn take_static_conflicts(&mut self) -> Vec<StaticConflict> {
+        core::mem::take(&mut self.conflicts)
+    }
+
     /// The IDs a DNS name stands for: every server endpoint whose tunnel certificate lists
     /// it (checked on arrival); else the node that claimed it first (node certificates carry
     /// no names, so a node's names are claims that cannot override a certified one or an
@@ -241,6 +270,17 @@ impl Topology {
             .map_or(changed, |s| s.since);
         if let Some(old) = old {
             self.journal.remove(&old.changed);
+        }
+        // A server endpoint's address was checked against its tunnel certificate; a
+        // node's is its own claim.
+        let claim = record.as_ref().and_then(|r| {
+            let a = r.static_addr?;
+            Some((a, r.kind == RecordKind::ServerEndpoint))
+        });
+        if let Some(c) = self.claims.set(id, claim, changed)
+            && self.conflicts.len() < MAX_CONFLICTS
+        {
+            self.conflicts.push(c);
         }
         let live = record.is_some();
         if let Some(c) = old_via
@@ -293,6 +333,22 @@ impl Topology {
             return;
         }
         own.parent = parent;
+        own.seq = record::next_seq(own.seq, unix_secs);
+        self.sign_own(&mut own);
+        self.put(me, Some(own), 0, None);
+    }
+
+    /// Changes this node's own static address claim. `unix_secs` dates the new `seq`.
+    pub fn set_static_addr(&mut self, addr: Option<core::net::Ipv4Addr>, unix_secs: u64) {
+        let me = self.me;
+        let Some(mut own) = self.get(&me).cloned() else {
+            return;
+        };
+        let addr = addr.map(|a| a.octets());
+        if own.static_addr == addr {
+            return;
+        }
+        own.static_addr = addr;
         own.seq = record::next_seq(own.seq, unix_secs);
         self.sign_own(&mut own);
         self.put(me, Some(own), 0, None);
@@ -603,6 +659,7 @@ mod tests {
             seq,
             kind: RecordKind::Node,
             names: Vec::new(),
+            static_addr: None,
             proof: None,
         }
     }
@@ -750,6 +807,72 @@ mod tests {
     }
 
     #[test]
+    fn static_addresses_go_to_the_first_claimant_and_certified_ones_first() {
+        use core::net::Ipv4Addr;
+        let a = Ipv4Addr::new(10, 115, 0, 7);
+        let mine = Ipv4Addr::new(10, 115, 0, 1);
+        let claiming = |n: u8, parent: u8, kind: RecordKind, addr: Ipv4Addr| Record {
+            kind,
+            static_addr: Some(addr.octets()),
+            ..rec(n, parent, 1)
+        };
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.set_keep_proofs(false);
+        t.set_static_addr(Some(mine), 0);
+        assert_eq!(t.static_holder(mine), Some(id(0)));
+        let first = claiming(1, 0, RecordKind::Node, a);
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(first)]), ok);
+        assert_eq!(t.static_holder(a), Some(id(1)));
+        assert!(t.take_static_conflicts().is_empty());
+        // Another node claims the same address, and this node's own: both refused, both
+        // records still accepted.
+        let second = claiming(2, 0, RecordKind::Node, a);
+        let mut third = claiming(3, 1, RecordKind::Node, mine);
+        third.seq = 2;
+        t.apply(id(2), &upd(1, vec![Entry::Upsert(second)]), ok);
+        t.apply(id(1), &upd(2, vec![Entry::Upsert(third)]), ok);
+        assert!(t.get(&id(2)).is_some() && t.get(&id(3)).is_some());
+        assert_eq!(
+            t.take_static_conflicts(),
+            vec![
+                StaticConflict {
+                    id: id(2),
+                    addr: a,
+                    holder: id(1)
+                },
+                StaticConflict {
+                    id: id(3),
+                    addr: mine,
+                    holder: id(0)
+                }
+            ]
+        );
+        assert_eq!(t.static_holder(a), Some(id(1)));
+        // A server endpoint whose certificate signs the address takes it over.
+        let ep = claiming(20, 2, RecordKind::ServerEndpoint, a);
+        t.apply(id(2), &upd(2, vec![Entry::Upsert(ep)]), ok);
+        assert_eq!(t.static_holder(a), Some(id(20)));
+        assert_eq!(
+            t.take_static_conflicts(),
+            vec![StaticConflict {
+                id: id(1),
+                addr: a,
+                holder: id(20)
+            }]
+        );
+        // The endpoint's subtree goes: the first node claimant holds it again.
+        t.drop_child(&id(2));
+        assert_eq!(t.static_holder(a), Some(id(1)));
+        // A record that changes its claim releases the old address.
+        let moved = Record {
+            seq: 5,
+            ..claiming(1, 0, RecordKind::Node, Ipv4Addr::new(10, 115, 0, 9))
+        };
+        t.apply(id(1), &upd(3, vec![Entry::Upsert(moved)]), ok);
+        assert_eq!(t.static_holder(a), None);
+    }
+
+    #[test]
     fn own_records_cannot_be_overwritten_by_children() {
         let mut t = Topology::new(id(1), vec!["me".into()], 100);
         let ep = Record {
@@ -758,6 +881,7 @@ mod tests {
             seq: 0,
             kind: RecordKind::ServerEndpoint,
             names: vec!["svc".into()],
+            static_addr: None,
             proof: None,
         };
         t.set_local(ep, None, 0);
@@ -912,6 +1036,7 @@ mod tests {
             seq: 0,
             kind: RecordKind::ClientEndpoint,
             names: Vec::new(),
+            static_addr: None,
             proof: None,
         };
         t.set_local(ep.clone(), None, 0);
@@ -1096,6 +1221,7 @@ mod tests {
     fn a_root_drops_proofs_and_a_relay_keeps_them() {
         use crate::wire::rpc::Proof;
         let proved = || Record {
+            static_addr: None,
             proof: Some(alloc::boxed::Box::new(Proof::new([1; 64], vec![2; 100]))),
             ..rec(5, 1, 1)
         };

@@ -48,7 +48,11 @@ impl ExitNat {
         let tun = quoted(&self.tun);
         let (net, len) = self.overlay_v4;
         let overlay = format!("{net}/{len}");
-        let not_overlay = format!("{{ {overlay}, 10.115.0.0/16 }}");
+        let not_overlay = format!(
+            "{{ {overlay}, {}/{} }}",
+            mcc_core::resolver::STATIC_NETWORK,
+            mcc_core::resolver::STATIC_PREFIX
+        );
         s.rule(
             Chain::SrcNat,
             format!("iifname {tun} oifname != {tun} ip saddr {overlay} masquerade"),

@@ -21,14 +21,13 @@
 //! policies (`nf_conntrack_timeout`) gets the table without them and a warning: the entries
 //! then follow the kernel's own timeouts.
 
-use crate::firewall::{Chain, FirewallError, Section, Table, quoted, usable_name};
-use crate::ip_forwarding::IpForwarding;
+use crate::firewall::{Chain, FirewallError, Section, quoted, usable_name};
+use crate::host_firewall::SharedFirewall;
 use crate::route_lookup::{self, OutRoute};
 use mcc_std::external::{ExternalTunnel, Forwarding};
 use netlink_packet_route::route::RouteType;
 use std::collections::BTreeSet;
 use std::io;
-use std::path::Path;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -112,39 +111,42 @@ pub fn section(tunnels: &[ExternalTunnel], tun: &str, expiry: Option<Duration>) 
 /// [`Forwarding`] on Linux: the `external` section of the table and the interfaces'
 /// forwarding.
 pub struct LinuxForwarding {
-    table: Table,
+    /// The table and interface forwarding, shared with the other sections.
+    fw: SharedFirewall,
     tun: String,
     expiry: Duration,
     /// Cleared when the kernel refused the timeout policies (warned once).
     expiry_supported: bool,
-    forwarding: IpForwarding,
     /// Fingerprints of the tunnels forwarded now, to log only the new ones.
     logged: BTreeSet<[u8; 32]>,
     /// An exit node: the TUN device and the uplinks forward whatever the tunnels need.
     exit: bool,
+    /// Sections that live as long as this one (the exit node's NAT, the gateway's marks).
+    companions: Vec<&'static str>,
 }
 
 impl LinuxForwarding {
-    /// For TUN device `tun`, table `table`, NAT entries idle for `expiry`; forwarding state
-    /// in `data_dir`. What a killed daemon left is undone: its forwarding here, its table
-    /// by the first [`Forwarding::apply`], which replaces it (the daemon applies once at
-    /// start, external tunnels or not).
-    pub fn new(tun: &str, table: &str, expiry: Duration, data_dir: &Path) -> Self {
+    /// For TUN device `tun`, the host firewall `fw`, NAT entries idle for `expiry`. What a
+    /// killed daemon left is undone: its forwarding when `fw` was made, its table by the
+    /// first [`Forwarding::apply`], which replaces it (the daemon applies once at start,
+    /// external tunnels or not).
+    pub fn new(fw: SharedFirewall, tun: &str, expiry: Duration) -> Self {
         LinuxForwarding {
-            table: Table::new(table, tun),
+            fw,
             tun: tun.into(),
             expiry,
             expiry_supported: true,
-            forwarding: IpForwarding::new(data_dir),
             logged: BTreeSet::new(),
             exit: false,
+            companions: Vec::new(),
         }
     }
 
     /// A section that does not depend on the tunnels (the exit node's NAT, the gateway's
-    /// marks): part of every table written from now on.
+    /// marks): part of every table written from now on, removed with this one at stop.
     pub fn with_section(mut self, name: &'static str, s: Section) -> Self {
-        self.table.set(name, s);
+        self.fw.lock().table.set(name, s);
+        self.companions.push(name);
         self
     }
 
@@ -179,14 +181,15 @@ impl LinuxForwarding {
     /// Writes the table, with the timeout policies while the kernel takes them.
     fn write_table(&mut self, tunnels: &[ExternalTunnel]) -> Result<(), FirewallError> {
         let expiry = self.expiry_supported.then_some(self.expiry);
-        self.table.set(SECTION, section(tunnels, &self.tun, expiry));
-        let first = self.table.apply();
+        let mut fw = self.fw.lock();
+        fw.table.set(SECTION, section(tunnels, &self.tun, expiry));
+        let first = fw.table.apply();
         let Err(e) = first else { return Ok(()) };
         if expiry.is_none() || tunnels.is_empty() {
             return Err(e);
         }
-        self.table.set(SECTION, section(tunnels, &self.tun, None));
-        self.table.apply()?;
+        fw.table.set(SECTION, section(tunnels, &self.tun, None));
+        fw.table.apply()?;
         self.expiry_supported = false;
         warn!(
             "nat-table-expiry is not applied: the kernel took no conntrack timeout policy \
@@ -217,11 +220,12 @@ impl Forwarding for LinuxForwarding {
         }
         if tunnels.is_empty() && !self.exit {
             // Forwarding off before the rules go, so the guard is never missing while on.
-            self.forwarding.set(None, &lan)?;
+            self.fw.lock().forwarding.set(SECTION, None, &lan)?;
             self.write_table(tunnels).map_err(io::Error::other)?;
         } else {
             self.write_table(tunnels).map_err(io::Error::other)?;
-            self.forwarding.set(Some(&self.tun), &lan)?;
+            let tun = self.tun.clone();
+            self.fw.lock().forwarding.set(SECTION, Some(&tun), &lan)?;
         }
         let now: BTreeSet<[u8; 32]> = tunnels.iter().map(|t| t.fingerprint).collect();
         for t in tunnels
@@ -240,9 +244,19 @@ impl Forwarding for LinuxForwarding {
     }
 
     fn stop(&mut self) {
-        self.forwarding.restore_all();
-        if let Err(e) = self.table.delete() {
-            warn!("removing table inet {}: {e}", self.table.name());
+        let mut fw = self.fw.lock();
+        if let Err(e) = fw.forwarding.set(SECTION, None, &BTreeSet::new()) {
+            warn!("restoring IPv4 forwarding: {e}");
+        }
+        fw.table.set(SECTION, Section::default());
+        for name in &self.companions {
+            fw.table.set(name, Section::default());
+        }
+        if let Err(e) = fw.write() {
+            warn!(
+                "removing the external section of table inet {}: {e}",
+                fw.table.name()
+            );
         }
     }
 }
@@ -250,6 +264,7 @@ impl Forwarding for LinuxForwarding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firewall::Table;
     use mcc_core::id::NodeId;
     use std::net::{Ipv4Addr, Ipv6Addr};
 

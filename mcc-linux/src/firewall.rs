@@ -5,11 +5,13 @@
 //! killed is replaced rather than added to, and another program's tables are never touched.
 //! With no section the transaction only deletes: that is how the daemon cleans up.
 //!
-//! A section (external tunnels, the exit node's NAT, the gateway's marks; forwarding rules
-//! later) is a list of named objects and of rules for the table's base chains, each
-//! rule nft syntax built from typed values by the section's own code. To add one: build a
+//! A section (external tunnels, forwarding rules, the exit node's NAT, the gateway's marks)
+//! is a list of named objects and of rules for the table's base chains, each rule nft
+//! syntax built from typed values by the section's own code. To add one: build a
 //! [`Section`], [`Table::set`] it under its name, [`Table::apply`]. Sections render in name
-//! order; within a chain their rules keep their order.
+//! order; within a chain their rules keep their order, and their guard rules
+//! ([`Section::guard`]) follow every section's rules. Sections share one table through
+//! [`crate::host_firewall`].
 //!
 //! The table's forward chain ends with a guard: nothing is forwarded into or out of the TUN
 //! device unless a section accepted it first, so switching on IPv4 forwarding for one
@@ -33,6 +35,9 @@ use std::process::{Command, Stdio};
 pub enum Chain {
     /// Destination NAT of new connections (prerouting, priority dstnat).
     DstNat,
+    /// Destination NAT of connections this host opens (output, priority -100: nft 1.0.6
+    /// takes no `dstnat` name on the output hook).
+    DstNatOut,
     /// Packets for this host (input, priority filter).
     Input,
     /// Forwarded packets (forward, priority filter); ends with the TUN guard.
@@ -46,8 +51,9 @@ pub enum Chain {
 }
 
 impl Chain {
-    const ALL: [Chain; 6] = [
+    const ALL: [Chain; 7] = [
         Chain::DstNat,
+        Chain::DstNatOut,
         Chain::Input,
         Chain::Forward,
         Chain::SrcNat,
@@ -58,6 +64,7 @@ impl Chain {
     fn name(self) -> &'static str {
         match self {
             Chain::DstNat => "dstnat",
+            Chain::DstNatOut => "dstnat_out",
             Chain::Input => "input",
             Chain::Forward => "forward",
             Chain::SrcNat => "srcnat",
@@ -71,6 +78,7 @@ impl Chain {
     fn hook(self) -> &'static str {
         match self {
             Chain::DstNat => "type nat hook prerouting priority dstnat; policy accept;",
+            Chain::DstNatOut => "type nat hook output priority -100; policy accept;",
             Chain::Input => "type filter hook input priority filter; policy accept;",
             Chain::Forward => "type filter hook forward priority filter; policy accept;",
             Chain::SrcNat => "type nat hook postrouting priority srcnat; policy accept;",
@@ -80,11 +88,14 @@ impl Chain {
     }
 }
 
-/// One section of the table: named objects (`ct timeout NAME { ... }`) and rules.
+/// One section of the table: named objects (`ct timeout NAME { ... }`), rules, and guard
+/// rules that come after every section's rules (a drop that must not shadow another
+/// section's accepts).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Section {
     objects: Vec<String>,
     rules: Vec<(Chain, String)>,
+    guards: Vec<(Chain, String)>,
 }
 
 impl Section {
@@ -99,8 +110,13 @@ impl Section {
         self.rules.push((chain, text));
     }
 
+    /// Appends a rule to `chain` after the rules of every section.
+    pub fn guard(&mut self, chain: Chain, text: String) {
+        self.guards.push((chain, text));
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty() && self.rules.is_empty()
+        self.objects.is_empty() && self.rules.is_empty() && self.guards.is_empty()
     }
 }
 
@@ -140,6 +156,17 @@ impl Table {
         &self.name
     }
 
+    /// Another program in place of `nft` (tests).
+    #[cfg(test)]
+    pub(crate) fn set_nft(&mut self, nft: &str) {
+        self.nft = nft.into();
+    }
+
+    /// Whether the table has no section (writing it deletes it).
+    pub fn is_empty(&self) -> bool {
+        self.sections.is_empty()
+    }
+
     /// Sets the section `name`; an empty one removes it. Takes effect at [`Table::apply`].
     pub fn set(&mut self, name: &'static str, section: Section) {
         if section.is_empty() {
@@ -163,10 +190,11 @@ impl Table {
             }
         }
         for chain in Chain::ALL {
-            let rules: Vec<&str> = self
-                .sections
-                .values()
+            let sections = self.sections.values();
+            let rules: Vec<&str> = sections
+                .clone()
                 .flat_map(|s| s.rules.iter())
+                .chain(sections.flat_map(|s| s.guards.iter()))
                 .filter(|(c, _)| *c == chain)
                 .map(|(_, r)| r.as_str())
                 .collect();
@@ -287,6 +315,35 @@ mod tests {
         t.set("a", Section::default());
         t.set("b", Section::default());
         assert_eq!(t.render(), "add table inet MCC\ndelete table inet MCC\n");
+    }
+
+    #[test]
+    fn guards_follow_every_section_s_rules() {
+        let mut t = Table::new("MCC", "mcc0");
+        let mut a = Section::default();
+        a.rule(
+            Chain::DstNatOut,
+            "tcp dport 1 dnat ip to 10.83.0.5:2".into(),
+        );
+        a.guard(Chain::Forward, "iifname \"eth0\" drop".into());
+        a.rule(Chain::Forward, "ip daddr 10.83.0.5 accept".into());
+        let mut b = Section::default();
+        b.rule(Chain::Forward, "ip daddr 10.83.0.6 accept".into());
+        t.set("a", a);
+        t.set("b", b);
+        let text = t.render();
+        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} in\n{text}"));
+        assert!(at("10.83.0.5 accept") < at("10.83.0.6 accept"));
+        assert!(at("10.83.0.6 accept") < at("iifname \"eth0\" drop"));
+        assert!(at("iifname \"eth0\" drop") < at("iifname \"mcc0\" drop"));
+        assert!(text.contains(
+            "\tchain dstnat_out {\n\t\ttype nat hook output priority -100; policy accept;\n"
+        ));
+        assert!(at("chain dstnat_out") < at("chain forward"));
+        assert!(!t.is_empty());
+        let mut only_guard = Section::default();
+        only_guard.guard(Chain::Forward, "drop".into());
+        assert!(!only_guard.is_empty());
     }
 
     #[test]

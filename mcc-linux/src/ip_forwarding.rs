@@ -1,10 +1,11 @@
-//! IPv4 forwarding of the interfaces that external tunnels need, on only while they exist
-//! and given back as found.
+//! IPv4 forwarding of the interfaces that mccd's sections need (external tunnels, forwarding
+//! rules), on only while one of them needs it and given back as found.
 //!
 //! Linux forwards an IPv4 packet when the interface it came in by has `forwarding` on, so a
 //! flow to a LAN device needs it on the TUN device (the requests) and on the LAN interface
 //! (the replies): per interface, not the host-wide `net.ipv4.ip_forward`, which would make
-//! every interface a router. The TUN device is mccd's own and vanishes with the daemon;
+//! every interface a router. Each section claims what it needs under its name
+//! ([`IpForwarding::set`]); an interface is on while any claim names it. The TUN device is mccd's own and vanishes with the daemon;
 //! each other interface's previous value is written to `forwarding.json` in the data
 //! directory before it is changed, restored on a clean stop, and restored at the next start
 //! after a daemon that was killed.
@@ -27,6 +28,8 @@ pub struct IpForwarding {
     /// `/proc/sys/net/ipv4/conf` (a temporary directory in tests).
     conf: PathBuf,
     state: PathBuf,
+    /// What each section asked for: the TUN device or not, and other interfaces.
+    claims: BTreeMap<&'static str, (Option<String>, BTreeSet<String>)>,
     /// Interface name to the value it had before (`"0"`).
     changed: BTreeMap<String, String>,
     /// The TUN device and its value before, while switched on by this daemon.
@@ -40,10 +43,12 @@ impl IpForwarding {
         Self::with_conf(data_dir, Path::new("/proc/sys/net/ipv4/conf"))
     }
 
-    fn with_conf(data_dir: &Path, conf: &Path) -> Self {
+    /// With the `conf` directory in place of `/proc/sys/net/ipv4/conf` (tests).
+    pub(crate) fn with_conf(data_dir: &Path, conf: &Path) -> Self {
         let mut f = IpForwarding {
             conf: conf.to_path_buf(),
             state: data_dir.join(STATE_FILE),
+            claims: BTreeMap::new(),
             changed: BTreeMap::new(),
             own: None,
         };
@@ -65,10 +70,33 @@ impl IpForwarding {
         self.conf.join(iface).join("forwarding")
     }
 
-    /// Forwarding on for `own` (the TUN device: not in the state file, it goes with the
-    /// daemon) and for `lan`; what was switched on before and is not asked for now is
-    /// restored.
-    pub fn set(&mut self, own: Option<&str>, lan: &BTreeSet<String>) -> io::Result<()> {
+    /// What the section `claimant` needs from now on: forwarding on for `own` (the TUN
+    /// device: not in the state file, it goes with the daemon) and for `lan`. What was
+    /// switched on before and no claim asks for now is restored.
+    pub fn set(
+        &mut self,
+        claimant: &'static str,
+        own: Option<&str>,
+        lan: &BTreeSet<String>,
+    ) -> io::Result<()> {
+        if own.is_none() && lan.is_empty() {
+            self.claims.remove(claimant);
+        } else {
+            let claim = (own.map(str::to_string), lan.clone());
+            self.claims.insert(claimant, claim);
+        }
+        let own = self.claims.values().find_map(|(o, _)| o.clone());
+        let lan: BTreeSet<String> = self.claims.values().flat_map(|(_, l)| l.clone()).collect();
+        self.switch(own.as_deref(), &lan)
+    }
+
+    /// Whether `iface` forwards only because this daemon switched it on, or not at all: a
+    /// section may then drop what it forwards that no section asked for.
+    pub fn forwards_only_for_us(&self, iface: &str) -> io::Result<bool> {
+        Ok(self.changed.contains_key(iface) || self.read(iface)? != "1")
+    }
+
+    fn switch(&mut self, own: Option<&str>, lan: &BTreeSet<String>) -> io::Result<()> {
         let gone: Vec<String> = self
             .changed
             .keys()
@@ -115,8 +143,10 @@ impl IpForwarding {
         }
     }
 
-    /// Every interface back to its previous value; the state file is removed.
+    /// Every interface back to its previous value, whatever is claimed; the state file is
+    /// removed.
     pub fn restore_all(&mut self) {
+        self.claims.clear();
         let own = self.own.take();
         self.restore_own(own);
         let all: Vec<String> = self.changed.keys().cloned().collect();
@@ -190,7 +220,7 @@ mod tests {
         let state = data.path().join(STATE_FILE);
         let lan = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
         let mut f = IpForwarding::with_conf(data.path(), conf.path());
-        f.set(Some("mcc0"), &lan(&["lan0", "lan1"])).unwrap();
+        f.set("t", Some("mcc0"), &lan(&["lan0", "lan1"])).unwrap();
         assert_eq!(value(conf.path(), "mcc0"), "1");
         assert_eq!(value(conf.path(), "lan0"), "1");
         // lan1 was on already: not ours to restore.
@@ -210,17 +240,52 @@ mod tests {
         assert_eq!(raw, "1\n", "never written");
         assert!(!state.exists());
         // No longer needed: restored; a clean stop restores the rest.
-        g.set(Some("mcc0"), &lan(&["lan0"])).unwrap();
+        g.set("t", Some("mcc0"), &lan(&["lan0"])).unwrap();
         assert_eq!(value(conf.path(), "lan0"), "1");
-        g.set(None, &lan(&[])).unwrap();
+        g.set("t", None, &lan(&[])).unwrap();
         assert_eq!(value(conf.path(), "lan0"), "0");
         assert_eq!(value(conf.path(), "mcc0"), "0", "the TUN device too");
-        g.set(Some("mcc0"), &lan(&["lan0"])).unwrap();
+        g.set("t", Some("mcc0"), &lan(&["lan0"])).unwrap();
         g.restore_all();
         assert_eq!(value(conf.path(), "lan0"), "0");
         assert!(!state.exists());
         // An interface that does not exist is an error naming it.
-        let e = g.set(None, &lan(&["nope0"])).unwrap_err();
+        let e = g.set("t", None, &lan(&["nope0"])).unwrap_err();
         assert!(e.to_string().contains("nope0"), "{e}");
+    }
+
+    #[test]
+    fn an_interface_stays_on_while_any_section_claims_it() {
+        let conf = conf_with(&[
+            ("mcc0", "0\n"),
+            ("lan0", "0\n"),
+            ("eth0", "0\n"),
+            ("up0", "1\n"),
+        ]);
+        let data = tempfile::tempdir().unwrap();
+        let lan = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
+        let mut f = IpForwarding::with_conf(data.path(), conf.path());
+        f.set("external", Some("mcc0"), &lan(&["lan0"])).unwrap();
+        f.set("rules", Some("mcc0"), &lan(&["lan0", "eth0", "up0"]))
+            .unwrap();
+        for i in ["mcc0", "lan0", "eth0", "up0"] {
+            assert_eq!(value(conf.path(), i), "1", "{i}");
+        }
+        // On only for us, or off: ours to guard; on before us: not ours.
+        assert!(f.forwards_only_for_us("lan0").unwrap());
+        assert!(f.forwards_only_for_us("eth0").unwrap());
+        assert!(!f.forwards_only_for_us("up0").unwrap());
+        assert!(f.forwards_only_for_us("nope0").is_err());
+        // The external tunnels go: lan0 stays for the rules, and so does the TUN device.
+        f.set("external", None, &lan(&[])).unwrap();
+        assert_eq!(value(conf.path(), "lan0"), "1");
+        assert_eq!(value(conf.path(), "mcc0"), "1");
+        f.set("rules", Some("mcc0"), &lan(&["eth0"])).unwrap();
+        assert_eq!(value(conf.path(), "lan0"), "0");
+        f.set("rules", None, &lan(&[])).unwrap();
+        assert_eq!(value(conf.path(), "eth0"), "0");
+        assert_eq!(value(conf.path(), "mcc0"), "0");
+        assert_eq!(value(conf.path(), "up0"), "1", "never ours");
+        assert!(!data.path().join(STATE_FILE).exists());
     }
 }

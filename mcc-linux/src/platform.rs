@@ -1,17 +1,21 @@
 //! Linux as a [`Platform`] for the shared daemon start-up: a tun-rs device with the node's
 //! addresses and the overlay routes; mccd's underlay socket marked so that it never takes
-//! the gateway's routes ([`crate::gateway_routing`]); and mccd's nftables table: the
-//! forwarding of external tunnels ([`crate::external_nat`]), the exit node's NAT
-//! ([`crate::exit_nat`]) and the gateway's marks.
+//! the gateway's routes ([`crate::gateway_routing`]); and the sections of mccd's nftables
+//! table, sharing one table ([`crate::host_firewall`]): the forwarding of external tunnels
+//! ([`crate::external_nat`]) and of forwarding rules ([`crate::forwarding_nat`]), the exit
+//! node's NAT ([`crate::exit_nat`]) and the gateway's marks.
 
 use crate::exit_nat::{self, ExitNat};
 use crate::external_nat::LinuxForwarding;
+use crate::forwarding_nat::LinuxRuleForwarding;
 use crate::gateway_routing::{self, GatewayRouting, Wanted};
+use crate::host_firewall::SharedFirewall;
 use crate::policy_routing::FWMARK;
 use crate::tun_device::LinuxTun;
 use mcc_std::config::DaemonConfig;
 use mcc_std::daemon::{Platform, TunSpec};
 use mcc_std::external::Forwarding;
+use mcc_std::forwarding_rules::RuleForwarding;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
@@ -22,6 +26,18 @@ pub struct LinuxPlatform {
     /// Why mccd's underlay socket could not be marked (not root, no CAP_NET_ADMIN).
     mark_error: Option<String>,
     gateway: Option<GatewayRouting>,
+    /// Made by the first section that asks, once the TUN device exists.
+    firewall: Option<SharedFirewall>,
+}
+
+impl LinuxPlatform {
+    fn firewall(&mut self, spec: &TunSpec, cfg: &DaemonConfig) -> SharedFirewall {
+        self.firewall
+            .get_or_insert_with(|| {
+                SharedFirewall::new(&cfg.firewall_chain_name, &spec.name, &cfg.data_dir)
+            })
+            .clone()
+    }
 }
 
 impl Platform for LinuxPlatform {
@@ -58,13 +74,8 @@ impl Platform for LinuxPlatform {
         spec: &TunSpec,
         cfg: &DaemonConfig,
     ) -> io::Result<Option<Box<dyn Forwarding>>> {
-        let mut f = LinuxForwarding::new(
-            &spec.name,
-            &cfg.firewall_chain_name,
-            cfg.nat_table_expiry,
-            &cfg.data_dir,
-        )
-        .with_section(
+        let fw = self.firewall(spec, cfg);
+        let mut f = LinuxForwarding::new(fw, &spec.name, cfg.nat_table_expiry).with_section(
             gateway_routing::SECTION,
             gateway_routing::section(&Wanted::from_config(cfg)),
         );
@@ -89,5 +100,17 @@ impl Platform for LinuxPlatform {
             );
         }
         Ok(Some(Box::new(f)))
+    }
+
+    fn rule_forwarding(
+        &mut self,
+        spec: &TunSpec,
+        cfg: &DaemonConfig,
+    ) -> io::Result<Option<Box<dyn RuleForwarding>>> {
+        let fw = self.firewall(spec, cfg);
+        let node = (spec.ipv4, spec.ipv6);
+        Ok(Some(Box::new(LinuxRuleForwarding::new(
+            fw, &spec.name, node,
+        ))))
     }
 }

@@ -70,8 +70,15 @@ impl LinuxTun {
         ]) {
             tracing::warn!("no IPv6 on {name}: {e}");
         }
+        if let Some(a) = s.static_ipv4 {
+            ip(&["addr", "add", &format!("{a}/32"), "dev", &name])?;
+        }
+        // From the dynamic address: the receiving node rewrites the destination of what
+        // arrives to its own dynamic address, so replies must be addressed there.
+        let src = s.ipv4.to_string();
         for (net, prefix) in &s.routes {
-            ip(&["route", "replace", &format!("{net}/{prefix}"), "dev", &name])?;
+            let net = format!("{net}/{prefix}");
+            ip(&["route", "replace", &net, "dev", &name, "src", &src])?;
         }
         Ok(LinuxTun {
             dev,

@@ -55,7 +55,8 @@ pub fn network(addr: Ipv4Addr, prefix: u8) -> Ipv4Addr {
 }
 
 /// The commands to run, in order, as argv lists: the IPv4 address (as its own
-/// point-to-point destination) with netmask and MTU, the IPv6 address, then a route
+/// point-to-point destination) with netmask and MTU, the IPv6 address, the static address
+/// (if any) as an alias of its own, then a route
 /// through the device for the address's IPv4 network and for each extra route.
 pub fn commands(s: &TunSpec) -> Vec<Vec<String>> {
     let argv = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
@@ -82,6 +83,19 @@ pub fn commands(s: &TunSpec) -> Vec<Vec<String>> {
             &s.ipv6_prefix.to_string(),
         ]),
     ];
+    if let Some(a) = s.static_ipv4 {
+        let a = a.to_string();
+        out.push(argv(&[
+            "ifconfig",
+            &s.name,
+            "inet",
+            &a,
+            &a,
+            "netmask",
+            "255.255.255.255",
+            "alias",
+        ]));
+    }
     let own = (network(s.ipv4, s.ipv4_prefix), s.ipv4_prefix);
     let extra = s
         .routes
@@ -120,6 +134,7 @@ mod tests {
             ipv6: "200::1".parse().unwrap(),
             ipv6_prefix: 7,
             routes: vec![(Ipv4Addr::new(10, 115, 0, 0), 16)],
+            static_ipv4: None,
         }
     }
 
@@ -138,6 +153,17 @@ mod tests {
                 "route -q -n add -net 10.115.0.0/16 -interface utun83",
             ]
         );
+    }
+
+    #[test]
+    fn a_static_address_is_an_alias_of_its_own() {
+        let mut s = settings();
+        s.static_ipv4 = Some(Ipv4Addr::new(10, 115, 4, 4));
+        assert_eq!(
+            lines(&commands(&s))[2],
+            "ifconfig utun83 inet 10.115.4.4 10.115.4.4 netmask 255.255.255.255 alias"
+        );
+        assert_eq!(commands(&s).len(), commands(&settings()).len() + 1);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub const LABEL: &str = "io.staex.mcc";
 pub const PLIST_PATH: &str = "/Library/LaunchDaemons/io.staex.mcc.plist";
 /// Where the daemon's output goes.
 pub const LOG_PATH: &str = "/Library/Logs/mcc.log";
+/// Where the macOS tarball's install script puts mccd (the plist it ships names it).
+pub const PACKAGED_MCCD: &str = "/usr/local/bin/mccd";
 
 /// A launchd job with the keys mcc uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +147,14 @@ mod tests {
         );
         assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist"));
         assert!(text.ends_with("</dict>\n</plist>\n"));
+    }
+
+    /// The plist shipped in the macOS tarball (`scripts/package.sh`) is this module's
+    /// output for the tarball's paths, byte for byte.
+    #[test]
+    fn packaged_plist_is_the_generated_one() {
+        let text = Job::mcc(PACKAGED_MCCD, "/etc/mcc", false).plist().unwrap();
+        assert_eq!(text, include_str!("../io.staex.mcc.plist"));
     }
 
     #[test]

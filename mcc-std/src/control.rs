@@ -5,6 +5,7 @@
 use crate::control_access;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -47,6 +48,24 @@ pub enum Request {
         #[serde(default)]
         dns_names: Vec<String>,
     },
+    /// The addresses of a node ID, endpoint ID or DNS name, with or without the domain, as
+    /// the NSS module asks: a [`HostEntry`], or `null` when there is no such host here.
+    HostByName { name: String },
+    /// The node or endpoint an overlay address stands for (reverse lookup): a [`HostEntry`]
+    /// or `null`.
+    HostByAddress { address: String },
+    /// Forwards the rules of a forwarding-rules file on trial (`mcc apply-forwarding-rules`):
+    /// unless confirmed within `forwarding-rules-commit-timeout`, the previous rules come
+    /// back. Returns the trial's ID and the time left.
+    ApplyForwardingRules {
+        /// The file's name, for messages.
+        file: String,
+        text: String,
+    },
+    /// Keeps the trial's rules and writes them to the `forwarding-rules` file.
+    ConfirmForwardingRules { id: String },
+    /// Ends the trial at once: the previous rules come back.
+    RevertForwardingRules { id: String },
 }
 
 impl Request {
@@ -64,13 +83,19 @@ impl Request {
             Request::Status => "status",
             Request::Events => "events",
             Request::CreateTunnel { .. } => "create-tunnel",
+            Request::HostByName { .. } => "host-by-name",
+            Request::HostByAddress { .. } => "host-by-address",
+            Request::ApplyForwardingRules { .. } => "apply-forwarding-rules",
+            Request::ConfirmForwardingRules { .. } => "confirm-forwarding-rules",
+            Request::RevertForwardingRules { .. } => "revert-forwarding-rules",
         }
     }
 
     /// Whether the request changes the node's state (then only root or the daemon's user
     /// may ask it: [`crate::control_access`]). No wildcard: a new request must be classed.
     /// `resolve` counts as a read, as in the docs: it may give a node ID an address of the
-    /// resolver pool, as any local DNS query to the node does.
+    /// resolver pool, as any local DNS query to the node does; so do the NSS module's
+    /// `host-by-*`, which every local program's name lookups send.
     pub fn mutates(&self) -> bool {
         match self {
             Request::Id
@@ -80,8 +105,15 @@ impl Request {
             | Request::Route { .. }
             | Request::Nodes
             | Request::Status
-            | Request::Events => false,
-            Request::ReloadTunnels | Request::Revoke { .. } | Request::CreateTunnel { .. } => true,
+            | Request::Events
+            | Request::HostByName { .. }
+            | Request::HostByAddress { .. } => false,
+            Request::ReloadTunnels
+            | Request::Revoke { .. }
+            | Request::CreateTunnel { .. }
+            | Request::ApplyForwardingRules { .. }
+            | Request::ConfirmForwardingRules { .. }
+            | Request::RevertForwardingRules { .. } => true,
         }
     }
 }
@@ -120,6 +152,24 @@ impl Response {
             result: serde_json::Value::Null,
         }
     }
+}
+
+/// The answer to `host-by-name` and `host-by-address`: what a `struct hostent` holds.
+/// The NSS module (mcc-nss) reads it with its own copy of this type; a test there checks
+/// that the two agree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostEntry {
+    /// The official name: the name as asked (without a final dot) for `host-by-name`,
+    /// `<id>.<domain>` for `host-by-address`.
+    pub name: String,
+    /// Other names: the node's or tunnel's `dns-names` with the domain, for
+    /// `host-by-address`.
+    pub aliases: Vec<String>,
+    /// One address per provider of the name; for `host-by-address`, the node's address.
+    pub ipv4: Vec<Ipv4Addr>,
+    pub ipv6: Vec<Ipv6Addr>,
+    /// `resolver.ttl`, in seconds.
+    pub ttl: u32,
 }
 
 /// One row of `mcc nodes`.

@@ -125,12 +125,29 @@ mod tests {
                 remote_node: String::new(),
                 dns_names: vec![],
             },
+            Request::ApplyForwardingRules {
+                file: "f".into(),
+                text: String::new(),
+            },
+            Request::ConfirmForwardingRules { id: "1".into() },
+            Request::RevertForwardingRules { id: "1".into() },
+            Request::HostByName { name: "x".into() },
+            Request::HostByAddress {
+                address: "10.83.0.2".into(),
+            },
         ]
     }
 
     #[test]
     fn reads_are_for_everyone_changes_for_root_and_the_daemons_user() {
-        let mutating = ["reload-tunnels", "revoke", "create-tunnel"];
+        let mutating = [
+            "reload-tunnels",
+            "revoke",
+            "create-tunnel",
+            "apply-forwarding-rules",
+            "confirm-forwarding-rules",
+            "revert-forwarding-rules",
+        ];
         for daemon in [ROOT, 1000] {
             for req in every_request() {
                 let changes = mutating.contains(&req.name());

@@ -6,16 +6,18 @@ use crate::clock::{Clock, rfc3339, unix_now};
 use crate::config::DaemonConfig;
 use crate::control::{NodeRow, Request, Response};
 use crate::event_log::EventLog;
+use crate::forwarding_rules::ForwardingRules;
 use crate::{provision, store, tunnel_dir};
 use mcc_core::cert::Revocation;
 use mcc_core::crypto::Cipher;
 use mcc_core::id::NodeId;
+use mcc_core::resolver::is_static_host;
 use mcc_core::time::Instant;
 use mcc_core::wire::rpc::RecordKind;
 use mcc_core::{Command, Node};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// What a request may read or change.
 pub struct NodeState<'a, C: Cipher> {
@@ -23,6 +25,7 @@ pub struct NodeState<'a, C: Cipher> {
     pub cfg: &'a DaemonConfig,
     pub events: &'a EventLog,
     pub clock: &'a Clock,
+    pub rules: &'a mut ForwardingRules,
 }
 
 impl<C: Cipher> NodeState<'_, C> {
@@ -50,7 +53,12 @@ impl<C: Cipher> NodeState<'_, C> {
                 if self.node.is_root() || self.node.parent().is_some() {
                     Response::ok(json!({ "healthy": true }))
                 } else {
-                    Response::err("unhealthy: no parent link")
+                    let mut why = String::from("unhealthy: no parent link");
+                    for r in self.events.parent_problems() {
+                        why.push_str("; ");
+                        why.push_str(r);
+                    }
+                    Response::err(why)
                 }
             }
             Request::Resolve { address, target } => self.resolve(&address, &target),
@@ -103,6 +111,13 @@ impl<C: Cipher> NodeState<'_, C> {
                 Ok(id) => Response::ok(json!(id.to_string())),
                 Err(e) => Response::err(e),
             },
+            Request::ApplyForwardingRules { file, text } => self.rules.apply(&file, &text, now),
+            Request::ConfirmForwardingRules { id } => self.rules.confirm(&id, now),
+            Request::RevertForwardingRules { id } => self.rules.revert(&id, now),
+            // The name service answers these (the event loop hands them to it).
+            Request::HostByName { .. } | Request::HostByAddress { .. } => {
+                Response::err(format!("{}: answered by the name service", req.name()))
+            }
             Request::Status => {
                 let s = self.node.stats();
                 Response::ok(json!({
@@ -125,9 +140,32 @@ impl<C: Cipher> NodeState<'_, C> {
         }
     }
 
+    /// A request that can be answered only once the tree answered a lookup: `mcc resolve`
+    /// of a static address this node does not know. Starts the lookup and returns its
+    /// query number ([`Event::LookupDone`](mcc_core::event::Event::LookupDone) carries it);
+    /// then answer with [`respond`](Self::respond).
+    pub fn lookup_first(&mut self, req: &Request) -> Option<u64> {
+        let Request::Resolve { address, .. } = req else {
+            return None;
+        };
+        let a = address
+            .parse::<Ipv4Addr>()
+            .ok()
+            .filter(|a| is_static_host(*a))?;
+        if self.node.lookup_address(a).is_some() {
+            return None;
+        }
+        self.node.start_address_lookup(self.clock.now(), a)
+    }
+
     fn resolve(&mut self, address: &str, target: &str) -> Response {
         let id = if let Ok(id) = address.parse::<NodeId>() {
             Some(id)
+        } else if let Ok(IpAddr::V4(a)) = address.parse::<IpAddr>()
+            && is_static_host(a)
+        {
+            // Static: bound here, or as the root answered.
+            self.node.lookup_address(a)
         } else if let Ok(ip) = address.parse::<IpAddr>() {
             self.node.resolver().lookup(ip)
         } else if let Some(mac) = parse_mac(address) {

@@ -45,6 +45,12 @@ pub struct PendingRequest {
 }
 
 impl PendingRequest {
+    /// The request, to decide who answers it and whether it must wait (a lookup up the
+    /// tree) before `answer`.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
     /// Answers with `respond`; the connection's task writes the answer.
     pub fn answer(self, respond: impl FnOnce(Request) -> Response) {
         let _ = self.reply.send(respond(self.request));

@@ -6,7 +6,9 @@
 use crate::config::{self, CipherChoice, DaemonConfig};
 use crate::event_loop::{EventLoop, StartError};
 use crate::external::Forwarding;
+use crate::forwarding_rules::RuleForwarding;
 use crate::logging;
+use crate::readiness;
 use crate::tun::TunDevice;
 use mcc_core::crypto::Cipher;
 use mcc_core::id::NodeId;
@@ -49,6 +51,17 @@ pub trait Platform {
     ) -> io::Result<Option<Box<dyn Forwarding>>> {
         Ok(None)
     }
+
+    /// The forwarding of local ports into the overlay (`forwarding-rules`,
+    /// [`crate::forwarding_rules`]), once the TUN device of `spec` exists. `None` by
+    /// default: such a platform refuses forwarding rules.
+    fn rule_forwarding(
+        &mut self,
+        _spec: &TunSpec,
+        _cfg: &DaemonConfig,
+    ) -> io::Result<Option<Box<dyn RuleForwarding>>> {
+        Ok(None)
+    }
 }
 
 /// The TUN device a node wants: its name and MTU from mcc.conf, the node's own overlay
@@ -64,6 +77,9 @@ pub struct TunSpec {
     /// IPv4 routes through the device besides the address's own prefix: the static range
     /// 10.115.0.0/16.
     pub routes: Vec<(Ipv4Addr, u8)>,
+    /// The node's static address (`static-addr`), an extra address of the device alone
+    /// (/32): the node answers to it, and its own traffic still leaves from `ipv4`.
+    pub static_ipv4: Option<Ipv4Addr>,
 }
 
 /// Why the daemon did not start or stopped with an error.
@@ -143,6 +159,12 @@ async fn start_with<C: Cipher, P: Platform>(
     {
         lp.set_forwarding(f);
     }
+    if let Some(f) = platform
+        .rule_forwarding(&spec, &lp.cfg)
+        .map_err(DaemonError::Platform)?
+    {
+        lp.set_rule_forwarding(f);
+    }
     Ok((lp, tun))
 }
 
@@ -157,6 +179,7 @@ fn tun_spec<C: Cipher>(lp: &EventLoop<C>) -> TunSpec {
         ipv6: node.resolver().ipv6(own),
         ipv6_prefix: cfg.resolver_ipv6_network.1,
         routes: vec![(config::STATIC_NETWORK, 16)],
+        static_ipv4: node.static_address(),
     }
 }
 
@@ -197,15 +220,21 @@ impl<T: TunDevice> Daemon<T> {
 }
 
 /// A daemon's whole life, for `mccd` and `mccd-macos`: loads `config_dir/mcc.conf`, logs as
-/// it says (to stderr without `log-file`), starts the node on `platform` and runs it on
-/// this thread until SIGTERM or SIGINT.
+/// it says (to stderr without `log-file`), starts the node on `platform`, tells systemd it
+/// is ready ([`readiness`]) and runs it on this thread until SIGTERM or SIGINT.
 pub fn serve<P: Platform>(config_dir: &Path, mut platform: P) -> Result<(), DaemonError> {
     let cfg = config::load(config_dir)?;
     logging::init(&cfg, true).map_err(DaemonError::LogFile)?;
     let rt = runtime()?;
     rt.block_on(async {
         let daemon = start(cfg, &mut platform).await?;
-        daemon.run(shutdown_signal()).await
+        readiness::ready(&daemon.id());
+        daemon
+            .run(async {
+                shutdown_signal().await;
+                readiness::stopping();
+            })
+            .await
     })
 }
 

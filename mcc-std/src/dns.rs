@@ -7,10 +7,18 @@
 //!   entry: `A`, `AAAA` (one record per provider, in the order [`NameView::lookup`] gives
 //!   them) and `ANY` (all `A` then all `AAAA`). A known name with any other type is NODATA
 //!   (NOERROR, empty answer); an unknown name is NXDOMAIN; the apex `<domain>.` is NODATA.
-//! - `83.10.in-addr.arpa.` (10.83.0.0/16) and `2.0.ip6.arpa.`/`3.0.ip6.arpa.` (200::/7):
-//!   `PTR` (and `ANY`) of a full address answers `<name>.<domain>.`; an address without a
-//!   name is NXDOMAIN, other types are NODATA, partial (shorter) names inside these zones are
-//!   NODATA, and malformed ones NXDOMAIN.
+//! - `<name>.`, a single label without the domain, answered as `<name>.<domain>.` is: the
+//!   docs' dnsmasq set-up sends such names here (`server=//127.0.0.1#8353`). A name of
+//!   several labels outside the domain is not ours (REFUSED); a `dns-names` entry with a dot
+//!   needs the domain.
+//! - The reverse zones of [`DnsConfig::reverse_zones`] (the resolver's networks,
+//!   `resolver.ipv4-network` and `resolver.ipv6-network`: `83.10.in-addr.arpa.` for
+//!   10.83.0.0/16, `2.0.ip6.arpa.` and `3.0.ip6.arpa.` for 200::/7; and
+//!   `115.10.in-addr.arpa.` for the static addresses, 10.115.0.0/16): `PTR` (and `ANY`) of a
+//!   full address answers `<name>.<domain>.`; an address without a name is NXDOMAIN, other
+//!   types are NODATA, partial (shorter) names inside these zones are NODATA, and malformed
+//!   ones NXDOMAIN. A prefix that does not end on a label boundary (10.83.0.0/20) serves the
+//!   names of its addresses only: `0.83.10.in-addr.arpa.` is inside it, `16.83.10...` not.
 //!
 //! Everything else (other names, classes other than IN/ANY) is REFUSED, with AA clear.
 //!
@@ -28,6 +36,7 @@ use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, Respo
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use ipnet::IpNet;
 
 /// What the DNS server asks of the node.
 pub trait NameView {
@@ -44,15 +53,25 @@ pub struct DnsConfig {
     /// The overlay domain, e.g. `home.arpa` or `staex`. Leading/trailing dots are ignored
     /// (the CLI docs write `.staex`); matching is case-insensitive.
     pub domain: String,
-    /// TTL of every record served, in seconds.
+    /// TTL of every record served, in seconds (`resolver.ttl`).
     pub ttl: u32,
+    /// Networks whose reverse names (`in-addr.arpa`, `ip6.arpa`) are served: the
+    /// resolver's IPv4 and IPv6 networks, and the static addresses' 10.115.0.0/16.
+    pub reverse_zones: Vec<IpNet>,
 }
 
 impl Default for DnsConfig {
+    /// The documented defaults: `.home.arpa`, TTL 0, 10.83.0.0/16 and 200::/7, and the
+    /// static addresses.
     fn default() -> Self {
         DnsConfig {
             domain: "home.arpa".into(),
-            ttl: 60,
+            ttl: 0,
+            reverse_zones: vec![
+                IpNet::new_assert(Ipv4Addr::new(10, 83, 0, 0).into(), 16),
+                IpNet::new_assert(Ipv6Addr::new(0x200, 0, 0, 0, 0, 0, 0, 0).into(), 7),
+                STATIC_ZONE,
+            ],
         }
     }
 }
@@ -63,13 +82,12 @@ pub const EDNS_PAYLOAD: u16 = 1232;
 /// UDP payload limit without EDNS (RFC 1035).
 const PLAIN_PAYLOAD: usize = 512;
 
-/// Reverse zones of the dynamic ranges, as lowercase labels: 10.83.0.0/16 and 200::/7 (first
-/// byte 0x02 or 0x03, i.e. nibbles `0` then `2` or `3`).
-const REVERSE_ZONES: [&[&str]; 3] = [
-    &["83", "10", "in-addr", "arpa"],
-    &["2", "0", "ip6", "arpa"],
-    &["3", "0", "ip6", "arpa"],
-];
+/// The static addresses' network, 10.115.0.0/16: served whatever the resolver's networks
+/// are, since certificates sign these addresses network-wide.
+pub const STATIC_ZONE: IpNet = IpNet::V4(ipnet::Ipv4Net::new_assert(
+    mcc_core::resolver::STATIC_NETWORK,
+    mcc_core::resolver::STATIC_PREFIX,
+));
 
 /// Parses a query and builds the response bytes. Returns None for input that is not a DNS
 /// query at all (drop it silently, e.g. a response or garbage shorter than a header);
@@ -136,32 +154,20 @@ fn resolve(q: &Query, cfg: &DnsConfig, view: &mut dyn NameView, resp: &mut Messa
     let name = q.name.clone();
     let qtype = q.query_type;
 
-    if REVERSE_ZONES.iter().any(|zone| has_suffix(&labels, zone)) {
+    let reverse = reverse_name(&labels, &cfg.reverse_zones);
+    if reverse != Reverse::Outside {
         resp.metadata.authoritative = true;
-        // Full names: 4 + 2 labels for IPv4, 32 + 2 for IPv6.
-        let full = if labels.len() > 2 && labels[labels.len() - 2].as_deref() == Some("ip6") {
-            34
-        } else {
-            6
+        let target = match reverse {
+            Reverse::Address(ip) => view.reverse(ip),
+            Reverse::Partial => return, // inside the zone but not an address: NODATA
+            Reverse::Outside | Reverse::Malformed => None,
         };
-        if labels.len() < full {
-            return; // inside the zone but not an address: NODATA
-        }
-        let text: Option<Vec<String>> = labels.into_iter().collect();
-        let target = text
-            .and_then(|t| ptr_name_to_ip(&t.join(".")))
-            .and_then(|ip| view.reverse(ip));
         let Some(target) = target else {
             resp.metadata.response_code = ResponseCode::NXDomain;
             return;
         };
         if matches!(qtype, RecordType::PTR | RecordType::ANY) {
-            let fqdn = if domain.is_empty() {
-                format!("{target}.")
-            } else {
-                format!("{target}.{}.", domain.join("."))
-            };
-            match Name::from_ascii(&fqdn) {
+            match Name::from_ascii(fqdn(&target, &domain)) {
                 Ok(n) => {
                     resp.add_answer(Record::from_rdata(name, ttl, RData::PTR(PTR(n))));
                 }
@@ -171,18 +177,20 @@ fn resolve(q: &Query, cfg: &DnsConfig, view: &mut dyn NameView, resp: &mut Messa
         return;
     }
 
-    let domain_refs: Vec<&str> = domain.iter().map(String::as_str).collect();
-    if !has_suffix(&labels, &domain_refs) {
-        resp.metadata.response_code = ResponseCode::Refused;
-        return;
-    }
+    let key = match relative_name(&labels, &domain) {
+        Relative::Outside => {
+            resp.metadata.response_code = ResponseCode::Refused;
+            return;
+        }
+        Relative::Apex => {
+            resp.metadata.authoritative = true;
+            return; // NODATA
+        }
+        Relative::Unknown => None,
+        Relative::Name(k) => Some(k),
+    };
     resp.metadata.authoritative = true;
-    let relative = &labels[..labels.len() - domain.len()];
-    if relative.is_empty() {
-        return; // the apex: NODATA
-    }
-    let key: Option<Vec<String>> = relative.iter().cloned().collect();
-    let providers = key.map(|k| view.lookup(&k.join("."))).unwrap_or_default();
+    let providers = key.map(|k| view.lookup(&k)).unwrap_or_default();
     if providers.is_empty() {
         resp.metadata.response_code = ResponseCode::NXDomain;
         return;
@@ -201,6 +209,140 @@ fn resolve(q: &Query, cfg: &DnsConfig, view: &mut dyn NameView, resp: &mut Messa
             ));
         }
     }
+}
+
+/// `<name>.<domain>.` (`<name>.` without a domain).
+pub fn fqdn(name: &str, domain: &[String]) -> String {
+    if domain.is_empty() {
+        format!("{name}.")
+    } else {
+        format!("{name}.{}.", domain.join("."))
+    }
+}
+
+/// What a forward name is relative to the overlay's domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Relative {
+    /// Not ours: several labels, not under the domain (or the root).
+    Outside,
+    /// The domain itself.
+    Apex,
+    /// Ours, but with a label no served name has (a dot or a control character in it).
+    Unknown,
+    /// The name to look up, lowercase, without the domain: `<id>`, `web`, `db.eu`.
+    Name(String),
+}
+
+/// Classifies a name given as lowercase labels, leftmost first (None for a label no served
+/// name can hold), against the domain's labels: a name under the domain is looked up
+/// without it; a single label outside it is looked up as it is (a name without the domain,
+/// as `mcc resolve web` and dnsmasq's `server=//` send them); anything else is not ours.
+pub fn relative_name(labels: &[Option<String>], domain: &[String]) -> Relative {
+    let domain_refs: Vec<&str> = domain.iter().map(String::as_str).collect();
+    if has_suffix(labels, &domain_refs) {
+        let relative = &labels[..labels.len() - domain.len()];
+        if relative.is_empty() {
+            return Relative::Apex;
+        }
+        return match relative.iter().cloned().collect::<Option<Vec<String>>>() {
+            Some(k) => Relative::Name(k.join(".")),
+            None => Relative::Unknown,
+        };
+    }
+    match labels {
+        [Some(bare)] => Relative::Name(bare.clone()),
+        [None] => Relative::Unknown,
+        _ => Relative::Outside,
+    }
+}
+
+/// Splits a text name (`web.home.arpa`, `WEB.`, `<id>`) into labels for [`relative_name`].
+pub fn text_labels(name: &str) -> Vec<Option<String>> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Vec::new();
+    }
+    name.split('.').map(|l| text_label(l.as_bytes())).collect()
+}
+
+/// Where a name falls among the reverse zones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Reverse {
+    /// In none of them.
+    Outside,
+    /// Inside one, but shorter than an address: NODATA.
+    Partial,
+    /// Inside one, with a label that is not a canonical octet or nibble (or too many).
+    Malformed,
+    /// The name of an address of a served network.
+    Address(IpAddr),
+}
+
+/// Finds the zone of `labels` (lowercase, leftmost first) among `zones`. A zone's apex is
+/// its network's name cut at the first label boundary at or past the prefix (`/16` →
+/// `83.10.in-addr.arpa`, `/7` → `2.0.ip6.arpa` and `3.0.ip6.arpa`); a name belongs to it when
+/// its labels down to that depth are canonical and inside the network.
+fn reverse_name(labels: &[Option<String>], zones: &[IpNet]) -> Reverse {
+    let (v6, digits) = if has_suffix(labels, &["in-addr", "arpa"]) {
+        (false, &labels[..labels.len() - 2])
+    } else if has_suffix(labels, &["ip6", "arpa"]) {
+        (true, &labels[..labels.len() - 2])
+    } else {
+        return Reverse::Outside;
+    };
+    // Bits per label and labels per address.
+    let (width, full) = if v6 { (4u32, 32usize) } else { (8, 4) };
+    let value = |l: &Option<String>| -> Option<u128> {
+        let l = l.as_deref()?;
+        if v6 {
+            let [c] = l.as_bytes() else { return None };
+            char::from(*c).to_digit(16).map(u128::from)
+        } else {
+            let canonical = !l.is_empty()
+                && l.len() <= 3
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && (l == "0" || !l.starts_with('0'));
+            canonical.then(|| l.parse::<u8>().ok().map(u128::from))?
+        }
+    };
+    // Most significant first.
+    let parsed: Vec<Option<u128>> = digits.iter().rev().map(value).collect();
+    for zone in zones {
+        let (network, prefix, bits) = match zone {
+            IpNet::V4(n) if !v6 => (u128::from(u32::from(n.network())), n.prefix_len(), 32),
+            IpNet::V6(n) if v6 => (u128::from(n.network()), n.prefix_len(), 128),
+            _ => continue,
+        };
+        let apex = (u32::from(prefix)).div_ceil(width) as usize;
+        let Some(head) = parsed.get(..apex) else {
+            continue;
+        };
+        let Some(head) = head.iter().copied().collect::<Option<Vec<u128>>>() else {
+            continue;
+        };
+        // The apex's labels hold the prefix and `extra` bits below it.
+        let head_value = head.iter().fold(0u128, |acc, d| (acc << width) | d);
+        let extra = apex as u32 * width - u32::from(prefix);
+        let top = network.checked_shr(bits - u32::from(prefix)).unwrap_or(0);
+        if head_value >> extra != top {
+            continue;
+        }
+        if parsed.len() > full || parsed[apex..].iter().any(Option::is_none) {
+            return Reverse::Malformed;
+        }
+        if parsed.len() < full {
+            return Reverse::Partial;
+        }
+        let addr = parsed
+            .iter()
+            .fold(0u128, |acc, d| (acc << width) | d.unwrap_or(0));
+        return Reverse::Address(if v6 {
+            IpAddr::V6(Ipv6Addr::from(addr))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(addr as u32))
+        });
+    }
+    Reverse::Outside
 }
 
 /// A wire label as lowercase text; None if it holds bytes no served name contains (a dot,
@@ -237,42 +379,14 @@ fn has_suffix(labels: &[Option<String>], suffix: &[&str]) -> bool {
 /// Only full addresses in canonical form are accepted (decimal octets without leading zeros,
 /// single-digit nibbles); any address is returned, not only overlay ones.
 pub fn ptr_name_to_ip(name: &str) -> Option<IpAddr> {
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
-        let mut octets = [0u8; 4];
-        let mut parts = rest.split('.');
-        for octet in octets.iter_mut().rev() {
-            let p = parts.next()?;
-            let canonical = !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (p == "0" || !p.starts_with('0'));
-            if !canonical {
-                return None;
-            }
-            *octet = p.parse().ok()?;
-        }
-        if parts.next().is_some() {
-            return None;
-        }
-        return Some(IpAddr::V4(Ipv4Addr::from(octets)));
+    let everything = [
+        IpNet::new_assert(Ipv4Addr::UNSPECIFIED.into(), 0),
+        IpNet::new_assert(Ipv6Addr::UNSPECIFIED.into(), 0),
+    ];
+    match reverse_name(&text_labels(name), &everything) {
+        Reverse::Address(ip) => Some(ip),
+        _ => None,
     }
-    if let Some(rest) = name.strip_suffix(".ip6.arpa") {
-        let mut value: u128 = 0;
-        let mut count = 0;
-        // Nibbles come least significant first.
-        for p in rest.split('.') {
-            let [c] = p.as_bytes() else { return None };
-            let nibble = char::from(*c).to_digit(16)?;
-            if count == 32 {
-                return None;
-            }
-            value |= u128::from(nibble) << (4 * count);
-            count += 1;
-        }
-        return (count == 32).then(|| IpAddr::V6(Ipv6Addr::from(value)));
-    }
-    None
 }
 
 #[cfg(test)]
@@ -323,6 +437,7 @@ mod tests {
         DnsConfig {
             domain: "home.arpa".into(),
             ttl: 60,
+            ..DnsConfig::default()
         }
     }
 
@@ -429,12 +544,7 @@ mod tests {
 
     #[test]
     fn outside_domain_is_refused() {
-        for name in [
-            "example.com.",
-            "light1.home.arpa.example.com.",
-            "arpa.",
-            ".",
-        ] {
+        for name in ["example.com.", "light1.home.arpa.example.com.", "."] {
             let r = ask(name, RecordType::A);
             assert_eq!(r.metadata.response_code, ResponseCode::Refused, "{name}");
             assert!(!r.metadata.authoritative);
@@ -442,6 +552,130 @@ mod tests {
         }
         let r = ask("1.1.168.192.in-addr.arpa.", RecordType::PTR);
         assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    }
+
+    /// dnsmasq's `server=//127.0.0.1#8353` (the docs' set-up) sends names without dots.
+    #[test]
+    fn names_without_the_domain_are_answered() {
+        let r = ask("light1.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative);
+        assert_eq!(a_records(&r), vec![v4(10), v4(11)]);
+        assert_eq!(r.answers[0].name.to_ascii(), "light1.");
+        let r = ask(&format!("{}.", id().to_uppercase()), RecordType::AAAA);
+        assert_eq!(aaaa_records(&r), vec![v6(5)]);
+        let r = ask("nope.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        assert!(r.metadata.authoritative);
+        // Several labels without the domain are not ours, even when the first is known.
+        let r = ask("light1.example.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn reverse_zones_follow_the_resolver_networks() {
+        let zones = |z: &[&str]| DnsConfig {
+            reverse_zones: z.iter().map(|n| n.parse().unwrap()).collect(),
+            ..cfg()
+        };
+        let mut v = view();
+        let addr = Ipv4Addr::new(10, 99, 0, 5);
+        v.rev.insert(IpAddr::V4(addr), id());
+        let v6 = "fd00:cc::5".parse::<Ipv6Addr>().unwrap();
+        v.rev.insert(IpAddr::V6(v6), id());
+        let cfg = zones(&["10.99.0.0/16", "fd00:cc::/32"]);
+        let code = |name: &str, v: &mut FakeView, cfg: &DnsConfig| {
+            let r = ask_msg(&query_msg(name, RecordType::PTR), cfg, v);
+            (
+                r.metadata.response_code,
+                r.metadata.authoritative,
+                ptr_records(&r),
+            )
+        };
+        let ours = format!("{}.home.arpa.", id());
+        let v6_name = "5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.c.c.0.0.0.0.d.f.ip6.arpa.";
+        for (name, want, aa, ptr) in [
+            (
+                "5.0.99.10.in-addr.arpa.",
+                ResponseCode::NoError,
+                true,
+                Some(&ours),
+            ),
+            (v6_name, ResponseCode::NoError, true, Some(&ours)),
+            (
+                "6.0.99.10.in-addr.arpa.",
+                ResponseCode::NXDomain,
+                true,
+                None,
+            ),
+            ("0.99.10.in-addr.arpa.", ResponseCode::NoError, true, None),
+            ("99.10.in-addr.arpa.", ResponseCode::NoError, true, None),
+            (
+                "c.c.0.0.0.0.d.f.ip6.arpa.",
+                ResponseCode::NoError,
+                true,
+                None,
+            ),
+            (
+                "x.0.99.10.in-addr.arpa.",
+                ResponseCode::NXDomain,
+                true,
+                None,
+            ),
+            (
+                "1.5.0.99.10.in-addr.arpa.",
+                ResponseCode::NXDomain,
+                true,
+                None,
+            ),
+            // The default networks are not served any more, nor what is above the apex.
+            (
+                "5.0.83.10.in-addr.arpa.",
+                ResponseCode::Refused,
+                false,
+                None,
+            ),
+            ("2.0.ip6.arpa.", ResponseCode::Refused, false, None),
+            ("10.in-addr.arpa.", ResponseCode::Refused, false, None),
+            (
+                "c.0.0.0.0.d.f.ip6.arpa.",
+                ResponseCode::Refused,
+                false,
+                None,
+            ),
+        ] {
+            let (code, auth, records) = code(name, &mut v, &cfg);
+            assert_eq!((code, auth), (want, aa), "{name}");
+            assert_eq!(
+                records,
+                ptr.into_iter().cloned().collect::<Vec<_>>(),
+                "{name}"
+            );
+        }
+        // A prefix off the label boundary: 10.83.16.0/20 is 16.83.10 to 31.83.10.
+        let cfg = zones(&["10.83.16.0/20"]);
+        for (name, want) in [
+            ("5.16.83.10.in-addr.arpa.", ResponseCode::NXDomain),
+            ("5.31.83.10.in-addr.arpa.", ResponseCode::NXDomain),
+            ("31.83.10.in-addr.arpa.", ResponseCode::NoError),
+            ("5.32.83.10.in-addr.arpa.", ResponseCode::Refused),
+            ("5.15.83.10.in-addr.arpa.", ResponseCode::Refused),
+            ("83.10.in-addr.arpa.", ResponseCode::Refused),
+        ] {
+            assert_eq!(code(name, &mut v, &cfg).0, want, "{name}");
+        }
+        // The default /7: 2.0 and 3.0, not 4.0; the apex itself is one label deeper.
+        let cfg = DnsConfig::default();
+        for (name, want) in [
+            ("2.0.ip6.arpa.", ResponseCode::NoError),
+            ("3.0.ip6.arpa.", ResponseCode::NoError),
+            ("4.0.ip6.arpa.", ResponseCode::Refused),
+            ("0.ip6.arpa.", ResponseCode::Refused),
+            ("83.10.in-addr.arpa.", ResponseCode::NoError),
+            ("84.10.in-addr.arpa.", ResponseCode::Refused),
+        ] {
+            assert_eq!(code(name, &mut v, &cfg).0, want, "{name}");
+        }
     }
 
     #[test]
@@ -475,6 +709,21 @@ mod tests {
     }
 
     #[test]
+    fn ptr_of_a_static_address() {
+        let mut v = view();
+        v.rev.insert(IpAddr::V4(Ipv4Addr::new(10, 115, 4, 4)), id());
+        let q =
+            |name: &str, v: &mut FakeView| ask_msg(&query_msg(name, RecordType::PTR), &cfg(), v);
+        let r = q("4.4.115.10.in-addr.arpa.", &mut v);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative);
+        assert_eq!(ptr_records(&r), vec![format!("{}.home.arpa.", id())]);
+        let r = q("5.4.115.10.in-addr.arpa.", &mut v);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        assert!(r.metadata.authoritative, "our zone: no name is an answer");
+    }
+
+    #[test]
     fn ptr_ipv6() {
         let name = "5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.ip6.arpa.";
         let r = ask(name, RecordType::PTR);
@@ -491,6 +740,7 @@ mod tests {
         let cfg = DnsConfig {
             domain: ".Staex".into(),
             ttl: 1234,
+            ..DnsConfig::default()
         };
         let r = ask_msg(
             &query_msg("light1.staex.", RecordType::A),

@@ -8,18 +8,32 @@ use std::collections::VecDeque;
 
 /// Events kept for the `events` request.
 const RECENT_EVENTS: usize = 128;
+/// Parent addresses whose last problem `health` reports (the core reports only configured
+/// parents; this only bounds what a driver bug could add).
+const PARENT_PROBLEMS: usize = 64;
 
 /// The most recent events, oldest first, each `{ "time": RFC 3339, "event": text }`.
 #[derive(Debug, Default)]
 pub struct EventLog {
     recent: VecDeque<serde_json::Value>,
+    /// The last problem (a refused node, no answer) at each parent address since a parent
+    /// was last linked, in words.
+    parent_problems: Vec<(std::net::SocketAddr, String)>,
 }
 
 impl EventLog {
     /// Keeps `e` unless it is a dropped packet (those would flush everything else out).
     pub fn record(&mut self, e: &Event) {
-        if matches!(e, Event::Dropped { .. }) {
-            return;
+        match e {
+            Event::Dropped { .. } => return,
+            Event::ParentChanged { to: Some(_), .. } => self.parent_problems.clear(),
+            Event::ParentRefused { addr, .. } | Event::ParentUnanswered { addr, .. } => {
+                self.parent_problems.retain(|(a, _)| a != addr);
+                if self.parent_problems.len() < PARENT_PROBLEMS {
+                    self.parent_problems.push((*addr, describe(e)));
+                }
+            }
+            _ => {}
         }
         if self.recent.len() == RECENT_EVENTS {
             self.recent.pop_front();
@@ -30,6 +44,13 @@ impl EventLog {
 
     pub fn to_json(&self) -> serde_json::Value {
         json!(self.recent)
+    }
+
+    /// The latest problem at each parent address since a parent was last linked (a node
+    /// refused at a pinned address, a round of handshakes unanswered), one line each, for
+    /// `health`.
+    pub fn parent_problems(&self) -> impl Iterator<Item = &str> {
+        self.parent_problems.iter().map(|(_, s)| s.as_str())
     }
 }
 
@@ -43,6 +64,24 @@ pub fn describe(e: &Event) -> String {
             "parent changed from {} to {}",
             from.map_or("none".into(), |p| p.to_string()),
             to.map_or("none".into(), |p| p.to_string())
+        ),
+        Event::ParentPinned { addr, id } => format!("parent {addr} pinned to node {id}"),
+        Event::ParentRefused {
+            addr,
+            expected,
+            offered,
+        } => format!(
+            "parent {addr}: refused node {offered}, which answered there: the address is pinned to node {expected}"
+        ),
+        Event::ParentUnanswered {
+            addr,
+            expected: None,
+        } => format!("parent {addr}: no answer to a round of handshakes"),
+        Event::ParentUnanswered {
+            addr,
+            expected: Some(id),
+        } => format!(
+            "parent {addr}: no answer to a round of handshakes meant for node {id}, pinned there: the parent is down, or a node with another key holds the address and drops them"
         ),
         Event::TunnelUp { remote_endpoint } => format!("tunnel up with endpoint {remote_endpoint}"),
         Event::TunnelDown { remote_endpoint } => {
@@ -61,6 +100,9 @@ pub fn describe(e: &Event) -> String {
         Event::RecordRefused { from, id, reason } => {
             format!("refused topology record {id} from {from}: {reason}")
         }
+        Event::StaticAddressTaken { id, addr, holder } => format!(
+            "static address {addr} claimed by {id} refused: {holder} holds it (a certified address first, then the first claimant)"
+        ),
         Event::Dropped { reason } => format!("dropped: {reason}"),
         Event::OwnCertificateInvalid { reason, unix_secs } => format!(
             "own node certificate: {reason} at the wall clock {} ({}); no links until {}",
@@ -91,6 +133,44 @@ pub fn describe(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcc_core::id::NodeId;
+
+    #[test]
+    fn parent_problems_are_kept_until_a_parent_is_linked() {
+        let mut log = EventLog::default();
+        let (a, b) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
+        let addr: std::net::SocketAddr = "10.0.0.1:9376".parse().unwrap();
+        for offered in [b, a] {
+            log.record(&Event::ParentRefused {
+                addr,
+                expected: NodeId::from_bytes([3; 32]),
+                offered,
+            });
+        }
+        let problems: Vec<&str> = log.parent_problems().collect();
+        assert_eq!(problems.len(), 1, "the latest per address");
+        assert!(
+            problems[0].starts_with(&format!("parent 10.0.0.1:9376: refused node {a}")),
+            "{}",
+            problems[0]
+        );
+        log.record(&Event::ParentUnanswered {
+            addr,
+            expected: Some(b),
+        });
+        let problems: Vec<&str> = log.parent_problems().collect();
+        assert_eq!(
+            problems,
+            [format!(
+                "parent 10.0.0.1:9376: no answer to a round of handshakes meant for node {b}, pinned there: the parent is down, or a node with another key holds the address and drops them"
+            )]
+        );
+        log.record(&Event::ParentChanged {
+            from: None,
+            to: Some(b),
+        });
+        assert_eq!(log.parent_problems().count(), 0);
+    }
 
     #[test]
     fn keeps_the_most_recent_events_but_no_drops() {

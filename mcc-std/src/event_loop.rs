@@ -5,12 +5,14 @@
 
 use crate::clock::{Clock, WallClockWatch, WallFeed, unix_now};
 use crate::config::{self, DaemonConfig};
-use crate::control::Response;
+use crate::control::{Request, Response};
 use crate::control_respond::NodeState;
-use crate::control_server::ControlServer;
-use crate::dns_service::DnsService;
+use crate::control_server::{ControlServer, PendingRequest};
+use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
+use crate::forwarding_rules::{ForwardingRules, RuleForwarding};
+use crate::parent_pins::{ParentPins, ParentPinsError};
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -41,6 +43,10 @@ pub enum StartError {
     Tunnels(#[from] TunnelDirError),
     #[error(transparent)]
     Revocations(#[from] RevocationStateError),
+    #[error(transparent)]
+    ParentPins(#[from] ParentPinsError),
+    #[error(transparent)]
+    ForwardingRules(#[from] config::ForwardingRulesError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -60,11 +66,18 @@ pub struct EventLoop<C: Cipher> {
     control: ControlServer,
     resolver: ResolverState,
     revocations: RevocationState,
+    parent_pins: ParentPins,
     events: EventLog,
+    /// Control requests waiting for a lookup up the tree, by query number.
+    parked: Vec<(u64, PendingRequest)>,
     externals: Externals,
     /// A tunnel came or went: the external tunnels are looked at again after the events.
     externals_stale: bool,
+    rules: ForwardingRules,
 }
+
+/// Most control requests waiting for lookups at once (more are answered at once).
+const MAX_PARKED_REQUESTS: usize = 8;
 
 impl<C: Cipher> EventLoop<C> {
     /// Loads the keys, certificates, saved resolver state and tunnels the configuration
@@ -78,6 +91,11 @@ impl<C: Cipher> EventLoop<C> {
         core.trust.max_revocations = core.limits.max_revocations;
         let mut revocations = RevocationState::new(&cfg.data_dir);
         let held = revocations.restore(&mut core.trust, unix)?;
+        // The parents' node IDs met before the restart stay pinned.
+        let mut parent_pins = ParentPins::load(&cfg.data_dir)?;
+        for w in parent_pins.apply(&cfg, &mut core) {
+            warn!("{w}");
+        }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| StartError::Node(format!("no OS randomness: {e}")))?;
@@ -91,6 +109,10 @@ impl<C: Cipher> EventLoop<C> {
         for t in config::load_tunnels(&cfg.tunnels)? {
             tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
         }
+        let own_v6 = node
+            .resolver()
+            .ipv6(node.resolver().index_of(&node.id()).unwrap_or(1));
+        let rules = ForwardingRules::load(&cfg, &[node.address().into(), own_v6.into()])?;
         let bind_err = |what: &'static str, addr: String| {
             move |source| StartError::Bind { what, addr, source }
         };
@@ -99,13 +121,10 @@ impl<C: Cipher> EventLoop<C> {
             .await
             .map_err(bind_err("listen-addr", listen.clone()))?;
         let udp = UdpIo::new(udp).map_err(bind_err("listen-addr", listen))?;
-        let dns = DnsService::bind(
-            cfg.dns_enable.then_some(cfg.dns_addr),
-            &cfg.resolver_domain,
-            cfg.resolver_ttl,
-        )
-        .await
-        .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        let mut dns = DnsService::bind(cfg.dns_enable.then_some(cfg.dns_addr), dns_config(&cfg))
+            .await
+            .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
+        dns.set_tunnel_names(tunnel_dir::file_names(&cfg.tunnels)?);
         let control = ControlServer::bind(cfg.unix_enable.then_some(&*cfg.unix_socket_path))
             .map_err(bind_err(
                 "unix-socket-path",
@@ -117,7 +136,7 @@ impl<C: Cipher> EventLoop<C> {
                 cfg.path.display()
             );
         }
-        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, "node started");
+        info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, parent_pins = parent_pins.len(), "node started");
         Ok(EventLoop {
             node,
             cfg,
@@ -128,9 +147,12 @@ impl<C: Cipher> EventLoop<C> {
             control,
             resolver,
             revocations,
+            parent_pins,
             events: EventLog::default(),
+            parked: Vec::new(),
             externals: Externals::new(None),
             externals_stale: false,
+            rules,
         })
     }
 
@@ -138,6 +160,11 @@ impl<C: Cipher> EventLoop<C> {
     /// default) external tunnels are refused: their packets would reach this node itself.
     pub fn set_forwarding(&mut self, forwarding: Box<dyn Forwarding>) {
         self.externals = Externals::new(Some(forwarding));
+    }
+
+    /// The OS driver of forwarding rules. Without it (the default) they are refused.
+    pub fn set_rule_forwarding(&mut self, driver: Box<dyn RuleForwarding>) {
+        self.rules.set_driver(driver);
     }
 
     /// The underlay UDP socket's descriptor, e.g. for Android's `VpnService.protect(fd)`,
@@ -160,14 +187,15 @@ impl<C: Cipher> EventLoop<C> {
         let mut dbuf = vec![0u8; 1500];
         // Before any packet: a tunnel installed at start must not deliver to this node.
         self.refresh_externals();
+        self.rules.start(self.clock.now());
         self.node.handle_timeout(self.clock.now());
         loop {
             self.drain(tun, &mut twrite).await;
             // Wake at least once per wall-clock feed period (see `feed_wall_clock`).
-            let next = self
-                .node
-                .poll_timeout()
-                .map_or(self.wall.next_due(), |t| t.min(self.wall.next_due()));
+            let next = [self.node.poll_timeout(), self.rules.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .fold(self.wall.next_due(), Instant::min);
             let deadline = Some(self.clock.deadline(next));
             let sleep = async {
                 match deadline {
@@ -198,38 +226,60 @@ impl<C: Cipher> EventLoop<C> {
                         self.dns.answer(&mut self.node, now, &dbuf[..n], from).await;
                     }
                 },
-                pending = self.control.next() => {
-                    let mut state = NodeState {
-                        node: &mut self.node,
-                        cfg: &self.cfg,
-                        events: &self.events,
-                        clock: &self.clock,
-                    };
-                    let externals = &mut self.externals;
-                    pending.answer(|req| {
-                        let mutates = req.mutates();
-                        let r = state.respond(req);
-                        // A new tunnel is forwarded before the answer says it is active.
-                        if !mutates {
-                            return r;
-                        }
-                        match externals.refresh(state.node, state.cfg, state.clock.now()) {
-                            Err(e) => {
-                                warn!("{e}");
-                                if r.ok { Response::err(e.to_string()) } else { r }
+                pending = self.control.next() => match pending.request() {
+                    Request::HostByName { .. } | Request::HostByAddress { .. } => {
+                        let now = self.clock.now();
+                        self.dns.host_request(&mut self.node, now, pending);
+                    }
+                    req => {
+                        let tunnels_change =
+                            matches!(req, Request::ReloadTunnels | Request::CreateTunnel { .. });
+                        let mut state = NodeState {
+                            node: &mut self.node,
+                            cfg: &self.cfg,
+                            events: &self.events,
+                            clock: &self.clock,
+                            rules: &mut self.rules,
+                        };
+                        // `mcc resolve` of a static address not known here waits for the
+                        // root's answer (answered in `after_events`).
+                        if self.parked.len() < MAX_PARKED_REQUESTS
+                            && let Some(q) = state.lookup_first(req)
+                        {
+                            self.parked.push((q, pending));
+                        } else {
+                        let externals = &mut self.externals;
+                        pending.answer(|req| {
+                            let mutates = req.mutates();
+                            let r = state.respond(req);
+                            // A new tunnel is forwarded before the answer says it is active.
+                            if !mutates {
+                                return r;
                             }
-                            Ok(()) => r,
+                            match externals.refresh(state.node, state.cfg, state.clock.now()) {
+                                Err(e) => {
+                                    warn!("{e}");
+                                    if r.ok { Response::err(e.to_string()) } else { r }
+                                }
+                                Ok(()) => r,
+                            }
+                        });
                         }
-                    });
+                        if tunnels_change {
+                            self.reload_tunnel_names();
+                        }
+                    }
                 },
                 _ = sleep => {
                     let now = self.clock.now();
                     self.feed_wall_clock(now);
+                    self.rules.handle_timeout(now);
                     self.node.handle_timeout(now);
                 },
                 _ = &mut shutdown => {
                     info!("shutting down");
                     self.externals.stop();
+                    self.rules.stop();
                     self.resolver.save(self.node.resolver());
                     self.control.close();
                     return Ok(());
@@ -309,6 +359,21 @@ impl<C: Cipher> EventLoop<C> {
         }
         for q in looked_up {
             self.dns.lookup_done(&mut self.node, q).await;
+            let (ready, waiting) = std::mem::take(&mut self.parked)
+                .into_iter()
+                .partition(|(p, _)| *p == q);
+            self.parked = waiting;
+            let ready: Vec<(u64, PendingRequest)> = ready;
+            for (_, pending) in ready {
+                let mut state = NodeState {
+                    node: &mut self.node,
+                    cfg: &self.cfg,
+                    events: &self.events,
+                    clock: &self.clock,
+                    rules: &mut self.rules,
+                };
+                pending.answer(|req| state.respond(req));
+            }
         }
         if std::mem::take(&mut self.externals_stale) {
             self.refresh_externals();
@@ -339,24 +404,104 @@ impl<C: Cipher> EventLoop<C> {
             e @ (Event::OwnCertificateInvalid { .. }
             | Event::PeerCertificateLapsed { .. }
             | Event::TunnelCertificateLapsed { .. }
-            | Event::GatewayRefused { .. }) => warn!("{}", describe(&e)),
+            | Event::GatewayRefused { .. }
+            | Event::StaticAddressTaken { .. }) => warn!("{}", describe(&e)),
+            Event::ParentPinned { addr, id } => self.remember_parent(addr, id),
+            e @ (Event::ParentRefused { addr, .. }
+            | Event::ParentUnanswered {
+                addr,
+                expected: Some(_),
+            }) => {
+                warn!("{}; {}", describe(&e), self.refusal_hint(addr));
+            }
             Event::TunnelInstalled { fingerprint } => {
                 if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
                     warn!("could not save the tunnel delivered by its server: {err}");
                 } else {
                     info!("tunnel delivered by its server node installed and saved");
+                    self.reload_tunnel_names();
                 }
             }
             e => info!("{}", describe(&e)),
         }
     }
 
-    /// Saves a tunnel its server node delivered, so it is there after a restart.
+    /// Re-reads the names the tunnel files give (after the directory changed).
+    fn reload_tunnel_names(&mut self) {
+        match tunnel_dir::file_names(&self.cfg.tunnels) {
+            Ok(names) => self.dns.set_tunnel_names(names),
+            Err(e) => warn!("tunnel names: {e}"),
+        }
+    }
+
+    /// The `parents` entries whose address resolved to `addr` (normally one).
+    fn parent_entries(&self, addr: std::net::SocketAddr) -> Vec<config::ParentEntry> {
+        (self.cfg.parents.iter().enumerate())
+            .filter(|(i, _)| self.node.parent_addr(*i) == Some(addr))
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    /// The core pinned `id` at parent address `addr`: remembered in `parent-pins.json`.
+    fn remember_parent(&mut self, addr: std::net::SocketAddr, id: mcc_core::id::NodeId) {
+        for entry in self.parent_entries(addr) {
+            let file = self.parent_pins.path().display().to_string();
+            // A host name is shown with the address it resolved to.
+            let at = if entry.addr == addr.to_string() {
+                entry.to_string()
+            } else {
+                format!("{entry} ({addr})")
+            };
+            match self.parent_pins.remember(&entry.addr, id) {
+                Err(e) => warn!("parent {at} pinned to node {id}, not saved: {e}"),
+                Ok(None) => info!("parent {at} pinned to node {id} (saved in {file})"),
+                Ok(Some(old)) if old == id => {}
+                Ok(Some(old)) if entry.pin == Some(id) => info!(
+                    "parent {at} pinned to the configured node {id} in place of node {old} (saved in {file})"
+                ),
+                Ok(Some(old)) => warn!(
+                    "parent {at}: node {id} accepted in place of node {old} (parents-allow-id-change = true; saved in {file})"
+                ),
+            }
+        }
+    }
+
+    /// What the operator can do about another node at the pinned parent address `addr`.
+    fn refusal_hint(&self, addr: std::net::SocketAddr) -> String {
+        let entries = self.parent_entries(addr);
+        if entries.iter().any(|e| e.pin.is_some()) {
+            format!(
+                "the node ID is configured in parents ({}); change it there to accept another node",
+                self.cfg.path.display()
+            )
+        } else {
+            format!(
+                "if the parent's key was replaced on purpose, set parents-allow-id-change = true in {} or remove the address from {}",
+                self.cfg.path.display(),
+                self.parent_pins.path().display()
+            )
+        }
+    }
+
+    /// Saves a tunnel its server node delivered, so it is there after a restart. Its file
+    /// gives the certificate's names, where the operator can see and change them.
     fn persist_offered_tunnel(&self, fingerprint: &[u8; 32]) -> Result<(), store::StoreError> {
         let Some((cert, key)) = self.node.tunnel_credentials(fingerprint) else {
             return Ok(());
         };
-        let opts = tunnel_dir::TunnelOptions::default();
+        let names = cert
+            .tunnel()
+            .map(|t| t.dns_names.clone())
+            .unwrap_or_default();
+        // The file states the server endpoint's static address the certificate signs.
+        let opts = tunnel_dir::TunnelOptions {
+            dns_names: &names,
+            static_addr: cert
+                .tunnel()
+                .and_then(|t| t.static_addr)
+                .map(std::net::Ipv4Addr::from),
+            ..Default::default()
+        };
         tunnel_dir::write(&self.cfg.tunnels, &cert, &key, None, &opts).map(|_| ())
     }
 }

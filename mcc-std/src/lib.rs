@@ -1,5 +1,5 @@
 //! The std runtime shared by every OS driver of mcc: configuration files, on-disk state,
-//! the control socket, the DNS server and the event loop that drives [`mcc_core::Node`].
+//! the control socket, the name service (DNS server and NSS requests) and the event loop that drives [`mcc_core::Node`].
 //! Platform crates supply the TUN device; [`daemon`] is the start-up they all share.
 pub mod clock;
 pub mod config;
@@ -13,8 +13,14 @@ pub mod dns_service;
 pub mod event_log;
 pub mod event_loop;
 pub mod external;
+pub mod forwarding_commit;
+pub mod forwarding_rules;
+pub mod host_lookup;
 pub mod logging;
+pub mod names;
+pub mod parent_pins;
 pub mod provision;
+pub mod readiness;
 pub mod resolver_state;
 pub mod revocation_state;
 pub mod store;

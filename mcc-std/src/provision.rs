@@ -42,7 +42,9 @@ pub enum ProvisionError {
     RemoteNode(String),
     #[error("--targets: {0}")]
     Targets(String),
-    #[error("--static-ip-address {0}: must be inside 10.115.0.0/16")]
+    #[error(
+        "--static-ip-address {0}: must be a host of 10.115.0.0/16 (neither 10.115.0.0 nor 10.115.255.255)"
+    )]
     StaticAddress(Ipv4Addr),
     #[error("--external-ip-address {0}: only RFC 1918 private addresses are allowed")]
     ExternalAddress(Ipv4Addr),
@@ -257,7 +259,7 @@ pub fn create_tunnel(
     let targets =
         Target::parse_list(req.targets).map_err(|e| ProvisionError::Targets(e.to_string()))?;
     if let Some(ip) = req.static_ip_address
-        && ip.octets()[..2] != [10, 115]
+        && !mcc_core::resolver::is_static_host(ip)
     {
         return Err(ProvisionError::StaticAddress(ip));
     }
@@ -342,6 +344,50 @@ mod tests {
     }
 
     #[test]
+    fn a_static_address_goes_into_the_certificate_and_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ca = Identity::from_secret([1; 32]);
+        let net = Identity::from_secret([2; 32]);
+        let net_cert = issue::network(&ca, &net.id(), "net", 0, u64::MAX / 2);
+        let node_cert = issue::node(&net, &Identity::from_secret([3; 32]).id(), 0, u64::MAX / 2);
+        let client = Identity::from_secret([4; 32]).id().to_string();
+        let req = |ip: Option<Ipv4Addr>| TunnelRequest {
+            targets: "tcp:80",
+            remote_node: &client,
+            dns_names: &[],
+            static_ip_address: ip,
+            external_ip_address: None,
+        };
+        let a = Ipv4Addr::new(10, 115, 7, 9);
+        create_tunnel(
+            tmp.path(),
+            &node_cert,
+            &net_cert,
+            &net,
+            &req(Some(a)),
+            1_800_000_000,
+        )
+        .unwrap();
+        let confs = config::load_tunnels(tmp.path()).unwrap();
+        assert_eq!(confs[0].static_addr, Some(a));
+        let cert = store::read_certificate(&confs[0].certificate).unwrap();
+        assert_eq!(cert.tunnel().unwrap().static_addr, Some(a.octets()));
+        for bad in [
+            Ipv4Addr::new(10, 115, 0, 0),
+            Ipv4Addr::new(10, 115, 255, 255),
+            Ipv4Addr::new(10, 83, 0, 9),
+        ] {
+            assert!(matches!(
+                create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &req(Some(bad)), 1),
+                Err(ProvisionError::StaticAddress(x)) if x == bad
+            ));
+        }
+        // What `--static-ip-address` takes: the documented default means none.
+        assert_eq!(config::parse_static_addr("10.115.0.0/16"), Ok(None));
+        assert_eq!(config::parse_static_addr("10.115.7.9"), Ok(Some(a)));
+    }
+
+    #[test]
     fn ca_network_and_init_give_a_node_that_loads() {
         let tmp = tempfile::tempdir().unwrap();
         let (ca_dir, net_dir, node_dir) = (
@@ -378,7 +424,7 @@ mod tests {
         let parents = ["10.0.0.1:9376".to_string()];
         let id = init(&node_dir, &net, &key, &parents, false, now).unwrap();
         let cfg = config::load(&node_dir).unwrap();
-        assert_eq!(cfg.parents, parents);
+        assert_eq!(cfg.parents[0].to_string(), parents[0]);
         assert_eq!(
             store::read_certificate(&cfg.node_certificate)
                 .unwrap()

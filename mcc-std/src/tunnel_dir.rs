@@ -112,6 +112,16 @@ pub enum TunnelDirError {
     Store(#[from] StoreError),
     #[error("tunnel {}: {reason}", path.display())]
     Refused { path: PathBuf, reason: String },
+    #[error(
+        "tunnel {}: static-addr {file} is not the certificate's ({}): a server endpoint's static address is the one its tunnel certificate signs (mcc create-tunnel --static-ip-address {file})",
+        path.display(),
+        cert.map_or("none".into(), |a| a.to_string())
+    )]
+    StaticAddress {
+        path: PathBuf,
+        file: Ipv4Addr,
+        cert: Option<Ipv4Addr>,
+    },
 }
 
 /// The command that installs one tunnel file: a server side with its client endpoint key
@@ -133,13 +143,18 @@ pub fn command(t: &TunnelConf) -> Result<Command, StoreError> {
     )
 }
 
-/// Installs one tunnel file into the node.
+/// Installs one tunnel file into the node. Its `static-addr`, when it names one, must be
+/// the certificate's: the network signs a server endpoint's address, a file alone cannot
+/// give it one (nor another one). Without it, the certificate's applies.
 pub fn install<C: Cipher>(
     node: &mut Node<C>,
     t: &TunnelConf,
     now: Instant,
 ) -> Result<(), TunnelDirError> {
     let cmd = command(t)?;
+    if let Command::AddTunnel { cert, .. } | Command::OfferTunnel { cert, .. } = &cmd {
+        check_static_addr(t, cert)?;
+    }
     if let Command::AddTunnel { cert, key } = &cmd {
         external_device(t, cert, cert.body.subject == key.id())?;
     } else if let Command::OfferTunnel { cert, .. } = &cmd {
@@ -150,6 +165,21 @@ pub fn install<C: Cipher>(
             path: t.path.clone(),
             reason: e.to_string(),
         })
+}
+
+fn check_static_addr(t: &TunnelConf, cert: &Certificate) -> Result<(), TunnelDirError> {
+    let signed = cert
+        .tunnel()
+        .and_then(|i| i.static_addr)
+        .map(Ipv4Addr::from);
+    match t.static_addr {
+        Some(file) if signed != Some(file) => Err(TunnelDirError::StaticAddress {
+            path: t.path.clone(),
+            file,
+            cert: signed,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The LAN device an external tunnel forwards to, and the tunnel file that says so.
@@ -246,10 +276,64 @@ pub fn sync<C: Cipher>(
     Ok(node.tunnels().count())
 }
 
+/// The names the tunnel files of `dir` give their server endpoints (the certificate's
+/// subject), for the tunnels whose file gives any ([`crate::names`] says how they override
+/// the certificate's).
+pub fn file_names(dir: &Path) -> Result<BTreeMap<NodeId, Vec<String>>, TunnelDirError> {
+    let mut out = BTreeMap::new();
+    for t in config::load_tunnels(dir)? {
+        if !t.dns_names.is_empty() {
+            let cert = store::read_certificate(&t.certificate)?;
+            out.insert(cert.body.subject, t.dns_names);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use mcc_core::cert::{Target, TunnelInfo, issue};
+
+    #[test]
+    fn a_tunnel_files_static_addr_must_be_the_certificates() {
+        let net = Identity::from_secret([2; 32]);
+        let cert = |addr: Option<[u8; 4]>| {
+            let info = TunnelInfo {
+                client_endpoint: Identity::from_secret([6; 32]).id(),
+                client_node: Identity::from_secret([7; 32]).id(),
+                server_node: Identity::from_secret([8; 32]).id(),
+                targets: Target::parse_list("tcp:80").unwrap(),
+                dns_names: vec![],
+                static_addr: addr,
+                external_addr: None,
+            };
+            issue::tunnel(&net, &Identity::from_secret([5; 32]).id(), info, 0, 10).unwrap()
+        };
+        let conf = |addr: Option<Ipv4Addr>| TunnelConf {
+            path: PathBuf::from("/t/x.conf"),
+            certificate: PathBuf::new(),
+            private_key: PathBuf::new(),
+            external_ip_address: None,
+            dns_names: vec![],
+            static_addr: addr,
+        };
+        let a = Ipv4Addr::new(10, 115, 7, 9);
+        let signed = cert(Some(a.octets()));
+        assert!(
+            check_static_addr(&conf(None), &signed).is_ok(),
+            "the certificate's applies"
+        );
+        assert!(check_static_addr(&conf(Some(a)), &signed).is_ok());
+        let other = check_static_addr(&conf(Some(Ipv4Addr::new(10, 115, 7, 8))), &signed);
+        assert_eq!(
+            other.unwrap_err().to_string(),
+            "tunnel /t/x.conf: static-addr 10.115.7.8 is not the certificate's (10.115.7.9): a server endpoint's static address is the one its tunnel certificate signs (mcc create-tunnel --static-ip-address 10.115.7.8)"
+        );
+        let unsigned = check_static_addr(&conf(Some(a)), &cert(None));
+        assert!(unsigned.unwrap_err().to_string().contains("(none)"));
+        assert!(check_static_addr(&conf(None), &cert(None)).is_ok());
+    }
 
     #[test]
     fn written_files_follow_the_layout_and_load_back() {
@@ -284,6 +368,10 @@ mod tests {
         assert_eq!(confs[0].certificate, files.certificate);
         assert_eq!(confs[0].private_key, files.private_key);
         assert_eq!(confs[0].dns_names, names);
+        assert_eq!(
+            file_names(tmp.path()).unwrap(),
+            BTreeMap::from([(server.id(), names.to_vec())])
+        );
         assert!(matches!(
             command(&confs[0]).unwrap(),
             Command::OfferTunnel { client_key, .. } if client_key.id() == client.id()

@@ -47,6 +47,7 @@ fn serve() -> u16 {
     let cfg = DnsConfig {
         domain: "home.arpa".into(),
         ttl: 42,
+        ..DnsConfig::default()
     };
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
@@ -108,6 +109,15 @@ fn dig_queries() {
     let full = dig(port, &["nope.home.arpa", "A"]);
     assert!(full.contains("status: NXDOMAIN"), "{full}");
     assert!(full.contains(" aa"), "{full}");
+    // A name without the domain, as dnsmasq's `server=//` forwards it.
+    assert_eq!(
+        dig(port, &["light1.", "A", "+short"])
+            .lines()
+            .collect::<Vec<_>>(),
+        ["10.83.0.10", "10.83.0.11"]
+    );
+    let full = dig(port, &["nope.", "A"]);
+    assert!(full.contains("status: NXDOMAIN"), "{full}");
     let full = dig(port, &["example.com", "A"]);
     assert!(full.contains("status: REFUSED"), "{full}");
     let full = dig(port, &["light1.home.arpa", "MX"]);

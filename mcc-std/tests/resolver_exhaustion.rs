@@ -11,6 +11,7 @@ use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::time::Instant;
 use mcc_core::{Command, Node};
+use mcc_std::dns::DnsConfig;
 use mcc_std::dns_service::DnsService;
 use mcc_std::resolver_state::{ResolverState, SAVE_INTERVAL};
 use std::net::{SocketAddr, UdpSocket};
@@ -46,11 +47,13 @@ fn root() -> (Node, Identity) {
         identity,
         trust,
         parents: Vec::new(),
+        allow_parent_id_change: false,
         names: Vec::new(),
         internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     };
     (
         Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),
@@ -63,7 +66,11 @@ async fn made_up_ids_do_not_fill_the_pool_or_rewrite_the_state_file() {
     let (mut node, network) = root();
     let tmp = tempfile::tempdir().unwrap();
     let mut state = ResolverState::new(tmp.path());
-    let mut dns = DnsService::bind(Some("127.0.0.1:0".parse().unwrap()), "home.arpa", 60)
+    let cfg = DnsConfig {
+        ttl: 60,
+        ..DnsConfig::default()
+    };
+    let mut dns = DnsService::bind(Some("127.0.0.1:0".parse().unwrap()), cfg)
         .await
         .unwrap();
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -8,7 +8,8 @@
 # 10.231.0.0/24. cli sits behind nat (192.168.77.2/24, masqueraded by nat).
 # Overlay tree (parents on UDP 9376): root; a -> root; b -> root; srv -> a; cli -> [b, a].
 # A tunnel from cli (client) to srv (server) allows tcp:8080, udp:5353 and icmp, so
-# cli -> srv traffic crosses b, root and a (3 relays).
+# cli -> srv traffic crosses b, root and a (3 relays). Its certificate signs the server
+# endpoint's static address 10.115.7.9; srv's own static-addr is 10.115.4.4 (checks 13).
 #
 # Traffic goes only to loopback and to addresses inside the namespaces created here.
 # Everything is torn down on exit (daemons, servers, captures, namespaces, bridge); the
@@ -112,6 +113,9 @@ for n in "${NODES[@]}"; do
     ID[$n]=$NODE_ID
     log "node $n = ${ID[$n]}"
 done
+SRV_STATIC=10.115.4.4 # srv's static-addr
+WEB_STATIC=10.115.7.9 # the tunnel's server endpoint, signed into its certificate
+mcc_set "$W/srv/mcc.conf" static-addr "$SRV_STATIC" || die "static-addr on srv"
 # Every node has its own state: the filesystem is shared between the namespaces.
 shared=$(grep -hE '^[[:space:]]*[a-z.-]+[[:space:]]*=[[:space:]]*/(etc|var)/' "$W"/*/mcc.conf | sort -u)
 [ -z "$shared" ] || die "mcc.conf still points at shared system paths: $shared"
@@ -145,7 +149,8 @@ wait_until 10 0.2 sh -c "echo ping | ip netns exec $P-srv socat -t 1 - UDP:127.0
     die "udp echo on srv:5353 does not answer locally"
 
 log "creating the tunnel on srv (client: cli)"
-mcc_tunnel srv "$W/srv" "${ID[cli]}" tcp:8080,udp:5353,icmp --dns-names web || die "mcc create-tunnel"
+mcc_tunnel srv "$W/srv" "${ID[cli]}" tcp:8080,udp:5353,icmp --dns-names web \
+    --static-ip-address "$WEB_STATIC" || die "mcc create-tunnel"
 log "server endpoint $SEP"
 
 # The tunnel reaches cli through the network: then its DNS name resolves there.
@@ -242,6 +247,28 @@ for f in br0 nat-lan0; do
 done
 check "8 control: the marker is visible in plaintext on srv's mcc0" pcap_holds "$W/srv-mcc0.pcap" "$MARKER"
 
+# ---------------------------------------------------------------- 13 static addresses
+# cli is two levels below the root, on the other side of the tree from srv: what it does
+# not know (srv's static-addr) it asks b, which passes it to the root, which answers.
+
+check "13a srv's mcc0 holds its static address $SRV_STATIC/32" \
+    sh -c "ip -n $P-srv -4 addr show mcc0 | grep -q 'inet $SRV_STATIC/32'"
+check "13b ping $WEB_STATIC (the server endpoint's static address) from cli" nsx cli ping -c 3 -W 2 "$WEB_STATIC"
+got=$(curl_in cli "http://$WEB_STATIC:8080/marker.txt")
+check "13c tcp:8080 to $WEB_STATIC from cli returns the marker" [ "$got" = "$MARKER" ]
+check_not "13d default deny at the static address too: tcp:8081 gets no answer" curl_in cli "http://$WEB_STATIC:8081/marker.txt"
+got=$(mccn cli resolve -t node-id "$WEB_STATIC" 2>&1)
+check "13e mcc resolve -t node-id $WEB_STATIC on cli is the server endpoint ($got)" [ "$got" = "$SEP" ]
+# Each of these asks the tree first: the DNS server and mcc hold the question meanwhile.
+rev=$(digq cli -x "$SRV_STATIC")
+check "13f dig -x $SRV_STATIC on cli is srv's name, through b and root ($rev)" [ "${rev%.}" = "${ID[srv]}.home.arpa" ]
+got=$(mccn cli resolve -t node-id "$SRV_STATIC" 2>&1)
+check "13g mcc resolve -t node-id $SRV_STATIC on cli is srv ($got)" [ "$got" = "${ID[srv]}" ]
+got=$(mccn b resolve -t node-id "$WEB_STATIC" 2>&1)
+check "13h mcc resolve -t node-id $WEB_STATIC on b (not the client) is the server endpoint ($got)" [ "$got" = "$SEP" ]
+check_not "13i nothing claims 10.115.1.1: mcc resolve fails on cli" mccn cli resolve 10.115.1.1
+check_not "13j no tunnel to srv's node address: cli cannot ping $SRV_STATIC" nsx cli ping -c 2 -W 2 "$SRV_STATIC"
+
 # ---------------------------------------------------------------- 9 failover
 
 log "failover: stopping b"
@@ -291,6 +318,8 @@ if wait_until 20 0.5 tcp_ok; then
 else
     fail "10b tunnel works after srv restarts"
 fi
+static_ok() { [ "$(curl_in cli "http://$WEB_STATIC:8080/marker.txt")" = "$MARKER" ]; }
+check "10c the static address works after srv restarts" wait_until 20 0.5 static_ok
 
 # ---------------------------------------------------------------- 12 revocation sticks
 # srv is revoked at its parent a; a's mccd restarts and must load the revocation from its

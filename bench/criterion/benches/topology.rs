@@ -25,6 +25,7 @@ fn signed(net: &Identity, seed: u32, parent: mcc_core::id::NodeId) -> Record {
         seq: NOW as u32,
         kind: RecordKind::Node,
         names: vec!["node0042".into()],
+        static_addr: None,
         proof: None,
     };
     record::sign(&mut r, &key, cert.encoded().to_vec());
@@ -41,6 +42,7 @@ fn topology(c: &mut Criterion) {
         .unwrap();
     let r = signed(&net, 1, root);
     let bare = Record {
+        static_addr: None,
         proof: None,
         ..r.clone()
     };

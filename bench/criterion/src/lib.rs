@@ -8,7 +8,7 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use criterion::Criterion;
 use mcc_core::cert::{Certificate, Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::{Cipher, Identity};
 use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
@@ -81,12 +81,14 @@ impl Pki {
             identity: id.clone(),
             certificate: issue::node(&self.network, &id.id(), 0, u64::MAX / 2),
             trust: self.trust(),
-            parents,
+            parents: parents.into_iter().map(Parent::from).collect(),
+            allow_parent_id_change: false,
             names: vec![name.into()],
             internet: Default::default(),
             timers: Timers::default(),
             limits: limits(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         }
     }
 }
@@ -329,6 +331,7 @@ pub fn tree_updates(
                 } else {
                     Vec::new()
                 },
+                static_addr: None,
                 proof: None,
             }));
         }

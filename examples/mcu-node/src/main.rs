@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use mcc_core::Node;
 use mcc_core::cert::{Certificate, TrustStore};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::resolver::ResolverConfig;
@@ -146,12 +146,14 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
         identity,
         certificate,
         trust,
-        parents: vec![args.parent],
+        parents: vec![Parent::new(args.parent)],
+        allow_parent_id_change: false,
         names: Vec::new(),
         internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     };
     Node::new(config, seed()?, core_instant(now), unix).map_err(|e| format!("node: {e}"))
 }

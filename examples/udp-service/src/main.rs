@@ -13,7 +13,7 @@
 //! Exits 0 when every request was answered, non-zero with a message otherwise (in 5 s).
 
 use mcc_core::cert::{Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::resolver::ResolverConfig;
@@ -79,12 +79,14 @@ fn run() -> Result<String, String> {
             certificate: issue::node(&network, &identity.id(), not_before, not_after),
             identity,
             trust,
-            parents,
+            parents: parents.into_iter().map(Parent::from).collect(),
+            allow_parent_id_change: false,
             names: vec![],
             internet: Default::default(),
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         };
         Node::new(config, random32()?, Instant::ZERO, unix).map_err(|e| format!("node: {e}"))
     };

@@ -90,11 +90,13 @@ mod tests {
             identity,
             trust,
             parents: Vec::new(),
+            allow_parent_id_change: false,
             names: Vec::new(),
             internet: Default::default(),
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
+            static_addr: None,
         };
         Root {
             node: Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

@@ -21,10 +21,10 @@ impl<C: Cipher> Node<C> {
         let old = self.parents.slots[slot].hs.as_ref();
         let tries = old.map_or(0, |h| h.tries + 1);
         let cookie = old.map_or([0; COOKIE_LEN], |h| h.machine.cookie());
-        // Bound to the parent this address answered with before (or is pinned to), so a
-        // recorded Init cannot be replayed to another node.
-        let responder = self.parents.slots[slot]
-            .pinned
+        // Bound to the node the slot insists on (configured, remembered or first met), so a
+        // recorded Init cannot be replayed to another node; none while a remembered pin
+        // may change (`parents-allow-id-change`), or the parent's successor never answers.
+        let responder = (self.parents.expected_id(slot))
             .map_or([0; RESPONDER_TAG_LEN], |id| link::responder_tag(&id));
         let timestamp = self.next_init_timestamp();
         self.parents.slots[slot].hs = Some(Initiating {
@@ -204,12 +204,11 @@ impl<C: Cipher> Node<C> {
             Err(e) => return self.drop_packet(e.drop_reason()),
         };
         let id = est.peer;
-        if self.parents.slots[slot].pinned.is_some_and(|pin| pin != id) {
+        if !self.admit_parent(now, slot, id) {
             // Another certified node at the parent's address: refused, the attempt stays
             // in flight for the genuine parent's answer.
             return self.drop_packet(DropReason::BadHandshake);
         }
-        self.parents.slots[slot].pinned = Some(id);
         self.parents.slots[slot].hs = None;
         // If this slot used to reach another node, that link is replaced.
         if let Some(old) = self.parents.slots[slot].peer

@@ -1,4 +1,5 @@
-//! Name lookups up the tree and the cache of their answers.
+//! Name and static address lookups up the tree and the cache of their answers (the
+//! node's side of address lookups is in `statics`).
 //!
 //! A reply is believed only if it echoes a pending query's number and arrives over the
 //! link of the parent that query was sent to: honest answers (from the parent or any
@@ -12,28 +13,49 @@ use crate::event::{DropReason, Event};
 use crate::id::NodeId;
 use crate::time::Instant;
 use crate::wire::rpc::{self};
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::net::Ipv4Addr;
 use rand_core::Rng;
+
+/// What a lookup asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Asked {
+    /// The IDs of a DNS name (compared without case).
+    Name(String),
+    /// The holder of a static address.
+    Addr(Ipv4Addr),
+}
+
+impl Asked {
+    fn is_name(&self, name: &str) -> bool {
+        matches!(self, Asked::Name(n) if n.eq_ignore_ascii_case(name))
+    }
+}
 
 /// A lookup waiting for its answer.
 pub(crate) struct PendingLookup {
     pub query: u64,
     /// The parent the lookup was sent to: the only neighbour whose link may carry the reply.
     pub asked: NodeId,
-    pub name: String,
+    pub what: Asked,
     pub deadline: Instant,
 }
 
 /// Bounds of the lookup tables.
 const MAX_LOOKUPS: usize = 16;
 const MAX_CACHED_NAMES: usize = 64;
+const MAX_CACHED_ADDRS: usize = 64;
 
-/// Lookups in flight (at most 16) and answers cached (at most 64 names, oldest out first).
+/// Lookups in flight (at most 16) and answers cached (at most 64 names and 64 static
+/// addresses, oldest out first).
 pub(crate) struct Lookups {
     pending: Vec<PendingLookup>,
     cache: VecDeque<(String, Vec<NodeId>, Instant)>,
+    /// Static address → (holder, expiry, insertion order for eviction).
+    addrs: BTreeMap<Ipv4Addr, (NodeId, Instant, u64)>,
+    addr_tick: u64,
 }
 
 impl Lookups {
@@ -42,6 +64,8 @@ impl Lookups {
         Lookups {
             pending: Vec::new(),
             cache: VecDeque::new(),
+            addrs: BTreeMap::new(),
+            addr_tick: 0,
         }
     }
 
@@ -49,7 +73,15 @@ impl Lookups {
     pub fn pending_for(&self, name: &str) -> Option<u64> {
         self.pending
             .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .find(|l| l.what.is_name(name))
+            .map(|l| l.query)
+    }
+
+    /// The query already asking for static address `addr`.
+    pub fn pending_for_addr(&self, addr: Ipv4Addr) -> Option<u64> {
+        self.pending
+            .iter()
+            .find(|l| l.what == Asked::Addr(addr))
             .map(|l| l.query)
     }
 
@@ -58,6 +90,17 @@ impl Lookups {
     pub fn start(
         &mut self,
         name: &str,
+        asked: NodeId,
+        deadline: Instant,
+        rng: &mut impl Rng,
+    ) -> Option<u64> {
+        self.start_for(Asked::Name(name.into()), asked, deadline, rng)
+    }
+
+    /// [`start`](Self::start) for any kind of lookup.
+    pub fn start_for(
+        &mut self,
+        what: Asked,
         asked: NodeId,
         deadline: Instant,
         rng: &mut impl Rng,
@@ -75,7 +118,7 @@ impl Lookups {
         self.pending.push(PendingLookup {
             query,
             asked,
-            name: name.into(),
+            what,
             deadline,
         });
         Some(query)
@@ -93,15 +136,48 @@ impl Lookups {
             return false;
         };
         let l = self.pending.swap_remove(i);
-        if !ids.is_empty() {
-            if self.cache.len() >= MAX_CACHED_NAMES {
-                self.cache.pop_front();
+        match l.what {
+            Asked::Name(name) if !ids.is_empty() => {
+                if self.cache.len() >= MAX_CACHED_NAMES {
+                    self.cache.pop_front();
+                }
+                self.cache
+                    .retain(|(n, _, _)| !n.eq_ignore_ascii_case(&name));
+                self.cache.push_back((name, ids.to_vec(), expires));
             }
-            self.cache
-                .retain(|(n, _, _)| !n.eq_ignore_ascii_case(&l.name));
-            self.cache.push_back((l.name, ids.to_vec(), expires));
+            // One address, one holder: the first ID is the answer.
+            Asked::Addr(addr) => match ids.first() {
+                Some(&id) => self.cache_addr(addr, id, expires),
+                None => {
+                    self.addrs.remove(&addr);
+                }
+            },
+            Asked::Name(_) => {}
         }
         true
+    }
+
+    fn cache_addr(&mut self, addr: Ipv4Addr, id: NodeId, expires: Instant) {
+        if !self.addrs.contains_key(&addr) && self.addrs.len() >= MAX_CACHED_ADDRS {
+            let oldest = self
+                .addrs
+                .iter()
+                .min_by_key(|(_, (_, _, t))| *t)
+                .map(|(a, _)| *a);
+            if let Some(a) = oldest {
+                self.addrs.remove(&a);
+            }
+        }
+        self.addr_tick += 1;
+        self.addrs.insert(addr, (id, expires, self.addr_tick));
+    }
+
+    /// The cached holder of static address `addr`, if still fresh at `now`.
+    pub fn cached_addr(&self, addr: Ipv4Addr, now: Instant) -> Option<NodeId> {
+        self.addrs
+            .get(&addr)
+            .filter(|(_, exp, _)| *exp > now)
+            .map(|(id, _, _)| *id)
     }
 
     /// The cached answer for `name`, if still fresh at `now`.
@@ -117,6 +193,10 @@ impl Lookups {
         self.cache
             .iter()
             .any(|(_, ids, exp)| *exp > now && ids.contains(id))
+            || self
+                .addrs
+                .values()
+                .any(|(holder, exp, _)| *exp > now && holder == id)
     }
 
     /// A lookup whose deadline passed at `now`, removed from the table.
@@ -331,6 +411,35 @@ mod tests {
         assert_eq!(l.cached("web", T0), None);
         assert_eq!(l.pending_for("web"), Some(q), "the lookup still waits");
         assert!(l.answered(q, &PARENT, &[NodeId([1; 32])], exp));
+    }
+
+    #[test]
+    fn address_answers_are_cached_apart_from_names_and_bounded() {
+        let (mut l, mut r) = (Lookups::new(), rng());
+        let a = Ipv4Addr::new(10, 115, 0, 7);
+        let exp = T0 + Duration::from_secs(10);
+        let q = l.start_for(Asked::Addr(a), PARENT, T0, &mut r).unwrap();
+        assert_eq!(l.pending_for_addr(a), Some(q));
+        assert_eq!(l.pending_for("10.115.0.7"), None, "not a name lookup");
+        let holder = NodeId([1; 32]);
+        assert!(!l.answered(q, &NodeId([6; 32]), &[NodeId([6; 32])], exp));
+        assert!(l.answered(q, &PARENT, &[holder, NodeId([2; 32])], exp));
+        assert_eq!(l.cached_addr(a, T0), Some(holder), "one holder: the first");
+        assert!(l.answered_with(&holder, T0));
+        assert_eq!(l.cached_addr(a, exp), None, "expired");
+        // A negative answer forgets what was cached.
+        let q = l.start_for(Asked::Addr(a), PARENT, T0, &mut r).unwrap();
+        assert!(l.answered(q, &PARENT, &[], exp));
+        assert_eq!(l.cached_addr(a, T0), None);
+        // At most MAX_CACHED_ADDRS addresses; the oldest answer goes first.
+        for i in 0..=MAX_CACHED_ADDRS as u8 {
+            let a = Ipv4Addr::new(10, 115, 1, i);
+            let q = l.start_for(Asked::Addr(a), PARENT, T0, &mut r).unwrap();
+            l.answered(q, &PARENT, &[NodeId([i; 32])], exp);
+        }
+        assert_eq!(l.addrs.len(), MAX_CACHED_ADDRS);
+        assert_eq!(l.cached_addr(Ipv4Addr::new(10, 115, 1, 0), T0), None);
+        assert!(l.cached_addr(Ipv4Addr::new(10, 115, 1, 1), T0).is_some());
     }
 
     #[test]

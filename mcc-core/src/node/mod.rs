@@ -43,6 +43,7 @@ mod peers;
 mod reroute;
 mod revocations;
 mod send;
+mod statics;
 mod timers;
 mod topology;
 mod tunnels;
@@ -137,6 +138,12 @@ pub enum CommandError {
     Full,
     /// No tunnel with that fingerprint.
     UnknownTunnel,
+    /// The tunnel certificate's static address is not a host of 10.115.0.0/16.
+    BadStaticAddress,
+    /// The tunnel certificate's static address is held here by another ID (this node's
+    /// own `static-addr`, another tunnel's, or a certified claim in the topology): the
+    /// first claimant keeps it; issue the tunnel with another `--static-ip-address`.
+    StaticAddressTaken(NodeId),
     /// The revocation was refused (already applied, not signed by this node's own or a
     /// trusted network, expired, or the table is full of valid ones).
     Revocation(RevokeError),
@@ -153,6 +160,13 @@ impl core::fmt::Display for CommandError {
             }
             CommandError::Full => f.write_str("tunnel table or address pool is full"),
             CommandError::UnknownTunnel => f.write_str("no such tunnel"),
+            CommandError::BadStaticAddress => {
+                f.write_str("the tunnel's static address is not a host of 10.115.0.0/16")
+            }
+            CommandError::StaticAddressTaken(holder) => write!(
+                f,
+                "the tunnel's static address is already held by {holder} (the first claimant keeps it)"
+            ),
             CommandError::Revocation(e) => write!(f, "revocation: {e}"),
         }
     }
@@ -272,14 +286,30 @@ impl<C: Cipher> Node<C> {
         }
         let mut trust = config.trust;
         trust.max_revocations = l.max_revocations;
+        let r = config.resolver;
+        let common = r.ipv4_prefix.min(crate::resolver::STATIC_PREFIX);
+        let mask = u32::MAX.checked_shl(32 - common as u32).unwrap_or(0);
+        if config
+            .static_addr
+            .is_some_and(|a| !crate::resolver::is_static_host(a))
+            || u32::from(r.ipv4_network) & mask == u32::from(crate::resolver::STATIC_NETWORK) & mask
+        {
+            return Err(ConfigError::StaticAddress);
+        }
         let mut resolver = Resolver::new(config.resolver);
         // Index 1 is this node's own address (10.83.0.1 by default).
         let own = resolver.pin(me).map_err(|_| ConfigError::Limits)?;
+        if let Some(a) = config.static_addr {
+            resolver
+                .bind_static(a, me)
+                .expect("nothing else is bound yet");
+        }
         let own_v4 = resolver.ipv4(own);
         let slot = l.mtu + 128;
         let mut rng = ChaCha20Rng::from_seed(seed);
         let admission = Admission::new(l.init_rate, now, &mut rng);
         let mut topology = Topology::new(me, config.names, l.max_records);
+        topology.set_static_addr(config.static_addr, unix_secs);
         topology.set_max_per_child(l.max_records_per_child);
         // Only a node with parents forwards records, so only it keeps their proofs.
         topology.set_keep_proofs(!config.parents.is_empty());
@@ -299,7 +329,12 @@ impl<C: Cipher> Node<C> {
             unix_base: (now, unix_secs),
             init_stamp: 0,
             now,
-            parents: Parents::new(&config.parents, now, config.timers.rejoin),
+            parents: Parents::new(
+                &config.parents,
+                config.allow_parent_id_change,
+                now,
+                config.timers.rejoin,
+            ),
             peers: PeerTable::new(l.max_peers),
             admission,
             topology,

@@ -5,7 +5,7 @@
 use super::nat::scale;
 use super::peers::Peer;
 use super::{Node, UPDATE_BUDGET};
-use crate::config::NatKeepalivePolicy;
+use crate::config::{NatKeepalivePolicy, Parent};
 use crate::crypto::Cipher;
 use crate::event::Event;
 use crate::handshake::link::LinkInitiator;
@@ -30,9 +30,22 @@ pub(crate) struct ParentSlot {
     pub addr: SocketAddr,
     /// The node reached there, once a handshake completed.
     pub peer: Option<NodeId>,
-    /// The node first reached at this address: a later `InitAck` from another certified
-    /// node is refused, so no insider can take the parent's place (kept across link loss).
+    /// The node expected at this address: configured (`fixed`), remembered by the driver
+    /// (`Parent::seen`), or the first reached here. A later `InitAck` from another
+    /// certified node is refused, so no insider can take the parent's place (kept across
+    /// link loss and revocation), unless `Parents::allow_id_change` and not `fixed`.
     pub pinned: Option<NodeId>,
+    /// `pinned` is the operator's (`Parent::pin`): it never moves.
+    pub fixed: bool,
+    /// The ID the driver holds for this address (`Parent::seen`, then each
+    /// `Event::ParentPinned`), so a pin is reported only when it is news to the driver.
+    pub reported: Option<NodeId>,
+    /// When the last `Event::ParentRefused` of this address was raised: one per `rejoin`,
+    /// so an impostor answering every `Init` cannot flood the driver's log.
+    pub refused_at: Option<Instant>,
+    /// A round of `Init`s went unanswered and `Event::ParentUnanswered` was raised; cleared
+    /// when the address answers.
+    pub silent: bool,
     pub hs: Option<Initiating>,
     /// Earliest time to dial it again (after a give-up or a failover).
     pub next_attempt: Instant,
@@ -47,18 +60,35 @@ pub(crate) struct Parents {
     pub trying: usize,
     /// When to try again the parents preferred to the active one.
     pub next_rejoin: Instant,
+    /// A remembered (not configured) pin may move to another node that answers at the
+    /// address (`Config::allow_parent_id_change`).
+    pub allow_id_change: bool,
+}
+
+/// What an `InitAck` from a certified node means for the pin of its parent address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PinVerdict {
+    /// The node is (now) the one pinned there; `report`: the driver does not hold it yet.
+    Accept { report: bool },
+    /// Another node is pinned there.
+    Refuse { expected: NodeId },
 }
 
 impl Parents {
-    /// The configured addresses, none dialled yet; the first rejoin is due `rejoin` later.
-    pub fn new(addrs: &[SocketAddr], now: Instant, rejoin: Duration) -> Self {
+    /// The configured parents with their pins, none dialled yet; the first rejoin is due
+    /// `rejoin` later. A configured pin wins over a remembered one.
+    pub fn new(parents: &[Parent], allow_id_change: bool, now: Instant, rejoin: Duration) -> Self {
         Parents {
-            slots: addrs
+            slots: parents
                 .iter()
-                .map(|&addr| ParentSlot {
-                    addr,
+                .map(|p| ParentSlot {
+                    addr: p.addr,
                     peer: None,
-                    pinned: None,
+                    pinned: p.pin.or(p.seen),
+                    fixed: p.pin.is_some(),
+                    reported: p.seen,
+                    refused_at: None,
+                    silent: false,
                     hs: None,
                     next_attempt: now,
                 })
@@ -66,7 +96,30 @@ impl Parents {
             active: None,
             trying: 0,
             next_rejoin: now + rejoin,
+            allow_id_change,
         }
+    }
+
+    /// The node ID slot `i` insists on, if any: its pin, unless a remembered pin may
+    /// change.
+    pub fn expected_id(&self, i: usize) -> Option<NodeId> {
+        let s = &self.slots[i];
+        s.pinned.filter(|_| s.fixed || !self.allow_id_change)
+    }
+
+    /// Certified node `id` answered at slot `i`: pins it there unless another node is
+    /// pinned and may not be replaced.
+    pub fn check_pin(&mut self, i: usize, id: NodeId) -> PinVerdict {
+        if let Some(expected) = self.expected_id(i)
+            && expected != id
+        {
+            return PinVerdict::Refuse { expected };
+        }
+        let s = &mut self.slots[i];
+        s.pinned = Some(id);
+        let report = s.reported != Some(id);
+        s.reported = Some(id);
+        PinVerdict::Accept { report }
     }
 
     /// The active parent's node ID.
@@ -171,6 +224,36 @@ impl<C: Cipher> Node<C> {
         Some(at.max(probe_end.unwrap_or(at)))
     }
 
+    /// Certified node `id` answered an `Init` at parent `slot`: `false` if another node is
+    /// pinned at that address (refused, counted, reported once per `rejoin`), else `true`,
+    /// with `Event::ParentPinned` when the pin is news to the driver.
+    pub(crate) fn admit_parent(&mut self, now: Instant, slot: usize, id: NodeId) -> bool {
+        let addr = self.parents.slots[slot].addr;
+        self.parents.slots[slot].silent = false;
+        match self.parents.check_pin(slot, id) {
+            PinVerdict::Accept { report } => {
+                if report {
+                    self.emit(Event::ParentPinned { addr, id });
+                }
+                true
+            }
+            PinVerdict::Refuse { expected } => {
+                self.stats.parents_refused += 1;
+                let rejoin = self.timers.rejoin;
+                let s = &mut self.parents.slots[slot];
+                if s.refused_at.is_none_or(|t| now >= t + rejoin) {
+                    s.refused_at = Some(now);
+                    self.emit(Event::ParentRefused {
+                        addr,
+                        expected,
+                        offered: id,
+                    });
+                }
+                false
+            }
+        }
+    }
+
     /// Makes parent `slot` the active one: leaves the old one, points the topology at the
     /// new one.
     pub(crate) fn switch_parent(&mut self, slot: usize) {
@@ -224,6 +307,12 @@ impl<C: Cipher> Node<C> {
             } else {
                 self.parents.slots[i].hs = None;
                 self.parents.slots[i].next_attempt = now + self.timers.rejoin;
+                if !self.parents.slots[i].silent {
+                    self.parents.slots[i].silent = true;
+                    let (addr, expected) =
+                        (self.parents.slots[i].addr, self.parents.expected_id(i));
+                    self.emit(Event::ParentUnanswered { addr, expected });
+                }
                 if self.parents.active.is_none() && self.parents.trying == i {
                     self.parents.trying = (i + 1) % self.parents.slots.len();
                     let next = self.parents.trying;
@@ -343,16 +432,16 @@ mod tests {
     use super::*;
     use core::net::{IpAddr, Ipv4Addr};
 
-    fn addrs(n: u8) -> Vec<SocketAddr> {
+    fn addrs(n: u8) -> Vec<Parent> {
         (1..=n)
-            .map(|i| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)), 1))
+            .map(|i| Parent::new(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)), 1)))
             .collect()
     }
 
     #[test]
     fn a_new_list_dials_the_first_parent_at_once() {
         let now = Instant::ZERO;
-        let p = Parents::new(&addrs(3), now, Duration::from_secs(60));
+        let p = Parents::new(&addrs(3), false, now, Duration::from_secs(60));
         assert_eq!(p.slots.len(), 3);
         assert!(
             p.slots
@@ -366,8 +455,40 @@ mod tests {
     }
 
     #[test]
+    fn a_pin_refuses_other_nodes_unless_a_remembered_one_may_change() {
+        let (a, b, c) = (NodeId([1; 32]), NodeId([2; 32]), NodeId([3; 32]));
+        let mut list = addrs(3);
+        list[1].seen = Some(a);
+        list[2].pin = Some(a);
+        list[2].seen = Some(b);
+        for allow in [false, true] {
+            let mut p = Parents::new(&list, allow, Instant::ZERO, Duration::from_secs(60));
+            // Nothing pinned: the first node is taken and reported, then held.
+            assert_eq!(p.expected_id(0), None);
+            assert_eq!(p.check_pin(0, a), PinVerdict::Accept { report: true });
+            assert_eq!(p.check_pin(0, a), PinVerdict::Accept { report: false });
+            let change = if allow {
+                PinVerdict::Accept { report: true }
+            } else {
+                PinVerdict::Refuse { expected: a }
+            };
+            assert_eq!(p.check_pin(0, b), change, "allow {allow}");
+            // Remembered by the driver: not reported again, changed only if allowed.
+            assert_eq!(p.expected_id(1), (!allow).then_some(a));
+            assert_eq!(p.check_pin(1, a), PinVerdict::Accept { report: false });
+            assert_eq!(p.check_pin(1, c), change);
+            // Configured: wins over the remembered one, never changes; the driver's
+            // differing memory is corrected once the configured node answers.
+            assert_eq!(p.expected_id(2), Some(a));
+            assert_eq!(p.check_pin(2, b), PinVerdict::Refuse { expected: a });
+            assert_eq!(p.check_pin(2, a), PinVerdict::Accept { report: true });
+            assert_eq!(p.check_pin(2, c), PinVerdict::Refuse { expected: a });
+        }
+    }
+
+    #[test]
     fn forgetting_the_last_reachable_parent_clears_the_active_one() {
-        let mut p = Parents::new(&addrs(2), Instant::ZERO, Duration::from_secs(60));
+        let mut p = Parents::new(&addrs(2), false, Instant::ZERO, Duration::from_secs(60));
         let (a, b) = (NodeId([1; 32]), NodeId([2; 32]));
         p.slots[0].peer = Some(a);
         p.slots[1].peer = Some(b);

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cert::{Revocation, RevokeError, issue};
+use crate::config::Parent;
 use crate::resolver::ResolverConfig;
 use crate::time::Duration;
 use alloc::vec;
@@ -49,12 +50,14 @@ fn config(
         certificate: issue::node(&net.net, &identity.id(), 0, not_after),
         identity,
         trust,
-        parents: parents.to_vec(),
+        parents: parents.iter().copied().map(Parent::from).collect(),
+        allow_parent_id_change: false,
         names: Vec::new(),
         internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     }
 }
 
@@ -342,4 +345,74 @@ fn the_child_rekeys_and_the_root_promotes_on_first_use() {
     assert_eq!(p.root.stats().rekeys, 1);
     assert_eq!(p.child.parent(), Some(p.root.id()));
     assert_eq!(p.root.poll_timeout(), p.root.walk_timeout());
+}
+
+#[test]
+fn a_static_address_must_be_a_host_of_10_115_outside_the_dynamic_pool() {
+    let n = Net::new(40);
+    let mut bad = config(&n, n.trust(), 41, &[], u64::MAX / 2);
+    bad.static_addr = Some(Ipv4Addr::new(10, 115, 0, 0));
+    assert_eq!(
+        Node::<RustCryptoChaCha>::new(bad, [1; 32], Instant::ZERO, UNIX).err(),
+        Some(ConfigError::StaticAddress)
+    );
+    let mut overlap = config(&n, n.trust(), 41, &[], u64::MAX / 2);
+    overlap.resolver.ipv4_network = Ipv4Addr::new(10, 0, 0, 0);
+    overlap.resolver.ipv4_prefix = 8;
+    assert_eq!(
+        Node::<RustCryptoChaCha>::new(overlap, [1; 32], Instant::ZERO, UNIX).err(),
+        Some(ConfigError::StaticAddress),
+        "10.0.0.0/8 holds 10.115.0.0/16"
+    );
+    let mut good = config(&n, n.trust(), 41, &[], u64::MAX / 2);
+    good.static_addr = Some(Ipv4Addr::new(10, 115, 3, 4));
+    let node = Node::<RustCryptoChaCha>::new(good, [1; 32], Instant::ZERO, UNIX).unwrap();
+    assert_eq!(node.static_address(), Some(Ipv4Addr::new(10, 115, 3, 4)));
+    assert_eq!(
+        node.lookup_address(Ipv4Addr::new(10, 115, 3, 4)),
+        Some(node.id())
+    );
+    let own = node.topology().get(&node.id()).unwrap();
+    assert_eq!(own.static_addr, Some([10, 115, 3, 4]));
+    assert!(
+        crate::routing::record::signature_ok(own),
+        "the claim is signed with the record"
+    );
+}
+
+#[test]
+fn a_childs_address_lookup_is_answered_by_the_root_with_the_holder() {
+    let n = Net::new(50);
+    let mut child = config(&n, n.trust(), 52, &[addr(1)], u64::MAX / 2);
+    child.static_addr = Some(Ipv4Addr::new(10, 115, 9, 1));
+    let mut p = Pair::with(config(&n, n.trust(), 51, &[], u64::MAX / 2), child);
+    p.tick(Duration::from_secs(1));
+    p.settle();
+    let child_id = p.child.id();
+    assert_eq!(
+        p.root.lookup_address(Ipv4Addr::new(10, 115, 9, 1)),
+        Some(child_id),
+        "the root holds the child's claim"
+    );
+    // The child asks for an address only the root could know: nobody claims it.
+    let q = p
+        .child
+        .start_address_lookup(p.now, Ipv4Addr::new(10, 115, 9, 2))
+        .unwrap();
+    assert_eq!(
+        p.child
+            .start_address_lookup(p.now, Ipv4Addr::new(10, 115, 9, 2)),
+        Some(q),
+        "one lookup per address in flight"
+    );
+    p.settle();
+    assert!(events(&mut p.child).contains(&Event::LookupDone {
+        query: q,
+        found: false
+    }));
+    // Its own address it knows without asking.
+    assert_eq!(
+        p.child.lookup_address(Ipv4Addr::new(10, 115, 9, 1)),
+        Some(child_id)
+    );
 }

@@ -41,6 +41,7 @@ impl<C: Cipher> Node<C> {
                 reason,
             });
         }
+        self.report_static_conflicts();
         if applied.reannounced {
             self.topology.reannounce(unix);
         }

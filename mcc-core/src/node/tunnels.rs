@@ -216,16 +216,44 @@ impl<C: Cipher> Node<C> {
         if self.tunnels.slot_of_endpoint(&remote_endpoint).is_some() {
             return Err(CommandError::Full);
         }
+        let local_endpoint = key.id();
+        // The server endpoint's static address, as the network signed it: bound here to
+        // the server endpoint on both sides (the client sends to it, the server resolves
+        // it), unless somebody else holds it first.
+        let server_endpoint = cert.body.subject;
+        let static_addr = info.static_addr.map(core::net::Ipv4Addr::from);
+        if let Some(a) = static_addr {
+            if !crate::resolver::is_static_host(a) {
+                return Err(CommandError::BadStaticAddress);
+            }
+            let bound = self.resolver.static_holder(a);
+            let certified = self.topology.static_holder(a).filter(|h| {
+                self.topology
+                    .get(h)
+                    .is_some_and(|r| r.kind == RecordKind::ServerEndpoint)
+            });
+            if let Some(h) = bound.or(certified).filter(|h| *h != server_endpoint) {
+                return Err(CommandError::StaticAddressTaken(h));
+            }
+        }
         let slot = self.tunnels.free_slot().ok_or(CommandError::Full)?;
         // Pinned while the tunnel exists: its traffic is addressed by it.
         self.resolver
             .pin(remote_endpoint)
             .map_err(|_| CommandError::Full)?;
-        let local_endpoint = key.id();
-        let (kind, names) = if server_side {
-            (RecordKind::ServerEndpoint, info.dns_names.clone())
+        if let Some(a) = static_addr {
+            self.resolver
+                .bind_static(a, server_endpoint)
+                .expect("checked above");
+        }
+        let (kind, names, record_addr) = if server_side {
+            (
+                RecordKind::ServerEndpoint,
+                info.dns_names.clone(),
+                info.static_addr,
+            )
         } else {
-            (RecordKind::ClientEndpoint, Vec::new())
+            (RecordKind::ClientEndpoint, Vec::new(), None)
         };
         let unix = self.unix_time();
         self.topology.set_local(
@@ -235,11 +263,13 @@ impl<C: Cipher> Node<C> {
                 seq: 0,
                 kind,
                 names,
+                static_addr: record_addr,
                 proof: None,
             },
             Some((&key, cert.encoded().to_vec())),
             unix,
         );
+        self.report_static_conflicts();
         self.tunnels.install(
             slot,
             Tunnel {
@@ -271,6 +301,9 @@ impl<C: Cipher> Node<C> {
         };
         self.conntrack.forget_tunnel(slot as u16);
         self.resolver.unpin(&t.remote_endpoint);
+        // Whichever side this is, the server endpoint's static address goes with it.
+        let server_endpoint = t.cert.body.subject;
+        self.resolver.unbind_static(&server_endpoint);
         self.topology.remove_local(&t.local_endpoint);
         self.emit(Event::TunnelDown {
             remote_endpoint: t.remote_endpoint,

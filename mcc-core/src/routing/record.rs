@@ -9,6 +9,9 @@
 //! must be the record's `parent`). Server endpoint names must be the tunnel certificate's
 //! DNS names; node certificates carry no DNS names, so a node's names stay uncertified
 //! claims (first claimant wins, certified service names win over them: `Topology::names`).
+//! Static addresses follow the same rule: a server endpoint's must be the one its tunnel
+//! certificate signs (a certified claim), a node's is its own claim (`static-addr`), and
+//! a client endpoint has none (`Topology::static_holder` decides between claimants).
 //!
 //! The signature does not cover the certificate: a root, which never forwards records,
 //! keeps neither once it has checked them (the root's bytes per node, docs/SCALE.md).
@@ -20,7 +23,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// Context string of a record signature.
-pub const RECORD_CONTEXT: &[u8] = b"mcc-record-v1";
+pub const RECORD_CONTEXT: &[u8] = b"mcc-record-v2";
 
 /// Why a record from a child was refused. Reported in `Event::RecordRefused`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub enum Refusal {
     Full,
     /// Another known ID has the same short ID; the first one keeps it.
     ShortIdTaken,
+    /// The node's static address is not a host of 10.115.0.0/16.
+    BadStaticAddress,
 }
 
 impl core::fmt::Display for Refusal {
@@ -48,6 +53,9 @@ impl core::fmt::Display for Refusal {
             Refusal::ChildFull => f.write_str("the sender's share of the table is full"),
             Refusal::Full => f.write_str("the topology table is full"),
             Refusal::ShortIdTaken => f.write_str("another node has the same short ID"),
+            Refusal::BadStaticAddress => {
+                f.write_str("static address is not a host of 10.115.0.0/16")
+            }
         }
     }
 }
@@ -56,7 +64,7 @@ impl core::fmt::Display for Refusal {
 pub fn signed_message(r: &Record) -> Vec<u8> {
     let mut m = Vec::with_capacity(RECORD_CONTEXT.len() + 80);
     m.extend_from_slice(RECORD_CONTEXT);
-    let body = (&r.id, &r.parent, r.seq, r.kind, &r.names);
+    let body = (&r.id, &r.parent, r.seq, r.kind, &r.names, &r.static_addr);
     m.extend_from_slice(&postcard::to_allocvec(&body).expect("serializable"));
     m
 }
@@ -76,7 +84,9 @@ pub fn signature_ok(r: &Record) -> bool {
 }
 
 /// Checks a record from a child: its signature, and that its certificate verifies here and
-/// certifies this ID as this kind, under this parent (endpoints), with these names.
+/// certifies this ID as this kind, under this parent (endpoints), with these names and
+/// static address (a server endpoint's is its certificate's; a node's is a host of
+/// 10.115.0.0/16; a client endpoint has none).
 pub fn verify(r: &Record, trust: &TrustStore, unix_secs: u64) -> Result<(), Refusal> {
     let proof = r.proof.as_ref().ok_or(Refusal::BadSignature)?;
     let cert = Certificate::decode(&proof.cert).map_err(Refusal::BadCertificate)?;
@@ -89,20 +99,35 @@ pub fn verify(r: &Record, trust: &TrustStore, unix_secs: u64) -> Result<(), Refu
             if id != r.id {
                 return Err(wrong);
             }
+            if r.static_addr
+                .is_some_and(|a| !crate::resolver::is_static_host(a.into()))
+            {
+                return Err(Refusal::BadStaticAddress);
+            }
         }
         RecordKind::ServerEndpoint | RecordKind::ClientEndpoint => {
             trust
                 .verify_tunnel(&cert, unix_secs)
                 .map_err(Refusal::BadCertificate)?;
             let t = cert.tunnel().ok_or(wrong)?;
+            // Exactly the certificate's static address: a server endpoint cannot claim one
+            // the network did not sign, nor hide the one it did.
             let (endpoint, node, names_ok) = if r.kind == RecordKind::ServerEndpoint {
                 let ok = r
                     .names
                     .iter()
                     .all(|n| t.dns_names.iter().any(|d| d.eq_ignore_ascii_case(n)));
-                (cert.body.subject, t.server_node, ok)
+                (
+                    cert.body.subject,
+                    t.server_node,
+                    ok && r.static_addr == t.static_addr,
+                )
             } else {
-                (t.client_endpoint, t.client_node, r.names.is_empty())
+                (
+                    t.client_endpoint,
+                    t.client_node,
+                    r.names.is_empty() && r.static_addr.is_none(),
+                )
             };
             if endpoint != r.id || r.parent != Some(node) || !names_ok {
                 return Err(wrong);
@@ -157,6 +182,7 @@ mod tests {
             seq: 5,
             kind: RecordKind::Node,
             names: alloc::vec!["a".into()],
+            static_addr: Some([10, 115, 0, 5]),
             proof: None,
         };
         sign(&mut r, &key, cert.encoded().to_vec());
@@ -173,6 +199,8 @@ mod tests {
             |r: &mut Record| r.parent = Some(NodeId([2; 32])),
             |r: &mut Record| r.names.push("b".into()),
             |r: &mut Record| r.kind = RecordKind::ClientEndpoint,
+            |r: &mut Record| r.static_addr = Some([10, 115, 0, 6]),
+            |r: &mut Record| r.static_addr = None,
         ] {
             let mut bad = r.clone();
             change(&mut bad);
@@ -181,6 +209,31 @@ mod tests {
         let mut bare = r.clone();
         bare.proof = None;
         assert_eq!(verify(&bare, &p.trust, 10), Err(Refusal::BadSignature));
+    }
+
+    #[test]
+    fn a_node_claims_only_a_host_of_the_static_network() {
+        let mut p = pki();
+        let (key, r) = node_record(&mut p, NodeId([1; 32]));
+        let cert = r.proof.as_ref().unwrap().cert.clone();
+        for (addr, ok) in [
+            (None, true),
+            (Some([10, 115, 200, 1]), true),
+            (Some([10, 115, 0, 0]), false),
+            (Some([10, 115, 255, 255]), false),
+            (Some([10, 83, 0, 1]), false),
+            (Some([8, 8, 8, 8]), false),
+        ] {
+            let mut c = r.clone();
+            c.static_addr = addr;
+            sign(&mut c, &key, cert.clone());
+            let want = if ok {
+                Ok(())
+            } else {
+                Err(Refusal::BadStaticAddress)
+            };
+            assert_eq!(verify(&c, &p.trust, 10), want, "{addr:?}");
+        }
     }
 
     #[test]
@@ -228,7 +281,7 @@ mod tests {
             server_node,
             targets: crate::cert::Target::parse_list("udp:1").unwrap(),
             dns_names: alloc::vec!["svc".into()],
-            static_addr: None,
+            static_addr: Some([10, 115, 7, 9]),
             external_addr: None,
         };
         let cert = issue::tunnel(&p.net, &ep.id(), info, 0, 1000).unwrap();
@@ -238,6 +291,7 @@ mod tests {
             seq: 1,
             kind: RecordKind::ServerEndpoint,
             names: alloc::vec!["svc".into()],
+            static_addr: Some([10, 115, 7, 9]),
             proof: None,
         };
         sign(&mut r, &ep, cert.encoded().to_vec());
@@ -249,6 +303,9 @@ mod tests {
         };
         assert!(resign(r.clone(), |r| r.names = alloc::vec!["other".into()]).is_err());
         assert!(resign(r.clone(), |r| r.parent = Some(NodeId([9; 32]))).is_err());
+        // The static address is the certificate's, neither another one nor none.
+        assert!(resign(r.clone(), |r| r.static_addr = Some([10, 115, 7, 8])).is_err());
+        assert!(resign(r.clone(), |r| r.static_addr = None).is_err());
         // The client endpoint: hosted by the client node, no names.
         let mut c = Record {
             id: client_ep.id(),
@@ -256,13 +313,49 @@ mod tests {
             seq: 1,
             kind: RecordKind::ClientEndpoint,
             names: alloc::vec![],
+            static_addr: None,
             proof: None,
         };
         sign(&mut c, &client_ep, cert.encoded().to_vec());
         assert_eq!(verify(&c, &p.trust, 10), Ok(()));
+        // A client endpoint has no static address, not even the server's.
+        let mut claiming = c.clone();
+        claiming.static_addr = Some([10, 115, 7, 9]);
+        sign(&mut claiming, &client_ep, cert.encoded().to_vec());
+        assert!(verify(&claiming, &p.trust, 10).is_err());
         c.names.push("svc".into());
         sign(&mut c, &client_ep, cert.encoded().to_vec());
         assert!(verify(&c, &p.trust, 10).is_err());
+    }
+
+    /// The sizes docs/PROTOCOL.md gives for a signed node record in a topology update.
+    #[test]
+    fn a_signed_node_update_is_284_bytes_and_a_static_address_adds_4() {
+        let mut p = pki();
+        let key = Identity::generate(&mut p.rng);
+        let t0 = 1_767_225_600;
+        let cert = issue::node(&p.net, &key.id(), t0, t0 + 365 * 86_400);
+        assert_eq!(cert.encoded().len(), 141);
+        let size = |static_addr: Option<[u8; 4]>| {
+            let mut r = Record {
+                id: key.id(),
+                parent: Some(NodeId([1; 32])),
+                seq: next_seq(0, t0),
+                kind: RecordKind::Node,
+                names: alloc::vec![],
+                static_addr,
+                proof: None,
+            };
+            let bare = postcard::to_allocvec(&r).unwrap().len();
+            sign(&mut r, &key, cert.encoded().to_vec());
+            let u = crate::wire::rpc::TopologyUpdate {
+                upto: 1,
+                entries: alloc::vec![crate::wire::rpc::Entry::Upsert(r)],
+            };
+            (bare, postcard::to_allocvec(&u).unwrap().len())
+        };
+        assert_eq!(size(None), (74, 284));
+        assert_eq!(size(Some([10, 115, 4, 4])), (78, 288));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | 0x07 | revocation 144                             flooded to every neighbour, paced
 //! | 0x08 | ttl | origin 32 | query u64 | len | name     name lookup, up the tree
 //! | 0x09 |                                            child leaves this parent
+//! | 0x0A | ttl | origin 32 | query u64 | addr 4       static address lookup, up the tree
 //! | 0x10 + rung |                                     NAT probe: "answer after delay[rung]"
 //! | 0x18 + rung |                                     the delayed answer to a NAT probe
 //! ```
@@ -124,6 +125,9 @@ pub struct Record {
     pub kind: RecordKind,
     /// DNS names it answers to.
     pub names: Vec<String>,
+    /// Its static address (inside 10.115.0.0/16): a node's own claim (`static-addr`), or a
+    /// server endpoint's address as its tunnel certificate signs it.
+    pub static_addr: Option<[u8; 4]>,
     /// What proves the record (see [`Proof`]). Always present on the wire; a root, which
     /// never forwards records, drops it once it has verified it.
     pub proof: Option<alloc::boxed::Box<Proof>>,
@@ -134,7 +138,7 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proof {
     /// Ed25519 signature by the record's `id` (64 bytes, as two halves: serde's arrays stop
-    /// at 32) over `"mcc-record-v1" ‖ postcard(id, parent, seq, kind, names)`.
+    /// at 32) over `"mcc-record-v2" ‖ postcard(id, parent, seq, kind, names, static_addr)`.
     pub sig: [[u8; 32]; 2],
     /// The encoded certificate of `id`: its node certificate, or for an endpoint the tunnel
     /// certificate that names it and its hosting node.
@@ -442,6 +446,56 @@ impl<'a> Lookup<'a> {
     }
 }
 
+/// A static address lookup travelling up the tree, hop by hop, to the root (which decides
+/// who holds an address: the first claimant it heard of, a certified claim before any
+/// other). The answer comes back as a routed [`LookupReply`] with at most one ID.
+///
+/// ```text
+/// | 0x0A | ttl | origin id 32 | query u64 | address 4 |      46 B
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressLookup {
+    /// Hops left; the lookup is dropped at zero.
+    pub ttl: u8,
+    /// The node asking (where the reply is routed).
+    pub origin: NodeId,
+    /// The origin's query number, echoed in the reply: random, as for [`Lookup`].
+    pub query: u64,
+    /// The static address asked about (any IPv4 address parses; the receiver checks it).
+    pub addr: [u8; 4],
+}
+
+/// Kind byte of an [`AddressLookup`].
+pub const KIND_ADDRESS_LOOKUP: u8 = 0x0A;
+/// Encoded length of an [`AddressLookup`].
+pub const ADDRESS_LOOKUP_LEN: usize = 1 + 1 + 32 + 8 + 4;
+
+impl AddressLookup {
+    /// Parses a lookup; the length must be exactly [`ADDRESS_LOOKUP_LEN`].
+    pub fn parse(b: &[u8]) -> Result<AddressLookup> {
+        if b.first() != Some(&KIND_ADDRESS_LOOKUP) || b.len() != ADDRESS_LOOKUP_LEN {
+            return Err(Error);
+        }
+        Ok(AddressLookup {
+            ttl: b[1],
+            origin: NodeId(arr_at(b, 2)?),
+            query: super::u64_at(b, 34)?,
+            addr: arr_at(b, 42)?,
+        })
+    }
+
+    /// Writes the lookup; fails for a buffer shorter than [`ADDRESS_LOOKUP_LEN`].
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        let out = out.get_mut(..ADDRESS_LOOKUP_LEN).ok_or(Error)?;
+        out[0] = KIND_ADDRESS_LOOKUP;
+        out[1] = self.ttl;
+        out[2..34].copy_from_slice(&self.origin.0);
+        out[34..42].copy_from_slice(&self.query.to_le_bytes());
+        out[42..46].copy_from_slice(&self.addr);
+        Ok(ADDRESS_LOOKUP_LEN)
+    }
+}
+
 /// Kind byte of a [`LookupReply`] control message.
 pub const LOOKUP_REPLY_KIND: u8 = 4;
 /// Most IDs one reply carries (providers of one name).
@@ -620,6 +674,7 @@ mod tests {
             seq: 3,
             kind: RecordKind::Node,
             names: alloc::vec!["a".into()],
+            static_addr: Some([10, 115, 1, 2]),
             proof: Some(alloc::boxed::Box::new(Proof::new(
                 [9; 64],
                 alloc::vec![7; 140],
@@ -774,6 +829,27 @@ mod tests {
     }
 
     #[test]
+    fn address_lookup_roundtrip_and_exact_length() {
+        let l = AddressLookup {
+            ttl: 64,
+            origin: NodeId([3; 32]),
+            query: 0x0102_0304_0506_0708,
+            addr: [10, 115, 7, 9],
+        };
+        let mut b = [0u8; 64];
+        assert_eq!(l.emit(&mut b), Ok(ADDRESS_LOOKUP_LEN));
+        assert_eq!(ADDRESS_LOOKUP_LEN, 46);
+        assert_eq!(AddressLookup::parse(&b[..46]), Ok(l));
+        assert_eq!(&b[42..46], &[10, 115, 7, 9]);
+        assert_eq!(&b[34..42], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert!(AddressLookup::parse(&b[..45]).is_err(), "short");
+        assert!(AddressLookup::parse(&b[..47]).is_err(), "long");
+        b[0] = KIND_LOOKUP;
+        assert!(AddressLookup::parse(&b[..46]).is_err(), "another kind");
+        assert!(l.emit(&mut [0u8; 45]).is_err());
+    }
+
+    #[test]
     fn lookup_reply_roundtrip_and_count_bounds() {
         let mut ids = heapless::Vec::new();
         for i in 0..MAX_LOOKUP_IDS as u8 {
@@ -844,6 +920,7 @@ mod tests {
             seq: 1,
             kind: RecordKind::ServerEndpoint,
             names,
+            static_addr: None,
             proof: Some(alloc::boxed::Box::new(Proof::new([0; 64], alloc::vec![]))),
         };
         let enc = |u: &TopologyUpdate| postcard::to_allocvec(u).unwrap();

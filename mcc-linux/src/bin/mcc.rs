@@ -21,7 +21,7 @@ use std::process::ExitCode;
     version,
     about = "mcc client: query the daemon and provision certificates"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// The daemon's UNIX socket path.
     #[arg(
         short = 's',
@@ -89,7 +89,8 @@ enum Cmd {
     },
     /// Initialize this node: key, certificate and a complete mcc.conf.
     Init {
-        /// Parent nodes: comma-separated ip:port or ip items.
+        /// Parent nodes: comma-separated ip:port, ip, host:port or host items, each
+        /// optionally NODEID@ in front to accept only that node there.
         #[arg(short = 'p', long = "parents", value_delimiter = ',')]
         parents: Vec<String>,
         /// Read the network private key from standard input.
@@ -136,8 +137,10 @@ enum Cmd {
         remote_node: String,
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
-        #[arg(long = "static-ip-address")]
-        static_ip_address: Option<Ipv4Addr>,
+        /// Static address of the server endpoint, signed into the certificate; the
+        /// default 10.115.0.0/16 means none.
+        #[arg(long = "static-ip-address", value_parser = static_ip)]
+        static_ip_address: Option<StaticIp>,
         #[arg(long = "external-ip-address")]
         external_ip_address: Option<Ipv4Addr>,
         /// Configuration directory of this (server) node.
@@ -163,8 +166,8 @@ enum Cmd {
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
         /// Static overlay address (create-tunnel's --static-ip-address).
-        #[arg(long = "static-address")]
-        static_address: Option<Ipv4Addr>,
+        #[arg(long = "static-address", value_parser = static_ip)]
+        static_address: Option<StaticIp>,
         /// Comma-separated protocol:port pairs the client may reach on the device.
         #[arg(long)]
         targets: String,
@@ -179,6 +182,23 @@ enum Cmd {
         /// Output directory (default: CONFIG_DIR/tunnels, where mccd reads tunnels; the
         /// docs' /etc/mcc/dependent-nodes is deprecated with this command).
         output_directory: Option<PathBuf>,
+    },
+    /// Safely replace the forwarding rules with those of FILE, after a confirmation.
+    ///
+    /// FILE holds lines `port from PORT1 to IP:PORT2 protocol tcp|udp`: local PORT1 is
+    /// forwarded to PORT2 of IP, an address of the MCC network (of another node's tunnel
+    /// endpoint, which must allow that port). mccd applies the rules at once; this command
+    /// then asks "keep these rules? [y/N]" (on standard error; the answer is read from
+    /// standard input). Without a yes within the daemon's forwarding-rules-commit-timeout
+    /// (7s by default; say your SSH connection dropped with the new rules), mccd itself puts
+    /// the previous rules back. Kept rules replace the daemon's forwarding-rules file, so
+    /// they hold after a restart. Exit code 0 when the rules were kept, 1 when not.
+    ApplyForwardingRules {
+        /// Keep the rules without asking (the safety net is then the script's own).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// The rules file.
+        file: PathBuf,
     },
     /// Generate a self-signed CA key and certificate.
     GenerateCaCertificate {
@@ -353,7 +373,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 targets,
                 remote_node,
                 dns_names,
-                static_ip_address,
+                static_ip_address: static_ip_address.and_then(|s| s.0),
                 external_ip_address,
                 config_dir,
                 output_directory,
@@ -386,13 +406,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 targets,
                 remote_node,
                 dns_names,
-                static_ip_address: static_address,
+                static_ip_address: static_address.and_then(|s| s.0),
                 external_ip_address: Some(ipv4_address),
                 config_dir,
                 output_directory,
             };
             create_tunnel(s, t)?;
         }
+        Cmd::ApplyForwardingRules { yes, file } => apply_forwarding_rules(s, &file, yes)?,
         Cmd::GenerateCaCertificate {
             name,
             output_directory,
@@ -424,6 +445,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+/// A `--static-ip-address` value: a host of 10.115.0.0/16, or `10.115.0.0/16` for none.
+#[derive(Clone, Debug)]
+struct StaticIp(Option<Ipv4Addr>);
+
+fn static_ip(v: &str) -> Result<StaticIp, String> {
+    config::parse_static_addr(v).map(StaticIp)
 }
 
 /// What `create-tunnel` (and the deprecated `generate-dependent-node-certificate`) takes.
@@ -492,6 +521,71 @@ fn create_tunnel(s: &Path, t: TunnelArgs) -> Result<(), Fail> {
 
 fn now() -> u64 {
     clock::unix_now()
+}
+
+/// What came of the question on the terminal.
+enum Answer {
+    Line(String),
+    /// Standard input is closed: no answer will come.
+    Closed,
+    TimedOut,
+}
+
+/// A line of standard input within `wait`. The read goes on in a thread of its own, which
+/// the process does not wait for when it times out.
+fn answer_within(wait: std::time::Duration) -> Answer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let n = std::io::stdin().read_line(&mut line);
+        let _ = tx.send(match n {
+            Ok(0) | Err(_) => Answer::Closed,
+            Ok(_) => Answer::Line(line),
+        });
+    });
+    rx.recv_timeout(wait).unwrap_or(Answer::TimedOut)
+}
+
+/// `apply-forwarding-rules`: the daemon forwards FILE's rules on trial; a yes keeps them.
+fn apply_forwarding_rules(s: &Path, file: &Path, yes: bool) -> Result<(), Fail> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let v = ask(
+        s,
+        Request::ApplyForwardingRules {
+            file: file.display().to_string(),
+            text,
+        },
+    )?;
+    let id = v["id"].as_str().unwrap_or_default().to_string();
+    let secs = v["timeout_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+    eprintln!(
+        "mcc: {} forwarding rules of {} applied; the previous ones come back in {secs} s unless these are kept",
+        v["rules"].as_u64().unwrap_or(0),
+        file.display()
+    );
+    let keep = yes || {
+        eprint!("keep these rules? [y/N] ");
+        match answer_within(std::time::Duration::from_secs_f64(secs)) {
+            Answer::Line(l) => matches!(l.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+            Answer::Closed => false,
+            Answer::TimedOut => {
+                eprintln!();
+                return Err(Fail::Daemon(anyhow!(
+                    "no answer within {secs} s: mccd has put the previous forwarding rules back"
+                )));
+            }
+        }
+    };
+    if !keep {
+        ask(s, Request::RevertForwardingRules { id })?;
+        return Err(Fail::Daemon(anyhow!(
+            "not kept: the previous forwarding rules are back"
+        )));
+    }
+    let v = ask(s, Request::ConfirmForwardingRules { id })?;
+    println!("kept; saved to {}", v["saved"].as_str().unwrap_or_default());
+    Ok(())
 }
 
 /// Reads the network private key (base64) from standard input; it must match the network

@@ -13,7 +13,7 @@ use std::process::ExitCode;
     version,
     about = "mcc daemon: runs a node of the mcc overlay network"
 )]
-struct Args {
+pub(crate) struct Args {
     /// Print the default configuration file (every key, its default and a comment).
     #[arg(short = 'C', long = "print-config")]
     print_config: bool,

@@ -5,7 +5,7 @@ use super::values::core_duration;
 use super::{ConfigError, DaemonConfig, RESOLVER_CAPACITY};
 use crate::store::{self, StoreError};
 use mcc_core::cert::{CertError, CertKind, TrustStore};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -68,7 +68,8 @@ fn checked_at(cert: &mcc_core::cert::Certificate, unix_secs: u64) -> u64 {
 }
 
 /// Builds the node's configuration: reads the key and certificates, checks the chain at
-/// `unix_secs` and resolves the parents.
+/// `unix_secs` and resolves the parents (with their configured pins; the remembered ones
+/// are [`crate::parent_pins`]'s to add).
 pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadError> {
     let identity = store::read_identity(&cfg.node_private_key)?;
     let certificate = store::read_certificate(&cfg.node_certificate)?;
@@ -141,8 +142,14 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
     let parents = cfg
         .parents
         .iter()
-        .map(|entry| resolve_parent(cfg, entry))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|entry| {
+            Ok(Parent {
+                addr: resolve_parent(cfg, &entry.addr)?,
+                pin: entry.pin,
+                seen: None,
+            })
+        })
+        .collect::<Result<Vec<_>, LoadError>>()?;
 
     // keep-alive-period is the idle check; unanswered traffic is checked sooner.
     let idle_check = core_duration(cfg.keep_alive_period);
@@ -176,11 +183,13 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
         certificate,
         trust,
         parents,
+        allow_parent_id_change: cfg.parents_allow_id_change,
         names: cfg.dns_names.clone(),
         internet: cfg.internet(),
         timers,
         limits,
         resolver,
+        static_addr: cfg.static_addr,
     })
 }
 

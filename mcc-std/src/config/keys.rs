@@ -1,7 +1,8 @@
 //! The keys of `mcc.conf`, in the order `mccd -C` prints them: each with its default, its doc
 //! line and its parser. Adding a key is adding an entry here (and its field).
 
-use super::net::{ipv4_network, ipv6_network, parent, socket_addr, static_addr};
+use super::net::{ipv4_network, ipv6_network, socket_addr, static_addr};
+use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
@@ -29,9 +30,18 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "parents",
         default: "",
-        doc: "Parent nodes in priority order, comma-separated: ip:port, host:port, ip or host \
-              (port 9376).",
-        value: Value::Set(|c, v, _| set(&mut c.parents, list_of(v, parent))),
+        doc: "Parent nodes in priority order, comma-separated: ip:port, host:port, ip or host\n\
+              (port 9376), each optionally NODEID@ in front (the ID `mcc id` prints there) to\n\
+              take only that node as the parent there. Otherwise the first node met at an\n\
+              address is remembered in data-dir and another one answering there is refused.",
+        value: Value::Set(|c, v, _| set(&mut c.parents, ParentEntry::parse_list(v))),
+    },
+    Key {
+        name: "parents-allow-id-change",
+        default: "false",
+        doc: "Accept a node other than the one remembered at a parent's address (its key was\n\
+              replaced) and remember it instead; a NODEID@ in parents is enforced regardless.",
+        value: Value::Set(|c, v, _| set(&mut c.parents_allow_id_change, boolean(v))),
     },
     Key {
         name: "parents-resolve-period",
@@ -110,8 +120,8 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         name: "firewall-chain-name",
         default: "MCC",
         doc: "Name of the nftables table (family inet) mccd owns: the NAT and forwarding rules of\n\
-              external tunnels and of the exit node, the gateway's marks (docs/FIREWALL.md).\n\
-              Give each mccd on one host its own.",
+              external tunnels, of forwarding rules and of the exit node, the gateway's marks\n\
+              (docs/FIREWALL.md). Give each mccd on one host its own.",
         value: Value::Set(|c, v, _| set(&mut c.firewall_chain_name, firewall_name(v))),
     },
     Key {
@@ -119,6 +129,21 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         default: "60s",
         doc: "Idle time after which a NAT entry of an external tunnel is gone (whole seconds).",
         value: Value::Set(|c, v, _| set(&mut c.nat_table_expiry, whole_seconds(v))),
+    },
+    // The docs' default, /etc/mcc/forwarding-rules.conf, for the configuration directory /etc/mcc.
+    Key {
+        name: "forwarding-rules",
+        default: "forwarding-rules.conf",
+        doc: "Forwarding rules file: `port from PORT1 to IP:PORT2 protocol tcp|udp` a line forwards\n\
+              local PORT1 to PORT2 of an overlay address; replaced by `mcc apply-forwarding-rules`.",
+        value: Value::Set(|c, v, dir| set(&mut c.forwarding_rules, path(dir, v))),
+    },
+    Key {
+        name: "forwarding-rules-commit-timeout",
+        default: "7s",
+        doc: "How long `mcc apply-forwarding-rules` waits for a yes before mccd puts the previous\n\
+              rules back (the operator's SSH connection may have dropped with the new ones).",
+        value: Value::Set(|c, v, _| set(&mut c.forwarding_rules_commit_timeout, duration(v))),
     },
     Key {
         name: "dns-addr",
@@ -141,13 +166,15 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "resolver.ipv4-network",
         default: "10.83.0.0/16",
-        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs.",
+        doc: "IPv4 network of the local, dynamically assigned addresses of node IDs; the DNS\n\
+              server answers its reverse zone (83.10.in-addr.arpa for the default).",
         value: Value::Set(|c, v, _| set(&mut c.resolver_ipv4_network, ipv4_network(v))),
     },
     Key {
         name: "resolver.ipv6-network",
         default: "200::/7",
-        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs.",
+        doc: "IPv6 network of the local, dynamically assigned addresses of node IDs (the index\n\
+              fills the low 32 bits); the DNS server answers its reverse zone.",
         value: Value::Set(|c, v, _| set(&mut c.resolver_ipv6_network, ipv6_network(v))),
     },
     Key {
@@ -159,13 +186,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "resolver.domain",
         default: ".home.arpa",
-        doc: "Domain under which node IDs and names are resolved.",
+        doc: "Domain under which node IDs and names are resolved; a name of one label\n\
+              resolves without it too (DNS, NSS module).",
         value: Value::Set(|c, v, _| set(&mut c.resolver_domain, domain(v))),
     },
     Key {
         name: "resolver.ttl",
         default: "0",
-        doc: "TTL of DNS answers, in seconds.",
+        doc: "TTL of DNS answers and NSS module results, in seconds.",
         value: Value::Set(|c, v, _| {
             let ttl = v.parse();
             set(
@@ -240,19 +268,20 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     Key {
         name: "static-addr",
         default: "10.115.0.0/16",
-        doc: "Static address of this node inside 10.115.0.0/16 (10.115.0.0/16 means none).",
+        doc: "Static address of this node inside 10.115.0.0/16 (10.115.0.0/16 means none): on\n\
+              mcc0, and resolved network-wide by asking the root (the first claimant keeps it).",
         value: Value::Set(|c, v, _| set(&mut c.static_addr, static_addr(v))),
     },
     Key {
         name: "network-lookup-ttl",
         default: "64",
-        doc: "Hop limit of static address and DNS name lookups.",
+        doc: "Hop limit of lookups up the tree (static addresses, DNS names).",
         value: Value::Set(|c, v, _| set(&mut c.network_lookup_ttl, number_in(v, 1..=255, "TTL"))),
     },
     Key {
         name: "network-lookup-timeout",
         default: "20s",
-        doc: "Timeout of static address and DNS name lookups.",
+        doc: "How long a lookup up the tree (static address, DNS name) waits for its answer.",
         value: Value::Set(|c, v, _| set(&mut c.network_lookup_timeout, duration(v))),
     },
     // The default is the core's `Limits::default().max_peers` (a test checks).
@@ -277,8 +306,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("cert-update-enable", &["false"]),
     unsupported("cert-update-period", &[]),
     unsupported("dependent-nodes", &[]),
-    unsupported("forwarding-rules", &[]),
-    unsupported("forwarding-rules-commit-timeout", &[]),
     unsupported("dnsmasq-enable", &["false"]),
     unsupported("dnsmasq-directory", &[]),
     unsupported("dnsmasq-restart-command", &[]),

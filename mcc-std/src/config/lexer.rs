@@ -49,7 +49,7 @@ pub(super) fn for_each_entry(
 }
 
 /// `value` up to a `#` that starts it or follows a blank.
-fn strip_comment(value: &str) -> &str {
+pub(super) fn strip_comment(value: &str) -> &str {
     let mut prev_blank = true;
     for (i, c) in value.char_indices() {
         if c == '#' && prev_blank {

@@ -15,10 +15,12 @@
 
 mod core_config;
 mod error;
+mod forwarding_rules;
 mod internet;
 mod keys;
 mod lexer;
 mod net;
+mod parent_entry;
 mod table;
 mod tunnel_file;
 mod values;
@@ -30,6 +32,11 @@ mod tests;
 
 pub use core_config::{LoadError, core_config, resolve_parent};
 pub use error::ConfigError;
+pub use forwarding_rules::{
+    ForwardingRule, ForwardingRulesError, MAX_RULES, Protocol, RuleFile, RuleScope, load_rules,
+    parse_rules,
+};
+pub use parent_entry::ParentEntry;
 pub use tunnel_file::{TunnelConf, load_tunnels, parse_tunnel, tunnel_conf_text};
 
 use keys::KEYS;
@@ -45,7 +52,7 @@ pub const CONFIG_FILE: &str = "mcc.conf";
 /// Default UDP port of a node (`listen-addr`, and of a parent given without a port).
 pub const DEFAULT_PORT: u16 = 9376;
 /// The network static addresses are taken from; the network address itself means "none".
-pub const STATIC_NETWORK: Ipv4Addr = Ipv4Addr::new(10, 115, 0, 0);
+pub use mcc_core::resolver::STATIC_NETWORK;
 /// Capacity of the dynamic address pool (a /16 minus network and broadcast addresses).
 pub const RESOLVER_CAPACITY: u32 = 65534;
 /// Largest `max-peers`: the peer table is allocated up front.
@@ -58,6 +65,12 @@ pub const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "tra
 /// (for a warning) unless their value is empty or one that means "off".
 pub const UNSUPPORTED_KEYS: [&str; table::count_unsupported(KEYS)] = table::unsupported_names(KEYS);
 
+/// Parses a static address as the files and `mcc create-tunnel --static-ip-address` write
+/// it: a host of 10.115.0.0/16, or `10.115.0.0/16` (or nothing) for none.
+pub fn parse_static_addr(v: &str) -> Result<Option<Ipv4Addr>, String> {
+    net::static_addr(v)
+}
+
 /// The contents of `mcc.conf`, defaults filled in, paths made absolute against the
 /// configuration directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,8 +81,12 @@ pub struct DaemonConfig {
     pub dir: PathBuf,
     pub listen_addr: SocketAddr,
     /// Parents in priority order, each `ip:port` or `host:port` (a missing port is
-    /// [`DEFAULT_PORT`]); host names are resolved by [`core_config`].
-    pub parents: Vec<String>,
+    /// [`DEFAULT_PORT`]) with an optional pinned node ID; host names are resolved by
+    /// [`core_config`].
+    pub parents: Vec<ParentEntry>,
+    /// `parents-allow-id-change`: a node other than the one remembered at a parent's
+    /// address is accepted (and remembered); a configured pin is enforced regardless.
+    pub parents_allow_id_change: bool,
     pub parents_resolve_period: Duration,
     /// How often an idle parent is checked; frames that go unanswered start a check after
     /// `min(keep-alive-period, 20s)`.
@@ -88,6 +105,11 @@ pub struct DaemonConfig {
     pub firewall_chain_name: String,
     /// Idle time after which a NAT entry of an external tunnel expires; whole seconds.
     pub nat_table_expiry: Duration,
+    /// The forwarding rules file (`forwarding-rules`), read at start and written when
+    /// `mcc apply-forwarding-rules` is confirmed.
+    pub forwarding_rules: PathBuf,
+    /// How long new forwarding rules wait for confirmation before the previous ones return.
+    pub forwarding_rules_commit_timeout: Duration,
     pub dns_addr: SocketAddr,
     pub dns_enable: bool,
     /// Lowercase DNS names of this node.
@@ -147,7 +169,11 @@ impl DaemonConfig {
             path: dir.join(CONFIG_FILE),
             dir: dir.to_path_buf(),
             listen_addr: zero_addr,
-            parents: vec![String::new()],
+            parents: vec![ParentEntry {
+                addr: String::new(),
+                pin: None,
+            }],
+            parents_allow_id_change: true,
             parents_resolve_period: Duration::ZERO,
             keep_alive_period: Duration::ZERO,
             nat_keep_alive: NatKeepalivePolicy::Every(mcc_core::time::Duration::ZERO),
@@ -160,6 +186,8 @@ impl DaemonConfig {
             tun_device_mtu: 0,
             firewall_chain_name: String::new(),
             nat_table_expiry: Duration::ZERO,
+            forwarding_rules: nowhere.clone(),
+            forwarding_rules_commit_timeout: Duration::ZERO,
             dns_addr: zero_addr,
             dns_enable: false,
             dns_names: vec![String::new()],

@@ -86,6 +86,12 @@ where
 pub(super) fn ipv4_network(v: &str) -> Result<(Ipv4Addr, u8), String> {
     let usage = "a.b.c.d/prefix, e.g. 10.83.0.0/16";
     let n = network(v, usage, 8..=30, Ipv4Net::prefix_len, Ipv4Net::trunc)?;
+    // A dynamic address must never be mistaken for a static one (or the other way round).
+    if n.contains(&STATIC_NET.network()) || STATIC_NET.contains(&n.network()) {
+        return Err(format!(
+            "invalid network {v:?} (it overlaps {STATIC_NET}, the network of static addresses)"
+        ));
+    }
     Ok((n.addr(), n.prefix_len()))
 }
 
@@ -180,6 +186,25 @@ mod tests {
                 .unwrap_err()
                 .contains("use a.b.c.d/prefix")
         );
+    }
+
+    #[test]
+    fn the_dynamic_network_keeps_clear_of_the_static_one() {
+        for bad in [
+            "10.0.0.0/8",
+            "10.112.0.0/13",
+            "10.115.0.0/16",
+            "10.115.8.0/24",
+        ] {
+            assert!(
+                ipv4_network(bad)
+                    .unwrap_err()
+                    .contains("overlaps 10.115.0.0/16"),
+                "{bad}"
+            );
+        }
+        assert!(ipv4_network("10.116.0.0/16").is_ok());
+        assert!(ipv4_network("10.114.0.0/16").is_ok());
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn key_names_are_unique_and_every_key_is_parsed() {
 #[test]
 fn unsupported_keys_are_listed_with_their_line() {
     // The documented list, in table order.
-    assert_eq!(UNSUPPORTED_KEYS.len(), 18);
+    assert_eq!(UNSUPPORTED_KEYS.len(), 16);
     let names: Vec<&str> = KEYS
         .iter()
         .filter(|k| !is_supported(k))
@@ -154,7 +154,8 @@ fn trailing_comments_in_mcc_conf() {
          tun-device-mtu = 1400\t# tab\n")
     .unwrap();
     assert!(!cfg.dns_enable);
-    assert_eq!(cfg.parents, ["10.0.0.1:9376", "10.0.0.2:9376"]);
+    let addrs: Vec<&str> = cfg.parents.iter().map(|e| e.addr.as_str()).collect();
+    assert_eq!(addrs, ["10.0.0.1:9376", "10.0.0.2:9376"]);
     assert_eq!(
         cfg.network_certificates,
         [PathBuf::from("/etc/mcc/net#1.txt")]
@@ -185,7 +186,12 @@ fn errors_name_file_line_and_key_for_every_key_that_can_be_wrong() {
     ];
     let free = [
         &free[..],
-        &["network-certificates", "tunnels", "unix-socket-path"],
+        &[
+            "network-certificates",
+            "tunnels",
+            "unix-socket-path",
+            "forwarding-rules",
+        ],
     ]
     .concat();
     for k in KEYS.iter().filter(|k| is_supported(k)) {
@@ -260,11 +266,13 @@ fn tunnel_text_round_trips_and_names_every_key() {
 fn defaults_are_the_documented_ones() {
     // The key lines of `mccd -C`, pinned: a default changes only on purpose. The docs differ
     // on keep-alive-period (30s) and data-dir (/var/lib/mcc); keys.rs says why.
-    let want = "listen-addr = 0.0.0.0:9376\n# parents =\nparents-resolve-period = 1h\n\
+    let want = "listen-addr = 0.0.0.0:9376\n# parents =\nparents-allow-id-change = false\n\
+                parents-resolve-period = 1h\n\
                 keep-alive-period = 30m\nnat-keep-alive = auto\ntopology-update-period = 2m\n\
                 rejoin-period = 1m\nlog-level = info\n# log-file =\ndata-dir = data\n\
                 tun-device-name = mcc0\ntun-device-mtu = 1280\nfirewall-chain-name = MCC\n\
-                nat-table-expiry = 60s\ndns-addr = 127.0.0.1:8353\n\
+                nat-table-expiry = 60s\nforwarding-rules = forwarding-rules.conf\n\
+                forwarding-rules-commit-timeout = 7s\ndns-addr = 127.0.0.1:8353\n\
                 dns-enable = true\n# dns-names =\nresolver.ipv4-network = 10.83.0.0/16\n\
                 resolver.ipv6-network = 200::/7\nresolver.mac-address-mask = AE:00:00:00:00:00\n\
                 resolver.domain = .home.arpa\nresolver.ttl = 0\n\

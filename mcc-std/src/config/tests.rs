@@ -4,7 +4,7 @@ use super::*;
 use crate::store;
 use base64::Engine as _;
 use mcc_core::cert::issue;
-use mcc_core::config::{Limits, Timers};
+use mcc_core::config::{Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 
 fn p(text: &str) -> Result<DaemonConfig, ConfigError> {
@@ -13,6 +13,11 @@ fn p(text: &str) -> Result<DaemonConfig, ConfigError> {
 
 fn perr(text: &str) -> String {
     p(text).unwrap_err().to_string()
+}
+
+/// The addresses of the `parents` entries.
+fn addrs(parents: &[ParentEntry]) -> Vec<&str> {
+    parents.iter().map(|e| e.addr.as_str()).collect()
 }
 
 #[test]
@@ -46,7 +51,10 @@ fn init_text_sets_parents() {
     let dir = Path::new("/d");
     let text = init_config_text(&["10.0.0.1".into(), "root.example.com:7000".into()]);
     let cfg = parse(&text, &dir.join("mcc.conf"), dir).unwrap();
-    assert_eq!(cfg.parents, ["10.0.0.1:9376", "root.example.com:7000"]);
+    assert_eq!(
+        addrs(&cfg.parents),
+        ["10.0.0.1:9376", "root.example.com:7000"]
+    );
     assert_eq!(
         DaemonConfig {
             parents: Vec::new(),
@@ -90,7 +98,7 @@ fn values_parse() {
     .unwrap();
     assert_eq!(cfg.listen_addr, "[::]:1000".parse().unwrap());
     assert_eq!(
-        cfg.parents,
+        addrs(&cfg.parents),
         [
             "1.2.3.4:9376",
             "[fe80::1]:9376",
@@ -98,6 +106,8 @@ fn values_parse() {
             "host:9376"
         ]
     );
+    assert!(cfg.parents.iter().all(|e| e.pin.is_none()));
+    assert!(!cfg.parents_allow_id_change);
     assert_eq!(cfg.keep_alive_period, Duration::from_millis(500));
     assert_eq!(cfg.rejoin_period, Duration::from_secs(2 * 86400));
     assert_eq!(cfg.log_level, "debug");
@@ -312,12 +322,51 @@ fn errors_name_file_line_and_key() {
             "/etc/mcc/mcc.conf:1: tun-device-name: invalid device name \"a/b\" (1 to 15 characters, no '/', ':' or spaces)",
         ),
         ("data-dir =", "/etc/mcc/mcc.conf:1: data-dir: empty path"),
+        (
+            "# pinned\nparents = 10.0.0.2, nodeid@10.0.0.1",
+            "/etc/mcc/mcc.conf:2: parents: invalid parent \"nodeid@10.0.0.1\": invalid node ID \"nodeid\": a node ID is 52 base32 characters (the ID before @ is what `mcc id` prints)",
+        ),
+        (
+            "parents-allow-id-change = yes",
+            "/etc/mcc/mcc.conf:1: parents-allow-id-change: invalid value \"yes\" (use true or false)",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(&perr(text), want, "{text}");
     }
     let long = format!("unix-socket-path = /{}", "x".repeat(120));
     assert!(perr(&long).starts_with("/etc/mcc/mcc.conf:1: unix-socket-path: /xxx"));
+}
+
+#[test]
+fn pinned_parents_reach_the_core_with_their_ids() {
+    let s = setup();
+    let root = Identity::from_secret([9; 32]).id();
+    std::fs::write(
+        s.dir.path().join("mcc.conf"),
+        format!(
+            "parents = {root}@127.0.0.1:4000, localhost, {root}@[::1]\nparents-allow-id-change = true\n"
+        ),
+    )
+    .unwrap();
+    let cfg = load(s.dir.path()).unwrap();
+    assert_eq!(
+        cfg.parents
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>(),
+        [
+            format!("{root}@127.0.0.1:4000"),
+            "localhost:9376".into(),
+            format!("{root}@[::1]:9376")
+        ]
+    );
+    let c = core_config(&cfg, 1000).unwrap();
+    let pins: Vec<_> = c.parents.iter().map(|p| (p.pin, p.seen)).collect();
+    assert_eq!(pins, [(Some(root), None), (None, None), (Some(root), None)]);
+    assert_eq!(c.parents[0].addr, "127.0.0.1:4000".parse().unwrap());
+    assert_eq!(c.parents[1].addr.port(), 9376);
+    assert!(c.allow_parent_id_change);
 }
 
 #[test]
@@ -333,7 +382,7 @@ fn load_requires_the_file() {
     );
     std::fs::write(d.path().join("mcc.conf"), "parents = 10.0.0.1\n").unwrap();
     let cfg = load(d.path()).unwrap();
-    assert_eq!(cfg.parents, ["10.0.0.1:9376"]);
+    assert_eq!(addrs(&cfg.parents), ["10.0.0.1:9376"]);
     assert_eq!(cfg.path, d.path().join("mcc.conf"));
 }
 
@@ -483,10 +532,11 @@ fn core_config_happy_path() {
     assert_eq!(
         c.parents,
         [
-            "127.0.0.1:4000".parse::<SocketAddr>().unwrap(),
-            "[::1]:9376".parse().unwrap()
+            Parent::new("127.0.0.1:4000".parse::<SocketAddr>().unwrap()),
+            Parent::new("[::1]:9376".parse().unwrap())
         ]
     );
+    assert!(!c.allow_parent_id_change);
     assert_eq!(c.names, ["cam"]);
     assert_eq!(c.timers.keepalive.as_secs(), 10);
     assert_eq!(c.timers.idle_check.as_secs(), 10);
@@ -554,10 +604,13 @@ fn core_config_errors_name_the_file() {
 
     // An unresolvable parent.
     let cfg = DaemonConfig {
-        parents: vec!["no-such-host.invalid:1".into()],
+        parents: vec![ParentEntry {
+            addr: "no-such-host.invalid:1".into(),
+            pin: None,
+        }],
         ..cfg
     };
-    let e = resolve_parent(&cfg, &cfg.parents[0])
+    let e = resolve_parent(&cfg, &cfg.parents[0].addr)
         .unwrap_err()
         .to_string();
     assert!(

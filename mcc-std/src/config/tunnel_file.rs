@@ -45,7 +45,8 @@ static TUNNEL_KEYS: &[Key<TunnelConf>] = &[
     Key {
         name: "dns-names",
         default: "",
-        doc: "Comma-separated DNS names of the server endpoint.",
+        doc: "Comma-separated DNS names of the server endpoint; on this node they replace the\n\
+              certificate's names (empty: the certificate's).",
         value: Value::Set(|t, v, _| set(&mut t.dns_names, dns_names(v))),
     },
     Key {

@@ -36,6 +36,17 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
             from.as_ref().map(name),
             to.as_ref().map(name)
         ),
+        Event::ParentPinned { addr, id } => format!("parent {addr} pinned to {}", name(id)),
+        Event::ParentRefused {
+            addr,
+            expected,
+            offered,
+        } => format!(
+            "refused {} at parent {addr} (pinned to {})",
+            name(offered),
+            name(expected)
+        ),
+        Event::ParentUnanswered { addr, .. } => format!("no answer at parent {addr}"),
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
@@ -47,6 +58,9 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::RevocationRefused { reason, .. } => format!("revocation refused: {reason}"),
         Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),
+        Event::StaticAddressTaken { id, addr, holder } => {
+            format!("static address {addr} of {id} refused: held by {holder}")
+        }
         Event::Dropped { reason } => format!("dropped: {reason}"),
         Event::OwnCertificateInvalid { reason, unix_secs } => {
             format!("own certificate: {reason} at clock {unix_secs}; no links until it is")

@@ -178,6 +178,7 @@ fn topology_heap(n: usize) -> (usize, usize, f64) {
             seq: 1,
             kind: RecordKind::Node,
             names: vec![format!("node{i}")],
+            static_addr: None,
             proof: None,
         })];
         t.apply(id(i), &TopologyUpdate { upto: 1, entries }, |_| Ok(()));

@@ -1,6 +1,6 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use mcc_core::cert::{Certificate, Revocation, Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::id::NodeId;
@@ -76,6 +76,12 @@ struct SimNode {
     node: Option<Node>,
     identity: Identity,
     parents: Vec<usize>,
+    /// Node IDs configured for the parents (`NODEID@ip:port`), by parent position.
+    parent_pins: Vec<Option<NodeId>>,
+    /// The parent IDs the node's driver remembered from `Event::ParentPinned` (mccd's
+    /// `parent-pins.json`), by parent address: handed back at restart.
+    saved_pins: BTreeMap<SocketAddr, NodeId>,
+    allow_parent_id_change: bool,
     addr: SocketAddr,
     /// Public address while behind a NAT (what peers see).
     nat: Option<SocketAddr>,
@@ -114,6 +120,10 @@ pub struct TunnelHandle {
     pub fingerprint: [u8; 32],
 }
 
+/// What a node with a modified firmware does with a datagram in place of
+/// `Node::handle_datagram` (see [`World::set_firmware`]).
+pub type Firmware = Box<dyn FnMut(&mut Node, Instant, SocketAddr, &mut [u8])>;
+
 /// The simulated world: nodes, the network between them, and virtual time.
 pub struct World {
     now: Instant,
@@ -139,6 +149,8 @@ pub struct World {
     nat_bindings: BTreeMap<usize, NatBindings>,
     /// Datagrams a NAT dropped because their binding had expired.
     pub nat_dropped: u64,
+    /// Nodes running a modified firmware (an insider's), by index.
+    firmware: BTreeMap<usize, Firmware>,
     pub pki: Pki,
     /// Every datagram put on the wire, when `capture` is on.
     pub wire: Vec<Datagram>,
@@ -147,6 +159,11 @@ pub struct World {
     pub limits: Limits,
     /// DNS names written into the tunnel certificates issued from now on.
     pub tunnel_names: Vec<String>,
+    /// Static address written into the tunnel certificates issued from now on
+    /// (`mcc create-tunnel --static-ip-address`).
+    pub tunnel_static_addr: Option<Ipv4Addr>,
+    /// Nodes' `static-addr`, by node index (see [`World::set_static_addr`]).
+    static_addrs: BTreeMap<usize, Ipv4Addr>,
     /// Validity period of the node and tunnel certificates issued from now on.
     pub cert_period: (u64, u64),
     /// The wall clock nodes added from now on boot with (`None`: the world's).
@@ -154,6 +171,8 @@ pub struct World {
     /// The network that certifies nodes added from now on (`None`: the world's); see
     /// [`World::add_network`].
     pub issuing_network: Option<Identity>,
+    /// `parents-allow-id-change` of the nodes added from now on.
+    pub allow_parent_id_change: bool,
 }
 
 impl World {
@@ -181,6 +200,7 @@ impl World {
             is_touched: Vec::new(),
             nat_bindings: BTreeMap::new(),
             nat_dropped: 0,
+            firmware: BTreeMap::new(),
             pki: Pki {
                 ca,
                 network,
@@ -192,9 +212,12 @@ impl World {
             timers: Timers::default(),
             limits: Limits::default(),
             tunnel_names: Vec::new(),
+            tunnel_static_addr: None,
+            static_addrs: BTreeMap::new(),
             cert_period: CERT_PERIOD,
             boot_unix: None,
             issuing_network: None,
+            allow_parent_id_change: false,
         }
     }
 
@@ -250,21 +273,45 @@ impl World {
 
     /// Adds a node whose parents (in priority order) are earlier nodes.
     pub fn add_node(&mut self, parents: &[usize]) -> usize {
-        let i = self.nodes.len();
-        let identity = Identity::generate(&mut self.rng);
+        self.add_node_pinned(parents, &[])
+    }
+
+    /// Adds a node whose parents are earlier nodes, with the node IDs configured for them
+    /// (`pins[k]` for `parents[k]`, as `NODEID@ip:port` in mcc.conf).
+    pub fn add_node_pinned(&mut self, parents: &[usize], pins: &[Option<NodeId>]) -> usize {
         let addr = SocketAddr::new(
             IpAddr::V4(
                 Ipv4Addr::new(192, 0, 2, 0)
                     .to_bits()
-                    .wrapping_add(i as u32 + 1)
+                    .wrapping_add(self.nodes.len() as u32 + 1)
                     .into(),
             ),
             9376,
         );
+        self.add_node_with(parents, pins, addr)
+    }
+
+    /// Adds a node that takes over `addr` (another node's address, as a machine started in
+    /// its place): datagrams to `addr` reach the new node from now on.
+    pub fn add_node_at(&mut self, parents: &[usize], addr: SocketAddr) -> usize {
+        self.add_node_with(parents, &[], addr)
+    }
+
+    fn add_node_with(
+        &mut self,
+        parents: &[usize],
+        pins: &[Option<NodeId>],
+        addr: SocketAddr,
+    ) -> usize {
+        let i = self.nodes.len();
+        let identity = Identity::generate(&mut self.rng);
         self.nodes.push(SimNode {
             node: None,
             identity,
             parents: parents.to_vec(),
+            parent_pins: pins.to_vec(),
+            saved_pins: BTreeMap::new(),
+            allow_parent_id_change: self.allow_parent_id_change,
             addr,
             nat: None,
             tunnels: Vec::new(),
@@ -305,12 +352,23 @@ impl World {
                 n.cert_period.1,
             ),
             trust,
-            parents: n.parents.iter().map(|&p| self.nodes[p].addr).collect(),
+            parents: (n.parents.iter().enumerate())
+                .map(|(k, &p)| {
+                    let addr = self.nodes[p].addr;
+                    Parent {
+                        addr,
+                        pin: n.parent_pins.get(k).copied().flatten(),
+                        seen: n.saved_pins.get(&addr).copied(),
+                    }
+                })
+                .collect(),
+            allow_parent_id_change: n.allow_parent_id_change,
             names: vec![format!("node{i}")],
             internet: n.internet.clone(),
             timers: n.timers,
             limits: n.limits,
             resolver: ResolverConfig::default(),
+            static_addr: self.static_addrs.get(&i).copied(),
         }
     }
 
@@ -328,6 +386,32 @@ impl World {
                 .expect("tunnel re-added");
         }
         self.drain(i);
+    }
+
+    /// Node `i` runs a modified firmware from now on: `f` receives every datagram
+    /// delivered to it instead of `Node::handle_datagram` (an insider's node that, e.g.,
+    /// answers `Init`s meant for another node).
+    pub fn set_firmware(&mut self, i: usize, f: Firmware) {
+        self.firmware.insert(i, f);
+    }
+
+    /// Sets node `i`'s `parents-allow-id-change` (takes effect at its next restart).
+    pub fn set_allow_parent_id_change(&mut self, i: usize, allow: bool) {
+        self.nodes[i].allow_parent_id_change = allow;
+    }
+
+    /// The parent IDs node `i`'s driver remembers, by parent address.
+    pub fn saved_parent_pins(&self, i: usize) -> &BTreeMap<SocketAddr, NodeId> {
+        &self.nodes[i].saved_pins
+    }
+
+    /// Sets node `i`'s `static-addr` and restarts it (call before traffic).
+    pub fn set_static_addr(&mut self, i: usize, addr: Option<Ipv4Addr>) {
+        match addr {
+            Some(a) => self.static_addrs.insert(i, a),
+            None => self.static_addrs.remove(&i),
+        };
+        self.boot(i);
     }
 
     /// Changes one node's timers (takes effect at its next restart; call before traffic).
@@ -459,7 +543,7 @@ impl World {
             server_node: self.nodes[server].identity.id(),
             targets: Target::parse_list(targets).expect("valid targets"),
             dns_names: self.tunnel_names.clone(),
-            static_addr: None,
+            static_addr: self.tunnel_static_addr.map(|a| a.octets()),
             external_addr: None,
         };
         let (not_before, not_after) = self.cert_period;
@@ -504,6 +588,7 @@ impl World {
             seq: 1,
             kind: RecordKind::Node,
             names: Vec::new(),
+            static_addr: None,
             proof: None,
         };
         mcc_core::routing::record::sign(&mut r, &key, cert.encoded().to_vec());
@@ -587,6 +672,15 @@ impl World {
         q
     }
 
+    /// Starts a static address lookup on `node` (what `mcc resolve 10.115.a.b` does for an
+    /// address it does not know).
+    pub fn start_address_lookup(&mut self, node: usize, addr: Ipv4Addr) -> Option<u64> {
+        let now = self.now;
+        let q = self.node_mut(node).start_address_lookup(now, addr);
+        self.drain(node);
+        q
+    }
+
     /// Puts on the wire whatever `node` queued after a direct call through
     /// [`node_mut`](Self::node_mut) (an insider's forged frames).
     pub fn flush(&mut self, node: usize) {
@@ -629,6 +723,10 @@ impl World {
             sn.tun.push(buf[..len].to_vec());
         }
         while let Some(e) = n.poll_event() {
+            // As mccd does: remember the ID pinned at each parent address.
+            if let Event::ParentPinned { addr, id } = e {
+                sn.saved_pins.insert(addr, id);
+            }
             sn.events.push(e);
         }
         // As mccd does after each drain: save the held revocations when they changed.
@@ -753,7 +851,10 @@ impl World {
                 continue;
             }
             if let Some(n) = self.nodes[f.to].node.as_mut() {
-                n.handle_datagram(now, f.from, &mut f.bytes);
+                match self.firmware.get_mut(&f.to) {
+                    Some(fw) => fw(n, now, f.from, &mut f.bytes),
+                    None => n.handle_datagram(now, f.from, &mut f.bytes),
+                }
                 self.drain(f.to);
             }
         }

@@ -7,7 +7,7 @@ use alloc::vec;
 use core::cell::UnsafeCell;
 use core::net::{Ipv4Addr, SocketAddr};
 use mcc_core::cert::{Certificate, TrustStore};
-use mcc_core::config::{Config, Limits, Timers};
+use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::{Command, Node};
@@ -129,12 +129,17 @@ pub unsafe extern "C" fn mcu_start(
         identity: key(secret),
         certificate,
         trust,
-        parents: vec![SocketAddr::new(Ipv4Addr::from(parent_ip).into(), 9376)],
+        parents: vec![Parent::new(SocketAddr::new(
+            Ipv4Addr::from(parent_ip).into(),
+            9376,
+        ))],
+        allow_parent_id_change: false,
         names: vec![],
         internet: Default::default(),
         timers: Timers::default(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
+        static_addr: None,
     };
     let mut s = [0u8; 32];
     s.copy_from_slice(unsafe { bytes(seed, 32) });
