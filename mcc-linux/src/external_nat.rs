@@ -178,17 +178,27 @@ impl LinuxForwarding {
         Ok(r)
     }
 
-    /// Writes the table, with the timeout policies while the kernel takes them.
-    fn write_table(&mut self, tunnels: &[ExternalTunnel]) -> Result<(), FirewallError> {
+    /// Writes the table, with the timeout policies while the kernel takes them; forwarded
+    /// packets coming in by `guarded` that no section accepted are dropped.
+    fn write_table(
+        &mut self,
+        tunnels: &[ExternalTunnel],
+        guarded: &BTreeSet<String>,
+    ) -> Result<(), FirewallError> {
         let expiry = self.expiry_supported.then_some(self.expiry);
+        let guarded_section = |expiry| {
+            let mut s = section(tunnels, &self.tun, expiry);
+            s.guard_ingress(guarded);
+            s
+        };
         let mut fw = self.fw.lock();
-        fw.table.set(SECTION, section(tunnels, &self.tun, expiry));
+        fw.table.set(SECTION, guarded_section(expiry));
         let first = fw.table.apply();
         let Err(e) = first else { return Ok(()) };
         if expiry.is_none() || tunnels.is_empty() {
             return Err(e);
         }
-        fw.table.set(SECTION, section(tunnels, &self.tun, None));
+        fw.table.set(SECTION, guarded_section(None));
         fw.table.apply()?;
         self.expiry_supported = false;
         warn!(
@@ -218,12 +228,23 @@ impl Forwarding for LinuxForwarding {
                 ),
             }
         }
+        // A LAN or uplink interface that forwards only because of us forwards the tunnels'
+        // flows and nothing else: without the guard a host on that LAN could route through
+        // this node to any network it reaches.
+        let mut guarded = BTreeSet::new();
+        for i in &lan {
+            if self.fw.lock().forwarding.forwards_only_for_us(i)? {
+                guarded.insert(i.clone());
+            }
+        }
         if tunnels.is_empty() && !self.exit {
             // Forwarding off before the rules go, so the guard is never missing while on.
             self.fw.lock().forwarding.set(SECTION, None, &lan)?;
-            self.write_table(tunnels).map_err(io::Error::other)?;
+            self.write_table(tunnels, &BTreeSet::new())
+                .map_err(io::Error::other)?;
         } else {
-            self.write_table(tunnels).map_err(io::Error::other)?;
+            self.write_table(tunnels, &guarded)
+                .map_err(io::Error::other)?;
             let tun = self.tun.clone();
             self.fw.lock().forwarding.set(SECTION, Some(&tun), &lan)?;
         }

@@ -25,7 +25,7 @@
 //! fixed in later nft). The text syntax is nft's primary, stable interface and carries
 //! everything. docs/FIREWALL.md shows the failing JSON.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::process::{Command, Stdio};
@@ -113,6 +113,20 @@ impl Section {
     /// Appends a rule to `chain` after the rules of every section.
     pub fn guard(&mut self, chain: Chain, text: String) {
         self.guards.push((chain, text));
+    }
+
+    /// A guard dropping every forwarded IPv4 packet that came in by one of `ifaces` and no
+    /// section accepted: an interface switched on only for mccd forwards its flows, nothing
+    /// else (the host does not become a router for its neighbours).
+    pub fn guard_ingress(&mut self, ifaces: &BTreeSet<String>) {
+        if ifaces.is_empty() {
+            return;
+        }
+        let names: Vec<String> = ifaces.iter().map(|i| quoted(i)).collect();
+        self.guard(
+            Chain::Forward,
+            format!("meta nfproto ipv4 iifname {{ {} }} drop", names.join(", ")),
+        );
     }
 
     pub fn is_empty(&self) -> bool {

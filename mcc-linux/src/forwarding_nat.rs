@@ -109,13 +109,7 @@ pub fn section(
             ),
         );
     }
-    if !guarded.is_empty() {
-        let names: Vec<String> = guarded.iter().map(|i| quoted(i)).collect();
-        s.guard(
-            Chain::Forward,
-            format!("meta nfproto ipv4 iifname {{ {} }} drop", names.join(", ")),
-        );
-    }
+    s.guard_ingress(guarded);
     s
 }
 

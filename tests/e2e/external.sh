@@ -195,6 +195,28 @@ check "3k the regular tunnel still ends at srv itself" [ "$(curl_in cli "http://
 self_gets=$(grep -c 'GET /m.txt' "$W/srv-http.log")
 check "3l srv's own server got the regular tunnel's one request, none of the external's ($self_gets)" [ "$self_gets" = 1 ]
 
+# The device's LAN forwards on srv only for the tunnel: a LAN host that routes through srv
+# to another network (here root's underlay address) gets nothing through. Root logs what
+# arrives; the control removes the guard to show the datagram would have arrived.
+spawn root "$W/root-udp.log" python3 -u -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7777))
+while True:
+    d, a = s.recvfrom(2048)
+    print("from %s %s" % (a[0], d.decode()), flush=True)'
+nsx dev ip route add "${UNDERLAY[root]}/32" via "$SRV_LAN"
+via_srv() { nsx dev python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[2].encode(), (sys.argv[1], 7777))' "${UNDERLAY[root]}" "$1"; }
+sleep 0.5
+via_srv guarded; sleep 1
+check_not "3m a LAN host routing through srv to another network gets nothing through" grep -q guarded "$W/root-udp.log"
+guard=$(nsx srv nft -a list chain inet MCC forward | grep 'iifname .*lan0.* drop' | sed -n 's/.*# handle //p' | head -n 1)
+check "3n srv's table has the LAN guard" [ -n "$guard" ]
+[ -n "$guard" ] && nsx srv nft delete rule inet MCC forward handle "$guard"
+via_srv unguarded
+check "3o (control) without the guard the datagram arrives" wait_until 5 0.2 grep -q unguarded "$W/root-udp.log"
+nsx dev ip route del "${UNDERLAY[root]}/32" via "$SRV_LAN"
+
 # ---------------------------------------------------------------- 4 NAT expiry
 
 log "nat-table-expiry = 3s: a UDP flow's entry, then idle"
