@@ -20,7 +20,6 @@ use crate::resolver::Resolver;
 use crate::routing::Topology;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
