@@ -288,7 +288,7 @@ impl<C: Cipher> NodeState<'_, C> {
         };
         let id = provision::create_tunnel(
             &self.cfg.tunnels,
-            &node_cert,
+            node_cert.subject(),
             &net_cert,
             &key,
             &req,

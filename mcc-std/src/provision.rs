@@ -333,11 +333,11 @@ pub fn revocation(
     Ok(base64::engine::general_purpose::STANDARD.encode(r.encode()))
 }
 
-/// Issues the tunnel for the node whose certificate is `server_node` and writes its files
-/// into `dir`. Returns the server endpoint's ID.
+/// Issues the tunnel for the node `server_node` and writes its files into `dir`. Returns
+/// the server endpoint's ID.
 pub fn create_tunnel(
     dir: &Path,
-    server_node: &Certificate,
+    server_node: NodeId,
     network_cert: &Certificate,
     network_key: &Identity,
     req: &TunnelRequest,
@@ -368,7 +368,7 @@ pub fn create_tunnel(
     let info = TunnelInfo {
         client_endpoint: client_key.id(),
         client_node,
-        server_node: server_node.subject(),
+        server_node,
         targets,
         dns_names: req.dns_names.to_vec(),
         static_addr: req.static_ip_address.map(|i| i.octets()),
@@ -411,8 +411,15 @@ mod tests {
             static_ip_address: None,
             external_ip_address: None,
         };
-        let id =
-            create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &req, 1_800_000_000).unwrap();
+        let id = create_tunnel(
+            tmp.path(),
+            node_cert.subject(),
+            &net_cert,
+            &net,
+            &req,
+            1_800_000_000,
+        )
+        .unwrap();
         let confs = config::load_tunnels(tmp.path()).unwrap();
         assert_eq!(confs.len(), 1);
         let cert = store::read_certificate(&confs[0].certificate).unwrap();
@@ -423,7 +430,7 @@ mod tests {
             ..req
         };
         assert!(matches!(
-            create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &bad, 1),
+            create_tunnel(tmp.path(), node_cert.subject(), &net_cert, &net, &bad, 1),
             Err(ProvisionError::Targets(_))
         ));
         let wrong = Identity::from_secret([9; 32]);
@@ -432,7 +439,7 @@ mod tests {
             ..bad
         };
         assert!(matches!(
-            create_tunnel(tmp.path(), &node_cert, &net_cert, &wrong, &req, 1),
+            create_tunnel(tmp.path(), node_cert.subject(), &net_cert, &wrong, &req, 1),
             Err(ProvisionError::WrongNetworkKey(_))
         ));
     }
@@ -455,7 +462,7 @@ mod tests {
         let a = Ipv4Addr::new(10, 115, 7, 9);
         create_tunnel(
             tmp.path(),
-            &node_cert,
+            node_cert.subject(),
             &net_cert,
             &net,
             &req(Some(a)),
@@ -472,7 +479,7 @@ mod tests {
             Ipv4Addr::new(10, 83, 0, 9),
         ] {
             assert!(matches!(
-                create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &req(Some(bad)), 1),
+                create_tunnel(tmp.path(), node_cert.subject(), &net_cert, &net, &req(Some(bad)), 1),
                 Err(ProvisionError::StaticAddress(x)) if x == bad
             ));
         }

@@ -153,12 +153,10 @@ check "2f init over a half-done directory (mcc.conf only): exit 2 (is $rc), no k
 # The line comes once mcc has had time to turn the echo off (the terminal echoes what it
 # receives before that).
 key=$(tr -d '[:space:]' <"$NETKEY")
-{
-    sleep 1.5
-    printf '%s\n' "$key"
-    sleep 20
-} | timeout 15 script -qec "$MCC init -C $W/z $NETB64" /dev/null >"$W/prompt.out" 2>&1
+timeout 15 script -qec "$MCC init -C $W/z $NETB64" /dev/null >"$W/prompt.out" 2>&1 \
+    < <(sleep 1.5; printf '%s\n' "$key"; exec sleep 20)
 rc=$?
+kill "$!" 2>/dev/null # the input's writer, still holding standard input open
 log "init at a terminal: exit $rc: $(tr -d '\r' <"$W/prompt.out")"
 check "2g the key prompt reads one line (exit $rc, not the 124 of waiting for end of file)" \
     eval '[ "$rc" = 0 ] && [ -s "$W/z/node-certificate.txt" ]'
