@@ -109,14 +109,12 @@ pub(crate) fn create(s: &Path, t: TunnelArgs) -> Result<NodeId, Fail> {
         ));
     }
     let daemon = daemon(s)?;
-    let local = match (&t.config_dir, &daemon) {
-        (Some(d), _) => Some(node_config(d)?),
-        (None, Some(_)) => None,
-        (None, None) => Some(node_config(Path::new(DEFAULT_CONFIG_DIR))?),
-    };
-    // The server node: the daemon's, and -C's node must be the same one.
-    let server = match (&local, &daemon) {
-        (Some(cfg), d) => {
+    // The server node, where it reads tunnels, and the network certificates it holds: the
+    // daemon's, or those of -C's node (which must then be the daemon's node too).
+    let (server, tunnels_dir, held) = match (&t.config_dir, &daemon) {
+        (None, Some(d)) => (d.id, d.tunnels.clone(), d.network_certificates.clone()),
+        (dir, d) => {
+            let cfg = node_config(dir.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG_DIR)))?;
             let cert = store::read_certificate(&cfg.node_certificate)
                 .map_err(|e| Fail::Usage(e.into()))?;
             if let Some(d) = d
@@ -131,22 +129,10 @@ pub(crate) fn create(s: &Path, t: TunnelArgs) -> Result<NodeId, Fail> {
                     cert.subject()
                 )));
             }
-            cert.subject()
+            (cert.subject(), cfg.tunnels, cfg.network_certificates)
         }
-        (None, Some(d)) => d.id,
-        (None, None) => unreachable!("without a daemon the configuration is local"),
     };
-    let tunnels_dir = match (&local, &daemon) {
-        (Some(cfg), _) => cfg.tunnels.clone(),
-        (None, Some(d)) => d.tunnels.clone(),
-        (None, None) => unreachable!("without a daemon the configuration is local"),
-    };
-    let candidates: Vec<PathBuf> = match (&t.parent, &local, &daemon) {
-        (Some(p), _, _) => vec![p.clone()],
-        (None, Some(cfg), _) => cfg.network_certificates.clone(),
-        (None, None, Some(d)) => d.network_certificates.clone(),
-        (None, None, None) => unreachable!("without a daemon the configuration is local"),
-    };
+    let candidates = t.parent.clone().map_or(held, |p| vec![p]);
     let certs = candidates
         .iter()
         .map(|p| store::read_certificate(p).map(|c| (p, c)))
