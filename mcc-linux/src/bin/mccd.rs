@@ -41,3 +41,23 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn runs_etc_mcc_without_an_argument_and_every_option_has_help() {
+        let a = Args::try_parse_from(["mccd"]).unwrap();
+        assert_eq!(a.config_dir, PathBuf::from("/etc/mcc"));
+        let a = Args::try_parse_from(["mccd", "/srv/node"]).unwrap();
+        assert_eq!(a.config_dir, PathBuf::from("/srv/node"));
+        let mut cmd = Args::command();
+        cmd.build();
+        for arg in cmd.get_arguments() {
+            assert!(arg.get_help().is_some(), "{} has no help", arg.get_id());
+        }
+        assert!(cmd.render_help().to_string().contains("Exit codes:"));
+    }
+}
