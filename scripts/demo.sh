@@ -80,9 +80,9 @@ if nsx relay curl -s --max-time 3 "http://$RELAY_TO_SERVER:8080/index.txt" >/dev
 say "8. The relay dies: the client fails over to its second parent (the root)"
 mccd_stop "$W/relay" || true
 start=$(now)
-parent_is_root() { [[ "$(m client parent 2>/dev/null)" == *"${ID[root]}"* ]]; }
+parent_is_root() { [ "$(m client parent --id 2>/dev/null)" = "${ID[root]}" ]; }
 wait_until 60 0.5 parent_is_root || true
-printf 'client parent is now: %s (after %s s)\n' "$(m client parent)" "$(since "$start")"
+printf 'client parent is now: %s %s (after %s s)\n' "$(m client parent)" "$(m client parent --id)" "$(since "$start")"
 echo "(the server's parent was the relay too, so the server is cut off until the relay returns)"
 mccd_start relay "$W/relay"
 web_answers() { nsx client curl -s --max-time 2 "http://$ADDR:8080/index.txt" >/dev/null; }

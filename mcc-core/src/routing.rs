@@ -592,6 +592,39 @@ impl Topology {
     /// Dijkstra from this node over edges record ↔ parent (unit weights) plus direct links.
     /// Returns the first hop for every reachable node.
     pub fn shortest_paths(&self, neighbours: &[NodeId]) -> BTreeMap<NodeId, NodeId> {
+        let s = self.search(&self.me, neighbours);
+        let mut out = BTreeMap::new();
+        for (i, id) in s.ids.iter().enumerate() {
+            if i != s.from && s.first[i] != u32::MAX {
+                out.insert(*id, s.ids[s.first[i] as usize]);
+            }
+        }
+        out
+    }
+
+    /// The shortest path from `from` to `to` over the same graph as [`next_hop`]
+    /// (`from` first, `to` last), as this node knows it: its subtree's records with their
+    /// parents, and its own direct links. `None` when either end is not known here or
+    /// nothing known joins them. From this node, the second entry is what `next_hop` gives.
+    ///
+    /// [`next_hop`]: Self::next_hop
+    pub fn path(&self, from: &NodeId, to: &NodeId, neighbours: &[NodeId]) -> Option<Vec<NodeId>> {
+        let s = self.search(from, neighbours);
+        let mut i = *s.index.get(to)?;
+        let mut path = vec![*to];
+        while i != s.from {
+            i = s.prev[i] as usize;
+            if i == u32::MAX as usize {
+                return None;
+            }
+            path.push(s.ids[i]);
+        }
+        path.reverse();
+        Some(path)
+    }
+
+    /// Dijkstra from `from` (a known node, else no node is reached) over the known graph.
+    fn search(&self, from: &NodeId, neighbours: &[NodeId]) -> Search {
         // Index the graph: nodes in the table plus direct neighbours.
         let mut ids: Vec<NodeId> = self.records().map(|r| r.id).collect();
         for n in neighbours {
@@ -615,11 +648,16 @@ impl Topology {
         for n in neighbours {
             link(me, index[n]);
         }
-        let mut dist = vec![u32::MAX; ids.len()];
-        let mut first = vec![u32::MAX; ids.len()];
+        let n = ids.len();
+        let (mut dist, mut first, mut prev) =
+            (vec![u32::MAX; n], vec![u32::MAX; n], vec![u32::MAX; n]);
+        // An unknown `from` is a node of its own, reaching nothing.
+        let from = index.get(from).copied().unwrap_or(n);
         let mut heap = BinaryHeap::new();
-        dist[me] = 0;
-        heap.push(Reverse((0u32, me as u32)));
+        if from < n {
+            dist[from] = 0;
+            heap.push(Reverse((0u32, from as u32)));
+        }
         while let Some(Reverse((d, u))) = heap.pop() {
             let u = u as usize;
             if d > dist[u] {
@@ -629,19 +667,30 @@ impl Topology {
                 let v = v as usize;
                 if d + 1 < dist[v] {
                     dist[v] = d + 1;
-                    first[v] = if u == me { v as u32 } else { first[u] };
+                    first[v] = if u == from { v as u32 } else { first[u] };
+                    prev[v] = u as u32;
                     heap.push(Reverse((d + 1, v as u32)));
                 }
             }
         }
-        let mut out = BTreeMap::new();
-        for (i, id) in ids.iter().enumerate() {
-            if i != me && first[i] != u32::MAX {
-                out.insert(*id, ids[first[i] as usize]);
-            }
+        Search {
+            ids,
+            index,
+            from,
+            first,
+            prev,
         }
-        out
     }
+}
+
+/// What [`Topology::search`] found: every known node by index, and for each the first hop
+/// and the previous hop on its shortest path from `from` (`u32::MAX`: not reached).
+struct Search {
+    ids: Vec<NodeId>,
+    index: BTreeMap<NodeId, usize>,
+    from: usize,
+    first: Vec<u32>,
+    prev: Vec<u32>,
 }
 
 #[cfg(test)]
@@ -781,6 +830,39 @@ mod tests {
         assert_eq!(all.get(&id(1)), Some(&id(1)));
         assert_eq!(all.get(&id(3)), Some(&id(2)));
         assert!(!all.contains_key(&id(0)), "no hop to itself");
+    }
+
+    #[test]
+    fn paths_go_through_every_known_hop() {
+        // Root 0 with children 1 and 2; 3 under 2; 4 under 3. Seen from 0, then from 2.
+        let mut t = Topology::new(id(0), Vec::new(), 100);
+        t.apply(id(1), &upd(1, vec![Entry::Upsert(rec(1, 0, 1))]), ok);
+        let sub = vec![
+            Entry::Upsert(rec(2, 0, 1)),
+            Entry::Upsert(rec(3, 2, 1)),
+            Entry::Upsert(rec(4, 3, 1)),
+        ];
+        t.apply(id(2), &upd(3, sub), ok);
+        let n = [id(1), id(2)];
+        let p = |t: &Topology, a: u8, b: u8| t.path(&id(a), &id(b), &n);
+        assert_eq!(p(&t, 0, 4), Some(vec![id(0), id(2), id(3), id(4)]));
+        assert_eq!(p(&t, 4, 1), Some(vec![id(4), id(3), id(2), id(0), id(1)]));
+        assert_eq!(p(&t, 0, 0), Some(vec![id(0)]));
+        assert_eq!(p(&t, 0, 9), None, "unknown destination");
+        assert_eq!(p(&t, 9, 1), None, "unknown source");
+        // The first hop from this node is the next hop.
+        assert_eq!(p(&t, 0, 4).unwrap()[1], t.next_hop(&id(4), &n).unwrap());
+        // 2 knows its subtree and its parent link only: 1 is not on any path it knows.
+        let mut t2 = Topology::new(id(2), Vec::new(), 100);
+        t2.set_parent(Some(id(0)), 0);
+        let sub = vec![Entry::Upsert(rec(3, 2, 1)), Entry::Upsert(rec(4, 3, 1))];
+        t2.apply(id(3), &upd(2, sub), ok);
+        let n2 = [id(0), id(3)];
+        assert_eq!(
+            t2.path(&id(4), &id(0), &n2),
+            Some(vec![id(4), id(3), id(2), id(0)])
+        );
+        assert_eq!(t2.path(&id(2), &id(1), &n2), None);
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub enum Request {
     Health,
     /// Resolves between node IDs and IPv4/IPv6/MAC addresses.
     Resolve { address: String, target: String },
-    /// The path to `destination` (from `source`, default this node).
+    /// The path to `destination` (from `source`, default this node) as this node knows it:
+    /// `{source, destination, hops, via_parent}`; `via_parent` when the hops end at the
+    /// parent, which routes the rest ([`mcc_core::node::RoutePath`]).
     Route {
         destination: String,
         source: Option<String>,
@@ -34,7 +36,7 @@ pub enum Request {
     ReloadTunnels,
     /// Applies a network-signed revocation (base64) and floods it.
     Revoke { revocation: String },
-    /// Counters and tables, for operators and tests.
+    /// Counters and tables, for operators and tests, and where the node's files are.
     Status,
     /// The most recent events (peers, parents, tunnels), oldest first.
     Events,

@@ -69,18 +69,25 @@ impl<C: Cipher> NodeState<'_, C> {
                 let Ok(dst) = destination.parse::<NodeId>() else {
                     return Response::err(format!("destination: not a node ID: {destination}"));
                 };
-                if let Some(src) = source
-                    && src.parse::<NodeId>().ok() != Some(self.node.id())
-                {
-                    return Response::err("source: only routes from this node are known here");
+                let src = match source.as_deref().map(str::parse::<NodeId>) {
+                    None => self.node.id(),
+                    Some(Ok(id)) => id,
+                    Some(Err(_)) => {
+                        return Response::err(format!(
+                            "source: not a node ID: {}",
+                            source.unwrap_or_default()
+                        ));
+                    }
+                };
+                match self.node.route_path(&src, &dst) {
+                    Ok(p) => Response::ok(json!({
+                        "source": src.to_string(),
+                        "destination": dst.to_string(),
+                        "hops": p.hops.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                        "via_parent": p.via_parent,
+                    })),
+                    Err(e) => Response::err(format!("{dst}: {e}")),
                 }
-                let path: Vec<String> = self
-                    .node
-                    .route_path(&dst)
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect();
-                Response::ok(json!(path))
             }
             Request::Nodes => Response::ok(json!(self.node_rows())),
             Request::ReloadTunnels => match tunnel_dir::sync(self.node, &self.cfg.tunnels, now) {
@@ -135,6 +142,11 @@ impl<C: Cipher> NodeState<'_, C> {
                     "stats": format!("{s:?}"),
                     "drop_filtered": s.drop_filtered,
                     "forwarded": s.forwarded,
+                    // Where the files are, for `mcc create-tunnel` without -C.
+                    "config_dir": self.cfg.dir,
+                    "tunnels_dir": self.cfg.tunnels,
+                    "node_certificate": self.cfg.node_certificate,
+                    "network_certificates": self.cfg.network_certificates,
                 }))
             }
         }
@@ -276,7 +288,7 @@ impl<C: Cipher> NodeState<'_, C> {
         };
         let id = provision::create_tunnel(
             &self.cfg.tunnels,
-            &node_cert,
+            node_cert.subject(),
             &net_cert,
             &key,
             &req,

@@ -8,7 +8,7 @@
 use crate::config::{self, ConfigError, DaemonConfig, LoadError};
 use crate::store::{self, StoreError};
 use crate::tunnel_dir::{self, TunnelOptions};
-use mcc_core::cert::{CertKind, Certificate, Revocation, Target, TunnelInfo, issue};
+use mcc_core::cert::{CertKind, Certificate, Revocation, Target, TrustStore, TunnelInfo, issue};
 use mcc_core::crypto::Identity;
 use mcc_core::id::NodeId;
 use std::net::Ipv4Addr;
@@ -54,6 +54,8 @@ pub enum ProvisionError {
     NetworkKeyText(String),
     #[error("network certificate: {0}")]
     NetworkCertificateText(String),
+    #[error("--parents: {0}")]
+    Parents(String),
     #[error("network certificate: this is a {0:?} certificate")]
     NotANetwork(CertKind),
     #[error("tunnel certificate: {0}")]
@@ -139,13 +141,15 @@ pub fn generate_network(
 }
 
 /// A new node key and its certificate signed by the network key, written where a default
-/// mcc.conf in `dir` looks for them. Returns the node's ID.
+/// mcc.conf in `dir` looks for them. Neither file is written when either exists, unless
+/// `force`: a node key replaced is a new node ID. Returns the node's ID.
 pub fn generate_node(
     network_key: &Identity,
     dir: &Path,
     force: bool,
     unix_secs: u64,
 ) -> Result<NodeId, ProvisionError> {
+    node_files_free(dir, force)?;
     let d = DaemonConfig::defaults(dir);
     let node = new_identity()?;
     let cert = issue::node(
@@ -154,13 +158,23 @@ pub fn generate_node(
         unix_secs - DAY,
         unix_secs + VALIDITY_DAYS * DAY,
     );
-    write_new(&d.node_private_key, force, |p| {
-        store::write_identity(p, &node)
-    })?;
-    write_new(&d.node_certificate, force, |p| {
-        store::write_certificate(p, &cert)
-    })?;
+    store::write_identity(&d.node_private_key, &node)?;
+    store::write_certificate(&d.node_certificate, &cert)?;
     Ok(node.id())
+}
+
+/// Refuses, unless `force`, when the node key or certificate that [`generate_node`] would
+/// write into `dir` exists; callers check before asking for the network key.
+pub fn node_files_free(dir: &Path, force: bool) -> Result<(), ProvisionError> {
+    let d = DaemonConfig::defaults(dir);
+    refuse_existing(&[&d.node_private_key, &d.node_certificate], force)
+}
+
+fn refuse_existing(paths: &[&Path], force: bool) -> Result<(), ProvisionError> {
+    match paths.iter().find(|p| p.exists()) {
+        Some(p) if !force => Err(ProvisionError::Exists(p.to_path_buf())),
+        _ => Ok(()),
+    }
 }
 
 /// The network private key in base64 (`--stdin`), checked against its certificate.
@@ -183,9 +197,8 @@ pub fn network_certificate(text: &str) -> Result<Certificate, ProvisionError> {
 }
 
 /// `mcc init`: the node's key and certificate, the network certificate, a complete mcc.conf
-/// (with `parents`) and the tunnels directory, in `dir`. Existing files are kept unless
-/// `force`. The result is loaded back, so a half-configured node is never left behind
-/// unnoticed. Returns the node's ID.
+/// (with `parents`) and the tunnels directory, in `dir`; [`InitPlan`] checks everything
+/// before it writes anything. Returns the node's ID.
 pub fn init(
     dir: &Path,
     network_cert: &Certificate,
@@ -194,23 +207,104 @@ pub fn init(
     force: bool,
     unix_secs: u64,
 ) -> Result<NodeId, ProvisionError> {
-    let id = generate_node(network_key, dir, force, unix_secs)?;
-    let d = DaemonConfig::defaults(dir);
-    write_new(&d.network_certificates[0], force, |p| {
-        store::write_certificate(p, network_cert)
-    })?;
-    let text = config::init_config_text(parents);
-    write_new(&dir.join(config::CONFIG_FILE), force, |p| {
-        store::write_atomic(p, text.as_bytes(), store::PUBLIC_MODE)
-    })?;
-    let tunnels = tunnel_dir::default_dir(dir);
-    std::fs::create_dir_all(&tunnels).map_err(|source| ProvisionError::Io {
-        path: tunnels,
-        source,
-    })?;
-    let cfg = config::load(dir)?;
-    config::core_config(&cfg, unix_secs)?;
-    Ok(id)
+    InitPlan::new(dir, network_cert, parents, force, unix_secs)?.write(network_key, unix_secs)
+}
+
+/// `mcc init` in two steps, so that the network key is asked for only once the rest is
+/// known to be right, and nothing is written unless all of it is.
+#[derive(Debug)]
+pub struct InitPlan {
+    dir: PathBuf,
+    network_cert: Certificate,
+    /// The mcc.conf to write, and what mccd will read from it.
+    text: String,
+    cfg: DaemonConfig,
+}
+
+impl InitPlan {
+    /// Checks what needs no key: each parent as `parents` takes it, the mcc.conf to write
+    /// as mccd will read it, the network certificate (a network's, its signature, not
+    /// expired), and that no file would be overwritten unless `force`.
+    pub fn new(
+        dir: &Path,
+        network_cert: &Certificate,
+        parents: &[String],
+        force: bool,
+        unix_secs: u64,
+    ) -> Result<InitPlan, ProvisionError> {
+        let entries = config::parse_parents(parents).map_err(ProvisionError::Parents)?;
+        let text = config::init_config_text(parents);
+        let path = dir.join(config::CONFIG_FILE);
+        let cfg = config::parse(&text, &path, dir)?;
+        if cfg.parents != entries {
+            // Only a bug in the text we render could get here; never write such a file.
+            return Err(ProvisionError::Parents(format!(
+                "{} would hold parents {:?}, not {parents:?}",
+                path.display(),
+                cfg.parents
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+            )));
+        }
+        if network_cert.body.kind != CertKind::Network {
+            return Err(ProvisionError::NotANetwork(network_cert.body.kind));
+        }
+        let mut trust = TrustStore::new(vec![network_cert.body.issuer], network_cert.subject());
+        // A clock behind the certificate's start is no reason to refuse, as for mccd.
+        trust
+            .add_network(
+                network_cert.clone(),
+                unix_secs.max(network_cert.body.not_before),
+            )
+            .map_err(|e| ProvisionError::NetworkCertificateText(e.to_string()))?;
+        let d = DaemonConfig::defaults(dir);
+        refuse_existing(
+            &[
+                &d.node_private_key,
+                &d.node_certificate,
+                &d.network_certificates[0],
+                &path,
+            ],
+            force,
+        )?;
+        Ok(InitPlan {
+            dir: dir.to_path_buf(),
+            network_cert: network_cert.clone(),
+            text,
+            cfg,
+        })
+    }
+
+    /// Checks the network key against the certificate, issues the node certificate, checks
+    /// the node as mccd will load it (the chain, the parents' host names resolve), and
+    /// only then writes the files. Returns the node's ID.
+    pub fn write(self, network_key: &Identity, unix_secs: u64) -> Result<NodeId, ProvisionError> {
+        if network_key.id() != self.network_cert.subject() {
+            return Err(ProvisionError::WrongNetworkKey(self.network_cert.subject()));
+        }
+        let node = new_identity()?;
+        let cert = issue::node(
+            network_key,
+            &node.id(),
+            unix_secs - DAY,
+            unix_secs + VALIDITY_DAYS * DAY,
+        );
+        let d = DaemonConfig::defaults(&self.dir);
+        let net_path = d.network_certificates[0].clone();
+        let networks = vec![(net_path.clone(), self.network_cert.clone())];
+        config::core_config_of(&self.cfg, node.clone(), cert.clone(), networks, unix_secs)?;
+        store::write_identity(&d.node_private_key, &node)?;
+        store::write_certificate(&d.node_certificate, &cert)?;
+        store::write_certificate(&net_path, &self.network_cert)?;
+        store::write_atomic(&self.cfg.path, self.text.as_bytes(), store::PUBLIC_MODE)?;
+        let tunnels = tunnel_dir::default_dir(&self.dir);
+        std::fs::create_dir_all(&tunnels).map_err(|source| ProvisionError::Io {
+            path: tunnels,
+            source,
+        })?;
+        Ok(node.id())
+    }
 }
 
 /// A revocation of `subject` (a node ID, or a node or tunnel certificate file) signed by
@@ -239,11 +333,11 @@ pub fn revocation(
     Ok(base64::engine::general_purpose::STANDARD.encode(r.encode()))
 }
 
-/// Issues the tunnel for the node whose certificate is `server_node` and writes its files
-/// into `dir`. Returns the server endpoint's ID.
+/// Issues the tunnel for the node `server_node` and writes its files into `dir`. Returns
+/// the server endpoint's ID.
 pub fn create_tunnel(
     dir: &Path,
-    server_node: &Certificate,
+    server_node: NodeId,
     network_cert: &Certificate,
     network_key: &Identity,
     req: &TunnelRequest,
@@ -274,7 +368,7 @@ pub fn create_tunnel(
     let info = TunnelInfo {
         client_endpoint: client_key.id(),
         client_node,
-        server_node: server_node.subject(),
+        server_node,
         targets,
         dns_names: req.dns_names.to_vec(),
         static_addr: req.static_ip_address.map(|i| i.octets()),
@@ -317,8 +411,15 @@ mod tests {
             static_ip_address: None,
             external_ip_address: None,
         };
-        let id =
-            create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &req, 1_800_000_000).unwrap();
+        let id = create_tunnel(
+            tmp.path(),
+            node_cert.subject(),
+            &net_cert,
+            &net,
+            &req,
+            1_800_000_000,
+        )
+        .unwrap();
         let confs = config::load_tunnels(tmp.path()).unwrap();
         assert_eq!(confs.len(), 1);
         let cert = store::read_certificate(&confs[0].certificate).unwrap();
@@ -329,7 +430,7 @@ mod tests {
             ..req
         };
         assert!(matches!(
-            create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &bad, 1),
+            create_tunnel(tmp.path(), node_cert.subject(), &net_cert, &net, &bad, 1),
             Err(ProvisionError::Targets(_))
         ));
         let wrong = Identity::from_secret([9; 32]);
@@ -338,7 +439,7 @@ mod tests {
             ..bad
         };
         assert!(matches!(
-            create_tunnel(tmp.path(), &node_cert, &net_cert, &wrong, &req, 1),
+            create_tunnel(tmp.path(), node_cert.subject(), &net_cert, &wrong, &req, 1),
             Err(ProvisionError::WrongNetworkKey(_))
         ));
     }
@@ -361,7 +462,7 @@ mod tests {
         let a = Ipv4Addr::new(10, 115, 7, 9);
         create_tunnel(
             tmp.path(),
-            &node_cert,
+            node_cert.subject(),
             &net_cert,
             &net,
             &req(Some(a)),
@@ -378,7 +479,7 @@ mod tests {
             Ipv4Addr::new(10, 83, 0, 9),
         ] {
             assert!(matches!(
-                create_tunnel(tmp.path(), &node_cert, &net_cert, &net, &req(Some(bad)), 1),
+                create_tunnel(tmp.path(), node_cert.subject(), &net_cert, &net, &req(Some(bad)), 1),
                 Err(ProvisionError::StaticAddress(x)) if x == bad
             ));
         }
@@ -446,6 +547,101 @@ mod tests {
             r.expires_at,
             now + VALIDITY_DAYS * DAY,
             "outlives what was issued"
+        );
+    }
+
+    /// Every file name in `dir`, sorted.
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|r| {
+                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn init_checks_every_input_before_writing_anything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ca = Identity::from_secret([1; 32]);
+        let net = Identity::from_secret([2; 32]);
+        let now = 1_800_000_000;
+        let cert = issue::network(&ca, &net.id(), "net", now - DAY, now + DAY);
+        let dir = tmp.path().join("node");
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (parents, want) in [
+            (p(&["10.0.0.1:99999"]), "10.0.0.1:99999"),
+            (p(&["10.0.0.1 # comment"]), "10.0.0.1 # comment"),
+            (p(&["abc@10.0.0.1"]), "abc@10.0.0.1"),
+            (p(&["10.0.0.1\nlog-level = trace"]), "log-level"),
+            (p(&["a.invalid:1", ""]), "\"\""),
+        ] {
+            let e = init(&dir, &cert, &net, &parents, false, now).unwrap_err();
+            assert!(matches!(e, ProvisionError::Parents(_)), "{parents:?}: {e}");
+            assert!(e.to_string().contains(want), "{parents:?}: {e}");
+            assert!(!dir.exists(), "{parents:?}: wrote {:?}", files(&dir));
+        }
+        // The key must be the certificate's.
+        let e = init(&dir, &cert, &ca, &[], false, now).unwrap_err();
+        assert!(matches!(e, ProvisionError::WrongNetworkKey(_)), "{e}");
+        assert!(!dir.exists());
+        // An expired certificate, a forged one, one that is not a network's.
+        let old = issue::network(&ca, &net.id(), "net", now - 3 * DAY, now - DAY);
+        let e = init(&dir, &old, &net, &[], false, now).unwrap_err();
+        assert!(e.to_string().contains("expired"), "{e}");
+        let mut forged = cert.clone();
+        forged.signature[0] ^= 1;
+        assert!(init(&dir, &forged, &net, &[], false, now).is_err());
+        let node = issue::node(&net, &ca.id(), now - DAY, now + DAY);
+        assert!(matches!(
+            init(&dir, &node, &net, &[], false, now),
+            Err(ProvisionError::NotANetwork(CertKind::Node))
+        ));
+        // A parent whose name does not resolve: mccd would not start, so nothing is written.
+        let e = init(&dir, &cert, &net, &p(&["nowhere.invalid"]), false, now).unwrap_err();
+        assert!(e.to_string().contains("nowhere.invalid"), "{e}");
+        assert!(!dir.exists(), "wrote {:?}", files(&dir));
+        // One file there already (a half-done init): refused before the key is written.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(config::CONFIG_FILE), "# mine\n").unwrap();
+        assert!(matches!(
+            InitPlan::new(&dir, &cert, &[], false, now),
+            Err(ProvisionError::Exists(f)) if f == dir.join(config::CONFIG_FILE)
+        ));
+        assert_eq!(files(&dir), [config::CONFIG_FILE]);
+        let id = init(&dir, &cert, &net, &p(&["10.0.0.1"]), true, now).unwrap();
+        let cfg = config::load(&dir).unwrap();
+        assert_eq!(cfg.parents[0].to_string(), "10.0.0.1:9376");
+        let key = store::read_identity(&cfg.node_private_key).unwrap();
+        assert_eq!(key.id(), id);
+    }
+
+    #[test]
+    fn a_node_key_is_never_replaced_without_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let net = Identity::from_secret([2; 32]);
+        let d = DaemonConfig::defaults(tmp.path());
+        let first = generate_node(&net, tmp.path(), false, 1_800_000_000).unwrap();
+        let key = std::fs::read(&d.node_private_key).unwrap();
+        assert!(matches!(
+            generate_node(&net, tmp.path(), false, 1_800_000_000),
+            Err(ProvisionError::Exists(p)) if p == d.node_private_key
+        ));
+        assert_eq!(std::fs::read(&d.node_private_key).unwrap(), key);
+        // Only the certificate there: the key is not written either.
+        std::fs::remove_file(&d.node_private_key).unwrap();
+        assert!(matches!(
+            generate_node(&net, tmp.path(), false, 1_800_000_000),
+            Err(ProvisionError::Exists(p)) if p == d.node_certificate
+        ));
+        assert!(!d.node_private_key.exists());
+        let second = generate_node(&net, tmp.path(), true, 1_800_000_000).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(
+            store::read_identity(&d.node_private_key).unwrap().id(),
+            second
         );
     }
 }

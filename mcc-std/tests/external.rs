@@ -66,7 +66,15 @@ fn tunnel(n: &Net, dir: &Path, external: Option<Ipv4Addr>) -> String {
         static_ip_address: None,
         external_ip_address: external,
     };
-    let id = create_tunnel(dir, &n.node_cert, &n.net_cert, &n.net_key, &req, UNIX).unwrap();
+    let id = create_tunnel(
+        dir,
+        n.node_cert.subject(),
+        &n.net_cert,
+        &n.net_key,
+        &req,
+        UNIX,
+    )
+    .unwrap();
     id.to_string()
 }
 

@@ -222,7 +222,7 @@ fi
 bad=""
 for n in "${NODES[@]}"; do [ "$(mccn "$n" id)" = "${ID[$n]}" ] || bad+=" $n"; done
 check "7d mcc id prints each node's ID${bad:+ (wrong:$bad)}" [ -z "$bad" ]
-parent=$(mccn cli parent)
+parent="$(mccn cli parent) $(mccn cli parent --id)"
 check "7e mcc parent on cli is b ($parent)" [ "$parent" = "${UNDERLAY[b]}:$PORT ${ID[b]}" ]
 bad=""
 for n in "${NODES[@]}"; do mccn "$n" health >/dev/null || bad+=" $n"; done
@@ -272,7 +272,7 @@ check_not "13j no tunnel to srv's node address: cli cannot ping $SRV_STATIC" nsx
 # ---------------------------------------------------------------- 9 failover
 
 log "failover: stopping b"
-parent_is() { [ "$(mccn cli parent 2>/dev/null | awk '{print $2}')" = "$1" ]; }
+parent_is() { [ "$(mccn cli parent --id 2>/dev/null)" = "$1" ]; }
 t0=$(now)
 stop_mccd b
 if wait_until 30 0.5 parent_is "${ID[a]}"; then
@@ -325,7 +325,7 @@ check "10c the static address works after srv restarts" wait_until 20 0.5 static
 # srv is revoked at its parent a; a's mccd restarts and must load the revocation from its
 # data-dir before any neighbour could re-send it (the log line), and still refuse srv.
 
-srv_under_a() { [ "$(mccn srv parent 2>/dev/null | awk '{print $2}')" = "${ID[a]}" ]; }
+srv_under_a() { [ "$(mccn srv parent --id 2>/dev/null)" = "${ID[a]}" ]; }
 srv_not_under_a() { ! srv_under_a; }
 revoke_srv_at_a() { nsx a timeout 10 "$MCC" -s "$W/a/mcc.sock" revoke -p "$W/a/network-certificate.txt" --stdin "${ID[srv]}" <"$NETKEY" >/dev/null; }
 a_loaded_one() { grep 'node started' "$W/a/mccd.log" | tail -n 1 | grep -q 'revocations=1'; }

@@ -48,8 +48,8 @@ PINS=$W/c/data/parent-pins.json
 CLOG=$W/c/mccd.log
 log "p = $P_ID, x = $X_ID, c = $C_ID"
 
-# c_parent_is ID: `mcc parent` on c names ID.
-c_parent_is() { mcc_in c "$W/c" parent 2>/dev/null | grep -q "$1"; }
+# c_parent_is ID: `mcc parent --id` on c is ID.
+c_parent_is() { [ "$(mcc_in c "$W/c" parent --id 2>/dev/null)" = "$1" ]; }
 # refusals: how many times c logged that its handshakes meant for p went unanswered at
 # p's address (x, an honest node, drops Inits that name another node).
 refusals() { grep -c "parent $P_IP:$PORT: no answer to a round of handshakes meant for node $P_ID" "$CLOG" 2>/dev/null; }

@@ -20,7 +20,6 @@ use crate::resolver::Resolver;
 use crate::routing::Topology;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -42,6 +41,7 @@ mod parents;
 mod peers;
 mod reroute;
 mod revocations;
+mod route_path;
 mod send;
 mod statics;
 mod timers;
@@ -53,6 +53,7 @@ mod validity;
 mod tests;
 
 pub use nat::NatStatus;
+pub use route_path::{RouteError, RoutePath};
 
 use admission::Admission;
 use internet::Internet;
@@ -612,39 +613,6 @@ impl<C: Cipher> Node<C> {
     pub(crate) fn drop_packet(&mut self, r: DropReason) {
         self.stats.count_drop(r);
         self.emit(Event::Dropped { reason: r });
-    }
-
-    /// The path to `dst` as far as this node knows it: itself, then hops down its subtree,
-    /// or up through its parent when `dst` is elsewhere.
-    pub fn route_path(&mut self, dst: &NodeId) -> Vec<NodeId> {
-        let mut path = alloc::vec![self.me];
-        if *dst == self.me {
-            return path;
-        }
-        if self.topology.get(dst).is_some() {
-            // Walk up from dst to this node through the records' parents.
-            let mut up = alloc::vec![*dst];
-            let mut cur = *dst;
-            while let Some(p) = self.topology.get(&cur).and_then(|r| r.parent) {
-                if p == self.me || up.len() > 64 {
-                    break;
-                }
-                up.push(p);
-                cur = p;
-            }
-            if self.topology.get(&cur).and_then(|r| r.parent) == Some(self.me) {
-                up.reverse();
-                path.extend(up);
-                return path;
-            }
-        }
-        if let Some(p) = self.parent() {
-            path.push(p);
-        }
-        if path.last() != Some(dst) {
-            path.push(*dst);
-        }
-        path
     }
 
     /// The underlay address of a parent slot (for diagnostics).

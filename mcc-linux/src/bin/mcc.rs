@@ -1,25 +1,45 @@
 //! mcc: the client. Talks to mccd over its UNIX socket, and provisions keys and
-//! certificates (CA → network → node, tunnels) without any outside service.
+//! certificates (CA → network → node, tunnels) without any outside service. The commands
+//! and options follow the user documentation; docs/CLI.md says where they deviate.
 //!
-//! Exit codes: 0 success; 1 the daemon answered with an error (or `health` is unhealthy);
-//! 2 bad usage or input; 3 the daemon could not be reached.
+//! Exit codes are [`EXIT_CODES`]: every failure is one of the kinds of [`Fail`].
+
+// The parts, in a directory of their own (a file directly in src/bin/ would be a binary).
+#[path = "mcc/key_input.rs"]
+mod key_input;
+#[path = "mcc/show.rs"]
+mod show;
+#[path = "mcc/tunnel.rs"]
+mod tunnel;
 
 use anyhow::{Context, anyhow};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use mcc_core::cert::Certificate;
 use mcc_core::crypto::Identity;
 use mcc_std::control::{self, NodeRow, Request};
-use mcc_std::{clock, config, provision, store, tunnel_dir};
-use std::io::{IsTerminal, Read};
+use mcc_std::{clock, config, provision, store};
+use serde_json::json;
+use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// What `mcc --help` ends with.
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; also when standard output closes early (mcc nodes | head -1)
+  1  the daemon answered with an error (no parent, no route, unhealthy, refused),
+     forwarding rules not kept, or the output could not be written
+  2  bad usage or input (the command line, a file, a key, a certificate); nothing written
+  3  the daemon could not be reached (not running, or its socket is not served by root
+     or by this user)";
 
 #[derive(Parser)]
 #[command(
     name = "mcc",
     version,
-    about = "mcc client: query the daemon and provision certificates"
+    about = "mcc client: query the daemon and provision certificates",
+    after_help = EXIT_CODES
 )]
 pub(crate) struct Cli {
     /// The daemon's UNIX socket path.
@@ -48,16 +68,57 @@ enum AddrFormat {
     NodeId,
 }
 
+impl AddrFormat {
+    fn name(self) -> &'static str {
+        match self {
+            AddrFormat::Ipv4 => "ipv4",
+            AddrFormat::Ipv6 => "ipv6",
+            AddrFormat::Mac6 => "mac6",
+            AddrFormat::NodeId => "node-id",
+        }
+    }
+}
+
+/// The `--json` of every command that only reads.
+#[derive(Args, Clone, Copy)]
+struct Json {
+    /// Print JSON (one value, for scripts) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where the network private key comes from.
+#[derive(Args, Clone, Copy)]
+pub(crate) struct KeyInput {
+    /// Read the network private key from standard input (a key file's contents). Without
+    /// it the same happens, except at a terminal: there one line is read, not echoed.
+    #[arg(long)]
+    stdin: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Get current node's ID.
-    Id,
-    /// Get parent node's ID and socket address (ip:port).
-    Parent,
-    /// Get daemon health. Exit code 0 means healthy.
-    Health,
+    Id {
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Get parent node's socket address (ip:port); nothing for a root.
+    Parent {
+        /// Print the parent's node ID instead of its address.
+        #[arg(long)]
+        id: bool,
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Get daemon health. Exit code 0 means healthy, 1 unhealthy (with the reason).
+    Health {
+        #[command(flatten)]
+        out: Json,
+    },
     /// Resolve between node IDs, IPv4/IPv6 addresses, MAC addresses and DNS names.
     Resolve {
+        /// The format to resolve into.
         #[arg(
             short = 't',
             long = "target-format",
@@ -65,15 +126,26 @@ enum Cmd {
             default_value = "ipv4"
         )]
         target: AddrFormat,
+        /// The node ID, IPv4/IPv6/MAC address or DNS name to resolve.
         address: String,
+        #[command(flatten)]
+        out: Json,
     },
-    /// Get the route to the specified node.
+    /// Get the route to the specified node, as far as this node knows it.
+    ///
+    /// A node knows its own subtree: a destination elsewhere is shown up to this node's
+    /// parent and then "via parent" (the root knows every node and gives the whole path).
     Route {
+        /// Destination node ID.
         destination: String,
+        /// Source node ID (default: this node); it must be known here.
         source: Option<String>,
+        #[command(flatten)]
+        out: Json,
     },
     /// Show known nodes in table or graph format.
     Nodes {
+        /// Output format.
         #[arg(
             short = 'f',
             long = "output-format",
@@ -81,21 +153,39 @@ enum Cmd {
             default_value = "table"
         )]
         format: Format,
+        #[command(flatten)]
+        out: Json,
     },
-    /// Show the certificates of a configuration.
+    /// Show the certificates of a configuration file.
     Certificates {
+        /// Configuration file; its relative paths are relative to its directory.
         #[arg(default_value = "/etc/mcc/mcc.conf")]
         config: PathBuf,
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Show the daemon's counters, links and tunnels.
+    Status {
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Show the daemon's recent events (links, parents, tunnels), oldest first.
+    Events {
+        #[command(flatten)]
+        out: Json,
     },
     /// Initialize this node: key, certificate and a complete mcc.conf.
+    ///
+    /// Everything is checked before anything is written: the parents, the network
+    /// certificate, the network key, files that would be overwritten, and the node as mccd
+    /// will load it (parents' host names must resolve).
     Init {
         /// Parent nodes: comma-separated ip:port, ip, host:port or host items, each
         /// optionally NODEID@ in front to accept only that node there.
         #[arg(short = 'p', long = "parents", value_delimiter = ',')]
         parents: Vec<String>,
-        /// Read the network private key from standard input.
-        #[arg(long)]
-        stdin: bool,
+        #[command(flatten)]
+        key: KeyInput,
         /// Overwrite existing files without asking.
         #[arg(short = 'y', long)]
         force: bool,
@@ -106,6 +196,9 @@ enum Cmd {
         network_certificate: String,
     },
     /// Generate node certificate and private key.
+    ///
+    /// An existing node key or certificate is never replaced without -y: a new key is a
+    /// new node ID.
     GenerateNodeCertificate {
         /// Path to the network certificate.
         #[arg(
@@ -114,39 +207,49 @@ enum Cmd {
             default_value = "/etc/mcc/network-certificate.txt"
         )]
         parent: PathBuf,
-        #[arg(long)]
-        stdin: bool,
+        #[command(flatten)]
+        key: KeyInput,
+        /// Replace an existing node key and certificate (the node ID changes).
+        #[arg(short = 'y', long)]
+        force: bool,
+        /// Output directory.
         #[arg(default_value = "/etc/mcc")]
         output_directory: PathBuf,
     },
     /// Create a tunnel (on the server node): prints the server endpoint ID.
+    ///
+    /// The server node is the daemon's at -s (it is asked); with -C, that directory's
+    /// node, which must then be the daemon's too when one runs.
     CreateTunnel {
-        #[arg(
-            short = 'p',
-            long = "parent",
-            default_value = "/etc/mcc/network-certificate.txt"
-        )]
-        parent: PathBuf,
-        #[arg(long)]
-        stdin: bool,
-        /// Comma-separated protocol:port pairs, e.g. tcp:80,udp:2222 (icmp allows ping).
-        #[arg(long)]
+        /// Path to the network certificate [default: CONFIG_DIR/network-certificate.txt
+        /// with -C, else the daemon's network certificate, else
+        /// /etc/mcc/network-certificate.txt].
+        #[arg(short = 'p', long = "parent")]
+        parent: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyInput,
+        /// Comma-separated protocol:port pairs, e.g. tcp:80,udp:2222 (icmp allows ping);
+        /// one port each, no ranges.
+        #[arg(long, value_parser = tunnel::targets)]
         targets: String,
         /// Node ID of the client node.
         #[arg(long = "remote-node")]
         remote_node: String,
+        /// Comma-separated DNS names of the server endpoint.
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
         /// Static address of the server endpoint, signed into the certificate; the
         /// default 10.115.0.0/16 means none.
         #[arg(long = "static-ip-address", value_parser = static_ip)]
         static_ip_address: Option<StaticIp>,
+        /// A LAN device (RFC 1918) that receives the tunnel's traffic; 0.0.0.0 means none.
         #[arg(long = "external-ip-address")]
         external_ip_address: Option<Ipv4Addr>,
-        /// Configuration directory of this (server) node.
-        #[arg(short = 'C', long = "config-dir", default_value = "/etc/mcc")]
-        config_dir: PathBuf,
-        /// Output directory (default: CONFIG_DIR/tunnels).
+        /// Configuration directory of this (server) node [default: the daemon's, else
+        /// /etc/mcc].
+        #[arg(short = 'C', long = "config-dir")]
+        config_dir: Option<PathBuf>,
+        /// Output directory [default: where the node reads tunnels, CONFIG_DIR/tunnels].
         output_directory: Option<PathBuf>,
     },
     /// Deprecated in MCC v2: use create-tunnel --external-ip-address, which this runs.
@@ -155,32 +258,30 @@ enum Cmd {
     /// an external tunnel. A tunnel needs a client and a whitelist, so --remote-node and
     /// --targets are required here as for create-tunnel.
     GenerateDependentNodeCertificate {
-        #[arg(
-            short = 'p',
-            long = "parent",
-            default_value = "/etc/mcc/network-certificate.txt"
-        )]
-        parent: PathBuf,
-        #[arg(long)]
-        stdin: bool,
+        /// Path to the network certificate (as for create-tunnel).
+        #[arg(short = 'p', long = "parent")]
+        parent: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyInput,
+        /// Comma-separated DNS names of the device.
         #[arg(long = "dns-names", value_delimiter = ',')]
         dns_names: Vec<String>,
         /// Static overlay address (create-tunnel's --static-ip-address).
         #[arg(long = "static-address", value_parser = static_ip)]
         static_address: Option<StaticIp>,
         /// Comma-separated protocol:port pairs the client may reach on the device.
-        #[arg(long)]
+        #[arg(long, value_parser = tunnel::targets)]
         targets: String,
         /// Node ID of the client node.
         #[arg(long = "remote-node")]
         remote_node: String,
-        /// Configuration directory of this (server) node.
-        #[arg(short = 'C', long = "config-dir", default_value = "/etc/mcc")]
-        config_dir: PathBuf,
+        /// Configuration directory of this (server) node (as for create-tunnel).
+        #[arg(short = 'C', long = "config-dir")]
+        config_dir: Option<PathBuf>,
         /// The LAN device's IPv4 address (RFC 1918).
         ipv4_address: Ipv4Addr,
-        /// Output directory (default: CONFIG_DIR/tunnels, where mccd reads tunnels; the
-        /// docs' /etc/mcc/dependent-nodes is deprecated with this command).
+        /// Output directory (default: where the node reads tunnels; the docs'
+        /// /etc/mcc/dependent-nodes is deprecated with this command).
         output_directory: Option<PathBuf>,
     },
     /// Safely replace the forwarding rules with those of FILE, after a confirmation.
@@ -202,8 +303,10 @@ enum Cmd {
     },
     /// Generate a self-signed CA key and certificate.
     GenerateCaCertificate {
+        /// The CA's name, in its certificate.
         #[arg(long, default_value = "mcc-ca")]
         name: String,
+        /// Output directory (ca-private-key.txt, ca-certificate.txt).
         #[arg(default_value = ".")]
         output_directory: PathBuf,
     },
@@ -212,30 +315,39 @@ enum Cmd {
         /// Directory holding ca-private-key.txt and ca-certificate.txt.
         #[arg(long)]
         ca: PathBuf,
+        /// The network's name, in its certificate.
         #[arg(long, default_value = "mcc-network")]
         name: String,
+        /// Output directory (network-private-key.txt, network-certificate.txt).
         #[arg(default_value = ".")]
         output_directory: PathBuf,
     },
     /// Revoke a tunnel (its certificate file) or a node (its ID) network-wide.
     Revoke {
+        /// Path to the network certificate.
         #[arg(
             short = 'p',
             long = "parent",
             default_value = "/etc/mcc/network-certificate.txt"
         )]
         parent: PathBuf,
-        #[arg(long)]
-        stdin: bool,
+        #[command(flatten)]
+        key: KeyInput,
         /// A tunnel certificate file, or a node ID.
         subject: String,
     },
 }
 
-enum Fail {
+/// Why a command failed; each kind is one exit code of [`EXIT_CODES`].
+pub(crate) enum Fail {
+    /// 2: the command line or an input.
     Usage(anyhow::Error),
+    /// 1: the daemon answered with an error.
     Daemon(anyhow::Error),
+    /// 3: no daemon to answer.
     Unreachable(anyhow::Error),
+    /// Standard output failed: quietly 0 when the reader has gone, else 1.
+    Output(std::io::Error),
 }
 
 impl From<anyhow::Error> for Fail {
@@ -244,26 +356,47 @@ impl From<anyhow::Error> for Fail {
     }
 }
 
+/// `writeln!` to the output; a failed write ends the command ([`Fail::Output`], which must
+/// be in scope).
+macro_rules! say {
+    ($out:expr) => { writeln!($out).map_err(Fail::Output)? };
+    ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err(Fail::Output)? };
+}
+pub(crate) use say;
+
+/// A line on standard error. Unlike `eprintln!`, a closed standard error is no panic.
+pub(crate) fn warn(msg: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "mcc: {msg}");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let mut out = std::io::stdout().lock();
+    let r = run(cli, &mut out).and_then(|()| out.flush().map_err(Fail::Output));
+    match r {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Fail::Usage(e)) => {
-            eprintln!("mcc: {}", mcc_linux::error_chain(e.as_ref()));
-            ExitCode::from(2)
-        }
-        Err(Fail::Daemon(e)) => {
-            eprintln!("mcc: {}", mcc_linux::error_chain(e.as_ref()));
+        Err(Fail::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Fail::Output(e)) => {
+            warn(format_args!("writing standard output: {e}"));
             ExitCode::from(1)
         }
+        Err(Fail::Daemon(e)) => {
+            warn(mcc_linux::error_chain(e.as_ref()));
+            ExitCode::from(1)
+        }
+        Err(Fail::Usage(e)) => {
+            warn(mcc_linux::error_chain(e.as_ref()));
+            ExitCode::from(2)
+        }
         Err(Fail::Unreachable(e)) => {
-            eprintln!("mcc: {}", mcc_linux::error_chain(e.as_ref()));
+            warn(mcc_linux::error_chain(e.as_ref()));
             ExitCode::from(3)
         }
     }
 }
 
-fn ask(socket: &Path, req: Request) -> Result<serde_json::Value, Fail> {
+/// One request; the daemon's error is [`Fail::Daemon`], no daemon [`Fail::Unreachable`].
+pub(crate) fn ask(socket: &Path, req: Request) -> Result<serde_json::Value, Fail> {
     let r = control::call(socket, req).map_err(|e| Fail::Unreachable(e.into()))?;
     if r.ok {
         Ok(r.result)
@@ -274,49 +407,55 @@ fn ask(socket: &Path, req: Request) -> Result<serde_json::Value, Fail> {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Fail> {
+/// Prints `v` as JSON.
+pub(crate) fn print_json(out: &mut impl Write, v: &serde_json::Value) -> Result<(), Fail> {
+    serde_json::to_writer_pretty(&mut *out, v).map_err(|e| Fail::Output(e.into()))?;
+    say!(out);
+    Ok(())
+}
+
+fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
     let s = &cli.unix;
     match cli.cmd {
-        Cmd::Id => println!("{}", ask(s, Request::Id)?.as_str().unwrap_or_default()),
-        Cmd::Parent => {
-            let v = ask(s, Request::Parent)?;
-            if v.get("root").is_some() {
-                println!("none (this node is a root)");
+        Cmd::Id { out: fmt } => {
+            let id = ask(s, Request::Id)?;
+            if fmt.json {
+                print_json(out, &json!({ "id": id }))?;
             } else {
-                println!(
-                    "{} {}",
-                    v["address"].as_str().unwrap_or_default(),
-                    v["id"].as_str().unwrap_or_default()
-                );
+                say!(out, "{}", id.as_str().unwrap_or_default());
             }
         }
-        Cmd::Health => {
-            ask(s, Request::Health)?;
-            println!("healthy");
-        }
-        Cmd::Resolve { target, address } => {
-            let target = match target {
-                AddrFormat::Ipv4 => "ipv4",
-                AddrFormat::Ipv6 => "ipv6",
-                AddrFormat::Mac6 => "mac6",
-                AddrFormat::NodeId => "node-id",
+        Cmd::Parent { id, out: fmt } => parent(s, id, fmt.json, out)?,
+        Cmd::Health { out: fmt } => match ask(s, Request::Health) {
+            Ok(_) if fmt.json => print_json(out, &json!({ "healthy": true }))?,
+            Ok(_) => say!(out, "healthy"),
+            Err(Fail::Daemon(e)) if fmt.json => {
+                print_json(out, &json!({ "healthy": false, "reason": e.to_string() }))?;
+                return Err(Fail::Daemon(e));
+            }
+            Err(e) => return Err(e),
+        },
+        Cmd::Resolve {
+            target,
+            address,
+            out: fmt,
+        } => {
+            let req = Request::Resolve {
+                address: address.clone(),
+                target: target.name().into(),
             };
-            println!(
-                "{}",
-                ask(
-                    s,
-                    Request::Resolve {
-                        address,
-                        target: target.into()
-                    }
-                )?
-                .as_str()
-                .unwrap_or_default()
-            );
+            let v = ask(s, req)?;
+            if fmt.json {
+                let j = json!({ "query": address, "target": target.name(), "result": v });
+                print_json(out, &j)?;
+            } else {
+                say!(out, "{}", v.as_str().unwrap_or_default());
+            }
         }
         Cmd::Route {
             destination,
             source,
+            out: fmt,
         } => {
             let v = ask(
                 s,
@@ -325,40 +464,78 @@ fn run(cli: Cli) -> Result<(), Fail> {
                     source,
                 },
             )?;
-            for hop in v.as_array().into_iter().flatten() {
-                println!("{}", hop.as_str().unwrap_or_default());
+            if fmt.json {
+                print_json(out, &v)?;
+            } else {
+                show::route(out, &v)?;
             }
         }
-        Cmd::Nodes { format } => {
-            let rows: Vec<NodeRow> = serde_json::from_value(ask(s, Request::Nodes)?)
-                .map_err(|e| Fail::Daemon(e.into()))?;
+        Cmd::Nodes { format, out: fmt } => {
+            let v = ask(s, Request::Nodes)?;
+            let rows: Vec<NodeRow> =
+                serde_json::from_value(v.clone()).map_err(|e| Fail::Daemon(e.into()))?;
             match format {
-                Format::Table => print_table(&rows),
-                Format::Graphviz => print_graphviz(&rows),
+                _ if fmt.json => print_json(out, &v)?,
+                Format::Table => show::table(out, &rows)?,
+                Format::Graphviz => show::graphviz(out, &rows)?,
             }
         }
-        Cmd::Certificates { config } => certificates(&config)?,
+        Cmd::Certificates { config, out: fmt } => show::certificates(out, &config, fmt.json)?,
+        Cmd::Status { out: fmt } => {
+            let v = ask(s, Request::Status)?;
+            if fmt.json {
+                print_json(out, &v)?;
+            } else {
+                show::status(out, &v)?;
+            }
+        }
+        Cmd::Events { out: fmt } => {
+            let v = ask(s, Request::Events)?;
+            if fmt.json {
+                print_json(out, &v)?;
+            } else {
+                show::events(out, &v)?;
+            }
+        }
         Cmd::Init {
             parents,
-            stdin,
+            key,
             force,
             config_dir,
             network_certificate,
-        } => init(&parents, stdin, force, &config_dir, &network_certificate)?,
+        } => {
+            let net_cert = provision::network_certificate(&network_certificate)
+                .map_err(anyhow::Error::from)?;
+            let plan = provision::InitPlan::new(&config_dir, &net_cert, &parents, force, now())
+                .map_err(anyhow::Error::from)?;
+            let net_key = network_key(key, &net_cert)?;
+            let id = plan.write(&net_key, now()).map_err(anyhow::Error::from)?;
+            say!(out, "{id}");
+        }
         Cmd::GenerateNodeCertificate {
             parent,
-            stdin,
+            key,
+            force,
             output_directory,
         } => {
-            let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
-            let net_key = network_key(stdin, &net_cert)?;
-            let id = provision::generate_node(&net_key, &output_directory, true, now())
+            let net_cert = store::read_certificate(&parent).map_err(anyhow::Error::from)?;
+            provision::node_files_free(&output_directory, force).map_err(anyhow::Error::from)?;
+            let net_key = network_key(key, &net_cert)?;
+            let old_key = config::DaemonConfig::defaults(&output_directory).node_private_key;
+            let old = store::read_identity(&old_key).ok().map(|k| k.id());
+            let id = provision::generate_node(&net_key, &output_directory, force, now())
                 .map_err(anyhow::Error::from)?;
-            println!("{id}");
+            if let Some(old) = old {
+                warn(format_args!(
+                    "replaced {}: node {old} is now node {id}",
+                    old_key.display()
+                ));
+            }
+            say!(out, "{id}");
         }
         Cmd::CreateTunnel {
             parent,
-            stdin,
+            key,
             targets,
             remote_node,
             dns_names,
@@ -367,9 +544,9 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
             output_directory,
         } => {
-            let t = TunnelArgs {
+            let t = tunnel::TunnelArgs {
                 parent,
-                stdin,
+                key,
                 targets,
                 remote_node,
                 dns_names,
@@ -378,11 +555,12 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 config_dir,
                 output_directory,
             };
-            create_tunnel(s, t)?;
+            let id = tunnel::create(s, t)?;
+            say!(out, "{id}");
         }
         Cmd::GenerateDependentNodeCertificate {
             parent,
-            stdin,
+            key,
             dns_names,
             static_address,
             targets,
@@ -391,18 +569,18 @@ fn run(cli: Cli) -> Result<(), Fail> {
             ipv4_address,
             output_directory,
         } => {
-            eprintln!(
-                "mcc: generate-dependent-node-certificate was deprecated in MCC v2; running \
+            warn(format_args!(
+                "generate-dependent-node-certificate was deprecated in MCC v2; running \
                  `mcc create-tunnel --external-ip-address {ipv4_address}` instead (use that)"
-            );
+            ));
             if ipv4_address.is_unspecified() {
                 return Err(Fail::Usage(anyhow!(
                     "ipv4-address {ipv4_address}: a dependent node needs its device's address"
                 )));
             }
-            let t = TunnelArgs {
+            let t = tunnel::TunnelArgs {
                 parent,
-                stdin,
+                key,
                 targets,
                 remote_node,
                 dns_names,
@@ -411,16 +589,17 @@ fn run(cli: Cli) -> Result<(), Fail> {
                 config_dir,
                 output_directory,
             };
-            create_tunnel(s, t)?;
+            let id = tunnel::create(s, t)?;
+            say!(out, "{id}");
         }
-        Cmd::ApplyForwardingRules { yes, file } => apply_forwarding_rules(s, &file, yes)?,
+        Cmd::ApplyForwardingRules { yes, file } => apply_forwarding_rules(s, &file, yes, out)?,
         Cmd::GenerateCaCertificate {
             name,
             output_directory,
         } => {
             let id = provision::generate_ca(&output_directory, &name, now())
                 .map_err(anyhow::Error::from)?;
-            println!("{id}");
+            say!(out, "{id}");
         }
         Cmd::GenerateNetworkCertificate {
             ca,
@@ -429,21 +608,38 @@ fn run(cli: Cli) -> Result<(), Fail> {
         } => {
             let cert = provision::generate_network(&ca, &name, &output_directory, now())
                 .map_err(anyhow::Error::from)?;
-            println!("{}", store::encode_certificate_text(&cert));
+            say!(out, "{}", store::encode_certificate_text(&cert));
         }
         Cmd::Revoke {
             parent,
-            stdin,
+            key,
             subject,
         } => {
-            let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
-            let net_key = network_key(stdin, &net_cert)?;
+            let net_cert = store::read_certificate(&parent).map_err(anyhow::Error::from)?;
+            let net_key = network_key(key, &net_cert)?;
             let revocation =
                 provision::revocation(&net_key, &subject, now()).map_err(anyhow::Error::from)?;
             ask(s, Request::Revoke { revocation })?;
-            println!("revoked");
+            say!(out, "revoked");
         }
     }
+    Ok(())
+}
+
+/// `mcc parent`: ip:port as documented, the ID on request; a root has none.
+fn parent(s: &Path, id: bool, json: bool, out: &mut impl Write) -> Result<(), Fail> {
+    let v = ask(s, Request::Parent)?;
+    let root = v.get("root").and_then(|r| r.as_bool()).unwrap_or(false);
+    if json {
+        let j = json!({ "address": v["address"], "id": v["id"], "root": root });
+        return print_json(out, &j);
+    }
+    if root {
+        warn("this node is a root: it has no parent");
+        return Ok(());
+    }
+    let field = if id { "id" } else { "address" };
+    say!(out, "{}", v[field].as_str().unwrap_or_default());
     Ok(())
 }
 
@@ -455,72 +651,17 @@ fn static_ip(v: &str) -> Result<StaticIp, String> {
     config::parse_static_addr(v).map(StaticIp)
 }
 
-/// What `create-tunnel` (and the deprecated `generate-dependent-node-certificate`) takes.
-struct TunnelArgs {
-    parent: PathBuf,
-    stdin: bool,
-    targets: String,
-    remote_node: String,
-    dns_names: Vec<String>,
-    static_ip_address: Option<Ipv4Addr>,
-    external_ip_address: Option<Ipv4Addr>,
-    config_dir: PathBuf,
-    output_directory: Option<PathBuf>,
-}
-
-/// Creates the tunnel with this node as its server and activates it in the running daemon.
-fn create_tunnel(s: &Path, t: TunnelArgs) -> Result<(), Fail> {
-    let TunnelArgs {
-        parent,
-        stdin,
-        targets,
-        remote_node,
-        dns_names,
-        static_ip_address,
-        external_ip_address,
-        config_dir,
-        output_directory,
-    } = t;
-    let net_cert = store::read_certificate(&parent).map_err(|e| Fail::Usage(e.into()))?;
-    let net_key = network_key(stdin, &net_cert)?;
-    let my_cert =
-        store::read_certificate(&config::DaemonConfig::defaults(&config_dir).node_certificate)
-            .map_err(|e| Fail::Usage(e.into()))?;
-    let dir = output_directory.unwrap_or_else(|| tunnel_dir::default_dir(&config_dir));
-    let req = provision::TunnelRequest {
-        targets: &targets,
-        remote_node: &remote_node,
-        dns_names: &dns_names,
-        static_ip_address,
-        external_ip_address,
-    };
-    let id = provision::create_tunnel(&dir, &my_cert, &net_cert, &net_key, &req, now())
-        .map_err(|e| Fail::Usage(e.into()))?;
-    // Active at once when the daemon runs; otherwise at its next start. Only "not
-    // running" is fine: a socket of another user, or one that fails mid-request,
-    // did not reload anything.
-    match control::call(s, Request::ReloadTunnels) {
-        Ok(r) if !r.ok => {
-            return Err(Fail::Daemon(anyhow!(
-                "tunnel saved in {}, but not activated: {}",
-                dir.display(),
-                r.error.unwrap_or_else(|| "failed".into())
-            )));
-        }
-        Ok(_) | Err(control::ControlError::Connect { .. }) => {}
-        Err(e) => {
-            return Err(Fail::Unreachable(anyhow::Error::from(e).context(format!(
-                "tunnel saved in {}, but not activated",
-                dir.display()
-            ))));
-        }
-    }
-    println!("{id}");
-    Ok(())
-}
-
 fn now() -> u64 {
     clock::unix_now()
+}
+
+/// The network private key, checked against the network certificate.
+fn network_key(key: KeyInput, net_cert: &Certificate) -> anyhow::Result<Identity> {
+    let text = key_input::read(key.stdin)?;
+    provision::network_key(&text, net_cert).map_err(|e| match e {
+        provision::ProvisionError::NetworkKeyText(r) => anyhow!("network private key: {r}"),
+        e => e.into(),
+    })
 }
 
 /// What came of the question on the terminal.
@@ -547,7 +688,12 @@ fn answer_within(wait: std::time::Duration) -> Answer {
 }
 
 /// `apply-forwarding-rules`: the daemon forwards FILE's rules on trial; a yes keeps them.
-fn apply_forwarding_rules(s: &Path, file: &Path, yes: bool) -> Result<(), Fail> {
+fn apply_forwarding_rules(
+    s: &Path,
+    file: &Path,
+    yes: bool,
+    out: &mut impl Write,
+) -> Result<(), Fail> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let v = ask(
@@ -559,18 +705,18 @@ fn apply_forwarding_rules(s: &Path, file: &Path, yes: bool) -> Result<(), Fail> 
     )?;
     let id = v["id"].as_str().unwrap_or_default().to_string();
     let secs = v["timeout_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
-    eprintln!(
-        "mcc: {} forwarding rules of {} applied; the previous ones come back in {secs} s unless these are kept",
+    warn(format_args!(
+        "{} forwarding rules of {} applied; the previous ones come back in {secs} s unless these are kept",
         v["rules"].as_u64().unwrap_or(0),
         file.display()
-    );
+    ));
     let keep = yes || {
-        eprint!("keep these rules? [y/N] ");
+        let _ = write!(std::io::stderr(), "keep these rules? [y/N] ");
         match answer_within(std::time::Duration::from_secs_f64(secs)) {
             Answer::Line(l) => matches!(l.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
             Answer::Closed => false,
             Answer::TimedOut => {
-                eprintln!();
+                let _ = writeln!(std::io::stderr());
                 return Err(Fail::Daemon(anyhow!(
                     "no answer within {secs} s: mccd has put the previous forwarding rules back"
                 )));
@@ -584,99 +730,76 @@ fn apply_forwarding_rules(s: &Path, file: &Path, yes: bool) -> Result<(), Fail> 
         )));
     }
     let v = ask(s, Request::ConfirmForwardingRules { id })?;
-    println!("kept; saved to {}", v["saved"].as_str().unwrap_or_default());
+    say!(
+        out,
+        "kept; saved to {}",
+        v["saved"].as_str().unwrap_or_default()
+    );
     Ok(())
 }
 
-/// Reads the network private key (base64) from standard input; it must match the network
-/// certificate.
-fn network_key(stdin: bool, net_cert: &Certificate) -> anyhow::Result<Identity> {
-    if !stdin && std::io::stdin().is_terminal() {
-        eprint!("network private key (base64): ");
-    }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .context("reading the network private key from standard input")?;
-    provision::network_key(&text, net_cert).map_err(|e| match e {
-        provision::ProvisionError::NetworkKeyText(r) => {
-            anyhow!("network private key from standard input: {r}")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command, with the path of commands to it.
+    fn every_arg(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for a in cmd.get_arguments() {
+            out.push((path.to_string(), a.clone()));
         }
-        e => e.into(),
-    })
-}
-
-fn init(
-    parents: &[String],
-    stdin: bool,
-    force: bool,
-    dir: &Path,
-    net_b64: &str,
-) -> Result<(), Fail> {
-    let net_cert = provision::network_certificate(net_b64).map_err(anyhow::Error::from)?;
-    let net_key = network_key(stdin, &net_cert)?;
-    let id = provision::init(dir, &net_cert, &net_key, parents, force, now())
-        .map_err(anyhow::Error::from)?;
-    println!("{id}");
-    Ok(())
-}
-
-fn certificates(conf: &Path) -> Result<(), Fail> {
-    let dir = conf.parent().unwrap_or(Path::new("."));
-    let cfg = config::load(dir).map_err(|e| anyhow!("{e}"))?;
-    let show = |what: &str, path: &Path| match store::read_certificate(path) {
-        Ok(c) => println!(
-            "{what}: {}\n  kind {:?}, subject {}, issuer {}, name {:?}, valid {} .. {}, {} bytes",
-            path.display(),
-            c.body.kind,
-            c.body.subject,
-            c.body.issuer,
-            c.body.name,
-            clock::rfc3339(c.body.not_before),
-            clock::rfc3339(c.body.not_after),
-            c.encoded().len()
-        ),
-        Err(e) => println!("{what}: {e}"),
-    };
-    show("node certificate", &cfg.node_certificate);
-    for p in &cfg.network_certificates {
-        show("network certificate", p);
+        for sub in cmd.get_subcommands() {
+            every_arg(sub, &format!("{path} {}", sub.get_name()), out);
+        }
     }
-    for t in config::load_tunnels(&cfg.tunnels).map_err(|e| anyhow!("{e}"))? {
-        show("tunnel certificate", &t.certificate);
-    }
-    Ok(())
-}
 
-fn print_table(rows: &[NodeRow]) {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header(["NODE_ID", "ADDRESS", "LAST_SEEN", "PARENT", "TAGS", "TYPE"]);
-    for r in rows {
-        t.add_row([
-            &r.node_id,
-            &r.address,
-            &r.last_seen,
-            &r.parent,
-            &r.tags,
-            &r.kind,
-        ]);
+    #[test]
+    fn every_option_has_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        cmd.clone().debug_assert();
+        let mut args = Vec::new();
+        every_arg(&cmd, "mcc", &mut args);
+        let missing: Vec<String> = args
+            .iter()
+            .filter(|(_, a)| a.get_help().is_none() && a.get_long_help().is_none())
+            .map(|(p, a)| format!("{p} {}", a.get_id()))
+            .collect();
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+        assert!(args.len() > 60, "only {} arguments seen", args.len());
+        let help = cmd.render_help().to_string();
+        assert!(help.contains("Exit codes:\n  0  success"), "{help}");
     }
-    println!("{t}");
-}
 
-fn print_graphviz(rows: &[NodeRow]) {
-    println!("digraph mcc {{");
-    for r in rows {
-        let label = if r.tags.is_empty() {
-            r.node_id[..8].to_string()
-        } else {
-            format!("{}\\n{}", &r.node_id[..8], r.tags)
+    #[test]
+    fn documented_command_lines_parse() {
+        let ok = |line: &str| {
+            Cli::try_parse_from(line.split_whitespace())
+                .map(|_| ())
+                .map_err(|e| format!("{line}: {e}"))
         };
-        println!("  \"{}\" [label=\"{label}\"];", r.node_id);
-        if !r.parent.is_empty() {
-            println!("  \"{}\" -> \"{}\";", r.node_id, r.parent);
+        for line in [
+            "mcc -s /run/x.sock create-tunnel -p /n.txt --stdin --targets tcp:80,udp:2222 --remote-node ID /out",
+            "mcc create-tunnel --remote-node ID --targets tcp:80 --external-ip-address 10.0.0.9",
+            "mcc init --parents public.staex.io,10.0.0.2:9376 CERT",
+            "mcc resolve -t node-id 10.83.0.2",
+            "mcc route DST SRC --json",
+            "mcc nodes -f graphviz",
+            "mcc --unix /tmp/s nodes --json",
+            "mcc certificates /etc/mcc/other.conf --json",
+            "mcc parent --id",
+            "mcc generate-node-certificate -y --stdin /tmp/out",
+            "mcc status --json",
+            "mcc events",
+        ] {
+            ok(line).unwrap();
+        }
+        for bad in [
+            "mcc create-tunnel --remote-node ID --targets tcp:8000-8010",
+            "mcc create-tunnel --remote-node ID --targets sctp:9",
+            "mcc create-tunnel --remote-node ID --targets tcp:80 --static-ip-address 10.83.0.1",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
         }
     }
-    println!("}}");
 }

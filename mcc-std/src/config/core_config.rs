@@ -4,8 +4,9 @@
 use super::values::core_duration;
 use super::{ConfigError, DaemonConfig, RESOLVER_CAPACITY};
 use crate::store::{self, StoreError};
-use mcc_core::cert::{CertError, CertKind, TrustStore};
+use mcc_core::cert::{CertError, CertKind, Certificate, TrustStore};
 use mcc_core::config::{Config, Limits, Parent, Timers};
+use mcc_core::crypto::Identity;
 use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -76,9 +77,21 @@ pub fn core_config(cfg: &DaemonConfig, unix_secs: u64) -> Result<Config, LoadErr
     let networks = cfg
         .network_certificates
         .iter()
-        .map(|p| Ok((p, store::read_certificate(p)?)))
+        .map(|p| Ok((p.clone(), store::read_certificate(p)?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
+    core_config_of(cfg, identity, certificate, networks, unix_secs)
+}
 
+/// [`core_config`] with the key and certificates given rather than read from the files
+/// `cfg` names (which are only named in errors): `mcc init` checks what it is about to
+/// write before writing any of it. `networks` pairs each certificate with its path.
+pub fn core_config_of(
+    cfg: &DaemonConfig,
+    identity: Identity,
+    certificate: Certificate,
+    networks: Vec<(PathBuf, Certificate)>,
+    unix_secs: u64,
+) -> Result<Config, LoadError> {
     let mut cas: Vec<NodeId> = Vec::new();
     for (_, n) in &networks {
         if !cas.contains(&n.body.issuer) {

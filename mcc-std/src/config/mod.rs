@@ -30,7 +30,7 @@ mod table_tests;
 #[cfg(test)]
 mod tests;
 
-pub use core_config::{LoadError, core_config, resolve_parent};
+pub use core_config::{LoadError, core_config, core_config_of, resolve_parent};
 pub use error::ConfigError;
 pub use forwarding_rules::{
     ForwardingRule, ForwardingRulesError, MAX_RULES, Protocol, RuleFile, RuleScope, load_rules,
@@ -230,18 +230,45 @@ impl DaemonConfig {
 
 /// Reads `dir/mcc.conf`. The file must exist.
 pub fn load(dir: &Path) -> Result<DaemonConfig, ConfigError> {
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| {
+    read(&dir.join(CONFIG_FILE), dir)
+}
+
+/// Reads the configuration file `file`, whatever its name (`mcc certificates FILE`);
+/// relative paths in it are relative to its directory, as for `mcc.conf`.
+pub fn load_file(file: &Path) -> Result<DaemonConfig, ConfigError> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    read(file, dir)
+}
+
+fn read(path: &Path, dir: &Path) -> Result<DaemonConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
-            ConfigError::NoConfig { path: path.clone() }
+            ConfigError::NoConfig {
+                path: path.to_path_buf(),
+            }
         } else {
             ConfigError::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             }
         }
     })?;
-    parse(&text, &path, dir)
+    parse(&text, path, dir)
+}
+
+/// Parses items of `parents` (`mcc init --parents`) as the key takes them; the error names
+/// the item at fault.
+pub fn parse_parents(items: &[String]) -> Result<Vec<ParentEntry>, String> {
+    let mut list = Vec::with_capacity(items.len());
+    for item in items {
+        // One item each: a comma inside would make two.
+        list.push(ParentEntry::parse(item.trim())?);
+    }
+    ParentEntry::parse_list(&items.join(","))?;
+    Ok(list)
 }
 
 /// Parses the text of `mcc.conf`; `file` is named in errors, `dir` resolves relative paths.

@@ -621,3 +621,36 @@ fn core_config_errors_name_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn a_configuration_file_of_any_name_resolves_paths_from_its_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("other.conf");
+    std::fs::write(&file, "node-certificate = n.txt\ntunnels = /abs/t\n").unwrap();
+    let cfg = load_file(&file).unwrap();
+    assert_eq!(cfg.path, file);
+    assert_eq!(cfg.node_certificate, tmp.path().join("n.txt"));
+    assert_eq!(cfg.tunnels, Path::new("/abs/t"));
+    assert_eq!(
+        cfg.network_certificates[0],
+        tmp.path().join("network-certificate.txt")
+    );
+    let missing = tmp.path().join("missing.conf");
+    assert!(matches!(load_file(&missing), Err(ConfigError::NoConfig { path }) if path == missing));
+}
+
+#[test]
+fn init_parents_are_checked_one_by_one() {
+    let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let ok = parse_parents(&items(&["10.0.0.1", "root.example.com:99"])).unwrap();
+    assert_eq!(addrs(&ok), ["10.0.0.1:9376", "root.example.com:99"]);
+    for bad in [
+        &["10.0.0.1,10.0.0.2"][..],
+        &["10.0.0.1:0x"],
+        &["x y"],
+        &[""],
+    ] {
+        let e = parse_parents(&items(bad)).unwrap_err();
+        assert!(e.contains(bad[0]), "{bad:?}: {e}");
+    }
+}

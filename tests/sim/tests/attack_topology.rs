@@ -59,7 +59,10 @@ fn send(w: &mut World, entries: Vec<Entry>) {
 fn victim_via_relay(w: &mut World) -> bool {
     let v = w.node(VICTIM).id();
     let relay = w.node(RELAY).id();
-    w.node_mut(ROOT).route_path(&v).get(1) == Some(&relay)
+    let root = w.node(ROOT).id();
+    w.node(ROOT)
+        .route_path(&root, &v)
+        .is_ok_and(|p| p.hops.get(1) == Some(&relay))
 }
 
 #[test]
