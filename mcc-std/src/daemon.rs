@@ -4,6 +4,7 @@
 //! differs between OSes ([`Platform`]).
 
 use crate::config::{self, CipherChoice, DaemonConfig};
+use crate::dnsmasq::{DnsmasqError, DropIn};
 use crate::event_loop::{EventLoop, StartError};
 use crate::external::Forwarding;
 use crate::forwarding_rules::RuleForwarding;
@@ -93,6 +94,8 @@ pub enum DaemonError {
     Runtime(io::Error),
     #[error(transparent)]
     Start(#[from] StartError),
+    #[error(transparent)]
+    Dnsmasq(#[from] DnsmasqError),
     #[error("{}: cipher: {} needs mcc built with the `ring` feature", .0.display(), CipherChoice::Aes256Gcm.name())]
     CipherUnavailable(PathBuf),
     /// The platform's hook or TUN device failed; its message says what it was doing.
@@ -144,6 +147,9 @@ async fn start_with<C: Cipher, P: Platform>(
     cfg: DaemonConfig,
     platform: &mut P,
 ) -> Result<(EventLoop<C>, P::Tun), DaemonError> {
+    // Checked first (a bad dnsmasq-directory stops mccd before anything is bound), written
+    // last, once the DNS server it points dnsmasq at answers.
+    let dnsmasq = DropIn::from_config(&cfg)?;
     let mut lp = EventLoop::<C>::start(cfg).await?;
     info!(cipher = C::NAME, "both layers sealed with {}", C::NAME);
     platform
@@ -164,6 +170,9 @@ async fn start_with<C: Cipher, P: Platform>(
         .map_err(DaemonError::Platform)?
     {
         lp.set_rule_forwarding(f);
+    }
+    if let Some(d) = dnsmasq {
+        d.apply()?;
     }
     Ok((lp, tun))
 }

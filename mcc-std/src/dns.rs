@@ -345,6 +345,54 @@ fn reverse_name(labels: &[Option<String>], zones: &[IpNet]) -> Reverse {
     Reverse::Outside
 }
 
+/// The apex names of the reverse zone of `zone`, cut as [`answer`] serves it: the network's
+/// name cut at the first label boundary at or past the prefix, one name for each value of the
+/// bits between the prefix and that boundary. `10.83.0.0/16` → `83.10.in-addr.arpa`;
+/// `200::/7` → `2.0.ip6.arpa` and `3.0.ip6.arpa`; `10.99.0.0/20` → `0.99.10.in-addr.arpa`
+/// to `15.99.10.in-addr.arpa`. In address order, without the final dot: what a forwarder
+/// (dnsmasq's `server=/ZONE/...`) is given so that it sends these names here.
+pub fn reverse_zone_apexes(zone: &IpNet) -> Vec<String> {
+    let (network, prefix, bits, width, suffix) = match zone {
+        IpNet::V4(n) => (
+            u128::from(u32::from(n.network())),
+            u32::from(n.prefix_len()),
+            32,
+            8u32,
+            "in-addr.arpa",
+        ),
+        IpNet::V6(n) => (
+            u128::from(n.network()),
+            u32::from(n.prefix_len()),
+            128,
+            4u32,
+            "ip6.arpa",
+        ),
+    };
+    let apex = prefix.div_ceil(width);
+    // Fewer than `width` bits: at most 128 names (IPv4) or 8 (IPv6).
+    let extra = apex * width - prefix;
+    let top = network.checked_shr(bits - prefix).unwrap_or(0);
+    let digit_mask = (1u128 << width) - 1;
+    (0..1u128 << extra)
+        .map(|low| {
+            let head = (top << extra) | low;
+            // The least significant label comes first in a reverse name.
+            let mut labels: Vec<String> = (0..apex)
+                .map(|i| {
+                    let d = (head >> (i * width)) & digit_mask;
+                    if width == 4 {
+                        format!("{d:x}")
+                    } else {
+                        d.to_string()
+                    }
+                })
+                .collect();
+            labels.push(suffix.into());
+            labels.join(".")
+        })
+        .collect()
+}
+
 /// A wire label as lowercase text; None if it holds bytes no served name contains (a dot,
 /// non-ASCII or control characters).
 fn text_label(label: &[u8]) -> Option<String> {
@@ -570,6 +618,79 @@ mod tests {
         // Several labels without the domain are not ours, even when the first is known.
         let r = ask("light1.example.", RecordType::A);
         assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn reverse_zone_apexes_are_the_zones_answer_serves() {
+        let apexes = |n: &str| reverse_zone_apexes(&n.parse().unwrap());
+        assert_eq!(apexes("10.83.0.0/16"), ["83.10.in-addr.arpa"]);
+        assert_eq!(apexes("10.115.0.0/16"), ["115.10.in-addr.arpa"]);
+        assert_eq!(apexes("200::/7"), ["2.0.ip6.arpa", "3.0.ip6.arpa"]);
+        assert_eq!(
+            apexes("fd99::/64"),
+            ["0.0.0.0.0.0.0.0.0.0.0.0.9.9.d.f.ip6.arpa"]
+        );
+        let twenty = apexes("10.99.0.0/20");
+        assert_eq!(twenty.len(), 16);
+        assert_eq!(twenty[0], "0.99.10.in-addr.arpa");
+        assert_eq!(twenty[15], "15.99.10.in-addr.arpa");
+        // Past the last label boundary: whole addresses.
+        assert_eq!(
+            apexes("10.99.4.8/30"),
+            [8, 9, 10, 11].map(|o| format!("{o}.4.99.10.in-addr.arpa"))
+        );
+        assert_eq!(apexes("10.99.4.0/25").len(), 128);
+        assert_eq!(apexes("fd00::/126").len(), 4);
+        // Each apex is inside its zone for `answer` (a partial name, or a whole address
+        // when the prefix is that long), its parent is outside, and every address of the
+        // network is named under one of them.
+        for net in [
+            "10.83.0.0/16",
+            "10.99.0.0/20",
+            "10.64.0.0/10",
+            "10.99.4.0/25",
+            "10.99.4.0/30",
+            "200::/7",
+            "fd99::/64",
+            "fd00:cc::/30",
+            "fd00::/126",
+        ] {
+            let zone: IpNet = net.parse().unwrap();
+            let names = reverse_zone_apexes(&zone);
+            for a in &names {
+                let inside = reverse_name(&text_labels(a), &[zone]);
+                assert!(
+                    matches!(inside, Reverse::Partial | Reverse::Address(_)),
+                    "{net}: {a} is {inside:?}"
+                );
+                let parent = a.split_once('.').unwrap().1;
+                assert_eq!(
+                    reverse_name(&text_labels(parent), &[zone]),
+                    Reverse::Outside,
+                    "{net}: {parent}"
+                );
+            }
+            for addr in [zone.network(), zone.broadcast()] {
+                let name = match addr {
+                    IpAddr::V4(a) => {
+                        let o = a.octets();
+                        format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+                    }
+                    IpAddr::V6(a) => {
+                        let hex = format!("{:032x}", u128::from(a));
+                        let mut n: Vec<String> = hex.chars().rev().map(String::from).collect();
+                        n.push("ip6.arpa".into());
+                        n.join(".")
+                    }
+                };
+                assert!(
+                    names
+                        .iter()
+                        .any(|a| name.ends_with(&format!(".{a}")) || name == *a),
+                    "{net}: {name} is under none of {names:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod control_server;
 pub mod daemon;
 pub mod dns;
 pub mod dns_service;
+pub mod dnsmasq;
 pub mod event_log;
 pub mod event_loop;
 pub mod external;

@@ -321,7 +321,8 @@ mcc_set() {
 # mcc_node NS DIR PARENTS [KEY VALUE]...: `mcc init` of a node in DIR (run in NS) with
 # PARENTS (comma-separated, may be empty), using NETB64 and NETKEY of `pki`. Its mcc.conf
 # gets a socket, log file and data directory of its own inside DIR (the namespaces share
-# the filesystem), then the KEY VALUE pairs. Sets NODE_ID and writes it to DIR.id.
+# the filesystem) and no dnsmasq drop-in (the host's /etc/dnsmasq.d is not the test's),
+# then the KEY VALUE pairs. Sets NODE_ID and writes it to DIR.id.
 mcc_node() {
     local ns=$1 d=$2 parents=$3 args out
     shift 3
@@ -335,7 +336,8 @@ mcc_node() {
     NODE_ID=${NODE_ID//[[:space:]]/}
     [[ $NODE_ID =~ ^[0-9a-z]{52}$ ]] || { log "mcc init $d printed '$out', not a node ID"; return 1; }
     echo "$NODE_ID" >"$d.id"
-    mcc_set "$d/mcc.conf" unix-socket-path "$d/mcc.sock" log-file "$d/mccd.log" data-dir "$d/data" "$@" || return 1
+    mcc_set "$d/mcc.conf" unix-socket-path "$d/mcc.sock" log-file "$d/mccd.log" data-dir "$d/data" \
+        dnsmasq-enable false "$@" || return 1
     mkdir -p "$d/data"
 }
 

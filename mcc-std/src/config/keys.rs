@@ -202,6 +202,37 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
             )
         }),
     },
+    // The docs give no default for dnsmasq-enable: on when the directory exists.
+    Key {
+        name: "dnsmasq-enable",
+        default: "",
+        doc: "Write a dnsmasq drop-in (mcc.conf in dnsmasq-directory) that sends the overlay's\n\
+              names and reverse zones to dns-addr: true, false, or unset: on when\n\
+              dnsmasq-directory exists. Rewritten when it changes; not removed when mccd stops.",
+        value: Value::Set(|c, v, _| {
+            let enable = (!v.is_empty()).then(|| boolean(v)).transpose();
+            set(&mut c.dnsmasq_enable, enable)
+        }),
+    },
+    Key {
+        name: "dnsmasq-directory",
+        default: "/etc/dnsmasq.d",
+        doc: "dnsmasq's directory of extra configuration files (its conf-dir).",
+        value: Value::Set(|c, v, dir| set(&mut c.dnsmasq_directory, path(dir, v))),
+    },
+    Key {
+        name: "dnsmasq-restart-command",
+        default: "",
+        doc: "Shell command run after the drop-in changed, e.g. systemctl restart dnsmasq\n\
+              (unset: dnsmasq is not restarted, which could disturb the boot; a # after a\n\
+              blank starts a comment here too).",
+        value: Value::Set(|c, v, _| {
+            set(
+                &mut c.dnsmasq_restart_command,
+                Ok((!v.is_empty()).then(|| v.into())),
+            )
+        }),
+    },
     Key {
         name: "unix-socket-path",
         default: "/tmp/.mcc-socket",
@@ -306,9 +337,6 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
     unsupported("cert-update-enable", &["false"]),
     unsupported("cert-update-period", &[]),
     unsupported("dependent-nodes", &[]),
-    unsupported("dnsmasq-enable", &["false"]),
-    unsupported("dnsmasq-directory", &[]),
-    unsupported("dnsmasq-restart-command", &[]),
     Key {
         name: "exit-node",
         default: "false",

@@ -120,6 +120,12 @@ pub struct DaemonConfig {
     /// With a leading dot, e.g. `.home.arpa`.
     pub resolver_domain: String,
     pub resolver_ttl: u32,
+    /// `dnsmasq-enable`: `None` (unset) means on when [`Self::dnsmasq_directory`] exists.
+    pub dnsmasq_enable: Option<bool>,
+    /// Where the dnsmasq drop-in goes ([`crate::dnsmasq`]).
+    pub dnsmasq_directory: PathBuf,
+    /// Run through `/bin/sh -c` after the drop-in changed.
+    pub dnsmasq_restart_command: Option<String>,
     pub node_certificate: PathBuf,
     pub node_private_key: PathBuf,
     pub network_certificates: Vec<PathBuf>,
@@ -196,6 +202,9 @@ impl DaemonConfig {
             resolver_mac_address_mask: [0; 6],
             resolver_domain: String::new(),
             resolver_ttl: u32::MAX,
+            dnsmasq_enable: Some(true),
+            dnsmasq_directory: nowhere.clone(),
+            dnsmasq_restart_command: Some(String::new()),
             node_certificate: nowhere.clone(),
             node_private_key: nowhere.clone(),
             network_certificates: Vec::new(),

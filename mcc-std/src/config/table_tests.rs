@@ -115,7 +115,7 @@ fn key_names_are_unique_and_every_key_is_parsed() {
 #[test]
 fn unsupported_keys_are_listed_with_their_line() {
     // The documented list, in table order.
-    assert_eq!(UNSUPPORTED_KEYS.len(), 16);
+    assert_eq!(UNSUPPORTED_KEYS.len(), 13);
     let names: Vec<&str> = KEYS
         .iter()
         .filter(|k| !is_supported(k))
@@ -135,8 +135,8 @@ fn unsupported_keys_are_listed_with_their_line() {
     assert_eq!(cfg.unsupported, want);
     assert_eq!(cfg.path, Path::new(FILE));
     // Empty values and the values that ask for nothing need no warning, comment or not.
-    let off = "compression = none # default\ncert-update-addr =\ndnsmasq-directory = # unset\n\
-               ssl-install = false\ncert-update-enable = false\ndnsmasq-enable = false\n";
+    let off = "compression = none # default\ncert-update-addr =\nssl-install = false\n\
+               cert-update-enable = false\n";
     assert_eq!(p(off).unwrap().unsupported, []);
     // The harmless value of one key is not harmless for another.
     assert_eq!(
@@ -191,6 +191,8 @@ fn errors_name_file_line_and_key_for_every_key_that_can_be_wrong() {
             "tunnels",
             "unix-socket-path",
             "forwarding-rules",
+            "dnsmasq-directory",
+            "dnsmasq-restart-command",
         ],
     ]
     .concat();
@@ -276,6 +278,8 @@ fn defaults_are_the_documented_ones() {
                 dns-enable = true\n# dns-names =\nresolver.ipv4-network = 10.83.0.0/16\n\
                 resolver.ipv6-network = 200::/7\nresolver.mac-address-mask = AE:00:00:00:00:00\n\
                 resolver.domain = .home.arpa\nresolver.ttl = 0\n\
+                # dnsmasq-enable =\ndnsmasq-directory = /etc/dnsmasq.d\n\
+                # dnsmasq-restart-command =\n\
                 unix-socket-path = /tmp/.mcc-socket\nunix-enable = true\n\
                 node-certificate = node-certificate.txt\nnode-private-key = node-private-key.txt\n\
                 network-certificates = network-certificate.txt\ntunnels = tunnels\n\

@@ -176,6 +176,41 @@ fn cipher_parses() {
 }
 
 #[test]
+fn dnsmasq_keys_parse() {
+    let d = p("").unwrap();
+    assert_eq!(d.dnsmasq_enable, None);
+    assert_eq!(d.dnsmasq_directory, Path::new("/etc/dnsmasq.d"));
+    assert_eq!(d.dnsmasq_restart_command, None);
+    assert_eq!(p("dnsmasq-enable =").unwrap().dnsmasq_enable, None);
+    assert_eq!(
+        p("dnsmasq-enable = true").unwrap().dnsmasq_enable,
+        Some(true)
+    );
+    assert_eq!(
+        p("dnsmasq-enable = False").unwrap().dnsmasq_enable,
+        Some(false)
+    );
+    assert_eq!(
+        perr("dnsmasq-enable = yes"),
+        "/etc/mcc/mcc.conf:1: dnsmasq-enable: invalid value \"yes\" (use true or false)"
+    );
+    let c = p("dnsmasq-directory = dm\ndnsmasq-restart-command = systemctl restart dnsmasq # docs")
+        .unwrap();
+    assert_eq!(c.dnsmasq_directory, Path::new("/etc/mcc/dm"));
+    assert_eq!(
+        c.dnsmasq_restart_command.as_deref(),
+        Some("systemctl restart dnsmasq")
+    );
+    assert_eq!(
+        perr("\ndnsmasq-directory ="),
+        "/etc/mcc/mcc.conf:2: dnsmasq-directory: empty path"
+    );
+    // Implemented now: no warning.
+    assert_eq!(p("dnsmasq-enable = true").unwrap().unsupported, []);
+    assert!(!UNSUPPORTED_KEYS.iter().any(|k| k.starts_with("dnsmasq")));
+}
+
+#[test]
 fn max_peers_parses_and_reaches_the_core() {
     assert_eq!(p("").unwrap().max_peers, 256);
     assert_eq!(p("max-peers = 1024").unwrap().max_peers, 1024);
