@@ -336,8 +336,11 @@ mcc_node() {
     NODE_ID=${NODE_ID//[[:space:]]/}
     [[ $NODE_ID =~ ^[0-9a-z]{52}$ ]] || { log "mcc init $d printed '$out', not a node ID"; return 1; }
     echo "$NODE_ID" >"$d.id"
+    # dnsmasq-directory too, so no line names a shared system path (linux.sh checks it).
+    local dm=(dnsmasq-directory "$d/dnsmasq.d")
+    [[ " $* " == *" dnsmasq-directory "* ]] && dm=()
     mcc_set "$d/mcc.conf" unix-socket-path "$d/mcc.sock" log-file "$d/mccd.log" data-dir "$d/data" \
-        dnsmasq-enable false "$@" || return 1
+        dnsmasq-enable false "${dm[@]}" "$@" || return 1
     mkdir -p "$d/data"
 }
 
