@@ -13,6 +13,7 @@ use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
 use crate::forwarding_rules::{ForwardingRules, RuleForwarding};
 use crate::parent_pins::{ParentPins, ParentPinsError};
+use crate::parent_resolve::ParentResolver;
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -67,6 +68,8 @@ pub struct EventLoop<C: Cipher> {
     resolver: ResolverState,
     revocations: RevocationState,
     parent_pins: ParentPins,
+    /// `parents` given by host name, looked up again every `parents-resolve-period`.
+    parent_resolver: ParentResolver,
     events: EventLog,
     /// Control requests waiting for a lookup up the tree, by query number.
     parked: Vec<(u64, PendingRequest)>,
@@ -138,6 +141,7 @@ impl<C: Cipher> EventLoop<C> {
         }
         info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, parent_pins = parent_pins.len(), "node started");
         Ok(EventLoop {
+            parent_resolver: ParentResolver::new(&cfg),
             node,
             cfg,
             clock,
@@ -267,6 +271,21 @@ impl<C: Cipher> EventLoop<C> {
                         }
                         if tunnels_change {
                             self.reload_tunnel_names();
+                        }
+                    }
+                },
+                round = self.parent_resolver.next_round() => {
+                    for (i, entry, r) in round {
+                        match r {
+                            Ok(addr) if self.node.set_parent_addr(i, addr) => {
+                                info!("parent {entry} now resolves to {addr}");
+                            }
+                            Ok(_) => {}
+                            // Keep dialling the last address that resolved.
+                            Err(e) => warn!(
+                                "parent {entry}: {e} (still dialling {})",
+                                self.node.parent_addr(i).map_or("nothing".into(), |a| a.to_string())
+                            ),
                         }
                     }
                 },

@@ -20,6 +20,7 @@ pub mod host_lookup;
 pub mod logging;
 pub mod names;
 pub mod parent_pins;
+pub mod parent_resolve;
 pub mod provision;
 pub mod readiness;
 pub mod resolver_state;

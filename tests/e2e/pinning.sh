@@ -14,6 +14,10 @@
 #   5 parents = P_ID@ip:port: x is refused even so (a configured pin holds whatever the
 #     allow key says, with a warning that it differs from the remembered one); once p is
 #     back at its address c joins it; a malformed pin stops mccd naming file, line and entry
+#   6 parents by host name (parents-resolve-period): c's parent is parent.test:9376, a name
+#     in a hosts file only c's namespace sees (`ip netns exec` binds /etc/netns/NS/hosts over
+#     /etc/hosts, for that process alone); p moves to another address and the name follows:
+#     c finds p at the new address without a restart, and the pin stays keyed by the name
 #
 # Last line: "N passed, M failed". The harness is tests/e2e/lib.sh.
 
@@ -29,6 +33,13 @@ DUMP_LOGS="$W/*/mccd.log $W/*/mccd.stderr"
 need_root
 need_tools ip:iproute2 tcpdump:tcpdump || exit 2
 need_tun
+# c's private hosts file (step 6); the host's own /etc/hosts is never touched.
+HOSTS_DIR=/etc/netns/$P-c
+on_cleanup() {
+    rm -rf "$HOSTS_DIR"
+    rmdir /etc/netns 2>/dev/null
+    return 0
+}
 lib_start
 build_release mcc-linux
 
@@ -145,3 +156,26 @@ rc=$?
 check "5g mccd refuses a malformed pin" test "$rc" -ne 0 -a "$rc" -ne 124
 check "5h the error names file, line and entry" \
     sh -c 'printf "%s" "$1" | grep -qF "$2:$3: parents: invalid parent \"abc@$4\": invalid node ID \"abc\""' _ "$err" "$W/bad/mcc.conf" "$line" "$P_IP:$PORT"
+
+# ---------------------------------------------------------------- 6 a parent by host name
+
+P_IP2=10.233.0.11
+mkdir -p "$HOSTS_DIR"
+printf '127.0.0.1 localhost\n%s parent.test\n' "$P_IP" >"$HOSTS_DIR/hosts"
+mcc_set "$W/c/mcc.conf" parents parent.test:$PORT parents-resolve-period 2s || die "mcc_set"
+restart_c
+check "6a c joins p by its host name" wait_until 60 0.3 c_parent_is "$P_ID"
+check "6b the pin is kept by the name" wait_until 10 0.2 grep -q "\"parent.test:$PORT\": \"$P_ID\"" "$PINS"
+starts=$(grep -c 'node started' "$CLOG")
+# p moves: its old address goes, the new one comes, and the name follows (written in
+# place: the bind mount holds the file, not the name).
+# (Deleted first: deleting a primary address takes its subnet's secondaries with it.)
+nsx p ip addr del "$P_IP/24" dev eth0 && nsx p ip addr add "$P_IP2/24" dev eth0 || die "moving p"
+printf '127.0.0.1 localhost\n%s parent.test\n' "$P_IP2" >"$HOSTS_DIR/hosts"
+check "6c c looks the name up again and logs the new address" \
+    wait_until 20 0.3 grep -q "parent parent.test:$PORT now resolves to $P_IP2:$PORT" "$CLOG"
+# The link at the old address fails over (keep-alive-period 2s), then c dials the new one.
+c_at_new_address() { c_parent_is "$P_ID" && mcc_in c "$W/c" parent 2>/dev/null | grep -q "^$P_IP2:$PORT"; }
+check "6d c's parent is p again, at its new address" wait_until 90 0.5 c_at_new_address
+check "6e without a restart of c" test "$(grep -c 'node started' "$CLOG")" -eq "$starts"
+check "6f the pin is still the name's" grep -q "\"parent.test:$PORT\": \"$P_ID\"" "$PINS"

@@ -164,6 +164,27 @@ pub(crate) struct ParentDue {
 }
 
 impl<C: Cipher> Node<C> {
+    /// The driver resolved parent `i`'s host name again (`parents-resolve-period`) and got
+    /// `addr`. The entry's pin stays (it belongs to the entry, not to an address). A
+    /// handshake in flight is sent on to `addr` at once; an established link stays: its
+    /// rekeys and every later dial go to `addr`, and if the old address falls silent the
+    /// parent fails over as usual. Returns whether the address changed.
+    pub fn set_parent_addr(&mut self, i: usize, addr: SocketAddr) -> bool {
+        let Some(slot) = self.parents.slots.get_mut(i) else {
+            return false;
+        };
+        if slot.addr == addr {
+            return false;
+        }
+        slot.addr = addr;
+        slot.silent = false;
+        slot.refused_at = None;
+        if slot.hs.is_some() {
+            self.send_init(i);
+        }
+        true
+    }
+
     /// Backoff of handshake retries: `handshake_retry`, doubling up to 16 times it.
     pub(crate) fn retry_delay(&self, tries: u32) -> Duration {
         self.timers.handshake_retry.mul(1 << tries.min(4))

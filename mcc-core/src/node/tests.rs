@@ -165,6 +165,66 @@ fn a_child_links_to_its_root_in_one_round_trip() {
     assert!(p.child.peers().any(|i| i.is_parent));
 }
 
+/// Where the child's queued datagrams go, and their bytes.
+fn sent_by_child(p: &mut Pair) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    while let Some(t) = p.child.poll_transmit(&mut buf) {
+        v.push((t.dst, buf[..t.len].to_vec()));
+    }
+    v
+}
+
+#[test]
+fn a_parent_host_name_that_resolves_elsewhere_is_dialled_there() {
+    let n = Net::new(10);
+    // The name first resolved to addr(9), where nothing answers.
+    let mut p = Pair::with(
+        config(&n, n.trust(), 1, &[], u64::MAX / 2),
+        config(&n, n.trust(), 2, &[addr(9)], u64::MAX / 2),
+    );
+    p.tick(Duration::ZERO);
+    let first = sent_by_child(&mut p);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, addr(9));
+    // Unanswered, retried there.
+    for _ in 0..40 {
+        p.tick(Duration::from_secs(5));
+        assert!(sent_by_child(&mut p).iter().all(|(to, _)| *to == addr(9)));
+    }
+    assert!(p.child.parent().is_none());
+    assert!(!p.child.set_parent_addr(0, addr(9)), "no change, no news");
+    assert!(!p.child.set_parent_addr(5, addr(1)), "no such parent");
+    // Resolved again: the root's address. The child dials it from then on, and links.
+    assert!(p.child.set_parent_addr(0, addr(1)));
+    assert_eq!(p.child.parent_addr(0), Some(addr(1)));
+    p.tick(Duration::ZERO);
+    let init = sent_by_child(&mut p);
+    assert!(!init.is_empty() && init.iter().all(|(to, _)| *to == addr(1)));
+    init.into_iter().for_each(|(_, d)| p.deliver(0, d));
+    p.settle();
+    assert_eq!(p.child.parent(), Some(p.root.id()));
+}
+
+#[test]
+fn a_handshake_in_flight_follows_the_new_address_at_once() {
+    let n = Net::new(10);
+    let mut p = Pair::with(
+        config(&n, n.trust(), 1, &[], u64::MAX / 2),
+        config(&n, n.trust(), 2, &[addr(9)], u64::MAX / 2),
+    );
+    p.tick(Duration::ZERO);
+    assert_eq!(sent_by_child(&mut p)[0].0, addr(9));
+    assert!(p.child.set_parent_addr(0, addr(1)));
+    // No tick: the Init in flight is sent on to the new address at once.
+    let init = sent_by_child(&mut p);
+    assert_eq!(init.len(), 1);
+    assert_eq!(init[0].0, addr(1));
+    p.deliver(0, init[0].1.clone());
+    p.settle();
+    assert_eq!(p.child.parent(), Some(p.root.id()));
+}
+
 #[test]
 fn a_tampered_init_is_refused_and_leaves_no_peer() {
     let mut p = Pair::new();

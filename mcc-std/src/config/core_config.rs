@@ -208,19 +208,24 @@ pub fn core_config_of(
 
 /// Resolves one `parents` entry, preferring an address of the family of `listen-addr`.
 pub fn resolve_parent(cfg: &DaemonConfig, entry: &str) -> Result<SocketAddr, LoadError> {
-    let err = |reason: String| LoadError::Parent {
+    lookup_parent(entry, cfg.listen_addr.is_ipv4()).map_err(|reason| LoadError::Parent {
         config: cfg.path.clone(),
         entry: entry.into(),
         reason,
-    };
+    })
+}
+
+/// The address `entry` (`ip:port` or `host:port`) stands for now, one of family IPv4 if
+/// `v4` and there is one. Blocks while a host name is looked up.
+pub fn lookup_parent(entry: &str, v4: bool) -> Result<SocketAddr, String> {
     let addrs: Vec<SocketAddr> = entry
         .to_socket_addrs()
-        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| e.to_string())?
         .collect();
     addrs
         .iter()
-        .find(|a| a.is_ipv4() == cfg.listen_addr.is_ipv4())
+        .find(|a| a.is_ipv4() == v4)
         .or(addrs.first())
         .copied()
-        .ok_or_else(|| err("no address found".into()))
+        .ok_or_else(|| "no address found".into())
 }

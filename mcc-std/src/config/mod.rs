@@ -30,7 +30,7 @@ mod table_tests;
 #[cfg(test)]
 mod tests;
 
-pub use core_config::{LoadError, core_config, core_config_of, resolve_parent};
+pub use core_config::{LoadError, core_config, core_config_of, lookup_parent, resolve_parent};
 pub use error::ConfigError;
 pub use forwarding_rules::{
     ForwardingRule, ForwardingRulesError, MAX_RULES, Protocol, RuleFile, RuleScope, load_rules,
