@@ -35,7 +35,7 @@ VERSION=$(cargo metadata --no-deps --format-version 1 |
     python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "mcc-linux"))')
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 OBJCOPY=${OBJCOPY:-objcopy}
-# cargo-deb and cargo-generate-rpm read "target/release/..." asset paths as this directory.
+# cargo-deb and scripts/rpm-spec.py read "target/release/..." asset paths as this directory.
 if [[ -n ${TARGET:-} ]]; then
     REL=target/$TARGET/release
     TARGET_ARGS=(--target "$TARGET")

@@ -276,6 +276,8 @@ check_not "ipk: no NSS module" grep -q libnss "$W/ipk-data.list"
 # ---------------------------------------------------------------- 2 lintian
 
 log "2 lintian"
+# Errors fixed so far: lacks-ldconfig-trigger (the NSS module is a shared library in a
+# public directory: packaging/debian/triggers).
 # Warnings that stay, each with its reason:
 #   initial-upload-closes-no-bugs: the package is not uploaded to Debian; there is no ITP
 #     bug to close.
@@ -669,6 +671,15 @@ t_mcc0_fwd() { [ "$(inside cat /proc/sys/net/ipv4/conf/mcc0/forwarding)" = 1 ]; 
 check "sandbox: ... and forwarding is on on mcc0 (/proc/sys/net/ipv4/conf)" t_mcc0_fwd
 inside journalctl -u mcc --no-pager >"$W/journal-sandbox.log" 2>&1
 check_not "sandbox: no read-only or permission error in mccd's log" grep -Ei 'read-only file system|permission denied|operation not permitted' "$W/journal-sandbox.log"
+# ... and no more: in mccd's mount namespace the rest of /proc/sys and of /etc stay
+# read-only (even for root without the unit's limits: the mounts are read-only).
+in_mccd() { inside nsenter -t "$(inside systemctl show -p MainPID --value mcc)" -m -- "$@"; }
+t_rest_ro() {
+    in_mccd test -w /proc/sys/net/ipv4/conf/mcc0/forwarding &&
+        ! in_mccd sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward' 2>/dev/null &&
+        ! in_mccd touch /etc/mcc-sandbox-test 2>/dev/null && ! in_mccd touch /usr/mcc-sandbox-test 2>/dev/null
+}
+check "sandbox: mccd's /proc/sys/net/ipv4/ip_forward, /etc and /usr stay read-only" t_rest_ro
 # Back to no rule (mccd restores mcc0's forwarding and empties its section).
 : >"$BR/root/none.conf"
 logged "$W/apply.log" inside sh -c 'echo y | timeout 20 mcc apply-forwarding-rules /root/none.conf'
