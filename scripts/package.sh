@@ -33,7 +33,14 @@ HOST=$(rustc -vV | sed -n 's/^host: //p')
 TRIPLE=${TARGET:-$HOST}
 VERSION=$(cargo metadata --no-deps --format-version 1 |
     python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "mcc-linux"))')
+# Compiling sees the caller's SOURCE_DATE_EPOCH, not this default: cc-based build scripts
+# (ring's) rerun when it changes, so the last commit's time would rebuild most of the
+# workspace after every commit (and again for every other cargo run without it).
+CALLER_SDE=${SOURCE_DATE_EPOCH:-}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+build() { # build CARGO-ARGS...: cargo with the caller's SOURCE_DATE_EPOCH
+    if [[ -n $CALLER_SDE ]]; then SOURCE_DATE_EPOCH=$CALLER_SDE cargo "$@"; else env -u SOURCE_DATE_EPOCH cargo "$@"; fi
+}
 OBJCOPY=${OBJCOPY:-objcopy}
 # cargo-deb and scripts/rpm-spec.py read "target/release/..." asset paths as this directory.
 if [[ -n ${TARGET:-} ]]; then
@@ -95,13 +102,13 @@ multiarch() {
 
 linux_common() {
     log "build mcc, mccd, libnss_mcc.so ($TRIPLE)"
-    cargo build --release -q -p mcc-linux --bins "${TARGET_ARGS[@]}"
-    cargo build --release -q -p mcc-nss --lib "${TARGET_ARGS[@]}"
+    build build --release -q -p mcc-linux --bins "${TARGET_ARGS[@]}"
+    build build --release -q -p mcc-nss --lib "${TARGET_ARGS[@]}"
     log "man pages"
     rm -rf "$STAGE/man" "$STAGE/stripped" "$STAGE/multiarch"
     mkdir -p "$STAGE/man" "$STAGE/stripped" "$STAGE/multiarch/$(multiarch "$TRIPLE")"
     # Built for the host: the pages are the same for every target.
-    cargo run --release -q -p mcc-linux --example man-pages -- "$STAGE/man"
+    build run --release -q -p mcc-linux --example man-pages -- "$STAGE/man"
     gzip -9n "$STAGE"/man/*
     for b in mcc mccd; do "$OBJCOPY" --strip-all "$REL/$b" "$STAGE/stripped/$b"; done
     # A shared library keeps its dynamic symbol table (the NSS entry points).
@@ -188,7 +195,7 @@ ipk() {
     # stripped anyway. MCC_PKG_CACHE/openwrt-target is made again when missing.
     local sdir=$CACHE/openwrt-target
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_TARGET_DIR=$sdir CARGO_PROFILE_RELEASE_DEBUG=0 \
-        cargo build --release -q -p mcc-linux --bins --target "$TRIPLE"
+        build build --release -q -p mcc-linux --bins --target "$TRIPLE"
     local bins=$sdir/$TRIPLE/release
     log "ipk ($arch)"
     local d
@@ -211,8 +218,8 @@ macos() {
         return 0
     fi
     log "build mccd-macos, mcc"
-    cargo build --release -q -p mcc-macos --bin mccd-macos
-    cargo build --release -q -p mcc-linux --bin mcc
+    build build --release -q -p mcc-macos --bin mccd-macos
+    build build --release -q -p mcc-linux --bin mcc
     local name=mcc-$VERSION-macos-$(uname -m) d
     d=$(mktemp -d)
     mkdir -p "$d/$name/bin"
