@@ -2,11 +2,13 @@
 # Builds every package of mcc into target/packages/ (README, "Packages"):
 #
 #   mcc_VERSION-REV_ARCH.deb            Debian/Ubuntu (cargo-deb): mccd + systemd unit, mcc,
-#                                       man pages, /usr/libexec/mcc/mcc-setup
-#   mcc-VERSION-REV.ARCH.rpm            Fedora/RHEL/openSUSE (cargo-generate-rpm): the same
+#                                       the NSS module, man pages, /usr/libexec/mcc/mcc-setup
+#   mcc-VERSION-REV.ARCH.rpm            Fedora/RHEL/openSUSE (rpmbuild, the spec written by
+#                                       scripts/rpm-spec.py from Cargo.toml): the same
 #   mcc-VERSION-linux-ARCH.tar.gz       any glibc Linux: the same files and install.sh
 #   mcc_VERSION-REV_OWRTARCH.ipk        OpenWrt (opkg): static mccd + mcc, procd init
-#                                       script, dnsmasq set-up
+#                                       script, dnsmasq set-up; no NSS module (musl has no
+#                                       NSS: names go through dnsmasq there)
 #   mcc-VERSION-macos-ARCH.tar.gz       macOS (only when run on a Mac): launchd job
 #
 #   scripts/package.sh [deb|rpm|tar|ipk|macos ...]    all by default, or the ones named
@@ -16,7 +18,11 @@
 # MCC_PKG_OUT (the output directory, target/packages),
 # OBJCOPY (objcopy for TARGET, e.g. aarch64-linux-gnu-objcopy), OPENWRT_ARCH (opkg
 # architecture, derived from TARGET), SOURCE_DATE_EPOCH (file times; default the last
-# commit's). Installs cargo-deb and cargo-generate-rpm from crates.io when missing.
+# commit's), MCC_PKG_CACHE (where the build tools and the OpenWrt build's dependencies are
+# kept between clones: /var/cache/mcc-test when writable, else ~/.cache/mcc).
+#
+# Needs rpmbuild (Debian package `rpm`) for the .rpm; installs cargo-deb (pinned) from
+# crates.io into MCC_PKG_CACHE/cargo-tools when it is missing there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -27,9 +33,16 @@ HOST=$(rustc -vV | sed -n 's/^host: //p')
 TRIPLE=${TARGET:-$HOST}
 VERSION=$(cargo metadata --no-deps --format-version 1 |
     python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "mcc-linux"))')
+# Compiling sees the caller's SOURCE_DATE_EPOCH, not this default: cc-based build scripts
+# (ring's) rerun when it changes, so the last commit's time would rebuild most of the
+# workspace after every commit (and again for every other cargo run without it).
+CALLER_SDE=${SOURCE_DATE_EPOCH:-}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+build() { # build CARGO-ARGS...: cargo with the caller's SOURCE_DATE_EPOCH
+    if [[ -n $CALLER_SDE ]]; then SOURCE_DATE_EPOCH=$CALLER_SDE cargo "$@"; else env -u SOURCE_DATE_EPOCH cargo "$@"; fi
+}
 OBJCOPY=${OBJCOPY:-objcopy}
-# cargo-deb and cargo-generate-rpm read "target/release/..." asset paths as this directory.
+# cargo-deb and scripts/rpm-spec.py read "target/release/..." asset paths as this directory.
 if [[ -n ${TARGET:-} ]]; then
     REL=target/$TARGET/release
     TARGET_ARGS=(--target "$TARGET")
@@ -39,6 +52,13 @@ else
 fi
 STAGE=$REL/packaging
 ARCH=${TRIPLE%%-*}
+if [[ -n ${MCC_PKG_CACHE:-} ]]; then
+    CACHE=$MCC_PKG_CACHE
+elif mkdir -p /var/cache/mcc-test 2>/dev/null && [[ -w /var/cache/mcc-test ]]; then
+    CACHE=/var/cache/mcc-test
+else
+    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mcc
+fi
 
 ONLY=("$@")
 for w in "${ONLY[@]}"; do
@@ -56,43 +76,76 @@ log() { echo "== $*"; }
 # The deterministic tar of the packages: root-owned, sorted, file times clamped.
 ptar() { tar --format=gnu --owner=0 --group=0 --numeric-owner --sort=name --mtime="@$SOURCE_DATE_EPOCH" "$@"; }
 
-cargo_tool() { # cargo_tool SUBCOMMAND CRATE VERSION
-    if ! cargo "$1" --version >/dev/null 2>&1; then
-        log "installing $2 $3 from crates.io"
-        cargo install -q --locked "$2" --version "$3"
+# cargo_tool CRATE VERSION: CRATE at VERSION in $CACHE/cargo-tools (outside the clone: a
+# fresh clone does not compile it again), on PATH.
+cargo_tool() {
+    local root=$CACHE/cargo-tools
+    if ! cargo install --list --root "$root" 2>/dev/null | grep -qx "$1 v$2:"; then
+        log "installing $1 $2 from crates.io into $root"
+        cargo install -q --locked --root "$root" "$1" --version "$2"
     fi
+    PATH=$root/bin:$PATH
 }
 
 mkdir -p "$OUT"
 
 # ---------------------------------------------------------------- Linux: shared pieces
 
+# Debian's multiarch tuple of a Rust target (the NSS module's directory):
+# x86_64-unknown-linux-gnu -> x86_64-linux-gnu, armv7-unknown-linux-gnueabihf ->
+# arm-linux-gnueabihf.
+multiarch() {
+    local t=${1/-unknown-/-}
+    case $t in armv7-* | armv5te-* | thumbv7neon-*) t=arm-${t#*-} ;; i586-* | i686-*) t=i386-${t#*-} ;; esac
+    echo "$t"
+}
+
 linux_common() {
-    log "build mcc, mccd ($TRIPLE)"
-    cargo build --release -q -p mcc-linux --bins "${TARGET_ARGS[@]}"
+    log "build mcc, mccd, libnss_mcc.so ($TRIPLE)"
+    build build --release -q -p mcc-linux --bins "${TARGET_ARGS[@]}"
+    build build --release -q -p mcc-nss --lib "${TARGET_ARGS[@]}"
     log "man pages"
-    rm -rf "$STAGE/man" "$STAGE/stripped"
-    mkdir -p "$STAGE/man" "$STAGE/stripped"
+    rm -rf "$STAGE/man" "$STAGE/stripped" "$STAGE/multiarch"
+    mkdir -p "$STAGE/man" "$STAGE/stripped" "$STAGE/multiarch/$(multiarch "$TRIPLE")"
     # Built for the host: the pages are the same for every target.
-    cargo run --release -q -p mcc-linux --example man-pages -- "$STAGE/man"
+    build run --release -q -p mcc-linux --example man-pages -- "$STAGE/man"
     gzip -9n "$STAGE"/man/*
     for b in mcc mccd; do "$OBJCOPY" --strip-all "$REL/$b" "$STAGE/stripped/$b"; done
+    # A shared library keeps its dynamic symbol table (the NSS entry points).
+    "$OBJCOPY" --strip-unneeded "$REL/libnss_mcc.so" "$STAGE/stripped/libnss_mcc.so.2"
+    cp "$STAGE/stripped/libnss_mcc.so.2" "$STAGE/multiarch/$(multiarch "$TRIPLE")/"
 }
 
 deb() {
-    cargo_tool deb cargo-deb 3.8.0
+    cargo_tool cargo-deb 3.8.0
     log "deb"
-    # --multiarch=foreign: libraries (the NSS module) go to /usr/lib/<multiarch tuple>/.
-    cargo deb -q -p mcc-linux --no-build --strip --multiarch=foreign --deb-revision "$REV" \
-        "${TARGET_ARGS[@]}" -o "$OUT/"
+    cargo deb -q -p mcc-linux --no-build --strip --deb-revision "$REV" "${TARGET_ARGS[@]}" -o "$OUT/"
+}
+
+# RPM's name of the target's CPU.
+rpm_arch() {
+    case $1 in
+    armv7-*hf) echo armv7hl ;;
+    arm-*) echo armv5tel ;;
+    i586-* | i686-*) echo i686 ;;
+    *) echo "${1%%-*}" ;;
+    esac
 }
 
 rpm_pkg() {
-    cargo_tool generate-rpm cargo-generate-rpm 0.21.1
+    command -v rpmbuild >/dev/null || { echo "package.sh: rpmbuild is missing (Debian: apt-get install rpm)" >&2; return 1; }
     log "rpm"
-    # xz: readable by every rpm still in use (zstd payloads need rpm 4.14 or newer).
-    cargo generate-rpm -p mcc-linux --payload-compress xz -s "release = \"$REV\"" \
-        "${TARGET_ARGS[@]}" -o "$OUT/"
+    local arch d
+    arch=$(rpm_arch "$TRIPLE")
+    d=$(mktemp -d)
+    scripts/rpm-spec.py mcc-linux/Cargo.toml "$VERSION" "$REV" "$arch" "$REL" >"$d/mcc.spec"
+    # --target sets %{_libdir}; the build root and every work directory are in $d.
+    rpmbuild -bb --quiet --target "$arch-linux" --define "_topdir $d" --define "_rpmdir $d/out" \
+        --define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
+        --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \
+        "$d/mcc.spec" >"$d/rpmbuild.log" 2>&1 || { cat "$d/rpmbuild.log" >&2; rm -rf "$d"; return 1; }
+    mv "$d"/out/*.rpm "$OUT/"
+    rm -rf "$d"
 }
 
 tarball() {
@@ -105,7 +158,8 @@ tarball() {
     cp packaging/systemd/mcc.service "$d/$name/systemd/"
     cp "$STAGE"/man/*.1.gz "$d/$name/man/man1/"
     cp "$STAGE"/man/*.8.gz "$d/$name/man/man8/"
-    # The NSS module, once built, is one line: cp ... "$d/$name/lib/libnss_mcc.so.2".
+    mkdir -p "$d/$name/lib"
+    cp "$STAGE/stripped/libnss_mcc.so.2" "$d/$name/lib/"
     cp packaging/tar/install.sh "$d/$name/"
     cp README.md "$d/$name/"
     chmod -R u=rwX,go=rX "$d/$name"
@@ -136,11 +190,12 @@ ipk() {
     # interpreter, no libraries), and it is what this machine can build without a musl
     # toolchain. A *-musl TARGET is linked statically by default and works the same.
     log "static mcc, mccd for OpenWrt ($TRIPLE)"
-    # A target directory of its own (other RUSTFLAGS rebuild everything), and no debug
-    # info: it is stripped anyway, and the build is a full one on a fresh clone.
-    local sdir=target/openwrt
+    # A target directory of its own (other RUSTFLAGS rebuild everything), outside the
+    # clone so that a fresh clone compiles only mcc's own crates; no debug info: it is
+    # stripped anyway. MCC_PKG_CACHE/openwrt-target is made again when missing.
+    local sdir=$CACHE/openwrt-target
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_TARGET_DIR=$sdir CARGO_PROFILE_RELEASE_DEBUG=0 \
-        cargo build --release -q -p mcc-linux --bins --target "$TRIPLE"
+        build build --release -q -p mcc-linux --bins --target "$TRIPLE"
     local bins=$sdir/$TRIPLE/release
     log "ipk ($arch)"
     local d
@@ -163,8 +218,8 @@ macos() {
         return 0
     fi
     log "build mccd-macos, mcc"
-    cargo build --release -q -p mcc-macos --bin mccd-macos
-    cargo build --release -q -p mcc-linux --bin mcc
+    build build --release -q -p mcc-macos --bin mccd-macos
+    build build --release -q -p mcc-linux --bin mcc
     local name=mcc-$VERSION-macos-$(uname -m) d
     d=$(mktemp -d)
     mkdir -p "$d/$name/bin"
