@@ -142,13 +142,26 @@ public final class McGatewayTest {
         return got;
     }
 
-    /** Starts with one extra line in mcc.conf; expects Android to refuse KEY by name. */
+    /**
+     * Starts with KEY set by LINE in mcc.conf (replacing its line, as mcc init writes every
+     * key, or appended); expects Android to refuse KEY by name, before protect is called.
+     */
     private static void refusedKey(Path work, String configDir, String line, String key) throws Exception {
         Path dir = work.resolve("refuse-" + key);
         Files.createDirectories(dir);
-        String conf = Files.readString(Path.of(configDir, "mcc.conf"));
-        Files.writeString(dir.resolve("mcc.conf"), conf + "\n" + line + "\n");
-        int lineNo = conf.split("\n", -1).length + 1;
+        List<String> lines = new ArrayList<>(Files.readAllLines(Path.of(configDir, "mcc.conf")));
+        int lineNo = -1;
+        for (int i = 0; i < lines.size() && lineNo < 0; i++) {
+            if (lines.get(i).matches("\\s*" + Pattern.quote(key) + "\\s*=.*")) {
+                lines.set(i, line);
+                lineNo = i + 1;
+            }
+        }
+        if (lineNo < 0) {
+            lines.add(line);
+            lineNo = lines.size();
+        }
+        Files.write(dir.resolve("mcc.conf"), lines);
         int fd = Mcc.openTun("mccref0");
         final List<Integer> calls = new ArrayList<>();
         try {
@@ -235,17 +248,12 @@ public final class McGatewayTest {
         waitFile(work.resolve(name + ".go"), 120);
 
         if (client) {
-            boolean up = false;
-            for (int i = 0; i < 150 && !up; i++) {
-                up = "true".equals(field(Mcc.status(h), "gateway_up"));
-                if (!up) {
-                    Thread.sleep(200);
-                }
-            }
-            check(name + ": status() shows the gateway up", up, Mcc.status(h));
             String got = httpUntil(web, viaExit, 10);
             check(name + ": HTTP to the internet host works, and the server sees the exit node's address",
                     viaExit.equals(got), "got " + got);
+            // The channel to the exit node is made when the first packet needs it.
+            check(name + ": status() shows the gateway up once traffic asked for it",
+                    "true".equals(field(Mcc.status(h), "gateway_up")), Mcc.status(h));
             got = udpUntil(web, udpPort, "from " + exitUnderlay + ":", 10);
             check(name + ": UDP to the internet host works, masqueraded too",
                     got != null && got.startsWith("from " + exitUnderlay + ":"), "got " + got);
@@ -268,7 +276,7 @@ public final class McGatewayTest {
             check(name + ": HTTP to the internet host gets nothing", got.startsWith("error: "), "got " + got);
             got = udp(web, udpPort, "ping".getBytes(StandardCharsets.UTF_8), 2000);
             check(name + ": UDP to the internet host gets nothing", got.startsWith("error: "), "got " + got);
-            check(name + ": status() shows the gateway not up",
+            check(name + ": status() shows the gateway not up, after the traffic asked for it",
                     "false".equals(field(Mcc.status(h), "gateway_up")), Mcc.status(h));
         }
         Files.writeString(work.resolve(name + ".done"), "done\n");

@@ -66,7 +66,8 @@ public final class Mcc {
      * {@code parent_index}, {@code peers}, {@code known_nodes}, {@code tunnels} (each with
      * {@code remote_endpoint}, {@code server_side}, {@code established}), {@code gateway}
      * (the exit node of {@code gateway} in mcc.conf, or null), {@code gateway_up} (whether
-     * the channel to it has a session) and counters.
+     * the channel to it has a session: made when the first packet for the internet needs
+     * it, and never while the exit node refuses this node) and counters.
      *
      * @param handle from {@link #start}
      * @return a JSON object
