@@ -213,7 +213,10 @@ mod tests {
             ("exit-node = true", "exit-node"),
             ("kill-switch = true", "kill-switch"),
             ("gateway-post-add-hook = true", "gateway-post-add-hook"),
-            ("gateway-post-delete-hook = ip rule del x", "gateway-post-delete-hook"),
+            (
+                "gateway-post-delete-hook = ip rule del x",
+                "gateway-post-delete-hook",
+            ),
         ] {
             std::fs::write(dir.path().join("mcc.conf"), format!("{gw}{line}\n")).unwrap();
             let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();

@@ -37,7 +37,10 @@ mod tests {
             ("exit-node = true", "exit-node"),
             ("kill-switch = true", "kill-switch"),
             ("gateway-post-add-hook = true", "gateway-post-add-hook"),
-            ("gateway-post-delete-hook = true", "gateway-post-delete-hook"),
+            (
+                "gateway-post-delete-hook = true",
+                "gateway-post-delete-hook",
+            ),
         ] {
             std::fs::write(dir.path().join("mcc.conf"), format!("{gw}{line}\n")).unwrap();
             let cfg = mcc_std::config::load(dir.path()).unwrap();
@@ -45,9 +48,10 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(
-                e.ends_with(&format!("mcc.conf:2: {key}: not supported on macOS ({})", {
-                    REFUSED.iter().find(|r| r.key.name() == key).unwrap().why
-                })),
+                e.ends_with(&format!(
+                    "mcc.conf:2: {key}: not supported on macOS ({})",
+                    { REFUSED.iter().find(|r| r.key.name() == key).unwrap().why }
+                )),
                 "{e}"
             );
         }

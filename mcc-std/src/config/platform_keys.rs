@@ -118,9 +118,15 @@ mod tests {
             Err("DIR/mcc.conf:3: kill-switch: not supported on Testland (the OS has one)".into())
         );
         let e = refused(&format!("gateway = {A}\ngateway-post-add-hook = true\n")).unwrap_err();
-        assert!(e.starts_with("DIR/mcc.conf:2: gateway-post-add-hook: not supported"), "{e}");
+        assert!(
+            e.starts_with("DIR/mcc.conf:2: gateway-post-add-hook: not supported"),
+            "{e}"
+        );
         let e = refused(&format!("gateway = {A}\ngateway-post-delete-hook = true\n")).unwrap_err();
-        assert!(e.starts_with("DIR/mcc.conf:2: gateway-post-delete-hook:"), "{e}");
+        assert!(
+            e.starts_with("DIR/mcc.conf:2: gateway-post-delete-hook:"),
+            "{e}"
+        );
     }
 
     #[test]
