@@ -26,6 +26,9 @@
 # the server sees the phone's own address (and this script's second capture sees the
 # packets in clear); with the node's socket unprotected nothing works.
 #
+# MCC_AGW_BREAK=no-vpn-route (the harness leaves out the VPN rule) or list-all (exit also
+# lists ph2) breaks the set-up on purpose: some checks must then fail.
+#
 # Only addresses inside the namespaces created here are used. Everything is torn down on
 # exit (tests/e2e/lib.sh); the work directory /tmp/mccagw stays for post-mortem.
 # Last line: "N passed, M failed"; exit status 0 only when every check passed.
@@ -150,7 +153,9 @@ ID[ph3]=$NODE_ID
 NETB64=$NET1B64 NETKEY=$NET1KEY
 mcc_set "$W/ph1/mcc.conf" reroute-dns "${ID[exit]}:5353" || die "ph1 config"
 # The docs' iptables, as mcc.conf: exit forwards and masquerades for the phones it lists.
-mcc_set "$W/exit/mcc.conf" exit-node true exit-node-clients "${ID[ph1]}, ${ID[ph3]}" \
+CLIENTS="${ID[ph1]}, ${ID[ph3]}"
+[ "${MCC_AGW_BREAK:-}" = list-all ] && CLIENTS="$CLIENTS, ${ID[ph2]}"
+mcc_set "$W/exit/mcc.conf" exit-node true exit-node-clients "$CLIENTS" \
     trusted-nodes "${ID[ph3]}" network-certificates "network-certificate.txt, $W/ph3/network-certificate.txt" ||
     die "exit config"
 mccd_start exit "$W/exit"
