@@ -344,6 +344,46 @@ pub extern "system" fn Java_io_mcc_Mcc_openTun<'local>(
         .resolve::<ThrowMccException>()
 }
 
+/// `static native void markForTest(int fd, int mark)`: Linux host tests only. Sets the
+/// socket's firewall mark, as Android's `VpnService.protect` has netd do (its
+/// protected-from-VPN bit), so a test can route marked sockets around the TUN device.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_mcc_Mcc_markForTest<'local>(
+    mut unowned_env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    fd: jint,
+    mark: jint,
+) {
+    unowned_env
+        .with_env(|_env| -> Result<(), MccError> {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            {
+                let mark = mark as u32;
+                // SAFETY: setsockopt reads one u32 that outlives the call; a bad fd is an
+                // error, not undefined behaviour.
+                let r = unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_MARK,
+                        (&mark as *const u32).cast(),
+                        std::mem::size_of::<u32>() as libc::socklen_t,
+                    )
+                };
+                if r < 0 {
+                    let e = std::io::Error::last_os_error();
+                    return Err(MccError(format!("SO_MARK {mark:#x} on fd {fd}: {e}")));
+                }
+                Ok(())
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            {
+                Err(MccError(format!("markForTest({fd}, {mark}): Linux only")))
+            }
+        })
+        .resolve::<ThrowMccException>()
+}
+
 /// `static native void panicForTest()`: proves a Rust panic becomes an MccException.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_mcc_Mcc_panicForTest<'local>(

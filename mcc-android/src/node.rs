@@ -2,7 +2,7 @@
 //! mccd uses too (`mcc_std::daemon`), independent of JNI so it can be tested from Rust.
 
 use crate::tun::FdTun;
-use mcc_std::config::{self, DaemonConfig};
+use mcc_std::config::{self, DaemonConfig, PlatformKey, Refused};
 use mcc_std::control::{self, Request};
 use mcc_std::daemon::{self, Platform, TunSpec};
 pub use mcc_std::logging::error_chain;
@@ -78,8 +78,36 @@ struct AndroidPlatform<F> {
     protect: Option<F>,
 }
 
+/// The keys an Android node refuses by name, and what the app does instead.
+pub const REFUSED: [Refused; 4] = [
+    Refused {
+        key: PlatformKey::ExitNode,
+        why: "an app cannot forward or masquerade for other nodes; make a Linux mccd the exit node",
+    },
+    Refused {
+        key: PlatformKey::KillSwitch,
+        why: "the VpnService is the kill switch: its 0.0.0.0/0 route keeps traffic in the TUN \
+              device; turn on \"Always-on VPN\" and \"Block connections without VPN\" for \
+              while the app is down",
+    },
+    Refused {
+        key: PlatformKey::GatewayPostAddHook,
+        why: "an app runs no shell hooks; leave networks out of the VPN with the \
+              VpnService.Builder's routes (excludeRoute) instead",
+    },
+    Refused {
+        key: PlatformKey::GatewayPostDeleteHook,
+        why: "an app runs no shell hooks; leave networks out of the VPN with the \
+              VpnService.Builder's routes (excludeRoute) instead",
+    },
+];
+
 impl<F: FnOnce(RawFd) -> Result<(), String>> Platform for AndroidPlatform<F> {
     type Tun = FdTun;
+
+    fn refused_keys(&self) -> (&'static str, &'static [Refused]) {
+        ("Android", &REFUSED)
+    }
 
     fn protect_socket(&mut self, fd: RawFd) -> io::Result<()> {
         match self.protect.take() {
@@ -175,6 +203,33 @@ mod tests {
             .unwrap();
         assert!(err.contains("mcc.conf:1: listen-addr"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn internet_keys_android_lacks_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let gw = "gateway = 3zb3xe4gh757dnhdsyrzxxv6efvpgkzg82m08a8w88a5sf48w7x0\n";
+        for (line, key) in [
+            ("exit-node = true", "exit-node"),
+            ("kill-switch = true", "kill-switch"),
+            ("gateway-post-add-hook = true", "gateway-post-add-hook"),
+            (
+                "gateway-post-delete-hook = ip rule del x",
+                "gateway-post-delete-hook",
+            ),
+        ] {
+            std::fs::write(dir.path().join("mcc.conf"), format!("{gw}{line}\n")).unwrap();
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let err = start(dir.path(), std::os::fd::IntoRawFd::into_raw_fd(a), |_| {
+                panic!("protect must not be called: the start was refused")
+            })
+            .err()
+            .unwrap();
+            assert!(
+                err.contains(&format!("mcc.conf:2: {key}: not supported on Android (")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,10 +4,9 @@
 //!
 //! **Not verified on macOS here.** This crate is developed and tested on Linux (CI is
 //! Linux only): the platform-independent modules ([`frame`], [`commands`], [`resolver`],
-//! [`launchd`]) are compiled and unit-tested everywhere, while `utun` (the device and
-//! its `TunDevice` implementation), `platform` (macOS for `mcc_std::daemon`) and the
-//! `mccd-macos` daemon compile only with
-//! `target_os = "macos"` and have never been built or run by this project's CI. Build
+//! [`refused_keys`], [`launchd`]) are compiled and unit-tested everywhere, while `utun`
+//! (the device and its `TunDevice` implementation), `platform` (macOS for
+//! `mcc_std::daemon`) and the `mccd-macos` daemon compile only with `target_os = "macos"` and have never been built or run by this project's CI. Build
 //! them on a Mac with `cargo build -p mcc-macos`; see the crate's README.md.
 
 pub mod commands;
@@ -15,6 +14,7 @@ pub mod frame;
 pub mod launchd;
 #[cfg(target_os = "macos")]
 pub mod platform;
+pub mod refused_keys;
 pub mod resolver;
 #[cfg(target_os = "macos")]
 pub mod utun;

@@ -4,9 +4,10 @@
 //! again when the device closes.
 
 use crate::commands;
+use crate::refused_keys;
 use crate::resolver;
 use crate::utun::UtunTun;
-use mcc_std::config::DaemonConfig;
+use mcc_std::config::{DaemonConfig, Refused};
 use mcc_std::daemon::{Platform, TunSpec};
 use mcc_std::tun::TunDevice;
 use std::io;
@@ -23,6 +24,10 @@ pub struct MacosTun {
 
 impl Platform for MacosPlatform {
     type Tun = MacosTun;
+
+    fn refused_keys(&self) -> (&'static str, &'static [Refused]) {
+        (refused_keys::PLATFORM, &refused_keys::REFUSED)
+    }
 
     fn create_tun(&mut self, spec: &TunSpec, cfg: &DaemonConfig) -> io::Result<MacosTun> {
         let name = commands::utun_name(&spec.name)

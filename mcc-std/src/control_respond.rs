@@ -140,6 +140,10 @@ impl<C: Cipher> NodeState<'_, C> {
                         "established": t.established,
                     })).collect::<Vec<_>>(),
                     "stats": format!("{s:?}"),
+                    // The exit node this node's internet traffic goes through, and whether
+                    // the channel to it has a session (what an app shows as "connected").
+                    "gateway": self.cfg.gateway.map(|g| g.to_string()),
+                    "gateway_up": self.node.gateway_up(),
                     "drop_filtered": s.drop_filtered,
                     "forwarded": s.forwarded,
                     // Where the files are, for `mcc create-tunnel` without -C.

@@ -3,7 +3,7 @@
 //! protection and TUN device, and the run until shutdown. A platform supplies only what
 //! differs between OSes ([`Platform`]).
 
-use crate::config::{self, CipherChoice, DaemonConfig};
+use crate::config::{self, CipherChoice, DaemonConfig, Refused};
 use crate::dnsmasq::{DnsmasqError, DropIn};
 use crate::event_loop::{EventLoop, StartError};
 use crate::external::Forwarding;
@@ -29,6 +29,12 @@ pub type DefaultCipher = mcc_core::crypto::RustCryptoChaCha;
 /// the node's own underlay socket out of the overlay.
 pub trait Platform {
     type Tun: TunDevice;
+
+    /// The platform's name and the keys it cannot honour: a configuration that sets one
+    /// is refused by name before anything is bound. None by default (`mccd` has them all).
+    fn refused_keys(&self) -> (&'static str, &'static [Refused]) {
+        ("", &[])
+    }
 
     /// Called with the underlay UDP socket once it is bound, before the node sends
     /// anything: Android exempts it from the VPN (`VpnService.protect`). An error aborts
@@ -128,6 +134,8 @@ pub async fn start<P: Platform>(
     cfg: DaemonConfig,
     platform: &mut P,
 ) -> Result<Daemon<P::Tun>, DaemonError> {
+    let (name, refused) = platform.refused_keys();
+    config::refuse_keys(&cfg, name, refused)?;
     match cfg.cipher {
         CipherChoice::ChaCha20Poly1305 => {
             let (lp, tun) = start_with::<DefaultCipher, P>(cfg, platform).await?;

@@ -48,7 +48,7 @@ DUMP_LOGS="$W/root/mccd.log $W/root/mccd.stderr $W/jvm/node.log $W/jvm.out"
 # ---------------------------------------------------------------- prerequisites
 
 need_root
-need_tools ip:iproute2 socat:socat python3:python3 javac:default-jdk-headless java:default-jdk-headless ||
+need_tools ip:iproute2 socat:socat ping:iputils-ping python3:python3 javac:default-jdk-headless java:default-jdk-headless ||
     { echo "0 passed, 1 failed"; exit 1; }
 need_tun
 lib_start

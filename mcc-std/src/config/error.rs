@@ -44,4 +44,17 @@ pub enum ConfigError {
         key: String,
         reason: String,
     },
+    /// A key this platform cannot honour (e.g. `kill-switch` on Android), refused by name.
+    #[error(
+        "{}{}: {key}: not supported on {platform} ({why})",
+        path.display(),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
+    NotSupported {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+        platform: &'static str,
+        why: &'static str,
+    },
 }

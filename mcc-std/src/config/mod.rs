@@ -21,6 +21,7 @@ mod keys;
 mod lexer;
 mod net;
 mod parent_entry;
+mod platform_keys;
 mod table;
 mod tunnel_file;
 mod values;
@@ -37,6 +38,7 @@ pub use forwarding_rules::{
     parse_rules,
 };
 pub use parent_entry::ParentEntry;
+pub use platform_keys::{PlatformKey, Refused, refuse_keys};
 pub use tunnel_file::{TunnelConf, load_tunnels, parse_tunnel, tunnel_conf_text};
 
 use keys::KEYS;

@@ -43,7 +43,9 @@ public final class Mcc {
      * @param protector exempts the node's UDP socket from the VPN
      * @return a handle for the other methods
      * @throws MccException when the configuration, a key, a certificate or a tunnel file is
-     *     wrong (the message names the file, line and key), a socket cannot be bound, or
+     *     wrong (the message names the file, line and key), it sets a key Android cannot
+     *     honour ({@code exit-node}, {@code kill-switch}, {@code gateway-post-add-hook},
+     *     {@code gateway-post-delete-hook}: refused by name), a socket cannot be bound, or
      *     {@code protect} returned false or threw
      */
     public static native long start(String configDir, int tunFd, Protector protector)
@@ -62,7 +64,10 @@ public final class Mcc {
     /**
      * The node's status as JSON: {@code id}, {@code address}, {@code parent},
      * {@code parent_index}, {@code peers}, {@code known_nodes}, {@code tunnels} (each with
-     * {@code remote_endpoint}, {@code server_side}, {@code established}) and counters.
+     * {@code remote_endpoint}, {@code server_side}, {@code established}), {@code gateway}
+     * (the exit node of {@code gateway} in mcc.conf, or null), {@code gateway_up} (whether
+     * the channel to it has a session: made when the first packet for the internet needs
+     * it, and never while the exit node refuses this node) and counters.
      *
      * @param handle from {@link #start}
      * @return a JSON object
@@ -130,6 +135,18 @@ public final class Mcc {
      * @throws MccException when the device cannot be opened
      */
     public static native int openTun(String name) throws MccException;
+
+    /**
+     * Testing on a Linux host only: sets the firewall mark ({@code SO_MARK}) of socket
+     * {@code fd}, as {@code VpnService.protect} has Android's netd do, so that a test's
+     * routing rule can send every socket but the marked one into the TUN device. Needs
+     * CAP_NET_ADMIN; an Android app calls {@code protect} instead.
+     *
+     * @param fd the socket, e.g. the one {@link Protector#protect} is given
+     * @param mark the mark, e.g. {@code 0x20000} (Android's protected-from-VPN bit)
+     * @throws MccException when the mark cannot be set
+     */
+    public static native void markForTest(int fd, int mark) throws MccException;
 
     /**
      * Testing only: panics in native code, which must arrive as an {@link MccException}.

@@ -83,6 +83,14 @@ pub(crate) fn status(out: &mut impl Write, v: &Value) -> Result<(), Fail> {
         (None, _) => "none".into(),
     };
     say!(out, "parent           {parent}");
+    if let Some(g) = v["gateway"].as_str() {
+        let up = if v["gateway_up"].as_bool() == Some(true) {
+            "up"
+        } else {
+            "not up (made when traffic needs it)"
+        };
+        say!(out, "gateway          {g} ({up})");
+    }
     say!(out, "peers            {}", v["peers"]);
     say!(out, "known nodes      {}", v["known_nodes"]);
     say!(out, "forwarded        {}", v["forwarded"]);
