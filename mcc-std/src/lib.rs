@@ -22,6 +22,7 @@ pub mod names;
 pub mod parent_pins;
 pub mod provision;
 pub mod readiness;
+pub mod renewal_store;
 pub mod resolver_state;
 pub mod revocation_state;
 pub mod store;
