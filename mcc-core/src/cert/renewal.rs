@@ -225,11 +225,12 @@ pub fn is_renewal_of(new: &Certificate, old: &Certificate) -> bool {
 }
 
 /// What the service remembers to refuse replays: the last timestamp accepted per
-/// certificate fingerprint, bounded (the oldest is forgotten first; a replay that gets
+/// certificate fingerprint and requester (both ends of a tunnel renew the same
+/// certificate, in the same second at times), bounded (the oldest is forgotten first; a replay that gets
 /// past a forgotten entry obtains only the deterministic renewal its holder got).
 pub struct RenewalService {
     network: Identity,
-    last: Vec<([u8; 32], u64)>,
+    last: Vec<([u8; 32], NodeId, u64)>,
     max: usize,
 }
 
@@ -293,8 +294,8 @@ impl RenewalService {
         if req.timestamp.abs_diff(unix) > FRESHNESS_SECS {
             return Err(RenewRefusal::Stale);
         }
-        let seen = self.last.iter().position(|(f, _)| *f == fp);
-        if seen.is_some_and(|i| self.last[i].1 >= req.timestamp) {
+        let seen = (self.last.iter()).position(|(f, r, _)| *f == fp && r == requester);
+        if seen.is_some_and(|i| self.last[i].2 >= req.timestamp) {
             return Err(RenewRefusal::Stale);
         }
         if unix < midpoint(&cert) {
@@ -306,7 +307,7 @@ impl RenewalService {
         } else if self.last.len() >= self.max {
             self.last.remove(0);
         }
-        self.last.push((fp, req.timestamp));
+        self.last.push((fp, *requester, req.timestamp));
         Ok(new)
     }
 }
