@@ -423,6 +423,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lifetimes_parse_and_the_period_starts_a_little_before_now() {
+        assert_eq!(parse_lifetime("7d").unwrap(), RENEWED_LIFETIME);
+        assert_eq!(parse_lifetime("2m").unwrap(), 120);
+        assert_eq!(parse_lifetime("3650d").unwrap(), DEFAULT_LIFETIME);
+        assert_eq!(parse_lifetime("10y").unwrap(), 3650 * DAY);
+        for bad in ["", "7", "d", "59s", "7w", "-1d", "99999999999999999999y"] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+        assert_eq!(period(1000, 120), (985, 1120));
+        assert_eq!(
+            period(10 * DAY, 7 * DAY),
+            (10 * DAY - 7 * DAY / 8, 17 * DAY)
+        );
+        assert_eq!(period(10 * DAY, DEFAULT_LIFETIME).0, 9 * DAY);
+    }
+
+    #[test]
     fn writes_a_tunnel_the_loader_accepts_and_checks_its_inputs() {
         let tmp = tempfile::tempdir().unwrap();
         let ca = Identity::from_secret([1; 32]);
