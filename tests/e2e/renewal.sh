@@ -119,11 +119,11 @@ MIN=$((RUN_SECS / 60 - 2)); ((MIN >= 1)) || MIN=1
 renewals() { grep -c "$1 certificate renewed" "$2" 2>/dev/null; }
 for n in a b; do
     k=$(renewals node "$W/$n/mccd.log"); t=$(renewals tunnel "$W/$n/mccd.log")
-    log "$n: $k node and $t tunnel certificate renewals; renewal bytes: $(mcc_in "$n" "$W/$n" status --json 2>/dev/null | grep -o '"renewal_bytes_[a-z]*": *[0-9]*' | tr '\n' ' ')"
+    log "$n: $k node and $t tunnel certificate renewals"
     check "2 $n renewed its node certificate at least $MIN times ($k)" [ "$k" -ge "$MIN" ]
     check "2 $n swapped in the renewed tunnel certificate at least $MIN times ($t)" [ "$t" -ge "$MIN" ]
 done
-check_not "2 no certificate lapsed on a, b or r" grep -q "tunnel removed\|link dropped" "$W/a/mccd.log" "$W/b/mccd.log"
+check_not "2 no certificate lapsed on a or b" grep -q "tunnel removed\|link dropped" "$W/a/mccd.log" "$W/b/mccd.log"
 
 # ---------------------------------------------------------------- 3 refused node drops out
 
