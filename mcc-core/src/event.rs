@@ -213,6 +213,24 @@ pub enum Event {
         /// `NotYetValid` or `Expired`.
         reason: CertError,
     },
+    /// A certificate held here was renewed and swapped in (the driver persists it: read it
+    /// with `Node::certificate` or `Node::tunnel_credentials`).
+    CertificateRenewed {
+        /// Node (this node's own) or tunnel.
+        kind: crate::cert::CertKind,
+        /// The new certificate's fingerprint.
+        fingerprint: [u8; 32],
+        /// Its end of validity, Unix seconds.
+        not_after: u64,
+    },
+    /// A renewal was refused: by this node as the service (`requester` asked), or by the
+    /// service (`requester` is this node; the reason is unauthenticated, for logs only).
+    RenewalRefused {
+        /// Who asked.
+        requester: NodeId,
+        /// Why.
+        reason: crate::cert::renewal::RenewRefusal,
+    },
 }
 
 /// Counters, by name. Cheap to copy; read with `Node::stats`.
@@ -283,6 +301,10 @@ pub struct Stats {
     pub events_lost: u64,
     /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.
     pub revocations_refused: u64,
+    /// Bytes of renewal messages this node sent (requests, replies, pushes), payload only.
+    pub renewal_bytes_out: u64,
+    /// Bytes of renewal replies and pushes this node received, payload only.
+    pub renewal_bytes_in: u64,
     /// `InitAck`s refused because another node is pinned at that parent address: see
     /// `Event::ParentRefused` (each also counts in `drop_bad_handshake`).
     pub parents_refused: u64,

@@ -289,6 +289,7 @@ impl<C: Cipher> NodeState<'_, C> {
             dns_names,
             static_ip_address: None,
             external_ip_address: None,
+            lifetime: provision::DEFAULT_LIFETIME,
         };
         let id = provision::create_tunnel(
             &self.cfg.tunnels,

@@ -127,6 +127,25 @@ pub fn describe(e: &Event) -> String {
         } => format!(
             "certificate of the tunnel with endpoint {remote_endpoint}: {reason}; tunnel removed"
         ),
+        Event::CertificateRenewed {
+            kind,
+            fingerprint,
+            not_after,
+        } => format!(
+            "{} certificate renewed (fingerprint {}), valid until {}",
+            match kind {
+                mcc_core::cert::CertKind::Tunnel => "tunnel",
+                _ => "node",
+            },
+            fingerprint[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            crate::clock::rfc3339(*not_after)
+        ),
+        Event::RenewalRefused { requester, reason } => {
+            format!("certificate renewal for {requester} refused: {reason}")
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use crate::external::{Externals, Forwarding};
 use crate::forwarding_rules::{ForwardingRules, RuleForwarding};
 use crate::parent_pins::{ParentPins, ParentPinsError};
 use crate::parent_resolve::ParentResolver;
+use crate::renewal_store;
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::store;
@@ -111,6 +112,20 @@ impl<C: Cipher> EventLoop<C> {
         }
         for t in config::load_tunnels(&cfg.tunnels)? {
             tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
+        }
+        // Certificate renewal (docs/RENEWAL.md): the service signs with the network key.
+        if let Some(path) = &cfg.cert_update_key {
+            let key = store::read_identity(path)?;
+            node.handle_command(Instant::ZERO, Command::ServeRenewals(key))
+                .map_err(|e| {
+                    StartError::Node(format!("cert-update-key {}: {e}", path.display()))
+                })?;
+        }
+        if let (true, Some(service)) = (cfg.cert_update_enable, cfg.cert_update_addr) {
+            let period =
+                mcc_core::time::Duration::from_secs(cfg.cert_update_period.as_secs().max(1));
+            node.handle_command(Instant::ZERO, Command::EnableRenewal { service, period })
+                .map_err(|e| StartError::Node(e.to_string()))?;
         }
         let own_v6 = node
             .resolver()
@@ -433,6 +448,13 @@ impl<C: Cipher> EventLoop<C> {
             }) => {
                 warn!("{}; {}", describe(&e), self.refusal_hint(addr));
             }
+            Event::CertificateRenewed {
+                kind, fingerprint, ..
+            } => match renewal_store::save(&self.cfg, &self.node, kind, &fingerprint) {
+                Ok(path) => info!("{} (saved in {})", describe(&e), path.display()),
+                Err(err) => warn!("{}, not saved: {err}", describe(&e)),
+            },
+            e @ Event::RenewalRefused { .. } => warn!("{}", describe(&e)),
             Event::TunnelInstalled { fingerprint } => {
                 if let Err(err) = self.persist_offered_tunnel(&fingerprint) {
                     warn!("could not save the tunnel delivered by its server: {err}");

@@ -23,6 +23,7 @@ pub mod parent_pins;
 pub mod parent_resolve;
 pub mod provision;
 pub mod readiness;
+pub mod renewal_store;
 pub mod resolver_state;
 pub mod revocation_state;
 pub mod store;

@@ -19,6 +19,37 @@ const DAY: u64 = 86_400;
 pub const VALIDITY_DAYS: u64 = 3650;
 /// Validity of a CA certificate.
 pub const CA_VALIDITY_DAYS: u64 = 7300;
+/// Default validity (`mcc ... --lifetime`) of node and tunnel certificates.
+pub const DEFAULT_LIFETIME: u64 = VALIDITY_DAYS * DAY;
+/// The lifetime docs/RENEWAL.md recommends where renewal is on (`--lifetime 7d`).
+pub const RENEWED_LIFETIME: u64 = 7 * DAY;
+
+/// Parses a certificate lifetime such as `7d`, `2m`, `12h`, `10y` (365-day years) into
+/// seconds; at least 60 s.
+pub fn parse_lifetime(v: &str) -> Result<u64, ProvisionError> {
+    let bad = || ProvisionError::Lifetime(v.into());
+    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let n: u64 = v[..split].parse().map_err(|_| bad())?;
+    let unit = match &v[split..] {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => DAY,
+        "y" => 365 * DAY,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit).filter(|s| *s >= 60).ok_or_else(bad)
+}
+
+/// The validity of a node or tunnel certificate issued at `unix_secs` for `lifetime`:
+/// from a little before now (an eighth of the lifetime, at most a day: clocks differ)
+/// until `lifetime` from now.
+fn period(unix_secs: u64, lifetime: u64) -> (u64, u64) {
+    (
+        unix_secs - (lifetime / 8).min(DAY),
+        unix_secs.saturating_add(lifetime),
+    )
+}
 /// The CA's files in its directory.
 pub const CA_KEY_FILE: &str = "ca-private-key.txt";
 pub const CA_CERTIFICATE_FILE: &str = "ca-certificate.txt";
@@ -33,11 +64,15 @@ pub struct TunnelRequest<'a> {
     pub dns_names: &'a [String],
     pub static_ip_address: Option<Ipv4Addr>,
     pub external_ip_address: Option<Ipv4Addr>,
+    /// Seconds the certificate is valid from now (`--lifetime`).
+    pub lifetime: u64,
 }
 
 /// Why nothing was provisioned; each names the option or file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
+    #[error("--lifetime {0}: expected a number and s, m, h, d or y (at least 60 s), e.g. 7d")]
+    Lifetime(String),
     #[error("--remote-node {0}: not a node ID")]
     RemoteNode(String),
     #[error("--targets: {0}")]
@@ -147,17 +182,14 @@ pub fn generate_node(
     network_key: &Identity,
     dir: &Path,
     force: bool,
+    lifetime: u64,
     unix_secs: u64,
 ) -> Result<NodeId, ProvisionError> {
     node_files_free(dir, force)?;
     let d = DaemonConfig::defaults(dir);
     let node = new_identity()?;
-    let cert = issue::node(
-        network_key,
-        &node.id(),
-        unix_secs - DAY,
-        unix_secs + VALIDITY_DAYS * DAY,
-    );
+    let (nb, na) = period(unix_secs, lifetime);
+    let cert = issue::node(network_key, &node.id(), nb, na);
     store::write_identity(&d.node_private_key, &node)?;
     store::write_certificate(&d.node_certificate, &cert)?;
     Ok(node.id())
@@ -374,14 +406,9 @@ pub fn create_tunnel(
         static_addr: req.static_ip_address.map(|i| i.octets()),
         external_addr: external.map(|i| i.octets()),
     };
-    let cert = issue::tunnel(
-        network_key,
-        &server_key.id(),
-        info,
-        unix_secs - DAY,
-        unix_secs + VALIDITY_DAYS * DAY,
-    )
-    .map_err(ProvisionError::Certificate)?;
+    let (nb, na) = period(unix_secs, req.lifetime);
+    let cert = issue::tunnel(network_key, &server_key.id(), info, nb, na)
+        .map_err(ProvisionError::Certificate)?;
     let opts = TunnelOptions {
         external_ip_address: external,
         dns_names: req.dns_names,
@@ -394,6 +421,23 @@ pub fn create_tunnel(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_parse_and_the_period_starts_a_little_before_now() {
+        assert_eq!(parse_lifetime("7d").unwrap(), RENEWED_LIFETIME);
+        assert_eq!(parse_lifetime("2m").unwrap(), 120);
+        assert_eq!(parse_lifetime("3650d").unwrap(), DEFAULT_LIFETIME);
+        assert_eq!(parse_lifetime("10y").unwrap(), 3650 * DAY);
+        for bad in ["", "7", "d", "59s", "7w", "-1d", "99999999999999999999y"] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+        assert_eq!(period(1000, 120), (985, 1120));
+        assert_eq!(
+            period(10 * DAY, 7 * DAY),
+            (10 * DAY - 7 * DAY / 8, 17 * DAY)
+        );
+        assert_eq!(period(10 * DAY, DEFAULT_LIFETIME).0, 9 * DAY);
+    }
 
     #[test]
     fn writes_a_tunnel_the_loader_accepts_and_checks_its_inputs() {
@@ -410,6 +454,7 @@ mod tests {
             dns_names: &["web".into()],
             static_ip_address: None,
             external_ip_address: None,
+            lifetime: DEFAULT_LIFETIME,
         };
         let id = create_tunnel(
             tmp.path(),
@@ -458,6 +503,7 @@ mod tests {
             dns_names: &[],
             static_ip_address: ip,
             external_ip_address: None,
+            lifetime: DEFAULT_LIFETIME,
         };
         let a = Ipv4Addr::new(10, 115, 7, 9);
         create_tunnel(
@@ -623,21 +669,23 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let net = Identity::from_secret([2; 32]);
         let d = DaemonConfig::defaults(tmp.path());
-        let first = generate_node(&net, tmp.path(), false, 1_800_000_000).unwrap();
+        let first =
+            generate_node(&net, tmp.path(), false, DEFAULT_LIFETIME, 1_800_000_000).unwrap();
         let key = std::fs::read(&d.node_private_key).unwrap();
         assert!(matches!(
-            generate_node(&net, tmp.path(), false, 1_800_000_000),
+            generate_node(&net, tmp.path(), false, DEFAULT_LIFETIME, 1_800_000_000),
             Err(ProvisionError::Exists(p)) if p == d.node_private_key
         ));
         assert_eq!(std::fs::read(&d.node_private_key).unwrap(), key);
         // Only the certificate there: the key is not written either.
         std::fs::remove_file(&d.node_private_key).unwrap();
         assert!(matches!(
-            generate_node(&net, tmp.path(), false, 1_800_000_000),
+            generate_node(&net, tmp.path(), false, DEFAULT_LIFETIME, 1_800_000_000),
             Err(ProvisionError::Exists(p)) if p == d.node_certificate
         ));
         assert!(!d.node_private_key.exists());
-        let second = generate_node(&net, tmp.path(), true, 1_800_000_000).unwrap();
+        let second =
+            generate_node(&net, tmp.path(), true, DEFAULT_LIFETIME, 1_800_000_000).unwrap();
         assert_ne!(first, second);
         assert_eq!(
             store::read_identity(&d.node_private_key).unwrap().id(),

@@ -65,6 +65,7 @@ fn tunnel(n: &Net, dir: &Path, external: Option<Ipv4Addr>) -> String {
         dns_names: &[],
         static_ip_address: None,
         external_ip_address: external,
+        lifetime: mcc_std::provision::DEFAULT_LIFETIME,
     };
     let id = create_tunnel(
         dir,

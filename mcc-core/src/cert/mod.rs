@@ -352,6 +352,7 @@ fn check_limits(body: &CertBody) -> Result<(), CertError> {
 pub use revocation::{REVOCATION_LEN, Revocation, RevokeError};
 pub use trust::TrustStore;
 
+pub mod renewal;
 mod revocation;
 mod trust;
 

@@ -2,6 +2,7 @@
 //! lookup replies travel this way).
 
 use super::{DEFAULT_TTL, Node};
+use crate::cert::renewal;
 use crate::crypto::Cipher;
 use crate::event::DropReason;
 use crate::id::NodeId;
@@ -38,6 +39,12 @@ impl<C: Cipher> Node<C> {
         }
         if body.first() == Some(&rpc::LOOKUP_REPLY_KIND) {
             return self.handle_lookup_reply(from, body);
+        }
+        if body.first() == Some(&renewal::RENEW_REQUEST_KIND) {
+            return self.handle_renew_request(now, src, body);
+        }
+        if body.first() == Some(&renewal::RENEW_REPLY_KIND) {
+            return self.handle_renew_reply(now, src, body);
         }
         if body.first() == Some(&gateway::GATEWAY_INIT_KIND) {
             return self.handle_gateway_init(now, src, body);

@@ -39,6 +39,7 @@ mod nat;
 mod offers;
 mod parents;
 mod peers;
+mod renewal;
 mod reroute;
 mod revocations;
 mod route_path;
@@ -60,6 +61,7 @@ use internet::Internet;
 use lookups::Lookups;
 use parents::Parents;
 use peers::PeerTable;
+use renewal::Renewal;
 use revocations::Revocations;
 use timers::Deadlines;
 use tunnels::{PendingOffer, TunnelTable};
@@ -126,6 +128,18 @@ pub enum Command {
     /// certificate in use is checked again. Feed it periodically and whenever the wall
     /// clock jumps (NTP): between corrections the node advances it with `now`.
     SetUnixTime(u64),
+    /// Renews this node's certificates through the network (`cert-update-enable`): every
+    /// `period` (`cert-update-period`), what is past its midpoint is asked of `service`
+    /// (`cert-update-addr`, a node ID; this node's own ID when it is the service).
+    EnableRenewal {
+        /// The renewal service's node ID.
+        service: NodeId,
+        /// How often to check.
+        period: crate::time::Duration,
+    },
+    /// Answers renewal requests with this network key (docs/RENEWAL.md); refused with
+    /// [`CommandError::NotOurNetwork`] unless it is the key of this node's own network.
+    ServeRenewals(Identity),
 }
 
 /// Why a [`Command`] was refused.
@@ -139,6 +153,8 @@ pub enum CommandError {
     Full,
     /// No tunnel with that fingerprint.
     UnknownTunnel,
+    /// The renewal key is not the key of this node's own network.
+    NotOurNetwork,
     /// The tunnel certificate's static address is not a host of 10.115.0.0/16.
     BadStaticAddress,
     /// The tunnel certificate's static address is held here by another ID (this node's
@@ -161,6 +177,9 @@ impl core::fmt::Display for CommandError {
             }
             CommandError::Full => f.write_str("tunnel table or address pool is full"),
             CommandError::UnknownTunnel => f.write_str("no such tunnel"),
+            CommandError::NotOurNetwork => {
+                f.write_str("the renewal key is not this node's network key")
+            }
             CommandError::BadStaticAddress => {
                 f.write_str("the tunnel's static address is not a host of 10.115.0.0/16")
             }
@@ -235,6 +254,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) lookups: Lookups,
     pub(crate) deadlines: Deadlines,
     pub(crate) validity: Validity,
+    pub(crate) renewal: Renewal,
     pub(crate) internet: Internet<C>,
     /// Insider only: flip a byte of every tunnel frame this node relays.
     #[cfg(feature = "_insider")]
@@ -347,6 +367,7 @@ impl<C: Cipher> Node<C> {
             lookups: Lookups::new(),
             deadlines: Deadlines::new(l.max_peers, l.max_tunnels),
             validity: Validity::new(),
+            renewal: Renewal::new(),
             internet: Internet::new(config.internet, &l, &config.timers),
             #[cfg(feature = "_insider")]
             insider_tamper: false,
@@ -383,6 +404,10 @@ impl<C: Cipher> Node<C> {
     /// Networks, CAs and revocations this node knows.
     pub fn trust(&self) -> &TrustStore {
         &self.trust
+    }
+    /// This node's certificate (renewed in place: see `Event::CertificateRenewed`).
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
     }
     /// The active parent, if linked.
     pub fn parent(&self) -> Option<NodeId> {
@@ -534,6 +559,7 @@ impl<C: Cipher> Node<C> {
     fn run_timers(&mut self, now: Instant) {
         self.now = now;
         self.validity_timers(now);
+        self.renewal_timers(now);
         self.parent_timers(now);
         self.peer_timers(now);
         self.tunnel_timers(now);
@@ -599,6 +625,14 @@ impl<C: Cipher> Node<C> {
                 self.set_unix_time(now, s);
                 Ok(())
             }
+            Command::EnableRenewal { service, period } => {
+                self.enable_renewal(now, service, period);
+                Ok(())
+            }
+            Command::ServeRenewals(key) => match self.serve_renewals(key) {
+                true => Ok(()),
+                false => Err(CommandError::NotOurNetwork),
+            },
         }
     }
 

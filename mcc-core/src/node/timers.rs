@@ -243,6 +243,7 @@ impl<C: Cipher> Node<C> {
             next = earliest(next, Some(p.next_rejoin));
         }
         next = earliest(next, self.validity_deadline());
+        next = earliest(next, self.renewal_deadline());
         next = earliest(next, self.gateway_deadline());
         earliest(next, self.lookups.next_deadline())
     }

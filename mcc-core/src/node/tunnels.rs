@@ -27,6 +27,9 @@ pub(crate) struct TunnelInitiating {
 pub(crate) struct Tunnel<C> {
     pub cert: Certificate,
     pub fingerprint: [u8; 32],
+    /// The fingerprint before the last renewal: the other end may not have swapped yet,
+    /// so its handshakes under it are still accepted (see `node::renewal`).
+    pub prev_fingerprint: Option<[u8; 32]>,
     pub server_side: bool,
     pub key: Identity,
     pub local_endpoint: NodeId,
@@ -129,9 +132,10 @@ impl<C> TunnelTable<C> {
 
     /// Slot of the tunnel with this certificate fingerprint.
     pub fn slot_of_fingerprint(&self, fp: &[u8; 32]) -> Option<usize> {
-        self.slots
-            .iter()
-            .position(|t| t.as_ref().is_some_and(|t| &t.fingerprint == fp))
+        self.slots.iter().position(|t| {
+            t.as_ref()
+                .is_some_and(|t| &t.fingerprint == fp || t.prev_fingerprint.as_ref() == Some(fp))
+        })
     }
 
     /// Frames under `index` belong to `slot` from now on.
@@ -282,6 +286,7 @@ impl<C: Cipher> Node<C> {
                 remote_node,
                 sessions: SessionSlots::default(),
                 hs: None,
+                prev_fingerprint: None,
                 last_init: [0; 32],
                 offer: None,
                 last_rx: now,
@@ -409,8 +414,15 @@ impl<C: Cipher> Node<C> {
         };
         let me = self.me;
         let t = self.tunnels.get(slot).expect("found");
+        // Under the fingerprint it came with: the current or the one before a renewal.
+        fn side<C>(t: &Tunnel<C>, me: NodeId, fp: [u8; 32]) -> TunnelSide<'_> {
+            let mut s = t.side(me);
+            s.fingerprint = fp;
+            s
+        }
         // Every refusal past the lookup counts as a bad handshake, replays included.
-        let Ok(verified) = tunnel::verify_init(body, &src, &t.side(me), &t.last_init) else {
+        let Ok(verified) = tunnel::verify_init(body, &src, &side(t, me, tunnel), &t.last_init)
+        else {
             return self.drop_packet(DropReason::BadHandshake);
         };
         let Ok(accepted) = verified.accept(Ephemeral::generate(&mut self.rng)) else {
@@ -426,7 +438,7 @@ impl<C: Cipher> Node<C> {
                 break i;
             }
         };
-        let Ok(est) = accepted.write_ack(&t.side(me), &mut indices, &mut ack) else {
+        let Ok(est) = accepted.write_ack(&side(t, me, tunnel), &mut indices, &mut ack) else {
             return self.drop_packet(DropReason::BadHandshake);
         };
         let local = est.local;
@@ -530,6 +542,7 @@ mod tests {
             remote_node: NodeId([4; 32]),
             sessions: SessionSlots::default(),
             hs: None,
+            prev_fingerprint: None,
             last_init: [0; 32],
             offer: None,
             last_rx: Instant::ZERO,

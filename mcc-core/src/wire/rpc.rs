@@ -285,6 +285,10 @@ impl ControlHeader {
 /// TunnelInit    | 0x01 | fingerprint 32 | sender idx u16 | ephemeral 32 | signature 64 |     131 B
 /// TunnelInitAck | 0x02 | fingerprint 32 | sender u16 | receiver u16 | ephemeral 32 | sig 64 | 133 B
 /// ```
+///
+/// The other routed control kinds: 0x03 tunnel offer, 0x04 lookup reply, 0x05/0x06 gateway
+/// handshake (`wire::gateway`), 0x07/0x08 certificate renewal request/reply
+/// (`cert::renewal`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     /// Client node → server node: start a tunnel session.

@@ -212,6 +212,10 @@ enum Cmd {
         /// Replace an existing node key and certificate (the node ID changes).
         #[arg(short = 'y', long)]
         force: bool,
+        /// How long the certificate is valid: a number and s, m, h, d or y. The default
+        /// suits nodes without renewal; with cert-update on, 7d (docs/RENEWAL.md).
+        #[arg(long, default_value = "3650d", value_parser = lifetime)]
+        lifetime: u64,
         /// Output directory.
         #[arg(default_value = "/etc/mcc")]
         output_directory: PathBuf,
@@ -245,6 +249,10 @@ enum Cmd {
         /// A LAN device (RFC 1918) that receives the tunnel's traffic; 0.0.0.0 means none.
         #[arg(long = "external-ip-address")]
         external_ip_address: Option<Ipv4Addr>,
+        /// How long the certificate is valid: a number and s, m, h, d or y. The default
+        /// suits nodes without renewal; with cert-update on, 7d (docs/RENEWAL.md).
+        #[arg(long, default_value = "3650d", value_parser = lifetime)]
+        lifetime: u64,
         /// Configuration directory of this (server) node [default: the daemon's, else
         /// /etc/mcc].
         #[arg(short = 'C', long = "config-dir")]
@@ -516,6 +524,7 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             parent,
             key,
             force,
+            lifetime,
             output_directory,
         } => {
             let net_cert = store::read_certificate(&parent).map_err(anyhow::Error::from)?;
@@ -523,7 +532,7 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             let net_key = network_key(key, &net_cert)?;
             let old_key = config::DaemonConfig::defaults(&output_directory).node_private_key;
             let old = store::read_identity(&old_key).ok().map(|k| k.id());
-            let id = provision::generate_node(&net_key, &output_directory, force, now())
+            let id = provision::generate_node(&net_key, &output_directory, force, lifetime, now())
                 .map_err(anyhow::Error::from)?;
             if let Some(old) = old {
                 warn(format_args!(
@@ -541,10 +550,12 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             dns_names,
             static_ip_address,
             external_ip_address,
+            lifetime,
             config_dir,
             output_directory,
         } => {
             let t = tunnel::TunnelArgs {
+                lifetime,
                 parent,
                 key,
                 targets,
@@ -586,6 +597,7 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
                 dns_names,
                 static_ip_address: static_address.and_then(|s| s.0),
                 external_ip_address: Some(ipv4_address),
+                lifetime: provision::DEFAULT_LIFETIME,
                 config_dir,
                 output_directory,
             };
@@ -736,6 +748,11 @@ fn apply_forwarding_rules(
         v["saved"].as_str().unwrap_or_default()
     );
     Ok(())
+}
+
+/// `--lifetime`, checked on the command line.
+fn lifetime(v: &str) -> Result<u64, String> {
+    provision::parse_lifetime(v).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -333,9 +333,45 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         value: Value::Set(|c, v, _| set(&mut c.cipher, CipherChoice::from_name(v))),
     },
     unsupported("compression", &["none"]),
-    unsupported("cert-update-addr", &[]),
-    unsupported("cert-update-enable", &["false"]),
-    unsupported("cert-update-period", &[]),
+    Key {
+        name: "cert-update-enable",
+        default: "true",
+        doc: "Renew this node's certificate and the tunnel certificates whose endpoint it holds\n\
+              through the network before they expire (docs/RENEWAL.md); needs\n\
+              cert-update-addr.",
+        value: Value::Set(|c, v, _| set(&mut c.cert_update_enable, boolean(v))),
+    },
+    Key {
+        name: "cert-update-addr",
+        default: "",
+        doc: "Node ID of the renewal service (a node of this network with cert-update-key);\n\
+              a node ID, not the docs' ip:port: requests travel the overlay, routed and\n\
+              encrypted like tunnel handshakes. Empty: no renewal.",
+        value: Value::Set(|c, v, _| set(&mut c.cert_update_addr, internet::optional_node_id(v))),
+    },
+    Key {
+        name: "cert-update-period",
+        default: "3h",
+        doc: "How often to check whether a certificate is past its midpoint and ask for its\n\
+              renewal; keep it under half the certificates' lifetime.",
+        value: Value::Set(|c, v, _| set(&mut c.cert_update_period, whole_seconds(v))),
+    },
+    Key {
+        name: "cert-update-key",
+        default: "",
+        doc: "This node is the renewal service: the file with the network's private key\n\
+              (mode 0600) it signs renewals with. Empty: not a service.",
+        value: Value::Set(|c, v, dir| {
+            set(
+                &mut c.cert_update_key,
+                if v.is_empty() {
+                    Ok(None)
+                } else {
+                    path(dir, v).map(Some)
+                },
+            )
+        }),
+    },
     unsupported("dependent-nodes", &[]),
     Key {
         name: "exit-node",

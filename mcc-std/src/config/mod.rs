@@ -156,6 +156,12 @@ pub struct DaemonConfig {
     pub kill_switch: bool,
     pub reroute_dns: Option<mcc_core::internet::Reroute>,
     pub reroute_ntp: Option<mcc_core::internet::Reroute>,
+    /// Certificate renewal (docs/RENEWAL.md): on, the service's node ID, the check period.
+    pub cert_update_enable: bool,
+    pub cert_update_addr: Option<NodeId>,
+    pub cert_update_period: Duration,
+    /// The network key file of a renewal service.
+    pub cert_update_key: Option<PathBuf>,
     /// Documented keys this implementation ignores, with their line, for a warning.
     pub unsupported: Vec<(usize, String)>,
 }
@@ -213,7 +219,7 @@ impl DaemonConfig {
             tunnels: nowhere.clone(),
             trusted_nodes: vec![NodeId::from_bytes([0; 32])],
             trusted_networks: vec![NodeId::from_bytes([0; 32])],
-            unix_socket_path: nowhere,
+            unix_socket_path: nowhere.clone(),
             unix_enable: false,
             static_addr: Some(Ipv4Addr::UNSPECIFIED),
             network_lookup_ttl: 0,
@@ -234,6 +240,10 @@ impl DaemonConfig {
                 node: NodeId::from_bytes([0; 32]),
                 port: 0,
             }),
+            cert_update_enable: false,
+            cert_update_addr: Some(NodeId::from_bytes([0; 32])),
+            cert_update_period: Duration::ZERO,
+            cert_update_key: Some(nowhere),
             unsupported: Vec::new(),
         }
     }

@@ -115,7 +115,7 @@ fn key_names_are_unique_and_every_key_is_parsed() {
 #[test]
 fn unsupported_keys_are_listed_with_their_line() {
     // The documented list, in table order.
-    assert_eq!(UNSUPPORTED_KEYS.len(), 13);
+    assert_eq!(UNSUPPORTED_KEYS.len(), 10);
     let names: Vec<&str> = KEYS
         .iter()
         .filter(|k| !is_supported(k))
@@ -193,6 +193,7 @@ fn errors_name_file_line_and_key_for_every_key_that_can_be_wrong() {
             "forwarding-rules",
             "dnsmasq-directory",
             "dnsmasq-restart-command",
+            "cert-update-key",
         ],
     ]
     .concat();
@@ -285,7 +286,9 @@ fn defaults_are_the_documented_ones() {
                 network-certificates = network-certificate.txt\ntunnels = tunnels\n\
                 # trusted-nodes =\n# trusted-networks =\nstatic-addr = 10.115.0.0/16\n\
                 network-lookup-ttl = 64\nnetwork-lookup-timeout = 20s\nmax-peers = 256\n\
-                cipher = chacha20-poly1305\nexit-node = false\n# exit-node-clients =\n\
+                cipher = chacha20-poly1305\ncert-update-enable = true\n# cert-update-addr =\n\
+                cert-update-period = 3h\n# cert-update-key =\n\
+                exit-node = false\n# exit-node-clients =\n\
                 # gateway =\n# gateway-post-add-hook =\n# gateway-post-delete-hook =\n\
                 kill-switch = false\n# reroute-dns =\n# reroute-ntp =\n";
     let text = default_config_text();

@@ -72,6 +72,12 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::TunnelCertificateLapsed { reason, .. } => {
             format!("tunnel certificate: {reason}; tunnel removed")
         }
+        Event::CertificateRenewed { not_after, .. } => {
+            format!("certificate renewed until {not_after}")
+        }
+        Event::RenewalRefused { requester, reason } => {
+            format!("renewal for {} refused: {reason}", name(requester))
+        }
     }
 }
 

@@ -25,6 +25,8 @@ pub(crate) struct TunnelArgs {
     pub dns_names: Vec<String>,
     pub static_ip_address: Option<Ipv4Addr>,
     pub external_ip_address: Option<Ipv4Addr>,
+    /// Seconds the certificate is valid (`--lifetime`).
+    pub lifetime: u64,
     pub config_dir: Option<PathBuf>,
     pub output_directory: Option<PathBuf>,
 }
@@ -160,6 +162,7 @@ pub(crate) fn create(s: &Path, t: TunnelArgs) -> Result<NodeId, Fail> {
         dns_names: &t.dns_names,
         static_ip_address: t.static_ip_address,
         external_ip_address: t.external_ip_address,
+        lifetime: t.lifetime,
     };
     let id = provision::create_tunnel(&dir, server, net_cert, &net_key, &req, clock::unix_now())
         .map_err(|e| Fail::Usage(e.into()))?;
