@@ -132,8 +132,8 @@ fn a_replayed_older_set_does_not_bring_back_a_withdrawn_ca() {
         held(w, insider) == Some(certs(2))
     })
     .expect("first set distributed");
-    let (old, _) = w.node(insider).ssl_set().unwrap();
-    let old = old.clone();
+    let (old, old_body) = w.node(insider).ssl_set().unwrap();
+    let (old, old_body) = (old.clone(), old_body.to_vec());
     w.run_for_secs(1);
     w.act(victim, |n, now| {
         n.handle_command(
@@ -150,8 +150,12 @@ fn a_replayed_older_set_does_not_bring_back_a_withdrawn_ca() {
     })
     .expect("withdrawal distributed");
     w.take_events(root);
-    // The insider replays the older, genuinely signed set.
+    // The insider replays the older, genuinely signed set, body and all.
     assert!(w.send_insider_rpc(insider, root, &head_rpc(&old)));
+    let mut chunk = vec![0u8; 600];
+    let n = rpc::emit_ssl_data(&mut chunk, &old.digest, 0, Some(&old_body));
+    chunk.truncate(n);
+    assert!(w.send_insider_rpc(insider, root, &chunk));
     w.run_for_secs(60);
     assert_eq!(held(&w, root), Some(certs(1)), "the withdrawn CA came back");
     let v = w.node(root).ssl_set().unwrap().0.version;
