@@ -24,6 +24,7 @@ pub mod provision;
 pub mod readiness;
 pub mod resolver_state;
 pub mod revocation_state;
+pub mod ssl_state;
 pub mod store;
 pub mod tun;
 pub mod tunnel_dir;
