@@ -56,6 +56,8 @@ pub enum SslError {
     GrantNotValid,
     /// The head is not signed by the publisher the grant names.
     BadSignature,
+    /// The grant names another node than the one asked to publish.
+    NotPublisher,
     /// Not newer than the set held (a replay or an equivocation).
     Stale,
     /// Issued longer than `ssl-storage-timeout` ago, or too far in the future.
@@ -74,6 +76,7 @@ impl core::fmt::Display for SslError {
             SslError::BadGrant => "grant signature does not verify",
             SslError::GrantNotValid => "grant outside its validity period",
             SslError::BadSignature => "set not signed by the granted publisher",
+            SslError::NotPublisher => "the grant names another node as publisher",
             SslError::Stale => "not newer than the set held",
             SslError::Expired => "set issued too long ago or in the future",
             SslError::TooLarge => "set too large",
@@ -587,9 +590,10 @@ impl SslStore {
         Ok(())
     }
 
-    /// Is the periodic expiry check due?
+    /// Is the periodic expiry check due? Only while a set is held: a node without one has
+    /// no timer for it.
     pub fn cleanup_due(&self, now: Instant) -> bool {
-        self.next_cleanup.is_none_or(|at| now >= at)
+        self.current.is_some() && self.next_cleanup.is_none_or(|at| now >= at)
     }
 
     /// Drops a set issued longer than the storage timeout ago or whose grant ended; returns
@@ -674,7 +678,8 @@ impl SslStore {
     /// When the store next needs [`Self::next_message`], [`Self::retry`] or
     /// [`Self::cleanup`] (`refresh_at`: the publisher's next re-signing).
     pub fn next_deadline(&self, refresh_at: Option<Instant>) -> Option<Instant> {
-        let mut next = earliest(self.next_cleanup, refresh_at);
+        let cleanup = self.current.as_ref().and(self.next_cleanup);
+        let mut next = earliest(cleanup, refresh_at);
         if let Some(pd) = &self.pending {
             next = earliest(
                 next,

@@ -111,6 +111,10 @@ impl<C: Cipher> Node<C> {
                 }
             }
         }
+        if queued {
+            // Also called from `poll_transmit`: a used-up batch moves the SSL deadline.
+            self.refresh_deadlines();
+        }
         queued
     }
 
@@ -159,7 +163,7 @@ impl<C: Cipher> Node<C> {
         certs: Vec<Vec<u8>>,
     ) -> Result<(), CommandError> {
         if grant.publisher != self.me {
-            return Err(CommandError::Ssl(SslError::BadSignature));
+            return Err(CommandError::Ssl(SslError::NotPublisher));
         }
         let body = ssl::encode_body(&certs).map_err(CommandError::Ssl)?;
         let unix = self.unix_time();
