@@ -373,7 +373,12 @@ struct Pending {
     from: usize,
     buf: Vec<u8>,
     asked_at: Instant,
+    /// Other neighbours that announced the same head: asked next if `from` goes away.
+    alternates: Vec<usize>,
 }
+
+/// Alternate sources remembered per pending body.
+const MAX_ALTERNATES: usize = 4;
 
 /// What changed after an input: see [`SslStore::take_changed`].
 pub struct Held<'a> {
@@ -438,8 +443,22 @@ impl SslStore {
         if let Some(p) = self.peers.get_mut(slot) {
             *p = PeerSync::default();
         }
-        if self.pending.as_ref().is_some_and(|p| p.from == slot) {
-            self.pending = None;
+        let Some(pd) = self.pending.as_mut() else {
+            return;
+        };
+        pd.alternates.retain(|&a| a != slot);
+        if pd.from == slot {
+            // Start again from another neighbour that has it, or wait for the next head.
+            match pd.alternates.pop() {
+                Some(a) => {
+                    pd.from = a;
+                    pd.buf.clear();
+                    if let Some(p) = self.peers.get_mut(a) {
+                        p.pull = true;
+                    }
+                }
+                None => self.pending = None,
+            }
         }
     }
 
@@ -509,9 +528,15 @@ impl SslStore {
         if !self.newer(&head) {
             return Err(SslError::Stale);
         }
-        if let Some(p) = &self.pending
+        if let Some(p) = self.pending.as_mut()
             && p.head == head
         {
+            if p.from != from
+                && !p.alternates.contains(&from)
+                && p.alternates.len() < MAX_ALTERNATES
+            {
+                p.alternates.push(from);
+            }
             return Ok(());
         }
         head.check(network, unix, self.config.storage_timeout)?;
@@ -528,6 +553,7 @@ impl SslStore {
             from,
             buf: Vec::new(),
             asked_at: now,
+            alternates: Vec::new(),
         });
         if let Some(p) = self.peers.get_mut(from) {
             p.pull = true;
@@ -748,5 +774,27 @@ mod tests {
             s.next_message(later, 1),
             Some(Outgoing::Chunk { .. })
         ));
+    }
+
+    #[test]
+    fn a_pending_body_moves_to_another_source_when_its_link_goes() {
+        let net = id(1);
+        let publ = id(2);
+        let g = Grant::sign(&net, publ.id(), 0, u64::MAX);
+        let body = encode_body(&[vec![7; 100]]).unwrap();
+        let h = Head::sign(&publ, g, 1, 100, &body);
+        let mut s = SslStore::new(3);
+        let t = Instant::ZERO;
+        s.handle_head(t, &net.id(), 100, 0, &h.encode()).unwrap();
+        s.handle_head(t, &net.id(), 100, 2, &h.encode()).unwrap();
+        assert!(matches!(s.next_message(t, 0), Some(Outgoing::Pull { .. })));
+        s.link_down(0);
+        assert!(matches!(
+            s.next_message(t, 2),
+            Some(Outgoing::Pull { offset: 0, .. })
+        ));
+        s.handle_chunk(t, 2, &h.digest, 0, &body).unwrap();
+        assert_eq!(s.held().map(|h| h.body.to_vec()), Some(body));
+        assert!(s.take_changed());
     }
 }
