@@ -155,6 +155,7 @@ tarball() {
     mkdir -p "$d/$name"/{bin,libexec,systemd,man/man1,man/man8}
     cp "$STAGE/stripped/mccd" "$STAGE/stripped/mcc" "$d/$name/bin/"
     cp packaging/mcc-setup "$d/$name/libexec/"
+    cp packaging/ssl/manage "$d/$name/libexec/mcc-ssl-manage"
     cp packaging/systemd/mcc.service "$d/$name/systemd/"
     cp "$STAGE"/man/*.1.gz "$d/$name/man/man1/"
     cp "$STAGE"/man/*.8.gz "$d/$name/man/man8/"
@@ -227,6 +228,7 @@ macos() {
     cp target/release/mcc "$d/$name/bin/mcc"
     strip "$d/$name/bin/mccd" "$d/$name/bin/mcc"
     cp mcc-macos/io.staex.mcc.plist packaging/macos/install.sh "$d/$name/"
+    cp packaging/ssl/manage-macos "$d/$name/bin/mcc-ssl-manage"
     cp README.md "$d/$name/"
     tar -C "$d" -czf "$OUT/$name.tar.gz" "$name"
     rm -rf "$d"

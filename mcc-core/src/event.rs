@@ -156,6 +156,22 @@ pub enum Event {
         /// Why.
         reason: crate::cert::RevokeError,
     },
+    /// An SSL CA set (head, pull or chunk) was refused; an older head is not reported
+    /// (every change produces them).
+    SslRefused {
+        /// The neighbour it came from (`None`: the operator or a timer).
+        from: Option<NodeId>,
+        /// Why.
+        reason: crate::ssl::SslError,
+    },
+    /// The SSL CA set this node holds changed (new certificates, withdrawn ones, or none
+    /// left): the driver installs it (`Node::ssl_set`).
+    SslSetChanged {
+        /// The new set's version (0: none held).
+        version: u64,
+        /// Certificates in it.
+        certificates: usize,
+    },
     /// A child reported a topology record this node refused (see `routing::Refusal`).
     RecordRefused {
         /// The child that sent it.
@@ -305,6 +321,10 @@ pub struct Stats {
     pub renewal_bytes_out: u64,
     /// Bytes of renewal replies and pushes this node received, payload only.
     pub renewal_bytes_in: u64,
+    /// SSL CA heads, pulls or chunks refused: see `Event::SslRefused`.
+    pub ssl_refused: u64,
+    /// Bytes of SSL distribution frames sent (link framing included).
+    pub ssl_bytes_out: u64,
     /// `InitAck`s refused because another node is pinned at that parent address: see
     /// `Event::ParentRefused` (each also counts in `drop_bad_handshake`).
     pub parents_refused: u64,

@@ -178,6 +178,7 @@ pub mod replay;
 pub mod resolver;
 pub mod routing;
 pub mod session;
+pub mod ssl;
 pub mod time;
 pub mod tunnel;
 pub mod wire;

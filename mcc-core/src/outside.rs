@@ -155,6 +155,8 @@ impl<C: Cipher> Node<C> {
                 }
                 None => self.drop_packet(DropReason::Malformed),
             },
+            Some(rpc::KIND_SSL_HEAD) => self.handle_ssl_head(now, ps, &plain[1..]),
+            Some(rpc::KIND_SSL_DATA) => self.handle_ssl_data(now, ps, plain),
             Some(k) if NatProbe::is_kind(k) => match NatProbe::parse(plain) {
                 Ok(probe) => self.handle_nat_probe(now, ps, probe),
                 Err(_) => self.drop_packet(DropReason::Malformed),

@@ -97,6 +97,14 @@ pub fn describe(e: &Event) -> String {
         Event::RevocationRefused { network, reason } => {
             format!("revocation signed by {network} refused: {reason}")
         }
+        Event::SslRefused { from, reason } => format!(
+            "SSL CA set from {} refused: {reason}",
+            from.map_or("this node".into(), |f| f.to_string())
+        ),
+        Event::SslSetChanged {
+            version,
+            certificates,
+        } => format!("SSL CA set now version {version} with {certificates} certificates"),
         Event::RecordRefused { from, id, reason } => {
             format!("refused topology record {id} from {from}: {reason}")
         }

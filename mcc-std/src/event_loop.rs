@@ -17,6 +17,7 @@ use crate::parent_resolve::ParentResolver;
 use crate::renewal_store;
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
+use crate::ssl_state::{self, SslState, SslStateError};
 use crate::store;
 use crate::tun::{TunDevice, TunRead, TunWrite};
 use crate::tunnel_dir::{self, TunnelDirError};
@@ -48,6 +49,8 @@ pub enum StartError {
     #[error(transparent)]
     ParentPins(#[from] ParentPinsError),
     #[error(transparent)]
+    Ssl(#[from] SslStateError),
+    #[error(transparent)]
     ForwardingRules(#[from] config::ForwardingRulesError),
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
@@ -78,6 +81,7 @@ pub struct EventLoop<C: Cipher> {
     /// A tunnel came or went: the external tunnels are looked at again after the events.
     externals_stale: bool,
     rules: ForwardingRules,
+    ssl: SslState,
 }
 
 /// Most control requests waiting for lookups at once (more are answered at once).
@@ -110,6 +114,7 @@ impl<C: Cipher> EventLoop<C> {
         for (id, index) in resolver.load() {
             node.restore_address(&id, index);
         }
+        let ssl = start_ssl(&cfg, &mut node)?;
         for t in config::load_tunnels(&cfg.tunnels)? {
             tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
         }
@@ -172,6 +177,7 @@ impl<C: Cipher> EventLoop<C> {
             externals: Externals::new(None),
             externals_stale: false,
             rules,
+            ssl,
         })
     }
 
@@ -435,6 +441,11 @@ impl<C: Cipher> EventLoop<C> {
         }
         match e {
             Event::Dropped { reason } => debug!(%reason, "dropped"),
+            e @ Event::SslSetChanged { .. } => {
+                info!("{}", describe(&e));
+                self.ssl.changed(self.node.ssl_set());
+            }
+            e @ Event::SslRefused { .. } => info!("{}", describe(&e)),
             e @ (Event::OwnCertificateInvalid { .. }
             | Event::PeerCertificateLapsed { .. }
             | Event::TunnelCertificateLapsed { .. }
@@ -554,4 +565,38 @@ async fn write_tun<T: TunDevice>(tun: &T, twrite: &mut TunWrite) {
         }
         twrite.count = 0;
     }
+}
+
+/// SSL CA distribution at start: timing from the `ssl-*` keys, the set saved before the
+/// restart, the trusted store brought in step, and the publisher's own set.
+fn start_ssl<C: Cipher>(cfg: &DaemonConfig, node: &mut Node<C>) -> Result<SslState, StartError> {
+    let timeout = cfg.ssl_storage_timeout.as_secs().max(2);
+    let c = mcc_core::ssl::SslConfig {
+        batch: cfg.ssl_update_batch_size,
+        send_period: core_duration(cfg.ssl_update_send_period),
+        storage_timeout: timeout,
+        cleanup_period: core_duration(cfg.ssl_storage_cleanup_period),
+        refresh: mcc_core::time::Duration::from_secs((timeout / 2).min(12 * 3600)),
+    };
+    let _ = node.handle_command(Instant::ZERO, Command::SslConfigure(c));
+    let ssl = SslState::new(cfg);
+    if let Some((head, body)) = ssl.load()
+        && let Err(e) = node.handle_command(Instant::ZERO, Command::SslRestore { head, body })
+    {
+        info!("ssl: the saved set is not kept: {e}");
+    }
+    ssl.install(node.ssl_set().map(|(_, b)| b));
+    if let Some((grant, certs)) = ssl_state::publisher_inputs(cfg)? {
+        let n = certs.len();
+        node.handle_command(Instant::ZERO, Command::SslPublish { grant, certs })
+            .map_err(|e| {
+                StartError::Node(format!("{}: ssl-publisher-grant: {e}", cfg.path.display()))
+            })?;
+        info!("ssl: publishing {n} CA certificates to the network");
+    }
+    Ok(ssl)
+}
+
+fn core_duration(d: std::time::Duration) -> mcc_core::time::Duration {
+    mcc_core::time::Duration::from_micros(d.as_micros().min(u64::MAX as u128) as u64)
 }

@@ -26,6 +26,7 @@ pub mod readiness;
 pub mod renewal_store;
 pub mod resolver_state;
 pub mod revocation_state;
+pub mod ssl_state;
 pub mod store;
 pub mod tun;
 pub mod tunnel_dir;

@@ -42,6 +42,7 @@ install_files() {
     install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/libexec/mcc" "$DESTDIR/etc/systemd/system"
     install -m 0755 bin/mccd bin/mcc "$DESTDIR$PREFIX/bin/"
     install -m 0755 libexec/mcc-setup "$DESTDIR$PREFIX/libexec/mcc/"
+    install -D -m 0755 libexec/mcc-ssl-manage "$DESTDIR$PREFIX/libexec/mcc-ssl/manage"
     for m in $(man_pages); do
         install -D -m 0644 "man/$m" "$DESTDIR$PREFIX/share/man/$m"
     done
@@ -64,7 +65,8 @@ remove_files() {
     setup=$DESTDIR$PREFIX/libexec/mcc/mcc-setup
     if [ -x "$setup" ]; then MCC_ROOT=$DESTDIR "$setup" "$1"; fi
     rm -f "$DESTDIR$PREFIX/bin/mccd" "$DESTDIR$PREFIX/bin/mcc" "$setup" "$DESTDIR$UNIT"
-    rmdir "$DESTDIR$PREFIX/libexec/mcc" "$DESTDIR$PREFIX/libexec" 2>/dev/null || true
+    rm -f "$DESTDIR$PREFIX/libexec/mcc-ssl/manage"
+    rmdir "$DESTDIR$PREFIX/libexec/mcc-ssl" "$DESTDIR$PREFIX/libexec/mcc" "$DESTDIR$PREFIX/libexec" 2>/dev/null || true
     for m in $(man_pages); do rm -f "$DESTDIR$PREFIX/share/man/$m"; done
     # The section directories install -D made, if nothing else is in them.
     rmdir "$DESTDIR$PREFIX/share/man/man1" "$DESTDIR$PREFIX/share/man/man8" 2>/dev/null || true

@@ -44,6 +44,7 @@ mod reroute;
 mod revocations;
 mod route_path;
 mod send;
+mod ssl;
 mod statics;
 mod timers;
 mod topology;
@@ -124,6 +125,23 @@ pub enum Command {
     },
     /// Applies a network-signed revocation and floods it to every neighbour.
     Revoke(Revocation),
+    /// Sets SSL distribution timing and pacing (`ssl-*` keys).
+    SslConfigure(crate::ssl::SslConfig),
+    /// Publishes `certs` (DER CA certificates) as the network's full SSL CA set; `grant`
+    /// must name this node. A set without a certificate withdraws every one.
+    SslPublish {
+        /// The network's grant naming this node.
+        grant: crate::ssl::Grant,
+        /// DER certificates.
+        certs: alloc::vec::Vec<alloc::vec::Vec<u8>>,
+    },
+    /// Restores an SSL CA set saved by the driver (checked like a received one).
+    SslRestore {
+        /// Its head.
+        head: crate::ssl::Head,
+        /// Its body.
+        body: alloc::vec::Vec<u8>,
+    },
     /// Corrects the wall clock used for certificate validity (Unix seconds at `now`); every
     /// certificate in use is checked again. Feed it periodically and whenever the wall
     /// clock jumps (NTP): between corrections the node advances it with `now`.
@@ -164,6 +182,8 @@ pub enum CommandError {
     /// The revocation was refused (already applied, not signed by this node's own or a
     /// trusted network, expired, or the table is full of valid ones).
     Revocation(RevokeError),
+    /// The SSL CA set or grant was refused (see [`crate::ssl::SslError`]).
+    Ssl(crate::ssl::SslError),
 }
 
 impl core::error::Error for CommandError {}
@@ -188,6 +208,7 @@ impl core::fmt::Display for CommandError {
                 "the tunnel's static address is already held by {holder} (the first claimant keeps it)"
             ),
             CommandError::Revocation(e) => write!(f, "revocation: {e}"),
+            CommandError::Ssl(e) => write!(f, "SSL CA set: {e}"),
         }
     }
 }
@@ -256,6 +277,11 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) validity: Validity,
     pub(crate) renewal: Renewal,
     pub(crate) internet: Internet<C>,
+    pub(crate) ssl: crate::ssl::SslStore,
+    /// This node's publisher grant, once it published (see `node::ssl`).
+    pub(crate) ssl_grant: Option<crate::ssl::Grant>,
+    /// When the publisher re-signs its head next.
+    pub(crate) ssl_refresh_at: Option<Instant>,
     /// Insider only: flip a byte of every tunnel frame this node relays.
     #[cfg(feature = "_insider")]
     pub(crate) insider_tamper: bool,
@@ -369,6 +395,9 @@ impl<C: Cipher> Node<C> {
             validity: Validity::new(),
             renewal: Renewal::new(),
             internet: Internet::new(config.internet, &l, &config.timers),
+            ssl: crate::ssl::SslStore::new(l.max_peers),
+            ssl_grant: None,
+            ssl_refresh_at: None,
             #[cfg(feature = "_insider")]
             insider_tamper: false,
             tx: PacketQueue::new(l.tx_queue, slot),
@@ -377,6 +406,7 @@ impl<C: Cipher> Node<C> {
             stats: Stats::default(),
         };
         node.check_validity(now);
+        node.ssl.cleanup(now, unix_secs);
         node.refresh_deadlines();
         Ok(node)
     }
@@ -469,7 +499,7 @@ impl<C: Cipher> Node<C> {
         loop {
             let Some(item) = self.tx.pop_into(buf) else {
                 // Empty: refill with revocations neighbours still lack (paced, never dropped).
-                if self.pump_revocations() {
+                if self.pump_revocations() || self.pump_ssl(self.now) {
                     continue;
                 }
                 return None;
@@ -501,8 +531,8 @@ impl<C: Cipher> Node<C> {
     ) -> Option<TransmitBatch<'_>> {
         // Empty: refill with revocations neighbours still lack (paced, never dropped), as
         // `poll_transmit` does.
-        if self.tx.is_empty() {
-            self.pump_revocations();
+        if self.tx.is_empty() && !self.pump_revocations() {
+            self.pump_ssl(self.now);
         }
         // Entries without a destination are never queued (every commit names one); the
         // check keeps the contract of `poll_transmit`, which counts and skips them.
@@ -566,6 +596,7 @@ impl<C: Cipher> Node<C> {
         self.gateway_timers(now);
         self.lookup_timers(now);
         self.flush_topology(now);
+        self.ssl_timers(now);
         if self.parents.slots.is_empty() {
             let c = self.topology.clock();
             self.topology.collect_tombstones(c);
@@ -621,6 +652,12 @@ impl<C: Cipher> Node<C> {
             Command::Revoke(r) => self
                 .apply_revocation(&r, None)
                 .map_err(CommandError::Revocation),
+            Command::SslConfigure(c) => {
+                self.ssl.config = c;
+                Ok(())
+            }
+            Command::SslPublish { grant, certs } => self.ssl_publish(now, grant, certs),
+            Command::SslRestore { head, body } => self.ssl_restore(now, head, body),
             Command::SetUnixTime(s) => {
                 self.set_unix_time(now, s);
                 Ok(())

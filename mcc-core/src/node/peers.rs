@@ -282,6 +282,7 @@ impl<C: Cipher> Node<C> {
             return;
         };
         self.topology.drop_child(&p.id);
+        self.ssl.link_down(slot);
         if p.sessions.cur.is_some() {
             self.emit(Event::PeerDown { id: p.id });
             self.topology.invalidate();

@@ -94,8 +94,10 @@ impl<C: Cipher> Node<C> {
 
     /// A neighbour's link just came up: it is sent every held revocation, paced by
     /// [`Node::pump_revocations`].
+    /// The SSL store is told too: the neighbour learns which CA set this node holds.
     pub(crate) fn send_revocations(&mut self, peer: usize) {
         self.revocations.link_up(peer);
+        self.ssl.link_up(peer);
     }
 
     /// Sends revocations to neighbours that are behind, into at most half of the transmit

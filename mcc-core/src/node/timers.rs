@@ -245,6 +245,7 @@ impl<C: Cipher> Node<C> {
         next = earliest(next, self.validity_deadline());
         next = earliest(next, self.renewal_deadline());
         next = earliest(next, self.gateway_deadline());
+        next = earliest(next, self.ssl_deadline());
         earliest(next, self.lookups.next_deadline())
     }
 

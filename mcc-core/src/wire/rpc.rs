@@ -13,6 +13,9 @@
 //! | 0x08 | ttl | origin 32 | query u64 | len | name     name lookup, up the tree
 //! | 0x09 |                                            child leaves this parent
 //! | 0x0A | ttl | origin 32 | query u64 | addr 4       static address lookup, up the tree
+//! | 0x0B | head 260                                   SSL CA set summary (`crate::ssl::Head`)
+//! | 0x0C | 0 | digest 32 | offset u32                 SSL set pull
+//! | 0x0C | 1 | digest 32 | offset u32 | data          SSL set chunk
 //! | 0x10 + rung |                                     NAT probe: "answer after delay[rung]"
 //! | 0x18 + rung |                                     the delayed answer to a NAT probe
 //! ```
@@ -37,6 +40,44 @@ pub const KIND_TUNNEL_ROUTED: u8 = 5;
 pub const KIND_CONTROL: u8 = 6;
 /// `| 0x07 | revocation |`: flooded to every neighbour.
 pub const KIND_REVOCATION: u8 = 7;
+/// `| 0x0B | head |`: the SSL CA set a neighbour holds, sent when it changes.
+pub const KIND_SSL_HEAD: u8 = 0x0B;
+/// `| 0x0C | 0 pull / 1 chunk | digest | offset | data? |`: an SSL set body, paced.
+pub const KIND_SSL_DATA: u8 = 0x0C;
+/// Bytes of an SSL data message before its chunk data.
+pub const SSL_DATA_HEADER_LEN: usize = 1 + 1 + 32 + 4;
+
+/// A parsed `0x0C` message: `(is_chunk, digest, offset, data)`.
+pub fn parse_ssl_data(b: &[u8]) -> Result<(bool, [u8; 32], u32, &[u8])> {
+    if b.len() < SSL_DATA_HEADER_LEN || b[0] != KIND_SSL_DATA || b[1] > 1 {
+        return Err(Error);
+    }
+    let chunk = b[1] == 1;
+    let data = &b[SSL_DATA_HEADER_LEN..];
+    if chunk == data.is_empty() {
+        return Err(Error);
+    }
+    let digest = b[2..34].try_into().map_err(|_| Error)?;
+    let offset = u32::from_le_bytes(b[34..38].try_into().map_err(|_| Error)?);
+    Ok((chunk, digest, offset, data))
+}
+
+/// Writes a `0x0C` message; returns its length.
+pub fn emit_ssl_data(out: &mut [u8], digest: &[u8; 32], offset: u32, data: Option<&[u8]>) -> usize {
+    let n = SSL_DATA_HEADER_LEN + data.map_or(0, |d| d.len());
+    if out.len() < n {
+        return 0;
+    }
+    out[0] = KIND_SSL_DATA;
+    out[1] = data.is_some() as u8;
+    out[2..34].copy_from_slice(digest);
+    out[34..38].copy_from_slice(&offset.to_le_bytes());
+    if let Some(d) = data {
+        out[SSL_DATA_HEADER_LEN..n].copy_from_slice(d);
+    }
+    n
+}
+
 /// `| 0x09 |`: a child leaves this parent for another (rejoin); sent once, best effort.
 pub const KIND_LEAVE: u8 = 9;
 
@@ -969,6 +1010,8 @@ mod tests {
             KIND_REVOCATION,
             KIND_LOOKUP,
             KIND_LEAVE,
+            KIND_SSL_HEAD,
+            KIND_SSL_DATA,
         ] {
             assert!(!NatProbe::is_kind(k), "kind {k}");
         }
@@ -981,5 +1024,18 @@ mod tests {
             .map(|rung| NatProbe { reply: true, rung }.delay().as_secs())
             .collect();
         assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
+    }
+
+    #[test]
+    fn ssl_data_round_trips_and_refuses_mixed_forms() {
+        let mut b = [0u8; 64];
+        let n = emit_ssl_data(&mut b, &[7; 32], 480, None);
+        assert_eq!(parse_ssl_data(&b[..n]), Ok((false, [7; 32], 480, &[][..])));
+        let n = emit_ssl_data(&mut b, &[7; 32], 0, Some(&[1, 2]));
+        assert_eq!(parse_ssl_data(&b[..n]), Ok((true, [7; 32], 0, &[1, 2][..])));
+        b[1] = 0;
+        assert!(parse_ssl_data(&b[..n]).is_err(), "a pull with data");
+        b[1] = 2;
+        assert!(parse_ssl_data(&b[..n]).is_err());
     }
 }

@@ -330,6 +330,26 @@ enum Cmd {
         #[arg(default_value = ".")]
         output_directory: PathBuf,
     },
+    /// Grant a node the right to publish the network's SSL CA certificates (docs/SSL.md):
+    /// writes the grant file that node's ssl-publisher-grant names.
+    GrantSslPublisher {
+        /// Path to the network certificate.
+        #[arg(
+            short = 'p',
+            long = "parent",
+            default_value = "/etc/mcc/network-certificate.txt"
+        )]
+        parent: PathBuf,
+        #[command(flatten)]
+        key: KeyInput,
+        /// Days the grant is valid from now.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// The publishing node's ID.
+        node: mcc_core::id::NodeId,
+        /// The grant file to write.
+        output: PathBuf,
+    },
     /// Revoke a tunnel (its certificate file) or a node (its ID) network-wide.
     Revoke {
         /// Path to the network certificate.
@@ -621,6 +641,21 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             let cert = provision::generate_network(&ca, &name, &output_directory, now())
                 .map_err(anyhow::Error::from)?;
             say!(out, "{}", store::encode_certificate_text(&cert));
+        }
+        Cmd::GrantSslPublisher {
+            parent,
+            key,
+            days,
+            node,
+            output,
+        } => {
+            let net_cert = store::read_certificate(&parent).map_err(anyhow::Error::from)?;
+            let net_key = network_key(key, &net_cert)?;
+            let t = now();
+            let g = mcc_core::ssl::Grant::sign(&net_key, node, t, t + days * 86400);
+            let text = mcc_std::ssl_state::grant_text(&g);
+            store::write_atomic(&output, text.as_bytes(), 0o644).map_err(anyhow::Error::from)?;
+            say!(out, "{}", output.display());
         }
         Cmd::Revoke {
             parent,

@@ -431,12 +431,79 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         doc: "NODE-ID:PORT: the same for port 123 (NTP).",
         value: Value::Set(|c, v, _| set(&mut c.reroute_ntp, internet::reroute(v))),
     },
-    unsupported("ssl-install", &["false"]),
-    unsupported("ssl-manage-script", &[]),
-    unsupported("ssl-certificates", &[]),
-    unsupported("ssl-storage-timeout", &[]),
-    unsupported("ssl-storage-cleanup-period", &[]),
-    unsupported("ssl-certificates-ttl", &[]),
-    unsupported("ssl-update-batch-size", &[]),
-    unsupported("ssl-update-send-period", &[]),
+    Key {
+        name: "ssl-install",
+        default: "false",
+        doc: "Install the network's SSL CA certificates (received from its granted publisher)\n\
+              into the local trusted store with ssl-manage-script (docs/SSL.md).",
+        value: Value::Set(|c, v, _| set(&mut c.ssl_install, boolean(v))),
+    },
+    Key {
+        name: "ssl-manage-script",
+        default: "/usr/libexec/mcc-ssl/manage",
+        doc: "Script run as SCRIPT add|remove|cleanup, PEM certificates on stdin (add prints\n\
+              the file each one was stored in).",
+        value: Value::Set(|c, v, dir| set(&mut c.ssl_manage_script, path(dir, v))),
+    },
+    Key {
+        name: "ssl-certificates",
+        default: "",
+        doc: "Comma-separated files of PEM SSL CA certificates this node publishes to the whole\n\
+              network as its full set (needs ssl-publisher-grant; a newer set withdraws the rest).",
+        value: Value::Set(|c, v, dir| set(&mut c.ssl_certificates, list_of(v, |p| path(dir, p)))),
+    },
+    // Not in the docs: who may publish is the network's decision (docs/SSL.md).
+    Key {
+        name: "ssl-publisher-grant",
+        default: "",
+        doc: "The network's grant naming this node as SSL CA publisher (mcc grant-ssl-publisher).",
+        value: Value::Set(|c, v, dir| {
+            set(
+                &mut c.ssl_publisher_grant,
+                if v.is_empty() {
+                    Ok(None)
+                } else {
+                    path(dir, v).map(Some)
+                },
+            )
+        }),
+    },
+    Key {
+        name: "ssl-storage-timeout",
+        default: "24h",
+        doc: "How long SSL CA certificates are kept without an update (the publisher refreshes\n\
+              every 12 h, or half this if shorter).",
+        value: Value::Set(|c, v, _| set(&mut c.ssl_storage_timeout, whole_seconds(v))),
+    },
+    Key {
+        name: "ssl-storage-cleanup-period",
+        default: "1h",
+        doc: "How frequently expired SSL CA certificates are cleaned up.",
+        value: Value::Set(|c, v, _| set(&mut c.ssl_storage_cleanup_period, duration(v))),
+    },
+    // Accepted for the docs: the set moves hop by hop over links, never routed, so no hop
+    // count applies (docs/SSL.md).
+    Key {
+        name: "ssl-certificates-ttl",
+        default: "64",
+        doc: "Maximum hops of SSL packets; the set travels link by link, so unused.",
+        value: Value::Set(|c, v, _| set(&mut c.ssl_certificates_ttl, number_in(v, 1..=255, "TTL"))),
+    },
+    Key {
+        name: "ssl-update-batch-size",
+        default: "10",
+        doc: "SSL set chunks (480 B each) sent to one neighbour per ssl-update-send-period.",
+        value: Value::Set(|c, v, _| {
+            set(
+                &mut c.ssl_update_batch_size,
+                number_in(v, 1..=1000, "batch size"),
+            )
+        }),
+    },
+    Key {
+        name: "ssl-update-send-period",
+        default: "30s",
+        doc: "How frequently batches of SSL set chunks are sent to each neighbour.",
+        value: Value::Set(|c, v, _| set(&mut c.ssl_update_send_period, duration(v))),
+    },
 ];

@@ -93,7 +93,7 @@ fn values_parse() {
          gateway =\n\
          firewall-chain-name = mcc_node-2\n\
          nat-table-expiry = 2m\n\
-         ssl-install = true\n"
+         dependent-nodes = abc\n"
     ))
     .unwrap();
     assert_eq!(cfg.listen_addr, "[::]:1000".parse().unwrap());
@@ -125,7 +125,7 @@ fn values_parse() {
     assert_eq!(cfg.trusted_nodes, [id]);
     assert_eq!(cfg.trusted_networks, [id, id]);
     assert_eq!(cfg.static_addr, Some(Ipv4Addr::new(10, 115, 3, 4)));
-    assert_eq!(cfg.unsupported, [(24, "ssl-install".into())]);
+    assert_eq!(cfg.unsupported, [(24, "dependent-nodes".into())]);
     assert!(!cfg.exit_node && cfg.gateway.is_none());
     assert_eq!(cfg.firewall_chain_name, "mcc_node-2");
     assert_eq!(cfg.nat_table_expiry, Duration::from_secs(120));
@@ -688,4 +688,31 @@ fn init_parents_are_checked_one_by_one() {
         let e = parse_parents(&items(bad)).unwrap_err();
         assert!(e.contains(bad[0]), "{bad:?}: {e}");
     }
+}
+
+#[test]
+fn ssl_keys_parse() {
+    let d = p("").unwrap();
+    assert!(!d.ssl_install);
+    assert_eq!(
+        d.ssl_manage_script,
+        Path::new("/usr/libexec/mcc-ssl/manage")
+    );
+    assert!(d.ssl_certificates.is_empty() && d.ssl_publisher_grant.is_none());
+    assert_eq!(d.ssl_storage_timeout, Duration::from_secs(86400));
+    assert_eq!(d.ssl_update_batch_size, 10);
+    let c = p("ssl-install = true\nssl-certificates = ca.pem, /x/b.pem\n\
+               ssl-publisher-grant = grant.txt\nssl-update-send-period = 5s\n")
+    .unwrap();
+    assert!(c.ssl_install);
+    assert_eq!(
+        c.ssl_certificates,
+        [PathBuf::from("/etc/mcc/ca.pem"), PathBuf::from("/x/b.pem")]
+    );
+    assert_eq!(
+        c.ssl_publisher_grant,
+        Some(PathBuf::from("/etc/mcc/grant.txt"))
+    );
+    assert_eq!(c.ssl_update_send_period, Duration::from_secs(5));
+    assert!(p("ssl-update-batch-size = 0").is_err());
 }

@@ -57,6 +57,13 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         }
         Event::LookupDone { found, .. } => format!("name lookup done (found: {found})"),
         Event::RevocationRefused { reason, .. } => format!("revocation refused: {reason}"),
+        Event::SslRefused { reason, .. } => format!("SSL CA set refused: {reason}"),
+        Event::SslSetChanged {
+            version,
+            certificates,
+        } => {
+            format!("SSL CA set {version}: {certificates} certificates")
+        }
         Event::RecordRefused { id, reason, .. } => format!("refused record {id}: {reason}"),
         Event::StaticAddressTaken { id, addr, holder } => {
             format!("static address {addr} of {id} refused: held by {holder}")

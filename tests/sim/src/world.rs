@@ -436,6 +436,11 @@ impl World {
         self.nodes[i].node.as_mut().expect("node is running")
     }
 
+    /// Node `i`'s identity (an insider signs with it).
+    pub fn identity(&self, i: usize) -> &Identity {
+        &self.nodes[i].identity
+    }
+
     pub fn is_up(&self, i: usize) -> bool {
         self.nodes[i].node.is_some()
     }
