@@ -151,6 +151,8 @@ impl<C: Cipher> NodeState<'_, C> {
                     "tunnels_dir": self.cfg.tunnels,
                     "node_certificate": self.cfg.node_certificate,
                     "network_certificates": self.cfg.network_certificates,
+                    // Renewal on: `mcc create-tunnel` issues for days (docs/RENEWAL.md).
+                    "renewal": self.cfg.renews(),
                 }))
             }
         }

@@ -126,7 +126,7 @@ impl<C: Cipher> EventLoop<C> {
                     StartError::Node(format!("cert-update-key {}: {e}", path.display()))
                 })?;
         }
-        if let (true, Some(service)) = (cfg.cert_update_enable, cfg.cert_update_addr) {
+        if let (true, Some(service)) = (cfg.renews(), cfg.cert_update_addr) {
             let period =
                 mcc_core::time::Duration::from_secs(cfg.cert_update_period.as_secs().max(1));
             node.handle_command(Instant::ZERO, Command::EnableRenewal { service, period })

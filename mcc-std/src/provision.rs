@@ -21,8 +21,18 @@ pub const VALIDITY_DAYS: u64 = 3650;
 pub const CA_VALIDITY_DAYS: u64 = 7300;
 /// Default validity (`mcc ... --lifetime`) of node and tunnel certificates.
 pub const DEFAULT_LIFETIME: u64 = VALIDITY_DAYS * DAY;
-/// The lifetime docs/RENEWAL.md recommends where renewal is on (`--lifetime 7d`).
+/// Default lifetime where renewal is on (`cert-update-addr`): the certificate is renewed
+/// long before it ends, and a stolen or forgotten one is dead within a week.
 pub const RENEWED_LIFETIME: u64 = 7 * DAY;
+
+/// The default `--lifetime` of a certificate for a node that renews (`renews`) or not.
+pub fn default_lifetime(renews: bool) -> u64 {
+    if renews {
+        RENEWED_LIFETIME
+    } else {
+        DEFAULT_LIFETIME
+    }
+}
 
 /// Parses a certificate lifetime such as `7d`, `2m`, `12h`, `10y` (365-day years) into
 /// seconds; at least 60 s.

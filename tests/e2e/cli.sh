@@ -13,7 +13,8 @@
 #     another node than the daemon's is refused; a port range is refused; nothing written
 #   2 init checks parents, certificate and key before writing anything; a half-done
 #     directory is refused whole; the key prompt (a terminal) reads one line, unechoed
-#   3 generate-node-certificate never replaces a node key without -y
+#   3 generate-node-certificate never replaces a node key without -y; its default lifetime
+#     is 7 days for a node that renews (cert-update-addr), else 10 years
 #   4 mcc parent prints ip:port; --id the ID; a root has none
 #   5 mccd without an argument runs /etc/mcc
 #   6 mcc certificates FILE reads FILE, whatever its name
@@ -175,6 +176,25 @@ check "3c ... the key is unchanged" cmp -s "$W/g/node-private-key.txt" "$W/g.key
 g2=$(gen -y "$W/g")
 check "3d with -y: a new node ($g2), said on stderr" \
     eval '[[ $g2 =~ ^[0-9a-z]{52}$ ]] && [ "$g2" != "$g1" ] && grep -q "$g1" "$ERR"'
+
+# The default lifetime follows the node's renewal (docs/RENEWAL.md): 7 days where its
+# mcc.conf names a renewal service, 10 years where it does not.
+mkdir -p "$W/h" "$W/k"
+printf 'cert-update-addr = %s\n' "$g1" >"$W/h/mcc.conf"
+printf 'log-level = info\n' >"$W/k/mcc.conf"
+gen "$W/h" >/dev/null && gen "$W/k" >/dev/null || die "generate-node-certificate h, k"
+days_left() { # days_left DIR: whole days until its node certificate ends
+    "$MCC" certificates --json "$1/mcc.conf" 2>/dev/null | python3 -c '
+import datetime as d, json, sys
+end = json.load(sys.stdin)["node_certificate"]["not_after"]
+end = d.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=d.timezone.utc)
+print((end - d.datetime.now(d.timezone.utc)).days)'
+}
+dh=$(days_left "$W/h") dk=$(days_left "$W/k")
+check "3e with cert-update-addr in mcc.conf: 7 days by default (is $dh)" test "${dh:-0}" -eq 6 -o "${dh:-0}" -eq 7
+check "3f without: 10 years (is $dk days)" test "${dk:-0}" -ge 3649
+g3=$(gen -y --lifetime 2m "$W/h")
+check "3g --lifetime wins over the default" eval '[ "$(days_left "$W/h")" = 0 ]'
 
 # ---------------------------------------------------------------- 4 parent
 

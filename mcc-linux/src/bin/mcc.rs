@@ -212,10 +212,11 @@ enum Cmd {
         /// Replace an existing node key and certificate (the node ID changes).
         #[arg(short = 'y', long)]
         force: bool,
-        /// How long the certificate is valid: a number and s, m, h, d or y. The default
-        /// suits nodes without renewal; with cert-update on, 7d (docs/RENEWAL.md).
-        #[arg(long, default_value = "3650d", value_parser = lifetime)]
-        lifetime: u64,
+        /// How long the certificate is valid: a number and s, m, h, d or y [default: 7d
+        /// when the node renews its certificates (cert-update-addr in its mcc.conf), else
+        /// 3650d] (docs/RENEWAL.md).
+        #[arg(long, value_parser = lifetime)]
+        lifetime: Option<u64>,
         /// Output directory.
         #[arg(default_value = "/etc/mcc")]
         output_directory: PathBuf,
@@ -249,10 +250,11 @@ enum Cmd {
         /// A LAN device (RFC 1918) that receives the tunnel's traffic; 0.0.0.0 means none.
         #[arg(long = "external-ip-address")]
         external_ip_address: Option<Ipv4Addr>,
-        /// How long the certificate is valid: a number and s, m, h, d or y. The default
-        /// suits nodes without renewal; with cert-update on, 7d (docs/RENEWAL.md).
-        #[arg(long, default_value = "3650d", value_parser = lifetime)]
-        lifetime: u64,
+        /// How long the certificate is valid: a number and s, m, h, d or y [default: 7d
+        /// when the node renews its certificates (cert-update-addr in its mcc.conf), else
+        /// 3650d] (docs/RENEWAL.md).
+        #[arg(long, value_parser = lifetime)]
+        lifetime: Option<u64>,
         /// Configuration directory of this (server) node [default: the daemon's, else
         /// /etc/mcc].
         #[arg(short = 'C', long = "config-dir")]
@@ -552,6 +554,11 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             let net_key = network_key(key, &net_cert)?;
             let old_key = config::DaemonConfig::defaults(&output_directory).node_private_key;
             let old = store::read_identity(&old_key).ok().map(|k| k.id());
+            let lifetime = lifetime.unwrap_or_else(|| {
+                // The node whose directory this is renews: issue for days (docs/RENEWAL.md).
+                let renews = config::load(&output_directory).is_ok_and(|c| c.renews());
+                provision::default_lifetime(renews)
+            });
             let id = provision::generate_node(&net_key, &output_directory, force, lifetime, now())
                 .map_err(anyhow::Error::from)?;
             if let Some(old) = old {
@@ -617,7 +624,7 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
                 dns_names,
                 static_ip_address: static_address.and_then(|s| s.0),
                 external_ip_address: Some(ipv4_address),
-                lifetime: provision::DEFAULT_LIFETIME,
+                lifetime: None,
                 config_dir,
                 output_directory,
             };

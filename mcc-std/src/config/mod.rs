@@ -178,6 +178,12 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
+    /// Whether this node renews its certificates through the network (docs/RENEWAL.md):
+    /// then `mcc` issues its node and tunnel certificates for days, not years.
+    pub fn renews(&self) -> bool {
+        self.cert_update_enable && self.cert_update_addr.is_some()
+    }
+
     /// The defaults for a configuration directory `dir`: every key's default from the table.
     pub fn defaults(dir: &Path) -> DaemonConfig {
         let mut cfg = DaemonConfig::unset(dir);

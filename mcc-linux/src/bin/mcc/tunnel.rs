@@ -25,8 +25,9 @@ pub(crate) struct TunnelArgs {
     pub dns_names: Vec<String>,
     pub static_ip_address: Option<Ipv4Addr>,
     pub external_ip_address: Option<Ipv4Addr>,
-    /// Seconds the certificate is valid (`--lifetime`).
-    pub lifetime: u64,
+    /// Seconds the certificate is valid (`--lifetime`); by default as the server node
+    /// renews (`provision::default_lifetime`).
+    pub lifetime: Option<u64>,
     pub config_dir: Option<PathBuf>,
     pub output_directory: Option<PathBuf>,
 }
@@ -53,6 +54,8 @@ struct Daemon {
     id: NodeId,
     tunnels: PathBuf,
     network_certificates: Vec<PathBuf>,
+    /// The node renews its certificates (older daemons do not say: no).
+    renewal: bool,
 }
 
 /// The daemon's view, or `None` when none runs there (the tunnel is then loaded at its
@@ -85,10 +88,12 @@ fn daemon(s: &Path) -> Result<Option<Daemon>, Fail> {
         .iter()
         .filter_map(|p| p.as_str().map(PathBuf::from))
         .collect();
+    let renewal = v["renewal"].as_bool().unwrap_or(false);
     Ok(Some(Daemon {
         id,
         tunnels,
         network_certificates,
+        renewal,
     }))
 }
 
@@ -113,8 +118,13 @@ pub(crate) fn create(s: &Path, t: TunnelArgs) -> Result<NodeId, Fail> {
     let daemon = daemon(s)?;
     // The server node, where it reads tunnels, and the network certificates it holds: the
     // daemon's, or those of -C's node (which must then be the daemon's node too).
-    let (server, tunnels_dir, held) = match (&t.config_dir, &daemon) {
-        (None, Some(d)) => (d.id, d.tunnels.clone(), d.network_certificates.clone()),
+    let (server, tunnels_dir, held, renews) = match (&t.config_dir, &daemon) {
+        (None, Some(d)) => (
+            d.id,
+            d.tunnels.clone(),
+            d.network_certificates.clone(),
+            d.renewal,
+        ),
         (dir, d) => {
             let cfg = node_config(dir.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG_DIR)))?;
             let cert = store::read_certificate(&cfg.node_certificate)
@@ -131,7 +141,13 @@ pub(crate) fn create(s: &Path, t: TunnelArgs) -> Result<NodeId, Fail> {
                     cert.subject()
                 )));
             }
-            (cert.subject(), cfg.tunnels, cfg.network_certificates)
+            let renews = cfg.renews();
+            (
+                cert.subject(),
+                cfg.tunnels,
+                cfg.network_certificates,
+                renews,
+            )
         }
     };
     let candidates = t.parent.clone().map_or(held, |p| vec![p]);
@@ -162,7 +178,7 @@ pub(crate) fn create(s: &Path, t: TunnelArgs) -> Result<NodeId, Fail> {
         dns_names: &t.dns_names,
         static_ip_address: t.static_ip_address,
         external_ip_address: t.external_ip_address,
-        lifetime: t.lifetime,
+        lifetime: t.lifetime.unwrap_or(provision::default_lifetime(renews)),
     };
     let id = provision::create_tunnel(&dir, server, net_cert, &net_key, &req, clock::unix_now())
         .map_err(|e| Fail::Usage(e.into()))?;
