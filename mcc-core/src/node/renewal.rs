@@ -127,8 +127,9 @@ impl<C: Cipher> Node<C> {
     }
 
     /// A renewal reply, or a renewed certificate pushed by a neighbour or the other end of
-    /// a tunnel: swapped in if it renews a certificate held here or a neighbour's.
-    pub(crate) fn handle_renew_reply(&mut self, now: Instant, src: NodeId, body: &[u8]) {
+    /// a tunnel: swapped in if it renews a certificate held here or a neighbour's. Who sent
+    /// it does not matter: only a certificate the network signed is taken.
+    pub(crate) fn handle_renew_reply(&mut self, now: Instant, _src: NodeId, body: &[u8]) {
         debug_assert_eq!(body.first(), Some(&RENEW_REPLY_KIND));
         self.stats.renewal_bytes_in += body.len() as u64;
         let cert = match renewal::parse_reply(body) {
@@ -146,10 +147,7 @@ impl<C: Cipher> Node<C> {
             CertKind::Node if cert.body.subject == self.me => self.renew_own(now, cert, unix),
             CertKind::Node => self.renew_peer(cert, unix),
             CertKind::Tunnel => self.renew_tunnel(cert, unix),
-            _ => {
-                let _ = src;
-                self.drop_packet(DropReason::BadCertificate)
-            }
+            _ => self.drop_packet(DropReason::BadCertificate),
         }
     }
 
