@@ -232,6 +232,23 @@ nsx() { # nsx NS CMD...
     shift
     "${NSX[@]}" "$@"
 }
+# fake_dns NS LOG: a DNS responder on UDP port 5353 in NS that answers every A question
+# with 192.0.2.53 and logs "query from IP:PORT" to LOG (the reroute-dns tests' service).
+fake_dns() {
+    spawn "$1" "$2" python3 -u -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    q, a = s.recvfrom(2048)
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([192, 0, 2, 53])
+    s.sendto(q[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + question + answer, a)
+    print("query from %s:%d" % a, flush=True)'
+}
 # spawn NS LOG CMD...: CMD in the background in NS, stdout and stderr appended to LOG;
 # SPAWNED is its PID. The EXIT trap stops it.
 spawn() {
