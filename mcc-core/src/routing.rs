@@ -16,14 +16,16 @@
 
 mod claims;
 pub mod record;
+mod share;
 
 pub use claims::StaticConflict;
 pub use record::Refusal;
+pub use share::{MAX_SHARED, Share};
 
 use crate::crypto::Identity;
 use crate::id::{NodeId, ShortId};
 use crate::wire::rpc::{Entry, MAX_UPDATE_ENTRIES, Record, RecordKind, TopologyUpdate};
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
@@ -39,6 +41,8 @@ struct Slot {
     changed: u64,
     /// Stamp at which this ID last became live: the age of its name claims.
     since: u64,
+    /// The network that issued its certificate (kept after a root drops the proof).
+    network: Option<NodeId>,
 }
 
 /// What the topology learned from applying an update.
@@ -81,6 +85,13 @@ pub struct Topology {
     /// Static address claims of the live records, and the conflicts not yet taken.
     claims: claims::Claims,
     conflicts: Vec<StaticConflict>,
+    /// What this node shows to other networks, and the network it is of (`share`).
+    share: Share,
+    own_network: Option<NodeId>,
+    /// The shared set and the `version` it was computed at.
+    shared: Option<(u64, BTreeSet<NodeId>)>,
+    /// IDs sent to a parent of another network since it started from nothing.
+    exported: BTreeSet<NodeId>,
 }
 
 /// Conflicts kept for `take_static_conflicts`; more between two takes are not reported.
@@ -134,6 +145,10 @@ impl Topology {
             signer: None,
             claims: claims::Claims::default(),
             conflicts: Vec::new(),
+            share: Share::All,
+            own_network: None,
+            shared: None,
+            exported: BTreeSet::new(),
         };
         let own = Record {
             id: me,
@@ -268,6 +283,14 @@ impl Topology {
         let since = old
             .filter(|s| was_live && same_names(s))
             .map_or(changed, |s| s.since);
+        // The issuer of the record's certificate; a record without one (a root's copy,
+        // stripped of its proof) keeps the one learned when it was checked.
+        let network = record
+            .as_ref()
+            .and_then(|r| r.proof.as_ref())
+            .and_then(|p| crate::cert::Certificate::decode(&p.cert).ok())
+            .map(|c| c.body.issuer)
+            .or_else(|| old.and_then(|s| s.network));
         if let Some(old) = old {
             self.journal.remove(&old.changed);
         }
@@ -302,6 +325,7 @@ impl Topology {
                 via,
                 changed,
                 since,
+                network,
             },
         );
         self.journal.insert(changed, id);
@@ -435,11 +459,13 @@ impl Topology {
                         refuse(&mut a, r.id, why);
                         continue;
                     }
-                    let mut r = r.clone();
-                    if !self.keep_proofs {
-                        r.proof = None;
+                    self.put(r.id, Some(r.clone()), 0, Some(child));
+                    if !self.keep_proofs
+                        && let Some(kept) =
+                            self.slots.get_mut(&r.id).and_then(|s| s.record.as_mut())
+                    {
+                        kept.proof = None;
                     }
-                    self.put(r.id, Some(r), 0, Some(child));
                     a.changed += 1;
                 }
                 Entry::Remove { id, seq } => {
@@ -500,6 +526,25 @@ impl Topology {
     /// The next update for a parent that acknowledged everything up to `acked`, or `None`
     /// when there is nothing new (zero bytes on the wire).
     pub fn update_since(&self, acked: u64, budget: usize) -> Option<TopologyUpdate> {
+        self.update_with(acked, budget, |id, s| {
+            Some(match &s.record {
+                Some(r) => Entry::Upsert(r.clone()),
+                None => Entry::Remove {
+                    id: *id,
+                    seq: s.removed_seq,
+                },
+            })
+        })
+    }
+
+    /// The next update, with `entry_for` deciding what each changed slot becomes on the
+    /// wire (`None`: nothing; see `update_since_shared`).
+    fn update_with(
+        &self,
+        acked: u64,
+        budget: usize,
+        entry_for: impl Fn(&NodeId, &Slot) -> Option<Entry>,
+    ) -> Option<TopologyUpdate> {
         let mut entries = Vec::new();
         let mut used = 0;
         let mut upto = acked;
@@ -527,13 +572,8 @@ impl Topology {
                 if sent.contains(cid) {
                     continue;
                 }
-                let s = &self.slots[cid];
-                let e = match &s.record {
-                    Some(r) => Entry::Upsert(r.clone()),
-                    None => Entry::Remove {
-                        id: *cid,
-                        seq: s.removed_seq,
-                    },
+                let Some(e) = entry_for(cid, &self.slots[cid]) else {
+                    continue;
                 };
                 used += entry_cost(&e);
                 if !entries.is_empty() && (used > budget || entries.len() == MAX_UPDATE_ENTRIES) {

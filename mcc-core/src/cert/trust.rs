@@ -18,6 +18,9 @@ pub struct TrustStore {
     pub trusted_networks: Vec<NodeId>,
     /// Individual nodes of other networks (`trusted-nodes`).
     pub trusted_nodes: Vec<NodeId>,
+    /// Which of this network's records other networks may learn from this node
+    /// (`shared-nodes`; see `routing::Share`).
+    pub share: crate::routing::Share,
     /// Ordered by `seq` (appended; removals keep the order).
     revoked: Vec<HeldRevocation>,
     next_seq: u64,

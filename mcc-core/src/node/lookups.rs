@@ -285,6 +285,8 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Malformed);
         };
         let ids = self.lookup_name(name);
+        // A node of another network hears only what this one shares; the rest is asked up.
+        let ids = self.answer_for(from, &l.origin, ids);
         let parent = self.parent().and_then(|p| self.peers.slot_of(&p));
         match parent {
             Some(ps) if ids.is_empty() && ps != from => {

@@ -26,6 +26,7 @@ use rand_core::SeedableRng;
 
 mod addresses;
 mod admission;
+mod consortium;
 mod control;
 mod exit;
 mod gateway;
@@ -360,6 +361,7 @@ impl<C: Cipher> Node<C> {
         topology.set_max_per_child(l.max_records_per_child);
         // Only a node with parents forwards records, so only it keeps their proofs.
         topology.set_keep_proofs(!config.parents.is_empty());
+        topology.set_share(trust.share.clone(), trust.own_network);
         topology.sign_with(
             config.identity.clone(),
             config.certificate.encoded().to_vec(),

@@ -414,7 +414,15 @@ impl<C: Cipher> Node<C> {
         {
             return false;
         }
-        let Some(update) = self.topology.update_since(p.acked, UPDATE_BUDGET) else {
+        // A parent of another network hears only what this node shares (`shared-nodes`).
+        let foreign = p.network.is_some() && p.network != self.trust.own_network;
+        let acked = p.acked;
+        let update = if foreign {
+            self.topology.update_since_shared(acked, UPDATE_BUDGET)
+        } else {
+            self.topology.update_since(acked, UPDATE_BUDGET)
+        };
+        let Some(update) = update else {
             return false;
         };
         let upto = update.upto;

@@ -55,6 +55,8 @@ pub(crate) struct Peer<C> {
     pub newest_init: u64,
     /// Validity period of the certificate the peer presented in its latest handshake.
     pub cert_period: (u64, u64),
+    /// The network that issued that certificate.
+    pub network: Option<NodeId>,
 }
 
 impl<C> Peer<C> {
@@ -77,6 +79,7 @@ impl<C> Peer<C> {
             inflight: None,
             newest_init: 0,
             cert_period: (0, u64::MAX),
+            network: None,
         }
     }
 

@@ -122,8 +122,9 @@ impl<C: Cipher> Node<C> {
                     query: l.query,
                     ids: heapless::Vec::new(),
                 };
-                if let Some(id) = self.topology.static_holder(addr) {
-                    let _ = reply.ids.push(id);
+                let holder = self.topology.static_holder(addr).into_iter().collect();
+                if let Some(id) = self.answer_for(from, &l.origin, holder).first() {
+                    let _ = reply.ids.push(*id);
                 }
                 let mut body = [0u8; rpc::MAX_LOOKUP_REPLY_LEN];
                 if let Ok(n) = reply.emit(&mut body) {

@@ -162,6 +162,7 @@ impl<C: Cipher> Node<C> {
         let period = (c.body.not_before, c.body.not_after);
         if let Some(p) = self.peers.get_mut(s) {
             p.cert_period = period;
+            p.network = Some(c.body.issuer);
             self.validity.note(period.1);
         }
     }

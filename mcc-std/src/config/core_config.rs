@@ -148,6 +148,7 @@ pub fn core_config_of(
     }
     trust.trusted_nodes = cfg.trusted_nodes.clone();
     trust.trusted_networks = cfg.trusted_networks.clone();
+    trust.share = cfg.shared_nodes.clone();
     trust
         .verify_node(&certificate, checked_at(&certificate, unix_secs))
         .map_err(|e| node_err(cert_reason(e)))?;

@@ -6,7 +6,7 @@ use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
-    nat_keep_alive, network_key, node_id, number_in, path, whole_seconds,
+    nat_keep_alive, network_key, node_id, number_in, path, shared_nodes, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
@@ -295,6 +295,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         doc: "Comma-separated network public keys (base64) or IDs whose nodes may talk to this \
               node.",
         value: Value::Set(|c, v, _| set(&mut c.trusted_networks, list_of(v, network_key))),
+    },
+    Key {
+        name: "shared-nodes",
+        default: "all",
+        doc: "What other networks of a consortium may learn of this network from this node: \
+              `all`, `none`, or comma-separated node IDs (their relays to this node and \
+              their tunnel endpoints are shared with them; docs/SECURITY.md).",
+        value: Value::Set(|c, v, _| set(&mut c.shared_nodes, shared_nodes(v))),
     },
     Key {
         name: "static-addr",

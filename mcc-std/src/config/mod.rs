@@ -146,6 +146,8 @@ pub struct DaemonConfig {
     pub tunnels: PathBuf,
     pub trusted_nodes: Vec<NodeId>,
     pub trusted_networks: Vec<NodeId>,
+    /// What this node shows to other networks (`shared-nodes`).
+    pub shared_nodes: mcc_core::routing::Share,
     pub unix_socket_path: PathBuf,
     pub unix_enable: bool,
     /// Inside 10.115.0.0/16; `None` when the file says `10.115.0.0/16` (the default).
@@ -245,6 +247,7 @@ impl DaemonConfig {
             tunnels: nowhere.clone(),
             trusted_nodes: vec![NodeId::from_bytes([0; 32])],
             trusted_networks: vec![NodeId::from_bytes([0; 32])],
+            shared_nodes: mcc_core::routing::Share::Only(vec![NodeId::from_bytes([0; 32])]),
             unix_socket_path: nowhere.clone(),
             unix_enable: false,
             static_addr: Some(Ipv4Addr::UNSPECIFIED),

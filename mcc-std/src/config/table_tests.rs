@@ -287,7 +287,7 @@ fn defaults_are_the_documented_ones() {
                 unix-socket-path = /tmp/.mcc-socket\nunix-enable = true\n\
                 node-certificate = node-certificate.txt\nnode-private-key = node-private-key.txt\n\
                 network-certificates = network-certificate.txt\ntunnels = tunnels\n\
-                # trusted-nodes =\n# trusted-networks =\nstatic-addr = 10.115.0.0/16\n\
+                # trusted-nodes =\n# trusted-networks =\nshared-nodes = all\nstatic-addr = 10.115.0.0/16\n\
                 network-lookup-ttl = 64\nnetwork-lookup-timeout = 20s\nmax-peers = 256\n\
                 cipher = chacha20-poly1305\ncert-update-enable = true\n# cert-update-addr =\n\
                 cert-update-period = 3h\n# cert-update-key =\n\

@@ -556,6 +556,40 @@ fn setup() -> Setup {
 }
 
 #[test]
+fn shared_nodes_parse_and_reach_the_core() {
+    use mcc_core::routing::{MAX_SHARED, Share};
+    assert_eq!(p("").unwrap().shared_nodes, Share::All);
+    assert_eq!(
+        p("shared-nodes = none").unwrap().shared_nodes,
+        Share::Only(Vec::new())
+    );
+    let a = Identity::from_secret([1; 32]).id();
+    let b = Identity::from_secret([2; 32]).id();
+    assert_eq!(
+        p(&format!("shared-nodes = {a}, {b}")).unwrap().shared_nodes,
+        Share::Only(vec![a, b])
+    );
+    assert_eq!(
+        perr("\nshared-nodes = everyone"),
+        "/etc/mcc/mcc.conf:2: shared-nodes: invalid node ID \"everyone\": a node ID is 52 base32 characters"
+    );
+    let many = vec![a.to_string(); MAX_SHARED + 1].join(",");
+    assert_eq!(
+        perr(&format!("shared-nodes = {many}")),
+        format!(
+            "/etc/mcc/mcc.conf:1: shared-nodes: {} node IDs, at most {MAX_SHARED}",
+            MAX_SHARED + 1
+        )
+    );
+    let s = setup();
+    let path = s.dir.path().join("mcc.conf");
+    let text = std::fs::read_to_string(&path).unwrap() + &format!("shared-nodes = {a}\n");
+    std::fs::write(&path, text).unwrap();
+    let c = core_config(&load(s.dir.path()).unwrap(), 1000).unwrap();
+    assert_eq!(c.trust.share, Share::Only(vec![a]));
+}
+
+#[test]
 fn core_config_happy_path() {
     let s = setup();
     let cfg = load(s.dir.path()).unwrap();

@@ -222,6 +222,22 @@ pub(super) fn node_id(s: &str) -> Result<NodeId, String> {
     s.parse().map_err(|e| format!("invalid node ID {s:?}: {e}"))
 }
 
+/// `shared-nodes`: `all`, `none`, or at most `MAX_SHARED` node IDs.
+pub(super) fn shared_nodes(v: &str) -> Result<mcc_core::routing::Share, String> {
+    use mcc_core::routing::{MAX_SHARED, Share};
+    match v.trim() {
+        "all" => Ok(Share::All),
+        "none" | "" => Ok(Share::Only(Vec::new())),
+        _ => {
+            let ids = list_of(v, node_id)?;
+            if ids.len() > MAX_SHARED {
+                return Err(format!("{} node IDs, at most {MAX_SHARED}", ids.len()));
+            }
+            Ok(Share::Only(ids))
+        }
+    }
+}
+
 /// A network key: its 52-character ID, or the base64 of its 32-byte public key.
 pub(super) fn network_key(s: &str) -> Result<NodeId, String> {
     if s.len() == mcc_core::id::ID_TEXT_LEN {

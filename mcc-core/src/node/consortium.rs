@@ -1,0 +1,44 @@
+//! Consortium answers: what this node tells a node of another network that asks for a
+//! name or a static address (`shared-nodes`, `routing::Share`). Topology updates to a
+//! foreign parent are filtered in `parents::flush_topology`; lookups are the other way a
+//! node of another network could learn this network's nodes, so their answers are
+//! filtered here, by the node that answers.
+
+use super::Node;
+use crate::crypto::Cipher;
+use crate::id::NodeId;
+use alloc::vec::Vec;
+
+impl<C: Cipher> Node<C> {
+    /// Was this lookup asked for a node of another network? It was if it came over the
+    /// link of a node of another network, or if the node that asked (`origin`, which the
+    /// answer is routed to) is of another network; an origin this table does not know is
+    /// judged by the link it came over.
+    pub(crate) fn asked_by_other_network(&self, from: usize, origin: &NodeId) -> bool {
+        let own = self.trust.own_network;
+        let link = self.peers.get(from).and_then(|p| p.network);
+        if link.is_some_and(|n| Some(n) != own) {
+            return true;
+        }
+        match self.topology.network_of(origin) {
+            Some(n) => Some(n) != own,
+            None => link.is_none(),
+        }
+    }
+
+    /// `ids` as this node may tell the asker: everything for its own network, only what
+    /// may be shown to other networks otherwise.
+    pub(crate) fn answer_for(
+        &mut self,
+        from: usize,
+        origin: &NodeId,
+        ids: Vec<NodeId>,
+    ) -> Vec<NodeId> {
+        if self.trust.share.is_all() || !self.asked_by_other_network(from, origin) {
+            return ids;
+        }
+        ids.into_iter()
+            .filter(|id| self.topology.visible_to_others(id))
+            .collect()
+    }
+}
