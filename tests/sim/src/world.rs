@@ -6,6 +6,7 @@ use mcc_core::event::Event;
 use mcc_core::id::NodeId;
 use mcc_core::internet::InternetConfig;
 use mcc_core::resolver::ResolverConfig;
+use mcc_core::routing::Share;
 use mcc_core::time::{Duration, Instant};
 use mcc_core::wire::rpc::{Record, RecordKind};
 use mcc_core::{Command, Node};
@@ -101,6 +102,8 @@ struct SimNode {
     internet: InternetConfig,
     /// The network that issued its certificate, when not the world's.
     network: Option<Identity>,
+    /// What it shares with other networks (`shared-nodes`).
+    share: Share,
 }
 
 /// A NAT with expiring bindings: when the node last sent to each remote address.
@@ -173,6 +176,8 @@ pub struct World {
     pub issuing_network: Option<Identity>,
     /// `parents-allow-id-change` of the nodes added from now on.
     pub allow_parent_id_change: bool,
+    /// `shared-nodes` of the nodes added from now on.
+    pub share: Share,
 }
 
 impl World {
@@ -218,6 +223,7 @@ impl World {
             boot_unix: None,
             issuing_network: None,
             allow_parent_id_change: false,
+            share: Share::All,
         }
     }
 
@@ -324,6 +330,7 @@ impl World {
             boot_unix: self.boot_unix,
             internet: InternetConfig::default(),
             network: self.issuing_network.clone(),
+            share: self.share.clone(),
         });
         self.by_addr.insert(addr, i);
         self.deadlines.push(None);
@@ -339,6 +346,15 @@ impl World {
         let unix = UNIX_START + self.now.as_micros() / 1_000_000;
         let mut trust = self.trust_store();
         trust.max_revocations = n.limits.max_revocations;
+        trust.share = n.share.clone();
+        // A node of another network belongs to it, and trusts the world's network if the
+        // world's nodes trust its own (trust is configured on both sides).
+        if let Some(net) = &n.network {
+            trust.own_network = Some(net.id());
+            if trust.trusted_networks.contains(&net.id()) {
+                trust.trusted_networks.push(self.pki.network.id());
+            }
+        }
         for r in &n.saved_revocations.1 {
             // As mccd loads its saved list: each one is checked again.
             let _ = trust.revoke(r, unix);
@@ -393,6 +409,11 @@ impl World {
     /// answers `Init`s meant for another node).
     pub fn set_firmware(&mut self, i: usize, f: Firmware) {
         self.firmware.insert(i, f);
+    }
+
+    /// Sets node `i`'s `shared-nodes` (takes effect at its next restart).
+    pub fn set_share(&mut self, i: usize, share: Share) {
+        self.nodes[i].share = share;
     }
 
     /// Sets node `i`'s `parents-allow-id-change` (takes effect at its next restart).
@@ -552,14 +573,13 @@ impl World {
             external_addr: None,
         };
         let (not_before, not_after) = self.cert_period;
-        let cert = issue::tunnel(
-            &self.pki.network,
-            &server_key.id(),
-            info,
-            not_before,
-            not_after,
-        )
-        .expect("valid tunnel");
+        // The server's network signs (`mcc create-tunnel` runs with its network key).
+        let network = self.nodes[server]
+            .network
+            .as_ref()
+            .unwrap_or(&self.pki.network);
+        let cert = issue::tunnel(network, &server_key.id(), info, not_before, not_after)
+            .expect("valid tunnel");
         let h = TunnelHandle {
             client,
             server,
