@@ -41,8 +41,10 @@ struct Slot {
     changed: u64,
     /// Stamp at which this ID last became live: the age of its name claims.
     since: u64,
-    /// The network that issued its certificate (kept after a root drops the proof).
-    network: Option<NodeId>,
+    /// The network that issued its certificate (kept after a root drops the proof), as
+    /// `networks[network - 1]`; 0 when unknown. One byte, not 33: a root holds a slot per
+    /// node of the whole network (docs/SCALE.md).
+    network: u8,
 }
 
 /// What the topology learned from applying an update.
@@ -88,6 +90,9 @@ pub struct Topology {
     /// What this node shows to other networks, and the network it is of (`share`).
     share: Share,
     own_network: Option<NodeId>,
+    /// The networks records came from (at most 255; a record of a further one counts as
+    /// unknown, which only ever hides more).
+    networks: Vec<NodeId>,
     /// The shared set and the `version` it was computed at.
     shared: Option<(u64, BTreeSet<NodeId>)>,
     /// IDs sent to a parent of another network since it started from nothing.
@@ -147,6 +152,7 @@ impl Topology {
             conflicts: Vec::new(),
             share: Share::All,
             own_network: None,
+            networks: Vec::new(),
             shared: None,
             exported: BTreeSet::new(),
         };
@@ -272,6 +278,18 @@ impl Topology {
     }
 
     fn put(&mut self, id: NodeId, record: Option<Record>, removed_seq: u32, via: Option<NodeId>) {
+        // The issuer of the record's certificate; a record without one (a root's copy,
+        // stripped of its proof) keeps the one learned when it was checked.
+        let network = record
+            .as_ref()
+            .and_then(|r| r.proof.as_ref())
+            .and_then(|p| crate::cert::Certificate::decode(&p.cert).ok())
+            .map_or(0, |c| self.network_index(c.body.issuer));
+        let network = if network == 0 {
+            self.slots.get(&id).map_or(0, |s| s.network)
+        } else {
+            network
+        };
         self.clock += 1;
         let changed = self.clock;
         let old = self.slots.get(&id);
@@ -283,14 +301,7 @@ impl Topology {
         let since = old
             .filter(|s| was_live && same_names(s))
             .map_or(changed, |s| s.since);
-        // The issuer of the record's certificate; a record without one (a root's copy,
-        // stripped of its proof) keeps the one learned when it was checked.
-        let network = record
-            .as_ref()
-            .and_then(|r| r.proof.as_ref())
-            .and_then(|p| crate::cert::Certificate::decode(&p.cert).ok())
-            .map(|c| c.body.issuer)
-            .or_else(|| old.and_then(|s| s.network));
+
         if let Some(old) = old {
             self.journal.remove(&old.changed);
         }
@@ -507,6 +518,18 @@ impl Topology {
                 _ => true,
             },
         }
+    }
+
+    /// The index of `network` in `networks` (plus one), added if new; 0 when full.
+    fn network_index(&mut self, network: NodeId) -> u8 {
+        if let Some(i) = self.networks.iter().position(|n| *n == network) {
+            return i as u8 + 1;
+        }
+        if self.networks.len() >= u8::MAX as usize {
+            return 0;
+        }
+        self.networks.push(network);
+        self.networks.len() as u8
     }
 
     /// A child link is gone: everything learned through it is removed.

@@ -12,18 +12,12 @@ use alloc::vec::Vec;
 impl<C: Cipher> Node<C> {
     /// Was this lookup asked for a node of another network? It was if it came over the
     /// link of a node of another network, or if the node that asked (`origin`, which the
-    /// answer is routed to) is of another network; an origin this table does not know is
-    /// judged by the link it came over.
+    /// answer is routed to) is of another network or not known here.
     pub(crate) fn asked_by_other_network(&self, from: usize, origin: &NodeId) -> bool {
-        let own = self.trust.own_network;
-        let link = self.peers.get(from).and_then(|p| p.network);
-        if link.is_some_and(|n| Some(n) != own) {
+        if self.peers.get(from).is_none_or(|p| p.foreign) {
             return true;
         }
-        match self.topology.network_of(origin) {
-            Some(n) => Some(n) != own,
-            None => link.is_none(),
-        }
+        self.topology.network_of(origin) != self.trust.own_network
     }
 
     /// `ids` as this node may tell the asker: everything for its own network, only what

@@ -415,7 +415,7 @@ impl<C: Cipher> Node<C> {
             return false;
         }
         // A parent of another network hears only what this node shares (`shared-nodes`).
-        let foreign = p.network.is_some() && p.network != self.trust.own_network;
+        let foreign = p.foreign;
         let acked = p.acked;
         let update = if foreign {
             self.topology.update_since_shared(acked, UPDATE_BUDGET)

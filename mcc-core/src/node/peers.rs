@@ -55,8 +55,9 @@ pub(crate) struct Peer<C> {
     pub newest_init: u64,
     /// Validity period of the certificate the peer presented in its latest handshake.
     pub cert_period: (u64, u64),
-    /// The network that issued that certificate.
-    pub network: Option<NodeId>,
+    /// Was that certificate issued by another network than this node's? (A flag, not the
+    /// network's ID: a root holds a peer per child, docs/SCALE.md.)
+    pub foreign: bool,
 }
 
 impl<C> Peer<C> {
@@ -79,7 +80,7 @@ impl<C> Peer<C> {
             inflight: None,
             newest_init: 0,
             cert_period: (0, u64::MAX),
-            network: None,
+            foreign: false,
         }
     }
 

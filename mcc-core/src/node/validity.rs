@@ -160,9 +160,10 @@ impl<C: Cipher> Node<C> {
             return;
         };
         let period = (c.body.not_before, c.body.not_after);
+        let foreign = Some(c.body.issuer) != self.trust.own_network;
         if let Some(p) = self.peers.get_mut(s) {
             p.cert_period = period;
-            p.network = Some(c.body.issuer);
+            p.foreign = foreign;
             self.validity.note(period.1);
         }
     }

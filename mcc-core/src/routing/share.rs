@@ -54,12 +54,18 @@ impl Topology {
     /// The network that issued `id`'s certificate, as far as this table knows.
     pub fn network_of(&self, id: &NodeId) -> Option<NodeId> {
         let s = self.slots.get(id)?;
-        s.network
+        self.network_at(s)
             .or_else(|| (s.via.is_none()).then_some(self.own_network?))
     }
 
+    fn network_at(&self, s: &Slot) -> Option<NodeId> {
+        let i = usize::from(s.network).checked_sub(1)?;
+        self.networks.get(i).copied()
+    }
+
     fn is_foreign(&self, s: &Slot) -> bool {
-        s.network.is_some() && s.network != self.own_network
+        let n = self.network_at(s);
+        n.is_some() && n != self.own_network
     }
 
     /// May a node of another network learn of `id` from this node (a lookup answer)?
