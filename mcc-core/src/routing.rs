@@ -301,7 +301,6 @@ impl Topology {
         let since = old
             .filter(|s| was_live && same_names(s))
             .map_or(changed, |s| s.since);
-
         if let Some(old) = old {
             self.journal.remove(&old.changed);
         }
@@ -760,11 +759,11 @@ struct Search {
 mod tests {
     use super::*;
 
-    fn id(n: u8) -> NodeId {
+    pub(super) fn id(n: u8) -> NodeId {
         NodeId([n; 32])
     }
 
-    fn rec(n: u8, parent: u8, seq: u32) -> Record {
+    pub(super) fn rec(n: u8, parent: u8, seq: u32) -> Record {
         Record {
             id: id(n),
             parent: Some(id(parent)),

@@ -19,7 +19,8 @@ pub struct TrustStore {
     /// Individual nodes of other networks (`trusted-nodes`).
     pub trusted_nodes: Vec<NodeId>,
     /// Which of this network's records other networks may learn from this node
-    /// (`shared-nodes`; see `routing::Share`).
+    /// (`shared-nodes`; see `routing::Share`). Read once, by `Node::new`, which hands it
+    /// to the topology.
     pub share: crate::routing::Share,
     /// Ordered by `seq` (appended; removals keep the order).
     revoked: Vec<HeldRevocation>,

@@ -28,7 +28,7 @@ impl<C: Cipher> Node<C> {
         origin: &NodeId,
         ids: Vec<NodeId>,
     ) -> Vec<NodeId> {
-        if self.trust.share.is_all() || !self.asked_by_other_network(from, origin) {
+        if self.topology.share().is_all() || !self.asked_by_other_network(from, origin) {
             return ids;
         }
         ids.into_iter()

@@ -51,6 +51,11 @@ impl Topology {
         self.shared = None;
     }
 
+    /// What this node shares with other networks.
+    pub fn share(&self) -> &Share {
+        &self.share
+    }
+
     /// The network that issued `id`'s certificate, as far as this table knows.
     pub fn network_of(&self, id: &NodeId) -> Option<NodeId> {
         let s = self.slots.get(id)?;
@@ -88,11 +93,8 @@ impl Topology {
         self.shared.as_ref().is_some_and(|(_, s)| s.contains(id))
     }
 
-    /// The shared set now.
-    fn compute_shared(&self) -> BTreeSet<NodeId> {
-        let Share::Only(list) = &self.share else {
-            return self.slots.keys().copied().collect();
-        };
+    /// The shared set now, for `shared-nodes` = `list`.
+    fn compute_shared(&self, list: &[NodeId]) -> BTreeSet<NodeId> {
         let live = |id: &NodeId| self.slots.get(id).and_then(|s| s.record.as_ref());
         let mut out = BTreeSet::new();
         out.insert(self.me);
@@ -102,9 +104,10 @@ impl Topology {
                 .filter(|(_, s)| s.record.is_some() && self.is_foreign(s))
                 .map(|(id, _)| *id),
         );
+        let mut chain = Vec::new();
         for seed in seeds {
             // Follow the parent chain; share it only if it ends here.
-            let mut chain = Vec::new();
+            chain.clear();
             let mut cur = seed;
             while cur != self.me && chain.len() < MAX_DEPTH {
                 let Some(r) = live(&cur) else { break };
@@ -115,7 +118,7 @@ impl Topology {
                 }
             }
             if cur == self.me {
-                out.extend(chain);
+                out.extend(chain.iter().copied());
             }
         }
         // Endpoints of shared nodes (the tunnels they serve and use).
@@ -136,15 +139,17 @@ impl Topology {
     /// without changing itself (its relay arrived, or moved away) is stamped anew, so the
     /// next update to a foreign parent carries it (or its withdrawal).
     pub fn refresh_shared(&mut self) {
-        if self.share.is_all()
-            || self
-                .shared
-                .as_ref()
-                .is_some_and(|(v, _)| *v == self.version)
+        let Share::Only(list) = &self.share else {
+            return;
+        };
+        if self
+            .shared
+            .as_ref()
+            .is_some_and(|(v, _)| *v == self.version)
         {
             return;
         }
-        let now = self.compute_shared();
+        let now = self.compute_shared(list);
         if let Some((_, old)) = self.shared.take() {
             let moved: Vec<NodeId> = old.symmetric_difference(&now).copied().collect();
             for id in moved {
@@ -215,19 +220,13 @@ mod tests {
     use alloc::boxed::Box;
     use alloc::vec;
 
-    fn id(n: u8) -> NodeId {
-        NodeId([n; 32])
-    }
+    use crate::routing::tests::id;
 
+    /// Routing's test record (seq 1) of `kind`.
     fn rec(n: u8, parent: u8, kind: RecordKind) -> Record {
         Record {
-            id: id(n),
-            parent: Some(id(parent)),
-            seq: 1,
             kind,
-            names: Vec::new(),
-            static_addr: None,
-            proof: None,
+            ..crate::routing::tests::rec(n, parent, 1)
         }
     }
 

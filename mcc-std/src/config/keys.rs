@@ -300,8 +300,8 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         name: "shared-nodes",
         default: "all",
         doc: "What other networks of a consortium may learn of this network from this node: \
-              `all`, `none`, or comma-separated node IDs (their relays to this node and \
-              their tunnel endpoints are shared with them; docs/SECURITY.md).",
+              `all`, `none` (or empty), or comma-separated node IDs (their relays to this \
+              node and their tunnel endpoints are shared with them; docs/SECURITY.md).",
         value: Value::Set(|c, v, _| set(&mut c.shared_nodes, shared_nodes(v))),
     },
     Key {
