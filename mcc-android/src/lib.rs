@@ -271,7 +271,17 @@ pub extern "system" fn Java_io_mcc_Mcc_resolve<'local>(
         .with_env(|env| {
             let address = string_arg(env, &address, "address")?;
             let target = string_arg(env, &target, "target")?;
-            string_result(env, request(handle, Request::Resolve { address, target }))
+            string_result(
+                env,
+                request(
+                    handle,
+                    Request::Resolve {
+                        address,
+                        target,
+                        all: false,
+                    },
+                ),
+            )
         })
         .resolve::<ThrowMccException>()
 }

@@ -217,6 +217,7 @@ fn an_aes_network_links_tunnels_and_carries_traffic() {
         .ask(Request::Resolve {
             address: sep.clone(),
             target: "ipv4".into(),
+            all: false,
         })
         .unwrap()
         .parse()

@@ -117,6 +117,17 @@ pub enum Event {
         /// The tunnel certificate's fingerprint.
         fingerprint: [u8; 32],
     },
+    /// The server of a client tunnel left a liveness probe or a handshake unanswered: new
+    /// flows to its names go to other providers (`Node::providers`).
+    ProviderDown {
+        /// The server endpoint.
+        remote_endpoint: NodeId,
+    },
+    /// A server marked down answered again.
+    ProviderUp {
+        /// The server endpoint.
+        remote_endpoint: NodeId,
+    },
     /// A tunnel was removed or revoked.
     TunnelDown {
         /// The other end of the tunnel.

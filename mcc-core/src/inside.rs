@@ -95,5 +95,8 @@ impl<C: Cipher> Node<C> {
             Some(_) => {}
         }
         self.send_tunnel_frame(slot, packet, now);
+        if !server_side {
+            self.probe_if_silent(slot, now);
+        }
     }
 }

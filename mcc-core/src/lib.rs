@@ -183,4 +183,6 @@ pub mod time;
 pub mod tunnel;
 pub mod wire;
 
-pub use node::{Command, CommandError, Node, PeerInfo, Transmit, TransmitBatch, TunnelInfo};
+pub use node::{
+    Command, CommandError, Liveness, Node, PeerInfo, Provider, Transmit, TransmitBatch, TunnelInfo,
+};

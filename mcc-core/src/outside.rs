@@ -258,7 +258,9 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(e);
         }
         let remote = t.remote_endpoint;
+        let server_side = t.server_side;
         t.last_rx = now;
+        let heard = !server_side && (t.probe_at.is_some() || t.down);
         if which == Slot::Next {
             let promoted = t.sessions.promote();
             if let Some(old) = promoted.retired {
@@ -270,10 +272,17 @@ impl<C: Cipher> Node<C> {
                 });
             }
         }
+        if heard {
+            self.provider_heard(slot);
+        }
         let end = frame.len() - TAG_LEN;
         let packet = &mut frame[TUNNEL_HEADER_LEN..end];
         if packet.is_empty() {
-            // Session confirmation or tunnel keepalive.
+            // Session confirmation or liveness probe: the server answers with an empty
+            // frame (`node::providers`); the client answers nothing, so nothing loops.
+            if server_side {
+                self.send_tunnel_frame(slot, &[], now);
+            }
             return;
         }
         let Some(t) = self.tunnels.get(slot) else {

@@ -17,6 +17,7 @@
 mod claims;
 pub mod record;
 mod share;
+mod tags;
 
 pub use claims::StaticConflict;
 pub use record::Refusal;
@@ -29,6 +30,7 @@ use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
+pub use tags::{MAX_TAGS, TAG_LABEL, tag_of, valid_tag};
 
 #[derive(Clone, Debug)]
 struct Slot {
@@ -115,6 +117,7 @@ fn same_content(a: &Record, b: &Record) -> bool {
         && a.seq == b.seq
         && a.kind == b.kind
         && a.names == b.names
+        && a.tags == b.tags
         && a.static_addr == b.static_addr
 }
 
@@ -124,7 +127,8 @@ fn entry_cost(e: &Entry) -> usize {
         Entry::Upsert(r) => {
             let proof = r.proof.as_ref().map_or(0, |p| 66 + p.cert.len());
             let addr = if r.static_addr.is_some() { 4 } else { 0 };
-            76 + addr + proof + r.names.iter().map(|n| n.len() + 1).sum::<usize>()
+            let labels = r.names.iter().chain(&r.tags).map(|n| n.len() + 1);
+            77 + addr + proof + labels.sum::<usize>()
         }
         Entry::Remove { .. } => 40,
     }
@@ -162,6 +166,7 @@ impl Topology {
             seq: 1,
             kind: RecordKind::Node,
             names,
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         };
@@ -254,8 +259,13 @@ impl Topology {
     /// The IDs a DNS name stands for: every server endpoint whose tunnel certificate lists
     /// it (checked on arrival); else the node that claimed it first (node certificates carry
     /// no names, so a node's names are claims that cannot override a certified one or an
-    /// older claim).
+    /// older claim). A tag's name, `<tag>._tag` ([`tag_of`]), stands for every server
+    /// endpoint and then every node that carries the tag, each group in ID order: tags are
+    /// shared by design, so no claimant excludes another.
     pub fn names(&self, name: &str) -> Vec<NodeId> {
+        if let Some(tag) = tag_of(name) {
+            return self.tagged(tag);
+        }
         let claims = |r: &Record| r.names.iter().any(|n| n.eq_ignore_ascii_case(name));
         let mut out = Vec::new();
         let mut node: Option<(u64, NodeId)> = None;
@@ -386,6 +396,25 @@ impl Topology {
         own.seq = record::next_seq(own.seq, unix_secs);
         self.sign_own(&mut own);
         self.put(me, Some(own), 0, None);
+    }
+
+    /// Changes this node's own tags (`tags`); `unix_secs` dates the new `seq`. False if
+    /// they were already these.
+    pub fn set_tags(&mut self, tags: Vec<alloc::string::String>, unix_secs: u64) -> bool {
+        let me = self.me;
+        let Some(mut own) = self.get(&me).cloned().filter(|r| r.tags != tags) else {
+            return false;
+        };
+        own.tags = tags;
+        own.seq = record::next_seq(own.seq, unix_secs);
+        self.sign_own(&mut own);
+        self.put(me, Some(own), 0, None);
+        true
+    }
+
+    /// This node's own tags.
+    pub fn own_tags(&self) -> &[alloc::string::String] {
+        self.get(&self.me).map_or(&[], |r| &r.tags[..])
     }
 
     /// Adds or updates a record this node owns (a tunnel endpoint it hosts), signed by the
@@ -770,6 +799,7 @@ mod tests {
             seq,
             kind: RecordKind::Node,
             names: Vec::new(),
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         }
@@ -1025,6 +1055,7 @@ mod tests {
             seq: 0,
             kind: RecordKind::ServerEndpoint,
             names: vec!["svc".into()],
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         };
@@ -1180,6 +1211,7 @@ mod tests {
             seq: 0,
             kind: RecordKind::ClientEndpoint,
             names: Vec::new(),
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         };

@@ -21,8 +21,15 @@ pub enum Request {
     Parent,
     /// Healthy when running and (for a non-root) linked to a parent.
     Health,
-    /// Resolves between node IDs and IPv4/IPv6/MAC addresses.
-    Resolve { address: String, target: String },
+    /// Resolves between node IDs and IPv4/IPv6/MAC addresses: one string, the first
+    /// provider of a name; with `all`, an array with every live provider
+    /// (`mcc_core::Node::providers` order).
+    Resolve {
+        address: String,
+        target: String,
+        #[serde(default)]
+        all: bool,
+    },
     /// The path to `destination` (from `source`, default this node) as this node knows it:
     /// `{source, destination, hops, via_parent}`; `via_parent` when the hops end at the
     /// parent, which routes the rest ([`mcc_core::node::RoutePath`]).
@@ -279,6 +286,7 @@ mod tests {
         let r = Request::Resolve {
             address: "10.83.0.2".into(),
             target: "node-id".into(),
+            all: true,
         };
         let line = serde_json::to_string(&RequestEnvelope {
             version: PROTOCOL_VERSION,

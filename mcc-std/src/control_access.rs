@@ -107,6 +107,7 @@ mod tests {
             Request::Resolve {
                 address: "10.83.0.2".into(),
                 target: "node-id".into(),
+                all: false,
             },
             Request::Route {
                 destination: "x".into(),

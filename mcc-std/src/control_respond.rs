@@ -61,7 +61,11 @@ impl<C: Cipher> NodeState<'_, C> {
                     Response::err(why)
                 }
             }
-            Request::Resolve { address, target } => self.resolve(&address, &target),
+            Request::Resolve {
+                address,
+                target,
+                all,
+            } => self.resolve(&address, &target, all),
             Request::Route {
                 destination,
                 source,
@@ -176,31 +180,58 @@ impl<C: Cipher> NodeState<'_, C> {
         self.node.start_address_lookup(self.clock.now(), a)
     }
 
-    fn resolve(&mut self, address: &str, target: &str) -> Response {
-        let id = if let Ok(id) = address.parse::<NodeId>() {
-            Some(id)
+    fn resolve(&mut self, address: &str, target: &str, all: bool) -> Response {
+        let ids: Vec<NodeId> = if let Ok(id) = address.parse::<NodeId>() {
+            vec![id]
         } else if let Ok(IpAddr::V4(a)) = address.parse::<IpAddr>()
             && is_static_host(a)
         {
             // Static: bound here, or as the root answered.
-            self.node.lookup_address(a)
+            self.node.lookup_address(a).into_iter().collect()
         } else if let Ok(ip) = address.parse::<IpAddr>() {
-            self.node.resolver().lookup(ip)
+            self.node.resolver().lookup(ip).into_iter().collect()
         } else if let Some(mac) = parse_mac(address) {
-            self.node.resolver().lookup_mac(mac)
+            self.node.resolver().lookup_mac(mac).into_iter().collect()
         } else {
             let ids = self.node.lookup_name(
                 address
                     .trim_end_matches(&self.cfg.resolver_domain)
                     .trim_end_matches('.'),
             );
-            ids.first().copied()
+            // The live providers in the order a new flow would take them; one answer
+            // rotates among them with the clock (the DNS server counts its answers).
+            let turn = if all {
+                0
+            } else {
+                self.clock.now().as_micros() as usize
+            };
+            self.node
+                .providers(&ids, turn)
+                .iter()
+                .map(|p| p.id)
+                .collect()
         };
-        let Some(id) = id else {
+        if ids.is_empty() {
             return Response::err(format!("{address}: unknown address"));
-        };
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            match self.resolve_one(id, target) {
+                Ok(s) => out.push(s),
+                Err(e) => return e,
+            }
+        }
+        if all {
+            Response::ok(json!(out))
+        } else {
+            Response::ok(json!(out[0]))
+        }
+    }
+
+    /// `id` as `target` (`ipv4`, `ipv6`, `mac6` or `node-id`), an address assigned if needed.
+    fn resolve_one(&mut self, id: NodeId, target: &str) -> Result<String, Response> {
         let Some(index) = self.node.assign_address(&id) else {
-            return Response::err("resolver pool is full");
+            return Err(Response::err("resolver pool is full"));
         };
         let r = self.node.resolver();
         let out = match target {
@@ -213,9 +244,13 @@ impl<C: Cipher> NodeState<'_, C> {
                 .collect::<Vec<_>>()
                 .join(":"),
             "node-id" => id.to_string(),
-            t => return Response::err(format!("-t {t}: use ipv4, ipv6, mac6 or node-id")),
+            t => {
+                return Err(Response::err(format!(
+                    "-t {t}: use ipv4, ipv6, mac6 or node-id"
+                )));
+            }
         };
-        Response::ok(json!(out))
+        Ok(out)
     }
 
     fn node_rows(&self) -> Vec<NodeRow> {
@@ -239,7 +274,7 @@ impl<C: Cipher> NodeState<'_, C> {
                 address,
                 last_seen,
                 parent: r.parent.map(|p| p.to_string()).unwrap_or_default(),
-                tags: r.names.join(","),
+                tags: r.tags.join(","),
                 kind: match r.kind {
                     RecordKind::Node => String::new(),
                     RecordKind::ServerEndpoint => "server-endpoint".into(),

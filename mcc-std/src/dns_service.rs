@@ -79,9 +79,17 @@ pub struct DnsService {
     cfg: DnsConfig,
     names: Names,
     parked: Vec<Parked>,
+    /// Counts answers, to rotate the providers of a name (`Node::providers`).
+    turn: usize,
 }
 
 impl DnsService {
+    /// The next answer's rotation of providers.
+    fn next_turn(&mut self) -> usize {
+        self.turn = self.turn.wrapping_add(1);
+        self.turn
+    }
+
     /// Binds `addr`, or nothing for `None`: the service then never receives DNS queries.
     pub async fn bind(addr: Option<SocketAddr>, cfg: DnsConfig) -> io::Result<Self> {
         let socket = match addr {
@@ -93,6 +101,7 @@ impl DnsService {
             names: Names::new(&cfg.domain),
             cfg,
             parked: Vec::new(),
+            turn: 0,
         })
     }
 
@@ -156,7 +165,8 @@ impl DnsService {
                 return;
             }
         };
-        let found = host_lookup::by_name(node, &self.names, ttl, &name);
+        let turn = self.next_turn();
+        let found = host_lookup::by_name(node, &self.names, ttl, &name, turn);
         if let HostLookup::Missing(key) = &found
             && self.parked.len() < MAX_PARKED
             && let Some(lookup) = node.start_lookup(now, key)
@@ -180,7 +190,8 @@ impl DnsService {
             match p.waiting {
                 Waiting::Dns { query, from } => self.answer_with(node, None, &query, from).await,
                 Waiting::Host { request, name } => {
-                    let found = host_lookup::by_name(node, &self.names, self.cfg.ttl, &name);
+                    let turn = self.next_turn();
+                    let found = host_lookup::by_name(node, &self.names, self.cfg.ttl, &name, turn);
                     request.answer(|_| found.response());
                 }
                 Waiting::HostAddress { request, address } => {
@@ -199,10 +210,12 @@ impl DnsService {
         query: &[u8],
         from: SocketAddr,
     ) {
+        let turn = self.next_turn();
         let mut view = View {
             node,
             names: &self.names,
             missed: None,
+            turn,
         };
         let resp = dns::answer(query, &self.cfg, &mut view);
         if let Some(now) = look_up_at
@@ -241,17 +254,20 @@ struct View<'a, C: Cipher> {
     node: &'a mut Node<C>,
     names: &'a Names,
     missed: Option<Missed>,
+    turn: usize,
 }
 
 impl<C: Cipher> NameView for View<'_, C> {
     fn lookup(&mut self, name: &str) -> Vec<(Ipv4Addr, Ipv6Addr)> {
         let ids = self.names.ids(self.node, name);
+        // Live providers first, rotated per answer; down ones left out (node::providers).
+        let providers = self.node.providers(&ids, self.turn);
         // An ID the node has no reason to know gets no address (made-up IDs would fill
         // the pool); it is looked up like a name and answered once the tree knows it.
-        let addrs: Vec<_> = ids
+        let addrs: Vec<_> = providers
             .iter()
-            .filter_map(|id| {
-                let i = self.node.resolve_id(id)?;
+            .filter_map(|p| {
+                let i = self.node.resolve_id(&p.id)?;
                 Some((self.node.resolver().ipv4(i), self.node.resolver().ipv6(i)))
             })
             .collect();

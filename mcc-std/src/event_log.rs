@@ -84,6 +84,12 @@ pub fn describe(e: &Event) -> String {
             "parent {addr}: no answer to a round of handshakes meant for node {id}, pinned there: the parent is down, or a node with another key holds the address and drops them"
         ),
         Event::TunnelUp { remote_endpoint } => format!("tunnel up with endpoint {remote_endpoint}"),
+        Event::ProviderDown { remote_endpoint } => {
+            format!("provider {remote_endpoint} does not answer: left out of name answers")
+        }
+        Event::ProviderUp { remote_endpoint } => {
+            format!("provider {remote_endpoint} answers again")
+        }
         Event::TunnelDown { remote_endpoint } => {
             format!("tunnel down with endpoint {remote_endpoint}")
         }

@@ -110,6 +110,9 @@ impl<C: Cipher> EventLoop<C> {
         let clock = Clock::start();
         let mut node = Node::<C>::new(core, seed, Instant::ZERO, unix)
             .map_err(|e| StartError::Node(e.to_string()))?;
+        let tags: Vec<&str> = cfg.tags.iter().map(String::as_str).collect();
+        node.set_tags(&tags)
+            .map_err(|e| StartError::Node(e.to_string()))?;
         let resolver = ResolverState::new(&cfg.data_dir);
         for (id, index) in resolver.load() {
             node.restore_address(&id, index);

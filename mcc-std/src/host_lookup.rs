@@ -37,14 +37,24 @@ impl HostLookup {
 
 /// The addresses of `name`: an ID or a name, with or without the domain (a name of several
 /// labels needs it, as for DNS: [`dns::relative_name`]).
-pub fn by_name<C: Cipher>(node: &mut Node<C>, names: &Names, ttl: u32, name: &str) -> HostLookup {
+///
+/// The providers of a name come in `Node::providers` order for `turn`: live ones rotated,
+/// down ones left out.
+pub fn by_name<C: Cipher>(
+    node: &mut Node<C>,
+    names: &Names,
+    ttl: u32,
+    name: &str,
+    turn: usize,
+) -> HostLookup {
     let Relative::Name(key) = dns::relative_name(&dns::text_labels(name), names.domain()) else {
         return HostLookup::NotFound;
     };
     let (mut ipv4, mut ipv6) = (Vec::new(), Vec::new());
-    for id in names.ids(node, &key) {
+    let ids = names.ids(node, &key);
+    for p in node.providers(&ids, turn) {
         // Only IDs the node has a reason to know get an address, as in DNS.
-        if let Some(i) = node.resolve_id(&id) {
+        if let Some(i) = node.resolve_id(&p.id) {
             ipv4.push(node.resolver().ipv4(i));
             ipv6.push(node.resolver().ipv6(i));
         }
@@ -115,7 +125,7 @@ mod tests {
     fn names_ids_with_and_without_the_domain() {
         let (mut node, sep) = node_with_tunnel();
         let names = Names::new(".home.arpa");
-        let e = found(by_name(&mut node, &names, 7, "web"));
+        let e = found(by_name(&mut node, &names, 7, "web", 0));
         let i = node.resolver().index_of(&sep).unwrap();
         let (v4, v6) = (node.resolver().ipv4(i), node.resolver().ipv6(i));
         assert_eq!(e.ipv4, [v4]);
@@ -129,11 +139,11 @@ mod tests {
             sep.to_string(),
             format!("{sep}.home.arpa"),
         ] {
-            let e = found(by_name(&mut node, &names, 7, &name));
+            let e = found(by_name(&mut node, &names, 7, &name, 0));
             assert_eq!(e.ipv4, [v4], "{name}");
             assert_eq!(e.name, name.trim_end_matches('.'));
         }
-        let own = found(by_name(&mut node, &names, 7, "node1"));
+        let own = found(by_name(&mut node, &names, 7, "node1", 0));
         assert_eq!(own.ipv4, [node.address()]);
     }
 
@@ -150,19 +160,19 @@ mod tests {
             "web.home.arpa.example.com",
         ] {
             assert_eq!(
-                by_name(&mut node, &names, 0, name),
+                by_name(&mut node, &names, 0, name, 0),
                 HostLookup::NotFound,
                 "{name}"
             );
         }
         assert_eq!(
-            by_name(&mut node, &names, 0, "nope.home.arpa"),
+            by_name(&mut node, &names, 0, "nope.home.arpa", 0),
             HostLookup::Missing("nope".into())
         );
         // An ID the node has no reason to know gets no address, only a lookup.
         let stranger = NodeId::from_bytes([42; 32]).to_string();
         assert_eq!(
-            by_name(&mut node, &names, 0, &stranger),
+            by_name(&mut node, &names, 0, &stranger, 0),
             HostLookup::Missing(stranger.clone())
         );
         assert_eq!(

@@ -25,6 +25,7 @@ fn signed(net: &Identity, seed: u32, parent: mcc_core::id::NodeId) -> Record {
         seq: NOW as u32,
         kind: RecordKind::Node,
         names: vec!["node0042".into()],
+        tags: Vec::new(),
         static_addr: None,
         proof: None,
     };

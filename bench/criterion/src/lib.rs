@@ -331,6 +331,7 @@ pub fn tree_updates(
                 } else {
                     Vec::new()
                 },
+                tags: Vec::new(),
                 static_addr: None,
                 proof: None,
             }));

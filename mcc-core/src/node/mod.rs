@@ -40,6 +40,7 @@ mod nat;
 mod offers;
 mod parents;
 mod peers;
+mod providers;
 mod renewal;
 mod reroute;
 mod revocations;
@@ -56,6 +57,7 @@ mod validity;
 mod tests;
 
 pub use nat::NatStatus;
+pub use providers::{Liveness, PROBE_AFTER, PROVIDER_TIMEOUT, Provider};
 pub use route_path::{RouteError, RoutePath};
 
 use admission::Admission;
@@ -185,6 +187,8 @@ pub enum CommandError {
     Revocation(RevokeError),
     /// The SSL CA set or grant was refused (see [`crate::ssl::SslError`]).
     Ssl(crate::ssl::SslError),
+    /// More than `routing::MAX_TAGS` tags, or one that is not a DNS label.
+    BadTags,
 }
 
 impl core::error::Error for CommandError {}
@@ -210,6 +214,11 @@ impl core::fmt::Display for CommandError {
             ),
             CommandError::Revocation(e) => write!(f, "revocation: {e}"),
             CommandError::Ssl(e) => write!(f, "SSL CA set: {e}"),
+            CommandError::BadTags => write!(
+                f,
+                "tags: at most {} labels of letters, digits and inner '-'",
+                crate::routing::MAX_TAGS
+            ),
         }
     }
 }
@@ -595,6 +604,7 @@ impl<C: Cipher> Node<C> {
         self.parent_timers(now);
         self.peer_timers(now);
         self.tunnel_timers(now);
+        self.probe_timers(now);
         self.gateway_timers(now);
         self.lookup_timers(now);
         self.flush_topology(now);

@@ -221,6 +221,7 @@ impl<C: Cipher> Node<C> {
             .hs
             .as_ref()
             .map(|hs| hs.sent_at + self.retry_delay(hs.tries));
+        let hs = earliest(hs, self.provider_probe_deadline(slot));
         earliest(hs, tn.offer.as_ref().map(|o| o.next_at))
     }
 

@@ -43,6 +43,10 @@ pub(crate) struct Tunnel<C> {
     pub offer: Option<PendingOffer>,
     /// Last authenticated frame from the remote endpoint (or handshake completion).
     pub last_rx: Instant,
+    /// Client side: when the liveness probe under way was sent (`node::providers`).
+    pub probe_at: Option<Instant>,
+    /// Client side: a probe or handshake went unanswered since the server was last heard.
+    pub down: bool,
 }
 
 impl<C> Tunnel<C> {
@@ -250,14 +254,16 @@ impl<C: Cipher> Node<C> {
                 .bind_static(a, server_endpoint)
                 .expect("checked above");
         }
-        let (kind, names, record_addr) = if server_side {
+        // A server endpoint carries its node's tags: a tag groups the services too.
+        let (kind, names, tags, record_addr) = if server_side {
             (
                 RecordKind::ServerEndpoint,
                 info.dns_names.clone(),
+                self.topology.own_tags().to_vec(),
                 info.static_addr,
             )
         } else {
-            (RecordKind::ClientEndpoint, Vec::new(), None)
+            (RecordKind::ClientEndpoint, Vec::new(), Vec::new(), None)
         };
         let unix = self.unix_time();
         self.topology.set_local(
@@ -267,6 +273,7 @@ impl<C: Cipher> Node<C> {
                 seq: 0,
                 kind,
                 names,
+                tags,
                 static_addr: record_addr,
                 proof: None,
             },
@@ -290,6 +297,8 @@ impl<C: Cipher> Node<C> {
                 last_init: [0; 32],
                 offer: None,
                 last_rx: now,
+                probe_at: None,
+                down: false,
             },
         );
         if !server_side {
@@ -388,6 +397,7 @@ impl<C: Cipher> Node<C> {
                 if let Some(t) = self.tunnels.get_mut(s) {
                     t.hs = None;
                 }
+                self.provider_lost(s);
                 continue;
             }
             self.start_tunnel_handshake(s, now);
@@ -488,6 +498,10 @@ impl<C: Cipher> Node<C> {
         t.hs = None;
         t.last_rx = now;
         let retired = t.sessions.install_current(session).map(|s| s.local);
+        self.provider_heard(slot);
+        let Some(t) = self.tunnels.get_mut(slot) else {
+            return;
+        };
         let remote = t.remote_endpoint;
         let first = t.sessions.prev.is_none();
         if let Some(old) = retired {
@@ -546,6 +560,8 @@ mod tests {
             last_init: [0; 32],
             offer: None,
             last_rx: Instant::ZERO,
+            probe_at: None,
+            down: false,
         }
     }
 

@@ -23,7 +23,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// Context string of a record signature.
-pub const RECORD_CONTEXT: &[u8] = b"mcc-record-v2";
+pub const RECORD_CONTEXT: &[u8] = b"mcc-record-v3";
 
 /// Why a record from a child was refused. Reported in `Event::RecordRefused`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub enum Refusal {
     ShortIdTaken,
     /// The node's static address is not a host of 10.115.0.0/16.
     BadStaticAddress,
+    /// More than `MAX_TAGS` tags, one that is not a DNS label, or tags on a client endpoint.
+    BadTags,
 }
 
 impl core::fmt::Display for Refusal {
@@ -56,6 +58,7 @@ impl core::fmt::Display for Refusal {
             Refusal::BadStaticAddress => {
                 f.write_str("static address is not a host of 10.115.0.0/16")
             }
+            Refusal::BadTags => f.write_str("record tags are not valid labels"),
         }
     }
 }
@@ -64,7 +67,15 @@ impl core::fmt::Display for Refusal {
 pub fn signed_message(r: &Record) -> Vec<u8> {
     let mut m = Vec::with_capacity(RECORD_CONTEXT.len() + 80);
     m.extend_from_slice(RECORD_CONTEXT);
-    let body = (&r.id, &r.parent, r.seq, r.kind, &r.names, &r.static_addr);
+    let body = (
+        &r.id,
+        &r.parent,
+        r.seq,
+        r.kind,
+        &r.names,
+        &r.tags,
+        &r.static_addr,
+    );
     m.extend_from_slice(&postcard::to_allocvec(&body).expect("serializable"));
     m
 }
@@ -88,6 +99,14 @@ pub fn signature_ok(r: &Record) -> bool {
 /// static address (a server endpoint's is its certificate's; a node's is a host of
 /// 10.115.0.0/16; a client endpoint has none).
 pub fn verify(r: &Record, trust: &TrustStore, unix_secs: u64) -> Result<(), Refusal> {
+    // Cheap before the certificate: bounded, valid labels, none on a client endpoint
+    // (nothing resolves to one).
+    let tags_ok = r.tags.len() <= super::MAX_TAGS
+        && r.tags.iter().all(|t| super::valid_tag(t))
+        && (r.tags.is_empty() || r.kind != RecordKind::ClientEndpoint);
+    if !tags_ok {
+        return Err(Refusal::BadTags);
+    }
     let proof = r.proof.as_ref().ok_or(Refusal::BadSignature)?;
     let cert = Certificate::decode(&proof.cert).map_err(Refusal::BadCertificate)?;
     let wrong = Refusal::BadCertificate(CertError::WrongKind);
@@ -182,6 +201,7 @@ mod tests {
             seq: 5,
             kind: RecordKind::Node,
             names: alloc::vec!["a".into()],
+            tags: Vec::new(),
             static_addr: Some([10, 115, 0, 5]),
             proof: None,
         };
@@ -291,6 +311,7 @@ mod tests {
             seq: 1,
             kind: RecordKind::ServerEndpoint,
             names: alloc::vec!["svc".into()],
+            tags: Vec::new(),
             static_addr: Some([10, 115, 7, 9]),
             proof: None,
         };
@@ -313,6 +334,7 @@ mod tests {
             seq: 1,
             kind: RecordKind::ClientEndpoint,
             names: alloc::vec![],
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         };
@@ -330,7 +352,7 @@ mod tests {
 
     /// The sizes docs/PROTOCOL.md gives for a signed node record in a topology update.
     #[test]
-    fn a_signed_node_update_is_284_bytes_and_a_static_address_adds_4() {
+    fn a_signed_node_update_is_285_bytes_and_a_static_address_adds_4() {
         let mut p = pki();
         let key = Identity::generate(&mut p.rng);
         let t0 = 1_767_225_600;
@@ -343,6 +365,7 @@ mod tests {
                 seq: next_seq(0, t0),
                 kind: RecordKind::Node,
                 names: alloc::vec![],
+                tags: Vec::new(),
                 static_addr,
                 proof: None,
             };
@@ -354,8 +377,8 @@ mod tests {
             };
             (bare, postcard::to_allocvec(&u).unwrap().len())
         };
-        assert_eq!(size(None), (74, 284));
-        assert_eq!(size(Some([10, 115, 4, 4])), (78, 288));
+        assert_eq!(size(None), (75, 285));
+        assert_eq!(size(Some([10, 115, 4, 4])), (79, 289));
     }
 
     #[test]

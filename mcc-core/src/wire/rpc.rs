@@ -166,6 +166,10 @@ pub struct Record {
     pub kind: RecordKind,
     /// DNS names it answers to.
     pub names: Vec<String>,
+    /// Tags (`tags`): labels a node claims for itself and the server endpoints it hosts,
+    /// resolvable as the name `<tag>._tag` (`routing::Topology::names`). Claims, never
+    /// certified: a tag groups IDs, it grants nothing.
+    pub tags: Vec<String>,
     /// Its static address (inside 10.115.0.0/16): a node's own claim (`static-addr`), or a
     /// server endpoint's address as its tunnel certificate signs it.
     pub static_addr: Option<[u8; 4]>,
@@ -179,7 +183,7 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proof {
     /// Ed25519 signature by the record's `id` (64 bytes, as two halves: serde's arrays stop
-    /// at 32) over `"mcc-record-v2" ‖ postcard(id, parent, seq, kind, names, static_addr)`.
+    /// at 32) over `"mcc-record-v3" ‖ postcard(id, parent, seq, kind, names, tags, static_addr)`.
     pub sig: [[u8; 32]; 2],
     /// The encoded certificate of `id`: its node certificate, or for an endpoint the tunnel
     /// certificate that names it and its hosting node.
@@ -544,7 +548,7 @@ impl AddressLookup {
 /// Kind byte of a [`LookupReply`] control message.
 pub const LOOKUP_REPLY_KIND: u8 = 4;
 /// Most IDs one reply carries (providers of one name).
-pub const MAX_LOOKUP_IDS: usize = 8;
+pub const MAX_LOOKUP_IDS: usize = 32;
 /// Bytes of a [`LookupReply`] before its IDs: kind, query, count.
 pub const LOOKUP_REPLY_FIXED: usize = 1 + 8 + 1;
 /// Longest [`LookupReply`].
@@ -719,6 +723,7 @@ mod tests {
             seq: 3,
             kind: RecordKind::Node,
             names: alloc::vec!["a".into()],
+            tags: Vec::new(),
             static_addr: Some([10, 115, 1, 2]),
             proof: Some(alloc::boxed::Box::new(Proof::new(
                 [9; 64],
@@ -904,7 +909,7 @@ mod tests {
             query: u64::MAX - 77,
             ids,
         };
-        let mut b = [0u8; LOOKUP_REPLY_FIXED + 32 * 9];
+        let mut b = [0u8; LOOKUP_REPLY_FIXED + 32 * (MAX_LOOKUP_IDS + 1)];
         let n = r.emit(&mut b).unwrap();
         assert_eq!(n, MAX_LOOKUP_REPLY_LEN);
         assert_eq!(&b[1..9], &(u64::MAX - 77).to_le_bytes());
@@ -912,9 +917,9 @@ mod tests {
         for cut in 0..n {
             assert!(LookupReply::parse(&b[..cut]).is_err(), "cut at {cut}");
         }
-        // A count of 9 is over the bound even with the bytes present.
-        b[9] = 9;
-        assert!(LookupReply::parse(&b[..LOOKUP_REPLY_FIXED + 32 * 9]).is_err());
+        // A count over the bound is refused even with the bytes present.
+        b[9] = MAX_LOOKUP_IDS as u8 + 1;
+        assert!(LookupReply::parse(&b[..LOOKUP_REPLY_FIXED + 32 * (MAX_LOOKUP_IDS + 1)]).is_err());
         let none = LookupReply {
             query: 1,
             ids: heapless::Vec::new(),
@@ -965,6 +970,7 @@ mod tests {
             seq: 1,
             kind: RecordKind::ServerEndpoint,
             names,
+            tags: Vec::new(),
             static_addr: None,
             proof: Some(alloc::boxed::Box::new(Proof::new([0; 64], alloc::vec![]))),
         };

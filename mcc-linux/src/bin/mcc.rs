@@ -473,13 +473,22 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             let req = Request::Resolve {
                 address: address.clone(),
                 target: target.name().into(),
+                all: true,
             };
+            // Every live provider of a name, one per line, the first as a new flow takes it.
             let v = ask(s, req)?;
+            let all: Vec<&str> = v
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
             if fmt.json {
-                let j = json!({ "query": address, "target": target.name(), "result": v });
+                let first = all.first().copied().unwrap_or_default();
+                let j = json!({ "query": address, "target": target.name(), "result": first, "results": all });
                 print_json(out, &j)?;
             } else {
-                say!(out, "{}", v.as_str().unwrap_or_default());
+                for r in all {
+                    say!(out, "{r}");
+                }
             }
         }
         Cmd::Route {

@@ -6,7 +6,7 @@ use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
-    nat_keep_alive, network_key, node_id, number_in, path, shared_nodes, whole_seconds,
+    nat_keep_alive, network_key, node_id, number_in, path, shared_nodes, tags, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
@@ -162,6 +162,13 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         default: "",
         doc: "Comma-separated DNS names of this node.",
         value: Value::Set(|c, v, _| set(&mut c.dns_names, dns_names(v))),
+    },
+    Key {
+        name: "tags",
+        default: "",
+        doc: "Comma-separated tags of this node and the server endpoints it hosts (at most 8\n\
+              labels); every node or service tagged `meter` resolves as `meter._tag`.",
+        value: Value::Set(|c, v, _| set(&mut c.tags, tags(v))),
     },
     Key {
         name: "resolver.ipv4-network",

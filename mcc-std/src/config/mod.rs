@@ -116,6 +116,8 @@ pub struct DaemonConfig {
     pub dns_enable: bool,
     /// Lowercase DNS names of this node.
     pub dns_names: Vec<String>,
+    /// Lowercase tags of this node and the server endpoints it hosts (`tags`).
+    pub tags: Vec<String>,
     pub resolver_ipv4_network: (Ipv4Addr, u8),
     pub resolver_ipv6_network: (Ipv6Addr, u8),
     pub resolver_mac_address_mask: [u8; 6],
@@ -224,6 +226,7 @@ impl DaemonConfig {
             dns_addr: zero_addr,
             dns_enable: false,
             dns_names: vec![String::new()],
+            tags: vec![String::new()],
             resolver_ipv4_network: (Ipv4Addr::UNSPECIFIED, 0),
             resolver_ipv6_network: (Ipv6Addr::UNSPECIFIED, 0),
             resolver_mac_address_mask: [0; 6],

@@ -556,6 +556,27 @@ fn setup() -> Setup {
 }
 
 #[test]
+fn tags_parse_lowercase_bounded_and_named_in_errors() {
+    assert!(p("").unwrap().tags.is_empty());
+    assert_eq!(
+        p("tags = Meter, building-3, meter").unwrap().tags,
+        vec!["meter".to_string(), "building-3".to_string()]
+    );
+    assert_eq!(
+        perr("\n\ntags = a_b"),
+        "/etc/mcc/mcc.conf:3: tags: invalid tag \"a_b\" (one label: letters, digits and inner '-', at most 63)"
+    );
+    let many = (0..9)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        perr(&format!("tags = {many}")),
+        "/etc/mcc/mcc.conf:1: tags: 9 tags, at most 8"
+    );
+}
+
+#[test]
 fn shared_nodes_parse_and_reach_the_core() {
     use mcc_core::routing::{MAX_SHARED, Share};
     assert_eq!(p("").unwrap().shared_nodes, Share::All);

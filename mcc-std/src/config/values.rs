@@ -222,6 +222,27 @@ pub(super) fn node_id(s: &str) -> Result<NodeId, String> {
     s.parse().map_err(|e| format!("invalid node ID {s:?}: {e}"))
 }
 
+/// `tags`: at most `MAX_TAGS` DNS labels, lowercase, without repeats.
+pub(super) fn tags(v: &str) -> Result<Vec<String>, String> {
+    use mcc_core::routing::{MAX_TAGS, valid_tag};
+    let mut out: Vec<String> = Vec::new();
+    for t in list(v) {
+        if !valid_tag(t) {
+            return Err(format!(
+                "invalid tag {t:?} (one label: letters, digits and inner '-', at most 63)"
+            ));
+        }
+        let t = t.to_ascii_lowercase();
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!("{} tags, at most {MAX_TAGS}", out.len()));
+    }
+    Ok(out)
+}
+
 /// `shared-nodes`: `all`, `none`, or at most `MAX_SHARED` node IDs.
 pub(super) fn shared_nodes(v: &str) -> Result<mcc_core::routing::Share, String> {
     use mcc_core::routing::{MAX_SHARED, Share};

@@ -49,6 +49,12 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::ParentUnanswered { addr, .. } => format!("no answer at parent {addr}"),
         Event::TunnelUp { .. } => "tunnel session established (end-to-end keys)".into(),
         Event::TunnelDown { .. } => "tunnel down".into(),
+        Event::ProviderDown { remote_endpoint } => {
+            format!("provider {} does not answer", name(remote_endpoint))
+        }
+        Event::ProviderUp { remote_endpoint } => {
+            format!("provider {} answers again", name(remote_endpoint))
+        }
         Event::TunnelInstalled { .. } => "tunnel delivered by its server node and installed".into(),
         Event::GatewayUp { exit } => format!("gateway channel to {} up", name(exit)),
         Event::ExitClientUp { client } => format!("serving {} as its exit node", name(client)),

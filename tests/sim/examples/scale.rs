@@ -178,6 +178,7 @@ fn topology_heap(n: usize) -> (usize, usize, f64) {
             seq: 1,
             kind: RecordKind::Node,
             names: vec![format!("node{i}")],
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         })];

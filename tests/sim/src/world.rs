@@ -613,6 +613,7 @@ impl World {
             seq: 1,
             kind: RecordKind::Node,
             names: Vec::new(),
+            tags: Vec::new(),
             static_addr: None,
             proof: None,
         };

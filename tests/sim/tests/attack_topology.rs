@@ -42,6 +42,7 @@ fn forged(w: &mut World, id: NodeId, parent: NodeId, seq: u32, names: &[&str]) -
         seq,
         kind: RecordKind::Node,
         names: names.iter().map(|n| n.to_string()).collect(),
+        tags: Vec::new(),
         static_addr: None,
         proof: None,
     };
