@@ -44,7 +44,7 @@ if [[ $EUID -eq 0 ]]; then
     # about 1.5 min; a fresh clone adds the static OpenWrt build (5 to 8 min on 2 busy cores).
     lane "$logs/a" linux.sh mcu.sh external.sh cli.sh packages.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; a LAN device behind an external tunnel (nftables NAT); mcc and mccd as documented; the packages
     lane "$logs/b" android-jvm.sh control.sh nss.sh dnsmasq.sh pinning.sh forwarding.sh internet.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig; a real dnsmasq with the drop-in; pinned parents against an impostor; forwarding rules with rollback (nftables DNAT into the tunnel); a client through an exit node, the kill switch, reroute-dns
-    lane "$logs/c" renewal.sh ssl.sh android-gateway.sh consortium.sh & c=$!   # 2-minute node and tunnel certificates renewed through the network for 10 minutes under ping (mostly sleeps); SSL CA distribution with curl against a private trust store; JVM "phones" using their parent as gateway (masqueraded HTTP and UDP, reroute-dns, refused clients); two organisations with two CAs on one tree (shared-nodes)
+    lane "$logs/c" renewal.sh ssl.sh android-gateway.sh consortium.sh providers.sh & c=$!   # 2-minute node and tunnel certificates renewed through the network for 10 minutes under ping (mostly sleeps); SSL CA distribution with curl against a private trust store; JVM "phones" using their parent as gateway (masqueraded HTTP and UDP, reroute-dns, refused clients); two organisations with two CAs on one tree (shared-nodes); one name served by two providers, tags, a provider that dies
     rc=0
     wait $a || rc=1
     wait $b || rc=1

@@ -62,7 +62,8 @@ impl Names {
     /// The IDs `name` (lowercase, without the domain) stands for here, in the order of
     /// precedence (module docs): an ID's own text is that ID; then the tunnels whose file
     /// gives them the name; then what the node knows (tunnel certificates, the topology,
-    /// cached lookups), less the tunnels whose file names them otherwise.
+    /// cached lookups), less the tunnels whose file names them otherwise (not for a tag's
+    /// name, `<tag>._tag`: tags come from the hosting node, never from tunnel files).
     pub fn ids<C: Cipher>(&self, node: &Node<C>, name: &str) -> Vec<NodeId> {
         if let Ok(id) = name.parse::<NodeId>() {
             return vec![id];
@@ -73,8 +74,10 @@ impl Names {
             .filter(|(_, names)| names.iter().any(|n| n == name))
             .map(|(id, _)| *id)
             .collect();
+        // A tag is not a name: a tunnel file's names do not take its endpoint out of one.
+        let tag = mcc_core::routing::tag_of(name).is_some();
         for id in node.lookup_name(name) {
-            if !self.tunnel_files.contains_key(&id) && !out.contains(&id) {
+            if (tag || !self.tunnel_files.contains_key(&id)) && !out.contains(&id) {
                 out.push(id);
             }
         }
