@@ -36,6 +36,14 @@ pub enum DropReason {
     RateLimited,
     /// A bounded table or queue is full.
     Full,
+    /// A handshake frame over its source's share: a link `Init` over the per-address
+    /// limits (see `docs/PROTOCOL.md`, "Admission").
+    SourceLimited,
+    /// A link `Init` that needed a cookie, not answered: the `Cookie` replies to its
+    /// source address, or in total, are over their rate.
+    CookieLimited,
+    /// A tunnel handshake over the starts allowed to its originating node, or in total.
+    TunnelHandshakeLimited,
 }
 
 impl fmt::Display for DropReason {
@@ -313,6 +321,12 @@ pub struct Stats {
     pub drop_rate_limited: u64,
     /// Drops for [`DropReason::Full`].
     pub drop_full: u64,
+    /// Drops for [`DropReason::SourceLimited`].
+    pub drop_source_limited: u64,
+    /// Drops for [`DropReason::CookieLimited`].
+    pub drop_cookie_limited: u64,
+    /// Drops for [`DropReason::TunnelHandshakeLimited`].
+    pub drop_tunnel_handshake_limited: u64,
     /// Events discarded because the event queue was full (see `Limits::events`).
     pub events_lost: u64,
     /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.
@@ -347,6 +361,9 @@ impl Stats {
             DropReason::BadHandshake => &mut self.drop_bad_handshake,
             DropReason::RateLimited => &mut self.drop_rate_limited,
             DropReason::Full => &mut self.drop_full,
+            DropReason::SourceLimited => &mut self.drop_source_limited,
+            DropReason::CookieLimited => &mut self.drop_cookie_limited,
+            DropReason::TunnelHandshakeLimited => &mut self.drop_tunnel_handshake_limited,
         };
         *c += 1;
     }
@@ -367,6 +384,9 @@ impl Stats {
             + self.drop_bad_handshake
             + self.drop_rate_limited
             + self.drop_full
+            + self.drop_source_limited
+            + self.drop_cookie_limited
+            + self.drop_tunnel_handshake_limited
     }
 }
 
@@ -374,7 +394,7 @@ impl Stats {
 mod tests {
     use super::*;
 
-    const ALL: [DropReason; 14] = [
+    const ALL: [DropReason; 17] = [
         DropReason::Malformed,
         DropReason::Unsupported,
         DropReason::Forged,
@@ -389,6 +409,9 @@ mod tests {
         DropReason::BadHandshake,
         DropReason::RateLimited,
         DropReason::Full,
+        DropReason::SourceLimited,
+        DropReason::CookieLimited,
+        DropReason::TunnelHandshakeLimited,
     ];
 
     #[test]
@@ -405,7 +428,7 @@ mod tests {
         }
         let mut all = Stats::default();
         ALL.iter().for_each(|r| all.count_drop(*r));
-        assert_eq!(all.drops(), 14);
+        assert_eq!(all.drops(), ALL.len() as u64);
         assert_eq!(all.drop_ttl, 1);
         assert_eq!(all.datagrams_in, 0, "drops are not traffic");
     }

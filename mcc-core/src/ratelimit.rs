@@ -8,7 +8,7 @@
 //! of a victim's entry. An evicted key restarts with a full bucket: eviction can make the
 //! table more lenient, never starve a key; the callers' global caps bound the total.
 
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use alloc::boxed::Box;
 use alloc::vec;
 use rand_core::Rng;
@@ -106,6 +106,7 @@ impl RateLimiter {
     }
 
     /// Entries in the table (fixed).
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.entries.len()
     }
@@ -129,15 +130,6 @@ impl RateLimiter {
         victim.tag = tag;
         victim.bucket = Bucket::full(rate, now);
         victim.bucket.take(rate, now)
-    }
-
-    /// Forgets entries idle for `idle` or more: they would be full again anyway.
-    pub fn expire(&mut self, now: Instant, idle: Duration) {
-        for e in self.entries.iter_mut() {
-            if e.tag != 0 && now.saturating_since(e.bucket.last) >= idle {
-                e.tag = 0;
-            }
-        }
     }
 
     /// Keys held (for tests and diagnostics).
@@ -194,6 +186,7 @@ pub(crate) fn siphash24(k: [u64; 2], m: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Duration;
     use rand_core::SeedableRng;
 
     fn rng() -> rand_chacha::ChaCha20Rng {
@@ -291,16 +284,6 @@ mod tests {
         let ta = RateLimiter::new(R, 8, &mut a);
         let tb = RateLimiter::new(R, 8, &mut b);
         assert_ne!(siphash24(ta.key, b"x"), siphash24(tb.key, b"x"));
-    }
-
-    #[test]
-    fn idle_entries_expire() {
-        let mut r = rng();
-        let mut t = RateLimiter::new(R, 8, &mut r);
-        t.allow(b"a", ms(0));
-        t.allow(b"b", ms(5_000));
-        t.expire(ms(6_000), Duration::from_secs(2));
-        assert_eq!(t.len(), 1);
     }
 
     #[test]
