@@ -32,12 +32,13 @@ pub enum DropReason {
     BadCertificate,
     /// A handshake signature or key agreement failed.
     BadHandshake,
-    /// Unauthenticated `Init`s over the rate limit without a valid cookie.
+    /// An unauthenticated `Init` over the global limits: without a valid cookie (answered
+    /// with one), or echoing one past the total of echoes processed.
     RateLimited,
     /// A bounded table or queue is full.
     Full,
-    /// A handshake frame over its source's share: a link `Init` over the per-address
-    /// limits (see `docs/PROTOCOL.md`, "Admission").
+    /// A link `Init` echoing a valid cookie over its source address's share (see
+    /// `docs/PROTOCOL.md`, "Init cost bound").
     SourceLimited,
     /// A link `Init` that needed a cookie, not answered: the `Cookie` replies to its
     /// source address, or in total, are over their rate.

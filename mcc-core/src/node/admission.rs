@@ -1,23 +1,35 @@
 //! Admission of `Init`s: their cost (a certificate check and a signature check) is bounded
 //! before any of it is spent, and so is the work spent refusing them.
 //!
-//! - An `Init` echoing a cookie is checked against its source address's own echo bucket
-//!   ([`ECHO_PER_ADDR`]) before the cookie is computed, then accepted if the cookie is the
-//!   one bound to that address (the sender proved it receives there).
+//! - An `Init` echoing the cookie bound to its source address (the sender proved it
+//!   receives there) is accepted within that address's own echo bucket
+//!   ([`ECHO_PER_ADDR`]) and a total ([`echo_total`]). The cookie is hashed before either
+//!   bucket is touched, so forged echoes under a spoofed address cannot spend its share.
 //! - Otherwise a global token bucket admits `Limits::init_rate` per second, of which one
 //!   source IP (an IPv6 /64) may take [`INIT_PER_IP`].
 //! - Past those, the `Init` gets the cookie to echo, at most [`COOKIE_PER_ADDR`] to one
 //!   source address and [`COOKIE_TOTAL`] in all; the rest are dropped unanswered, so a
 //!   flood is never answered at its own rate.
 //!
+//! Signature work is thus at most `init_rate + echo_total(init_rate)` `Init`s a second
+//! (plus the buckets' bursts), whatever the flood.
+//!
 //! Bound for a node sharing an IP with an attacker (behind the same NAT): the NAT gives it
 //! its own source port, so its address's cookie and echo buckets are its own. Its first
 //! `Init` under load is answered with a cookie unless the whole flood, from every address,
-//! already spent [`COOKIE_TOTAL`] this second; its echo is then accepted at once. It joins
-//! within two round trips plus one `Timers::handshake_retry` (the initiator echoes on the
-//! retry) while the flood comes from fewer than `COOKIE_TOTAL.per_sec` distinct addresses
-//! (each gets at most [`COOKIE_PER_ADDR`]). A flood from more addresses than that shares
-//! the global cookie cap with it: there is no bound then, only a share.
+//! already spent [`COOKIE_TOTAL`] this second; its echo is then accepted unless the
+//! flood's own valid echoes spent [`echo_total`]. The initiator echoes as soon as the
+//! cookie arrives, so it joins within two round trips, plus one `Timers::handshake_retry`
+//! when a reply was lost, while the flood comes from fewer than
+//! `min(COOKIE_TOTAL, echo_total) / 2` distinct addresses (IP and port: ports count), as
+//! each gets at most 2 cookies ([`COOKIE_PER_ADDR`]) and 2 echoes ([`ECHO_PER_ADDR`]) in
+//! its first second. A flood from more addresses shares the caps with it: there is no
+//! bound then, only a share (a host told apart from the attacker by nothing but its port
+//! cannot be told apart).
+//!
+//! An off-path attacker who spoofs a victim's exact address can spend that address's
+//! `Cookie` reply bucket and delay its join while it keeps spoofing (the price of not
+//! answering a flood at its rate); it cannot spend the victim's echo bucket.
 
 use crate::crypto;
 use crate::event::DropReason;
@@ -53,6 +65,33 @@ pub(crate) const COOKIE_TOTAL: Rate = Rate {
     burst: 512,
 };
 
+/// Valid echoes processed in total, for an `init_rate` of `rate`: with it, the signature
+/// work of all `Init`s is at most `rate + echo_total(rate)` a second, whatever the flood.
+/// A few times `rate`, so a subtree rejoining a restarted parent through the cookie path
+/// is not held to `init_rate`; at least 16 so that an `init_rate` of 0 still admits.
+pub(crate) const fn echo_total(rate: u32) -> Rate {
+    let per_sec = if rate.saturating_mul(4) > 16 {
+        rate.saturating_mul(4)
+    } else {
+        16
+    };
+    Rate {
+        per_sec,
+        burst: per_sec,
+    }
+}
+
+/// Equality of two cookies in time independent of where they differ.
+fn ct_eq(a: &[u8; COOKIE_LEN], b: &[u8; COOKIE_LEN]) -> bool {
+    a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// A dual-stack socket's IPv4-mapped address as the IPv4 address it is, so one host has
+/// one key (all mapped addresses share one /64).
+fn canonical(from: &SocketAddr) -> SocketAddr {
+    SocketAddr::new(from.ip().to_canonical(), from.port())
+}
+
 /// The verdict on one `Init`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admit {
@@ -75,6 +114,8 @@ pub(crate) struct Admission {
     echoes: RateLimiter,
     cookies: RateLimiter,
     cookies_total: Bucket,
+    echo_rate: Rate,
+    echoes_total: Bucket,
 }
 
 /// A source IP as a rate-limit key: the address, or an IPv6 address's /64 (one host or
@@ -99,7 +140,10 @@ fn ip_key(from: &SocketAddr) -> ([u8; 9], usize) {
 fn addr_key(from: &SocketAddr) -> [u8; 19] {
     let mut k = [0u8; 19];
     match from.ip() {
-        IpAddr::V4(ip) => k[..4].copy_from_slice(&ip.octets()),
+        IpAddr::V4(ip) => {
+            k[0] = 4;
+            k[1..5].copy_from_slice(&ip.octets());
+        }
         IpAddr::V6(ip) => {
             k[0] = 6;
             k[1..17].copy_from_slice(&ip.octets());
@@ -125,11 +169,14 @@ impl Admission {
             echoes: RateLimiter::new(ECHO_PER_ADDR, sources, rng),
             cookies: RateLimiter::new(COOKIE_PER_ADDR, sources, rng),
             cookies_total: Bucket::full(COOKIE_TOTAL, now),
+            echo_rate: echo_total(rate),
+            echoes_total: Bucket::full(echo_total(rate), now),
         }
     }
 
     /// Decides on an `Init` from `from` that echoes `cookie` (all zero when it has none).
-    /// Cheapest first: table lookups before the cookie's hash.
+    /// A cookie-less `Init` costs table lookups only (the cookie is hashed for a reply
+    /// within the reply limits); one echoing a cookie costs its hash too.
     pub fn admit<R: Rng + ?Sized>(
         &mut self,
         now: Instant,
@@ -146,18 +193,22 @@ impl Admission {
             rng.fill_bytes(&mut self.secret);
             self.rotated = now;
         }
+        let from = &canonical(from);
         let addr = addr_key(from);
-        if *cookie != [0; COOKIE_LEN] {
-            // Its own bucket: a flood from another address, even the same IP, cannot
-            // starve it.
+        if *cookie != [0; COOKIE_LEN] && ct_eq(cookie, &self.cookie_for(from)) {
+            // The hash comes before the echo buckets: a forged cookie (say, under a
+            // spoofed source address) must not spend the real sender's share. The
+            // address's own bucket means a flood from another address, even the same IP,
+            // cannot starve it; the total bounds the signature work of all echoes.
             if !self.echoes.allow(&addr, now) {
                 return Admit::Drop(DropReason::SourceLimited);
             }
-            if *cookie == self.cookie_for(from) {
-                return Admit::Accept;
+            if !self.echoes_total.take(self.echo_rate, now) {
+                return Admit::Drop(DropReason::RateLimited);
             }
-            // A stale or forged cookie: judged as if it had none.
+            return Admit::Accept;
         }
+        // No cookie, or a stale or forged one: judged as if it had none.
         let (ip, n) = ip_key(from);
         if self.tokens > 0 && self.per_ip.allow(&ip[..n], now) {
             self.tokens -= 1;
@@ -348,5 +399,56 @@ mod tests {
             })
             .count();
         assert!(echoes <= (ECHO_PER_ADDR.burst + ECHO_PER_ADDR.per_sec) as usize);
+    }
+
+    #[test]
+    fn forged_echoes_under_a_spoofed_address_leave_its_share() {
+        let mut r = rng();
+        let t0 = Instant::ZERO;
+        let mut a = Admission::new(0, 64, t0, &mut r);
+        let victim = at(7);
+        let Admit::Cookie(c) = a.admit(t0, &victim, &NONE, &mut r) else {
+            panic!("rate 0 asks for a cookie");
+        };
+        // A spoofer floods forged cookies under the victim's address.
+        for i in 0..=255u8 {
+            let forged = [i | 1; COOKIE_LEN];
+            assert_ne!(a.admit(t0, &victim, &forged, &mut r), Admit::Accept);
+        }
+        assert_eq!(a.admit(t0, &victim, &c, &mut r), Admit::Accept);
+    }
+
+    #[test]
+    fn valid_echoes_are_capped_in_total() {
+        let mut r = rng();
+        let t0 = Instant::ZERO;
+        let mut a = Admission::new(0, 4096, t0, &mut r);
+        // An attacker holding valid cookies for many of its own ports (collected within the
+        // cookie caps) echoes each once: the signature work stays within the total.
+        let cookies: alloc::vec::Vec<_> = (0..400u16)
+            .map(|p| match a.admit(t0, &at(p), &NONE, &mut r) {
+                Admit::Cookie(c) => (p, c),
+                v => panic!("{v:?}"),
+            })
+            .collect();
+        let t = t0 + Duration::from_millis(1);
+        let accepted = cookies
+            .iter()
+            .filter(|(p, c)| a.admit(t, &at(*p), c, &mut r) == Admit::Accept)
+            .count();
+        assert_eq!(accepted, echo_total(0).burst as usize);
+    }
+
+    #[test]
+    fn mapped_ipv4_is_one_host_with_ipv4() {
+        let mapped = SocketAddr::new(IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped()), 1);
+        assert_eq!(addr_key(&canonical(&mapped)), addr_key(&at(1)));
+        assert_eq!(ip_key(&canonical(&mapped)), ip_key(&at(1)));
+        // And an IPv4 key never equals an IPv6 one.
+        let v6 = SocketAddr::new(IpAddr::V6("2:100::".parse().unwrap()), 1);
+        assert_ne!(
+            addr_key(&v6),
+            addr_key(&SocketAddr::new([6, 0, 2, 1].into(), 1))
+        );
     }
 }
