@@ -32,10 +32,19 @@ pub enum DropReason {
     BadCertificate,
     /// A handshake signature or key agreement failed.
     BadHandshake,
-    /// Unauthenticated `Init`s over the rate limit without a valid cookie.
+    /// An unauthenticated `Init` over the global limits: without a valid cookie (answered
+    /// with one), or echoing one past the total of echoes processed.
     RateLimited,
     /// A bounded table or queue is full.
     Full,
+    /// A link `Init` echoing a valid cookie over its source address's share (see
+    /// `docs/PROTOCOL.md`, "Init cost bound").
+    SourceLimited,
+    /// A link `Init` that needed a cookie, not answered: the `Cookie` replies to its
+    /// source address, or in total, are over their rate.
+    CookieLimited,
+    /// A tunnel handshake over the starts allowed to its originating node, or in total.
+    TunnelHandshakeLimited,
 }
 
 impl fmt::Display for DropReason {
@@ -324,6 +333,12 @@ pub struct Stats {
     pub drop_rate_limited: u64,
     /// Drops for [`DropReason::Full`].
     pub drop_full: u64,
+    /// Drops for [`DropReason::SourceLimited`].
+    pub drop_source_limited: u64,
+    /// Drops for [`DropReason::CookieLimited`].
+    pub drop_cookie_limited: u64,
+    /// Drops for [`DropReason::TunnelHandshakeLimited`].
+    pub drop_tunnel_handshake_limited: u64,
     /// Events discarded because the event queue was full (see `Limits::events`).
     pub events_lost: u64,
     /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.
@@ -358,6 +373,9 @@ impl Stats {
             DropReason::BadHandshake => &mut self.drop_bad_handshake,
             DropReason::RateLimited => &mut self.drop_rate_limited,
             DropReason::Full => &mut self.drop_full,
+            DropReason::SourceLimited => &mut self.drop_source_limited,
+            DropReason::CookieLimited => &mut self.drop_cookie_limited,
+            DropReason::TunnelHandshakeLimited => &mut self.drop_tunnel_handshake_limited,
         };
         *c += 1;
     }
@@ -378,6 +396,9 @@ impl Stats {
             + self.drop_bad_handshake
             + self.drop_rate_limited
             + self.drop_full
+            + self.drop_source_limited
+            + self.drop_cookie_limited
+            + self.drop_tunnel_handshake_limited
     }
 }
 
@@ -385,7 +406,7 @@ impl Stats {
 mod tests {
     use super::*;
 
-    const ALL: [DropReason; 14] = [
+    const ALL: [DropReason; 17] = [
         DropReason::Malformed,
         DropReason::Unsupported,
         DropReason::Forged,
@@ -400,6 +421,9 @@ mod tests {
         DropReason::BadHandshake,
         DropReason::RateLimited,
         DropReason::Full,
+        DropReason::SourceLimited,
+        DropReason::CookieLimited,
+        DropReason::TunnelHandshakeLimited,
     ];
 
     #[test]
@@ -416,7 +440,7 @@ mod tests {
         }
         let mut all = Stats::default();
         ALL.iter().for_each(|r| all.count_drop(*r));
-        assert_eq!(all.drops(), 14);
+        assert_eq!(all.drops(), ALL.len() as u64);
         assert_eq!(all.drop_ttl, 1);
         assert_eq!(all.datagrams_in, 0, "drops are not traffic");
     }

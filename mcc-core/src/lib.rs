@@ -174,6 +174,7 @@ pub mod link;
 pub mod node;
 mod outside;
 pub mod queue;
+mod ratelimit;
 pub mod replay;
 pub mod resolver;
 pub mod routing;

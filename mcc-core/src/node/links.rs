@@ -65,11 +65,12 @@ impl<C: Cipher> Node<C> {
         }
     }
 
-    /// Responder: an `Init` arrived. Cost is bounded before any signature is checked:
-    /// an `Init` tagged for another node, or not newer than the last one accepted from the
-    /// node it claims to come from (a replay), is dropped; a token bucket admits
-    /// `init_rate` per second; past it, only `Init`s that echo a cookie bound to their
-    /// source address are processed.
+    /// Responder: an `Init` arrived. Cost is bounded before any signature is checked, and
+    /// the cheapest test comes first: the frame's type and exact length (parse), the
+    /// responder tag, the node's own validity, admission (per-source buckets, then the
+    /// cookie's hash, see `admission`), the certificate decode of the replay check (an
+    /// `Init` not newer than the last one accepted from the node it claims is dropped),
+    /// and only then the certificate and signature checks.
     pub(crate) fn handle_init(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
         self.answer_init(now, from, buf, false);
     }
@@ -89,22 +90,26 @@ impl<C: Cipher> Node<C> {
         if !any_responder && !link::addressed_to(&init, &self.me) {
             return self.drop_packet(DropReason::UnknownSession);
         }
-        if self.is_stale_init(&init) {
-            return self.drop_packet(DropReason::Replay);
+        if !self.may_dial() {
+            return self.drop_packet(DropReason::BadCertificate);
         }
-        if let Admit::Cookie(cookie) = self
+        match self
             .admission
             .admit(now, &from, &init.cookie, &mut self.rng)
         {
-            let cookie = Cookie {
-                receiver: init.sender,
-                cookie,
-            };
-            self.queue_plain(from, |out| cookie.emit(out).ok());
-            return self.drop_packet(DropReason::RateLimited);
+            Admit::Accept => {}
+            Admit::Drop(r) => return self.drop_packet(r),
+            Admit::Cookie(cookie) => {
+                let cookie = Cookie {
+                    receiver: init.sender,
+                    cookie,
+                };
+                self.queue_plain(from, |out| cookie.emit(out).ok());
+                return self.drop_packet(DropReason::RateLimited);
+            }
         }
-        if !self.may_dial() {
-            return self.drop_packet(DropReason::BadCertificate);
+        if self.is_stale_init(&init) {
+            return self.drop_packet(DropReason::Replay);
         }
         let verified = link::verify_init(&init, &self.verifier());
         let verified = match verified {

@@ -364,7 +364,9 @@ impl<C: Cipher> Node<C> {
         let own_v4 = resolver.ipv4(own);
         let slot = l.mtu + 128;
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let admission = Admission::new(l.init_rate, now, &mut rng);
+        // Per-source tables sized to the node: a leaf needs few, a big parent many.
+        let sources = (l.max_peers * 4).clamp(16, 4096);
+        let admission = Admission::new(l.init_rate, sources, now, &mut rng);
         let mut topology = Topology::new(me, config.names, l.max_records);
         topology.set_static_addr(config.static_addr, unix_secs);
         topology.set_max_per_child(l.max_records_per_child);

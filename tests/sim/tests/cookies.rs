@@ -1,5 +1,6 @@
 //! Unauthenticated `Init`s cost a bounded amount: past the rate limit, a responder answers
-//! with a 21-byte cookie and checks no signature until the initiator echoes it.
+//! with a 21-byte cookie and checks no signature until the initiator echoes it, and answers
+//! one source address with at most one cookie a second (the rest go unanswered).
 use mcc_sim::World;
 
 #[test]
@@ -31,9 +32,14 @@ fn init_flood_is_rate_limited_and_real_nodes_still_join() {
     let s = w.node(root).stats();
     let checked = s.drop_bad_handshake - before.drop_bad_handshake;
     let limited = s.drop_rate_limited - before.drop_rate_limited;
-    eprintln!("signatures checked: {checked}, answered with a cookie: {limited}");
+    let unanswered = s.drop_cookie_limited - before.drop_cookie_limited;
+    eprintln!("signatures checked: {checked}, cookies: {limited}, unanswered: {unanswered}");
     assert!(checked <= 3, "{checked} signature checks for a flood");
-    assert_eq!(checked + limited, 1000);
+    assert!(
+        limited <= 1,
+        "{limited} cookie replies to one address within a second"
+    );
+    assert_eq!(checked + limited + unanswered, 1000);
     // Genuine nodes joining during the flood get a cookie, echo it, and get in.
     let leaves: Vec<usize> = (0..6).map(|_| w.add_node(&[root])).collect();
     w.run_for_secs(10);
@@ -44,4 +50,11 @@ fn init_flood_is_rate_limited_and_real_nodes_still_join() {
         w.node(root).stats().drop_rate_limited > limited,
         "the joins were rate limited too"
     );
+    let flooder: std::net::SocketAddr = "198.51.100.66:4444".parse().unwrap();
+    let cookies = w
+        .wire
+        .iter()
+        .filter(|d| d.to == flooder && d.bytes[0] == 3)
+        .count();
+    assert!(cookies <= 1, "{cookies} Cookie frames sent to the flooder");
 }
