@@ -353,7 +353,7 @@ impl<C: Cipher> Node<C> {
                 .expect("nothing else is bound yet");
         }
         let own_v4 = resolver.ipv4(own);
-        let slot = l.mtu + 128;
+        let slot = l.max_datagram();
         let mut rng = ChaCha20Rng::from_seed(seed);
         let admission = Admission::new(l.init_rate, now, &mut rng);
         let mut topology = Topology::new(me, config.names, l.max_records);
@@ -495,7 +495,7 @@ impl<C: Cipher> Node<C> {
         self.tunnels.iter().map(|t| t.sessions.count()).sum()
     }
 
-    /// Next datagram to send, copied into `buf` (size it `Limits::mtu + 128`).
+    /// Next datagram to send, copied into `buf` (size it [`Limits::max_datagram`], `mtu + 128`).
     #[must_use]
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         loop {
