@@ -144,6 +144,13 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Largest link datagram a node with these limits sends: a full-MTU packet plus the
+    /// link, routing and tunnel headers and tags (the size of a transmit queue slot; size
+    /// `poll_transmit` buffers and stream deframers with it).
+    pub const fn max_datagram(&self) -> usize {
+        self.mtu + 128
+    }
+
     /// A leaf on a microcontroller: one parent, a few tunnels, small queues.
     pub fn leaf() -> Self {
         Limits {

@@ -157,6 +157,9 @@
 //!   faster ChaCha20-Poly1305) and `crypto::RingAesGcm` (AES-256-GCM, for networks that
 //!   choose it). Pick one with the `C` parameter of `Node<C>`; the default,
 //!   [`crypto::RustCryptoChaCha`], is portable and interoperates with `RingChaCha`.
+//! - `embedded-io`: `stream_io`, link frames over `embedded-io` readers and writers (a
+//!   UART, a socket), for links over byte streams; the framing itself
+//!   ([`wire::stream`]) is always there.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -180,6 +183,8 @@ pub mod resolver;
 pub mod routing;
 pub mod session;
 pub mod ssl;
+#[cfg(feature = "embedded-io")]
+pub mod stream_io;
 pub mod time;
 pub mod tunnel;
 pub mod wire;

@@ -130,7 +130,7 @@ impl<C: Cipher> Node<C> {
         let out = match self.tx.next_slot() {
             Some(out) => Some(out),
             None => {
-                spill.resize(self.limits.mtu + 128, 0);
+                spill.resize(self.limits.max_datagram(), 0);
                 None
             }
         };

@@ -362,7 +362,7 @@ impl<C: Cipher> Node<C> {
                 .expect("nothing else is bound yet");
         }
         let own_v4 = resolver.ipv4(own);
-        let slot = l.mtu + 128;
+        let slot = l.max_datagram();
         let mut rng = ChaCha20Rng::from_seed(seed);
         // Per-source tables sized to the node: a leaf needs few, a big parent many.
         let sources = (l.max_peers * 4).clamp(16, 4096);
@@ -506,7 +506,7 @@ impl<C: Cipher> Node<C> {
         self.tunnels.iter().map(|t| t.sessions.count()).sum()
     }
 
-    /// Next datagram to send, copied into `buf` (size it `Limits::mtu + 128`).
+    /// Next datagram to send, copied into `buf` (size it [`Limits::max_datagram`], `mtu + 128`).
     #[must_use]
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         loop {

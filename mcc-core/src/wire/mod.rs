@@ -9,10 +9,15 @@
 //! - [`rpc`]: the plaintext inside a `Data` frame (keepalive, topology, tunnel frames, control);
 //! - [`tunnel`]: the end-to-end tunnel frame, opaque to relays;
 //! - [`gateway`]: the gateway channel handshake (control messages, like the tunnel one).
+//!
+//! Under the link layer, where the underlay is a byte stream rather than datagrams (a
+//! serial line, TCP): [`stream`], COBS framing with a CRC-32 ([`crc32`]) per datagram.
 
+pub mod crc32;
 pub mod gateway;
 pub mod link;
 pub mod rpc;
+pub mod stream;
 pub mod tunnel;
 
 use core::fmt;

@@ -1,7 +1,7 @@
 //! Proves that `mcc-core` builds without `std`: this staticlib brings its own panic handler
 //! and allocator, so any `std` in the dependency graph is a duplicate lang item and the
 //! build fails. `mcc_probe` touches the ID, crypto and certificate APIs so that they are
-//! compiled and linked in, not just type-checked.
+//! compiled and linked in, not just type-checked, and the `embedded-io` stream framing.
 
 #![no_std]
 
@@ -13,6 +13,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use mcc_core::cert::{self, Certificate};
 use mcc_core::crypto::{Cipher, Identity, RustCryptoChaCha};
 use mcc_core::id::NodeId;
+use mcc_core::stream_io::{FrameReader, FrameWriter};
+use mcc_core::wire::stream;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
@@ -76,6 +78,17 @@ pub extern "C" fn mcc_probe() -> u32 {
     };
     if decoded.subject() != id || decoded.verify_signed_by(&network.id(), 10).is_err() {
         return 4;
+    }
+
+    // Link frames over an embedded-io byte stream (what a UART driver would use).
+    let mut line = [0u8; 128];
+    let mut w = FrameWriter::new(&mut line[..]);
+    if w.write_frame(b"probe frame").is_err() {
+        return 5;
+    }
+    let mut r: FrameReader<&[u8], { stream::deframer_len(64) }, 16> = FrameReader::new(&line[..]);
+    if !matches!(r.read_frame(), Ok(f) if f == b"probe frame") {
+        return 6;
     }
     0
 }
