@@ -27,7 +27,6 @@ cd "$(dirname "$0")/../.." || exit 2
 lib_init mcccons /tmp/mcccons
 CHECKS=1
 PORT=9376
-RA_IP=10.236.0.1
 DUMP_LOGS="$W/*/mccd.log $W/*/mccd.stderr"
 
 need_root
@@ -40,15 +39,7 @@ build_release mcc-linux
 
 NODES=(ra a1 a2 a3 a4 b1 b2 b3)
 ns_add "${NODES[@]}" || die "namespaces"
-bridge ra br0 || die "bridge"
-ns_ip ra br0 "$RA_IP/24" || die "ra address"
-declare -A IP=([ra]=$RA_IP)
-i=2
-for n in "${NODES[@]:1}"; do
-    IP[$n]=10.236.0.$i
-    bridge_port ra br0 "v$n" "$n" eth0 "${IP[$n]}/24" || die "link $n"
-    i=$((i + 1))
-done
+star 10.236.0 "${NODES[@]}" || die "links"
 pki "$W/pa" ca-a net-a || die "A's CA and network"
 A_B64=$NETB64 A_KEY=$NETKEY
 pki "$W/pb" ca-b net-b || die "B's CA and network"

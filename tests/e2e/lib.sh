@@ -283,6 +283,20 @@ bridge_port() {
     ip link add "$5" netns "$P-$4" type veth peer name "$3" netns "$P-$1" || { log "veth $4/$5 - $1/$3 failed"; return 1; }
     ip -n "$P-$1" link set "$3" master "$2" up && ns_ip "$4" "$5" "${6:-}"
 }
+# star PREFIX HUB NODE...: a bridge br0 in HUB, which takes PREFIX.1/24; each NODE gets a
+# port on it as eth0 with PREFIX.2, .3, ... in order. Sets IP[HUB] and IP[NODE].
+star() {
+    local prefix=$1 hub=$2 i=2 n
+    shift 2
+    declare -gA IP
+    bridge "$hub" br0 && ns_ip "$hub" br0 "$prefix.1/24" || return 1
+    IP[$hub]=$prefix.1
+    for n in "$@"; do
+        IP[$n]=$prefix.$i
+        bridge_port "$hub" br0 "v$n" "$n" eth0 "${IP[$n]}/24" || return 1
+        i=$((i + 1))
+    done
+}
 ns_route() { ip -n "$P-$1" route add "$2" via "$3"; } # ns_route NS DEST GATEWAY
 ns_forward() { nsx "$1" sysctl -qw net.ipv4.ip_forward=1; }
 # ns_masquerade NS OUT_IF [SRC_CIDR]: NS forwards, and masquerades what leaves through OUT_IF.

@@ -22,7 +22,6 @@ cd "$(dirname "$0")/../.." || exit 2
 lib_init mccprov /tmp/mccprov
 CHECKS=1
 PORT=9376
-R_IP=10.242.0.1
 DUMP_LOGS="$W/*/mccd.log $W/*/mccd.stderr"
 
 need_root
@@ -34,15 +33,7 @@ build_release mcc-linux
 
 NODES=(r s1 s2 c)
 ns_add "${NODES[@]}" || die "namespaces"
-bridge r br0 || die "bridge"
-ns_ip r br0 "$R_IP/24" || die "r address"
-declare -A IP=([r]=$R_IP)
-i=2
-for n in "${NODES[@]:1}"; do
-    IP[$n]=10.242.0.$i
-    bridge_port r br0 "v$n" "$n" eth0 "${IP[$n]}/24" || die "link $n"
-    i=$((i + 1))
-done
+star 10.242.0 "${NODES[@]}" || die "links"
 pki "$W/pki" ca net || die "CA and network"
 declare -A ID
 node() {

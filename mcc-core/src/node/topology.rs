@@ -33,6 +33,7 @@ impl<C: Cipher> Node<C> {
         for (id, reason) in applied.refusals {
             self.stats.count_drop(match reason {
                 record::Refusal::Full | record::Refusal::ChildFull => DropReason::Full,
+                record::Refusal::BadTags => DropReason::Malformed,
                 _ => DropReason::BadCertificate,
             });
             self.emit(Event::RecordRefused {
