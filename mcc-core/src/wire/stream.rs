@@ -285,7 +285,15 @@ impl<const N: usize> Deframer<N> {
                 }
                 _ if self.left > 0 => {
                     let run = &input[..usize::from(self.left).min(input.len())];
-                    if let Some(i) = run.iter().position(|&b| b == DELIMITER) {
+                    let cut = run.iter().position(|&b| b == DELIMITER);
+                    // Overflow is judged on the bytes before a delimiter only: a piece that
+                    // ends early sees just those, and the counters must not depend on
+                    // where pieces end.
+                    if self.len + cut.unwrap_or(run.len()) > N {
+                        self.skip(Skip::Oversize);
+                        continue;
+                    }
+                    if let Some(i) = cut {
                         // The frame ends inside a block: bytes were lost. Resync here.
                         self.stats.malformed += 1;
                         self.stats.dropped_bytes += (self.taken + i) as u64;
@@ -294,10 +302,6 @@ impl<const N: usize> Deframer<N> {
                         continue;
                     }
                     let n = run.len();
-                    if self.len + n > N {
-                        self.skip(Skip::Oversize);
-                        continue;
-                    }
                     self.buf[self.len..self.len + n].copy_from_slice(run);
                     self.len += n;
                     self.left -= n as u8;
@@ -708,6 +712,41 @@ mod tests {
             let mut d = D::new();
             assert_eq!(deframe(&mut d, &s, pieces), want, "{pieces:?}");
             assert_eq!(d.stats(), whole_stats);
+        }
+    }
+
+    /// Found by the fuzzer: a frame that overflows the buffer and is then cut inside a
+    /// block was malformed when fed whole but oversize when fed in pieces (the piece ended
+    /// before the delimiter). Overflow is decided on the bytes before the delimiter, so the
+    /// counters no longer depend on where the pieces end.
+    #[test]
+    fn an_overflowing_frame_cut_inside_a_block_counts_the_same_in_any_pieces() {
+        for over in [0usize, 1, 2, 200] {
+            for cut_at in [1usize, 2, 100, 253] {
+                // Full 254-byte blocks up to the buffer, then a block announced longer than
+                // what comes before the delimiter.
+                let mut s = Vec::new();
+                let mut len = 0;
+                while len + 254 <= N {
+                    s.push(0xFF);
+                    s.extend(core::iter::repeat_n(0x41, 254));
+                    len += 254;
+                }
+                let tail = N - len + over;
+                let code = (tail + cut_at + 1).min(255);
+                s.push(code as u8);
+                s.extend(core::iter::repeat_n(0x42, tail.min(code - 1)));
+                s.push(DELIMITER);
+                let (_, whole) = deframe_all(&s);
+                for pieces in [&[1][..], &[7], &[s.len() - 2]] {
+                    let mut d = D::new();
+                    deframe(&mut d, &s, pieces);
+                    assert_eq!(d.stats(), whole, "over {over} cut {cut_at} {pieces:?}");
+                }
+                assert_eq!(whole.dropped_bytes, s.len() as u64 - 1);
+                let want = if over == 0 { (0, 1) } else { (1, 0) };
+                assert_eq!((whole.oversize, whole.malformed), want, "over {over}");
+            }
         }
     }
 
