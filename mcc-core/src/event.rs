@@ -68,6 +68,26 @@ pub enum Event {
         /// The neighbour.
         id: NodeId,
     },
+    /// A direct link to `node` is up: tunnel frames to it go there, not up the tree
+    /// (`node::direct`).
+    DirectUp {
+        /// The node at the other end.
+        node: NodeId,
+        /// The address the path reached it at.
+        addr: SocketAddr,
+    },
+    /// The direct link to `node` went quiet (or its tunnel went): frames to it take the
+    /// tree again.
+    DirectDown {
+        /// The node at the other end.
+        node: NodeId,
+    },
+    /// A direct path to `node` could not be set up (call unanswered or punch failed);
+    /// tried again after a back-off, its traffic stays on the tree.
+    DirectFailed {
+        /// The node at the other end.
+        node: NodeId,
+    },
     /// The peer's source address changed and the session followed it (roaming).
     PeerRoamed {
         /// The neighbour.

@@ -98,5 +98,6 @@ impl<C: Cipher> Node<C> {
         if !server_side {
             self.probe_if_silent(slot, now);
         }
+        self.maybe_call(slot, now);
     }
 }

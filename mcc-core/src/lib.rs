@@ -190,5 +190,6 @@ pub mod tunnel;
 pub mod wire;
 
 pub use node::{
-    Command, CommandError, Liveness, Node, PeerInfo, Provider, Transmit, TransmitBatch, TunnelInfo,
+    Command, CommandError, DirectPolicy, Liveness, Node, PeerInfo, Provider, Transmit,
+    TransmitBatch, TunnelInfo,
 };

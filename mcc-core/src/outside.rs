@@ -7,7 +7,7 @@ use crate::crypto::{Cipher, TAG_LEN};
 use crate::event::{DropReason, Event};
 use crate::filter::{self, Direction};
 use crate::id::NodeId;
-use crate::node::Node;
+use crate::node::{Node, direct};
 use crate::session::Slot;
 use crate::time::Instant;
 use crate::wire::link::{
@@ -67,15 +67,18 @@ impl<C: Cipher> Node<C> {
         if which == Slot::Next {
             // The initiator used the session it just agreed: promote it.
             let promoted = p.sessions.promote();
-            let addr = p.addr;
+            let (addr, direct) = (p.addr, p.direct);
             if let Some(old) = promoted.retired {
                 self.peers.forget_index(&old.local);
             }
             self.stats.handshakes_completed += 1;
-            if promoted.first {
+            if promoted.first && direct {
+                self.direct_confirmed(ps);
+            } else if promoted.first {
                 self.emit(Event::PeerUp { id, addr });
                 self.neighbour_up(id);
                 self.send_revocations(ps);
+                self.send_reflexive(ps);
             } else {
                 self.stats.rekeys += 1;
             }
@@ -86,13 +89,18 @@ impl<C: Cipher> Node<C> {
         {
             p.addr = from;
             self.emit(Event::PeerRoamed { id, addr: from });
+            self.send_reflexive(ps);
         }
         let end = buf.len() - TAG_LEN;
         self.dispatch(now, ps, &mut buf[DATA_HEADER_LEN..end]);
     }
 
     fn dispatch(&mut self, now: Instant, ps: usize, plain: &mut [u8]) {
-        match plain.first().copied() {
+        let kind = plain.first().copied();
+        if !direct::may_send(kind) && self.peers.get(ps).is_some_and(|p| p.direct) {
+            return self.drop_packet(DropReason::Filtered);
+        }
+        match kind {
             None => {
                 // Keepalive: answer so the child can tell its parent is alive.
                 self.send_rpc(ps, |b| {
@@ -157,6 +165,7 @@ impl<C: Cipher> Node<C> {
             },
             Some(rpc::KIND_SSL_HEAD) => self.handle_ssl_head(now, ps, &plain[1..]),
             Some(rpc::KIND_SSL_DATA) => self.handle_ssl_data(now, ps, plain),
+            Some(crate::wire::direct::KIND_REFLEXIVE) => self.handle_reflexive(ps, plain),
             Some(k) if NatProbe::is_kind(k) => match NatProbe::parse(plain) {
                 Ok(probe) => self.handle_nat_probe(now, ps, probe),
                 Err(_) => self.drop_packet(DropReason::Malformed),
@@ -277,6 +286,9 @@ impl<C: Cipher> Node<C> {
         }
         let end = frame.len() - TAG_LEN;
         let packet = &mut frame[TUNNEL_HEADER_LEN..end];
+        if packet.first() == Some(&crate::wire::direct::CALL) {
+            return self.handle_call(now, slot, packet);
+        }
         if packet.is_empty() {
             // Session confirmation or liveness probe: the server answers with an empty
             // frame (`node::providers`); the client answers nothing, so nothing loops.

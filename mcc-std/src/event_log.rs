@@ -60,6 +60,13 @@ pub fn describe(e: &Event) -> String {
         Event::PeerUp { id, addr } => format!("link up with {id} at {addr}"),
         Event::PeerDown { id } => format!("link down with {id}"),
         Event::PeerRoamed { id, addr } => format!("{id} roamed to {addr}"),
+        Event::DirectUp { node, addr } => format!("direct path up with {node} at {addr}"),
+        Event::DirectDown { node } => {
+            format!("direct path down with {node}: its tunnel traffic takes the tree")
+        }
+        Event::DirectFailed { node } => {
+            format!("direct path to {node} not possible now: its tunnel traffic stays on the tree")
+        }
         Event::ParentChanged { from, to } => format!(
             "parent changed from {} to {}",
             from.map_or("none".into(), |p| p.to_string()),

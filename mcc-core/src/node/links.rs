@@ -166,6 +166,7 @@ impl<C: Cipher> Node<C> {
             self.peers.forget_index(&old);
         }
         self.peers.insert_index(local, slot);
+        self.direct_answered(slot);
     }
 
     /// Is `init` not newer than the newest `Init` accepted from the node it claims to be
@@ -193,7 +194,7 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Malformed);
         };
         let Some(slot) = self.parents.by_sender(ack.receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
+            return self.handle_direct_ack(now, from, buf);
         };
         // Only the dialled address answers (checked before any signature work): the
         // receiver index travels in clear, so anyone on the path could echo it.
@@ -275,7 +276,7 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(DropReason::Malformed);
         };
         let Some(slot) = self.parents.by_sender(c.receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
+            return self.handle_direct_cookie(from, buf, c.receiver);
         };
         if from != self.parents.slots[slot].addr {
             return self.drop_packet(DropReason::UnknownSession);

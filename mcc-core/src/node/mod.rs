@@ -28,6 +28,7 @@ mod addresses;
 mod admission;
 mod consortium;
 mod control;
+pub(crate) mod direct;
 mod exit;
 mod gateway;
 #[cfg(feature = "_insider")]
@@ -56,11 +57,15 @@ mod validity;
 #[cfg(test)]
 mod tests;
 
+pub use direct::{
+    DIRECT_CHECK, DIRECT_KEEPALIVE, DIRECT_TIMEOUT, DirectPolicy, MAX_DIRECT, PUNCH_WINDOW, backoff,
+};
 pub use nat::NatStatus;
 pub use providers::{Liveness, PROBE_AFTER, PROVIDER_TIMEOUT, Provider};
 pub use route_path::{RouteError, RoutePath};
 
 use admission::Admission;
+use direct::DirectPaths;
 use internet::Internet;
 use lookups::Lookups;
 use parents::Parents;
@@ -234,6 +239,8 @@ pub struct PeerInfo {
     pub last_rx: Instant,
     /// It is this node's active parent.
     pub is_parent: bool,
+    /// It is a direct-path peer (`node::direct`), not a tree neighbour.
+    pub direct: bool,
 }
 
 /// Public view of a tunnel.
@@ -253,6 +260,8 @@ pub struct TunnelInfo {
     pub established: bool,
     /// Frames sent under the current session.
     pub packets_sent: u64,
+    /// Its frames go over a direct link to `remote_node` (`node::direct`), not the tree.
+    pub direct: bool,
 }
 
 /// The node. `C` is the AEAD backend ([`RustCryptoChaCha`] by default).
@@ -288,6 +297,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) renewal: Renewal,
     pub(crate) internet: Internet<C>,
     pub(crate) ssl: crate::ssl::SslStore,
+    pub(crate) direct: DirectPaths,
     /// This node's publisher grant, once it published (see `node::ssl`).
     pub(crate) ssl_grant: Option<crate::ssl::Grant>,
     /// When the publisher re-signs its head next.
@@ -409,6 +419,7 @@ impl<C: Cipher> Node<C> {
             renewal: Renewal::new(),
             internet: Internet::new(config.internet, &l, &config.timers),
             ssl: crate::ssl::SslStore::new(l.max_peers),
+            direct: DirectPaths::default(),
             ssl_grant: None,
             ssl_refresh_at: None,
             #[cfg(feature = "_insider")]
@@ -487,6 +498,7 @@ impl<C: Cipher> Node<C> {
                 addr: p.addr,
                 last_rx: p.last_rx,
                 is_parent: self.parent() == Some(p.id),
+                direct: p.direct,
             })
     }
     /// The tunnels this node is an endpoint of.
@@ -499,6 +511,7 @@ impl<C: Cipher> Node<C> {
             remote_node: t.remote_node,
             established: t.sessions.cur.is_some(),
             packets_sent: t.sessions.cur.as_ref().map_or(0, |s| s.sent()),
+            direct: self.is_direct(&t.remote_node),
         })
     }
     /// Number of tunnel sessions (with keys) this node holds: a relay holds none.
@@ -607,6 +620,7 @@ impl<C: Cipher> Node<C> {
         self.peer_timers(now);
         self.tunnel_timers(now);
         self.probe_timers(now);
+        self.direct_timers(now);
         self.gateway_timers(now);
         self.lookup_timers(now);
         self.flush_topology(now);

@@ -58,6 +58,9 @@ pub(crate) struct Peer<C> {
     /// Was that certificate issued by another network than this node's? (A flag, not the
     /// network's ID: a root holds a peer per child, docs/SCALE.md.)
     pub foreign: bool,
+    /// A direct-path peer (`node::direct`): not a tree neighbour, its liveness is checked
+    /// there.
+    pub direct: bool,
 }
 
 impl<C> Peer<C> {
@@ -81,6 +84,7 @@ impl<C> Peer<C> {
             newest_init: 0,
             cert_period: (0, u64::MAX),
             foreign: false,
+            direct: false,
         }
     }
 
@@ -312,7 +316,9 @@ impl<C: Cipher> Node<C> {
             let Some(p) = self.peers.get(s) else {
                 continue;
             };
-            if Some(p.id) != parent && now.saturating_since(p.last_rx) >= self.timers.child_timeout
+            if !p.direct
+                && Some(p.id) != parent
+                && now.saturating_since(p.last_rx) >= self.timers.child_timeout
             {
                 let dialled = p.parent_slot;
                 self.remove_peer(s);

@@ -79,7 +79,8 @@ impl<C: Cipher> Node<C> {
     pub(crate) fn pump_ssl(&mut self, now: Instant) -> bool {
         let mut queued = false;
         for ps in self.peers.slots() {
-            if !self.peers.is_established(ps) {
+            // A direct-path peer is not in the tree: SSL sets travel the tree.
+            if !self.peers.is_established(ps) || self.peers.get(ps).is_some_and(|p| p.direct) {
                 continue;
             }
             while self.ssl.has_work(ps) && self.tx.len() < (self.limits.tx_queue / 2).max(1) {

@@ -207,7 +207,7 @@ impl<C: Cipher> Node<C> {
             {
                 next = earliest(next, self.rekey_due(p));
             }
-        } else {
+        } else if !p.direct {
             next = earliest(next, Some(p.last_rx + t.child_timeout));
             next = earliest(next, p.probe_reply.map(|(at, _)| at));
         }
@@ -247,6 +247,7 @@ impl<C: Cipher> Node<C> {
         next = earliest(next, self.renewal_deadline());
         next = earliest(next, self.gateway_deadline());
         next = earliest(next, self.ssl_deadline());
+        next = earliest(next, self.direct_deadline());
         earliest(next, self.lookups.next_deadline())
     }
 

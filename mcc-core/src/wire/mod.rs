@@ -8,12 +8,14 @@
 //! - [`link`]: the hop-by-hop UDP datagram (`Init`, `InitAck`, `Cookie`, `Data`);
 //! - [`rpc`]: the plaintext inside a `Data` frame (keepalive, topology, tunnel frames, control);
 //! - [`tunnel`]: the end-to-end tunnel frame, opaque to relays;
-//! - [`gateway`]: the gateway channel handshake (control messages, like the tunnel one).
+//! - [`gateway`]: the gateway channel handshake (control messages, like the tunnel one);
+//! - [`direct`]: the reflexive address and the call that set up a direct path.
 //!
 //! Under the link layer, where the underlay is a byte stream rather than datagrams (a
 //! serial line, TCP): [`stream`], COBS framing with a CRC-32 ([`crc32`]) per datagram.
 
 pub mod crc32;
+pub mod direct;
 pub mod gateway;
 pub mod link;
 pub mod rpc;

@@ -16,6 +16,7 @@
 //! | 0x0B | head 260                                   SSL CA set summary (`crate::ssl::Head`)
 //! | 0x0C | 0 | digest 32 | offset u32                 SSL set pull
 //! | 0x0C | 1 | digest 32 | offset u32 | data          SSL set chunk
+//! | 0x0E | address                                  reflexive address (`wire::direct`)
 //! | 0x10 + rung |                                     NAT probe: "answer after delay[rung]"
 //! | 0x18 + rung |                                     the delayed answer to a NAT probe
 //! ```

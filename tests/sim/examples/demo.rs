@@ -31,6 +31,9 @@ fn describe(w: &World, names: &[&str], e: &Event) -> String {
         Event::PeerUp { id, addr } => format!("link up with {} at {addr}", name(id)),
         Event::PeerDown { id } => format!("link down with {}", name(id)),
         Event::PeerRoamed { id, addr } => format!("{} roamed to {addr}", name(id)),
+        Event::DirectUp { node, addr } => format!("direct path up with {} at {addr}", name(node)),
+        Event::DirectDown { node } => format!("direct path down with {}", name(node)),
+        Event::DirectFailed { node } => format!("no direct path to {}", name(node)),
         Event::ParentChanged { from, to } => format!(
             "parent {:?} -> {:?}",
             from.as_ref().map(name),

@@ -1,0 +1,267 @@
+//! Direct paths through NATs (`node::direct`): two leaves under different parents, each
+//! behind a NAT that keeps a binding 30 s and filters by remote address, move their
+//! tunnel onto a punched direct link without losing a packet, fall back to the tree
+//! within seconds when it breaks, and stay on the tree without flapping when no punch
+//! gets through. Off unless both nodes' policies allow the tunnel.
+mod common;
+use common::client_udp;
+use mcc_core::DirectPolicy;
+use mcc_core::event::Event;
+use mcc_core::node::{DIRECT_TIMEOUT, backoff};
+use mcc_core::time::{Duration, Instant};
+use mcc_sim::{TunnelHandle, World};
+
+const A_PUBLIC: &str = "198.51.100.7:40001";
+const B_PUBLIC: &str = "203.0.113.9:50002";
+
+/// root(0) ← p1(1) ← a(3) and root(0) ← p2(2) ← b(4); a and b behind NATs; a tunnel
+/// from a (client) to a service on b, used once.
+fn two_leaves(seed: u64, pa: DirectPolicy, pb: DirectPolicy) -> (World, TunnelHandle) {
+    let mut w = World::new(seed);
+    let root = w.add_node(&[]);
+    let p1 = w.add_node(&[root]);
+    let p2 = w.add_node(&[root]);
+    let a = w.add_node(&[p1]);
+    let b = w.add_node(&[p2]);
+    for (i, public) in [(a, A_PUBLIC), (b, B_PUBLIC)] {
+        w.set_nat(i, public.parse().unwrap());
+        w.set_nat_timeout(i, Duration::from_secs(30));
+    }
+    w.run_for_secs(5);
+    assert!(w.converged());
+    w.act(a, |n, _| n.set_direct_paths(pa));
+    w.act(b, |n, _| n.set_direct_paths(pb));
+    w.tunnel_names = vec!["echo".into()];
+    let t = w.add_tunnel(a, b, "udp:7000");
+    w.run_for_secs(2);
+    (w, t)
+}
+
+fn is_direct(w: &World, i: usize) -> bool {
+    w.node(i).tunnels().next().is_some_and(|t| t.direct)
+}
+
+/// Sends one packet every `every` for `d`; returns (sent, delivered).
+fn stream(w: &mut World, t: &TunnelHandle, every: Duration, d: Duration) -> (usize, usize) {
+    let (mut sent, mut got) = (0, 0);
+    let end = w.now() + d;
+    while w.now() < end {
+        let p = client_udp(w, t, 7000, format!("p{sent}").as_bytes());
+        w.send_tun(t.client, &p);
+        sent += 1;
+        w.run_for(every);
+        got += w.take_tun(t.server).len();
+    }
+    w.run_for(Duration::from_millis(200));
+    got += w.take_tun(t.server).len();
+    (sent, got)
+}
+
+fn count(events: &[Event], f: impl Fn(&Event) -> bool) -> usize {
+    events.iter().filter(|e| f(e)).count()
+}
+
+#[test]
+fn a_tunnel_moves_to_a_punched_direct_path_without_losing_a_packet() {
+    for seed in 0..8 {
+        let (mut w, t) = two_leaves(300 + seed, DirectPolicy::All, DirectPolicy::All);
+        let (a, b) = (t.client, t.server);
+        assert!(w.node(a).reflexive_addr() == Some(A_PUBLIC.parse().unwrap()));
+        assert!(w.node(b).reflexive_addr() == Some(B_PUBLIC.parse().unwrap()));
+        w.take_events(a);
+        let start = w.now();
+        let mut up_at: Option<Instant> = None;
+        let (mut sent, mut got) = (0, 0);
+        for _ in 0..30 {
+            let (s, g) = stream(
+                &mut w,
+                &t,
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+            );
+            (sent, got) = (sent + s, got + g);
+            if up_at.is_none() && is_direct(&w, a) {
+                up_at = Some(w.now());
+            }
+        }
+        let up_at = up_at.unwrap_or_else(|| panic!("seed {seed}: never direct"));
+        let took = up_at.saturating_since(start);
+        eprintln!("seed {seed}: direct after {took:?}, {sent} packets, {got} delivered");
+        assert!(
+            took < Duration::from_secs(2),
+            "seed {seed}: direct after {took:?}"
+        );
+        assert!(is_direct(&w, b), "seed {seed}: both sides use it");
+        assert_eq!(
+            got, sent,
+            "seed {seed}: no packet lost while the path moved"
+        );
+        let ev = w.take_events(a);
+        assert_eq!(
+            count(&ev, |e| matches!(e, Event::DirectUp { .. })),
+            1,
+            "seed {seed}"
+        );
+        // Now the relays carry none of it: the root and both parents see only what they
+        // saw before (tree keepalives at most).
+        let relayed = |w: &World| (0..3).map(|i| w.node(i).stats().datagrams_in).sum::<u64>();
+        let before = relayed(&w);
+        let (s, g) = stream(
+            &mut w,
+            &t,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        );
+        assert_eq!(g, s, "seed {seed}");
+        assert!(
+            relayed(&w) - before < 5,
+            "seed {seed}: the tree carries the tunnel no more"
+        );
+        // The tunnel session is the one it started with: no new tunnel handshake.
+        assert_eq!(
+            count(&w.take_events(a), |e| matches!(e, Event::TunnelUp { .. })),
+            0
+        );
+    }
+}
+
+#[test]
+fn off_on_either_side_keeps_the_tunnel_on_the_tree() {
+    for (pa, pb) in [
+        (DirectPolicy::All, DirectPolicy::Off),
+        (DirectPolicy::Off, DirectPolicy::All),
+        (DirectPolicy::All, DirectPolicy::Names(vec!["other".into()])),
+    ] {
+        let (mut w, t) = two_leaves(41, pa.clone(), pb.clone());
+        w.capture = true;
+        let (s, g) = stream(
+            &mut w,
+            &t,
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+        );
+        assert_eq!(g, s);
+        assert!(
+            !is_direct(&w, t.client) && !is_direct(&w, t.server),
+            "{pa:?} {pb:?}"
+        );
+        // Not one datagram between the two NATs' public addresses: neither revealed.
+        let (ap, bp) = (A_PUBLIC.parse().unwrap(), B_PUBLIC.parse().unwrap());
+        let between = w
+            .wire
+            .iter()
+            .filter(|d| (d.from == ap && d.to == bp) || (d.from == bp && d.to == ap));
+        assert_eq!(between.count(), 0, "{pa:?} {pb:?}");
+    }
+    // A name list that names the tunnel allows it.
+    let (mut w, t) = two_leaves(
+        42,
+        DirectPolicy::Names(vec!["Echo".into()]),
+        DirectPolicy::All,
+    );
+    stream(
+        &mut w,
+        &t,
+        Duration::from_millis(100),
+        Duration::from_secs(3),
+    );
+    assert!(is_direct(&w, t.client));
+}
+
+#[test]
+fn a_lost_direct_path_falls_back_within_seconds_and_does_not_flap() {
+    for seed in 0..6 {
+        let (mut w, t) = two_leaves(500 + seed, DirectPolicy::All, DirectPolicy::All);
+        let (a, b) = (t.client, t.server);
+        stream(
+            &mut w,
+            &t,
+            Duration::from_millis(100),
+            Duration::from_secs(3),
+        );
+        assert!(is_direct(&w, a), "seed {seed}");
+        w.take_events(a);
+        w.partition(a, b);
+        let cut = w.now();
+        let mut back: Option<Instant> = None;
+        for _ in 0..100 {
+            let (_, g) = stream(
+                &mut w,
+                &t,
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+            );
+            if g > 0 && back.is_none() && !is_direct(&w, a) {
+                back = Some(w.now());
+                break;
+            }
+        }
+        let back = back.unwrap_or_else(|| panic!("seed {seed}: never fell back"));
+        let took = back.saturating_since(cut);
+        eprintln!("seed {seed}: back on the tree {took:?} after the cut");
+        assert!(
+            took <= DIRECT_TIMEOUT + Duration::from_secs(1),
+            "seed {seed}: back on the tree after {took:?}"
+        );
+        // While the pair cannot reach each other, retries are backed off: no flapping,
+        // and every packet of a minute of traffic arrives over the tree.
+        let (s, g) = stream(
+            &mut w,
+            &t,
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        );
+        assert_eq!(g, s, "seed {seed}");
+        let ev = w.take_events(a);
+        assert_eq!(
+            count(&ev, |e| matches!(e, Event::DirectUp { .. })),
+            0,
+            "seed {seed}"
+        );
+        assert_eq!(
+            count(&ev, |e| matches!(e, Event::DirectDown { .. })),
+            1,
+            "seed {seed}"
+        );
+        let failed = count(&ev, |e| matches!(e, Event::DirectFailed { .. }));
+        assert!(failed <= 2, "seed {seed}: {failed} tries in a minute");
+        // Healed: after the back-off the direct path comes back.
+        w.heal(a, b);
+        let (s, g) = stream(
+            &mut w,
+            &t,
+            Duration::from_millis(200),
+            backoff(3) + Duration::from_secs(5),
+        );
+        assert_eq!(g, s, "seed {seed}");
+        assert!(
+            is_direct(&w, a),
+            "seed {seed}: direct again after the back-off"
+        );
+    }
+}
+
+#[test]
+fn an_unpunchable_pair_stays_on_the_tree_without_flapping() {
+    // Each NAT drops the other's punches (as two endpoint-dependent NATs do): modelled by
+    // cutting the pair's direct path from the start.
+    for seed in 0..4 {
+        let (mut w, t) = two_leaves(700 + seed, DirectPolicy::All, DirectPolicy::All);
+        let (a, b) = (t.client, t.server);
+        w.partition(a, b);
+        w.take_events(a);
+        let (s, g) = stream(
+            &mut w,
+            &t,
+            Duration::from_millis(200),
+            Duration::from_secs(120),
+        );
+        assert_eq!(g, s, "seed {seed}: the tunnel never lost a packet");
+        assert!(!is_direct(&w, a));
+        let ev = w.take_events(a);
+        assert_eq!(count(&ev, |e| matches!(e, Event::DirectUp { .. })), 0);
+        // 30 s, 60 s, 120 s apart: at most 3 tries in two minutes.
+        let tries = count(&ev, |e| matches!(e, Event::DirectFailed { .. }));
+        assert!((1..=3).contains(&tries), "seed {seed}: {tries} tries");
+    }
+}
