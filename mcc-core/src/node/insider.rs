@@ -139,6 +139,30 @@ impl<C: Cipher> Node<C> {
         ok
     }
 
+    /// Seals `payload` as it is (any bytes, e.g. a forged direct-path call) under the
+    /// session of the tunnel to `remote_endpoint` and sends it. `false` without a session.
+    pub fn insider_send_in_tunnel(
+        &mut self,
+        now: Instant,
+        remote_endpoint: &NodeId,
+        payload: &[u8],
+    ) -> bool {
+        self.now = now;
+        let Some(slot) = self.tunnels.slot_of_endpoint(remote_endpoint) else {
+            return false;
+        };
+        if self
+            .tunnels
+            .get(slot)
+            .is_none_or(|t| t.sessions.cur.is_none())
+        {
+            return false;
+        }
+        self.send_tunnel_frame(slot, payload, now);
+        self.refresh_deadlines();
+        true
+    }
+
     /// The link session's peer IDs this node holds, for an attacker that picks a victim.
     pub fn insider_neighbours(&self) -> impl Iterator<Item = &NodeId> + '_ {
         self.peers.neighbours().iter()
