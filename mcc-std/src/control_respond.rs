@@ -142,7 +142,11 @@ impl<C: Cipher> NodeState<'_, C> {
                         "remote_endpoint": t.remote_endpoint.to_string(),
                         "server_side": t.server_side,
                         "established": t.established,
+                        // Over a direct link punched through the NATs, or the tree.
+                        "path": if t.direct { "direct" } else { "tree" },
                     })).collect::<Vec<_>>(),
+                    // Where the parent sees this node (what a direct path would reveal).
+                    "reflexive": self.node.reflexive_addr().map(|a| a.to_string()),
                     "stats": format!("{s:?}"),
                     // The exit node this node's internet traffic goes through, and whether
                     // the channel to it has a session (what an app shows as "connected").

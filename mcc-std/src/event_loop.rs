@@ -113,6 +113,7 @@ impl<C: Cipher> EventLoop<C> {
         let tags: Vec<&str> = cfg.tags.iter().map(String::as_str).collect();
         node.set_tags(&tags)
             .map_err(|e| StartError::Node(e.to_string()))?;
+        node.set_direct_paths(cfg.direct_paths.clone());
         let resolver = ResolverState::new(&cfg.data_dir);
         for (id, index) in resolver.load() {
             node.restore_address(&id, index);

@@ -5,8 +5,9 @@ use super::net::{ipv4_network, ipv6_network, socket_addr, static_addr};
 use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
-    boolean, device_name, dns_names, domain, duration, firewall_name, list_of, log_level, mac_mask,
-    nat_keep_alive, network_key, node_id, number_in, path, shared_nodes, tags, whole_seconds,
+    boolean, device_name, direct_paths, dns_names, domain, duration, firewall_name, list_of,
+    log_level, mac_mask, nat_keep_alive, network_key, node_id, number_in, path, shared_nodes, tags,
+    whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
@@ -169,6 +170,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         doc: "Comma-separated tags of this node and the server endpoints it hosts (at most 8\n\
               labels); every node or service tagged `meter` resolves as `meter._tag`.",
         value: Value::Set(|c, v, _| set(&mut c.tags, tags(v))),
+    },
+    Key {
+        name: "direct-paths",
+        default: "off",
+        doc: "Which tunnels may leave the tree for a direct path punched through the NATs:\n\
+              `off`, `all`, or comma-separated tunnel DNS names. A direct path shows each\n\
+              node's public address to the other; both nodes must allow the tunnel.",
+        value: Value::Set(|c, v, _| set(&mut c.direct_paths, direct_paths(v))),
     },
     Key {
         name: "resolver.ipv4-network",

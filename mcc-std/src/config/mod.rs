@@ -118,6 +118,8 @@ pub struct DaemonConfig {
     pub dns_names: Vec<String>,
     /// Lowercase tags of this node and the server endpoints it hosts (`tags`).
     pub tags: Vec<String>,
+    /// Which tunnels may take a direct path through NATs (`direct-paths`).
+    pub direct_paths: mcc_core::DirectPolicy,
     pub resolver_ipv4_network: (Ipv4Addr, u8),
     pub resolver_ipv6_network: (Ipv6Addr, u8),
     pub resolver_mac_address_mask: [u8; 6],
@@ -227,6 +229,7 @@ impl DaemonConfig {
             dns_enable: false,
             dns_names: vec![String::new()],
             tags: vec![String::new()],
+            direct_paths: mcc_core::DirectPolicy::Names(vec![String::new()]),
             resolver_ipv4_network: (Ipv4Addr::UNSPECIFIED, 0),
             resolver_ipv6_network: (Ipv6Addr::UNSPECIFIED, 0),
             resolver_mac_address_mask: [0; 6],

@@ -577,6 +577,28 @@ fn tags_parse_lowercase_bounded_and_named_in_errors() {
 }
 
 #[test]
+fn direct_paths_are_off_unless_chosen_and_named_in_errors() {
+    use mcc_core::DirectPolicy;
+    assert_eq!(p("").unwrap().direct_paths, DirectPolicy::Off);
+    assert_eq!(
+        p("direct-paths = all").unwrap().direct_paths,
+        DirectPolicy::All
+    );
+    assert_eq!(
+        p("direct-paths = off").unwrap().direct_paths,
+        DirectPolicy::Off
+    );
+    assert_eq!(
+        p("direct-paths = Camera.home, meter").unwrap().direct_paths,
+        DirectPolicy::Names(vec!["camera.home".into(), "meter".into()])
+    );
+    assert_eq!(
+        perr("\n\ndirect-paths = yes please"),
+        "/etc/mcc/mcc.conf:3: direct-paths: invalid DNS name \"yes please\" (letters, digits, '-' and '.', at most 63 characters)"
+    );
+}
+
+#[test]
 fn shared_nodes_parse_and_reach_the_core() {
     use mcc_core::routing::{MAX_SHARED, Share};
     assert_eq!(p("").unwrap().shared_nodes, Share::All);

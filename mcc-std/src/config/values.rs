@@ -243,6 +243,16 @@ pub(super) fn tags(v: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// `direct-paths`: `off` (or empty), `all`, or tunnel DNS names (as `dns-names`).
+pub(super) fn direct_paths(v: &str) -> Result<mcc_core::DirectPolicy, String> {
+    use mcc_core::DirectPolicy;
+    match v.trim() {
+        "off" | "" => Ok(DirectPolicy::Off),
+        "all" => Ok(DirectPolicy::All),
+        _ => dns_names(v).map(DirectPolicy::Names),
+    }
+}
+
 /// `shared-nodes`: `all`, `none`, or at most `MAX_SHARED` node IDs.
 pub(super) fn shared_nodes(v: &str) -> Result<mcc_core::routing::Share, String> {
     use mcc_core::routing::{MAX_SHARED, Share};

@@ -109,9 +109,10 @@ pub(crate) fn status(out: &mut impl Write, v: &Value) -> Result<(), Fail> {
         } else {
             "not established"
         };
+        let path = t["path"].as_str().unwrap_or("tree");
         say!(
             out,
-            "  {}  {side}  {state}",
+            "  {}  {side}  {state}  {path}",
             t["remote_endpoint"].as_str().unwrap_or("-")
         );
     }
