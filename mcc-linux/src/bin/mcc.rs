@@ -164,6 +164,12 @@ enum Cmd {
         #[command(flatten)]
         out: Json,
     },
+    /// Show this node's tunnels: the other endpoint, side, state and path (`direct`
+    /// through the NATs, or `tree`).
+    Tunnels {
+        #[command(flatten)]
+        out: Json,
+    },
     /// Show the daemon's counters, links and tunnels.
     Status {
         #[command(flatten)]
@@ -520,6 +526,14 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Fail> {
             }
         }
         Cmd::Certificates { config, out: fmt } => show::certificates(out, &config, fmt.json)?,
+        Cmd::Tunnels { out: fmt } => {
+            let v = ask(s, Request::Status)?;
+            if fmt.json {
+                print_json(out, &v["tunnels"])?;
+            } else {
+                show::tunnels(out, &v)?;
+            }
+        }
         Cmd::Status { out: fmt } => {
             let v = ask(s, Request::Status)?;
             if fmt.json {

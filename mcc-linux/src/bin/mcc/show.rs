@@ -72,6 +72,35 @@ pub(crate) fn graphviz(out: &mut impl Write, rows: &[NodeRow]) -> Result<(), Fai
     Ok(())
 }
 
+/// `mcc tunnels`: one row per tunnel of the `status` answer.
+pub(crate) fn tunnels(out: &mut impl Write, v: &Value) -> Result<(), Fail> {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["REMOTE_ENDPOINT", "SIDE", "STATE", "PATH"]);
+    for r in v["tunnels"].as_array().into_iter().flatten() {
+        let side = if r["server_side"].as_bool() == Some(true) {
+            "server"
+        } else {
+            "client"
+        };
+        let state = if r["established"].as_bool() == Some(true) {
+            "established"
+        } else {
+            "not established"
+        };
+        t.add_row([
+            r["remote_endpoint"].as_str().unwrap_or("-"),
+            side,
+            state,
+            r["path"].as_str().unwrap_or("tree"),
+        ]);
+    }
+    for line in t.lines() {
+        say!(out, "{}", line.trim_end());
+    }
+    Ok(())
+}
+
 /// `mcc status`: the node, its parent and links, its tunnels, its counters.
 pub(crate) fn status(out: &mut impl Write, v: &Value) -> Result<(), Fail> {
     let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
