@@ -45,17 +45,26 @@ pub struct NatKind {
     /// Do inbound datagrams that pass refresh their flow (Linux conntrack: yes; many home
     /// routers: only outbound ones)?
     pub inbound_refreshes: bool,
+    /// Does a refused inbound datagram leave state behind (remote → public port) that an
+    /// outbound flow to that remote may not reuse? A bare Linux `MASQUERADE` box does:
+    /// conntrack keeps an unreplied entry for the datagram (refreshed by each one that
+    /// follows), whose tuple port preservation would need, so the node's own flow to that
+    /// remote gets a random port: a peer's punch arriving first spoils an easy NAT. A
+    /// router that drops new inbound connections (a home router's firewall) does not.
+    pub tracks_refused: bool,
 }
 
 impl NatKind {
-    /// Linux `MASQUERADE` with the port free: endpoint-independent mapping, port kept,
-    /// address-and-port-dependent filtering, refreshed both ways.
+    /// Linux `MASQUERADE` with the port free on a router that drops new inbound
+    /// connections (tests/e2e/direct.sh's NATs): endpoint-independent mapping, port kept,
+    /// address-and-port-dependent filtering, refreshed both ways, no refused state.
     pub const fn easy(timeout: Duration) -> Self {
         NatKind {
             mapping: Mapping::EndpointIndependent,
             filtering: Filtering::AddressAndPortDependent,
             timeout,
             inbound_refreshes: true,
+            tracks_refused: false,
         }
     }
 
@@ -100,6 +109,8 @@ pub(crate) struct Nat {
     /// endpoint-independent one.
     mappings: BTreeMap<Option<SocketAddr>, PortMapping>,
     by_port: BTreeMap<u16, Option<SocketAddr>>,
+    /// Refused inbound datagrams' state (`tracks_refused`): (remote, public port) → last.
+    refused: BTreeMap<(SocketAddr, u16), Instant>,
     pub stats: NatStats,
 }
 
@@ -111,6 +122,7 @@ impl Nat {
             local_port,
             mappings: BTreeMap::new(),
             by_port: BTreeMap::new(),
+            refused: BTreeMap::new(),
             stats: NatStats::default(),
         }
     }
@@ -119,6 +131,7 @@ impl Nat {
     pub fn reset(&mut self) {
         self.mappings.clear();
         self.by_port.clear();
+        self.refused.clear();
     }
 
     /// Drops the flows older than the timeout, and the mappings left without one.
@@ -137,22 +150,42 @@ impl Nat {
             self.by_port.remove(&port);
             self.stats.mappings_expired += 1;
         }
+        self.refused
+            .retain(|_, &mut t| now.saturating_since(t) < timeout);
     }
 
+    /// The mapping a flow to `remote` uses: its own when it has one (always behind an
+    /// endpoint-dependent mapping; behind an endpoint-independent one, when refused state
+    /// took the shared port), else the shared one.
     fn key(&self, remote: SocketAddr) -> Option<SocketAddr> {
         match self.kind.mapping {
-            Mapping::EndpointIndependent => None,
             Mapping::EndpointDependent => Some(remote),
+            Mapping::EndpointIndependent if self.mappings.contains_key(&Some(remote)) => {
+                Some(remote)
+            }
+            Mapping::EndpointIndependent => None,
         }
+    }
+
+    /// Would the flow to `dst` need a port that refused state from `dst` holds?
+    fn clashes(&self, dst: SocketAddr) -> bool {
+        let shared = self.mappings.get(&None).map_or(self.local_port, |m| m.port);
+        let new_flow = self
+            .mappings
+            .get(&None)
+            .is_none_or(|m| !m.flows.contains_key(&dst));
+        new_flow && self.refused.contains_key(&(dst, shared))
     }
 
     /// The public address the node's datagram to `dst` leaves with, mapping a port if needed.
     pub fn outbound(&mut self, now: Instant, dst: SocketAddr, rng: &mut ChaCha20Rng) -> SocketAddr {
         self.expire(now);
-        let key = self.key(dst);
+        let mut key = self.key(dst);
+        if key.is_none() && self.clashes(dst) {
+            key = Some(dst);
+        }
         if !self.mappings.contains_key(&key) {
-            let keep = self.kind.mapping == Mapping::EndpointIndependent
-                && !self.by_port.contains_key(&self.local_port);
+            let keep = key.is_none() && !self.by_port.contains_key(&self.local_port);
             let port = if keep {
                 self.local_port
             } else {
@@ -184,6 +217,7 @@ impl Nat {
         self.expire(now);
         let Some(m) = (self.by_port.get(&port)).and_then(|k| self.mappings.get_mut(k)) else {
             self.stats.unbound += 1;
+            self.refuse(now, from, port);
             return false;
         };
         let pass = match self.kind.filtering {
@@ -193,6 +227,7 @@ impl Nat {
         };
         if !pass {
             self.stats.filtered += 1;
+            self.refuse(now, from, port);
             return false;
         }
         if self.kind.inbound_refreshes {
@@ -200,6 +235,12 @@ impl Nat {
         }
         self.stats.passed += 1;
         true
+    }
+
+    fn refuse(&mut self, now: Instant, from: SocketAddr, port: u16) {
+        if self.kind.tracks_refused {
+            self.refused.insert((from, port), now);
+        }
     }
 
     /// The live public address toward `dst`, without creating one.

@@ -3,7 +3,9 @@
 //! to the other's observed address; a hard NAT (`--random-fully`) gives each destination
 //! its own port, so the peer's punch to the observed address is refused; mappings expire
 //! after the timeout; an inbound datagram to a port with no mapping is dropped and counted;
-//! and the tree (and tunnels over it) keeps working behind every combination.
+//! a bare Linux MASQUERADE box (`tracks_refused`) lets a punch that arrives first spoil
+//! the easy mapping; and the tree (and tunnels over it) keeps working behind every
+//! combination.
 mod common;
 use common::roundtrip;
 use core::net::SocketAddr;
@@ -258,4 +260,50 @@ fn the_tree_works_behind_every_combination_and_survives_idle_30s_nats() {
             assert!(s1.mappings_created >= 1 && s1.passed > 0 && s2.passed > 0);
         }
     }
+}
+
+#[test]
+fn behind_bare_masquerade_the_peers_first_punch_spoils_the_easy_mapping() {
+    let bare = NatKind {
+        tracks_refused: true,
+        ..NatKind::easy(T30)
+    };
+    for seed in 0..SEEDS {
+        let (mut w, s, a, b) = three(seed, bare, bare);
+        let ra = reflexive(&mut w, s, a);
+        let rb = reflexive(&mut w, s, b);
+        // a's punch arrives before b sent to a: refused, and b's NAT keeps state for it.
+        assert!(!send(&mut w, a, rb).1);
+        // b's flow to a cannot have the port that state holds: a random one, which a's
+        // NAT refuses (a sent to rb); neither side gets through however often it tries.
+        let (seen, arrived) = send(&mut w, b, ra);
+        assert_ne!(seen, rb, "seed {seed}");
+        assert!(!arrived);
+        for _ in 0..3 {
+            assert!(
+                !send(&mut w, a, rb).1 && !send(&mut w, b, ra).1,
+                "seed {seed}"
+            );
+        }
+        assert_eq!(
+            w.nat_mapping(b, w.addr(s)),
+            Some(rb),
+            "other flows keep the port"
+        );
+        // Silence past the timeout clears it; punches that cross in flight then pass.
+        w.run_for_secs(31);
+        w.wire.clear();
+        w.delivered.clear();
+        w.send_raw(a, rb, PUNCH.to_vec());
+        w.send_raw(b, ra, PUNCH.to_vec());
+        w.run_for(Duration::from_millis(50));
+        assert_eq!(w.delivered.len(), 2, "seed {seed}");
+        assert!(send(&mut w, a, rb).1 && send(&mut w, b, ra).1);
+    }
+    // A router that drops new inbound connections keeps no state: the same order works.
+    let (mut w, s, a, b) = three(3, NatKind::easy(T30), NatKind::easy(T30));
+    let ra = reflexive(&mut w, s, a);
+    let rb = reflexive(&mut w, s, b);
+    assert!(!send(&mut w, a, rb).1);
+    assert_eq!(send(&mut w, b, ra), (rb, true));
 }
