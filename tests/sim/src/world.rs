@@ -1,3 +1,4 @@
+use crate::nat::{Nat, NatKind, NatStats};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use mcc_core::cert::{Certificate, Revocation, Target, TrustStore, TunnelInfo, issue};
 use mcc_core::config::{Config, Limits, Parent, Timers};
@@ -60,6 +61,9 @@ struct Flight {
     seq: u64,
     to: usize,
     from: SocketAddr,
+    /// The address it was sent to (a NAT's public port for a node behind a [`Nat`]).
+    dst: SocketAddr,
+    src: usize,
     bytes: Vec<u8>,
 }
 
@@ -150,13 +154,26 @@ pub struct World {
     is_touched: Vec<bool>,
     /// NATs whose bindings expire (see [`World::set_nat_timeout`]), by node.
     nat_bindings: BTreeMap<usize, NatBindings>,
-    /// Datagrams a NAT dropped because their binding had expired.
+    /// Datagrams a NAT dropped: their binding had expired, there was none, or the
+    /// filter of a [`NatKind`] refused them (per NAT: [`World::nat_stats`]).
     pub nat_dropped: u64,
+    /// NATs of a configured kind (see [`World::set_nat_kind`]), by node.
+    nats: BTreeMap<usize, Nat>,
+    /// Their public IPs → node (what `node_at` looks up per datagram).
+    nat_ips: HashMap<IpAddr, usize>,
+    /// Draws their public ports: its own stream, so a NAT's ports do not change the
+    /// nodes' keys and seeds (the same seed behind an easy or a hard NAT runs the same
+    /// nodes).
+    nat_rng: ChaCha20Rng,
     /// Nodes running a modified firmware (an insider's), by index.
     firmware: BTreeMap<usize, Firmware>,
     pub pki: Pki,
-    /// Every datagram put on the wire, when `capture` is on.
+    /// Every datagram put on the wire, when `capture` is on (`from` as the receiver sees
+    /// it, after the sender's NAT).
     pub wire: Vec<Datagram>,
+    /// Every datagram delivered to a node, when `capture` is on (not those lost or
+    /// dropped by a NAT); `at` is the arrival.
+    pub delivered: Vec<Datagram>,
     pub capture: bool,
     pub timers: Timers,
     pub limits: Limits,
@@ -185,6 +202,8 @@ impl World {
         let mut s = [0u8; 32];
         s[..8].copy_from_slice(&seed.to_le_bytes());
         let mut rng = ChaCha20Rng::from_seed(s);
+        let mut nat_seed = s;
+        nat_seed[31] = 0x4e;
         let ca = Identity::generate(&mut rng);
         let network = Identity::generate(&mut rng);
         let network_cert = issue::network(&ca, &network.id(), "sim", 0, u64::MAX / 2);
@@ -205,6 +224,9 @@ impl World {
             is_touched: Vec::new(),
             nat_bindings: BTreeMap::new(),
             nat_dropped: 0,
+            nats: BTreeMap::new(),
+            nat_ips: HashMap::new(),
+            nat_rng: ChaCha20Rng::from_seed(nat_seed),
             firmware: BTreeMap::new(),
             pki: Pki {
                 ca,
@@ -213,6 +235,7 @@ impl World {
                 other_networks: Vec::new(),
             },
             wire: Vec::new(),
+            delivered: Vec::new(),
             capture: false,
             timers: Timers::default(),
             limits: Limits::default(),
@@ -518,6 +541,7 @@ impl World {
 
     /// Puts node `i` behind a NAT: peers see `public` instead of its own address.
     pub fn set_nat(&mut self, i: usize, public: SocketAddr) {
+        self.remove_nat_kind(i);
         self.nodes[i].nat = Some(public);
         self.natted.insert(i);
     }
@@ -528,6 +552,65 @@ impl World {
     /// only if the node sent something to that address less than `timeout` earlier.
     pub fn set_nat_timeout(&mut self, i: usize, timeout: Duration) {
         self.nat_bindings.entry(i).or_default().timeout = timeout;
+    }
+
+    /// Puts node `i` behind a NAT of `kind` with its own public IP (198.18.0.0/15, from
+    /// the node's index), replacing any NAT it was behind (fresh mappings, as a new
+    /// router). Peers see the public address its mapping gives (see [`World::nat_mapping`]);
+    /// its own address is no longer reachable; ports come from the world's seed.
+    pub fn set_nat_kind(&mut self, i: usize, kind: NatKind) {
+        self.nodes[i].nat = None;
+        self.natted.remove(&i);
+        self.nat_bindings.remove(&i);
+        let ip = IpAddr::V4(Ipv4Addr::from_bits(
+            Ipv4Addr::new(198, 18, 0, 0).to_bits() + 1 + i as u32,
+        ));
+        self.nat_ips.insert(ip, i);
+        let port = self.nodes[i].addr.port();
+        self.nats.insert(i, Nat::new(kind, ip, port));
+    }
+
+    fn remove_nat_kind(&mut self, i: usize) {
+        if let Some(n) = self.nats.remove(&i) {
+            self.nat_ips.remove(&n.ip);
+        }
+    }
+
+    /// The kind of node `i`'s NAT, if it has one (see [`World::set_nat_kind`]).
+    pub fn nat_kind(&self, i: usize) -> Option<NatKind> {
+        self.nats.get(&i).map(|n| n.kind)
+    }
+
+    /// The public IP of node `i`'s NAT.
+    pub fn nat_ip(&self, i: usize) -> Option<IpAddr> {
+        self.nats.get(&i).map(|n| n.ip)
+    }
+
+    /// The public address node `i`'s datagrams to `dst` leave with now, if its NAT holds a
+    /// live mapping toward `dst` (none is created).
+    pub fn nat_mapping(&self, i: usize, dst: SocketAddr) -> Option<SocketAddr> {
+        self.nats.get(&i)?.mapped(self.now, dst)
+    }
+
+    /// What node `i`'s NAT did since it was set (zero without one).
+    pub fn nat_stats(&self, i: usize) -> NatStats {
+        self.nats.get(&i).map(|n| n.stats).unwrap_or_default()
+    }
+
+    /// Node `i`'s NAT forgets every mapping (a router reboot): the next outbound datagrams
+    /// get new ports (an easy NAT keeps the node's own port), inbound ones are dropped
+    /// until then.
+    pub fn nat_reboot(&mut self, i: usize) {
+        if let Some(n) = self.nats.get_mut(&i) {
+            n.reset();
+        }
+    }
+
+    /// A datagram from node `from`'s socket that its core did not write (a test's punch or
+    /// reflexive-address probe): it crosses the NATs, and the receiving node's core gets
+    /// it as any datagram.
+    pub fn send_raw(&mut self, from: usize, to: SocketAddr, bytes: Vec<u8>) {
+        self.send(from, to, bytes);
     }
 
     /// Does node `to`'s NAT drop a datagram from `from` at `now` (no live binding)?
@@ -546,7 +629,11 @@ impl World {
     /// The first node (by index) whose public address is `addr`: the node owning `addr`
     /// unless it is behind a NAT, or a NATed node using `addr` as its public address.
     fn node_at(&self, addr: SocketAddr) -> Option<usize> {
-        let own = (self.by_addr.get(&addr).copied()).filter(|&i| self.nodes[i].nat.is_none());
+        if let Some(&i) = self.nat_ips.get(&addr.ip()) {
+            return Some(i);
+        }
+        let own = (self.by_addr.get(&addr).copied())
+            .filter(|&i| self.nodes[i].nat.is_none() && !self.nats.contains_key(&i));
         let natted = (self.natted.iter().copied()).find(|&i| self.nodes[i].nat == Some(addr));
         match (own, natted) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -763,7 +850,10 @@ impl World {
     }
 
     fn send(&mut self, from: usize, to_addr: SocketAddr, bytes: Vec<u8>) {
-        let src = self.public_addr(from);
+        let src = match self.nats.get_mut(&from) {
+            Some(nat) => nat.outbound(self.now, to_addr, &mut self.nat_rng),
+            None => self.public_addr(from),
+        };
         if let Some(b) = self.nat_bindings.get_mut(&from) {
             b.out.insert(to_addr, self.now);
         }
@@ -804,6 +894,8 @@ impl World {
                 seq: self.seq,
                 to,
                 from: src,
+                dst: to_addr,
+                src: from,
                 bytes: bytes.clone(),
             }));
         }
@@ -875,6 +967,21 @@ impl World {
             if self.nat_blocks(f.to, f.from, now) {
                 self.nat_dropped += 1;
                 continue;
+            }
+            if let Some(nat) = self.nats.get_mut(&f.to)
+                && !nat.inbound(now, f.dst.port(), f.from)
+            {
+                self.nat_dropped += 1;
+                continue;
+            }
+            if self.capture && self.nodes[f.to].node.is_some() {
+                self.delivered.push(Datagram {
+                    at: now,
+                    from: f.from,
+                    to: f.dst,
+                    src_node: f.src,
+                    bytes: f.bytes.clone(),
+                });
             }
             if let Some(n) = self.nodes[f.to].node.as_mut() {
                 match self.firmware.get_mut(&f.to) {
