@@ -12,7 +12,8 @@ use mcc_core::node::{DIRECT_TIMEOUT, backoff};
 use mcc_core::time::{Duration, Instant};
 use mcc_sim::World;
 
-use pair::{A_PUBLIC, B_PUBLIC, count, is_direct, stream, two_leaves};
+use mcc_sim::NatKind;
+use pair::{A_PUBLIC, B_PUBLIC, count, is_direct, stream, two_leaves, two_leaves_behind};
 
 #[test]
 fn a_tunnel_moves_to_a_punched_direct_path_without_losing_a_packet() {
@@ -216,5 +217,75 @@ fn an_unpunchable_pair_stays_on_the_tree_without_flapping() {
         // 30 s, 60 s, 120 s apart: at most 3 tries in two minutes.
         let tries = count(&ev, |e| matches!(e, Event::DirectFailed { .. }));
         assert!((1..=3).contains(&tries), "seed {seed}: {tries} tries");
+    }
+}
+
+#[test]
+fn behind_each_nat_kind_direct_where_a_punch_can_pass_and_the_tree_otherwise() {
+    let t30 = Duration::from_secs(30);
+    let spoiling = NatKind {
+        tracks_refused: true,
+        ..NatKind::easy(t30)
+    };
+    // (a's NAT, b's NAT, direct expected)
+    let combos = [
+        ("easy-easy", NatKind::easy(t30), NatKind::easy(t30), true),
+        ("easy-hard", NatKind::easy(t30), NatKind::hard(t30), false),
+        ("hard-easy", NatKind::hard(t30), NatKind::easy(t30), false),
+        ("hard-hard", NatKind::hard(t30), NatKind::hard(t30), false),
+        // A bare MASQUERADE box that takes unsolicited datagrams: the first punch to
+        // arrive spoils the port it would keep (tests/e2e/direct.sh, NAT_FIREWALL=0).
+        ("bare-bare", spoiling, spoiling, false),
+    ];
+    for (name, ka, kb, want) in combos {
+        let mut direct = 0;
+        for seed in 0..12 {
+            let (mut w, t) = two_leaves_behind(
+                900 + seed,
+                DirectPolicy::All,
+                DirectPolicy::All,
+                |w, a, b| {
+                    w.set_nat_kind(a, ka);
+                    w.set_nat_kind(b, kb);
+                },
+            );
+            let (a, b) = (t.client, t.server);
+            w.take_events(a);
+            let (s, g) = stream(
+                &mut w,
+                &t,
+                Duration::from_millis(200),
+                Duration::from_secs(40),
+            );
+            assert_eq!(
+                g, s,
+                "{name} seed {seed}: every packet arrives, direct or not"
+            );
+            let ev = w.take_events(a);
+            let ups = count(&ev, |e| matches!(e, Event::DirectUp { .. }));
+            let downs = count(&ev, |e| matches!(e, Event::DirectDown { .. }));
+            assert_eq!(downs, 0, "{name} seed {seed}: no flapping");
+            assert!(ups <= 1, "{name} seed {seed}");
+            if is_direct(&w, a) && is_direct(&w, b) {
+                direct += 1;
+                // Kept over an idle minute behind the 30 s NATs (keepalives every 25 s).
+                w.run_for_secs(60);
+                let (s, g) = stream(
+                    &mut w,
+                    &t,
+                    Duration::from_millis(100),
+                    Duration::from_secs(1),
+                );
+                assert_eq!(g, s, "{name} seed {seed}");
+                assert!(is_direct(&w, a), "{name} seed {seed}: kept while idle");
+            } else {
+                assert!(
+                    count(&ev, |e| matches!(e, Event::DirectFailed { .. })) <= 2,
+                    "{name}"
+                );
+            }
+        }
+        eprintln!("{name}: direct in {direct} of 12");
+        assert_eq!(direct, if want { 12 } else { 0 }, "{name}");
     }
 }

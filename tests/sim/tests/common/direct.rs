@@ -10,19 +10,32 @@ use mcc_sim::{TunnelHandle, World};
 pub const A_PUBLIC: &str = "198.51.100.7:40001";
 pub const B_PUBLIC: &str = "203.0.113.9:50002";
 
-/// root(0) ← p1(1) ← a(3) and root(0) ← p2(2) ← b(4); a and b behind NATs; a tunnel
-/// from a (client) to a service on b, used once.
+/// root(0) ← p1(1) ← a(3) and root(0) ← p2(2) ← b(4); a and b behind NATs (public
+/// addresses `A_PUBLIC`, `B_PUBLIC`, bindings kept 30 s, filtering by remote address);
+/// a tunnel from a (client) to a service on b, named `echo`.
 pub fn two_leaves(seed: u64, pa: DirectPolicy, pb: DirectPolicy) -> (World, TunnelHandle) {
+    two_leaves_behind(seed, pa, pb, |w, a, b| {
+        for (i, public) in [(a, A_PUBLIC), (b, B_PUBLIC)] {
+            w.set_nat(i, public.parse().unwrap());
+            w.set_nat_timeout(i, Duration::from_secs(30));
+        }
+    })
+}
+
+/// [`two_leaves`] with the NATs `nat(world, a, b)` puts a and b behind.
+pub fn two_leaves_behind(
+    seed: u64,
+    pa: DirectPolicy,
+    pb: DirectPolicy,
+    nat: impl FnOnce(&mut World, usize, usize),
+) -> (World, TunnelHandle) {
     let mut w = World::new(seed);
     let root = w.add_node(&[]);
     let p1 = w.add_node(&[root]);
     let p2 = w.add_node(&[root]);
     let a = w.add_node(&[p1]);
     let b = w.add_node(&[p2]);
-    for (i, public) in [(a, A_PUBLIC), (b, B_PUBLIC)] {
-        w.set_nat(i, public.parse().unwrap());
-        w.set_nat_timeout(i, Duration::from_secs(30));
-    }
+    nat(&mut w, a, b);
     w.run_for_secs(5);
     assert!(w.converged());
     w.act(a, |n, _| n.set_direct_paths(pa));
