@@ -78,7 +78,6 @@ impl<C: Cipher> Node<C> {
                 self.emit(Event::PeerUp { id, addr });
                 self.neighbour_up(id);
                 self.send_revocations(ps);
-                self.send_reflexive(ps);
             } else {
                 self.stats.rekeys += 1;
             }

@@ -3,8 +3,9 @@
 //! without touching the tunnel session (its frames are end to end; the path is not part
 //! of them), and fall back to the tree when the direct link goes quiet.
 //!
-//! 1. A parent tells each child the address it sees it at (`wire::direct`, link rpc
-//!    `0x0E`): the child's reflexive address, once per link and again when it roams.
+//! 1. A node that may take direct paths asks its parent where it sees it (`wire::direct`,
+//!    link rpc `0x0E`): its reflexive address, answered once per new parent link and again
+//!    when the node roams.
 //! 2. A node that sends tunnel traffic over the tree, whose policy allows that tunnel,
 //!    *calls* the other node: its reflexive address, inside the tunnel session. The call
 //!    travels the tree through the two nodes' common ancestor, which introduces them
@@ -57,6 +58,8 @@ pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// An idle direct link's NAT keepalive interval (under the 30 s UDP timeout of the
 /// shortest-lived common NATs).
 pub const DIRECT_KEEPALIVE: Duration = Duration::from_secs(25);
+/// A node asks its parent for its reflexive address at most this often.
+pub const ASK_GAP: Duration = Duration::from_secs(5);
 /// A callee honours at most one call per node this often (each costs it a punch window
 /// of datagrams to an address the caller chose).
 pub const MIN_CALL_GAP: Duration = Duration::from_secs(10);
@@ -118,6 +121,8 @@ pub(crate) struct DirectPaths {
     policy: DirectPolicy,
     /// Where the active parent sees this node.
     reflexive: Option<SocketAddr>,
+    /// When this node last asked its parent for it.
+    asked_at: Option<Instant>,
     entries: Vec<Entry>,
 }
 
@@ -154,10 +159,12 @@ impl DirectPaths {
     }
 
     /// Is this node expecting a direct handshake from `node` (it answers, not dials)?
+    /// While punching, or while its call is out: the callee punches at once, and where
+    /// this node's NAT already lets it in, its `Init` can beat the answer to the call.
     pub fn expects(&self, node: &NodeId) -> bool {
         self.find(node).is_some_and(|i| {
             let e = &self.entries[i];
-            matches!(e.stage, Stage::Punching { .. }) && e.hs.is_none()
+            matches!(e.stage, Stage::Punching { .. } | Stage::Calling(_)) && e.hs.is_none()
         })
     }
 }
@@ -185,6 +192,7 @@ impl<C: Cipher> Node<C> {
             p => p,
         };
         self.direct.policy = policy;
+        self.ask_reflexive();
         let nodes: Vec<NodeId> = self.direct.entries.iter().map(|e| e.node).collect();
         for n in nodes {
             if !self.direct_allowed_to(&n) {
@@ -227,10 +235,37 @@ impl<C: Cipher> Node<C> {
         })
     }
 
-    /// Parent side: tells child `ps` where its datagrams come from.
+    /// Asks the active parent for this node's reflexive address, if this node may take
+    /// direct paths and has not asked in the last [`ASK_GAP`].
+    pub(crate) fn ask_reflexive(&mut self) {
+        let now = self.now;
+        if self.direct.policy == DirectPolicy::Off
+            || self.direct.asked_at.is_some_and(|at| now < at + ASK_GAP)
+        {
+            return;
+        }
+        let Some(ps) = self.parent().and_then(|p| self.peers.slot_of(&p)) else {
+            return;
+        };
+        if self.send_rpc(ps, |b| {
+            b[0] = wire::KIND_REFLEXIVE;
+            1
+        }) {
+            self.direct.asked_at = Some(now);
+        }
+    }
+
+    /// A new link to the active parent: where the old one saw this node says nothing.
+    pub(crate) fn parent_link_new(&mut self) {
+        self.direct.reflexive = None;
+        self.direct.asked_at = None;
+        self.ask_reflexive();
+    }
+
+    /// Parent side: tells child `ps` where its datagrams come from, if it asked.
     pub(crate) fn send_reflexive(&mut self, ps: usize) {
         let Some(p) = self.peers.get(ps) else { return };
-        if p.direct || Some(p.id) == self.parent() {
+        if p.direct || !p.wants_reflexive || Some(p.id) == self.parent() {
             return;
         }
         let addr = p.addr;
@@ -244,6 +279,16 @@ impl<C: Cipher> Node<C> {
             .peers
             .get(ps)
             .is_some_and(|p| Some(p.id) == self.parent());
+        if wire::is_reflexive_request(b) {
+            // A child asks (a parent's or direct peer's request is refused).
+            if from_parent {
+                return self.drop_packet(DropReason::Filtered);
+            }
+            if let Some(p) = self.peers.get_mut(ps) {
+                p.wants_reflexive = true;
+            }
+            return self.send_reflexive(ps);
+        }
         match wire::parse_reflexive(b) {
             Ok(a) if from_parent => self.direct.reflexive = Some(a),
             Ok(_) => self.drop_packet(DropReason::Filtered),
@@ -265,7 +310,7 @@ impl<C: Cipher> Node<C> {
             return;
         }
         let Some(addr) = self.direct.reflexive else {
-            return;
+            return self.ask_reflexive();
         };
         if let Some(i) = self.direct.find(&node) {
             let e = &self.direct.entries[i];
@@ -306,7 +351,7 @@ impl<C: Cipher> Node<C> {
             return; // already a neighbour: nothing to punch
         }
         let Some(ours) = self.direct.reflexive else {
-            return;
+            return self.ask_reflexive();
         };
         let Some(i) = self.direct.find_or_insert(node, now) else {
             return self.drop_packet(DropReason::Full);
@@ -400,8 +445,23 @@ impl<C: Cipher> Node<C> {
         if !self.direct.expects(&node) || Some(node) == self.parent() {
             return;
         }
-        if let Some(p) = self.peers.get_mut(ps) {
-            p.direct = true;
+        let Some(p) = self.peers.get_mut(ps) else {
+            return;
+        };
+        p.direct = true;
+        let from = p.addr;
+        let now = self.now;
+        if let Some(i) = self.direct.find(&node)
+            && let e = &mut self.direct.entries[i]
+            && matches!(e.stage, Stage::Calling(_))
+        {
+            // Its confirmation is awaited as if this node were punching toward it.
+            e.stage = Stage::Punching {
+                addr: from,
+                until: now + PUNCH_WINDOW,
+                next_punch: now + PUNCH_INTERVAL,
+            };
+            e.punched_at = Some(now);
         }
     }
 

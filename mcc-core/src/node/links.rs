@@ -265,6 +265,7 @@ impl<C: Cipher> Node<C> {
         }
         if is_new {
             self.send_revocations(ps);
+            self.parent_link_new();
         }
     }
 

@@ -61,6 +61,9 @@ pub(crate) struct Peer<C> {
     /// A direct-path peer (`node::direct`): not a tree neighbour, its liveness is checked
     /// there.
     pub direct: bool,
+    /// Parent side: the child asked for its reflexive address, so it is told again when
+    /// it roams.
+    pub wants_reflexive: bool,
 }
 
 impl<C> Peer<C> {
@@ -85,6 +88,7 @@ impl<C> Peer<C> {
             cert_period: (0, u64::MAX),
             foreign: false,
             direct: false,
+            wants_reflexive: false,
         }
     }
 

@@ -1,13 +1,15 @@
 //! Direct paths through NATs: the two messages that set one up (see `node::direct`).
 //!
 //! ```text
+//! link rpc, child → parent:      | 0x0E |                    1 B: "where do you see me?"
 //! link rpc, parent → child:      | 0x0E | address |          8 B (IPv4) / 20 B (IPv6)
 //! tunnel payload, end to end:    | 0x01 | reply | address |  9 B / 21 B
 //! address:                       | 4 | ip 4 | port u16 |  or  | 6 | ip 16 | port u16 |
 //! ```
 //!
-//! The first is the child's reflexive address: where its datagrams come from as its
-//! parent sees them (what a STUN server answers). The second, a *call*, travels inside a
+//! The first two ask for and give the child's reflexive address: where its datagrams come
+//! from as its parent sees them (what a STUN server answers). Only a node that may take
+//! direct paths asks, so the others pay nothing. The second, a *call*, travels inside a
 //! tunnel session, so only the tunnel's other node reads it and it is authenticated by
 //! the tunnel's keys: relays see neither address (the docs promise that mcc hides real
 //! addresses). A tunnel payload is otherwise an IP packet, whose first byte is `0x4_` or
@@ -79,7 +81,12 @@ pub fn emit_reflexive(a: &SocketAddr, out: &mut [u8]) -> Option<usize> {
     Some(1 + emit_addr(a, out.get_mut(1..)?)?)
 }
 
-/// Parses a whole `0x0E` message.
+/// Is `b` the child's request, `| 0x0E |` alone?
+pub fn is_reflexive_request(b: &[u8]) -> bool {
+    b == [KIND_REFLEXIVE]
+}
+
+/// Parses a whole `0x0E` message carrying an address.
 pub fn parse_reflexive(b: &[u8]) -> Result<SocketAddr> {
     match b.split_first() {
         Some((&KIND_REFLEXIVE, rest)) => parse_addr(rest),

@@ -142,7 +142,10 @@ fn a_direct_peer_cannot_act_as_a_tree_neighbour() {
 fn only_the_parent_tells_a_node_its_address() {
     let (mut w, t) = two_leaves(93, DirectPolicy::All, DirectPolicy::All);
     let (a, p1) = (t.client, 1);
-    // p1's parent (the root) told it; its child a may not.
+    // p1 may take direct paths, so it asked its parent (the root); its child a may not
+    // tell it.
+    w.act(p1, |n, _| n.set_direct_paths(DirectPolicy::All));
+    w.run_for_secs(1);
     let own = w.node(p1).reflexive_addr();
     assert_eq!(own, Some(w.addr(p1)));
     let mut b = [0u8; 24];

@@ -80,6 +80,47 @@ fn a_tunnel_moves_to_a_punched_direct_path_without_losing_a_packet() {
 }
 
 #[test]
+fn restarted_leaves_ask_for_their_address_again_and_go_direct() {
+    // The parents keep the old links' state, so they cannot tell a restart from a rekey:
+    // a node that may take direct paths asks on each new parent link.
+    for seed in 0..4 {
+        let (mut w, t) = two_leaves(600 + seed, DirectPolicy::All, DirectPolicy::All);
+        let (a, b) = (t.client, t.server);
+        stream(
+            &mut w,
+            &t,
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        );
+        assert!(is_direct(&w, a), "seed {seed}");
+        for i in [a, b] {
+            w.restart(i);
+            w.act(i, |n, _| n.set_direct_paths(DirectPolicy::All));
+        }
+        w.run_for_secs(3);
+        assert_eq!(
+            w.node(a).reflexive_addr(),
+            Some(A_PUBLIC.parse().unwrap()),
+            "seed {seed}"
+        );
+        let (s, g) = stream(
+            &mut w,
+            &t,
+            Duration::from_millis(100),
+            Duration::from_secs(4),
+        );
+        assert!(g + 20 >= s, "seed {seed}: {g} of {s}");
+        assert!(
+            is_direct(&w, a) && is_direct(&w, b),
+            "seed {seed}: direct again"
+        );
+    }
+    // A node that may not take direct paths never asks: no byte for the feature.
+    let (w, t) = two_leaves(610, DirectPolicy::Off, DirectPolicy::Off);
+    assert_eq!(w.node(t.client).reflexive_addr(), None);
+}
+
+#[test]
 fn off_on_either_side_keeps_the_tunnel_on_the_tree() {
     for (pa, pb) in [
         (DirectPolicy::All, DirectPolicy::Off),
