@@ -28,6 +28,7 @@ mod addresses;
 mod admission;
 mod consortium;
 mod control;
+mod control_limit;
 mod exit;
 mod gateway;
 #[cfg(feature = "_insider")]
@@ -61,6 +62,7 @@ pub use providers::{Liveness, PROBE_AFTER, PROVIDER_TIMEOUT, Provider};
 pub use route_path::{RouteError, RoutePath};
 
 use admission::Admission;
+use control_limit::ControlLimit;
 use internet::Internet;
 use lookups::Lookups;
 use parents::Parents;
@@ -276,6 +278,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) parents: Parents,
     pub(crate) peers: PeerTable<C>,
     pub(crate) admission: Admission,
+    pub(crate) control_limit: ControlLimit,
     pub(crate) topology: Topology,
     pub(crate) resolver: Resolver,
     pub(crate) own_v4: Ipv4Addr,
@@ -367,6 +370,7 @@ impl<C: Cipher> Node<C> {
         // Per-source tables sized to the node: a leaf needs few, a big parent many.
         let sources = (l.max_peers * 4).clamp(16, 4096);
         let admission = Admission::new(l.init_rate, sources, now, &mut rng);
+        let control_limit = ControlLimit::new(l.max_peers.clamp(16, 4096), sources, &mut rng);
         let mut topology = Topology::new(me, config.names, l.max_records);
         topology.set_static_addr(config.static_addr, unix_secs);
         topology.set_max_per_child(l.max_records_per_child);
@@ -397,6 +401,7 @@ impl<C: Cipher> Node<C> {
             ),
             peers: PeerTable::new(l.max_peers),
             admission,
+            control_limit,
             topology,
             resolver,
             own_v4,
