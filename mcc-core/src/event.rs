@@ -43,7 +43,9 @@ pub enum DropReason {
     /// A link `Init` that needed a cookie, not answered: the `Cookie` replies to its
     /// source address, or in total, are over their rate.
     CookieLimited,
-    /// A tunnel handshake over the starts allowed to its originating node, or in total.
+    /// A routed control message that costs signature or key-agreement work (a tunnel or
+    /// gateway handshake, an offer, a renewal) over the rate allowed to its claimed source
+    /// through that neighbour, or to the neighbour in total (see `node::control_limit`).
     TunnelHandshakeLimited,
 }
 
@@ -359,6 +361,10 @@ pub struct Stats {
     pub drop_cookie_limited: u64,
     /// Drops for [`DropReason::TunnelHandshakeLimited`].
     pub drop_tunnel_handshake_limited: u64,
+    /// Routed control messages (tunnel and gateway handshakes, offers, renewals) let past
+    /// the per-source limit to their checks, signature and key agreement included (see
+    /// `node::control_limit`).
+    pub control_checked: u64,
     /// Events discarded because the event queue was full (see `Limits::events`).
     pub events_lost: u64,
     /// Revocations refused (not a duplicate): see `Event::RevocationRefused`.

@@ -34,6 +34,17 @@ impl<C: Cipher> Node<C> {
 
     /// A control message addressed to this node, arrived over the link of peer slot `from`.
     pub(crate) fn handle_control(&mut self, now: Instant, from: usize, src: NodeId, body: &[u8]) {
+        // Before any parse: `src` is unauthenticated, so the key includes the neighbour
+        // (see `node::control_limit`).
+        if super::control_limit::is_costly(body.first().copied()) {
+            let Some(via) = self.peers.get(from).map(|p| p.id) else {
+                return;
+            };
+            if !self.control_limit.allow(&via, &src, now) {
+                return self.drop_packet(DropReason::TunnelHandshakeLimited);
+            }
+            self.stats.control_checked += 1;
+        }
         if body.first() == Some(&rpc::TUNNEL_OFFER_KIND) {
             return self.handle_offer(now, src, body);
         }

@@ -28,6 +28,7 @@ mod addresses;
 mod admission;
 mod consortium;
 mod control;
+mod control_limit;
 pub(crate) mod direct;
 mod exit;
 mod gateway;
@@ -65,6 +66,7 @@ pub use providers::{Liveness, PROBE_AFTER, PROVIDER_TIMEOUT, Provider};
 pub use route_path::{RouteError, RoutePath};
 
 use admission::Admission;
+use control_limit::ControlLimit;
 use direct::DirectPaths;
 use internet::Internet;
 use lookups::Lookups;
@@ -285,6 +287,7 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) parents: Parents,
     pub(crate) peers: PeerTable<C>,
     pub(crate) admission: Admission,
+    pub(crate) control_limit: ControlLimit,
     pub(crate) topology: Topology,
     pub(crate) resolver: Resolver,
     pub(crate) own_v4: Ipv4Addr,
@@ -377,6 +380,7 @@ impl<C: Cipher> Node<C> {
         // Per-source tables sized to the node: a leaf needs few, a big parent many.
         let sources = (l.max_peers * 4).clamp(16, 4096);
         let admission = Admission::new(l.init_rate, sources, now, &mut rng);
+        let control_limit = ControlLimit::new(l.max_peers.clamp(16, 4096), sources, &mut rng);
         let mut topology = Topology::new(me, config.names, l.max_records);
         topology.set_static_addr(config.static_addr, unix_secs);
         topology.set_max_per_child(l.max_records_per_child);
@@ -407,6 +411,7 @@ impl<C: Cipher> Node<C> {
             ),
             peers: PeerTable::new(l.max_peers),
             admission,
+            control_limit,
             topology,
             resolver,
             own_v4,

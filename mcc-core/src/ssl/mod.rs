@@ -126,6 +126,10 @@ pub struct SslStore {
     current: Option<(Head, Vec<u8>)>,
     pending: Option<Pending>,
     peers: Vec<PeerSync>,
+    /// False only while no neighbour is being served (no `serve` set): then
+    /// [`Self::next_deadline`], which runs after every datagram, skips the walk over all
+    /// neighbour slots. Set by a pull, recomputed when a transfer ends.
+    serving: bool,
     changed: bool,
     next_cleanup: Option<Instant>,
     /// Heads, pulls and chunks refused.
@@ -140,6 +144,7 @@ impl SslStore {
             current: None,
             pending: None,
             peers: vec![PeerSync::default(); max_peers],
+            serving: false,
             changed: false,
             next_cleanup: None,
             refused: 0,
@@ -306,6 +311,7 @@ impl SslStore {
         }
         if let Some(p) = self.peers.get_mut(from) {
             p.serve = Some(offset);
+            self.serving = true;
         }
         Ok(())
     }
@@ -404,11 +410,16 @@ impl SslStore {
         let end = (start + CHUNK).min(body.len());
         p.serve = (end < body.len()).then_some(end as u32);
         p.sent_in_batch += 1;
-        Some(Outgoing::Chunk {
+        let done = p.serve.is_none();
+        let chunk = Outgoing::Chunk {
             digest: h.digest,
             offset,
             data: body[start..end].to_vec(),
-        })
+        };
+        if done {
+            self.serving = self.peers.iter().any(|p| p.serve.is_some());
+        }
+        Some(chunk)
     }
 
     /// A pending body stalled (a lost chunk): ask again from where it stopped.
@@ -441,6 +452,10 @@ impl SslStore {
                 next,
                 Some(pd.asked_at + self.config.send_period + self.config.send_period),
             );
+        }
+        // Nobody served: no batch can be waiting (the common case, and cheap).
+        if !self.serving {
+            return next;
         }
         for p in &self.peers {
             if p.serve.is_some() && p.sent_in_batch >= self.config.batch.max(1) {

@@ -769,6 +769,7 @@ impl World {
 
     /// Node `from` (a certified insider) seals `plain` on its link to `to` and sends it at
     /// once; `false` if it has no session with `to`.
+    #[cfg(feature = "insider")]
     pub fn send_insider_rpc(&mut self, from: usize, to: usize, plain: &[u8]) -> bool {
         let now = self.now;
         let to_id = self.node(to).id();

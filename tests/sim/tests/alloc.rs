@@ -27,8 +27,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The count is global: the tests take turns so one's setup never lands in another's count.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn ten_thousand_tunnel_packets_allocate_nothing() {
+    let _turn = serial();
     let mut w = World::new(11);
     let root = w.add_node(&[]);
     let relay = w.add_node(&[root]);
@@ -90,4 +97,96 @@ fn ten_thousand_tunnel_packets_allocate_nothing() {
     let allocs = ALLOCS.load(Ordering::Relaxed) - before;
     eprintln!("allocations on the data path for 20,000 packets: {allocs}");
     assert_eq!(allocs, 0);
+}
+
+/// Floods of random bytes, of data frames naming unknown receiver indices and of data
+/// frames under a known index with a bad tag: each is rejected by the cheapest test that
+/// can (type, then length, then the index lookup, then the tag), counted, and none
+/// allocates.
+#[test]
+fn junk_and_unknown_index_floods_are_rejected_cheapest_first_without_allocating() {
+    use mcc_core::wire::link::{DATA_HEADER_LEN, DataHeader, TYPE_DATA};
+    let _turn = serial();
+    let mut w = World::new(12);
+    let root = w.add_node(&[]);
+    let leaf = w.add_node(&[root]);
+    w.capture = true;
+    w.run_for_secs(5);
+    // A genuine data frame from the leaf: its receiver index is one the root knows.
+    let known = w
+        .wire
+        .iter()
+        .rev()
+        .find(|d| d.src_node == leaf && d.bytes.first() == Some(&TYPE_DATA))
+        .and_then(|d| DataHeader::parse(&d.bytes).ok())
+        .expect("the leaf sent data")
+        .receiver;
+    w.capture = false;
+    let from: std::net::SocketAddr = "192.0.2.66:4000".parse().unwrap();
+    let now = w.now();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut buf = vec![0u8; 1500];
+    let s0 = w.node(root).stats();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    // Random bytes of random length whose type byte is no frame type (0, 6..=255).
+    for _ in 0..10_000 {
+        let n = 1 + (rnd() % 1400) as usize;
+        buf[..n].iter_mut().for_each(|b| *b = rnd() as u8);
+        buf[0] = match buf[0] {
+            1..=5 => 0,
+            t => t,
+        };
+        w.node_mut(root).handle_datagram(now, from, &mut buf[..n]);
+    }
+    // Well-formed data frames with random (unknown) receiver indices.
+    let mut unknown = 0;
+    for i in 0..10_000u64 {
+        let receiver = rnd() as u32;
+        if receiver == known {
+            continue;
+        }
+        unknown += 1;
+        let mut h = [0u8; DATA_HEADER_LEN];
+        DataHeader {
+            receiver,
+            counter: i,
+        }
+        .emit(&mut h);
+        let n = 100;
+        buf[..n].iter_mut().for_each(|b| *b = rnd() as u8);
+        buf[..DATA_HEADER_LEN].copy_from_slice(&h);
+        w.node_mut(root).handle_datagram(now, from, &mut buf[..n]);
+    }
+    // The known index with fresh counters: only the tag can tell these apart.
+    for i in 0..10_000u64 {
+        let mut h = [0u8; DATA_HEADER_LEN];
+        DataHeader {
+            receiver: known,
+            counter: 1_000_000 + i,
+        }
+        .emit(&mut h);
+        let n = 100;
+        buf[..n].iter_mut().for_each(|b| *b = rnd() as u8);
+        buf[..DATA_HEADER_LEN].copy_from_slice(&h);
+        w.node_mut(root).handle_datagram(now, from, &mut buf[..n]);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let s = w.node(root).stats();
+    assert_eq!(allocs, 0, "a rejected frame allocated");
+    assert_eq!(s.drop_malformed - s0.drop_malformed, 10_000, "junk");
+    // Unknown indices never reach the tag check (that would count as forged).
+    assert_eq!(
+        s.drop_unknown_session - s0.drop_unknown_session,
+        unknown,
+        "unknown indices"
+    );
+    assert_eq!(s.drop_forged - s0.drop_forged, 10_000, "bad tags");
+    // Nothing answered any of them.
+    assert!(w.node_mut(root).poll_transmit(&mut buf).is_none());
 }
