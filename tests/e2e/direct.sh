@@ -241,7 +241,7 @@ restart_leaves() {
 # n1's eth0 into $W/n1-NAME.pcap until capture_stop.
 capture_start() {
     rm -f "$W/n1-$1.pcap"
-    spawn n1 "$W/tcpdump-$1.log" tcpdump -Z root -i eth0 -U -w "$W/n1-$1.pcap" "udp and host $N1_PUB and host $N2_PUB"
+    spawn n1 "$W/tcpdump-$1.log" tcpdump -Z root --immediate-mode -i eth0 -U -w "$W/n1-$1.pcap" "udp and host $N1_PUB and host $N2_PUB"
     CAP=$SPAWNED
     wait_until 5 0.1 grep -q 'listening on eth0' "$W/tcpdump-$1.log" && sleep 0.3
 }
