@@ -72,27 +72,33 @@ pub(crate) fn graphviz(out: &mut impl Write, rows: &[NodeRow]) -> Result<(), Fai
     Ok(())
 }
 
+/// A tunnel of the `status` answer: its side, state and path, as words.
+fn tunnel_facts(t: &Value) -> (&'static str, &'static str, &str) {
+    let side = if t["server_side"].as_bool() == Some(true) {
+        "server"
+    } else {
+        "client"
+    };
+    let state = if t["established"].as_bool() == Some(true) {
+        "established"
+    } else {
+        "not established"
+    };
+    (side, state, t["path"].as_str().unwrap_or("tree"))
+}
+
 /// `mcc tunnels`: one row per tunnel of the `status` answer.
 pub(crate) fn tunnels(out: &mut impl Write, v: &Value) -> Result<(), Fail> {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
     t.set_header(["REMOTE_ENDPOINT", "SIDE", "STATE", "PATH"]);
     for r in v["tunnels"].as_array().into_iter().flatten() {
-        let side = if r["server_side"].as_bool() == Some(true) {
-            "server"
-        } else {
-            "client"
-        };
-        let state = if r["established"].as_bool() == Some(true) {
-            "established"
-        } else {
-            "not established"
-        };
+        let (side, state, path) = tunnel_facts(r);
         t.add_row([
             r["remote_endpoint"].as_str().unwrap_or("-"),
             side,
             state,
-            r["path"].as_str().unwrap_or("tree"),
+            path,
         ]);
     }
     for line in t.lines() {
@@ -128,17 +134,7 @@ pub(crate) fn status(out: &mut impl Write, v: &Value) -> Result<(), Fail> {
     let tunnels = v["tunnels"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     say!(out, "tunnels          {}", tunnels.len());
     for t in tunnels {
-        let side = if t["server_side"].as_bool() == Some(true) {
-            "server"
-        } else {
-            "client"
-        };
-        let state = if t["established"].as_bool() == Some(true) {
-            "established"
-        } else {
-            "not established"
-        };
-        let path = t["path"].as_str().unwrap_or("tree");
+        let (side, state, path) = tunnel_facts(t);
         say!(
             out,
             "  {}  {side}  {state}  {path}",
