@@ -12,6 +12,7 @@ use crate::dns_service::{DnsService, dns_config};
 use crate::event_log::{EventLog, describe};
 use crate::external::{Externals, Forwarding};
 use crate::forwarding_rules::{ForwardingRules, RuleForwarding};
+use crate::handshake_queue::{self, HANDSHAKE_QUEUE, HANDSHAKES_PER_TURN, HandshakeQueue};
 use crate::parent_pins::{ParentPins, ParentPinsError};
 use crate::parent_resolve::ParentResolver;
 use crate::renewal_store;
@@ -67,6 +68,8 @@ pub struct EventLoop<C: Cipher> {
     clock: Clock,
     wall: WallClockWatch,
     udp: UdpIo,
+    /// Handshake frames waiting behind data (`handshake_queue`).
+    handshakes: HandshakeQueue,
     dns: DnsService,
     control: ControlServer,
     resolver: ResolverState,
@@ -164,8 +167,11 @@ impl<C: Cipher> EventLoop<C> {
             );
         }
         info!(id = %node.id(), address = %node.address(), listen = %cfg.listen_addr, revocations = held, parent_pins = parent_pins.len(), "node started");
+        // A link handshake is at most one datagram of the node's size (`Limits::max_datagram`).
+        let handshakes = HandshakeQueue::new(HANDSHAKE_QUEUE, cfg.tun_device_mtu as usize + 128);
         Ok(EventLoop {
             parent_resolver: ParentResolver::new(&cfg),
+            handshakes,
             node,
             cfg,
             clock,
@@ -225,7 +231,12 @@ impl<C: Cipher> EventLoop<C> {
                 .into_iter()
                 .flatten()
                 .fold(self.wall.next_due(), Instant::min);
-            let deadline = Some(self.clock.deadline(next));
+            // Handshake frames still waiting: another turn at once.
+            let deadline = if self.handshakes.is_empty() {
+                Some(self.clock.deadline(next))
+            } else {
+                Some(std::time::Instant::now())
+            };
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -319,6 +330,7 @@ impl<C: Cipher> EventLoop<C> {
                     self.feed_wall_clock(now);
                     self.rules.handle_timeout(now);
                     self.node.handle_timeout(now);
+                    self.run_handshakes();
                 },
                 _ = &mut shutdown => {
                     info!("shutting down");
@@ -333,27 +345,44 @@ impl<C: Cipher> EventLoop<C> {
     }
 
     /// Reads what the socket holds, a few `recvmmsg` at most so the TUN side is not
-    /// starved, and hands each datagram to the node, draining after every buffer: one
-    /// GRO buffer holds up to 64 datagrams, within the node's queue bounds.
+    /// starved, and hands each data datagram to the node, draining after every buffer:
+    /// one GRO buffer holds up to 64 datagrams, within the node's queue bounds. Handshake
+    /// frames wait in `handshakes` and get a fixed budget after the data.
     async fn receive_datagrams<T: TunDevice>(&mut self, tun: &T, twrite: &mut TunWrite) {
         for _ in 0..4 {
             let filled = match self.udp.try_recv() {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     debug!("udp recv: {e}");
-                    return;
+                    break;
                 }
             };
             let now = self.clock.now();
             for slot in 0..filled {
                 let (from, stride, bytes) = self.udp.received(slot);
                 for d in bytes.chunks_mut(stride) {
-                    self.node.handle_datagram(now, from, d);
+                    // A handshake waits behind the batch's data while the queue has room.
+                    if !(handshake_queue::is_handshake(d) && self.handshakes.push(from, d)) {
+                        self.node.handle_datagram(now, from, d);
+                    }
                 }
                 self.drain(tun, twrite).await;
             }
         }
+        self.run_handshakes();
+    }
+
+    /// Hands the node at most `HANDSHAKES_PER_TURN` waiting handshake frames.
+    fn run_handshakes(&mut self) {
+        if self.handshakes.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let node = &mut self.node;
+        self.handshakes.run(HANDSHAKES_PER_TURN, |from, d| {
+            node.handle_datagram(now, from, d)
+        });
     }
 
     /// Tells the node the wall clock when it jumped or a feed period passed, so certificate

@@ -16,6 +16,7 @@ pub mod event_loop;
 pub mod external;
 pub mod forwarding_commit;
 pub mod forwarding_rules;
+pub mod handshake_queue;
 pub mod host_lookup;
 pub mod logging;
 pub mod names;
