@@ -116,13 +116,13 @@ impl<C: Cipher> Node<C> {
                 Ok(upto) => self.handle_topology_ack(now, ps, upto),
                 Err(_) => self.drop_packet(DropReason::Malformed),
             },
-            Some(rpc::KIND_TUNNEL_DIRECT) => self.receive_tunnel(now, &mut plain[1..]),
+            Some(rpc::KIND_TUNNEL_DIRECT) => self.receive_tunnel(now, ps, &mut plain[1..]),
             Some(rpc::KIND_TUNNEL_ROUTED) => {
                 let Ok(h) = RoutedHeader::parse(plain) else {
                     return self.drop_packet(DropReason::Malformed);
                 };
                 if h.dst == self.me.short() {
-                    self.receive_tunnel(now, &mut plain[rpc::ROUTED_HEADER_LEN..]);
+                    self.receive_tunnel(now, ps, &mut plain[rpc::ROUTED_HEADER_LEN..]);
                 } else {
                     self.forward_tunnel(ps, h, &plain[rpc::ROUTED_HEADER_LEN..]);
                 }
@@ -247,7 +247,8 @@ impl<C: Cipher> Node<C> {
     }
 
     /// A tunnel frame for an endpoint on this node: open, filter, rewrite, deliver.
-    fn receive_tunnel(&mut self, now: Instant, frame: &mut [u8]) {
+    /// A tunnel frame for this node, from neighbour slot `via`.
+    fn receive_tunnel(&mut self, now: Instant, via: usize, frame: &mut [u8]) {
         let Ok(h) = TunnelHeader::parse(frame) else {
             return self.drop_packet(DropReason::Malformed);
         };
@@ -266,6 +267,7 @@ impl<C: Cipher> Node<C> {
             return self.drop_packet(e);
         }
         let remote = t.remote_endpoint;
+        let remote_node = t.remote_node;
         let server_side = t.server_side;
         t.last_rx = now;
         let heard = !server_side && (t.probe_at.is_some() || t.down);
@@ -283,6 +285,7 @@ impl<C: Cipher> Node<C> {
         if heard {
             self.provider_heard(slot);
         }
+        self.tunnel_frame_via(now, remote_node, via);
         let end = frame.len() - TAG_LEN;
         let packet = &mut frame[TUNNEL_HEADER_LEN..end];
         if packet.first() == Some(&crate::wire::direct::CALL) {

@@ -112,6 +112,8 @@ struct Entry {
     /// When we last started punching: calls from the node are honoured once per
     /// [`MIN_CALL_GAP`].
     punched_at: Option<Instant>,
+    /// When the direct link came up.
+    up_at: Option<Instant>,
 }
 
 /// The node's direct-path state: its policy, its reflexive address, and up to
@@ -148,6 +150,7 @@ impl DirectPaths {
             next_try: now,
             failures: 0,
             punched_at: None,
+            up_at: None,
         });
         Some(self.entries.len() - 1)
     }
@@ -469,10 +472,12 @@ impl<C: Cipher> Node<C> {
     pub(crate) fn direct_confirmed(&mut self, ps: usize) {
         let Some(p) = self.peers.get(ps) else { return };
         let (node, addr) = (p.id, p.addr);
+        let now = self.now;
         if let Some(i) = self.direct.find(&node) {
             let e = &mut self.direct.entries[i];
             e.stage = Stage::Up;
             e.failures = 0;
+            e.up_at = Some(now);
         }
         self.emit(Event::DirectUp { node, addr });
     }
@@ -534,9 +539,28 @@ impl<C: Cipher> Node<C> {
         let e = &mut self.direct.entries[i];
         e.stage = Stage::Up;
         e.failures = 0;
+        e.up_at = Some(now);
         self.emit(Event::DirectUp { node, addr: from });
         // Confirms the session: the responder promotes it on this frame.
         self.send_rpc(ps, |_| 0);
+    }
+
+    /// An authenticated tunnel frame from `node` arrived from neighbour slot `via`. Over
+    /// the tree while a direct link to `node` has been up for [`DIRECT_TIMEOUT`]: the other
+    /// side gave the direct path up, so this one does too at once, rather than after its
+    /// own frames go unanswered (the replies it sends direct are lost meanwhile). Frames
+    /// still in flight on the tree when the link came up are younger than that.
+    pub(crate) fn tunnel_frame_via(&mut self, now: Instant, node: NodeId, via: usize) {
+        let Some(i) = self.direct.find(&node) else {
+            return;
+        };
+        let e = &self.direct.entries[i];
+        if e.stage != Stage::Up || e.up_at.is_none_or(|at| now < at + DIRECT_TIMEOUT) {
+            return;
+        }
+        if self.peers.get(via).is_some_and(|p| p.id != node) {
+            self.drop_direct(&node, true);
+        }
     }
 
     /// Initiator side: the node being punched toward asks for a cookie (it is loaded).

@@ -237,6 +237,47 @@ fn a_lost_direct_path_falls_back_within_seconds_and_does_not_flap() {
 }
 
 #[test]
+fn both_sides_are_back_on_the_tree_within_the_timeout() {
+    // Request and reply traffic: the side that did not notice the cut first hears the
+    // other over the tree and gives the direct link up at once, so round trips resume
+    // DIRECT_TIMEOUT after the cut, not twice that.
+    for seed in 0..6 {
+        let (mut w, t) = two_leaves(800 + seed, DirectPolicy::All, DirectPolicy::All);
+        let (a, b) = (t.client, t.server);
+        stream(
+            &mut w,
+            &t,
+            Duration::from_millis(100),
+            Duration::from_secs(4),
+        );
+        assert!(is_direct(&w, a) && is_direct(&w, b), "seed {seed}");
+        w.partition(a, b);
+        let cut = w.now();
+        let mut back = None;
+        for i in 0..100 {
+            let p = common::client_udp(&w, &t, 7000, format!("q{i}").as_bytes());
+            w.send_tun(a, &p);
+            w.run_for(Duration::from_millis(50));
+            for got in w.take_tun(b) {
+                let r = common::reply_to(&got, b"r");
+                w.send_tun(b, &r);
+            }
+            w.run_for(Duration::from_millis(50));
+            if !w.take_tun(a).is_empty() && !is_direct(&w, a) {
+                back = Some(w.now());
+                break;
+            }
+        }
+        let took = back.expect("round trips resume").saturating_since(cut);
+        assert!(
+            took <= DIRECT_TIMEOUT + Duration::from_secs(1),
+            "seed {seed}: round trips back after {took:?}"
+        );
+        assert!(!is_direct(&w, b), "seed {seed}: the server gave it up too");
+    }
+}
+
+#[test]
 fn an_unpunchable_pair_stays_on_the_tree_without_flapping() {
     // Each NAT drops the other's punches (as two endpoint-dependent NATs do): modelled by
     // cutting the pair's direct path from the start.
