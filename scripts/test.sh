@@ -34,8 +34,12 @@ if [[ $EUID -eq 0 ]]; then
     # run at once on two cores; each lane's output is printed when it ends.
     cargo build --release -q -p mcc-linux -p mcc-nss -p mcc-android -p mcu-node
     lane() {
-        local out=$1 rc=0; shift
-        for t in "$@"; do bash "tests/e2e/$t" >>"$out" 2>&1 || { echo "FAILED: $t" >>"$out"; rc=1; }; done
+        local out=$1 rc=0 t0; shift
+        for t in "$@"; do
+            t0=$SECONDS
+            bash "tests/e2e/$t" >>"$out" 2>&1 || { echo "FAILED: $t" >>"$out"; rc=1; }
+            echo "e2e time: $t $((SECONDS - t0)) s" >>"$out"
+        done
         return $rc
     }
     logs=$(mktemp -d)
@@ -51,6 +55,7 @@ if [[ $EUID -eq 0 ]]; then
     wait $c || rc=1
     cat "$logs/a" "$logs/b" "$logs/c"
     grep -h 'passed, .* failed$' "$logs/a" "$logs/b" "$logs/c"
+    grep -h '^e2e time: ' "$logs/a" "$logs/b" "$logs/c"
     rm -rf "$logs"
     ((rc == 0)) || { echo "== e2e FAILED"; exit 1; }
 else
