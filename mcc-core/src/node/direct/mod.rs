@@ -28,14 +28,15 @@
 
 use super::Node;
 use super::parents::Initiating;
-use crate::crypto::{Cipher, Ephemeral};
+use crate::crypto::Cipher;
 use crate::event::{DropReason, Event};
-use crate::handshake::link::{self, LinkInitiator};
 use crate::id::NodeId;
-use crate::link::LinkSession;
 use crate::time::{Duration, Instant, earliest};
-use crate::wire::direct::{self as wire, CALL_MAX_LEN, Call};
-use crate::wire::link::{COOKIE_LEN, InitAck, NatKeepalive};
+mod punch;
+mod reflexive;
+
+use crate::wire::direct::{CALL_MAX_LEN, Call};
+use crate::wire::link::NatKeepalive;
 use crate::wire::rpc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -58,8 +59,6 @@ pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// An idle direct link's NAT keepalive interval (under the 30 s UDP timeout of the
 /// shortest-lived common NATs).
 pub const DIRECT_KEEPALIVE: Duration = Duration::from_secs(25);
-/// A node asks its parent for its reflexive address at most this often.
-pub const ASK_GAP: Duration = Duration::from_secs(5);
 /// A callee honours at most one call per node this often (each costs it a punch window
 /// of datagrams to an address the caller chose).
 pub const MIN_CALL_GAP: Duration = Duration::from_secs(10);
@@ -238,67 +237,6 @@ impl<C: Cipher> Node<C> {
         })
     }
 
-    /// Asks the active parent for this node's reflexive address, if this node may take
-    /// direct paths and has not asked in the last [`ASK_GAP`].
-    pub(crate) fn ask_reflexive(&mut self) {
-        let now = self.now;
-        if self.direct.policy == DirectPolicy::Off
-            || self.direct.asked_at.is_some_and(|at| now < at + ASK_GAP)
-        {
-            return;
-        }
-        let Some(ps) = self.parent().and_then(|p| self.peers.slot_of(&p)) else {
-            return;
-        };
-        if self.send_rpc(ps, |b| {
-            b[0] = wire::KIND_REFLEXIVE;
-            1
-        }) {
-            self.direct.asked_at = Some(now);
-        }
-    }
-
-    /// A new link to the active parent: where the old one saw this node says nothing.
-    pub(crate) fn parent_link_new(&mut self) {
-        self.direct.reflexive = None;
-        self.direct.asked_at = None;
-        self.ask_reflexive();
-    }
-
-    /// Parent side: tells child `ps` where its datagrams come from, if it asked.
-    pub(crate) fn send_reflexive(&mut self, ps: usize) {
-        let Some(p) = self.peers.get(ps) else { return };
-        if p.direct || !p.wants_reflexive || Some(p.id) == self.parent() {
-            return;
-        }
-        let addr = p.addr;
-        self.send_rpc(ps, |b| wire::emit_reflexive(&addr, b).unwrap_or(0));
-    }
-
-    /// Child side: the active parent says where it sees this node. From anyone else it
-    /// is refused: only the parent observes the address this node's tree traffic uses.
-    pub(crate) fn handle_reflexive(&mut self, ps: usize, b: &[u8]) {
-        let from_parent = self
-            .peers
-            .get(ps)
-            .is_some_and(|p| Some(p.id) == self.parent());
-        if wire::is_reflexive_request(b) {
-            // A child asks (a parent's or direct peer's request is refused).
-            if from_parent {
-                return self.drop_packet(DropReason::Filtered);
-            }
-            if let Some(p) = self.peers.get_mut(ps) {
-                p.wants_reflexive = true;
-            }
-            return self.send_reflexive(ps);
-        }
-        match wire::parse_reflexive(b) {
-            Ok(a) if from_parent => self.direct.reflexive = Some(a),
-            Ok(_) => self.drop_packet(DropReason::Filtered),
-            Err(_) => self.drop_packet(DropReason::Malformed),
-        }
-    }
-
     /// Tunnel traffic in `slot` just went out: calls its node if the frame took the tree
     /// and a direct path is allowed and due.
     pub(crate) fn maybe_call(&mut self, slot: usize, now: Instant) {
@@ -382,169 +320,6 @@ impl<C: Cipher> Node<C> {
         self.start_punch(i, call.addr, now);
     }
 
-    fn start_punch(&mut self, i: usize, addr: SocketAddr, now: Instant) {
-        let node = self.direct.entries[i].node;
-        let hs = (self.me.0 < node.0).then(|| {
-            let eph = Ephemeral::generate(&mut self.rng);
-            let sender = self.peers.fresh_index(&mut self.rng);
-            let timestamp = self.next_init_timestamp();
-            let tag = link::responder_tag(&node);
-            Initiating {
-                machine: LinkInitiator::new(eph, sender, [0; COOKIE_LEN], timestamp, tag),
-                sent_at: now,
-                tries: 0,
-                cookie_used: false,
-            }
-        });
-        let e = &mut self.direct.entries[i];
-        e.stage = Stage::Punching {
-            addr,
-            until: now + PUNCH_WINDOW,
-            next_punch: now,
-        };
-        e.hs = hs;
-        e.punched_at = Some(now);
-        self.punch(i, now);
-    }
-
-    /// One punch: a NAT keepalive, and from the initiator an `Init` when one is due.
-    fn punch(&mut self, i: usize, now: Instant) {
-        let e = &mut self.direct.entries[i];
-        let Stage::Punching {
-            addr, next_punch, ..
-        } = &mut e.stage
-        else {
-            return;
-        };
-        let addr = *addr;
-        *next_punch = now + PUNCH_INTERVAL;
-        let init_due =
-            e.hs.as_ref()
-                .is_some_and(|h| h.tries == 0 || now.saturating_since(h.sent_at) >= INIT_INTERVAL);
-        self.queue_plain(addr, |out| NatKeepalive.emit(out).ok());
-        if !init_due || !self.may_dial() {
-            return;
-        }
-        let Some(out) = self.tx.next_slot() else {
-            return self.drop_packet(DropReason::Full);
-        };
-        let hs = self.direct.entries[i].hs.as_mut().expect("checked above");
-        hs.sent_at = now;
-        hs.tries += 1;
-        match hs
-            .machine
-            .write_init(&self.identity, self.cert.encoded(), out)
-        {
-            Some(n) => self.tx.commit(n, Some(addr)),
-            None => self.stats.drop_malformed += 1,
-        }
-    }
-
-    /// Responder side: a link handshake from `node` was answered at slot `ps`; if this
-    /// node is punching toward it, the link is a direct one.
-    pub(crate) fn direct_answered(&mut self, ps: usize) {
-        let Some(p) = self.peers.get(ps) else { return };
-        let node = p.id;
-        if !self.direct.expects(&node) || Some(node) == self.parent() {
-            return;
-        }
-        let Some(p) = self.peers.get_mut(ps) else {
-            return;
-        };
-        p.direct = true;
-        let from = p.addr;
-        let now = self.now;
-        if let Some(i) = self.direct.find(&node)
-            && let e = &mut self.direct.entries[i]
-            && matches!(e.stage, Stage::Calling(_))
-        {
-            // Its confirmation is awaited as if this node were punching toward it.
-            e.stage = Stage::Punching {
-                addr: from,
-                until: now + PUNCH_WINDOW,
-                next_punch: now + PUNCH_INTERVAL,
-            };
-            e.punched_at = Some(now);
-        }
-    }
-
-    /// Responder side: the initiator used the session, so the direct link is up.
-    pub(crate) fn direct_confirmed(&mut self, ps: usize) {
-        let Some(p) = self.peers.get(ps) else { return };
-        let (node, addr) = (p.id, p.addr);
-        let now = self.now;
-        if let Some(i) = self.direct.find(&node) {
-            let e = &mut self.direct.entries[i];
-            e.stage = Stage::Up;
-            e.failures = 0;
-            e.up_at = Some(now);
-        }
-        self.emit(Event::DirectUp { node, addr });
-    }
-
-    /// Initiator side: an `InitAck` no parent handshake was waiting for. Only the address
-    /// punched toward answers (checked before any signature work, as for parents), and
-    /// only the node called.
-    pub(crate) fn handle_direct_ack(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
-        let Ok(ack) = InitAck::parse(buf) else {
-            return self.drop_packet(DropReason::Malformed);
-        };
-        let Some(i) = self.direct.by_sender(ack.receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
-        };
-        let e = &self.direct.entries[i];
-        let Stage::Punching { addr, .. } = e.stage else {
-            return self.drop_packet(DropReason::UnknownSession);
-        };
-        if from != addr {
-            return self.drop_packet(DropReason::UnknownSession);
-        }
-        let node = e.node;
-        let hs = e.hs.as_ref().expect("found by its handshake");
-        let est = match hs
-            .machine
-            .process_ack(buf, &self.verifier(), &self.identity)
-        {
-            Ok(est) => est,
-            Err(err) => return self.drop_packet(err.drop_reason()),
-        };
-        if est.peer != node {
-            return self.drop_packet(DropReason::BadHandshake);
-        }
-        self.direct.entries[i].hs = None;
-        if self.peers.slot_of(&node).is_some() {
-            // It became a tree neighbour meanwhile: that link carries the tunnel.
-            self.direct.entries[i].stage = Stage::Idle;
-            return;
-        }
-        let Some(ps) = self.peers.find_or_insert(node, from, now) else {
-            self.direct.entries[i].stage = Stage::Idle;
-            return self.drop_packet(DropReason::Full);
-        };
-        let session = LinkSession::new(
-            est.local,
-            est.remote,
-            &est.secrets.send,
-            &est.secrets.recv,
-            now,
-        );
-        let p = self.peers.get_mut(ps).expect("slot just allocated");
-        p.sessions.install_current(session);
-        p.addr = from;
-        p.direct = true;
-        p.heard(now);
-        self.peers.insert_index(est.local, ps);
-        self.note_peer_cert(ps, ack.cert);
-        self.stats.handshakes_completed += 1;
-        let e = &mut self.direct.entries[i];
-        e.stage = Stage::Up;
-        e.failures = 0;
-        e.up_at = Some(now);
-        self.emit(Event::DirectUp { node, addr: from });
-        // Confirms the session: the responder promotes it on this frame.
-        self.send_rpc(ps, |_| 0);
-    }
-
     /// An authenticated tunnel frame from `node` arrived from neighbour slot `via`. Over
     /// the tree while a direct link to `node` has been up for [`DIRECT_TIMEOUT`]: the other
     /// side gave the direct path up, so this one does too at once, rather than after its
@@ -561,29 +336,6 @@ impl<C: Cipher> Node<C> {
         if self.peers.get(via).is_some_and(|p| p.id != node) {
             self.drop_direct(&node, true);
         }
-    }
-
-    /// Initiator side: the node being punched toward asks for a cookie (it is loaded).
-    /// Honoured once per punch, from the punched address only.
-    pub(crate) fn handle_direct_cookie(&mut self, from: SocketAddr, buf: &[u8], receiver: u32) {
-        let Some(i) = self.direct.by_sender(receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
-        };
-        let e = &mut self.direct.entries[i];
-        let (Stage::Punching { addr, .. }, Some(hs)) = (e.stage, e.hs.as_mut()) else {
-            return self.drop_packet(DropReason::UnknownSession);
-        };
-        if from != addr {
-            return self.drop_packet(DropReason::UnknownSession);
-        }
-        if hs.cookie_used {
-            return self.drop_packet(DropReason::RateLimited);
-        }
-        if let Err(err) = hs.machine.process_cookie(buf) {
-            return self.drop_packet(err.drop_reason());
-        }
-        hs.cookie_used = true;
-        hs.tries = 0; // re-sent at the next punch
     }
 
     /// Drops the direct state for `node`, and its link if any; `failed` backs it off.
@@ -730,7 +482,7 @@ mod tests {
             rpc::KIND_ADDRESS_LOOKUP,
             rpc::KIND_SSL_HEAD,
             rpc::KIND_SSL_DATA,
-            wire::KIND_REFLEXIVE,
+            crate::wire::direct::KIND_REFLEXIVE,
             rpc::KIND_NAT_PROBE,
         ] {
             assert!(!may_send(Some(k)), "{k:#x}");
