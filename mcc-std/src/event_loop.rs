@@ -413,11 +413,21 @@ impl<C: Cipher> EventLoop<C> {
         let (mut next, mut handled) = (Some(first), 0);
         while let Some(m) = next {
             match m {
-                Inbound::Frame { from, mut datagram } => {
-                    let d = &mut datagram[..];
-                    if !(handshake_queue::is_handshake(d) && self.handshakes.push(from, d)) {
-                        self.node.handle_datagram(now, from, d);
+                Inbound::Frames {
+                    from,
+                    mut bytes,
+                    lens,
+                } => {
+                    let mut rest = &mut bytes[..];
+                    for n in lens {
+                        let (d, tail) = rest.split_at_mut(n);
+                        rest = tail;
+                        if !(handshake_queue::is_handshake(d) && self.handshakes.push(from, d)) {
+                            self.node.handle_datagram(now, from, d);
+                        }
                     }
+                    // One read may hold a whole window of frames: drain between reads.
+                    self.drain(tun, twrite).await;
                 }
                 Inbound::Closed { addr, .. } => self.tcp.on_closed(addr),
             }
@@ -470,11 +480,10 @@ impl<C: Cipher> EventLoop<C> {
         // Batches are lent from the node's queue and go to the socket as they are.
         let max = self.udp.max_segments();
         while let Some(b) = self.node.poll_transmit_batch(max, udp_io::MAX_BATCH_BYTES) {
-            if self.streams.carries(b.dst) {
-                for d in b.contents.chunks(b.segment_size.max(1)) {
-                    self.streams.send(b.dst, d);
-                }
-            } else if self.tcp.wants(b.dst) {
+            if self.streams.send_batch(b.dst, b.contents, b.segment_size) {
+                continue;
+            }
+            if self.tcp.wants(b.dst) {
                 // Not connected yet: dropped, as a lost datagram; the node sends again.
                 self.tcp.dial(b.dst);
             } else {

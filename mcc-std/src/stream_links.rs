@@ -25,7 +25,7 @@ use tracing::{debug, info};
 pub const MAX_DATAGRAM: usize = 16 * 1024;
 /// Deframer buffer for [`MAX_DATAGRAM`].
 const FRAME_BUF: usize = deframer_len(MAX_DATAGRAM);
-/// Frames waiting for one stream's writer.
+/// Batches of frames (up to one GSO batch each) waiting for one stream's writer.
 pub const OUT_FRAMES: usize = 256;
 /// Frames read from all streams, waiting for the event loop.
 pub const IN_FRAMES: usize = 1024;
@@ -37,8 +37,13 @@ const WRITE_GATHER: usize = 64 * 1024;
 /// What a stream delivered to the event loop.
 #[derive(Debug)]
 pub enum Inbound {
-    /// A good frame (CRC passed) from the stream standing for `from`.
-    Frame { from: SocketAddr, datagram: Vec<u8> },
+    /// Good frames (CRC passed) from the stream standing for `from`, as one read brought
+    /// them: `bytes` holds the datagrams back to back, `lens` their lengths.
+    Frames {
+        from: SocketAddr,
+        bytes: Vec<u8>,
+        lens: Vec<usize>,
+    },
     /// The stream for `addr` ended (closed, or a read or write failed).
     Closed {
         addr: SocketAddr,
@@ -75,7 +80,8 @@ pub struct StreamStats {
 struct Stream {
     kind: &'static str,
     generation: u64,
-    out: mpsc::Sender<Vec<u8>>,
+    /// Encoded frames and how many.
+    out: mpsc::Sender<(Vec<u8>, u64)>,
     counters: Arc<Counters>,
     reader: JoinHandle<()>,
 }
@@ -169,16 +175,34 @@ impl StreamLinks {
     /// Queues `datagram` for the stream standing for `addr`; false when there is none. A
     /// full queue drops the datagram (counted), as a full socket buffer would.
     pub fn send(&mut self, addr: SocketAddr, datagram: &[u8]) -> bool {
+        self.send_batch(addr, datagram, datagram.len().max(1))
+    }
+
+    /// Like [`send`](Self::send) for datagrams of `segment` bytes back to back (the last
+    /// may be shorter; a GSO batch): encoded into one queue entry, one write.
+    pub fn send_batch(&mut self, addr: SocketAddr, contents: &[u8], segment: usize) -> bool {
         let Some(s) = self.streams.get(&addr) else {
             return false;
         };
-        let mut frame = vec![0; encoded_len_max(datagram.len())];
-        let Ok(n) = encode(datagram, &mut frame) else {
-            return true; // Too long for any stream peer's deframer: as a UDP send error.
+        let segment = segment.max(1);
+        let count = contents.len().div_ceil(segment).max(1);
+        let mut frames = vec![0; count * encoded_len_max(segment.min(contents.len()))];
+        let mut at = 0;
+        // An empty datagram is a frame too (`chunks` gives none for it).
+        let empty: [&[u8]; 1] = [&[]];
+        let pieces: &mut dyn Iterator<Item = &[u8]> = match contents.is_empty() {
+            true => &mut empty.into_iter(),
+            false => &mut contents.chunks(segment),
         };
-        frame.truncate(n);
-        if s.out.try_send(frame).is_err() {
-            s.counters.dropped_out.fetch_add(1, Relaxed);
+        for d in pieces {
+            // Too long for any stream peer's deframer: dropped, as a UDP send error.
+            if let Ok(n) = encode(d, &mut frames[at..]) {
+                at += n;
+            }
+        }
+        frames.truncate(at);
+        if s.out.try_send((frames, count as u64)).is_err() {
+            s.counters.dropped_out.fetch_add(count as u64, Relaxed);
         }
         true
     }
@@ -279,31 +303,30 @@ async fn read_frames<R: AsyncRead + Unpin>(
             Err(e) => break format!("read failed: {e}"),
         };
         let mut rest = &buf[..n];
+        let (mut bytes, mut lens) = (Vec::new(), Vec::new());
         while let Some(len) = deframer.feed_len(&mut rest) {
-            let s = deframer.stats();
-            counters
-                .damaged
-                .store(s.bad_crc + s.malformed + s.oversize, Relaxed);
-            let datagram = deframer.frame(len).to_vec();
-            counters.frames_in.fetch_add(1, Relaxed);
-            counters
-                .last_frame_ms
-                .store(started.elapsed().as_millis() as u64, Relaxed);
-            if tx
-                .send(Inbound::Frame {
-                    from: addr,
-                    datagram,
-                })
-                .await
-                .is_err()
-            {
-                return;
-            }
+            bytes.extend_from_slice(deframer.frame(len));
+            lens.push(len);
         }
         let s = deframer.stats();
         counters
             .damaged
             .store(s.bad_crc + s.malformed + s.oversize, Relaxed);
+        if lens.is_empty() {
+            continue;
+        }
+        counters.frames_in.fetch_add(lens.len() as u64, Relaxed);
+        counters
+            .last_frame_ms
+            .store(started.elapsed().as_millis() as u64, Relaxed);
+        let m = Inbound::Frames {
+            from: addr,
+            bytes,
+            lens,
+        };
+        if tx.send(m).await.is_err() {
+            return;
+        }
     };
     let _ = tx
         .send(Inbound::Closed {
@@ -318,7 +341,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     mut w: W,
     addr: SocketAddr,
     generation: u64,
-    mut frames: mpsc::Receiver<Vec<u8>>,
+    mut frames: mpsc::Receiver<(Vec<u8>, u64)>,
     tx: mpsc::Sender<Inbound>,
     counters: Arc<Counters>,
 ) {
@@ -327,19 +350,21 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     let reason = loop {
         if gather.is_empty() {
             match frames.recv().await {
-                Some(f) => gather.extend_from_slice(&f),
+                Some((f, n)) => {
+                    gather = f;
+                    counters.frames_out.fetch_add(n, Relaxed);
+                }
                 None => {
                     let _ = w.shutdown().await;
                     return;
                 }
             }
-            counters.frames_out.fetch_add(1, Relaxed);
         }
         // Whatever else is queued goes in the same write.
         while gather.len() < WRITE_GATHER {
-            let Ok(f) = frames.try_recv() else { break };
+            let Ok((f, n)) = frames.try_recv() else { break };
             gather.extend_from_slice(&f);
-            counters.frames_out.fetch_add(1, Relaxed);
+            counters.frames_out.fetch_add(n, Relaxed);
         }
         if let Err(e) = w.write_all(&gather).await {
             break format!("write failed: {e}");
@@ -366,6 +391,20 @@ mod tests {
         SocketAddr::from(([10, 0, 0, 1], p))
     }
 
+    fn frames_of(m: Inbound, want_from: SocketAddr) -> Vec<Vec<u8>> {
+        let Inbound::Frames { from, bytes, lens } = m else {
+            panic!("{m:?}");
+        };
+        assert_eq!(from, want_from);
+        let mut at = 0;
+        lens.iter()
+            .map(|&n| {
+                at += n;
+                bytes[at - n..at].to_vec()
+            })
+            .collect()
+    }
+
     #[tokio::test]
     async fn datagrams_cross_a_stream_pair_whole() {
         let (a, b) = tokio::io::duplex(4096);
@@ -386,15 +425,20 @@ mod tests {
         for d in &sent {
             assert!(left.send(addr(1), d));
         }
-        for d in &sent {
-            match right.recv().await {
-                Inbound::Frame { from, datagram } => {
-                    assert_eq!(from, addr(2));
-                    assert_eq!(&datagram, d);
-                }
-                m => panic!("{m:?}"),
-            }
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            got.extend(frames_of(right.recv().await, addr(2)));
         }
+        assert_eq!(got, sent);
+        // A GSO-style batch: 3 datagrams of 100 B and a last one of 7.
+        let batch: Vec<u8> = (0..307u16).map(|i| i as u8).collect();
+        assert!(left.send_batch(addr(1), &batch, 100));
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            got.extend(frames_of(right.recv().await, addr(2)));
+        }
+        let want: Vec<Vec<u8>> = batch.chunks(100).map(<[u8]>::to_vec).collect();
+        assert_eq!(got, want);
         assert!(!left.send(addr(9), b"x"), "no stream for that address");
     }
 
@@ -423,11 +467,8 @@ mod tests {
         }
         aw.write_all(&wire).await.unwrap();
         let mut got = Vec::new();
-        for _ in 0..2 {
-            match right.recv().await {
-                Inbound::Frame { datagram, .. } => got.push(datagram),
-                m => panic!("{m:?}"),
-            }
+        while got.len() < 2 {
+            got.extend(frames_of(right.recv().await, addr(2)));
         }
         assert_eq!(got, [b"first".to_vec(), b"third".to_vec()]);
         let (_, s) = right.stats().next().unwrap();
