@@ -20,6 +20,8 @@ use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
 use crate::ssl_state::{self, SslState, SslStateError};
 use crate::store;
+use crate::stream_links::{Inbound, StreamLinks};
+use crate::tcp_links::TcpLinks;
 use crate::tun::{TunDevice, TunRead, TunWrite};
 use crate::tunnel_dir::{self, TunnelDirError};
 use crate::udp_io::{self, UdpIo};
@@ -68,6 +70,9 @@ pub struct EventLoop<C: Cipher> {
     clock: Clock,
     wall: WallClockWatch,
     udp: UdpIo,
+    /// Links over byte streams (TCP connections, serial lines), beside `udp`.
+    streams: StreamLinks,
+    tcp: TcpLinks,
     /// Handshake frames waiting behind data (`handshake_queue`).
     handshakes: HandshakeQueue,
     dns: DnsService,
@@ -150,7 +155,23 @@ impl<C: Cipher> EventLoop<C> {
         let udp = UdpSocket::bind(cfg.listen_addr)
             .await
             .map_err(bind_err("listen-addr", listen.clone()))?;
-        let udp = UdpIo::new(udp).map_err(bind_err("listen-addr", listen))?;
+        let udp = UdpIo::new(udp).map_err(bind_err("listen-addr", listen.clone()))?;
+        // TCP on the UDP socket's own port (a port 0 in listen-addr became one).
+        let tcp_listen = match cfg.listen_tcp {
+            true => Some(
+                udp.socket()
+                    .local_addr()
+                    .map_err(bind_err("listen-addr", listen.clone()))?,
+            ),
+            false => None,
+        };
+        let tcp = TcpLinks::new(
+            tcp_listen,
+            cfg.parents.iter().map(|p| p.tcp).collect(),
+            cfg.parents_tcp_fallback,
+        )
+        .await
+        .map_err(bind_err("listen-addr (TCP, listen-tcp)", listen))?;
         let mut dns = DnsService::bind(cfg.dns_enable.then_some(cfg.dns_addr), dns_config(&cfg))
             .await
             .map_err(bind_err("dns-addr", cfg.dns_addr.to_string()))?;
@@ -177,6 +198,8 @@ impl<C: Cipher> EventLoop<C> {
             clock,
             wall: WallClockWatch::new(Instant::ZERO, unix),
             udp,
+            streams: StreamLinks::new(),
+            tcp,
             dns,
             control,
             resolver,
@@ -224,6 +247,8 @@ impl<C: Cipher> EventLoop<C> {
         self.refresh_externals();
         self.rules.start(self.clock.now());
         self.node.handle_timeout(self.clock.now());
+        let mut tcp_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tcp_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.drain(tun, &mut twrite).await;
             // Wake at least once per wall-clock feed period (see `feed_wall_clock`).
@@ -248,6 +273,9 @@ impl<C: Cipher> EventLoop<C> {
                     Ok(()) => self.receive_datagrams(tun, &mut twrite).await,
                     Err(e) => debug!("udp: {e}"),
                 },
+                m = self.streams.recv() => self.receive_stream(m, tun, &mut twrite).await,
+                e = self.tcp.next() => self.tcp.handle(e, &mut self.streams),
+                _ = tcp_tick.tick() => self.tcp.tick(&self.node, &mut self.streams),
                 r = tun.recv_batch(&mut tread) => match r {
                     Ok(()) => {
                         let now = self.clock.now();
@@ -373,6 +401,37 @@ impl<C: Cipher> EventLoop<C> {
         self.run_handshakes();
     }
 
+    /// Hands the node what the streams delivered (a few dozen frames at most before the
+    /// outputs are drained), handshakes behind data as from the UDP socket.
+    async fn receive_stream<T: TunDevice>(
+        &mut self,
+        first: Inbound,
+        tun: &T,
+        twrite: &mut TunWrite,
+    ) {
+        let now = self.clock.now();
+        let (mut next, mut handled) = (Some(first), 0);
+        while let Some(m) = next {
+            match m {
+                Inbound::Frame { from, mut datagram } => {
+                    let d = &mut datagram[..];
+                    if !(handshake_queue::is_handshake(d) && self.handshakes.push(from, d)) {
+                        self.node.handle_datagram(now, from, d);
+                    }
+                }
+                Inbound::Closed { addr, .. } => self.tcp.on_closed(addr),
+            }
+            handled += 1;
+            next = if handled < 64 {
+                self.streams.try_recv()
+            } else {
+                None
+            };
+        }
+        self.drain(tun, twrite).await;
+        self.run_handshakes();
+    }
+
     /// Hands the node at most `HANDSHAKES_PER_TURN` waiting handshake frames.
     fn run_handshakes(&mut self) {
         if self.handshakes.is_empty() {
@@ -411,7 +470,16 @@ impl<C: Cipher> EventLoop<C> {
         // Batches are lent from the node's queue and go to the socket as they are.
         let max = self.udp.max_segments();
         while let Some(b) = self.node.poll_transmit_batch(max, udp_io::MAX_BATCH_BYTES) {
-            self.udp.send_batch(b.dst, b.contents, b.segment_size).await;
+            if self.streams.carries(b.dst) {
+                for d in b.contents.chunks(b.segment_size.max(1)) {
+                    self.streams.send(b.dst, d);
+                }
+            } else if self.tcp.wants(b.dst) {
+                // Not connected yet: dropped, as a lost datagram; the node sends again.
+                self.tcp.dial(b.dst);
+            } else {
+                self.udp.send_batch(b.dst, b.contents, b.segment_size).await;
+            }
         }
         loop {
             if twrite.is_full() {

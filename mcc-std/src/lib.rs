@@ -29,6 +29,8 @@ pub mod resolver_state;
 pub mod revocation_state;
 pub mod ssl_state;
 pub mod store;
+pub mod stream_links;
+pub mod tcp_links;
 pub mod tun;
 pub mod tunnel_dir;
 mod udp_io;

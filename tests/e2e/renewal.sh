@@ -3,12 +3,13 @@
 # daemons: r is the root and the renewal service (cert-update-key = the network key), a and
 # b its children; a serves a tunnel (icmp, udp) to b; x is a node of a second network r
 # trusts, so r links it but its renewal is refused. Every node and tunnel certificate lives
-# 2 minutes (`--lifetime 2m`); the network runs 10 minutes with b pinging a's server
+# 1 minute (`--lifetime 1m`); the network runs 5 lifetimes with b pinging a's server
 # endpoint 5 times a second the whole time.
 #
-#   sudo bash tests/e2e/renewal.sh
+#   sudo bash tests/e2e/renewal.sh                              # 1-minute certificates, 5 min
+#   sudo RENEWAL_LIFETIME_MIN=2 bash tests/e2e/renewal.sh       # 2-minute certificates, 10 min
 #
-#   1 no ping lost in 10 minutes (5 lifetimes of the certificates)
+#   1 no ping lost in 5 lifetimes of the certificates (RENEWAL_RUN_SECS overrides the run)
 #   2 a's and b's node certificates and both copies of the tunnel certificate on disk were
 #     renewed (valid until after the run), with the same bytes on both ends of the tunnel
 #   3 r refused x's renewal (another network), and r dropped x when x's certificate expired
@@ -23,7 +24,9 @@ lib_init mccren /tmp/mccren
 CHECKS=1
 PORT=9376
 R_IP=10.234.0.1
-RUN_SECS=${RENEWAL_RUN_SECS:-600}
+LIFE_MIN=${RENEWAL_LIFETIME_MIN:-1}
+LIFE_SECS=$((LIFE_MIN * 60))
+RUN_SECS=${RENEWAL_RUN_SECS:-$((5 * LIFE_SECS))}
 DUMP_LOGS="$W/*/mccd.log $W/*/mccd.stderr"
 
 need_root
@@ -55,7 +58,7 @@ node() {
     local ns=$1 name=$2 d=$W/$2 parents=$3 key=$4
     shift 4
     mcc_node "$ns" "$d" "$parents" keep-alive-period 5s cert-update-period 5s "$@" || return 1
-    ID[$name]=$(nsx "$ns" "$MCC" generate-node-certificate -y --lifetime 2m -p "$d/network-certificate.txt" \
+    ID[$name]=$(nsx "$ns" "$MCC" generate-node-certificate -y --lifetime ${LIFE_MIN}m -p "$d/network-certificate.txt" \
         --stdin "$d" <"$key" 2>>"$d.init.err" | tail -n 1 | tr -d '[:space:]')
     [[ ${ID[$name]} =~ ^[0-9a-z]{52}$ ]] || { log "generate-node-certificate $d: $(cat "$d.init.err")"; return 1; }
 }
@@ -80,9 +83,9 @@ for n in r a b x; do mccd_start "$n" "$W/$n" || die "mccd $n"; done
 for n in r a b x; do wait_until 20 0.2 mccd_healthy "$n" "$W/$n" || die "mccd $n not healthy"; done
 linked() { mcc_in r "$W/r" nodes 2>/dev/null | grep -q "$1"; } # linked ID: r lists it
 for n in a b x; do wait_until 30 0.5 linked "${ID[$n]}" || die "$n did not join r"; done
-X_EXPIRY=$(( $(date +%s) + 120 ))
+X_EXPIRY=$(( $(date +%s) + LIFE_SECS ))
 
-mcc_tunnel a "$W/a" "${ID[b]}" icmp,udp:7000 --lifetime 2m || die "mcc create-tunnel"
+mcc_tunnel a "$W/a" "${ID[b]}" icmp,udp:7000 --lifetime ${LIFE_MIN}m || die "mcc create-tunnel"
 mcc_resolve_wait 30 b "$W/b" "$SEP" || die "b does not resolve the server endpoint"
 log "server endpoint $SEP at $ADDR on b"
 wait_until 30 0.5 nsx b ping -c 1 -W 1 "$ADDR" >/dev/null || die "no ping through the tunnel"
@@ -114,8 +117,8 @@ done
 TA=$(ls "$W"/a/tunnels/*-certificate.txt 2>/dev/null | head -n 1)
 TB=$(ls "$W"/b/tunnels/*-certificate.txt 2>/dev/null | head -n 1)
 check "2 the tunnel certificate is the same on both ends" cmp -s "$TA" "$TB"
-# About one renewal a minute (half the lifetime); the first comes a minute in.
-MIN=$((RUN_SECS / 60 - 2)); ((MIN >= 1)) || MIN=1
+# One renewal each half lifetime (past the midpoint); the first comes half a lifetime in.
+MIN=$((RUN_SECS * 2 / LIFE_SECS - 2)); ((MIN >= 1)) || MIN=1
 renewals() { grep -c "$1 certificate renewed" "$2" 2>/dev/null; }
 for n in a b; do
     k=$(renewals node "$W/$n/mccd.log"); t=$(renewals tunnel "$W/$n/mccd.log")

@@ -29,12 +29,20 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         value: Value::Set(|c, v, _| set(&mut c.listen_addr, socket_addr(v))),
     },
     Key {
+        name: "listen-tcp",
+        default: "true",
+        doc: "Accept links over TCP on listen-addr's port as well, from nodes whose UDP is\n\
+              blocked (`tcp://` parents, or `parents-tcp-fallback`).",
+        value: Value::Set(|c, v, _| set(&mut c.listen_tcp, boolean(v))),
+    },
+    Key {
         name: "parents",
         default: "",
         doc: "Parent nodes in priority order, comma-separated: ip:port, host:port, ip or host\n\
               (port 9376), each optionally NODEID@ in front (the ID `mcc id` prints there) to\n\
               take only that node as the parent there. Otherwise the first node met at an\n\
-              address is remembered in data-dir and another one answering there is refused.",
+              address is remembered in data-dir and another one answering there is refused.\n\
+              tcp:// in front of an entry links to that parent over TCP only.",
         value: Value::Set(|c, v, _| set(&mut c.parents, ParentEntry::parse_list(v))),
     },
     Key {
@@ -49,6 +57,22 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
         default: "1h",
         doc: "How often the parents' host names are resolved again.",
         value: Value::Set(|c, v, _| set(&mut c.parents_resolve_period, duration(v))),
+    },
+    Key {
+        name: "parents-tcp-fallback",
+        default: "20s",
+        doc: "With no parent linked over UDP for this long, dial the parents over TCP as well\n\
+              (then UDP again, alternating, while none answers); `off`: UDP only.",
+        value: Value::Set(|c, v, _| {
+            set(
+                &mut c.parents_tcp_fallback,
+                if v == "off" {
+                    Ok(None)
+                } else {
+                    duration(v).map(Some)
+                },
+            )
+        }),
     },
     // The docs' default is 30s. An authenticated check every 30 s costs an idle leaf ~17 kB/h;
     // the NAT binding is kept by `nat-keep-alive` instead, so the parent is checked every

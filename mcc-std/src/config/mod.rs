@@ -82,6 +82,8 @@ pub struct DaemonConfig {
     /// The configuration directory relative paths are resolved against.
     pub dir: PathBuf,
     pub listen_addr: SocketAddr,
+    /// `listen-tcp`: links are also accepted over TCP on `listen-addr`.
+    pub listen_tcp: bool,
     /// Parents in priority order, each `ip:port` or `host:port` (a missing port is
     /// [`DEFAULT_PORT`]) with an optional pinned node ID; host names are resolved by
     /// [`core_config`].
@@ -90,6 +92,9 @@ pub struct DaemonConfig {
     /// address is accepted (and remembered); a configured pin is enforced regardless.
     pub parents_allow_id_change: bool,
     pub parents_resolve_period: Duration,
+    /// `parents-tcp-fallback`: after this long with no parent over UDP, the UDP parents are
+    /// dialled over TCP too (`None`: `off`).
+    pub parents_tcp_fallback: Option<Duration>,
     /// How often an idle parent is checked; frames that go unanswered start a check after
     /// `min(keep-alive-period, 20s)`.
     pub keep_alive_period: Duration,
@@ -206,12 +211,15 @@ impl DaemonConfig {
             path: dir.join(CONFIG_FILE),
             dir: dir.to_path_buf(),
             listen_addr: zero_addr,
+            listen_tcp: false,
             parents: vec![ParentEntry {
                 addr: String::new(),
                 pin: None,
+                tcp: false,
             }],
             parents_allow_id_change: true,
             parents_resolve_period: Duration::ZERO,
+            parents_tcp_fallback: Some(Duration::ZERO),
             keep_alive_period: Duration::ZERO,
             nat_keep_alive: NatKeepalivePolicy::Every(mcc_core::time::Duration::ZERO),
             topology_update_period: Duration::ZERO,

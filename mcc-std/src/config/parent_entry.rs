@@ -1,6 +1,6 @@
-//! One entry of `parents`: where the parent listens and, optionally, the node ID that must
+//! One entry of `parents`: where the parent listens, optionally the node ID that must
 //! answer there (`NODEID@ip:port`, `NODEID@ip`, `NODEID@host[:port]`; the ID as `mcc id`
-//! prints it).
+//! prints it), and `tcp://` in front for a parent reached over TCP only.
 
 use super::net::parent;
 use super::values::node_id;
@@ -15,16 +15,46 @@ pub struct ParentEntry {
     pub addr: String,
     /// The node ID written before `@`: only that node becomes the parent at `addr`.
     pub pin: Option<NodeId>,
+    /// `tcp://` in front: the link to this parent is a TCP connection, never UDP.
+    pub tcp: bool,
 }
+
+/// What marks a parent reached over TCP.
+pub const TCP_SCHEME: &str = "tcp://";
 
 impl ParentEntry {
     /// Parses one item of `parents`. Node IDs and host names hold no `@`, so the first one
     /// ends the ID.
     pub(super) fn parse(entry: &str) -> Result<ParentEntry, String> {
+        let (tcp, rest) = match entry.strip_prefix(TCP_SCHEME) {
+            Some(rest) => (true, rest),
+            None if entry.contains("://") => {
+                return Err(format!(
+                    "invalid parent {entry:?}: the only scheme is {TCP_SCHEME} (UDP needs none)"
+                ));
+            }
+            None => (false, entry),
+        };
+        // Errors name the entry as written, scheme included.
+        let mut p = Self::parse_udp(rest).map_err(|e| {
+            if !tcp {
+                e
+            } else if e.contains(&format!("{rest:?}")) {
+                e.replacen(&format!("{rest:?}"), &format!("{entry:?}"), 1)
+            } else {
+                format!("invalid parent {entry:?}: {e}")
+            }
+        })?;
+        p.tcp = tcp;
+        Ok(p)
+    }
+
+    fn parse_udp(entry: &str) -> Result<ParentEntry, String> {
         let Some((id, addr)) = entry.split_once('@') else {
             return Ok(ParentEntry {
                 addr: parent(entry)?,
                 pin: None,
+                tcp: false,
             });
         };
         let pin = node_id(id).map_err(|e| {
@@ -34,6 +64,7 @@ impl ParentEntry {
         Ok(ParentEntry {
             addr,
             pin: Some(pin),
+            tcp: false,
         })
     }
 
@@ -60,6 +91,9 @@ impl ParentEntry {
 impl fmt::Display for ParentEntry {
     /// As it would be written in `parents`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tcp {
+            f.write_str(TCP_SCHEME)?;
+        }
         match &self.pin {
             Some(id) => write!(f, "{id}@{}", self.addr),
             None => f.write_str(&self.addr),
@@ -121,6 +155,32 @@ mod tests {
         );
         let e = ParentEntry::parse(&format!("{id}@10.0.0.1:0")).unwrap_err();
         assert!(e.contains("use ip:port, host:port, ip or host"), "{e}");
+    }
+
+    #[test]
+    fn tcp_parents_take_every_form_behind_the_scheme() {
+        let id = id();
+        for (text, addr) in [
+            ("tcp://10.0.0.1:7000", "10.0.0.1:7000"),
+            ("tcp://10.0.0.1", "10.0.0.1:9376"),
+            ("tcp://root.example.com", "root.example.com:9376"),
+        ] {
+            let p = ParentEntry::parse(text).unwrap();
+            assert_eq!((p.addr.as_str(), p.pin, p.tcp), (addr, None, true));
+            assert_eq!(p.to_string(), format!("tcp://{addr}"));
+            let pinned = format!("tcp://{id}@{addr}");
+            let p = ParentEntry::parse(&pinned).unwrap();
+            assert_eq!((p.pin, p.tcp), (Some(id), true));
+            assert_eq!(p.to_string(), pinned);
+        }
+        assert!(!ParentEntry::parse("10.0.0.1").unwrap().tcp);
+        let e = ParentEntry::parse("udp://10.0.0.1").unwrap_err();
+        assert_eq!(
+            e,
+            "invalid parent \"udp://10.0.0.1\": the only scheme is tcp:// (UDP needs none)"
+        );
+        let e = ParentEntry::parse("tcp://10.0.0.1:0").unwrap_err();
+        assert!(e.starts_with("invalid parent \"tcp://10.0.0.1:0\""), "{e}");
     }
 
     #[test]

@@ -719,6 +719,7 @@ fn core_config_errors_name_the_file() {
         parents: vec![ParentEntry {
             addr: "no-such-host.invalid:1".into(),
             pin: None,
+            tcp: false,
         }],
         ..cfg
     };
