@@ -38,7 +38,17 @@ pub fn start(
     }
     // SAFETY: the caller hands the descriptor over; from here on it is ours alone.
     let tun_fd = unsafe { OwnedFd::from_raw_fd(tun_fd) };
-    let cfg = config::load(config_dir).map_err(|e| e.to_string())?;
+    let mut cfg = config::load(config_dir).map_err(|e| e.to_string())?;
+    // `protect` exempts only the UDP socket from the VPN: a TCP link dialled from here
+    // would be routed into the VPN itself. A phone is a leaf: nothing dials it either.
+    if let Some(p) = cfg.parents.iter().find(|p| p.tcp) {
+        return Err(format!(
+            "{}: parents: {p}: TCP parents are not supported on Android yet (only the UDP socket is protected from the VPN)",
+            cfg.path.display()
+        ));
+    }
+    cfg.parents_tcp_fallback = None;
+    cfg.listen_tcp = false;
     let _ = mcc_std::logging::init(&cfg, false);
     let socket = cfg.unix_enable.then(|| cfg.unix_socket_path.clone());
     let config = cfg.path.clone();
@@ -230,6 +240,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn tcp_parents_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mcc.conf"), "parents = tcp://10.0.0.1\n").unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let err = start(dir.path(), std::os::fd::IntoRawFd::into_raw_fd(a), |_| {
+            panic!("protect must not be called: the start was refused")
+        })
+        .err()
+        .unwrap();
+        assert!(
+            err.ends_with("mcc.conf: parents: tcp://10.0.0.1:9376: TCP parents are not supported on Android yet (only the UDP socket is protected from the VPN)"),
+            "{err}"
+        );
     }
 
     #[test]

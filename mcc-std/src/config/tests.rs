@@ -599,6 +599,28 @@ fn direct_paths_are_off_unless_chosen_and_named_in_errors() {
 }
 
 #[test]
+fn tcp_keys_default_on_and_are_named_in_errors() {
+    use std::time::Duration;
+    let c = p("").unwrap();
+    assert!(c.listen_tcp);
+    assert_eq!(c.parents_tcp_fallback, Some(Duration::from_secs(20)));
+    assert!(c.parents.iter().all(|e| !e.tcp));
+    let c = p("listen-tcp = false\nparents-tcp-fallback = off").unwrap();
+    assert_eq!((c.listen_tcp, c.parents_tcp_fallback), (false, None));
+    let c = p("parents = tcp://10.0.0.1, 10.0.0.2:7000").unwrap();
+    let kinds: Vec<_> = c.parents.iter().map(|e| (e.addr.as_str(), e.tcp)).collect();
+    assert_eq!(kinds, [("10.0.0.1:9376", true), ("10.0.0.2:7000", false)]);
+    assert_eq!(
+        perr("\nparents-tcp-fallback = soon"),
+        "/etc/mcc/mcc.conf:2: parents-tcp-fallback: invalid duration \"soon\" (use e.g. 30s, 2m, 1h)"
+    );
+    assert_eq!(
+        perr("parents = sctp://10.0.0.1"),
+        "/etc/mcc/mcc.conf:1: parents: invalid parent \"sctp://10.0.0.1\": the only scheme is tcp:// (UDP needs none)"
+    );
+}
+
+#[test]
 fn shared_nodes_parse_and_reach_the_core() {
     use mcc_core::routing::{MAX_SHARED, Share};
     assert_eq!(p("").unwrap().shared_nodes, Share::All);
