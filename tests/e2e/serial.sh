@@ -116,10 +116,17 @@ while True:
 EOF
 
 log "cable: socat pty pairs $W/ttyA <-> ttyA2, $W/ttyB2 <-> ttyB; relay between ttyA2 and ttyB2"
-spawn - "$W/socatA.log" socat -d -d pty,raw,echo=0,link="$W/ttyA" pty,raw,echo=0,link="$W/ttyA2"
-spawn - "$W/socatB.log" socat -d -d pty,raw,echo=0,link="$W/ttyB2" pty,raw,echo=0,link="$W/ttyB"
-wait_until 10 0.1 sh -c "[ -e '$W/ttyA' ] && [ -e '$W/ttyA2' ] && [ -e '$W/ttyB' ] && [ -e '$W/ttyB2' ]" ||
-    die "socat made no ptys"
+# cables_start: the two pty pairs (new /dev/pts devices behind the same links each time).
+cables_start() {
+    rm -f "$W/ttyA" "$W/ttyA2" "$W/ttyB" "$W/ttyB2"
+    spawn - "$W/socatA.log" socat -d -d pty,raw,echo=0,link="$W/ttyA" pty,raw,echo=0,link="$W/ttyA2"
+    SOCAT_A=$SPAWNED
+    spawn - "$W/socatB.log" socat -d -d pty,raw,echo=0,link="$W/ttyB2" pty,raw,echo=0,link="$W/ttyB"
+    SOCAT_B=$SPAWNED
+    wait_until 10 0.1 sh -c "[ -e '$W/ttyA' ] && [ -e '$W/ttyA2' ] && [ -e '$W/ttyB' ] && [ -e '$W/ttyB2' ]" ||
+        die "socat made no ptys"
+}
+cables_start
 RELAY_RUN=0
 relay_start() {
     RELAY_RUN=$((RELAY_RUN + 1))
@@ -142,6 +149,14 @@ mcc_tunnel - "$W/mcu" "$ROOT_ID" udp:7 || die "mcc create-tunnel"
 log "tunnel: server endpoint $SEP (on mcu), client root"
 
 # ---------------------------------------------------------------- run
+
+# A device that cannot be opened stops mccd at start, naming key and device.
+mcc_set "$W/root/mcc.conf" serial-links "$W/no-such-tty@115200"
+out=$(nsx root timeout 20 "$MCCD" "$W/root" 2>&1)
+rc=$?
+check "0 mccd refuses to start with a missing serial device (exit $rc: $(printf '%s' "$out" | grep -o 'cannot open serial-links[^:]*: [^"]*' | head -n 1))" \
+    sh -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && printf '%s' '$out' | grep -q 'cannot open serial-links $W/no-such-tty@115200'"
+mcc_set "$W/root/mcc.conf" serial-links "$W/ttyA@115200"
 
 T_JOIN=$(now)
 mccd_start root "$W/root"
@@ -283,7 +298,22 @@ else
 fi
 out=$(echo_run seq 10 64)
 check "10 after the cut: ${out#ok }/10 round trips" [ "${out#ok }" -ge 6 ]
-check "11 the MCU node is still running, heap within 64 KiB" \
+# The devices vanish and come back (both socats and the relay stopped, new ptys behind the
+# same paths after 2 s): mccd and the MCU each reopen their device.
+log "devices unplugged: socats and relay stopped for 2 s, new ptys"
+kill_pids "$RELAY_PID" "$SOCAT_A" "$SOCAT_B"
+sleep 2
+cables_start
+relay_start
+T_PLUG=$(now)
+if wait_until 30 0.2 rec; then
+    pass "11 after the devices came back echoes return ($(since "$T_PLUG") s)"
+else
+    fail "11 after the devices came back echoes return"
+fi
+check "12 mccd reopened its serial device" grep -q "serial link $W/ttyA reopened" "$W/root/mccd.log"
+check "13 the MCU reopened its serial device" grep -q "reopening in 1 s" "$W/mcu/mcu-node.log"
+check "14 the MCU node is still running, heap within 64 KiB" \
     sh -c "kill -0 $MCU_PID && ! grep -q 'HEAP BUDGET EXCEEDED' '$W/mcu/mcu-node.log'"
 HWM=$(grep -o 'heap high-water mark [0-9]* B' "$W/mcu/mcu-node.log" | tail -n 1 | awk '{print $4}')
 log "MCU heap high-water mark over serial: ${HWM:-?} B of 65536"
