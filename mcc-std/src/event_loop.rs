@@ -18,6 +18,7 @@ use crate::parent_resolve::ParentResolver;
 use crate::renewal_store;
 use crate::resolver_state::ResolverState;
 use crate::revocation_state::{RevocationState, RevocationStateError};
+use crate::serial_link::SerialLinks;
 use crate::ssl_state::{self, SslState, SslStateError};
 use crate::store;
 use crate::stream_links::{Inbound, StreamLinks};
@@ -55,6 +56,8 @@ pub enum StartError {
     Ssl(#[from] SslStateError),
     #[error(transparent)]
     ForwardingRules(#[from] config::ForwardingRulesError),
+    #[error("cannot open serial-links {device}: {source}")]
+    Serial { device: String, source: io::Error },
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -72,6 +75,8 @@ pub struct EventLoop<C: Cipher> {
     udp: UdpIo,
     /// Links over byte streams (TCP connections, serial lines), beside `udp`.
     streams: StreamLinks,
+    /// The serial lines among `streams` (`serial-links`), reopened after errors.
+    serial: SerialLinks,
     tcp: TcpLinks,
     /// Handshake frames waiting behind data (`handshake_queue`).
     handshakes: HandshakeQueue,
@@ -165,6 +170,9 @@ impl<C: Cipher> EventLoop<C> {
             ),
             false => None,
         };
+        let mut streams = StreamLinks::new();
+        let serial = SerialLinks::open(&cfg.serial_links, &mut streams)
+            .map_err(|(device, source)| StartError::Serial { device, source })?;
         let tcp = TcpLinks::new(
             tcp_listen,
             cfg.parents.iter().map(|p| p.tcp).collect(),
@@ -198,7 +206,8 @@ impl<C: Cipher> EventLoop<C> {
             clock,
             wall: WallClockWatch::new(Instant::ZERO, unix),
             udp,
-            streams: StreamLinks::new(),
+            streams,
+            serial,
             tcp,
             dns,
             control,
@@ -275,7 +284,10 @@ impl<C: Cipher> EventLoop<C> {
                 },
                 m = self.streams.recv() => self.receive_stream(m, tun, &mut twrite).await,
                 e = self.tcp.next() => self.tcp.handle(e, &mut self.streams),
-                _ = tcp_tick.tick() => self.tcp.tick(&self.node, &mut self.streams),
+                _ = tcp_tick.tick() => {
+                    self.tcp.tick(&self.node, &mut self.streams);
+                    self.serial.tick(&mut self.streams);
+                }
                 r = tun.recv_batch(&mut tread) => match r {
                     Ok(()) => {
                         let now = self.clock.now();

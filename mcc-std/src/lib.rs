@@ -27,6 +27,7 @@ pub mod readiness;
 pub mod renewal_store;
 pub mod resolver_state;
 pub mod revocation_state;
+pub mod serial_link;
 pub mod ssl_state;
 pub mod store;
 pub mod stream_links;

@@ -13,10 +13,17 @@
 //! * [`Arena`] is a fixed-size heap (a static array, first-fit free list) with a high-water
 //!   mark, to be installed as the `#[global_allocator]`.
 //!
+//! * [`serial::SerialNode`] (feature `serial`): the same node and echo service without an
+//!   IP stack, its link to the parent carried over a byte stream (a UART) in
+//!   `mcc_core::stream_io` frames.
+//!
 //! No `std`: `core` + `alloc` only.
 #![no_std]
 
 extern crate alloc;
+
+#[cfg(feature = "serial")]
+pub mod serial;
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -148,10 +155,11 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
 /// Counters of the node's own services.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct McuStats {
-    /// Underlay datagrams received / sent on port 9376.
+    /// Underlay datagrams received / sent on port 9376 (over serial: frames).
     pub datagrams_in: u64,
     pub datagrams_out: u64,
-    /// Datagrams `poll_transmit` produced that the socket could not take.
+    /// Datagrams `poll_transmit` produced that the socket could not take (over serial:
+    /// addressed to anything but the parent).
     pub datagrams_dropped: u64,
     /// UDP echo requests answered.
     pub echoes: u64,
@@ -257,16 +265,7 @@ impl<D: Device> McuNode<D> {
                 moved = true;
             }
             // Node → TUN: this node's own services (the echo).
-            while let Some(n) = self.node.poll_tun(&mut self.buf) {
-                moved = true;
-                match echo_reply(&mut self.buf[..n]) {
-                    Some(len) => {
-                        self.stats.echoes += 1;
-                        self.node.handle_tun_packet(t, &self.buf[..len]);
-                    }
-                    None => self.stats.ignored += 1,
-                }
-            }
+            moved |= serve(&mut self.node, t, &mut self.buf, &mut self.stats);
             // Node → underlay.
             while let Some(tx) = self.node.poll_transmit(&mut self.buf) {
                 moved = true;
@@ -312,6 +311,28 @@ impl<D: Device> McuNode<D> {
             (a, b) => a.or(b),
         }
     }
+}
+
+/// Answers what the node delivers to this node's own address (the echo service); returns
+/// whether there was anything.
+pub(crate) fn serve(
+    node: &mut Node,
+    t: mcc_core::time::Instant,
+    buf: &mut [u8],
+    stats: &mut McuStats,
+) -> bool {
+    let mut moved = false;
+    while let Some(n) = node.poll_tun(buf) {
+        moved = true;
+        match echo_reply(&mut buf[..n]) {
+            Some(len) => {
+                stats.echoes += 1;
+                node.handle_tun_packet(t, &buf[..len]);
+            }
+            None => stats.ignored += 1,
+        }
+    }
+    moved
 }
 
 /// The echo service: turns a UDP/IPv4 packet for [`ECHO_PORT`] into its reply in place

@@ -5,7 +5,13 @@
 //! ```text
 //! mcu-node CONFIG_DIR PARENT_ADDR:PORT [--tun NAME] [--ip ADDR/LEN] [--gateway ADDR]
 //!          [--report-secs N] [--run-secs N]
+//! mcu-node CONFIG_DIR --serial DEVICE [--baud N] [--report-secs N] [--run-secs N]
 //! ```
+//!
+//! With `--serial` there is no IP stack: the link to the parent runs over the serial
+//! device (on a host a pty, put in raw mode at `--baud`, default 115200) in stream
+//! frames (`mcu_node::serial::SerialNode`), the parent being the mccd whose
+//! `serial-links` holds the other end.
 //!
 //! CONFIG_DIR is what `mcc init` wrote: node-private-key.txt, node-certificate.txt,
 //! network-certificate.txt. The tunnel files in CONFIG_DIR/tunnels (`mcc create-tunnel -C
@@ -15,8 +21,11 @@
 //! the arena cannot serve aborts (Rust's allocation error handler); one refused to a
 //! fallible caller (`try_reserve`) is counted and ends the process with status 3.
 
+use std::fs::File;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,12 +33,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use mcc_core::Node;
 use mcc_core::cert::{Certificate, TrustStore};
+use mcc_core::config::NatKeepalivePolicy;
 use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::resolver::ResolverConfig;
 use mcc_std::{config, tunnel_dir};
-use mcu_node::{Arena, HEAP_SIZE, McuNode, core_instant};
+use mcu_node::serial::{SERIAL_PARENT, SerialError, SerialNode};
+use mcu_node::{Arena, HEAP_SIZE, McuNode, McuStats, core_instant};
 use smoltcp::phy::{Medium, TunTapInterface, wait as phy_wait};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpCidr, Ipv4Address};
@@ -59,6 +70,9 @@ fn read_certificate(path: &Path) -> Result<Certificate, String> {
 struct Args {
     dir: PathBuf,
     parent: SocketAddr,
+    /// `--serial`: the device of the line to the parent (instead of UDP over smoltcp).
+    serial: Option<PathBuf>,
+    baud: u32,
     tun: String,
     ip: IpCidr,
     gateway: Option<Ipv4Address>,
@@ -68,7 +82,8 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let usage = "usage: mcu-node CONFIG_DIR PARENT_ADDR:PORT [--tun NAME] [--ip ADDR/LEN] \
-                 [--gateway ADDR] [--report-secs N] [--run-secs N]";
+                 [--gateway ADDR] [--report-secs N] [--run-secs N]\n       \
+                 mcu-node CONFIG_DIR --serial DEVICE [--baud N] [--report-secs N] [--run-secs N]";
     let mut it = std::env::args().skip(1);
     let mut pos = Vec::new();
     let mut tun = "tun0".to_string();
@@ -76,6 +91,8 @@ fn parse_args() -> Result<Args, String> {
     let mut gateway = Some(Ipv4Address::new(10, 77, 0, 1));
     let mut report_secs = 5;
     let mut run_secs = None;
+    let mut serial = None;
+    let mut baud = 115_200;
     while let Some(a) = it.next() {
         let mut val = || {
             it.next()
@@ -83,6 +100,8 @@ fn parse_args() -> Result<Args, String> {
         };
         match a.as_str() {
             "--tun" => tun = val()?,
+            "--serial" => serial = Some(PathBuf::from(val()?)),
+            "--baud" => baud = val()?.parse().map_err(|_| "--baud: a number")?,
             "--ip" => ip = val()?.parse().map_err(|_| "--ip: expected ADDR/LEN")?,
             "--gateway" => {
                 let v = val()?;
@@ -103,13 +122,21 @@ fn parse_args() -> Result<Args, String> {
             _ => pos.push(a),
         }
     }
-    let [dir, parent] = <[String; 2]>::try_from(pos).map_err(|_| usage.to_string())?;
-    let parent = parent
-        .parse()
-        .map_err(|e| format!("parent {parent}: {e}"))?;
+    let (dir, parent) = match (serial.is_some(), <[String; 2]>::try_from(pos)) {
+        (false, Ok([dir, parent])) => {
+            let addr = parent
+                .parse()
+                .map_err(|e| format!("parent {parent}: {e}"))?;
+            (dir, addr)
+        }
+        (true, Err(pos)) if pos.len() == 1 => (pos[0].clone(), SERIAL_PARENT),
+        _ => return Err(usage.to_string()),
+    };
     Ok(Args {
         dir: dir.into(),
         parent,
+        serial,
+        baud,
         tun,
         ip,
         gateway,
@@ -142,6 +169,11 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
     trust
         .add_network(network, unix)
         .map_err(|e| format!("network certificate: {e}"))?;
+    let mut timers = Timers::default();
+    if args.serial.is_some() {
+        // No NAT on a wire: keepalives would only cost line time.
+        timers.nat_keepalive = NatKeepalivePolicy::Off;
+    }
     let config = Config {
         identity,
         certificate,
@@ -150,7 +182,7 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
         allow_parent_id_change: false,
         names: Vec::new(),
         internet: Default::default(),
-        timers: Timers::default(),
+        timers,
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
         static_addr: None,
@@ -198,6 +230,9 @@ fn main() -> ExitCode {
         eprintln!("mcu-node: {e}");
         return ExitCode::from(1);
     }
+    if let Some(dev) = &args.serial {
+        return run_serial(&args, dev, node, start, after_node, at_start);
+    }
     let device = match TunTapInterface::new(&args.tun, Medium::Ip) {
         Ok(d) => d,
         Err(e) => {
@@ -205,7 +240,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&device);
+    let fd = device.as_raw_fd();
     let id = node.id();
     let overlay = node.address();
     let mut mcu = McuNode::new(device, args.ip, args.gateway, node, unix_now(), now);
@@ -235,23 +270,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
         if now >= next_report {
-            let s = mcu.stats();
-            println!(
-                "mcu-node: heap high-water mark {} B of {HEAP_SIZE} (now {} B); parent {}; \
-                 datagrams in {} out {} dropped {}; echoes {}; ignored {}",
-                HEAP.high_water_mark(),
-                HEAP.used(),
-                if mcu.node().parent().is_some() {
-                    "up"
-                } else {
-                    "down"
-                },
-                s.datagrams_in,
-                s.datagrams_out,
-                s.datagrams_dropped,
-                s.echoes,
-                s.ignored
-            );
+            report_line(mcu.node(), mcu.stats(), "");
             next_report = now + report;
         }
         if let Some(limit) = args.run_secs
@@ -267,6 +286,192 @@ fn main() -> ExitCode {
         if delay > report {
             delay = report;
         }
+        let _ = phy_wait(fd, Some(delay));
+    }
+}
+
+/// The periodic status line (the e2e tests read it).
+fn report_line(node: &Node, s: McuStats, extra: &str) {
+    println!(
+        "mcu-node: heap high-water mark {} B of {HEAP_SIZE} (now {} B); parent {}; \
+         datagrams in {} out {} dropped {}; echoes {}; ignored {}{extra}",
+        HEAP.high_water_mark(),
+        HEAP.used(),
+        if node.parent().is_some() {
+            "up"
+        } else {
+            "down"
+        },
+        s.datagrams_in,
+        s.datagrams_out,
+        s.datagrams_dropped,
+        s.echoes,
+        s.ignored
+    );
+}
+
+/// One direction of the serial device as `embedded-io` sees a UART: blocking reads and
+/// writes, and `read_ready` from poll(2).
+struct Tty(File);
+
+impl embedded_io::ErrorType for Tty {
+    type Error = std::io::Error;
+}
+
+impl embedded_io::Read for Tty {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, std::io::Error> {
+        std::io::Read::read(&mut self.0, buf)
+    }
+}
+
+impl embedded_io::ReadReady for Tty {
+    fn read_ready(&mut self) -> Result<bool, std::io::Error> {
+        let mut p = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        match unsafe { libc::poll(&mut p, 1, 0) } {
+            -1 => Err(std::io::Error::last_os_error()),
+            // A hang-up or error counts as ready: the read reports it.
+            _ => Ok(p.revents != 0),
+        }
+    }
+}
+
+impl embedded_io::Write for Tty {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, std::io::Error> {
+        std::io::Write::write(&mut self.0, buf)
+    }
+    fn flush(&mut self) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+}
+
+/// Opens the serial device in raw mode (8N1, no flow control, no echo) at `baud`; returns
+/// its two directions.
+fn open_tty(dev: &Path, baud: u32) -> Result<(Tty, Tty), String> {
+    let err = |e: std::io::Error| format!("serial {}: {e}", dev.display());
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(dev)
+        .map_err(err)?;
+    let speed = match baud {
+        9600 => libc::B9600,
+        19_200 => libc::B19200,
+        38_400 => libc::B38400,
+        57_600 => libc::B57600,
+        115_200 => libc::B115200,
+        230_400 => libc::B230400,
+        460_800 => libc::B460800,
+        921_600 => libc::B921600,
+        _ => return Err(format!("--baud {baud}: not a standard rate")),
+    };
+    // SAFETY: `t` is filled by tcgetattr before use; the descriptor is open.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(f.as_raw_fd(), &mut t) != 0 {
+            return Err(err(std::io::Error::last_os_error()));
+        }
+        libc::cfmakeraw(&mut t);
+        t.c_cflag |= libc::CLOCAL | libc::CREAD;
+        t.c_cflag &= !(libc::CRTSCTS | libc::CSTOPB);
+        t.c_cc[libc::VMIN] = 1;
+        t.c_cc[libc::VTIME] = 0;
+        libc::cfsetispeed(&mut t, speed);
+        libc::cfsetospeed(&mut t, speed);
+        if libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, &t) != 0 {
+            return Err(err(std::io::Error::last_os_error()));
+        }
+    }
+    let w = f.try_clone().map_err(err)?;
+    Ok((Tty(f), Tty(w)))
+}
+
+/// The node over the serial line: polls the device with the node's timers as the
+/// timeout; reopens the device after an error (a USB adapter unplugged, a pty closed).
+fn run_serial(
+    args: &Args,
+    dev: &Path,
+    node: Node,
+    start: std::time::Instant,
+    after_node: usize,
+    at_start: usize,
+) -> ExitCode {
+    let clock = || Instant::from_micros(start.elapsed().as_micros() as i64);
+    let (r, w) = match open_tty(dev, args.baud) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mcu-node: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let id = node.id();
+    let overlay = node.address();
+    let mut mcu = SerialNode::new(r, w, node);
+    println!(
+        "mcu-node: {id} overlay {overlay} over serial {} at {} baud, parent {SERIAL_PARENT}; heap {} B: \
+         {at_start} B in use at start (std runtime), {after_node} B after Node::new, {} B with the line",
+        dev.display(),
+        args.baud,
+        HEAP_SIZE,
+        HEAP.used()
+    );
+    let report = Duration::from_secs(args.report_secs.max(1));
+    let mut next_report = clock();
+    loop {
+        let now = clock();
+        let polled = mcu.poll(now, |ev| match ev {
+            Event::Dropped { .. } => {}
+            ev => println!("mcu-node: event {ev:?}"),
+        });
+        if let Err(e) = polled {
+            let what = match e {
+                SerialError::Read(e) => format!("read: {e}"),
+                SerialError::Write(e) => format!("write: {e}"),
+            };
+            eprintln!(
+                "mcu-node: serial {}: {what}; reopening in 1 s",
+                dev.display()
+            );
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            match open_tty(dev, args.baud) {
+                Ok((r, w)) => mcu.reattach(r, w),
+                Err(e) => eprintln!("mcu-node: {e}"),
+            }
+            continue;
+        }
+        if !heap_ok() {
+            eprintln!(
+                "mcu-node: HEAP BUDGET EXCEEDED: high-water mark {} B of {HEAP_SIZE}, {} failed allocations",
+                HEAP.high_water_mark(),
+                HEAP.failures()
+            );
+            return ExitCode::from(3);
+        }
+        if now >= next_report {
+            let l = mcu.line_stats();
+            let extra = format!(
+                "; line frames {} bad-crc {} malformed {} oversize {} dropped-bytes {}",
+                l.frames, l.bad_crc, l.malformed, l.oversize, l.dropped_bytes
+            );
+            report_line(mcu.node(), mcu.stats(), &extra);
+            next_report = now + report;
+        }
+        if let Some(limit) = args.run_secs
+            && start.elapsed().as_secs() >= limit
+        {
+            println!(
+                "mcu-node: done; heap high-water mark {} B",
+                HEAP.high_water_mark()
+            );
+            return ExitCode::SUCCESS;
+        }
+        let delay = mcu.poll_delay(now).unwrap_or(report).min(report);
+        let fd: RawFd = mcu.reader_mut().0.as_raw_fd();
         let _ = phy_wait(fd, Some(delay));
     }
 }

@@ -6,8 +6,8 @@ use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, direct_paths, dns_names, domain, duration, firewall_name, list_of,
-    log_level, mac_mask, nat_keep_alive, network_key, node_id, number_in, path, shared_nodes, tags,
-    whole_seconds,
+    log_level, mac_mask, nat_keep_alive, network_key, node_id, number_in, path, serial_link,
+    shared_nodes, tags, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
@@ -73,6 +73,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
                 },
             )
         }),
+    },
+    Key {
+        name: "serial-links",
+        default: "",
+        doc: "Serial lines to children without an IP stack (a microcontroller on a UART),\n\
+              comma-separated DEVICE@BAUD, e.g. /dev/ttyUSB0@115200: opened raw (8N1, no\n\
+              flow control) at start, reopened every second after an error.",
+        value: Value::Set(|c, v, _| set(&mut c.serial_links, list_of(v, serial_link))),
     },
     // The docs' default is 30s. An authenticated check every 30 s costs an idle leaf ~17 kB/h;
     // the NAT binding is kept by `nat-keep-alive` instead, so the parent is checked every

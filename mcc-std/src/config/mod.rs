@@ -95,6 +95,9 @@ pub struct DaemonConfig {
     /// `parents-tcp-fallback`: after this long with no parent over UDP, the UDP parents are
     /// dialled over TCP too (`None`: `off`).
     pub parents_tcp_fallback: Option<Duration>,
+    /// `serial-links`: serial lines to children, each standing for a synthetic link address
+    /// (`serial_link::serial_addr`).
+    pub serial_links: Vec<crate::serial_link::SerialLink>,
     /// How often an idle parent is checked; frames that go unanswered start a check after
     /// `min(keep-alive-period, 20s)`.
     pub keep_alive_period: Duration,
@@ -220,6 +223,10 @@ impl DaemonConfig {
             parents_allow_id_change: true,
             parents_resolve_period: Duration::ZERO,
             parents_tcp_fallback: Some(Duration::ZERO),
+            serial_links: vec![crate::serial_link::SerialLink {
+                device: nowhere.clone(),
+                baud: 0,
+            }],
             keep_alive_period: Duration::ZERO,
             nat_keep_alive: NatKeepalivePolicy::Every(mcc_core::time::Duration::ZERO),
             topology_update_period: Duration::ZERO,

@@ -274,7 +274,7 @@ fn defaults_are_the_documented_ones() {
     // on keep-alive-period (30s) and data-dir (/var/lib/mcc); keys.rs says why.
     let want = "listen-addr = 0.0.0.0:9376\nlisten-tcp = true\n# parents =\n\
                 parents-allow-id-change = false\nparents-resolve-period = 1h\n\
-                parents-tcp-fallback = 20s\n\
+                parents-tcp-fallback = 20s\n# serial-links =\n\
                 keep-alive-period = 30m\nnat-keep-alive = auto\ntopology-update-period = 2m\n\
                 rejoin-period = 1m\nlog-level = info\n# log-file =\ndata-dir = data\n\
                 tun-device-name = mcc0\ntun-device-mtu = 1280\nfirewall-chain-name = MCC\n\

@@ -816,3 +816,45 @@ fn ssl_keys_parse() {
     assert_eq!(c.ssl_update_send_period, Duration::from_secs(5));
     assert!(p("ssl-update-batch-size = 0").is_err());
 }
+
+#[test]
+fn serial_links_are_device_at_baud_and_named_in_errors() {
+    use crate::serial_link::SerialLink;
+    assert_eq!(p("").unwrap().serial_links, vec![]);
+    assert_eq!(
+        p("serial-links = /dev/ttyUSB0@115200, /dev/ttyS1@9600")
+            .unwrap()
+            .serial_links,
+        vec![
+            SerialLink {
+                device: "/dev/ttyUSB0".into(),
+                baud: 115_200
+            },
+            SerialLink {
+                device: "/dev/ttyS1".into(),
+                baud: 9600
+            },
+        ]
+    );
+    // A path with an @ in it: the rate is after the last one.
+    assert_eq!(
+        p("serial-links = /dev/serial/by-id/usb-a@b@57600")
+            .unwrap()
+            .serial_links[0]
+            .device,
+        std::path::PathBuf::from("/dev/serial/by-id/usb-a@b")
+    );
+    for (bad, why) in [
+        ("/dev/ttyUSB0", "DEVICE@BAUD"),
+        ("/dev/ttyUSB0@115201", "standard one"),
+        ("/dev/ttyUSB0@fast", "standard one"),
+        ("ttyUSB0@115200", "absolute path"),
+        ("@115200", "absolute path"),
+    ] {
+        let e = perr(&format!("serial-links = /dev/ttyS0@9600, {bad}"));
+        assert!(
+            e.contains("serial-links") && e.contains(&format!("{bad:?}")) && e.contains(why),
+            "{bad}: {e}"
+        );
+    }
+}

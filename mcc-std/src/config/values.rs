@@ -22,6 +22,28 @@ pub(super) fn list_of<T>(
     list(v).map(item).collect()
 }
 
+/// A `serial-links` entry: `DEVICE@BAUD`, an absolute device path and a standard rate.
+pub(super) fn serial_link(v: &str) -> Result<crate::serial_link::SerialLink, String> {
+    let bad = |why: &str| format!("invalid serial link {v:?} ({why})");
+    let (device, baud) = v
+        .rsplit_once('@')
+        .ok_or_else(|| bad("use DEVICE@BAUD, e.g. /dev/ttyUSB0@115200"))?;
+    if !device.starts_with('/') || device.len() < 2 {
+        return Err(bad(
+            "the device must be an absolute path, e.g. /dev/ttyUSB0",
+        ));
+    }
+    let baud = baud
+        .parse()
+        .ok()
+        .filter(|b| crate::serial_link::BAUDS.contains(b))
+        .ok_or_else(|| bad("the baud rate must be a standard one: 9600, 19200, 38400, 57600, 115200, 230400, ..."))?;
+    Ok(crate::serial_link::SerialLink {
+        device: device.into(),
+        baud,
+    })
+}
+
 /// `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d`, more than zero.
 pub(super) fn duration(v: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {v:?} (use e.g. 30s, 2m, 1h)");

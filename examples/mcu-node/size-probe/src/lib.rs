@@ -1,19 +1,26 @@
-//! See Cargo.toml: the microcontroller node as firmware would link it.
+//! See Cargo.toml: the microcontroller node as firmware would link it. With feature
+//! `serial` the node's link runs over a UART (`mcu_node::serial::SerialNode`) and there is
+//! no smoltcp interface.
 #![no_std]
 
 extern crate alloc;
 
 use alloc::vec;
 use core::cell::UnsafeCell;
-use core::net::{Ipv4Addr, SocketAddr};
+#[cfg(not(feature = "serial"))]
+use core::net::Ipv4Addr;
+use core::net::SocketAddr;
 use mcc_core::cert::{Certificate, TrustStore};
 use mcc_core::config::{Config, Limits, Parent, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::resolver::ResolverConfig;
 use mcc_core::{Command, Node};
-use mcu_node::{Arena, HEAP_SIZE, McuNode, core_instant};
+#[cfg(not(feature = "serial"))]
+use mcu_node::McuNode;
+use mcu_node::{Arena, HEAP_SIZE, core_instant};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+#[cfg(not(feature = "serial"))]
 use smoltcp::wire::{IpCidr, Ipv4Address};
 
 #[panic_handler]
@@ -78,7 +85,60 @@ impl Device for ExtDevice {
     }
 }
 
-struct Slot(UnsafeCell<Option<McuNode<ExtDevice>>>);
+/// The UART of the serial build, through three C hooks (as a UART driver's FIFO would).
+#[cfg(feature = "serial")]
+pub mod uart {
+    use core::convert::Infallible;
+
+    unsafe extern "C" {
+        /// Copies up to `cap` received bytes into `buf`; returns how many (0: none yet).
+        fn mcu_uart_read(buf: *mut u8, cap: usize) -> usize;
+        /// Bytes waiting in the receive FIFO.
+        fn mcu_uart_ready() -> usize;
+        /// Sends `len` bytes (blocking until the FIFO took them).
+        fn mcu_uart_write(buf: *const u8, len: usize);
+    }
+
+    pub struct Uart;
+
+    impl embedded_io::ErrorType for Uart {
+        type Error = Infallible;
+    }
+
+    impl embedded_io::Read for Uart {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+            loop {
+                let n = unsafe { mcu_uart_read(buf.as_mut_ptr(), buf.len()) };
+                if n > 0 || buf.is_empty() {
+                    return Ok(n.min(buf.len()));
+                }
+            }
+        }
+    }
+
+    impl embedded_io::ReadReady for Uart {
+        fn read_ready(&mut self) -> Result<bool, Infallible> {
+            Ok(unsafe { mcu_uart_ready() } > 0)
+        }
+    }
+
+    impl embedded_io::Write for Uart {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+            unsafe { mcu_uart_write(buf.as_ptr(), buf.len()) };
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> Result<(), Infallible> {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(feature = "serial"))]
+type Mcu = McuNode<ExtDevice>;
+#[cfg(feature = "serial")]
+type Mcu = mcu_node::serial::SerialNode<uart::Uart, uart::Uart>;
+
+struct Slot(UnsafeCell<Option<Mcu>>);
 // SAFETY: firmware is single-threaded; the probe's entry points are not reentrant.
 unsafe impl Sync for Slot {}
 static NODE: Slot = Slot(UnsafeCell::new(None));
@@ -129,14 +189,11 @@ pub unsafe extern "C" fn mcu_start(
         identity: key(secret),
         certificate,
         trust,
-        parents: vec![Parent::new(SocketAddr::new(
-            Ipv4Addr::from(parent_ip).into(),
-            9376,
-        ))],
+        parents: vec![Parent::new(parent_addr(parent_ip))],
         allow_parent_id_change: false,
         names: vec![],
         internet: Default::default(),
-        timers: Timers::default(),
+        timers: timers(),
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
         static_addr: None,
@@ -160,21 +217,54 @@ pub unsafe extern "C" fn mcu_start(
             return 6;
         }
     }
+    unsafe { *NODE.0.get() = Some(link(node, unix, now)) };
+    0
+}
+
+#[cfg(not(feature = "serial"))]
+fn parent_addr(parent_ip: u32) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::from(parent_ip).into(), 9376)
+}
+
+#[cfg(not(feature = "serial"))]
+fn timers() -> Timers {
+    Timers::default()
+}
+
+#[cfg(not(feature = "serial"))]
+fn link(node: Node, unix: u64, now: Instant) -> Mcu {
     let device = ExtDevice {
         rx: [0; MTU],
         tx: [0; MTU],
     };
     let ip = IpCidr::new(Ipv4Address::new(10, 77, 0, 2).into(), 30);
-    let mcu = McuNode::new(
+    McuNode::new(
         device,
         ip,
         Some(Ipv4Address::new(10, 77, 0, 1)),
         node,
         unix,
         now,
-    );
-    unsafe { *NODE.0.get() = Some(mcu) };
-    0
+    )
+}
+
+#[cfg(feature = "serial")]
+fn parent_addr(_: u32) -> SocketAddr {
+    mcu_node::serial::SERIAL_PARENT
+}
+
+#[cfg(feature = "serial")]
+fn timers() -> Timers {
+    // No NAT on a wire.
+    Timers {
+        nat_keepalive: mcc_core::config::NatKeepalivePolicy::Off,
+        ..Timers::default()
+    }
+}
+
+#[cfg(feature = "serial")]
+fn link(node: Node, _: u64, _: Instant) -> Mcu {
+    mcu_node::serial::SerialNode::new(uart::Uart, uart::Uart, node)
 }
 
 /// Runs the node at `now_us`; returns the microseconds it may sleep (-1: no timer).
@@ -187,7 +277,7 @@ pub unsafe extern "C" fn mcu_poll(now_us: i64) -> i64 {
         return -1;
     };
     let now = Instant::from_micros(now_us);
-    mcu.poll(now, |_| {});
+    let _ = mcu.poll(now, |_| {});
     mcu.poll_delay(now).map_or(-1, |d| d.total_micros() as i64)
 }
 
