@@ -47,6 +47,12 @@ pub fn start(
             cfg.path.display()
         ));
     }
+    if !cfg.serial_links.is_empty() {
+        return Err(format!(
+            "{}: serial-links: not supported on Android (a phone has no serial line to a child)",
+            cfg.path.display()
+        ));
+    }
     cfg.parents_tcp_fallback = None;
     cfg.listen_tcp = false;
     let _ = mcc_std::logging::init(&cfg, false);
@@ -256,6 +262,23 @@ mod tests {
             err.ends_with("mcc.conf: parents: tcp://10.0.0.1:9376: TCP parents are not supported on Android yet (only the UDP socket is protected from the VPN)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn serial_links_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mcc.conf"),
+            "serial-links = /dev/ttyS0@9600\n",
+        )
+        .unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let err = start(dir.path(), std::os::fd::IntoRawFd::into_raw_fd(a), |_| {
+            panic!("protect must not be called: the start was refused")
+        })
+        .err()
+        .unwrap();
+        assert!(err.ends_with("mcc.conf: serial-links: not supported on Android (a phone has no serial line to a child)"), "{err}");
     }
 
     #[test]
