@@ -4,22 +4,33 @@ mod common;
 use common::*;
 use mcc_sim::World;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
+// Per thread: the test harness's own thread allocates (printing another test's result)
+// while a test measures, and that must not land in the test's count.
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+fn count() {
+    // `try_with`: the slot may be gone while a thread exits.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
 
 // SAFETY: forwards to the system allocator; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.realloc(p, l, n) }
     }
 }
@@ -27,7 +38,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// The count is global: the tests take turns so one's setup never lands in another's count.
+/// The tests also take turns, so they never measure while the other sets up.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -57,7 +68,7 @@ fn ten_thousand_tunnel_packets_allocate_nothing() {
     let mut wire = vec![0u8; 2048];
     let mut tun = vec![0u8; 2048];
 
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     for _ in 0..10_000 {
         w.node_mut(leaf).handle_tun_packet(now, &packet);
         let tx = w.node_mut(leaf).poll_transmit(&mut wire).expect("sealed");
@@ -94,7 +105,7 @@ fn ten_thousand_tunnel_packets_allocate_nothing() {
         let p = w.node_mut(root).poll_tun_ref().expect("delivered");
         assert_eq!(p.len(), packet.len());
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = allocs() - before;
     eprintln!("allocations on the data path for 20,000 packets: {allocs}");
     assert_eq!(allocs, 0);
 }
@@ -133,7 +144,7 @@ fn junk_and_unknown_index_floods_are_rejected_cheapest_first_without_allocating(
     };
     let mut buf = vec![0u8; 1500];
     let s0 = w.node(root).stats();
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     // Random bytes of random length whose type byte is no frame type (0, 6..=255).
     for _ in 0..10_000 {
         let n = 1 + (rnd() % 1400) as usize;
@@ -176,7 +187,7 @@ fn junk_and_unknown_index_floods_are_rejected_cheapest_first_without_allocating(
         buf[..DATA_HEADER_LEN].copy_from_slice(&h);
         w.node_mut(root).handle_datagram(now, from, &mut buf[..n]);
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = allocs() - before;
     let s = w.node(root).stats();
     assert_eq!(allocs, 0, "a rejected frame allocated");
     assert_eq!(s.drop_malformed - s0.drop_malformed, 10_000, "junk");
