@@ -4,11 +4,13 @@
 //! signatures, as tests/sim/tests/attack_tunnel_flood.rs does in the simulator. Needs
 //! mcc-core's `_insider` feature, hence here and never in mccd.
 //!
-//!   insider_flood CONFIG_DIR TUNNEL_CONF PARENT_ID SECONDS MAX_COUNT
+//!   insider_flood CONFIG_DIR TUNNEL_CONF PARENT_ID SECONDS MAX_COUNT [CLOSED_PORT]
 //!
 //! TUNNEL_CONF is the parent's tunnel file for this node (`mcc create-tunnel` on the parent
 //! with this node as the remote): its certificate and the client endpoint key beside it.
 //! Bounded by SECONDS and MAX_COUNT; sends only to the parent address its mcc.conf names.
+//! With CLOSED_PORT, once linked, every datagram goes to that port of the parent's address
+//! instead (the flood's control: the same sealing and sends, nothing for mccd to handle).
 //! Prints "linked in T s", then "sent N TunnelInits in S s", or why it could not.
 use mcc_core::crypto::RustCryptoChaCha;
 use mcc_core::id::NodeId;
@@ -47,6 +49,7 @@ struct Io {
     start: std::time::Instant,
     buf: Vec<u8>,
     send_errors: u64,
+    divert: Option<u16>,
 }
 
 impl Io {
@@ -83,7 +86,11 @@ impl Io {
 
     fn flush(&mut self, node: &mut N) {
         while let Some(t) = node.poll_transmit(&mut self.buf) {
-            if self.sock.send_to(&self.buf[..t.len], t.dst).is_err() {
+            let dst = match self.divert {
+                Some(port) => std::net::SocketAddr::new(t.dst.ip(), port),
+                None => t.dst,
+            };
+            if self.sock.send_to(&self.buf[..t.len], dst).is_err() {
                 self.send_errors += 1;
             }
         }
@@ -91,9 +98,16 @@ impl Io {
 }
 
 fn run(args: &[String]) -> Result<String, String> {
+    let (args, divert) = match args {
+        [a @ .., p] if args.len() == 6 => {
+            (a, Some(p.parse::<u16>().map_err(|_| "bad CLOSED_PORT")?))
+        }
+        a => (a, None),
+    };
     let [dir, tunnel_conf, parent, secs, max] = args else {
         return Err(
-            "usage: insider_flood CONFIG_DIR TUNNEL_CONF PARENT_ID SECONDS MAX_COUNT".into(),
+            "usage: insider_flood CONFIG_DIR TUNNEL_CONF PARENT_ID SECONDS MAX_COUNT [CLOSED_PORT]"
+                .into(),
         );
     };
     let parent: NodeId = parent
@@ -129,6 +143,7 @@ fn run(args: &[String]) -> Result<String, String> {
         start: std::time::Instant::now(),
         buf: vec![0u8; 65536],
         send_errors: 0,
+        divert: None,
     };
     while !node.insider_neighbours().any(|n| *n == parent) {
         if io.start.elapsed() > Duration::from_secs(20) {
@@ -139,6 +154,7 @@ fn run(args: &[String]) -> Result<String, String> {
     // On its own line first: the script starts its checks once the flood begins.
     println!("linked in {:.2} s", io.start.elapsed().as_secs_f64());
 
+    io.divert = divert;
     let me = node.id();
     let t0 = std::time::Instant::now();
     let mut sent = 0u64;
