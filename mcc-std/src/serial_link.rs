@@ -52,6 +52,26 @@ pub fn is_serial_addr(addr: SocketAddr) -> bool {
         && a.ip().segments()[..7] == [0xfe80, 0, 0, 0, 0, 0x6d63, 0x5300])
 }
 
+/// Sets both speeds of `t`. On Linux by hand, as glibc's `cfset[io]speed` do: the
+/// static OpenWrt build cannot link those (their versioned symbols have no static
+/// definition).
+#[cfg(target_os = "linux")]
+fn set_speed(t: &mut libc::termios, speed: libc::speed_t) -> io::Result<()> {
+    t.c_cflag = (t.c_cflag & !libc::CBAUD) | speed;
+    t.c_ispeed = speed;
+    t.c_ospeed = speed;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_speed(t: &mut libc::termios, speed: libc::speed_t) -> io::Result<()> {
+    // SAFETY: `t` is a valid termios the caller owns.
+    if unsafe { libc::cfsetispeed(t, speed) != 0 || libc::cfsetospeed(t, speed) != 0 } {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A serial device in raw mode, non-blocking, driven by tokio's reactor.
 pub struct SerialPort(AsyncFd<OwnedFd>);
 
@@ -116,9 +136,7 @@ impl SerialPort {
             }
             t.c_cc[libc::VMIN] = 1;
             t.c_cc[libc::VTIME] = 0;
-            if libc::cfsetispeed(&mut t, speed) != 0 || libc::cfsetospeed(&mut t, speed) != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            set_speed(&mut t, speed)?;
             if libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, &t) != 0 {
                 return Err(io::Error::last_os_error());
             }
