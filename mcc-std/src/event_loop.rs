@@ -132,9 +132,11 @@ impl<C: Cipher> EventLoop<C> {
             node.restore_address(&id, index);
         }
         let ssl = start_ssl(&cfg, &mut node)?;
-        for t in config::load_tunnels(&cfg.tunnels)? {
-            tunnel_dir::install(&mut node, &t, Instant::ZERO)?;
-        }
+        tunnel_dir::install_all(
+            &mut node,
+            &config::load_tunnels(&cfg.tunnels)?,
+            Instant::ZERO,
+        )?;
         // Certificate renewal (docs/RENEWAL.md): the service signs with the network key.
         if let Some(path) = &cfg.cert_update_key {
             let key = store::read_identity(path)?;

@@ -13,11 +13,11 @@
 
 use crate::config::{self, ConfigError, TunnelConf};
 use crate::store::{self, StoreError};
-use mcc_core::cert::Certificate;
+use mcc_core::cert::{CertError, Certificate};
 use mcc_core::crypto::{Cipher, Identity};
 use mcc_core::id::NodeId;
 use mcc_core::time::Instant;
-use mcc_core::{Command, Node};
+use mcc_core::{Command, CommandError, Node};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -112,6 +112,11 @@ pub enum TunnelDirError {
     Store(#[from] StoreError),
     #[error("tunnel {}: {reason}", path.display())]
     Refused { path: PathBuf, reason: String },
+    /// The network revoked the tunnel's certificate: the file is skipped (with a warning),
+    /// not fatal, or one revoked tunnel would stop the daemon from starting and every
+    /// later tunnel from being added until someone deletes its file.
+    #[error("tunnel {}: its certificate has been revoked; skipped (delete the file)", path.display())]
+    Revoked { path: PathBuf },
     #[error(
         "tunnel {}: static-addr {file} is not the certificate's ({}): a server endpoint's static address is the one its tunnel certificate signs (mcc create-tunnel --static-ip-address {file})",
         path.display(),
@@ -160,11 +165,42 @@ pub fn install<C: Cipher>(
     } else if let Command::OfferTunnel { cert, .. } = &cmd {
         external_device(t, cert, true)?;
     }
-    node.handle_command(now, cmd)
-        .map_err(|e| TunnelDirError::Refused {
+    node.handle_command(now, cmd).map_err(|e| match e {
+        CommandError::Certificate(CertError::Revoked) => TunnelDirError::Revoked {
+            path: t.path.clone(),
+        },
+        e => TunnelDirError::Refused {
             path: t.path.clone(),
             reason: e.to_string(),
-        })
+        },
+    })
+}
+
+/// Installs every tunnel file of `confs`, skipping (and logging) those whose certificate
+/// the network has revoked ([`TunnelDirError::Revoked`]); any other refusal is an error.
+pub fn install_all<C: Cipher>(
+    node: &mut Node<C>,
+    confs: &[TunnelConf],
+    now: Instant,
+) -> Result<(), TunnelDirError> {
+    for t in confs {
+        install_or_skip_revoked(node, t, now)?;
+    }
+    Ok(())
+}
+
+fn install_or_skip_revoked<C: Cipher>(
+    node: &mut Node<C>,
+    t: &TunnelConf,
+    now: Instant,
+) -> Result<(), TunnelDirError> {
+    match install(node, t, now) {
+        Err(e @ TunnelDirError::Revoked { .. }) => {
+            tracing::warn!("{e}");
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 fn check_static_addr(t: &TunnelConf, cert: &Certificate) -> Result<(), TunnelDirError> {
@@ -262,7 +298,7 @@ pub fn sync<C: Cipher>(
         let fingerprint = store::read_certificate(&t.certificate)?.fingerprint();
         wanted.push(fingerprint);
         if !node.tunnels().any(|x| x.fingerprint == fingerprint) {
-            install(node, t, now)?;
+            install_or_skip_revoked(node, t, now)?;
         }
     }
     let gone: Vec<[u8; 32]> = node
@@ -381,6 +417,62 @@ mod tests {
         assert!(matches!(
             command(&confs[0]).unwrap(),
             Command::AddTunnel { .. }
+        ));
+    }
+
+    #[test]
+    fn a_revoked_tunnels_file_is_skipped_not_fatal() {
+        use mcc_core::cert::Revocation;
+        let (mut node, _) = crate::names::tests::node_with_tunnel();
+        let tmp = tempfile::tempdir().unwrap();
+        let net = Identity::from_secret([2; 32]);
+        let tunnel = |server: u8, client: &Identity| {
+            let info = TunnelInfo {
+                client_endpoint: client.id(),
+                client_node: node.id(),
+                server_node: NodeId::from_bytes([9; 32]),
+                targets: Target::parse_list("tcp:80").unwrap(),
+                dns_names: vec![],
+                static_addr: None,
+                external_addr: None,
+            };
+            let server = Identity::from_secret([server; 32]).id();
+            issue::tunnel(&net, &server, info, 0, u64::MAX / 2).unwrap()
+        };
+        let (c1, c2) = (
+            Identity::from_secret([21; 32]),
+            Identity::from_secret([22; 32]),
+        );
+        let (t1, t2) = (tunnel(11, &c1), tunnel(12, &c2));
+        let opts = TunnelOptions::default();
+        write(tmp.path(), &t1, &c1, None, &opts).unwrap();
+        assert_eq!(sync(&mut node, tmp.path(), Instant::ZERO).unwrap(), 1);
+        let r = Revocation::sign(&net, t1.fingerprint(), 1_000_000, u64::MAX / 2);
+        node.handle_command(Instant::ZERO, Command::Revoke(r))
+            .unwrap();
+        assert_eq!(node.tunnels().count(), 0, "the revocation removed it");
+        // Its file is still there: a reload skips it and still adds the next tunnel, as a
+        // restart does.
+        write(tmp.path(), &t2, &c2, None, &opts).unwrap();
+        assert_eq!(sync(&mut node, tmp.path(), Instant::ZERO).unwrap(), 1);
+        let confs = config::load_tunnels(tmp.path()).unwrap();
+        let (mut fresh, _) = crate::names::tests::node_with_tunnel();
+        let r = Revocation::sign(&net, t1.fingerprint(), 1_000_000, u64::MAX / 2);
+        fresh
+            .handle_command(Instant::ZERO, Command::Revoke(r))
+            .unwrap();
+        install_all(&mut fresh, &confs, Instant::ZERO).unwrap();
+        assert!(fresh.tunnels().any(|t| t.fingerprint == t2.fingerprint()));
+        assert!(!fresh.tunnels().any(|t| t.fingerprint == t1.fingerprint()));
+        let bad = confs.iter().find(|c| {
+            store::read_certificate(&c.certificate)
+                .unwrap()
+                .fingerprint()
+                == t1.fingerprint()
+        });
+        assert!(matches!(
+            install(&mut fresh, bad.unwrap(), Instant::ZERO),
+            Err(TunnelDirError::Revoked { .. })
         ));
     }
 }
