@@ -15,9 +15,9 @@ const PAGES = ['dashboard', 'nodes', 'topology', 'tunnels', 'events'];
 // What the pages share: the session, this node, the known nodes.
 const ctx = { session: null, node: null, nodes: null };
 let timer = null;
-let busy = false;
-let again = false;
 let loggedIn = false;
+let running = null; // the refresh under way
+let queued = null; // the one to run after it
 
 function currentPage() {
   const p = location.hash.replace(/^#\/?/, '');
@@ -30,14 +30,19 @@ function pageError(text) {
   e.hidden = !text;
 }
 
-async function refresh() {
-  if (!loggedIn) return;
-  if (busy) {
-    // A page change or a form while a refresh runs: refresh once more after it.
-    again = true;
-    return;
+/** Refreshes the current page; resolves once a refresh that started after the call is done. */
+function refresh() {
+  if (!running) {
+    running = refreshNow().finally(() => (running = null));
+    return running;
   }
-  busy = true;
+  // A page change or a form while a refresh runs: one more after it (not one per call).
+  if (!queued) queued = running.then(() => ((queued = null), refresh()));
+  return queued;
+}
+
+async function refreshNow() {
+  if (!loggedIn) return;
   const page = currentPage();
   try {
     // The header and the others need this node; the dashboard fetches it itself.
@@ -56,26 +61,32 @@ async function refresh() {
     $('#refresh-status').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
     if (loggedIn) pageError(e.message);
-  } finally {
-    busy = false;
-  }
-  if (again) {
-    again = false;
-    await refresh();
   }
 }
 
-function showPage() {
+function reveal(page) {
+  for (const p of PAGES) $(`#${p}`).hidden = p !== page;
+}
+
+async function showPage() {
   const page = currentPage();
   for (const p of PAGES) {
-    $(`#${p}`).hidden = p !== page;
     $(`#nav-${p}`).classList.toggle('active', p === page);
     if (p === page) $(`#nav-${p}`).setAttribute('aria-current', 'page');
     else $(`#nav-${p}`).removeAttribute('aria-current');
   }
   document.title = `mcc-web · ${page}`;
-  if (page === 'topology') topologyShown();
-  refresh();
+  if (page === 'topology') {
+    // cytoscape measures its container: it must be visible before the graph is laid out.
+    reveal(page);
+    topologyShown();
+    await refresh();
+    return;
+  }
+  // The others appear with their data, not empty first (and a test seeing the section
+  // visible sees its rows).
+  await refresh();
+  if (loggedIn && currentPage() === page) reveal(page);
 }
 
 function enter(session) {
@@ -105,6 +116,7 @@ function leave(message) {
   setCsrfToken(null);
   $('#loading').hidden = true;
   pageError('');
+  reveal(null);
   showLogin(message, async (answer) => {
     // The login answer has the user and token; the session has the rest.
     try {
