@@ -1,9 +1,10 @@
-// #/topology: the network as a graph (cytoscape). Parents above children (a breadth-first
-// layout over the parent and endpoint edges only, rooted at the nodes without a parent);
-// tunnel edges are drawn but do not shape the layout. The layout is only redone when the
+// #/topology: the network as a graph (cytoscape). Parents above children (a tidy tree over
+// the parent and endpoint edges, see treelayout.js); tunnel edges are drawn but do not
+// shape the layout. The layout is only redone when the
 // set of nodes or edges changes, so a 5 s refresh does not move what the user looks at.
 import { get } from './api.js';
 import { $, shortId } from './dom.js';
+import { treeLayout } from './treelayout.js';
 
 let cy = null;
 let lastShape = '';
@@ -87,14 +88,15 @@ function elements(t) {
   return { nodes, edges };
 }
 
+const KIND_ORDER = { node: 0, 'server-endpoint': 1, 'client-endpoint': 2 };
+
 function runLayout() {
-  const tree = cy.edges('[kind = "parent"], [kind = "endpoint"]');
-  // Roots: nodes that are nobody's child (parent and endpoint edges go child -> parent).
-  const roots = cy.nodes().filter((n) => n.outgoers(tree).length === 0);
-  cy.nodes()
-    .union(tree)
-    .layout({ name: 'breadthfirst', directed: false, roots, spacingFactor: 1.1, padding: 40, fit: true, animate: false, avoidOverlap: true, nodeDimensionsIncludeLabels: true })
-    .run();
+  // Parent and endpoint edges go child -> parent; they make the tree. Tunnel edges do not.
+  const tree = cy.edges('[kind = "parent"], [kind = "endpoint"]').map((e) => ({ child: e.data('source'), parent: e.data('target') }));
+  const kindOf = (id) => KIND_ORDER[cy.getElementById(id).data('kind')] ?? 3;
+  const order = (a, b) => kindOf(a) - kindOf(b) || (a < b ? -1 : a > b ? 1 : 0);
+  const pos = treeLayout(cy.nodes().map((n) => n.id()), tree, order);
+  cy.layout({ name: 'preset', positions: (n) => pos.get(n.id()), fit: false, animate: false }).run();
   fit();
 }
 
