@@ -58,7 +58,7 @@ async function refreshNow() {
       await refreshTunnels(ctx);
     }
     pageError('');
-    $('#refresh-status').textContent = `updated ${new Date().toLocaleTimeString()}`;
+    $('#refresh-status').textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
   } catch (e) {
     if (loggedIn) pageError(e.message);
   }
