@@ -136,6 +136,7 @@ impl<C: Cipher> NodeState<'_, C> {
                     "address": self.node.address().to_string(),
                     "parent": self.node.parent().map(|p| p.to_string()),
                     "parent_index": self.node.parent_index(),
+                    "root": self.node.is_root(),
                     "peers": self.node.peers().count(),
                     "known_nodes": self.node.topology().len(),
                     "tunnels": self.node.tunnels().map(|t| json!({

@@ -73,6 +73,12 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
     values::duration(v)
 }
 
+/// Parses a comma list of DNS names as `dns-names` takes it: lowercase, without
+/// duplicates, at most [`mcc_core::cert::MAX_NAMES`].
+pub fn parse_dns_names(v: &str) -> Result<Vec<String>, String> {
+    values::dns_names(v)
+}
+
 /// Parses a `log-level` value (one of [`LOG_LEVELS`]).
 pub fn parse_log_level(v: &str) -> Result<String, String> {
     values::log_level(v)
