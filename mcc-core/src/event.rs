@@ -425,7 +425,10 @@ impl Stats {
             ("drop_full", self.drop_full),
             ("drop_source_limited", self.drop_source_limited),
             ("drop_cookie_limited", self.drop_cookie_limited),
-            ("drop_tunnel_handshake_limited", self.drop_tunnel_handshake_limited),
+            (
+                "drop_tunnel_handshake_limited",
+                self.drop_tunnel_handshake_limited,
+            ),
             ("control_checked", self.control_checked),
             ("events_lost", self.events_lost),
             ("revocations_refused", self.revocations_refused),
