@@ -83,8 +83,8 @@ pub fn verify(phc: &str, password: &str) -> bool {
     })
 }
 
-/// A hash to verify against when the user is unknown or no password is set, so that the
-/// answer takes as long as for a known user.
+/// A hash to verify against when no password is set, so that the answer takes as long as
+/// with one.
 pub fn decoy() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash(&crate::token::new_token()).expect("hashing a random password"))

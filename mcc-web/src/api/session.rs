@@ -89,10 +89,11 @@ pub async fn login(
     if let Err(e) = &stored {
         tracing::warn!("login refused: {e}");
     }
-    let phc = match (&stored, known) {
-        (Ok(h), true) => h.clone(),
-        // The same work for an unknown user or no password: the answer's time tells nothing.
-        _ => password::decoy().to_string(),
+    // An unknown user is checked against the stored hash all the same (and without a
+    // password file, against a decoy): the answer's time tells nothing.
+    let phc = match &stored {
+        Ok(h) => h.clone(),
+        Err(_) => password::decoy().to_string(),
     };
     let _turn = st
         .password_gate
