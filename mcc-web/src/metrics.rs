@@ -378,10 +378,9 @@ pub fn render(status: Option<&Value>, web: &WebNumbers) -> String {
     }
     let mut out = String::new();
     for (family, kind, help) in FAMILIES {
-        let mut of_family = samples.iter().filter(|s| s.0 == *family).peekable();
-        if of_family.peek().is_none() {
-            continue;
-        }
+        // Every family is declared, also one without a sample now (a gauge that is unknown:
+        // no parent, mccd down), so a scraper sees the same families each time.
+        let of_family = samples.iter().filter(|s| s.0 == *family);
         let _ = writeln!(out, "# HELP {family} {help}");
         let _ = writeln!(out, "# TYPE {family} {kind}");
         for (_, label, v) in of_family {
@@ -467,10 +466,15 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
-        assert!(!text.contains("mcc_nat_proven_seconds "));
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("mcc_nat_proven_seconds "))
+        );
         let down = render(None, &web);
         assert!(down.starts_with("# HELP mcc_up"));
         assert!(down.lines().any(|l| l == "mcc_up 0"));
-        assert!(!down.contains("mcc_peers"));
+        assert!(down.contains("# TYPE mcc_peers gauge"));
+        assert!(!down.lines().any(|l| l.starts_with("mcc_peers ")));
     }
 }

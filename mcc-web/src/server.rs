@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// Longest wait for a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -110,7 +113,15 @@ pub async fn run(cfg: WebConfig) -> Result<(), ServeError> {
     tracing::info!("listening on https://{}", cfg.http_listen);
     let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls_cfg);
     let app = app::router(st);
-    axum_server::from_tcp_rustls(listener, rustls)
+    let mut server = axum_server::from_tcp_rustls(listener, rustls);
+    // A client that opens a connection and sends nothing (or a byte a minute) is dropped;
+    // the TLS handshake has axum-server's own 10 s limit.
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    server
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
