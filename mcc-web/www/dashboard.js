@@ -14,10 +14,12 @@ export async function refreshDashboard(ctx) {
   $('#node-health-reasons').textContent = (n.health_reasons ?? []).join('; ');
   if (n.parent) {
     $('#node-parent').textContent = n.parent.id;
+    $('#node-parent').classList.remove('none');
     $('#node-parent').title = n.parent.id;
     $('#node-parent-address').textContent = n.parent.address ? `at ${n.parent.address}` : '';
   } else {
     $('#node-parent').textContent = n.root ? 'none (this node is the root)' : 'none (looking for one)';
+    $('#node-parent').classList.add('none');
     $('#node-parent').removeAttribute('title');
     $('#node-parent-address').textContent = '';
   }
@@ -32,7 +34,7 @@ export async function refreshDashboard(ctx) {
 export function updateHeader(n) {
   const id = $('#header-node');
   id.textContent = shortId(n.id);
-  id.title = `${n.id} (click to copy)`;
+  id.title = n.id;
   id.dataset.copy = n.id;
   const dot = $('#header-health');
   dot.className = `dot ${n.healthy ? 'good' : 'bad'}`;

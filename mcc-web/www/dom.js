@@ -6,7 +6,9 @@ export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
-    if (k === 'dataset') Object.assign(e.dataset, v);
+    if (k === 'dataset') {
+      for (const [dk, dv] of Object.entries(v)) if (dv !== undefined && dv !== null) e.dataset[dk] = String(dv);
+    }
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : String(v));
   }
@@ -34,10 +36,10 @@ export function shortId(id) {
   return typeof id === 'string' && id.length > 8 ? id.slice(0, 8) : (id ?? '');
 }
 
-/** An ID shown short, the full one in the tooltip; click copies the full ID. */
+/** An ID shown short, the full one (alone) in the tooltip; click copies the full ID. */
 export function idCell(id) {
   if (!id) return el('span', { class: 'muted' }, '—');
-  return el('code', { class: 'id', title: `${id} (click to copy)`, dataset: { copy: id } }, shortId(id));
+  return el('code', { class: 'id', title: id, dataset: { copy: id } }, shortId(id));
 }
 
 /** "12 s ago" for an RFC 3339 time, or the text as given when it is not one. */

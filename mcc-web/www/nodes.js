@@ -24,7 +24,7 @@ export async function refreshNodes(ctx) {
       const kind = r.kind || 'node';
       return el(
         'tr',
-        { dataset: { nodeId: r.node_id, kind }, class: r.node_id === self ? 'self' : undefined },
+        { dataset: { nodeId: r.node_id, kind, parentId: r.parent || undefined }, class: r.node_id === self ? 'self' : undefined },
         el('td', {}, idCell(r.node_id), r.node_id === self ? el('span', { class: 'tag self-tag' }, 'this node') : null),
         el('td', {}, el('span', { class: `kind kind-${kind}` }, KIND_LABEL[r.kind] ?? r.kind)),
         el('td', {}, r.address || '—'),
