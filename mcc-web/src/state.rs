@@ -30,7 +30,7 @@ pub struct AppState {
     sessions: Mutex<Sessions>,
     limiter: Mutex<RateLimiter>,
     pub logins: LoginCounts,
-    /// One password check at a time: each takes argon2's memory (19 MiB by default), which
+    /// One password check at a time: each takes argon2's memory (7 MiB with our hashes), which
     /// a router cannot give to many parallel logins.
     pub password_gate: tokio::sync::Semaphore,
 }
