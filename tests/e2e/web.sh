@@ -37,7 +37,7 @@ SELENIUM=selenium==4.50.0
 SHOTS=${SCREENSHOT_DIR:-$W/screenshots}
 [[ $SHOTS = /* ]] || SHOTS=$REPO/$SHOTS
 declare -A ID=()
-DUMP_LOGS="$W/web.log $W/*/mccd.log $W/*/mccd.stderr $W/chromedriver.log"
+DUMP_LOGS="$W/web.log $W/*/mccd.log $W/*/mccd.stderr" # and $W/chromedriver.log, $W/failure-*.png
 
 mccn() { mcc_in "$1" "$W/$1" "${@:2}"; }
 healthy() { mccd_healthy "$1" "$W/$1"; }
@@ -169,7 +169,7 @@ printf '%s\n' "$PASSWORD" | "$MCCWEB" set-password "$WEB" --stdin >"$W/set-passw
 check "mcc-web set-password --stdin exits 0" [ $? = 0 ]
 check "password.txt is mode 0600" [ "$(stat -c %a "$WEB/password.txt" 2>/dev/null)" = 600 ]
 check "password.txt holds an argon2id PHC hash, not the password" \
-    sh -c "grep -q '^\$argon2id\$' '$WEB/password.txt' && ! grep -q '$PASSWORD' '$WEB/password.txt'"
+    sh -c "[ \"\$(head -c 10 '$WEB/password.txt')\" = '\$argon2id\$' ] && ! grep -q '$PASSWORD' '$WEB/password.txt'"
 "$MCCWEB" openapi >"$W/openapi.json" 2>"$W/openapi.err"
 check "mcc-web openapi prints JSON" python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$W/openapi.json"
 
@@ -218,7 +218,8 @@ cat >"$W/web-test.json" <<EOF
   "restart_marker": "$W/restarted",
   "mccd_pid_file": "$W/root/mccd.pid",
   "screenshots": "$SHOTS",
-  "workdir": "$W"
+  "workdir": "$W",
+  "web_pid": $WEBPID
 }
 EOF
 
