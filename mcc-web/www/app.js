@@ -137,6 +137,10 @@ async function start() {
   });
   window.addEventListener('hashchange', () => loggedIn && showPage());
   $('#logout').addEventListener('click', async () => {
+    // Stop the refreshes first: one answering 401 after the logout is no news.
+    loggedIn = false;
+    clearInterval(timer);
+    stopEvents();
     try {
       await post('/api/v1/logout');
     } catch {

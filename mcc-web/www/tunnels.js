@@ -21,8 +21,9 @@ function showResult(id) {
 }
 
 function listText(v) {
-  if (Array.isArray(v)) return v.join(', ');
-  return v == null || v === '' ? '—' : String(v);
+  const list = Array.isArray(v) ? v : String(v ?? '').split(',');
+  const items = list.map((x) => String(x).trim()).filter((x) => x);
+  return items.length ? items.join(', ') : '—';
 }
 
 function networkKey(ctx) {
