@@ -4,7 +4,7 @@ import { get, post, setCsrfToken, setLoginRequiredHandler } from './api.js';
 import { $, installCopy } from './dom.js';
 import { showLogin } from './login.js';
 import { refreshDashboard, installDashboard, updateHeader } from './dashboard.js';
-import { refreshNodes, resetNodes } from './nodes.js';
+import { refreshNodes, resetNodes, installNodes } from './nodes.js';
 import { refreshTopology, topologyShown, resetTopology } from './topology.js';
 import { refreshTunnels, installTunnels, sessionChanged, resetTunnels } from './tunnels.js';
 import { startEvents, stopEvents } from './events.js';
@@ -131,6 +131,7 @@ function leave(message) {
 async function start() {
   installCopy();
   installDashboard();
+  installNodes();
   installTunnels(ctx, refresh);
   setLoginRequiredHandler(() => {
     if (loggedIn) leave('session expired: log in again');

@@ -36,7 +36,26 @@ export async function refreshNodes(ctx) {
   );
   if (rows.length === 0) replace(body, el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'no known nodes yet')));
   $('#nodes-count').textContent = `(${rows.length})`;
+  applyFilter();
   return rows;
+}
+
+// Hides the rows whose ID, address, parent, tags and kind do not all contain the words typed.
+function applyFilter() {
+  const words = $('#nodes-filter').value.toLowerCase().split(/\s+/).filter((w) => w);
+  let shown = 0;
+  const rows = $('#nodes-table tbody').querySelectorAll('tr[data-node-id]');
+  for (const tr of rows) {
+    const hay = `${tr.dataset.nodeId} ${tr.dataset.parentId ?? ''} ${tr.textContent}`.toLowerCase();
+    const ok = words.every((w) => hay.includes(w));
+    tr.hidden = !ok;
+    if (ok) shown++;
+  }
+  $('#nodes-count').textContent = words.length ? `(${shown} of ${rows.length})` : `(${rows.length})`;
+}
+
+export function installNodes() {
+  $('#nodes-filter').addEventListener('input', applyFilter);
 }
 
 export function tagList(tags) {
@@ -49,6 +68,7 @@ export function tagList(tags) {
 
 /** Logged out: forget the table. */
 export function resetNodes() {
+  $('#nodes-filter').value = '';
   lastKey = '';
   $('#nodes-table tbody').replaceChildren();
 }
