@@ -125,6 +125,14 @@ impl Sessions {
         }
     }
 
+    /// Whether the session of `cookie` is still open, without counting this as a use (a
+    /// long-lived event stream asks this; it must not keep a session open by itself).
+    pub fn is_live(&self, cookie: &str, now: Duration) -> bool {
+        self.sessions
+            .get(&lookup_key(cookie))
+            .is_some_and(|s| now < s.last_used + self.limits.session_timeout)
+    }
+
     /// Seconds until the session of `cookie` ends if no other request comes.
     pub fn expires_in(&self, cookie: &str, now: Duration) -> Option<Duration> {
         let s = self.sessions.get(&lookup_key(cookie))?;
@@ -193,6 +201,8 @@ mod tests {
         assert!(s.use_session(&b, 18 * MIN).is_none());
         assert!(s.new_session("mcc", 18 * MIN).is_ok());
         assert_eq!(s.expires_in(&a, 18 * MIN), Some(10 * MIN));
+        assert!(s.is_live(&a, 27 * MIN));
+        assert!(!s.is_live(&a, 28 * MIN), "is_live does not keep it open");
         s.end_session(&a);
         assert!(s.use_session(&a, 18 * MIN).is_none());
     }

@@ -2,12 +2,13 @@
 //! its last events without sequence numbers; the stream polls them every second and sends
 //! what follows the part it has already seen.
 
+use crate::auth::Authenticated;
 use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::{Extension, Json};
 use futures_util::Stream;
 use mcc_std::control::Request;
 use serde::{Deserialize, Serialize};
@@ -55,23 +56,33 @@ pub fn fresh<'a>(old: &[EventRow], new: &'a [EventRow]) -> &'a [EventRow] {
     new
 }
 
-/// New events as `text/event-stream`: one `data: {"time","event"}` each.
+/// New events as `text/event-stream`: one `data: {"time","event"}` each. The stream ends
+/// when its session does (logout or timeout).
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
     responses((status = 200, description = "text/event-stream of EventRow", content_type = "text/event-stream", body = EventRow),
         (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn stream(
     State(st): State<Arc<AppState>>,
+    Extension(a): Extension<Authenticated>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let seen = recent(&st).await?;
     let s = futures_util::stream::unfold(
-        (st, seen, std::collections::VecDeque::<EventRow>::new()),
-        |(st, mut seen, mut queue)| async move {
+        (
+            st,
+            a.cookie,
+            seen,
+            std::collections::VecDeque::<EventRow>::new(),
+        ),
+        |(st, cookie, mut seen, mut queue)| async move {
             loop {
                 if let Some(e) = queue.pop_front() {
                     let data = serde_json::to_string(&e).unwrap_or_default();
-                    return Some((Ok(Event::default().data(data)), (st, seen, queue)));
+                    return Some((Ok(Event::default().data(data)), (st, cookie, seen, queue)));
                 }
                 tokio::time::sleep(POLL).await;
+                if !st.sessions().is_live(&cookie, st.now()) {
+                    return None;
+                }
                 // mccd restarting: keep the stream, try again next time.
                 if let Ok(new) = recent(&st).await {
                     queue.extend(fresh(&seen, &new).iter().cloned());
