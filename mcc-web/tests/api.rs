@@ -226,6 +226,22 @@ async fn every_documented_route_but_login_refuses_an_unauthenticated_request() {
         .call(Method::GET, "/api/v2/anything", None, None, None)
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    // Spellings of a route that do not start with /api/ reach no handler either.
+    for p in [
+        "//api/v1/node",
+        "/API/v1/node",
+        "/%61pi/v1/node",
+        "/./api/v1/node",
+        "/x/../api/v1/node",
+    ] {
+        let a = w.call(Method::GET, p, None, None, None).await;
+        assert!(
+            a.status == StatusCode::NOT_FOUND || a.status == StatusCode::UNAUTHORIZED,
+            "{p}: {}",
+            a.status
+        );
+        assert!(a.body.get("id").is_none(), "{p}");
+    }
 }
 
 #[tokio::test]
