@@ -31,9 +31,12 @@ NODES=(root a b cli)
 PORT=9376
 NET=10.249.0
 BROWSER_IP=$NET.12
+FUZZ_IP=$NET.13 # schemathesis' session
 WEB_PORT=8383
 VENV=${MCC_TEST_VENV:-/var/cache/mcc-test/venv}
 SELENIUM=selenium==4.50.0
+ST_VENV=${MCC_TEST_ST_VENV:-/var/cache/mcc-test/venv-schemathesis}
+SCHEMATHESIS=schemathesis==4.32.5
 SHOTS=${SCREENSHOT_DIR:-$W/screenshots}
 [[ $SHOTS = /* ]] || SHOTS=$REPO/$SHOTS
 declare -A ID=()
@@ -95,7 +98,8 @@ log "$("$MCCWEB" --version)"
 log "creating namespaces, the bridge and the daemons"
 ns_add sw "${NODES[@]}" || die "namespaces"
 star "$NET" sw "${NODES[@]}" || die "bridge"
-ip -n "$P-root" addr add "$BROWSER_IP/24" dev eth0 || die "$BROWSER_IP on root"
+ip -n "$P-root" addr add "$BROWSER_IP/24" dev eth0 && ip -n "$P-root" addr add "$FUZZ_IP/24" dev eth0 ||
+    die "$BROWSER_IP, $FUZZ_IP on root"
 declare -A PARENTS=([root]="" [a]="${IP[root]}:$PORT" [b]="${IP[root]}:$PORT" [cli]="${IP[a]}:$PORT,${IP[b]}:$PORT")
 pki "$W" web-ca web-net || die "CA and network certificate"
 for n in "${NODES[@]}"; do
@@ -229,6 +233,31 @@ HOME=$W run_py browser "$VENV/bin/python" -u tests/e2e/web_browser.py "$W/web-te
 log "browser test took $(since "$t0") s; screenshots in $SHOTS"
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$WEBPID/status" 2>/dev/null; }
 RSS_AFTER_BROWSER=$(rss)
+
+# ---------------------------------------------------------------- schemathesis
+# Property-based checks generated from the OpenAPI document: the read-only operations (not
+# the endless event stream), logged in, a few examples each, within 60 s.
+
+if ! "$ST_VENV/bin/st" --version >/dev/null 2>&1; then
+    log "creating $ST_VENV with $SCHEMATHESIS"
+    rm -rf "$ST_VENV"
+    python3 -m venv "$ST_VENV" && "$ST_VENV/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" >"$W/st-install.log" 2>&1 ||
+        log "could not install $SCHEMATHESIS (see $W/st-install.log)"
+fi
+if "$ST_VENV/bin/st" --version >/dev/null 2>&1; then
+    t0=$(now)
+    # The session as the document's security schemes name it, so schemathesis also
+    # checks that requests without it are refused.
+    read -r session token < <(nsx root python3 tests/e2e/web_api.py "$W/web-test.json" --login "https://$FUZZ_IP:$WEB_PORT" 2>"$W/st-login.err")
+    printf '[auth.openapi.session]\napi_key = "%s"\n\n[auth.openapi.csrf]\napi_key = "%s"\n' "${session:-none}" "${token:-none}" >"$W/schemathesis.toml"
+    nsx root timeout 60 "$ST_VENV/bin/st" --no-color --config-file "$W/schemathesis.toml" run "$W/openapi.json" \
+        --url "https://$FUZZ_IP:$WEB_PORT" --tls-verify false --include-method GET \
+        --exclude-path /api/v1/events/stream --exclude-path /api/v1/login \
+        -n 10 --request-timeout 10 >"$W/schemathesis.log" 2>&1
+    rc=$?
+    tail -n 15 "$W/schemathesis.log" | sed 's/^/    st: /'
+    check "schemathesis: the read-only operations conform to the OpenAPI document (exit $rc, $(since "$t0") s)" [ "$rc" = 0 ]
+fi
 
 log "API test"
 t0=$(now)
