@@ -52,7 +52,19 @@ const STYLE = [
     selector: 'edge',
     style: { width: 2, 'curve-style': 'bezier', 'line-color': COLORS.parent, 'target-arrow-color': COLORS.parent, 'target-arrow-shape': 'triangle', 'arrow-scale': 0.8 },
   },
-  { selector: 'edge[kind = "tunnel"]', style: { 'line-style': 'dashed', 'line-color': COLORS.tunnel, 'target-arrow-color': COLORS.tunnel, width: 2.5 } },
+  // Tunnels bow out: a straight line would run along the tree's edges and through nodes.
+  {
+    selector: 'edge[kind = "tunnel"]',
+    style: {
+      'line-style': 'dashed',
+      'line-color': COLORS.tunnel,
+      'target-arrow-color': COLORS.tunnel,
+      width: 2.5,
+      'curve-style': 'unbundled-bezier',
+      'control-point-distances': -60,
+      'control-point-weights': 0.5,
+    },
+  },
   { selector: 'edge[kind = "endpoint"]', style: { 'line-style': 'dotted', 'line-color': COLORS.endpoint, 'target-arrow-shape': 'none', width: 2 } },
 ];
 
