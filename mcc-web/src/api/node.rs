@@ -194,7 +194,7 @@ pub async fn route(
 pub struct ResolveQuery {
     /// A node ID, IPv4/IPv6/MAC address or DNS name.
     pub address: String,
-    /// What to answer: `node-id` (default), `ipv4`, `ipv6` or `mac`.
+    /// What to answer: `ipv4` (default, as `mcc resolve`), `ipv6`, `mac` or `node-id`.
     pub target: Option<String>,
     /// Every live provider, not only the first.
     #[serde(default)]
@@ -210,10 +210,11 @@ pub async fn resolve(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ResolveQuery>,
 ) -> ApiResult<Json<Value>> {
+    // `mcc resolve`'s default.
     let target = q
         .target
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "node-id".into());
+        .unwrap_or_else(|| "ipv4".into());
     let v = st
         .mccd
         .ask(
