@@ -147,8 +147,6 @@ class BrowserTest:
         c.check("dashboard: #node-peers, #node-known, #node-health filled in", bool(peers and known and health), f"{peers!r} {known!r} {health!r}")
         parent = self.d.find_elements(By.CSS_SELECTOR, "#node-parent")
         c.check("dashboard: #node-parent present (the root has none)", bool(parent))
-        time.sleep(0.5)
-        c.check("docs/screenshots: dashboard.png saved", self.shot("dashboard.png") > 10000)
 
     def nodes(self):
         c, ids = self.c, self.ids
@@ -189,7 +187,7 @@ class BrowserTest:
         c.check("topology: cytoscape drew a canvas", bool(canvas))
 
     def topology_with_tunnel(self, sep):
-        """The graph again with the tunnel: its endpoints and the tunnel edge; the screenshot."""
+        """The graph and the dashboard again with the tunnel up: the screenshots."""
         c = self.c
         self.click("a#nav-topology")
 
@@ -205,6 +203,11 @@ class BrowserTest:
         print(f"    topology with the tunnel: {n} nodes, {g.get_attribute('data-edge-count') if g else None} edges")
         time.sleep(1.5)  # the layout settles
         c.check("docs/screenshots: topology.png saved", self.shot("topology.png") > 10000)
+        self.click("a#nav-dashboard")
+        n = self.text_matches("#node-tunnels", r"[1-9]")
+        c.check("dashboard with the tunnel: #node-tunnels >= 1", bool(n), str(n))
+        time.sleep(0.5)
+        c.check("docs/screenshots: dashboard.png saved", self.shot("dashboard.png") > 10000)
         self.click("a#nav-tunnels")
         self.visible("section#tunnels")
 
