@@ -42,7 +42,8 @@ function refresh() {
 }
 
 async function refreshNow() {
-  if (!loggedIn) return;
+  // A tab in the background asks nothing (the session's idle timeout can then run out).
+  if (!loggedIn || document.hidden) return;
   const page = currentPage();
   try {
     // The header and the others need this node; the dashboard fetches it itself.
@@ -137,6 +138,7 @@ async function start() {
     if (loggedIn) leave('session expired: log in again');
   });
   window.addEventListener('hashchange', () => loggedIn && showPage());
+  document.addEventListener('visibilitychange', () => !document.hidden && refresh());
   $('#logout').addEventListener('click', async () => {
     // Stop the refreshes first: one answering 401 after the logout is no news.
     loggedIn = false;
