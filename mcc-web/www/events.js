@@ -35,12 +35,13 @@ function renderAll() {
 
 function addOne(e) {
   events.push(e);
-  if (events.length > MAX) {
-    events = events.slice(-MAX);
-    renderAll();
-    return;
+  const list = $('#events-list');
+  list.prepend(item(e));
+  // Over the limit the oldest goes, at the bottom.
+  while (events.length > MAX) {
+    events.shift();
+    list.lastElementChild?.remove();
   }
-  $('#events-list').prepend(item(e));
   const d = $('#dashboard-events');
   if (d.firstElementChild?.classList.contains('muted')) d.replaceChildren();
   d.prepend(item(e));
@@ -61,7 +62,14 @@ async function loadAll() {
   const last = list.length ? list[list.length - 1].time : '';
   const later = events.filter((e) => !known.has(key(e)) && String(e.time) >= String(last));
   const merged = list.concat(later).slice(-MAX);
-  if (JSON.stringify(merged) !== JSON.stringify(events)) {
+  // The usual case: the same events and a few new ones, which are added on top (the items
+  // on screen stay, as with the stream); else everything is drawn anew.
+  const have = new Set(events.map(key));
+  const fresh = merged.filter((e) => !have.has(key(e)));
+  const newest = events.length ? String(events[events.length - 1].time) : '';
+  if (fresh.every((e) => String(e.time) >= newest)) {
+    for (const e of fresh) addOne(e);
+  } else {
     events = merged;
     renderAll();
   }
@@ -103,7 +111,8 @@ function closeStream() {
 function startPolling() {
   if (pollTimer) return;
   status('polling');
-  const poll = () => loadAll().catch(() => {});
+  // Like the pages, a hidden tab does not poll (so an idle session can expire).
+  const poll = () => document.hidden || loadAll().catch(() => {});
   poll();
   pollTimer = setInterval(poll, 2000);
 }
