@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod malloc;
 pub mod mccd;
 pub mod metrics;
 pub mod password;

@@ -42,6 +42,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    mcc_web::malloc::tune();
     let cli = Cli::parse();
     if cli.print_default {
         print!("{}", config::default_config_text());
