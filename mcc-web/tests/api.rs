@@ -747,3 +747,32 @@ fn the_password_file_is_replaced_atomically_with_mode_0600() {
     let missing = password::read(Path::new("/nonexistent/pw")).unwrap_err();
     assert!(missing.to_string().contains("set-password"));
 }
+
+#[test]
+fn the_documented_node_id_pattern_is_what_the_parser_takes() {
+    let re = regex::Regex::new(mcc_web::api::node::NODE_ID_PATTERN).unwrap();
+    for b in 0..=255u8 {
+        let mut bytes = [b; 32];
+        bytes[31] = b.wrapping_mul(37);
+        let id = mcc_core::id::NodeId::from_bytes(bytes).to_string();
+        assert!(re.is_match(&id), "{id}");
+        assert!(re.is_match(&id.to_ascii_uppercase()));
+        // The last character carries one bit: any other is refused, by both.
+        let mut bad = id.clone();
+        bad.pop();
+        bad.push('1');
+        assert!(!re.is_match(&bad) && bad.parse::<mcc_core::id::NodeId>().is_err());
+    }
+    assert!(!re.is_match(&"u".repeat(52)));
+    // Every place the document gives a node ID's pattern gives this one.
+    let doc = serde_json::to_string(&api::document()).unwrap();
+    let n = doc.matches("\"pattern\":").count();
+    let ours = doc
+        .matches(&format!(
+            "\"pattern\":{}",
+            serde_json::to_string(mcc_web::api::node::NODE_ID_PATTERN).unwrap()
+        ))
+        .count();
+    assert_eq!(n - ours, 1, "only resolve's target has another pattern");
+    assert!(ours >= 4);
+}

@@ -148,11 +148,24 @@ pub async fn topology(State(st): State<Arc<AppState>>) -> ApiResult<Json<Topolog
     )))
 }
 
+/// What a node ID looks like: 52 characters of Crockford's base32 (any case; i, l, o read
+/// as 1, 1, 0), the last carrying one bit (0 or g).
+pub const NODE_ID_PATTERN: &str = "^[0-9A-TV-Za-tv-z]{51}[0GOgo]$";
+
+/// `s` as a node ID, or 400 naming `field`.
+pub(crate) fn node_id(field: &str, s: &str) -> ApiResult<mcc_core::id::NodeId> {
+    s.trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{field}: not a node ID: {s:?}")))
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct RouteQuery {
     /// The destination node ID.
+    #[param(pattern = "^[0-9A-TV-Za-tv-z]{51}[0GOgo]$")]
     pub destination: String,
     /// The source node ID (default: this node).
+    #[param(pattern = "^[0-9A-TV-Za-tv-z]{51}[0GOgo]$")]
     pub source: Option<String>,
 }
 
@@ -169,20 +182,27 @@ pub struct RouteInfo {
 /// The route to a node (`mcc route`).
 #[utoipa::path(get, path = "/api/v1/route", tag = "node", params(RouteQuery),
     responses((status = 200, body = RouteInfo),
-        (status = 400, description = "Not a node ID, or no route", body = ErrorBody),
+        (status = 400, description = "Not a node ID", body = ErrorBody),
+        (status = 404, description = "No route known to that node", body = ErrorBody),
         (status = 401, body = ErrorBody)))]
 pub async fn route(
     State(st): State<Arc<AppState>>,
     Query(q): Query<RouteQuery>,
 ) -> ApiResult<Json<RouteInfo>> {
+    let destination = node_id("destination", &q.destination)?;
+    let source = match q.source.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(node_id("source", s)?.to_string()),
+        None => None,
+    };
+    // Well-formed IDs that mccd has no route between: not found.
     let v = st
         .mccd
         .ask(
             Request::Route {
-                destination: q.destination,
-                source: q.source.filter(|s| !s.is_empty()),
+                destination: destination.to_string(),
+                source,
             },
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
         )
         .await?;
     serde_json::from_value(v)
@@ -190,11 +210,16 @@ pub async fn route(
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("route: {e}")))
 }
 
+/// The answers `resolve` can give (`mac6` is mccd's other name of `mac`).
+const RESOLVE_TARGETS: [&str; 5] = ["ipv4", "ipv6", "mac", "mac6", "node-id"];
+
 #[derive(Deserialize, IntoParams)]
 pub struct ResolveQuery {
     /// A node ID, IPv4/IPv6/MAC address or DNS name.
+    #[param(min_length = 1)]
     pub address: String,
     /// What to answer: `ipv4` (default, as `mcc resolve`), `ipv6`, `mac` or `node-id`.
+    #[param(pattern = "^(ipv4|ipv6|mac|mac6|node-id)$")]
     pub target: Option<String>,
     /// Every live provider, not only the first.
     #[serde(default)]
@@ -205,16 +230,27 @@ pub struct ResolveQuery {
 /// array.
 #[utoipa::path(get, path = "/api/v1/resolve", tag = "node", params(ResolveQuery),
     responses((status = 200, description = "A string, or an array with all=true", body = Value),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+        (status = 400, description = "Empty address or unknown target", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Unknown address", body = ErrorBody)))]
 pub async fn resolve(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ResolveQuery>,
 ) -> ApiResult<Json<Value>> {
+    if q.address.trim().is_empty() {
+        return Err(ApiError::bad_request("address: empty"));
+    }
     // `mcc resolve`'s default.
     let target = q
         .target
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "ipv4".into());
+    if !RESOLVE_TARGETS.contains(&target.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "target {target:?}: use ipv4, ipv6, mac or node-id"
+        )));
+    }
+    // A well-formed question mccd has no answer to: not found.
     let v = st
         .mccd
         .ask(
@@ -223,7 +259,7 @@ pub async fn resolve(
                 target,
                 all: q.all,
             },
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
         )
         .await?;
     Ok(Json(v))

@@ -110,6 +110,7 @@ pub struct NewTunnel {
     /// `tcp:PORT`, `udp:PORT` or `icmp`, comma-separated.
     pub targets: String,
     /// The client node's ID.
+    #[schema(pattern = "^[0-9A-TV-Za-tv-z]{51}[0GOgo]$")]
     pub remote_node: String,
     #[serde(default)]
     pub dns_names: Vec<String>,
@@ -187,7 +188,8 @@ pub struct Revoked {
 
 /// Revokes a tunnel network-wide (its certificate), by this node's endpoint ID.
 #[utoipa::path(post, path = "/api/v1/tunnels/{id}/revoke", tag = "tunnels",
-    params(("id" = String, Path, description = "This node's endpoint ID of the tunnel")),
+    params(("id" = String, Path, description = "This node's endpoint ID of the tunnel",
+        pattern = "^[0-9A-TV-Za-tv-z]{51}[0GOgo]$")),
     request_body = RevokeTunnel,
     responses((status = 200, body = Revoked),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
