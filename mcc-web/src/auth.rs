@@ -102,14 +102,15 @@ pub async fn gate(State(st): State<Arc<AppState>>, mut req: Request, next: Next)
     next.run(req).await
 }
 
-/// Headers on every answer: no framing, no sniffing, no referrer, scripts only from here.
+/// Headers on every answer: no framing, no sniffing, no referrer; scripts and styles only
+/// from here, none inline (the UI has none: mcc-web/ui/README.md).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
     h.insert(
