@@ -4,20 +4,35 @@
 # (ping, curl, dig) talking through a tunnel. Needs root (namespaces, TUN). Everything it
 # creates is removed at the end, even on failure (tests/e2e/lib.sh). Traffic stays inside
 # the namespaces.
+#
+#   sudo scripts/demo.sh          the narrated demo, then everything is removed
+#   sudo scripts/demo.sh --web    the same, then mcc-web (docs/WEB.md) runs in the server's
+#                                 namespace and the network stays up until Ctrl-C; the host
+#                                 reaches the UI at https://127.0.0.1:8383/ through socat
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/e2e/lib.sh
 lib_init mccdemo /tmp/mcc-demo
 
+WEB=0
+for a in "$@"; do
+    case $a in
+        --web) WEB=1 ;;
+        -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        *) echo "demo.sh: unknown argument '$a' (only --web)" >&2; exit 2 ;;
+    esac
+done
+
 need_root
 need_tools ip:iproute2 iptables:iptables curl:curl dig:dnsutils ping:iputils-ping python3:python3
+[ "$WEB" = 0 ] || need_tools socat:socat
 need_tun
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 lib_start
-build_release mcc-linux
+if [ "$WEB" = 1 ]; then build_release mcc-linux mcc-web; else build_release mcc-linux; fi
 NODES=(root relay server client)
 
 say "1. Underlay: namespaces on a bridge (10.250.0.0/24); the client sits behind a NAT router"
@@ -89,4 +104,57 @@ web_answers() { nsx client curl -s --max-time 2 "http://$ADDR:8080/index.txt" >/
 wait_until 60 1 web_answers || true
 run nsx client curl -s --max-time 5 "http://$ADDR:8080/index.txt"
 
-say "Done. Logs were in $W/*/mccd.log; everything is cleaned up now."
+if [ "$WEB" = 0 ]; then
+    say "Done. Logs were in $W/*/mccd.log; everything is cleaned up now."
+    exit 0
+fi
+
+say "9. mcc-web in the server's namespace: manage this network from a browser"
+MCCWEB=$TARGET/mcc-web
+WD=$W/web
+mkdir -p "$WD"
+echo "${MCCD_PID[$W/server]}" >"$W/server/mccd.pid"
+# mcc-restart-command: restarts the server's mccd (no systemd inside a namespace).
+cat >"$W/restart-mccd.sh" <<EOF
+#!/bin/sh
+old=\$(cat "$W/server/mccd.pid")
+kill -TERM "\$old"
+while kill -0 "\$old" 2>/dev/null; do sleep 0.1; done
+setsid "$MCCD" "$W/server" >>"$W/server/mccd.stderr" 2>&1 </dev/null &
+echo \$! >"$W/server/mccd.pid"
+echo "mccd restarted: pid \$old -> \$!"
+EOF
+chmod 755 "$W/restart-mccd.sh"
+cat >"$WD/mcc-web.conf" <<EOF
+http-listen = 0.0.0.0:8383
+metrics-listen = 127.0.0.1:8384
+mcc-config-dir = $W/server
+mcc-restart-command = $W/restart-mccd.sh
+network-key-file = $NETKEY
+EOF
+PASSWORD=$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$PASSWORD" | "$MCCWEB" set-password "$WD" --stdin
+run cat "$WD/mcc-web.conf"
+spawn server "$W/web.log" "$MCCWEB" "$WD"
+web_up() { nsx server curl -sk --max-time 2 -o /dev/null https://127.0.0.1:8383/; }
+wait_until 20 0.2 web_up || { tail -n 20 "$W/web.log"; die "mcc-web did not start"; }
+# The host has no route into the namespaces: socat carries 127.0.0.1:8383 into the server's.
+spawn - "$W/socat.log" socat TCP-LISTEN:8383,bind=127.0.0.1,reuseaddr,fork \
+    "EXEC:ip netns exec $P-server socat STDIO TCP\:127.0.0.1\:8383"
+# The restart command may have replaced the server's mccd: the exit trap stops that one too.
+on_cleanup() { kill -TERM "$(cat "$W/server/mccd.pid")" 2>/dev/null || true; }
+cat <<EOF
+
+mcc-web runs in namespace $P-server (the tunnel's server node); its log is $W/web.log.
+  open     https://127.0.0.1:8383/  on this machine (from another: ssh -L 8383:127.0.0.1:8383 ...);
+           the certificate is self-signed: $WD/tls-certificate.pem
+  log in   user mcc, password $PASSWORD
+  API      https://127.0.0.1:8383/api/v1/openapi.json (with the session cookie)
+  metrics  sudo ip netns exec $P-server curl -s http://127.0.0.1:8384/metrics
+  nodes    root   ${ID[root]}
+           relay  ${ID[relay]}
+           client ${ID[client]} (the remote node for a new tunnel)
+Press Ctrl-C to stop: the daemons, socat and the namespaces are removed.
+EOF
+spawn - /dev/null sleep infinity # the exit trap ends it
+wait "$SPAWNED" || true

@@ -380,9 +380,67 @@ pub struct Stats {
     /// `InitAck`s refused because another node is pinned at that parent address: see
     /// `Event::ParentRefused` (each also counts in `drop_bad_handshake`).
     pub parents_refused: u64,
+    /// Changes of the active parent ([`Event::ParentChanged`]: first join, failover,
+    /// rejoin, loss), counted even when the event queue was full.
+    pub parent_changes: u64,
 }
 
 impl Stats {
+    /// How many counters [`Stats::counters`] returns.
+    pub const COUNT: usize = 42;
+
+    /// Every counter with its field name, in declaration order: a structured form for
+    /// exporters (mccd's `status`, Prometheus), without allocating.
+    pub fn counters(&self) -> [(&'static str, u64); Self::COUNT] {
+        [
+            ("datagrams_in", self.datagrams_in),
+            ("datagrams_out", self.datagrams_out),
+            ("bytes_in", self.bytes_in),
+            ("bytes_out", self.bytes_out),
+            ("tun_in", self.tun_in),
+            ("tun_out", self.tun_out),
+            ("forwarded", self.forwarded),
+            ("internet_sent", self.internet_sent),
+            ("internet_delivered", self.internet_delivered),
+            ("rerouted", self.rerouted),
+            ("handshakes_completed", self.handshakes_completed),
+            ("rekeys", self.rekeys),
+            ("nat_keepalives_sent", self.nat_keepalives_sent),
+            ("nat_keepalives_received", self.nat_keepalives_received),
+            ("nat_probes_sent", self.nat_probes_sent),
+            ("nat_probes_lost", self.nat_probes_lost),
+            ("drop_malformed", self.drop_malformed),
+            ("drop_unsupported", self.drop_unsupported),
+            ("drop_forged", self.drop_forged),
+            ("drop_replay", self.drop_replay),
+            ("drop_unknown_session", self.drop_unknown_session),
+            ("drop_no_tunnel", self.drop_no_tunnel),
+            ("drop_filtered", self.drop_filtered),
+            ("drop_no_session", self.drop_no_session),
+            ("drop_no_route", self.drop_no_route),
+            ("drop_ttl", self.drop_ttl),
+            ("drop_bad_certificate", self.drop_bad_certificate),
+            ("drop_bad_handshake", self.drop_bad_handshake),
+            ("drop_rate_limited", self.drop_rate_limited),
+            ("drop_full", self.drop_full),
+            ("drop_source_limited", self.drop_source_limited),
+            ("drop_cookie_limited", self.drop_cookie_limited),
+            (
+                "drop_tunnel_handshake_limited",
+                self.drop_tunnel_handshake_limited,
+            ),
+            ("control_checked", self.control_checked),
+            ("events_lost", self.events_lost),
+            ("revocations_refused", self.revocations_refused),
+            ("renewal_bytes_out", self.renewal_bytes_out),
+            ("renewal_bytes_in", self.renewal_bytes_in),
+            ("ssl_refused", self.ssl_refused),
+            ("ssl_bytes_out", self.ssl_bytes_out),
+            ("parents_refused", self.parents_refused),
+            ("parent_changes", self.parent_changes),
+        ]
+    }
+
     pub(crate) fn count_drop(&mut self, r: DropReason) {
         let c = match r {
             DropReason::Malformed => &mut self.drop_malformed,
@@ -469,6 +527,30 @@ mod tests {
         assert_eq!(all.drops(), ALL.len() as u64);
         assert_eq!(all.drop_ttl, 1);
         assert_eq!(all.datagrams_in, 0, "drops are not traffic");
+    }
+
+    #[test]
+    fn counters_name_every_field_in_order() {
+        // The Debug text lists every field as `name: value`; counters() must list the
+        // same names in the same order, so a new field cannot be forgotten there.
+        let mut s = Stats::default();
+        s.count_drop(DropReason::Replay);
+        s.parent_changes = 7;
+        let text = alloc::format!("{s:?}");
+        let inner = text
+            .strip_prefix("Stats { ")
+            .and_then(|t| t.strip_suffix(" }"))
+            .unwrap();
+        let debug: alloc::vec::Vec<(&str, u64)> = inner
+            .split(", ")
+            .map(|kv| {
+                let (k, v) = kv.split_once(": ").unwrap();
+                (k, v.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(&debug[..], &s.counters()[..]);
+        assert!(s.counters().contains(&("drop_replay", 1)));
+        assert!(s.counters().contains(&("parent_changes", 7)));
     }
 
     #[test]

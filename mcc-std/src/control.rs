@@ -181,8 +181,10 @@ pub struct HostEntry {
     pub ttl: u32,
 }
 
-/// One row of `mcc nodes`.
+/// One row of `mcc nodes` (and of mcc-web's `GET /api/v1/nodes`, whose OpenAPI schema is
+/// derived from this definition with the `openapi` feature).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeRow {
     pub node_id: String,
     /// Underlay socket address for direct neighbours; the LAN device for external tunnels.

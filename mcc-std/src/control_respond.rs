@@ -136,10 +136,14 @@ impl<C: Cipher> NodeState<'_, C> {
                     "address": self.node.address().to_string(),
                     "parent": self.node.parent().map(|p| p.to_string()),
                     "parent_index": self.node.parent_index(),
+                    "root": self.node.is_root(),
                     "peers": self.node.peers().count(),
                     "known_nodes": self.node.topology().len(),
                     "tunnels": self.node.tunnels().map(|t| json!({
+                        // This node's endpoint (the tunnel files are named after it).
+                        "local_endpoint": t.local_endpoint.to_string(),
                         "remote_endpoint": t.remote_endpoint.to_string(),
+                        "remote_node": t.remote_node.to_string(),
                         "server_side": t.server_side,
                         "established": t.established,
                         // Over a direct link punched through the NATs, or the tree.
@@ -148,6 +152,21 @@ impl<C: Cipher> NodeState<'_, C> {
                     // Where the parent sees this node (what a direct path would reveal).
                     "reflexive": self.node.reflexive_addr().map(|a| a.to_string()),
                     "stats": format!("{s:?}"),
+                    // The same counters by name, for exporters (mcc-web's /metrics).
+                    "counters": s.counters().iter().map(|(k, v)| (k.to_string(), json!(v)))
+                        .collect::<serde_json::Map<_, _>>(),
+                    // NAT keepalive toward the parent (null without one): seconds.
+                    "nat": self.node.nat_status().map(|n| json!({
+                        "keepalive_secs": n.interval.map(|d| d.as_secs()),
+                        "proven_secs": n.proven.map(|d| d.as_secs()),
+                        "lost_secs": n.lost.map(|d| d.as_secs()),
+                        "learning": n.learning,
+                    })),
+                    "nat_keep_alive": match self.cfg.nat_keep_alive {
+                        mcc_core::config::NatKeepalivePolicy::Learn => "auto",
+                        mcc_core::config::NatKeepalivePolicy::Off => "off",
+                        mcc_core::config::NatKeepalivePolicy::Every(_) => "period",
+                    },
                     // The exit node this node's internet traffic goes through, and whether
                     // the channel to it has a session (what an app shows as "connected").
                     "gateway": self.cfg.gateway.map(|g| g.to_string()),

@@ -707,6 +707,9 @@ impl<C: Cipher> Node<C> {
     }
 
     pub(crate) fn emit(&mut self, e: Event) {
+        if let Event::ParentChanged { .. } = e {
+            self.stats.parent_changes += 1;
+        }
         if self.events.len() < self.limits.events {
             self.events.push_back(e);
         } else {

@@ -22,7 +22,7 @@ mod lexer;
 mod net;
 mod parent_entry;
 mod platform_keys;
-mod table;
+pub mod table;
 mod tunnel_file;
 mod values;
 
@@ -66,6 +66,23 @@ pub const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "tra
 /// unsupported entries of the key table). They are listed in [`DaemonConfig::unsupported`]
 /// (for a warning) unless their value is empty or one that means "off".
 pub const UNSUPPORTED_KEYS: [&str; table::count_unsupported(KEYS)] = table::unsupported_names(KEYS);
+
+/// Parses a duration as the files write it: `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d`, more
+/// than zero. The error is the reason, without file, line or key.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    values::duration(v)
+}
+
+/// Parses a comma list of DNS names as `dns-names` takes it: lowercase, without
+/// duplicates, at most [`mcc_core::cert::MAX_NAMES`].
+pub fn parse_dns_names(v: &str) -> Result<Vec<String>, String> {
+    values::dns_names(v)
+}
+
+/// Parses a `log-level` value (one of [`LOG_LEVELS`]).
+pub fn parse_log_level(v: &str) -> Result<String, String> {
+    values::log_level(v)
+}
 
 /// Parses a static address as the files and `mcc create-tunnel --static-ip-address` write
 /// it: a host of 10.115.0.0/16, or `10.115.0.0/16` (or nothing) for none.

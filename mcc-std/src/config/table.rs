@@ -6,6 +6,9 @@
 //! Plain data and small functions rather than a macro that expands into struct, parser and
 //! printer: the public structs keep their hand-written fields and docs, and an entry reads
 //! like the documentation (`key = default`, then what it means).
+//!
+//! Public so that the other daemons' files (mcc-web's `mcc-web.conf`) take the same format
+//! and give the same `file:line: key: reason` errors as `mcc.conf`.
 
 use super::ConfigError;
 use super::lexer::for_each_entry;
@@ -14,10 +17,10 @@ use std::path::Path;
 
 /// Parses a value into the configuration `T`; the path is the directory relative paths are
 /// resolved against. The error is the reason, without file, line or key.
-pub(super) type Setter<T> = fn(&mut T, &str, &Path) -> Result<(), String>;
+pub type Setter<T> = fn(&mut T, &str, &Path) -> Result<(), String>;
 
 /// One key of a configuration file.
-pub(super) struct Key<T: 'static> {
+pub struct Key<T: 'static> {
     pub name: &'static str,
     /// The value when the file does not set it, written as in the file. Empty: unset, and
     /// printed commented out. Ignored for [`Value::Required`].
@@ -27,7 +30,7 @@ pub(super) struct Key<T: 'static> {
     pub value: Value<T>,
 }
 
-pub(super) enum Value<T: 'static> {
+pub enum Value<T: 'static> {
     /// Implemented, with a default.
     Set(Setter<T>),
     /// Implemented, and the file must set it.
@@ -39,7 +42,7 @@ pub(super) enum Value<T: 'static> {
 }
 
 /// Stores a parsed value: `|c, v, _| set(&mut c.field, parser(v))`.
-pub(super) fn set<V>(slot: &mut V, parsed: Result<V, String>) -> Result<(), String> {
+pub fn set<V>(slot: &mut V, parsed: Result<V, String>) -> Result<(), String> {
     *slot = parsed?;
     Ok(())
 }
@@ -48,7 +51,7 @@ pub(super) fn set<V>(slot: &mut V, parsed: Result<V, String>) -> Result<(), Stri
 ///
 /// # Panics
 /// If a default does not parse: a bug in the table, which a test rules out.
-pub(super) fn apply_defaults<T>(keys: &[Key<T>], target: &mut T, dir: &Path) {
+pub fn apply_defaults<T>(keys: &[Key<T>], target: &mut T, dir: &Path) {
     for k in keys {
         if let Value::Set(set) = k.value
             && let Err(e) = set(target, k.default, dir)
@@ -63,7 +66,7 @@ pub(super) fn apply_defaults<T>(keys: &[Key<T>], target: &mut T, dir: &Path) {
 
 /// Applies the entries of `text` to `target`. Returns the unsupported keys the file sets to
 /// something, with their lines. `file` is named in errors; `dir` resolves relative paths.
-pub(super) fn apply<T>(
+pub fn apply<T>(
     keys: &[Key<T>],
     text: &str,
     file: &Path,
@@ -112,7 +115,7 @@ pub(super) fn apply<T>(
 
 /// Appends every implemented key to `out`: its doc as comment lines, then `key = value`, or
 /// `# key =` when the value is empty. `value` gives a key's value when it is not the default.
-pub(super) fn render<T>(out: &mut String, keys: &[Key<T>], value: impl Fn(&str) -> Option<String>) {
+pub fn render<T>(out: &mut String, keys: &[Key<T>], value: impl Fn(&str) -> Option<String>) {
     for k in keys {
         if let Value::Unsupported { .. } = k.value {
             continue;
@@ -131,7 +134,7 @@ pub(super) fn render<T>(out: &mut String, keys: &[Key<T>], value: impl Fn(&str) 
 }
 
 /// The names of the unsupported keys, in table order.
-pub(super) const fn unsupported_names<T, const N: usize>(keys: &[Key<T>]) -> [&'static str; N] {
+pub const fn unsupported_names<T, const N: usize>(keys: &[Key<T>]) -> [&'static str; N] {
     let mut out = [""; N];
     let (mut i, mut n) = (0, 0);
     while i < keys.len() {
@@ -146,7 +149,7 @@ pub(super) const fn unsupported_names<T, const N: usize>(keys: &[Key<T>]) -> [&'
 }
 
 /// How many keys are unsupported.
-pub(super) const fn count_unsupported<T>(keys: &[Key<T>]) -> usize {
+pub const fn count_unsupported<T>(keys: &[Key<T>]) -> usize {
     let (mut i, mut n) = (0, 0);
     while i < keys.len() {
         if let Value::Unsupported { .. } = keys[i].value {
