@@ -26,13 +26,14 @@ echo "== tests";   cargo test --workspace --release
 echo "== example"; cargo run --release -q -p udp-service-example   # two nodes on loopback UDP, a tunnel, an echo service
 echo "== ring";    cargo test -p mcc-core --features ring --release
 echo "== no_std";  scripts/nostd-probe.sh && examples/mcu-node/size.sh   # core alone, and the MCU node
+echo "== web ui";  (cd mcc-web/ui && npm test --silent && ./vendor.sh --check)   # the UI's form checks and tree layout (node --test); the vendored cytoscape is what its lockfile gives
 echo "== fuzz";    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
 echo "== e2e"
 if [[ $EUID -eq 0 ]]; then
     # Every script builds what it needs first, so the lanes do not race on cargo. Each
     # script scopes its namespaces by its own prefix (tests/e2e/lib.sh), so two lanes can
     # run at once on two cores; each lane's output is printed when it ends.
-    cargo build --release -q -p mcc-linux -p mcc-nss -p mcc-android -p mcu-node
+    cargo build --release -q -p mcc-linux -p mcc-nss -p mcc-android -p mcu-node -p mcc-web
     lane() {
         local out=$1 rc=0 t0; shift
         for t in "$@"; do
@@ -47,7 +48,7 @@ if [[ $EUID -eq 0 ]]; then
     # in a Debian root cached in /var/cache/mcc-test (debootstrap once: 1 to 2.5 min). Warm:
     # about 1.5 min; a fresh clone adds the static OpenWrt build (5 to 8 min on 2 busy cores).
     lane "$logs/a" linux.sh mcu.sh external.sh cli.sh packages.sh internet.sh flood.sh tcp.sh & a=$!   # mccd/mcc in 7 namespaces with a NAT; the no_std smoltcp node; a LAN device behind an external tunnel (nftables NAT); mcc and mccd as documented; the packages; a client through an exit node, the kill switch, reroute-dns; tunnel traffic and joins during 5 s floods of Inits, junk and unknown-index data; links over TCP through a NAT that drops UDP (tcp:// parents, the fallback, a cut connection, failover)
-    lane "$logs/b" android-jvm.sh control.sh nss.sh dnsmasq.sh pinning.sh forwarding.sh direct.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig; a real dnsmasq with the drop-in; pinned parents against an impostor; forwarding rules with rollback (nftables DNAT into the tunnel); direct paths through real NATs (easy, hard, 30 s timeout), fallback
+    lane "$logs/b" android-jvm.sh control.sh nss.sh dnsmasq.sh pinning.sh forwarding.sh direct.sh web.sh & b=$!   # the JNI library in a host JVM (both ciphers); the control socket as an unprivileged user; the NSS module with getent, ping, dig; a real dnsmasq with the drop-in; pinned parents against an impostor; forwarding rules with rollback (nftables DNAT into the tunnel); direct paths through real NATs (easy, hard, 30 s timeout), fallback; mcc-web next to a 4-node network: every OpenAPI route without a session, cookies, CSRF, the login limit, a tunnel created and revoked through the API and in Debian's chromium (Selenium), schemathesis, metrics, config + restart
     lane "$logs/c" renewal.sh ssl.sh android-gateway.sh consortium.sh providers.sh serial.sh & c=$!   # 1-minute node and tunnel certificates renewed through the network for 5 minutes under ping (mostly sleeps); SSL CA distribution with curl against a private trust store; JVM "phones" using their parent as gateway (masqueraded HTTP and UDP, reroute-dns, refused clients); two organisations with two CAs on one tree (shared-nodes); one name served by two providers, tags, a provider that dies; the no_std node over a mangled 115,200-baud pty line (serial-links), a cable cut
     rc=0
     wait $a || rc=1

@@ -250,7 +250,8 @@ if "$ST_VENV/bin/st" --version >/dev/null 2>&1; then
     # checks that requests without it are refused.
     read -r session token < <(nsx root python3 tests/e2e/web_api.py "$W/web-test.json" --login "https://$FUZZ_IP:$WEB_PORT" 2>"$W/st-login.err")
     printf '[auth.openapi.session]\napi_key = "%s"\n\n[auth.openapi.csrf]\napi_key = "%s"\n' "${session:-none}" "${token:-none}" >"$W/schemathesis.toml"
-    nsx root timeout 60 "$ST_VENV/bin/st" --no-color --config-file "$W/schemathesis.toml" run "$W/openapi.json" \
+    # From the scratch directory: schemathesis writes .schemathesis/ where it runs.
+    nsx root env -C "$W" timeout 60 "$ST_VENV/bin/st" --no-color --config-file "$W/schemathesis.toml" run "$W/openapi.json" \
         --url "https://$FUZZ_IP:$WEB_PORT" --tls-verify false --include-method GET \
         --exclude-path /api/v1/events/stream --exclude-path /api/v1/login \
         -n 10 --request-timeout 10 >"$W/schemathesis.log" 2>&1

@@ -227,25 +227,7 @@ pub async fn revoke(
         .ask(Request::Revoke { revocation }, StatusCode::BAD_REQUEST)
         .await?;
     tracing::info!("tunnel {id} revoked");
-    // mccd refuses a tunnels directory with a revoked tunnel in it (at the next start or
-    // reload, and so the next create-tunnel): set the tunnel file aside, keeping the
-    // certificate for the record. The loader reads only `*.conf`.
-    let files = TunnelFiles::new(&cfg.tunnels, &endpoint);
-    let aside = files.conf.with_extension("conf.revoked");
-    match std::fs::rename(&files.conf, &aside) {
-        Ok(()) => {
-            if let Err(e) = st
-                .mccd
-                .ask(Request::ReloadTunnels, StatusCode::BAD_GATEWAY)
-                .await
-            {
-                tracing::warn!("reload-tunnels after revoking {id}: {}", e.message);
-            }
-        }
-        Err(e) => tracing::warn!(
-            "revoked, but {} could not be set aside: {e}",
-            files.conf.display()
-        ),
-    }
+    // The tunnel's files stay: mccd skips a revoked tunnel's file at every reload and
+    // start (mcc-std tunnel_dir), as after `mcc revoke`.
     Ok(Json(Revoked { revoked: true }))
 }
