@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod conn_limit;
 pub mod error;
 pub mod malloc;
 pub mod mccd;

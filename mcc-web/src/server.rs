@@ -3,6 +3,7 @@
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::WebConfig;
+use crate::conn_limit::{ConnLimit, MAX_CONNECTIONS};
 use crate::metrics::{self, WebNumbers};
 use crate::state::AppState;
 use crate::static_files::Source;
@@ -123,7 +124,10 @@ pub async fn run(cfg: WebConfig) -> Result<(), ServeError> {
         .header_read_timeout(HEADER_READ_TIMEOUT);
     server
         .handle(handle)
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .serve(ConnLimit::new(
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+            MAX_CONNECTIONS,
+        ))
         .await
         .map_err(|e| ServeError::Listen(cfg.http_listen, e))
 }
