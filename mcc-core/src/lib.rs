@@ -131,6 +131,7 @@
 //!     limits: Limits::default(),
 //!     resolver: ResolverConfig::default(),
 //!     static_addr: None,
+//!     post_quantum: Default::default(),
 //! };
 //! let seed = [7; 32]; // from the OS (getrandom) in production
 //! let mut node: Node = Node::new(config, seed, Instant::ZERO, unix_now).unwrap();

@@ -89,6 +89,7 @@ impl Pki {
             limits: limits(),
             resolver: ResolverConfig::default(),
             static_addr: None,
+            post_quantum: Default::default(),
         }
     }
 }

@@ -115,7 +115,10 @@ mod tests {
             seed[..32].copy_from_slice(field(&c, "d"));
             seed[32..].copy_from_slice(field(&c, "z"));
             let dk = ml_kem_768::DecapsulationKey::from_seed(seed.into());
-            assert_eq!(dk.encapsulation_key().to_bytes().as_slice(), field(&c, "ek"));
+            assert_eq!(
+                dk.encapsulation_key().to_bytes().as_slice(),
+                field(&c, "ek")
+            );
             #[allow(deprecated)]
             let expanded = ml_kem::ExpandedKeyEncoding::to_expanded_bytes(&dk);
             assert_eq!(expanded.as_slice(), field(&c, "dk"));
@@ -142,10 +145,9 @@ mod tests {
         assert_eq!(all.len(), 4, "two valid and two modified ciphertexts");
         for c in all {
             #[allow(deprecated)]
-            let dk = ml_kem_768::DecapsulationKey::from_expanded(
-                field(&c, "dk").try_into().unwrap(),
-            )
-            .unwrap();
+            let dk =
+                ml_kem_768::DecapsulationKey::from_expanded(field(&c, "dk").try_into().unwrap())
+                    .unwrap();
             let pair = KemKeyPair { dk };
             let ct: [u8; CIPHERTEXT_LEN] = field(&c, "c").try_into().unwrap();
             assert_eq!(pair.decapsulate(&ct).as_slice(), field(&c, "k"));

@@ -197,6 +197,7 @@ pub unsafe extern "C" fn mcu_start(
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
         static_addr: None,
+        post_quantum: Default::default(),
     };
     let mut s = [0u8; 32];
     s.copy_from_slice(unsafe { bytes(seed, 32) });
