@@ -23,10 +23,7 @@ fn wire_cost(pq: PostQuantum) -> (u64, u64) {
     let (c, r) = (p.child.stats(), p.root.stats());
     assert_eq!(c.drops() + r.drops(), 0);
     assert_eq!(c.pq_exchanges, u64::from(pq.is_hybrid()));
-    (
-        c.datagrams_out + r.datagrams_out,
-        c.bytes_out + r.bytes_out,
-    )
+    (c.datagrams_out + r.datagrams_out, c.bytes_out + r.bytes_out)
 }
 
 fn post_quantum(c: &mut Criterion) {

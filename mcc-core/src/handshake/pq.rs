@@ -226,6 +226,6 @@ mod tests {
         assert_eq!(KEY_PLAIN_LEN + DATA_OVERHEAD, 1217);
         assert_eq!(CIPHERTEXT_PLAIN_LEN + DATA_OVERHEAD, 1121);
         // With the IPv6 and UDP headers (48 B) still within IPv6's minimum MTU.
-        assert!(KEY_PLAIN_LEN + DATA_OVERHEAD + 48 <= 1280);
+        const { assert!(KEY_PLAIN_LEN + DATA_OVERHEAD + 48 <= 1280) };
     }
 }

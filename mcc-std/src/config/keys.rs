@@ -7,8 +7,7 @@ use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, direct_paths, dns_names, domain, duration, firewall_name, list_of,
     log_level, mac_mask, nat_keep_alive, network_key, node_id, number_in, path, post_quantum,
-    serial_link,
-    shared_nodes, tags, whole_seconds,
+    serial_link, shared_nodes, tags, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
