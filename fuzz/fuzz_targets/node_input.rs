@@ -45,6 +45,7 @@ fn node() -> Node {
             // A static address of its own and one for its tunnel: the fuzzer reaches the
             // static paths (address lookups, static flows) too.
             static_addr: Some(std::net::Ipv4Addr::new(10, 115, 0, 1)),
+            post_quantum: Default::default(),
         };
         let client_key = Identity::from_secret([5; 32]);
         let info = TunnelInfo {
@@ -71,6 +72,7 @@ fn node() -> Node {
         limits: config.limits,
         resolver: config.resolver,
         static_addr: config.static_addr,
+        post_quantum: config.post_quantum,
     };
     let mut n = Node::new(c, [7; 32], Instant::from_secs(1), UNIX).unwrap();
     n.handle_command(Instant::from_secs(1), Command::AddTunnel { cert: tunnel.clone(), key: key.clone() }).unwrap();

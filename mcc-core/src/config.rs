@@ -97,6 +97,10 @@ impl Default for Timers {
     }
 }
 
+/// The largest post-quantum handshake frame (`PqKey`: 13 B header, 4 B index, 1184 B
+/// ML-KEM-768 encapsulation key, 16 B tag).
+pub const PQ_MAX_FRAME: usize = 1217;
+
 /// Upper bounds of every table and queue: a hostile peer cannot grow memory past them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -148,7 +152,14 @@ impl Limits {
     /// link, routing and tunnel headers and tags (the size of a transmit queue slot; size
     /// `poll_transmit` buffers and stream deframers with it).
     pub const fn max_datagram(&self) -> usize {
-        self.mtu + 128
+        let packet = self.mtu + 128;
+        // A hybrid handshake's `PqKey` frame (1217 B) must fit a slot even on a small-MTU
+        // leaf; without the `pq` feature no such frame is ever sent or accepted.
+        if cfg!(feature = "pq") && packet < PQ_MAX_FRAME {
+            PQ_MAX_FRAME
+        } else {
+            packet
+        }
     }
 
     /// A leaf on a microcontroller: one parent, a few tunnels, small queues.
@@ -234,6 +245,31 @@ pub struct Config {
     /// signed topology record, given to its TUN device, and resolved network-wide to this
     /// node (first claimant keeps it; see `routing::StaticConflict`).
     pub static_addr: Option<core::net::Ipv4Addr>,
+    /// The network's post-quantum setting (`post-quantum`); every node of a network must
+    /// have the same (docs/PROTOCOL.md, "Post-quantum hybrid handshake").
+    pub post_quantum: PostQuantum,
+}
+
+/// Whether link sessions mix an ML-KEM-768 secret into their keys. A network-wide
+/// setting: a `Hybrid` node links only with nodes that complete the ML-KEM exchange, and
+/// an `Off` node with none that insists on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PostQuantum {
+    /// Classical X25519 + Ed25519 links (the default: networks of nodes built or
+    /// configured without post-quantum support keep working).
+    #[default]
+    Off,
+    /// Hybrid links: the X25519 handshake, then an ML-KEM-768 exchange inside it, whose
+    /// secret both session keys depend on; data flows only after it. Needs the `pq`
+    /// feature.
+    Hybrid,
+}
+
+impl PostQuantum {
+    /// Is the ML-KEM exchange required?
+    pub fn is_hybrid(self) -> bool {
+        self == PostQuantum::Hybrid
+    }
 }
 
 /// Why a [`Config`] was refused.
@@ -250,6 +286,9 @@ pub enum ConfigError {
     /// The static address is not a host of 10.115.0.0/16, or the dynamic pool overlaps
     /// that network.
     StaticAddress,
+    /// `post_quantum = Hybrid` on a build without the `pq` feature, or together with
+    /// direct paths (whose handshake has no post-quantum step yet).
+    PostQuantum,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -265,6 +304,9 @@ impl core::fmt::Display for ConfigError {
             ConfigError::Limits => f.write_str("a limit is zero or the MTU is out of range"),
             ConfigError::StaticAddress => f.write_str(
                 "static address is not a host of 10.115.0.0/16, or the dynamic address pool overlaps 10.115.0.0/16",
+            ),
+            ConfigError::PostQuantum => f.write_str(
+                "post-quantum = hybrid needs mcc-core's pq feature and no direct paths",
             ),
         }
     }

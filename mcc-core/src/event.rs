@@ -47,6 +47,13 @@ pub enum DropReason {
     /// gateway handshake, an offer, a renewal) over the rate allowed to its claimed source
     /// through that neighbour, or to the neighbour in total (see `node::control_limit`).
     TunnelHandshakeLimited,
+    /// A hybrid network's link frame that skipped the post-quantum step: `Data` under a
+    /// session whose ML-KEM exchange has not completed (a downgrade attempt, or a peer
+    /// configured `post-quantum = off`).
+    PostQuantumRequired,
+    /// A post-quantum handshake frame at a node whose network runs `post-quantum = off`,
+    /// or one that answers no exchange in flight.
+    PostQuantumUnexpected,
 }
 
 impl fmt::Display for DropReason {
@@ -361,6 +368,12 @@ pub struct Stats {
     pub drop_cookie_limited: u64,
     /// Drops for [`DropReason::TunnelHandshakeLimited`].
     pub drop_tunnel_handshake_limited: u64,
+    /// Drops for [`DropReason::PostQuantumRequired`].
+    pub drop_post_quantum_required: u64,
+    /// Drops for [`DropReason::PostQuantumUnexpected`].
+    pub drop_post_quantum_unexpected: u64,
+    /// ML-KEM exchanges completed (hybrid networks: one per link handshake).
+    pub pq_exchanges: u64,
     /// Routed control messages (tunnel and gateway handshakes, offers, renewals) let past
     /// the per-source limit to their checks, signature and key agreement included (see
     /// `node::control_limit`).
@@ -460,6 +473,8 @@ impl Stats {
             DropReason::SourceLimited => &mut self.drop_source_limited,
             DropReason::CookieLimited => &mut self.drop_cookie_limited,
             DropReason::TunnelHandshakeLimited => &mut self.drop_tunnel_handshake_limited,
+            DropReason::PostQuantumRequired => &mut self.drop_post_quantum_required,
+            DropReason::PostQuantumUnexpected => &mut self.drop_post_quantum_unexpected,
         };
         *c += 1;
     }
@@ -483,6 +498,8 @@ impl Stats {
             + self.drop_source_limited
             + self.drop_cookie_limited
             + self.drop_tunnel_handshake_limited
+            + self.drop_post_quantum_required
+            + self.drop_post_quantum_unexpected
     }
 }
 
@@ -490,7 +507,7 @@ impl Stats {
 mod tests {
     use super::*;
 
-    const ALL: [DropReason; 17] = [
+    const ALL: [DropReason; 19] = [
         DropReason::Malformed,
         DropReason::Unsupported,
         DropReason::Forged,
@@ -508,6 +525,8 @@ mod tests {
         DropReason::SourceLimited,
         DropReason::CookieLimited,
         DropReason::TunnelHandshakeLimited,
+        DropReason::PostQuantumRequired,
+        DropReason::PostQuantumUnexpected,
     ];
 
     #[test]

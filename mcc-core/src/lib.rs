@@ -131,6 +131,7 @@
 //!     limits: Limits::default(),
 //!     resolver: ResolverConfig::default(),
 //!     static_addr: None,
+//!     post_quantum: Default::default(),
 //! };
 //! let seed = [7; 32]; // from the OS (getrandom) in production
 //! let mut node: Node = Node::new(config, seed, Instant::ZERO, unix_now).unwrap();
@@ -157,6 +158,10 @@
 //!   faster ChaCha20-Poly1305) and `crypto::RingAesGcm` (AES-256-GCM, for networks that
 //!   choose it). Pick one with the `C` parameter of `Node<C>`; the default,
 //!   [`crypto::RustCryptoChaCha`], is portable and interoperates with `RingChaCha`.
+//! - `pq` (default, `no_std`): ML-KEM-768 (RustCrypto `ml-kem`, unaudited) for the hybrid
+//!   link handshake of networks configured [`config::PostQuantum::Hybrid`]
+//!   (docs/PROTOCOL.md, "Post-quantum hybrid handshake"); about 18 kB of code on an MCU
+//!   build. Without it a hybrid configuration is refused.
 //! - `embedded-io`: `stream_io`, link frames over `embedded-io` readers and writers (a
 //!   UART, a socket), for links over byte streams; the framing itself
 //!   ([`wire::stream`]) is always there.

@@ -4,7 +4,7 @@ use crate::crypto::{Cipher, TAG_LEN};
 use crate::event::DropReason;
 use crate::session::SessionKeys;
 use crate::time::{Duration, Instant};
-use crate::wire::link::{DATA_HEADER_LEN, DataHeader};
+use crate::wire::link::{DATA_HEADER_LEN, DataHeader, TYPE_DATA};
 
 pub use crate::session::REJECT_AFTER_MESSAGES;
 
@@ -42,6 +42,12 @@ impl<C: Cipher> LinkSession<C> {
     /// Seals `buf[13..13 + plain_len]` in place: writes the header before it and the tag
     /// after it. Returns the datagram length. `buf` must hold `plain_len + 29` bytes.
     pub fn seal(&mut self, buf: &mut [u8], plain_len: usize) -> Option<usize> {
+        self.seal_as(buf, plain_len, TYPE_DATA)
+    }
+
+    /// [`Self::seal`] with frame type `ty` in the header (authenticated as AAD): the PQ
+    /// handshake frames of a hybrid network, which ride the classical session.
+    pub fn seal_as(&mut self, buf: &mut [u8], plain_len: usize, ty: u8) -> Option<usize> {
         let total = DATA_HEADER_LEN + plain_len + TAG_LEN;
         let counter = self.keys.next_counter()?;
         let frame = buf.get_mut(..total)?;
@@ -50,7 +56,7 @@ impl<C: Cipher> LinkSession<C> {
             receiver: self.remote,
             counter,
         }
-        .emit(hdr);
+        .emit_as(hdr, ty);
         self.keys.seal_frame(frame, DATA_HEADER_LEN);
         self.busy |= plain_len > 1;
         Some(total)
@@ -58,7 +64,12 @@ impl<C: Cipher> LinkSession<C> {
 
     /// Opens a data frame in place; on success the plaintext is `buf[13..len - 16]`.
     pub fn open(&mut self, buf: &mut [u8]) -> Result<u64, DropReason> {
-        let h = DataHeader::parse(buf).map_err(|_| DropReason::Malformed)?;
+        self.open_as(buf, TYPE_DATA)
+    }
+
+    /// [`Self::open`] for a sealed frame of type `ty`.
+    pub fn open_as(&mut self, buf: &mut [u8], ty: u8) -> Result<u64, DropReason> {
+        let h = DataHeader::parse_as(buf, ty).map_err(|_| DropReason::Malformed)?;
         self.keys.open_frame(buf, DATA_HEADER_LEN, h.counter)?;
         Ok(h.counter)
     }

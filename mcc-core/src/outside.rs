@@ -12,7 +12,7 @@ use crate::session::Slot;
 use crate::time::Instant;
 use crate::wire::link::{
     DATA_HEADER_LEN, DataHeader, NatKeepalive, TYPE_COOKIE, TYPE_DATA, TYPE_INIT, TYPE_INIT_ACK,
-    TYPE_NAT_KEEPALIVE,
+    TYPE_NAT_KEEPALIVE, TYPE_PQ_CIPHERTEXT, TYPE_PQ_KEY,
 };
 use crate::wire::rpc::{self, ControlHeader, NatProbe, RoutedHeader, TopologyUpdate};
 use crate::wire::tunnel::{HEADER_LEN as TUNNEL_HEADER_LEN, TunnelHeader};
@@ -34,6 +34,14 @@ impl<C: Cipher> Node<C> {
             Some(&TYPE_INIT) => self.handle_init(now, from, buf),
             Some(&TYPE_INIT_ACK) => self.handle_init_ack(now, from, buf),
             Some(&TYPE_COOKIE) => self.handle_cookie(from, buf),
+            #[cfg(feature = "pq")]
+            Some(&TYPE_PQ_KEY) => self.handle_pq_key(now, from, buf),
+            #[cfg(feature = "pq")]
+            Some(&TYPE_PQ_CIPHERTEXT) => self.handle_pq_ciphertext(now, from, buf),
+            #[cfg(not(feature = "pq"))]
+            Some(&TYPE_PQ_KEY | &TYPE_PQ_CIPHERTEXT) => {
+                self.drop_packet(DropReason::PostQuantumUnexpected)
+            }
             // A child's NAT keepalive: it only had to pass the child's NAT. It proves
             // nothing (anyone can send it), so it refreshes nothing and gets no answer.
             Some(&TYPE_NAT_KEEPALIVE) if NatKeepalive::parse(buf).is_ok() => {
@@ -43,18 +51,30 @@ impl<C: Cipher> Node<C> {
         }
     }
 
+    /// A `Data` frame no installed session takes. Under the classical session of a hybrid
+    /// handshake it means the peer skipped the ML-KEM step (a downgrade attempt, or a node
+    /// configured `post-quantum = off`): counted apart. (Off the hot path: only frames
+    /// that fail the session lookup come here.)
+    fn drop_unknown_data(&mut self, receiver: u32) {
+        if self.is_pq_pending_index(receiver) {
+            self.drop_packet(DropReason::PostQuantumRequired)
+        } else {
+            self.drop_packet(DropReason::UnknownSession)
+        }
+    }
+
     fn handle_data(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
         let Ok(h) = DataHeader::parse(buf) else {
             return self.drop_packet(DropReason::Malformed);
         };
         let Some(ps) = self.peers.slot_of_index(&h.receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
+            return self.drop_unknown_data(h.receiver);
         };
         let Some(p) = self.peers.get_mut(ps) else {
             return self.drop_packet(DropReason::UnknownSession);
         };
         let Some(which) = p.sessions.find(h.receiver) else {
-            return self.drop_packet(DropReason::UnknownSession);
+            return self.drop_unknown_data(h.receiver);
         };
         let session = p.sessions.get_mut(which).expect("matched above");
         let counter = match session.open(buf) {

@@ -162,6 +162,7 @@ pub(crate) mod tests {
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
             internet: Default::default(),
+            post_quantum: Default::default(),
         };
         let mut node = Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap();
         let server = Identity::from_secret([5; 32]);

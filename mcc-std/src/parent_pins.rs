@@ -204,6 +204,7 @@ mod tests {
             resolver: Default::default(),
             static_addr: None,
             internet: Default::default(),
+            post_quantum: Default::default(),
         }
     }
 

@@ -47,6 +47,7 @@ fn server() -> Net {
         timers: Timers::default(),
         limits: Limits::default(),
         resolver: ResolverConfig::default(),
+        post_quantum: Default::default(),
     };
     Net {
         node: Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

@@ -54,6 +54,7 @@ fn root() -> (Node, Identity) {
         limits: Limits::default(),
         resolver: ResolverConfig::default(),
         static_addr: None,
+        post_quantum: Default::default(),
     };
     (
         Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

@@ -8,7 +8,7 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use criterion::Criterion;
 use mcc_core::cert::{Certificate, Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Parent, Timers};
+use mcc_core::config::{Config, Limits, Parent, PostQuantum, Timers};
 use mcc_core::crypto::{Cipher, Identity};
 use mcc_core::id::NodeId;
 use mcc_core::resolver::ResolverConfig;
@@ -77,6 +77,17 @@ impl Pki {
 
     /// A node configuration like `mcc_sim::World`'s, with [`limits`].
     pub fn config(&self, id: &Identity, parents: Vec<SocketAddr>, name: &str) -> Config {
+        self.config_pq(id, parents, name, PostQuantum::Off)
+    }
+
+    /// [`Pki::config`] with the network's `post-quantum` setting.
+    pub fn config_pq(
+        &self,
+        id: &Identity,
+        parents: Vec<SocketAddr>,
+        name: &str,
+        post_quantum: PostQuantum,
+    ) -> Config {
         Config {
             identity: id.clone(),
             certificate: issue::node(&self.network, &id.id(), 0, u64::MAX / 2),
@@ -89,6 +100,7 @@ impl Pki {
             limits: limits(),
             resolver: ResolverConfig::default(),
             static_addr: None,
+            post_quantum,
         }
     }
 }
@@ -109,19 +121,24 @@ pub struct Pair<C: Cipher> {
 impl<C: Cipher> Pair<C> {
     /// Two fresh nodes: not linked, no tunnel. The tunnel certificate is issued already.
     pub fn fresh(seed: u8) -> Self {
+        Self::fresh_pq(seed, PostQuantum::Off)
+    }
+
+    /// [`Pair::fresh`] in a network with this `post-quantum` setting.
+    pub fn fresh_pq(seed: u8, pq: PostQuantum) -> Self {
         let pki = Pki::new(seed);
         let root_id = identity(seed, 3);
         let child_id = identity(seed, 4);
         let now = Instant::from_secs(1);
         let root = Node::<C>::new(
-            pki.config(&root_id, vec![], "root"),
+            pki.config_pq(&root_id, vec![], "root", pq),
             [seed ^ 0x55; 32],
             now,
             UNIX_START,
         )
         .expect("valid root config");
         let child = Node::<C>::new(
-            pki.config(&child_id, vec![ROOT_ADDR], "child"),
+            pki.config_pq(&child_id, vec![ROOT_ADDR], "child", pq),
             [seed ^ 0xaa; 32],
             now,
             UNIX_START,

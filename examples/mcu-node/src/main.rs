@@ -186,6 +186,7 @@ fn build_node(args: &Args, now: Instant) -> Result<Node, String> {
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
         static_addr: None,
+        post_quantum: Default::default(),
     };
     Node::new(config, seed()?, core_instant(now), unix).map_err(|e| format!("node: {e}"))
 }

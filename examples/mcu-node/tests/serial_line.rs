@@ -119,6 +119,7 @@ fn config(ca: &Identity, net: &Identity, seed: u8, parents: &[SocketAddr]) -> Co
         },
         resolver: ResolverConfig::default(),
         static_addr: None,
+        post_quantum: Default::default(),
     }
 }
 

@@ -87,6 +87,7 @@ fn run() -> Result<String, String> {
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
             static_addr: None,
+            post_quantum: Default::default(),
         };
         Node::new(config, random32()?, Instant::ZERO, unix).map_err(|e| format!("node: {e}"))
     };

@@ -2,6 +2,8 @@
 //! AEAD seam.
 
 mod aead;
+#[cfg(feature = "pq")]
+pub mod kem;
 
 pub use aead::{Cipher, OpenError, RustCryptoChaCha, TAG_LEN};
 #[cfg(feature = "ring")]

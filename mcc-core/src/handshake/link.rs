@@ -19,6 +19,8 @@ use crate::wire::link::{COOKIE_LEN, Cookie, Init, InitAck, InitFields, RESPONDER
 /// HKDF labels of the two directions of a link session.
 const I2R: &[u8] = b"mcc link i2r";
 const R2I: &[u8] = b"mcc link r2i";
+/// HKDF label of the secret a hybrid handshake's ML-KEM step builds on (`handshake::pq`).
+const EXPORT: &[u8] = b"mcc link export";
 
 /// A finished link handshake.
 #[derive(Debug)]
@@ -31,6 +33,9 @@ pub struct LinkEstablished {
     pub remote: u32,
     /// The session keys, oriented for this side.
     pub secrets: SessionSecrets,
+    /// A third secret from the same key schedule, used by no key of the session: what the
+    /// post-quantum step of a hybrid network mixes the ML-KEM secret into.
+    pub export: [u8; 32],
 }
 
 /// Initiator side of a link handshake in flight: the ephemeral key, the sender index and
@@ -162,6 +167,7 @@ impl LinkInitiator {
         let ikm =
             crypto::session_ikm(&shared, identity, &peer).ok_or(HandshakeError::BadSignature)?;
         let (i2r, r2i) = crypto::derive_pair(&ikm, &transcript, I2R, R2I);
+        let (export, _) = crypto::derive_pair(&ikm, &transcript, EXPORT, EXPORT);
         Ok(LinkEstablished {
             peer,
             local: self.sender,
@@ -170,6 +176,7 @@ impl LinkInitiator {
                 send: i2r,
                 recv: r2i,
             },
+            export,
         })
     }
 }
@@ -258,6 +265,7 @@ impl AcceptedInit {
         let len = InitAck::buffer_len(cert.len());
         let transcript = crypto::sha256(&[&self.init.init_hash, &out[..len]]);
         let (i2r, r2i) = crypto::derive_pair(&ikm, &transcript, I2R, R2I);
+        let (export, _) = crypto::derive_pair(&ikm, &transcript, EXPORT, EXPORT);
         Ok((
             len,
             LinkEstablished {
@@ -268,6 +276,7 @@ impl AcceptedInit {
                     send: r2i,
                     recv: i2r,
                 },
+                export,
             },
         ))
     }
@@ -344,6 +353,8 @@ mod tests {
         let est = hs.process_ack(&ack, &a.verifier(), &a.id).unwrap();
         assert_eq!(est.peer, b.id.id());
         assert_eq!(resp.peer, a.id.id());
+        assert_eq!(est.export, resp.export, "both export the same secret");
+        assert!(![est.secrets.send, est.secrets.recv].contains(&est.export));
         assert_eq!((est.local, est.remote), (0x0102_0304, 0x0a0b_0c0d));
         assert_eq!((resp.local, resp.remote), (0x0a0b_0c0d, 0x0102_0304));
         assert_eq!(est.secrets.send, resp.secrets.recv);

@@ -7,11 +7,14 @@
 //!
 //! - [`link`]: `Init` / `InitAck` / `Cookie` between neighbours.
 //! - [`tunnel`]: `TunnelInit` / `TunnelInitAck` between the two endpoints of a tunnel.
+//! - [`pq`]: `PqKey` / `PqCiphertext`, the ML-KEM step of a hybrid link handshake.
 //! - [`gateway`]: `GatewayInit` / `GatewayInitAck` between a client node and its exit node.
 //! - [`transcript`]: what every handshake signature covers.
 
 pub mod gateway;
 pub mod link;
+#[cfg(feature = "pq")]
+pub mod pq;
 pub mod transcript;
 pub mod tunnel;
 

@@ -97,6 +97,7 @@ mod tests {
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
             static_addr: None,
+            post_quantum: Default::default(),
         };
         Root {
             node: Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap(),

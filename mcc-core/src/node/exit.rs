@@ -379,6 +379,7 @@ mod tests {
             parents: Vec::new(),
             allow_parent_id_change: false,
             static_addr: None,
+            post_quantum: Default::default(),
             names: Vec::new(),
             internet: InternetConfig {
                 exit: Some(policy),
@@ -480,6 +481,7 @@ mod tests {
             timers: Timers::default(),
             limits: Limits::default(),
             resolver: ResolverConfig::default(),
+            post_quantum: Default::default(),
         };
         let mut n = Node::new(config, [4; 32], Instant::ZERO, UNIX).unwrap();
         let me = n.id();
@@ -530,6 +532,7 @@ mod tests {
                 timers: Timers::default(),
                 limits: Limits::default(),
                 resolver: ResolverConfig::default(),
+                post_quantum: Default::default(),
             };
             assert_eq!(
                 Node::<crate::crypto::RustCryptoChaCha>::new(config, [4; 32], Instant::ZERO, UNIX)

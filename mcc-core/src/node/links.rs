@@ -27,6 +27,8 @@ impl<C: Cipher> Node<C> {
         let responder = (self.parents.expected_id(slot))
             .map_or([0; RESPONDER_TAG_LEN], |id| link::responder_tag(&id));
         let timestamp = self.next_init_timestamp();
+        // A hybrid exchange of the attempt this one replaces is abandoned with it.
+        self.abandon_pq(slot);
         self.parents.slots[slot].hs = Some(Initiating {
             machine: LinkInitiator::new(eph, sender, cookie, timestamp, responder),
             sent_at: now,
@@ -154,7 +156,17 @@ impl<C: Cipher> Node<C> {
         let session =
             LinkSession::new(local, est.remote, &est.secrets.send, &est.secrets.recv, now);
         let p = self.peers.get_mut(slot).expect("slot just allocated");
-        let retired = p.sessions.install_next(session).map(|s| s.local);
+        let retired = if self.post_quantum.is_hybrid() {
+            // Good for the ML-KEM exchange only (`node::pq`); the session in use, if any,
+            // carries on until the hybrid one replaces it.
+            let pending = super::pq::PqPending {
+                classical: session,
+                export: est.export,
+            };
+            p.pq_pending.replace(pending).map(|s| s.classical.local)
+        } else {
+            p.sessions.install_next(session).map(|s| s.local)
+        };
         p.newest_init = timestamp;
         self.note_peer_cert(slot, init.cert);
         let p = self.peers.get_mut(slot).expect("slot just allocated");
@@ -215,6 +227,26 @@ impl<C: Cipher> Node<C> {
             // in flight for the genuine parent's answer.
             return self.drop_packet(DropReason::BadHandshake);
         }
+        #[cfg(feature = "pq")]
+        if self.post_quantum.is_hybrid() {
+            // The link comes up only with the ML-KEM exchange (`node::pq`).
+            return self.begin_pq(now, slot, est, from, ack.cert);
+        }
+        self.link_up(now, slot, from, est, ack.cert);
+    }
+
+    /// Initiator: the handshake toward parent `slot` completed with session `est` (the
+    /// classical one, or in a hybrid network the hybrid one): installs it and brings the
+    /// link up, or counts a rekey. `cert` is the certificate the parent presented.
+    pub(crate) fn link_up(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        from: SocketAddr,
+        est: link::LinkEstablished,
+        cert: &[u8],
+    ) {
+        let id = est.peer;
         self.parents.slots[slot].hs = None;
         // If this slot used to reach another node, that link is replaced.
         if let Some(old) = self.parents.slots[slot].peer
@@ -240,7 +272,7 @@ impl<C: Cipher> Node<C> {
             self.peers.forget_index(&old);
         }
         self.peers.insert_index(local, ps);
-        self.note_peer_cert(ps, ack.cert);
+        self.note_peer_cert(ps, cert);
         self.parents.slots[slot].peer = Some(id);
         self.stats.handshakes_completed += 1;
         if rekey {

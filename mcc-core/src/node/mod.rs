@@ -10,7 +10,7 @@
 //! control paths (handshakes, topology, tunnels, revocations).
 
 use crate::cert::{CertError, Certificate, Revocation, RevokeError, TrustStore};
-use crate::config::{Config, ConfigError, Limits, Timers};
+use crate::config::{Config, ConfigError, Limits, PostQuantum, Timers};
 use crate::crypto::{Cipher, Identity, RustCryptoChaCha};
 use crate::event::{DropReason, Event, Stats};
 use crate::filter::Conntrack;
@@ -42,6 +42,7 @@ mod nat;
 mod offers;
 mod parents;
 mod peers;
+mod pq;
 mod providers;
 mod renewal;
 mod reroute;
@@ -301,6 +302,10 @@ pub struct Node<C: Cipher = RustCryptoChaCha> {
     pub(crate) internet: Internet<C>,
     pub(crate) ssl: crate::ssl::SslStore,
     pub(crate) direct: DirectPaths,
+    /// The network's post-quantum setting.
+    pub(crate) post_quantum: PostQuantum,
+    /// Hybrid link handshakes toward parents waiting for their `PqCiphertext`.
+    pub(crate) pq_initiating: alloc::vec::Vec<pq::PqInitiating<C>>,
     /// This node's publisher grant, once it published (see `node::ssl`).
     pub(crate) ssl_grant: Option<crate::ssl::Grant>,
     /// When the publisher re-signs its head next.
@@ -353,6 +358,9 @@ impl<C: Cipher> Node<C> {
             || net.exit.as_ref().is_some_and(|e| e.max_clients == 0)
         {
             return Err(ConfigError::Internet);
+        }
+        if config.post_quantum.is_hybrid() && !cfg!(feature = "pq") {
+            return Err(ConfigError::PostQuantum);
         }
         let mut trust = config.trust;
         trust.max_revocations = l.max_revocations;
@@ -425,6 +433,8 @@ impl<C: Cipher> Node<C> {
             internet: Internet::new(config.internet, &l, &config.timers),
             ssl: crate::ssl::SslStore::new(l.max_peers),
             direct: DirectPaths::default(),
+            post_quantum: config.post_quantum,
+            pq_initiating: alloc::vec::Vec::new(),
             ssl_grant: None,
             ssl_refresh_at: None,
             #[cfg(feature = "_insider")]

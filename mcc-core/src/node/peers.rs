@@ -64,6 +64,9 @@ pub(crate) struct Peer<C> {
     /// Parent side: the child asked for its reflexive address, so it is told again when
     /// it roams.
     pub wants_reflexive: bool,
+    /// Hybrid network, responder side: the classical session of the peer's latest `Init`,
+    /// good only for its ML-KEM exchange (`node::pq`).
+    pub pq_pending: Option<super::pq::PqPending<C>>,
 }
 
 impl<C> Peer<C> {
@@ -89,6 +92,7 @@ impl<C> Peer<C> {
             foreign: false,
             direct: false,
             wants_reflexive: false,
+            pq_pending: None,
         }
     }
 
@@ -241,6 +245,9 @@ impl<C> PeerTable<C> {
         self.mark(slot);
         for s in p.sessions.iter() {
             self.by_index.remove(&s.local);
+        }
+        if let Some(s) = &p.pq_pending {
+            self.by_index.remove(&s.classical.local);
         }
         self.by_id.remove(&p.id);
         if p.sessions.cur.is_some()

@@ -58,6 +58,7 @@ fn config(
         limits: Limits::default(),
         resolver: ResolverConfig::default(),
         static_addr: None,
+        post_quantum: Default::default(),
     }
 }
 

@@ -45,6 +45,12 @@ pub const TYPE_DATA: u8 = 4;
 /// A one-byte datagram that only refreshes the sender's NAT binding (see [`NatKeepalive`]).
 pub const TYPE_NAT_KEEPALIVE: u8 = 5;
 
+/// A hybrid handshake's ML-KEM encapsulation key, initiator → responder: sealed like a
+/// `Data` frame (same header, this type byte) under the classical session it upgrades.
+pub const TYPE_PQ_KEY: u8 = 7;
+/// The answering ML-KEM ciphertext, responder → initiator, sealed the same way.
+pub const TYPE_PQ_CIPHERTEXT: u8 = 8;
+
 /// Length of a `Data` frame header.
 pub const DATA_HEADER_LEN: usize = 13;
 /// Bytes a `Data` frame adds around its plaintext.
@@ -74,7 +80,11 @@ pub struct DataHeader {
 impl DataHeader {
     /// Parses the header of a data frame whose ciphertext (with tag) follows.
     pub fn parse(b: &[u8]) -> Result<DataHeader> {
-        if b.len() < DATA_OVERHEAD || b[0] != TYPE_DATA {
+        Self::parse_as(b, TYPE_DATA)
+    }
+    /// Parses the header of a sealed frame of type `ty` (`Data` or a PQ handshake frame).
+    pub fn parse_as(b: &[u8], ty: u8) -> Result<DataHeader> {
+        if b.len() < DATA_OVERHEAD || b[0] != ty {
             return Err(Error);
         }
         Ok(DataHeader {
@@ -84,7 +94,11 @@ impl DataHeader {
     }
     /// Writes the header.
     pub fn emit(&self, b: &mut [u8; DATA_HEADER_LEN]) {
-        b[0] = TYPE_DATA;
+        self.emit_as(b, TYPE_DATA)
+    }
+    /// Writes the header of a sealed frame of type `ty`.
+    pub fn emit_as(&self, b: &mut [u8; DATA_HEADER_LEN], ty: u8) {
+        b[0] = ty;
         b[1..5].copy_from_slice(&self.receiver.to_le_bytes());
         b[5..13].copy_from_slice(&self.counter.to_le_bytes());
     }

@@ -204,6 +204,7 @@ pub fn core_config_of(
         limits,
         resolver,
         static_addr: cfg.static_addr,
+        post_quantum: cfg.post_quantum,
     })
 }
 

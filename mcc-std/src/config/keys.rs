@@ -6,8 +6,8 @@ use super::parent_entry::ParentEntry;
 use super::table::{Key, Value, set};
 use super::values::{
     boolean, device_name, direct_paths, dns_names, domain, duration, firewall_name, list_of,
-    log_level, mac_mask, nat_keep_alive, network_key, node_id, number_in, path, serial_link,
-    shared_nodes, tags, whole_seconds,
+    log_level, mac_mask, nat_keep_alive, network_key, node_id, number_in, path, post_quantum,
+    serial_link, shared_nodes, tags, whole_seconds,
 };
 use super::{CipherChoice, DaemonConfig, MAX_PEERS, internet};
 
@@ -210,6 +210,14 @@ pub(super) static KEYS: &[Key<DaemonConfig>] = &[
               `off`, `all`, or comma-separated tunnel DNS names. A direct path shows each\n\
               node's public address to the other; both nodes must allow the tunnel.",
         value: Value::Set(|c, v, _| set(&mut c.direct_paths, direct_paths(v))),
+    },
+    Key {
+        name: "post-quantum",
+        default: "off",
+        doc: "`off` or `hybrid`: links mix an ML-KEM-768 secret into their X25519 keys\n\
+              (against recorded traffic decrypted later). Network-wide: a hybrid node links\n\
+              only with hybrid nodes. Not with direct-paths (no post-quantum step yet).",
+        value: Value::Set(|c, v, _| set(&mut c.post_quantum, post_quantum(v))),
     },
     Key {
         name: "resolver.ipv4-network",

@@ -145,6 +145,8 @@ pub struct DaemonConfig {
     pub tags: Vec<String>,
     /// Which tunnels may take a direct path through NATs (`direct-paths`).
     pub direct_paths: mcc_core::DirectPolicy,
+    /// Whether links run the hybrid ML-KEM-768 exchange (`post-quantum`), network-wide.
+    pub post_quantum: mcc_core::config::PostQuantum,
     pub resolver_ipv4_network: (Ipv4Addr, u8),
     pub resolver_ipv6_network: (Ipv6Addr, u8),
     pub resolver_mac_address_mask: [u8; 6],
@@ -262,6 +264,7 @@ impl DaemonConfig {
             dns_names: vec![String::new()],
             tags: vec![String::new()],
             direct_paths: mcc_core::DirectPolicy::Names(vec![String::new()]),
+            post_quantum: mcc_core::config::PostQuantum::Hybrid,
             resolver_ipv4_network: (Ipv4Addr::UNSPECIFIED, 0),
             resolver_ipv6_network: (Ipv6Addr::UNSPECIFIED, 0),
             resolver_mac_address_mask: [0; 6],
@@ -365,6 +368,15 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<DaemonConfig, Config
     cfg.path = file.to_path_buf();
     cfg.unsupported = table::apply(KEYS, text, file, dir, &mut cfg)?;
     internet::check(&cfg)?;
+    if cfg.post_quantum.is_hybrid() && cfg.direct_paths != mcc_core::DirectPolicy::Off {
+        // A direct path's link handshake has no ML-KEM step yet: it would be a classical
+        // link inside a hybrid network.
+        return Err(ConfigError::Conflict {
+            path: cfg.path.clone(),
+            key: "post-quantum".into(),
+            reason: "hybrid does not go with direct-paths (set direct-paths = off)".into(),
+        });
+    }
     Ok(cfg)
 }
 

@@ -280,7 +280,7 @@ fn defaults_are_the_documented_ones() {
                 tun-device-name = mcc0\ntun-device-mtu = 1280\nfirewall-chain-name = MCC\n\
                 nat-table-expiry = 60s\nforwarding-rules = forwarding-rules.conf\n\
                 forwarding-rules-commit-timeout = 7s\ndns-addr = 127.0.0.1:8353\n\
-                dns-enable = true\n# dns-names =\n# tags =\ndirect-paths = off\nresolver.ipv4-network = 10.83.0.0/16\n\
+                dns-enable = true\n# dns-names =\n# tags =\ndirect-paths = off\npost-quantum = off\nresolver.ipv4-network = 10.83.0.0/16\n\
                 resolver.ipv6-network = 200::/7\nresolver.mac-address-mask = AE:00:00:00:00:00\n\
                 resolver.domain = .home.arpa\nresolver.ttl = 0\n\
                 # dnsmasq-enable =\ndnsmasq-directory = /etc/dnsmasq.d\n\

@@ -858,3 +858,21 @@ fn serial_links_are_device_at_baud_and_named_in_errors() {
         );
     }
 }
+
+#[test]
+fn post_quantum_is_off_unless_chosen_and_refuses_direct_paths() {
+    use mcc_core::config::PostQuantum;
+    assert_eq!(p("").unwrap().post_quantum, PostQuantum::Off);
+    assert_eq!(
+        p("post-quantum = hybrid").unwrap().post_quantum,
+        PostQuantum::Hybrid
+    );
+    assert_eq!(
+        perr("\npost-quantum = on"),
+        "/etc/mcc/mcc.conf:2: post-quantum: invalid value \"on\" (use off or hybrid)"
+    );
+    assert_eq!(
+        perr("post-quantum = hybrid\ndirect-paths = all"),
+        "/etc/mcc/mcc.conf: post-quantum: hybrid does not go with direct-paths (set direct-paths = off)"
+    );
+}

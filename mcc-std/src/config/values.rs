@@ -275,6 +275,16 @@ pub(super) fn direct_paths(v: &str) -> Result<mcc_core::DirectPolicy, String> {
     }
 }
 
+/// `post-quantum`: `off` or `hybrid`.
+pub(super) fn post_quantum(v: &str) -> Result<mcc_core::config::PostQuantum, String> {
+    use mcc_core::config::PostQuantum;
+    match v.trim() {
+        "off" => Ok(PostQuantum::Off),
+        "hybrid" => Ok(PostQuantum::Hybrid),
+        other => Err(format!("invalid value {other:?} (use off or hybrid)")),
+    }
+}
+
 /// `shared-nodes`: `all`, `none`, or at most `MAX_SHARED` node IDs.
 pub(super) fn shared_nodes(v: &str) -> Result<mcc_core::routing::Share, String> {
     use mcc_core::routing::{MAX_SHARED, Share};

@@ -1,7 +1,7 @@
 use crate::nat::{Nat, NatKind, NatStats};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use mcc_core::cert::{Certificate, Revocation, Target, TrustStore, TunnelInfo, issue};
-use mcc_core::config::{Config, Limits, Parent, Timers};
+use mcc_core::config::{Config, Limits, Parent, PostQuantum, Timers};
 use mcc_core::crypto::Identity;
 use mcc_core::event::Event;
 use mcc_core::id::NodeId;
@@ -87,6 +87,7 @@ struct SimNode {
     /// `parent-pins.json`), by parent address: handed back at restart.
     saved_pins: BTreeMap<SocketAddr, NodeId>,
     allow_parent_id_change: bool,
+    post_quantum: PostQuantum,
     addr: SocketAddr,
     /// Public address while behind a NAT (what peers see).
     nat: Option<SocketAddr>,
@@ -193,6 +194,8 @@ pub struct World {
     pub issuing_network: Option<Identity>,
     /// `parents-allow-id-change` of the nodes added from now on.
     pub allow_parent_id_change: bool,
+    /// `post-quantum` of the nodes added from now on.
+    pub post_quantum: PostQuantum,
     /// `shared-nodes` of the nodes added from now on.
     pub share: Share,
 }
@@ -246,6 +249,7 @@ impl World {
             boot_unix: None,
             issuing_network: None,
             allow_parent_id_change: false,
+            post_quantum: PostQuantum::Off,
             share: Share::All,
         }
     }
@@ -341,6 +345,7 @@ impl World {
             parent_pins: pins.to_vec(),
             saved_pins: BTreeMap::new(),
             allow_parent_id_change: self.allow_parent_id_change,
+            post_quantum: self.post_quantum,
             addr,
             nat: None,
             tunnels: Vec::new(),
@@ -408,6 +413,7 @@ impl World {
             limits: n.limits,
             resolver: ResolverConfig::default(),
             static_addr: self.static_addrs.get(&i).copied(),
+            post_quantum: n.post_quantum,
         }
     }
 
@@ -440,6 +446,11 @@ impl World {
     }
 
     /// Sets node `i`'s `parents-allow-id-change` (takes effect at its next restart).
+    /// Sets node `i`'s `post-quantum` (applies from its next boot: see [`World::restart`]).
+    pub fn set_post_quantum(&mut self, i: usize, pq: PostQuantum) {
+        self.nodes[i].post_quantum = pq;
+    }
+
     pub fn set_allow_parent_id_change(&mut self, i: usize, allow: bool) {
         self.nodes[i].allow_parent_id_change = allow;
     }

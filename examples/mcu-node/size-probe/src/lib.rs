@@ -197,6 +197,11 @@ pub unsafe extern "C" fn mcu_start(
         limits: Limits::leaf(),
         resolver: ResolverConfig::default(),
         static_addr: None,
+        post_quantum: if cfg!(feature = "pq") {
+            mcc_core::config::PostQuantum::Hybrid
+        } else {
+            mcc_core::config::PostQuantum::Off
+        },
     };
     let mut s = [0u8; 32];
     s.copy_from_slice(unsafe { bytes(seed, 32) });

@@ -186,8 +186,12 @@ pub(crate) fn may_send(kind: Option<u8>) -> bool {
 impl<C: Cipher> Node<C> {
     /// Sets which tunnels may take a direct path (`direct-paths`). Turning a tunnel off
     /// drops its direct link at once: its frames take the tree again.
+    ///
+    /// A hybrid network (`post-quantum = hybrid`) keeps direct paths off: their link
+    /// handshake has no post-quantum step yet, and a classical link would be a downgrade.
     pub fn set_direct_paths(&mut self, policy: DirectPolicy) {
         let policy = match policy {
+            _ if self.post_quantum.is_hybrid() => DirectPolicy::Off,
             DirectPolicy::Names(n) => {
                 DirectPolicy::Names(n.iter().map(|s| s.to_ascii_lowercase()).collect())
             }
