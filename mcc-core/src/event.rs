@@ -400,7 +400,7 @@ pub struct Stats {
 
 impl Stats {
     /// How many counters [`Stats::counters`] returns.
-    pub const COUNT: usize = 42;
+    pub const COUNT: usize = 45;
 
     /// Every counter with its field name, in declaration order: a structured form for
     /// exporters (mccd's `status`, Prometheus), without allocating.
@@ -442,6 +442,15 @@ impl Stats {
                 "drop_tunnel_handshake_limited",
                 self.drop_tunnel_handshake_limited,
             ),
+            (
+                "drop_post_quantum_required",
+                self.drop_post_quantum_required,
+            ),
+            (
+                "drop_post_quantum_unexpected",
+                self.drop_post_quantum_unexpected,
+            ),
+            ("pq_exchanges", self.pq_exchanges),
             ("control_checked", self.control_checked),
             ("events_lost", self.events_lost),
             ("revocations_refused", self.revocations_refused),

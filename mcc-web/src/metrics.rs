@@ -119,6 +119,17 @@ static COUNTERS: &[CounterMetric] = &[
         "mcc_drops_total",
         Some(("reason", "tunnel_handshake_limited")),
     ),
+    c(
+        "drop_post_quantum_required",
+        "mcc_drops_total",
+        Some(("reason", "post_quantum_required")),
+    ),
+    c(
+        "drop_post_quantum_unexpected",
+        "mcc_drops_total",
+        Some(("reason", "post_quantum_unexpected")),
+    ),
+    c("pq_exchanges", "mcc_pq_exchanges_total", None),
     c("control_checked", "mcc_control_checked_total", None),
     c("events_lost", "mcc_events_lost_total", None),
     c("revocations_refused", "mcc_revocations_refused_total", None),
@@ -176,6 +187,11 @@ pub static FAMILIES: &[(&str, &str, &str)] = &[
         "mcc_rekeys_total",
         "counter",
         "Link sessions replaced by a rekey.",
+    ),
+    (
+        "mcc_pq_exchanges_total",
+        "counter",
+        "ML-KEM-768 exchanges completed (post-quantum = hybrid: one per link handshake).",
     ),
     (
         "mcc_nat_keepalives_total",
