@@ -15,16 +15,7 @@ fn hybrid_chain() -> (World, mcc_sim::TunnelHandle) {
     let mut w = World::new(7);
     w.post_quantum = PostQuantum::Hybrid;
     w.capture = true;
-    let root = w.add_node(&[]);
-    let a = w.add_node(&[root]);
-    let b = w.add_node(&[a]);
-    let c = w.add_node(&[root]);
-    let d = w.add_node(&[c]);
-    w.run_for_secs(5);
-    assert!(w.converged(), "a hybrid network forms");
-    let t = w.add_tunnel(b, d, "udp:7000");
-    w.run_for_secs(3);
-    (w, t)
+    chain_in(w, "udp:7000")
 }
 
 fn linked(w: &World, a: usize, b: usize) -> bool {

@@ -33,15 +33,19 @@ pub fn roundtrip(w: &mut World, t: &TunnelHandle, dport: u16, payload: &[u8]) ->
 
 /// root(0) ← a(1) ← b(2) and root(0) ← c(3) ← d(4): client on 2, server on 4 (4 hops).
 pub fn chain() -> (World, TunnelHandle) {
-    let mut w = World::new(7);
+    chain_in(World::new(7), "udp:7000,tcp:80,icmp")
+}
+
+/// [`chain`] in the world `w` (set up as a test needs), with the tunnel's `targets`.
+pub fn chain_in(mut w: World, targets: &str) -> (World, TunnelHandle) {
     let root = w.add_node(&[]);
     let a = w.add_node(&[root]);
     let b = w.add_node(&[a]);
     let c = w.add_node(&[root]);
     let d = w.add_node(&[c]);
     w.run_for_secs(5);
-    assert!(w.converged());
-    let t = w.add_tunnel(b, d, "udp:7000,tcp:80,icmp");
+    assert!(w.converged(), "the chain forms");
+    let t = w.add_tunnel(b, d, targets);
     w.run_for_secs(3);
     (w, t)
 }
